@@ -1,0 +1,62 @@
+# pfr: two commands on a fresh clone: `make reproduce` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+RUNS := runs
+
+.PHONY: setup test test-fast test-notebooks reproduce notebooks sync lab benchmarks clean help
+
+help:
+	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
+	@echo "make test       the whole test suite (what CI runs): unit, integration, notebooks (smoke)"
+	@echo "make lab        JupyterLab on notebooks/"
+	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
+	@echo "make benchmarks print the benchmark tables"
+
+# Create .venv and install the pinned requirements; skipped when nothing changed.
+setup: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# Unit + integration tests, then every notebook under nbval in smoke mode.
+test: setup
+	$(PY) -m pytest tests -q
+	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q -p no:cacheprovider
+
+test-fast: setup
+	$(PY) -m pytest tests -q -m "not slow"
+
+# Run the series headless with its default parameters; outputs go to runs/, never over notebooks/.
+reproduce: setup
+	@mkdir -p $(RUNS)/notebooks figures
+	@set -e; for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; \
+	  $(PY) -m papermill --cwd notebooks --log-level WARNING "$$nb" "$(RUNS)/notebooks/$$(basename $$nb)"; \
+	done
+	@echo "Executed notebooks in $(RUNS)/notebooks/; figures in figures/"
+
+# Re-execute the committed notebooks in place with their defaults (not papermill), then re-pair.
+notebooks: setup
+	@set -e; for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 "$$nb"; \
+	  $(VENV)/bin/jupytext --quiet --sync "$$nb"; \
+	done
+
+sync: setup
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+benchmarks: setup
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(RUNS) .pytest_cache
