@@ -100,3 +100,42 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
 def save_metrics(out_dir: str | os.PathLike, metrics: Mapping[str, Any], name: str = "metrics.json") -> Path:
     """Write a notebook's metrics as JSON next to its run, so batches compare without parsing notebooks."""
     return write_json(Path(out_dir) / name, metrics)
+
+
+def load_or_train(config, retrain: bool = False):
+    """Reuse a finished run with the same configuration, resume a partial one, or train afresh.
+
+    The load-or-train pattern of the UvA deep-learning tutorials: re-running a notebook (or
+    running notebook 07 after 03-06) does not retrain what already exists in ``config.run.out``.
+
+    * ``final.json`` present and the saved ``config.json`` equal to ``config``: reuse it;
+    * a checkpoint present with an equal configuration but no ``final.json`` (an interrupted
+      run): resume it (bit-exact on CPU);
+    * anything else (no run, another configuration, ``retrain=True``): train from scratch,
+      replacing what is in the directory.
+
+    Returns:
+        :class:`pfrlib.train.TrainResult`.
+    """
+    from .config import TrainConfig
+    from .io import read_json
+    from .train import CHECKPOINT_LAST, TrainResult, train
+
+    out = Path(config.run.out)
+    bookkeeping = dict(resume=False, overwrite=False, progress=True)
+
+    def same(saved_path: Path) -> bool:
+        try:
+            saved = TrainConfig.from_dict(read_json(saved_path))
+        except (ValueError, TypeError, KeyError):
+            return False
+        return saved.replace(**bookkeeping).to_dict() == config.replace(**bookkeeping).to_dict()
+
+    if not retrain and (out / "config.json").exists() and same(out / "config.json"):
+        if (out / "final.json").exists():
+            print(f"reusing the finished run in {out} (delete it or pass retrain=True to train again)")
+            return TrainResult(out=out, final=read_json(out / "final.json"), config=config)
+        if (out / CHECKPOINT_LAST).exists():
+            print(f"resuming the interrupted run in {out}")
+            return train(config.replace(resume=True, overwrite=False))
+    return train(config.replace(resume=False, overwrite=True))

@@ -1,0 +1,101 @@
+"""Segmentation networks, the output-space discriminator and weight loading.
+
+The paper (Section 3.1) uses AdaptSegNet's setting: DeepLab-v2 on a ResNet-101 whose stages 2..5
+(``layer1..layer4``) give the features that PFR aligns (Eq. 2-4), and whose softmax output the
+discriminator of Eq. (5) judges.
+
+==========================  ==================================================================
+``build_model(name, K)``    one of :data:`MODEL_NAMES` (below)
+``DeepLabV2``               ``"deeplabv2_r101"``: AdaptSegNet's multi-level DeepLab-v2, key for
+                            key (:mod:`.deeplabv2`); input ``"caffe_bgr"``
+``DilatedResNet``           ``"dilated_r18"`` / ``"dilated_r50"`` / ``"dilated_r101"``:
+                            torchvision ResNets at output stride 8 (:mod:`.dilated_resnet`);
+                            input ``"imagenet"``
+``SmallSegNet``             ``"small"``: ~0.2M-parameter CPU model, same shape of computation
+                            (:mod:`.small`); input ``"unit"``
+``FCDiscriminator``         AdaptSegNet's output-space discriminator (:mod:`.discriminator`)
+``load_adaptsegnet_weights``  DeepLab init / AdaptSegNet checkpoints -> :class:`LoadReport`
+==========================  ==================================================================
+
+Every segmentation model returns :class:`SegmentationOutput` ``(logits, aux_logits, features)``,
+has ``num_classes``, ``normalization`` (formulas in :mod:`.common`) and ``param_groups(lr)``
+(backbone at ``lr``, heads at ``10 lr``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from functools import partial
+from typing import Callable
+
+import torch.nn as nn
+
+from .common import (
+    BN_MODES,
+    NORMALIZATIONS,
+    ASPPClassifier,
+    EvalModeBatchNorm2d,
+    SegmentationOutput,
+    count_parameters,
+    feature_shapes,
+)
+from .deeplabv2 import DeepLabV2
+from .dilated_resnet import DilatedResNet
+from .discriminator import FCDiscriminator
+from .small import SmallSegNet
+from .weights import LoadReport, WeightsMismatchError, load_adaptsegnet_weights
+
+__all__ = [
+    "MODEL_NAMES",
+    "BUILDERS",
+    "build_model",
+    "SegmentationOutput",
+    "DeepLabV2",
+    "DilatedResNet",
+    "SmallSegNet",
+    "FCDiscriminator",
+    "ASPPClassifier",
+    "EvalModeBatchNorm2d",
+    "LoadReport",
+    "WeightsMismatchError",
+    "load_adaptsegnet_weights",
+    "count_parameters",
+    "feature_shapes",
+    "NORMALIZATIONS",
+    "BN_MODES",
+]
+
+#: name -> constructor ``f(num_classes, **kwargs)`` (signatures show the accepted keywords).
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "deeplabv2_r101": DeepLabV2,
+    "dilated_r18": partial(DilatedResNet, depth=18),
+    "dilated_r50": partial(DilatedResNet, depth=50),
+    "dilated_r101": partial(DilatedResNet, depth=101),
+    "small": SmallSegNet,
+}
+MODEL_NAMES: tuple[str, ...] = tuple(BUILDERS)
+
+
+def build_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+    """Build the segmentation model registered as ``name`` with ``num_classes`` outputs.
+
+    ``kwargs`` go to the constructor (e.g. ``multi_level=False``, ``aspp_branches=4``,
+    ``bn_mode="frozen"``, ``weights_path=...``). For ``"deeplabv2_r101"`` a ``weights_path``
+    (DeepLab init file or AdaptSegNet checkpoint) is loaded with :func:`load_adaptsegnet_weights`
+    and its report kept as ``model.load_report``.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists :data:`MODEL_NAMES`) or ``num_classes < 1``.
+    """
+    if name not in BUILDERS:
+        raise ValueError(f"model name {name!r} is unknown; expected one of {', '.join(MODEL_NAMES)}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"num_classes: expected an integer >= 1, got {num_classes!r}")
+    num_classes = int(num_classes)
+    if name == "deeplabv2_r101" and "weights_path" in kwargs:
+        path = kwargs.pop("weights_path")
+        model = DeepLabV2(num_classes, **kwargs)
+        if path is not None:
+            model.load_report = load_adaptsegnet_weights(model, path)
+        return model
+    return BUILDERS[name](num_classes, **kwargs)
