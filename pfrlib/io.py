@@ -30,6 +30,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     except OSError as err:
         raise type(err)(f"cannot write {path}: {err.strerror or err}") from err
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -42,6 +43,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             pass
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .io import write_json
+from .viz import save_figure  # noqa: F401  (re-exported: notebooks import it from here)
 
 __all__ = ["smoke_from_env", "check_parameters", "figures_path", "save_figure", "save_metrics"]
 
@@ -85,15 +86,6 @@ def figures_path(figures_dir: str | None, smoke: bool, default: str = "../figure
         figures_dir = "../runs/smoke/figures" if smoke else default
     path = Path(figures_dir)
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically (write, then rename)."""
-    from .io import atomic_write
-
-    path = Path(path)
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
     return path
 
 

@@ -1,0 +1,116 @@
+"""The SynthStreets ablation: every method x several seeds at the ``cpu`` preset.
+
+Usage::
+
+    python benchmarks/ablation.py                          # 5 methods x seeds 0 1 2, runs/ablation
+    python benchmarks/ablation.py --seeds 0 --methods source_only pfr_adv
+    python benchmarks/ablation.py --jobs 2 --threads 1     # two runs at a time, one thread each
+    python benchmarks/ablation.py -- --lambda-pfr 3        # extra options for every run
+
+Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/M/seedS``; a run
+whose ``final.json`` exists is reused (``--force`` retrains). Prints the table of target (and
+source) val mIoU, mean +- std over seeds (sample std, ``ddof=1``), the per-run wall time, and the
+share of the source-only -> oracle gap that each adaptation method closes:
+``(method - source_only) / (oracle - source_only)``. Writes ``OUT/summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
+
+
+def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | None, force: bool) -> dict:
+    run_dir = out / method / f"seed{seed}"
+    final = run_dir / "final.json"
+    if final.exists() and not force:
+        return json.loads(final.read_text())
+    cmd = [sys.executable, "-m", "pfrlib.train", "--preset", "cpu", "--method", method, "--seed", str(seed),
+           "--out", str(run_dir), "--no-progress", "--overwrite", *extra]
+    if threads:
+        cmd += ["--num-threads", str(threads)]
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(final.read_text())
+    result["process_wall_s"] = time.perf_counter() - t0
+    final.with_name("process_wall.json").write_text(json.dumps({"process_wall_s": result["process_wall_s"]}))
+    print(f"  {method} seed {seed}: target {100 * result['target_miou']:.1f}, "
+          f"{result['process_wall_s']:.0f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
+    """Markdown table and a JSON summary from ``{method: [final.json, ...]}``."""
+    summary: dict = {}
+    for m, runs in results.items():
+        tgt = [100 * r["target_miou"] for r in runs]
+        src = [100 * r["source_miou"] for r in runs]
+        walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
+        summary[m] = {"target": _mean_std(tgt), "source": _mean_std(src), "per_seed_target": tgt,
+                      "seeds": [r["seed"] for r in runs], "wall_s": walls}
+    lo = summary.get("source_only", {}).get("target", (None,))[0]
+    hi = summary.get("oracle", {}).get("target", (None,))[0]
+    lines = ["| method | target mIoU (mean +- std) | per seed | source mIoU | gap closed | wall time per run (s) |",
+             "|---|---|---|---|---|---|"]
+    for m, s in summary.items():
+        gap = "-"
+        if lo is not None and hi is not None and hi > lo and m not in ("source_only", "oracle"):
+            s["gap_closed"] = (s["target"][0] - lo) / (hi - lo)
+            gap = f"{100 * s['gap_closed']:.0f}%"
+        per_seed = ", ".join(f"{v:.1f}" for v in s["per_seed_target"])
+        walls = ", ".join(f"{v:.0f}" for v in s["wall_s"])
+        lines.append(f"| {m} | {s['target'][0]:.1f} +- {s['target'][1]:.1f} | {per_seed} | "
+                     f"{s['source'][0]:.1f} +- {s['source'][1]:.1f} | {gap} | {walls} |")
+    return "\n".join(lines), summary
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--methods", nargs="+", default=list(METHODS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1: honest wall times)")
+    p.add_argument("--threads", type=int, default=None, help="--num-threads for each run")
+    p.add_argument("--force", action="store_true", help="retrain runs that already have final.json")
+    p.add_argument("extra", nargs="*", help="options passed to every pfrlib.train run (after --)")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    jobs = [(m, s) for m in args.methods for s in args.seeds]
+    print(f"{len(jobs)} runs -> {out}", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {(m, s): pool.submit(_run, m, s, out, args.extra, args.threads, args.force) for m, s in jobs}
+        results: dict[str, list[dict]] = {m: [] for m in args.methods}
+        for (m, s), fut in futures.items():
+            r = fut.result()
+            wall = out / m / f"seed{s}" / "process_wall.json"
+            if "process_wall_s" not in r and wall.exists():
+                r["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
+            results[m].append(r)
+    table, summary = summarize(results)
+    print(f"\nSynthStreets source -> target, cpu preset, seeds {args.seeds} (target val mIoU, %)\n")
+    print(table)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Datasets and transforms.
+
+* :class:`SynthStreets` - the embedded two-domain benchmark (procedural street scenes, a
+  game-like source and a real-like target; :class:`SynthShift` names the shift's components).
+* :class:`GTA5`, :class:`Cityscapes` - the paper's datasets, as distributed.
+* :class:`FolderDataset` - ``images/`` + optional ``labels/``: plug in your own domains.
+* :func:`from_spec` - build any of them from a string such as ``synth:target`` or
+  ``cityscapes:/data/cs:val``.
+* :mod:`pfrlib.data.transforms` - ``normalize`` / ``TrainTransform`` / ``EvalTransform``.
+* :mod:`pfrlib.data.labels` - Cityscapes id -> trainId table, names and palette (from
+  cityscapesscripts).
+
+Every dataset item, with no transform, is ``(image, label)``: image a uint8 tensor 3 x H x W
+(RGB), label an int64 tensor H x W of Cityscapes trainIds, 255 = ignore. Every dataset has
+``num_classes`` (19), ``class_ids`` (the trainIds it can contain: mIoU averages over these),
+``has_labels`` and ``name``.
+"""
+
+from __future__ import annotations
+
+from .labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, PALETTE, ids_to_train_ids
+from .real import GTA5, Cityscapes, FolderDataset, read_image, read_label
+from .spec import from_spec, parse_spec
+from .synthstreets import SYNTH_CLASS_IDS, SynthShift, SynthStreets
+from .transforms import EvalTransform, TrainTransform, denormalize, normalize
+
+__all__ = [
+    "SynthStreets",
+    "SynthShift",
+    "SYNTH_CLASS_IDS",
+    "GTA5",
+    "Cityscapes",
+    "FolderDataset",
+    "from_spec",
+    "parse_spec",
+    "normalize",
+    "denormalize",
+    "TrainTransform",
+    "EvalTransform",
+    "CLASS_NAMES",
+    "PALETTE",
+    "NUM_CLASSES",
+    "IGNORE_INDEX",
+    "ids_to_train_ids",
+    "read_image",
+    "read_label",
+]

@@ -1,0 +1,91 @@
+"""Dataset specs: one string names a dataset, so configs and command lines can say which.
+
+==========================  ============================================================
+``synth:source``            SynthStreets, source (game-like) domain
+``synth:target``            SynthStreets, target (real-like) domain
+``gta5:/path``              :class:`~pfrlib.data.real.GTA5` at ``/path``
+``cityscapes:/path[:split]``  :class:`~pfrlib.data.real.Cityscapes` (split in the spec wins)
+``folder:/path``            :class:`~pfrlib.data.real.FolderDataset`
+==========================  ============================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from torch.utils.data import Dataset
+
+from .real import GTA5, Cityscapes, FolderDataset
+from .synthstreets import SynthStreets
+
+__all__ = ["KINDS", "parse_spec", "from_spec"]
+
+#: Dataset kinds a spec may name.
+KINDS: tuple[str, ...] = ("synth", "gta5", "cityscapes", "folder")
+
+_EXAMPLES = "e.g. synth:source, synth:target, gta5:/data/gta5, cityscapes:/data/cityscapes:val, folder:/data/mine"
+
+
+def parse_spec(spec: str) -> tuple[str, str, Optional[str]]:
+    """Split ``kind:rest[:split]`` into ``(kind, rest, split)`` without touching the disk.
+
+    ``rest`` is the SynthStreets domain or a root directory; ``split`` is only parsed for
+    ``cityscapes`` (a trailing ``:train``, ``:val`` or ``:test``) and ``synth``
+    (``synth:target:val``).
+
+    Raises:
+        ValueError: not a string, no ``:``, unknown kind, or an empty root / unknown domain.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ValueError(f"dataset spec {spec!r} must look like kind:root with kind in {KINDS}; {_EXAMPLES}")
+    kind, rest = spec.split(":", 1)
+    if kind not in KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r} in spec {spec!r}; expected one of {KINDS}; {_EXAMPLES}")
+    split: Optional[str] = None
+    if kind == "synth":
+        domain, _, split_ = rest.partition(":")
+        if domain not in ("source", "target"):
+            raise ValueError(f"synth spec {spec!r} must be synth:source or synth:target (optionally :train / :val)")
+        return kind, domain, (split_ or None)
+    if kind == "cityscapes":
+        head, sep, tail = rest.rpartition(":")
+        if sep and head and tail in Cityscapes.SPLITS:
+            rest, split = head, tail
+    if not rest:
+        raise ValueError(f"dataset spec {spec!r} names no root directory; {_EXAMPLES}")
+    return kind, rest, split
+
+
+def from_spec(spec: str, split: Optional[str] = None, transform: Optional[Callable] = None, **kw: Any) -> Dataset:
+    """Build the dataset a spec names.
+
+    Args:
+        spec: see the module docstring.
+        split: ``"train"`` / ``"val"`` (``"test"`` for Cityscapes); ``None`` = train. A split
+            written in the spec itself takes precedence. GTA5 has no official split: every
+            split is the whole set (or ``list_file``). A folder dataset uses ``root/{split}``
+            if present, else ``root``.
+        transform: ``(image, label) -> ...`` passed to the dataset.
+        **kw: passed to the dataset class, e.g. ``size=``, ``length=``, ``seed=``, ``shift=``,
+            ``cache_dir=`` (SynthStreets), ``list_file=`` (GTA5), ``labels=`` (Cityscapes,
+            folder, GTA5).
+
+    Raises:
+        ValueError: malformed spec or unknown kind; FileNotFoundError: missing root (the
+        message shows the expected layout); TypeError: an option the dataset does not take.
+    """
+    kind, rest, spec_split = parse_spec(spec)
+    split = spec_split or split
+    cls = {"synth": SynthStreets, "gta5": GTA5, "cityscapes": Cityscapes, "folder": FolderDataset}[kind]
+    try:
+        if kind == "synth":
+            return SynthStreets(domain=rest, split=split or "train", transform=transform, **kw)
+        if kind == "gta5":
+            return GTA5(rest, transform=transform, **kw)
+        if kind == "cityscapes":
+            return Cityscapes(rest, split=split or "train", transform=transform, **kw)
+        return FolderDataset(rest, split=split, transform=transform, **kw)
+    except TypeError as err:
+        if "unexpected keyword" in str(err):
+            raise TypeError(f"{cls.__name__} (spec {spec!r}) does not take option(s) {sorted(kw)}: {err}") from None
+        raise

@@ -1,0 +1,222 @@
+"""Transforms on ``(image, label)`` pairs, built on ``torchvision.transforms.v2``.
+
+Datasets return the image as stored (uint8 3 x H x W, RGB) and the label as int64 H x W
+trainIds; a transform turns that pair into what a model eats. Transforms are *passed in* to a
+dataset, never hard-wired, so the same dataset serves training, evaluation and plotting.
+
+* :func:`normalize` - the input normalisation a backbone's weights expect (``model.normalization``):
+  ``"caffe_bgr"`` (DeepLab-v2 / AdaptSegNet: BGR, mean subtraction on the 0..255 scale, no std),
+  ``"imagenet"`` (torchvision weights) or ``"unit"`` (the small model, ``[-1, 1]``).
+* :class:`TrainTransform` - resize (bicubic image, nearest label), optional random scale, random
+  crop and horizontal flip, then normalise.
+* :class:`EvalTransform` - resize the image only (the label stays at full resolution: the
+  paper's protocol upsamples the logits to the label), then normalise.
+
+The label is wrapped in ``tv_tensors.Mask`` so that torchvision resizes it with nearest
+neighbour and pads it with 255 (ignore). Random choices come from torch's global RNG, so a
+transform is reproducible under ``torch.manual_seed`` (per-worker seeding is the engine's job).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+from .labels import IGNORE_INDEX
+
+__all__ = [
+    "NORMALIZATIONS",
+    "CAFFE_BGR_MEAN",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "normalize",
+    "denormalize",
+    "TrainTransform",
+    "EvalTransform",
+]
+
+#: Normalisation modes, as declared by ``model.normalization``.
+NORMALIZATIONS: tuple[str, ...] = ("caffe_bgr", "imagenet", "unit")
+#: Caffe ResNet-101 means, in B, G, R order, 0..255 scale (as AdaptSegNet's ``IMG_MEAN``).
+CAFFE_BGR_MEAN: tuple[float, float, float] = (104.00698793, 116.66876762, 122.67891434)
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"normalization mode must be one of {NORMALIZATIONS}, got {mode!r}")
+
+
+def _stats(mode: str, ref: Tensor) -> tuple[Tensor, Tensor]:
+    """(mean, std) broadcastable to ``... x 3 x H x W``, on the 0..255 scale of the channels as stored."""
+    if mode == "caffe_bgr":
+        mean, std = CAFFE_BGR_MEAN, (1.0, 1.0, 1.0)
+    elif mode == "imagenet":
+        mean, std = tuple(255.0 * m for m in IMAGENET_MEAN), tuple(255.0 * s for s in IMAGENET_STD)
+    else:
+        mean, std = (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)
+    shape = (3, 1, 1)
+    return (torch.tensor(mean, dtype=ref.dtype, device=ref.device).view(shape),
+            torch.tensor(std, dtype=ref.dtype, device=ref.device).view(shape))
+
+
+def normalize(img: Tensor, mode: str) -> Tensor:
+    """Normalise an RGB image for a backbone.
+
+    Args:
+        img: ``3 x H x W`` or ``B x 3 x H x W``, RGB, uint8 or float **on the 0..255 scale**.
+        mode: ``"caffe_bgr"``: reverse channels to BGR, subtract :data:`CAFFE_BGR_MEAN`, no std;
+            ``"imagenet"``: ``(x / 255 - IMAGENET_MEAN) / IMAGENET_STD`` (RGB);
+            ``"unit"``: ``(x / 255 - 0.5) / 0.5`` (RGB, values in [-1, 1]).
+
+    Returns:
+        float32 tensor of the same shape.
+    """
+    _check_mode(mode)
+    if img.dim() not in (3, 4) or img.shape[-3] != 3:
+        raise ValueError(f"normalize expects a 3 x H x W or B x 3 x H x W image, got shape {tuple(img.shape)}")
+    x = img.float() if not img.is_floating_point() else img.to(torch.float32)
+    if mode == "caffe_bgr":
+        x = x.flip(-3)
+    mean, std = _stats(mode, x)
+    return (x - mean) / std
+
+
+def denormalize(x: Tensor, mode: str) -> Tensor:
+    """Inverse of :func:`normalize`: back to a uint8 RGB image (for plotting)."""
+    _check_mode(mode)
+    mean, std = _stats(mode, x.float())
+    img = x.float() * std + mean
+    if mode == "caffe_bgr":
+        img = img.flip(-3)
+    return img.round().clamp(0, 255).to(torch.uint8)
+
+
+def _size(size: Optional[Sequence[int]], name: str) -> Optional[tuple[int, int]]:
+    if size is None:
+        return None
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (H, W) or None, got {size!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{name} must be positive, got {size!r}")
+    return h, w
+
+
+def _wrap(image: Tensor, label: Tensor) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be 3 x H x W, got shape {tuple(image.shape)}")
+    if label.dim() != 2 or tuple(label.shape) != tuple(image.shape[-2:]):
+        raise ValueError(f"label must be H x W matching the image {tuple(image.shape[-2:])}, got {tuple(label.shape)}")
+    return tv_tensors.Image(image), tv_tensors.Mask(label)
+
+
+class TrainTransform:
+    """Training augmentation: resize, random scale, random crop, random flip, normalise.
+
+    Args:
+        size: ``(H, W)`` to resize every pair to first (bicubic image, nearest label), or
+            ``None`` to keep the stored size (AdaptSegNet resizes GTA5 to 720 x 1280).
+        scale: ``(lo, hi)`` random rescale factor range after the resize, or ``None``.
+        crop: ``(H, W)`` random crop (pads with 0 / 255 when the image is smaller), or ``None``.
+        hflip: flip horizontally with probability 0.5.
+        normalize: normalisation mode (see :func:`normalize`).
+
+    Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 H' x W')``.
+    Random draws use torch's global RNG.
+    """
+
+    def __init__(self, size: Optional[Sequence[int]] = None, scale: Optional[Sequence[float]] = None,
+                 crop: Optional[Sequence[int]] = None, hflip: bool = True, normalize: str = "unit") -> None:
+        _check_mode(normalize)
+        self.size = _size(size, "size")
+        self.crop = _size(crop, "crop")
+        if scale is not None:
+            lo, hi = (float(v) for v in scale)
+            if not 0 < lo <= hi:
+                raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi, got {scale!r}")
+            scale = (lo, hi)
+        self.scale = scale
+        self.hflip = bool(hflip)
+        self.mode = normalize
+        steps: list = []
+        if self.size is not None:
+            steps.append(v2.Resize(self.size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True))
+        if self.scale is not None:
+            steps.append(_RandomScale(self.scale))
+        if self.crop is not None:
+            steps.append(v2.RandomCrop(self.crop, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}))
+        if self.hflip:
+            steps.append(v2.RandomHorizontalFlip(0.5))
+        self.pipeline = v2.Compose(steps) if steps else None
+
+    def __call__(self, image: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
+        img, lab = _wrap(image, label)
+        if self.pipeline is not None:
+            img, lab = self.pipeline(img, lab)
+        return normalize(img.as_subclass(Tensor), self.mode), lab.as_subclass(Tensor).long()
+
+    def __repr__(self) -> str:
+        return (f"TrainTransform(size={self.size}, scale={self.scale}, crop={self.crop}, "
+                f"hflip={self.hflip}, normalize={self.mode!r})")
+
+
+class _RandomScale(v2.Transform):
+    """Rescale image (bilinear) and mask (nearest) by a factor drawn uniformly from ``scale_range``."""
+
+    def __init__(self, scale_range: tuple[float, float]) -> None:
+        super().__init__()
+        self.scale_range = scale_range
+
+    def make_params(self, flat_inputs: list) -> dict:
+        lo, hi = self.scale_range
+        f = lo + (hi - lo) * float(torch.rand(()))
+        h, w = v2.query_size(flat_inputs)
+        return {"size": [max(1, round(h * f)), max(1, round(w * f))]}
+
+    def transform(self, inpt, params: dict):
+        if isinstance(inpt, tv_tensors.Mask):
+            return TF.resize(inpt, params["size"], interpolation=v2.InterpolationMode.NEAREST)
+        if isinstance(inpt, tv_tensors.Image):
+            return TF.resize(inpt, params["size"], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        return inpt
+
+
+class EvalTransform:
+    """Evaluation transform: resize the image, keep the label at full resolution, normalise.
+
+    The paper's protocol (AdaptSegNet's ``evaluate_cityscapes.py``) feeds Cityscapes at
+    1024 x 512 and upsamples the logits to the label's 2048 x 1024; so by default the label is
+    *not* resized. ``resize_label=True`` resizes it too (nearest), e.g. for quick previews.
+
+    Args:
+        size: ``(H, W)`` of the network input (bicubic), or ``None`` to keep the stored size.
+        normalize: normalisation mode (see :func:`normalize`).
+        resize_label: also resize the label (nearest).
+
+    Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 label)``.
+    """
+
+    def __init__(self, size: Optional[Sequence[int]] = None, normalize: str = "unit", resize_label: bool = False) -> None:
+        _check_mode(normalize)
+        self.size = _size(size, "size")
+        self.mode = normalize
+        self.resize_label = bool(resize_label)
+
+    def __call__(self, image: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
+        img, lab = _wrap(image, label)
+        if self.size is not None and tuple(img.shape[-2:]) != self.size:
+            img = TF.resize(img, list(self.size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
+            if self.resize_label:
+                lab = TF.resize(lab, list(self.size), interpolation=v2.InterpolationMode.NEAREST)
+        return normalize(img.as_subclass(Tensor), self.mode), lab.as_subclass(Tensor).long()
+
+    def __repr__(self) -> str:
+        return f"EvalTransform(size={self.size}, normalize={self.mode!r}, resize_label={self.resize_label})"

@@ -1,0 +1,301 @@
+"""Pictures: colourised labels and the figures the notebooks draw.
+
+* :func:`colorize` - trainId label -> RGB with the Cityscapes palette (255 = ignore in black).
+* :func:`sample_grid` - a few items of one or more datasets, image beside its colourised label.
+* :func:`synthstreets_samples` - the SynthStreets source / target grid (``figures/synthstreets_samples.png``).
+* :func:`shift_components` - the same target scenes with each :class:`~pfrlib.data.SynthShift`
+  component switched on alone: what each part of the domain shift does to an image.
+* :func:`plot_training_curves`, :func:`plot_per_class_iou`, :func:`plot_ladder` - results of runs
+  (``metrics.jsonl``, ``final.json``, mean ± std tables).
+* :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
+
+Figures are ``matplotlib.figure.Figure`` objects built without pyplot (so no GUI backend is
+needed; Jupyter displays them inline); :func:`save_figure` writes one atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .data.labels import CLASS_NAMES, IGNORE_INDEX, PALETTE
+
+__all__ = [
+    "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
+    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder",
+]
+
+_LUT = np.zeros((256, 3), np.uint8)
+_LUT[: len(PALETTE)] = PALETTE  # ids 19..255 (incl. 255 = ignore) stay black
+
+
+def colorize(label: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Colourise trainIds with the Cityscapes palette.
+
+    Args:
+        label: H x W or B x H x W integer array / tensor of trainIds (0..18; 255 = ignore and
+            any other value are drawn black).
+
+    Returns:
+        uint8 numpy array, H x W x 3 (or B x H x W x 3).
+    """
+    if isinstance(label, torch.Tensor):
+        label = label.detach().cpu().numpy()
+    label = np.asarray(label)
+    if label.ndim not in (2, 3):
+        raise ValueError(f"colorize expects an H x W or B x H x W label, got shape {label.shape}")
+    if label.dtype.kind not in "iub":
+        raise TypeError(f"colorize expects integer trainIds, got dtype {label.dtype}")
+    ids = label.astype(np.int64)
+    ids = np.where((ids < 0) | (ids > 255), IGNORE_INDEX, ids)
+    return _LUT[ids]
+
+
+def to_rgb(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A dataset image (uint8 3 x H x W tensor, or H x W x 3 array) as uint8 H x W x 3 numpy."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 3 and image.shape[-1] != 3:
+        image = image.transpose(1, 2, 0)
+    if image.dtype != np.uint8:
+        raise TypeError(f"to_rgb expects a uint8 image as stored by a dataset (no transform), got {image.dtype}")
+    return image
+
+
+def _grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titles: Optional[Sequence[str]] = None,
+          cell_width: float = 2.2, title: Optional[str] = None) -> Figure:
+    n_rows, n_cols = len(rows), len(rows[0])
+    h, w = rows[0][0].shape[:2]
+    fig = Figure(figsize=(cell_width * n_cols, cell_width * h / w * n_rows + 0.5 + (0.3 if title else 0)),
+                 layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            ax = axes[r][c]
+            ax.imshow(img, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_titles[c], fontsize=9)
+            if c == 0 and row_titles is not None:
+                ax.set_ylabel(row_titles[r], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def sample_grid(datasets: Mapping[str, torch.utils.data.Dataset], n: int = 4,
+                indices: Optional[Sequence[int]] = None, title: Optional[str] = None) -> Figure:
+    """Items of several datasets side by side: for each dataset an image column and a label column.
+
+    Args:
+        datasets: name -> dataset returning untransformed ``(uint8 image, trainId label)`` items.
+        n: rows (items 0..n-1 unless ``indices`` is given).
+        indices: which items to show.
+        title: figure title.
+    """
+    if not datasets:
+        raise ValueError("sample_grid needs at least one dataset")
+    indices = list(range(n)) if indices is None else list(indices)
+    rows, cols = [], []
+    for name in datasets:
+        cols += [f"{name}: image", f"{name}: label"]
+    for i in indices:
+        row = []
+        for ds in datasets.values():
+            image, label = ds[i]
+            row += [to_rgb(image), colorize(label)]
+        rows.append(row)
+    return _grid(rows, cols, [f"#{i}" for i in indices], title=title)
+
+
+def synthstreets_samples(n: int = 4, seed: int = 0, size: tuple[int, int] = (64, 128), split: str = "val") -> Figure:
+    """The SynthStreets grid: source and target scenes, each beside its colourised label."""
+    from .data.synthstreets import SynthStreets  # noqa: PLC0415
+
+    sets = {d: SynthStreets(d, split, size=size, seed=seed, length=max(n, 1)) for d in ("source", "target")}
+    return sample_grid(sets, n=n, title=f"SynthStreets ({split} split, seed {seed}, {size[0]}x{size[1]})")
+
+
+def shift_components(n: int = 3, seed: int = 0, size: tuple[int, int] = (64, 128), strength: float = 1.0,
+                     split: str = "val") -> Figure:
+    """Target scenes rendered with no shift, each shift component alone, and the full shift.
+
+    Columns: ``none`` (the target scene in source style), one per :class:`SynthShift`
+    component at ``strength`` (``layout`` changes the scene itself, the others only its
+    look), ``full``, and the label. Rows: items 0..n-1 of the target split.
+    """
+    from .data.synthstreets import SynthShift, SynthStreets  # noqa: PLC0415
+
+    shifts = {"none": SynthShift.none()}
+    for name in SynthShift.components():
+        shifts[name] = SynthShift.only(name, strength=strength)
+    shifts["full"] = SynthShift.full().scaled(strength)
+    sets = {k: SynthStreets("target", split, size=size, seed=seed, length=max(n, 1), shift=s) for k, s in shifts.items()}
+    rows = []
+    for i in range(n):
+        row = [sets[k].render(i)[0] for k in shifts]
+        row.append(colorize(sets["full"].render(i)[1]))
+        rows.append(row)
+    return _grid(rows, [*shifts, "label"], [f"#{i}" for i in range(n)], cell_width=1.6,
+                 title=f"SynthStreets target: each shift component alone (strength {strength:g})")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix) atomically; returns the path."""
+    from .io import atomic_write  # noqa: PLC0415
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight"))
+
+
+# --------------------------------------------------------------------------- results figures
+def _read_jsonl(path) -> list[dict]:
+    """Records of a ``metrics.jsonl`` (lines cut by a kill are skipped)."""
+    import json
+    from pathlib import Path
+
+    records = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _smooth(values, window: int):
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or len(values) < window:
+        return values
+    kernel = np.ones(window) / window
+    head = [values[: i + 1].mean() for i in range(window - 1)]
+    return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
+
+
+def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5):
+    """One panel per logged key, one line per run, from each run's ``metrics.jsonl``.
+
+    Args:
+        runs: ``{label: path to metrics.jsonl}``.
+        keys: record keys to plot (loss terms such as ``seg``, ``adv``, ``pfr_style_2``, ``d``,
+            ``d_acc_source``, or the periodic ``val_source_miou`` / ``val_target_miou``).
+        smooth: moving-average window for loss terms (validation curves are not smoothed).
+
+    Returns:
+        The matplotlib figure. A key a run never logged is skipped for that run.
+    """
+    import matplotlib.pyplot as plt
+
+    keys = tuple(keys)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, path in runs.items():
+            recs = [r for r in _read_jsonl(path) if r.get(key) is not None]
+            if not recs:
+                continue
+            x = [r["iter"] for r in recs]
+            y = [r[key] for r in recs]
+            is_val = key.startswith("val_")
+            if is_val:
+                y = [100 * v for v in y]
+            ax.plot(x, y if is_val else _smooth(y, smooth), label=label, marker="o" if is_val else None, ms=3)
+        ax.set_title(key + (" (mIoU %)" if key.startswith("val_") else ""))
+        ax.set_xlabel("iteration")
+        if key.startswith("d_acc"):
+            ax.set_ylim(-0.02, 1.02)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
+    """Grouped bars of per-class IoU (in %) for several results.
+
+    Args:
+        results: ``{label: {class name: IoU fraction or None}}`` (as in ``final.json``).
+        names: the classes to show (default: those with a value in any result).
+    """
+    import matplotlib.pyplot as plt
+
+    if names is None:
+        names = [n for n in CLASS_NAMES if any((r.get(n) is not None and r.get(n) == r.get(n)) for r in results.values())]
+    x = np.arange(len(names))
+    width = 0.8 / max(1, len(results))
+    fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(names) + 2), 3.4))
+    for j, (label, per_class) in enumerate(results.items()):
+        values = [100 * (per_class.get(n) if per_class.get(n) is not None else float("nan")) for n in names]
+        ax.bar(x + (j - (len(results) - 1) / 2) * width, values, width, label=label)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_grid(images, predictions, labels=None, titles=None):
+    """Rows of (image, one prediction per model, ground truth), as the paper's Figure 3.
+
+    Args:
+        images: uint8 (N, 3, H, W) RGB images.
+        predictions: ``{column label: (N, H, W) trainId predictions}``.
+        labels: optional (N, H, W) ground truth (255 = ignore, shown black).
+        titles: optional column titles overriding ``["image", *labels, "ground truth"]``.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    cols = ["image", *predictions] + (["ground truth"] if labels is not None else [])
+    titles = list(titles) if titles is not None else cols
+    if len(titles) != len(cols):
+        raise ValueError(f"titles must name {len(cols)} columns, got {len(titles)}")
+    h, w = images.shape[-2:]
+    fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols) * w / h / 2 + 0.5, 1.15 * n + 0.4), squeeze=False)
+    for i in range(n):
+        panels = [np.asarray(images[i].permute(1, 2, 0))]
+        panels += [colorize(p[i]) for p in predictions.values()]
+        if labels is not None:
+            panels.append(colorize(labels[i]))
+        for j, panel in enumerate(panels):
+            axes[i, j].imshow(panel, interpolation="nearest")
+            axes[i, j].axis("off")
+            if i == 0:
+                axes[i, j].set_title(titles[j], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(table, title: str = "Target mIoU", order=None):
+    """Bars of mean ± std target mIoU per method (the ablation ladder).
+
+    Args:
+        table: ``{method: {"mean": %, "std": %, "runs": [%...]}}``.
+        order: methods to show, in order (default: the table's order).
+    """
+    import matplotlib.pyplot as plt
+
+    order = list(order or table)
+    means = [table[m]["mean"] for m in order]
+    stds = [table[m].get("std", 0.0) for m in order]
+    colors = ["0.6" if m in ("source_only", "oracle") else "C0" if m != "pfr_adv" else "C3" for m in order]
+    fig, ax = plt.subplots(figsize=(1.3 * len(order) + 2, 3.3))
+    ax.bar(range(len(order)), means, yerr=stds, capsize=4, color=colors)
+    for i, m in enumerate(order):
+        runs = table[m].get("runs", [])
+        ax.scatter([i] * len(runs), runs, color="k", s=10, zorder=3)
+        ax.text(i, means[i] + stds[i] + 1, f"{means[i]:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(order)), order, rotation=15)
+    ax.set_ylabel("target mIoU (%)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

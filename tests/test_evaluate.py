@@ -1,0 +1,147 @@
+"""pfrlib.evaluate: confusion matrix from a known model, the paper protocol, the CLI and table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from pfrlib.config import TrainConfig
+from pfrlib.evaluate import evaluate_model, main, predict, reference_rows
+from pfrlib.models import SegmentationOutput
+from pfrlib.train import train
+
+
+class _Threshold(nn.Module):
+    """Predicts class 10 (sky) where channel 0 > 0, class 0 (road) elsewhere, at half resolution."""
+
+    num_classes = 19
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        small = x[:, :1, ::2, ::2]
+        logits = torch.zeros(x.shape[0], 19, *small.shape[-2:]) + self.dummy
+        logits[:, 10] = small[:, 0] * 10
+        return SegmentationOutput(logits, None, (small,) * 4)
+
+
+class _Pairs(torch.utils.data.Dataset):
+    class_ids = (0, 10)
+    num_classes = 19
+
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def _image_and_label(h=8, w=8, sky_rows=4):
+    x = -torch.ones(3, h, w)
+    x[:, :sky_rows] = 1.0
+    y = torch.zeros(h, w, dtype=torch.long)
+    y[:sky_rows] = 10
+    return x, y
+
+
+def test_confusion_matrix_and_miou_of_a_known_model():
+    x, y = _image_and_label()
+    y_wrong = y.clone()
+    y_wrong[0, :] = 0   # 8 sky pixels labelled road: predicted sky -> FP for sky, FN for road
+    y_wrong[-1, :2] = 255  # ignored
+    model = _Threshold().train()
+    res = evaluate_model(model, _Pairs([(x, y), (x, y_wrong)]), device="cpu", batch_size=1)
+    assert model.training  # the caller's mode is restored
+    cm = res.confusion
+    assert cm[10, 10] == 32 + 24 and cm[0, 0] == 32 + 30 and cm[0, 10] == 8 and cm.sum() == 128 - 2
+    road = (32 + 30) / (32 + 30 + 8)
+    sky = 56 / (56 + 8)
+    assert res.miou == pytest.approx((road + sky) / 2)
+    per_class = res.per_class_iou()
+    assert per_class["road"] == pytest.approx(road) and per_class["car"] is None
+    assert res.num_images == 2 and res.megapixels_per_s > 0
+
+
+def test_logits_are_upsampled_to_the_full_label_size():
+    # the paper protocol: input resized (here 8x8), label at full size (16x16)
+    x, _ = _image_and_label(8, 8, sky_rows=4)
+    _, y = _image_and_label(16, 16, sky_rows=8)
+    pred = predict(_Threshold(), x[None], out_size=(16, 16), align_corners=True)
+    assert pred.shape == (1, 16, 16)
+    res = evaluate_model(_Threshold(), _Pairs([(x, y)]), device="cpu")
+    assert res.confusion.sum() == 256
+    loose = predict(_Threshold(), x[None], out_size=(16, 16), align_corners=False)
+    assert loose.shape == (1, 16, 16)
+
+
+def test_shards_add_up_to_the_whole():
+    items = [_image_and_label(8, 8, sky_rows=r) for r in (2, 3, 4, 5, 6)]
+    whole = evaluate_model(_Threshold(), _Pairs(items), device="cpu").confusion
+    parts = sum(evaluate_model(_Threshold(), _Pairs(items), device="cpu", shard=(r, 2)).confusion for r in (0, 1))
+    assert torch.equal(whole, parts)
+
+
+def test_reference_rows_read_table1_or_nothing(tmp_path):
+    csv = tmp_path / "t.csv"
+    names = "road,sidewalk,building,wall,fence,pole,traffic_light,traffic_sign,vegetation,terrain,sky," \
+            "person,rider,car,truck,bus,train,motorcycle,bicycle"
+    csv.write_text(f"method,backbone,{names},mIoU\nX,R101,{','.join(['50.0'] * 19)},50.0\n")
+    rows = reference_rows(csv)
+    assert len(rows) == 1 and "X" in rows[0] and "50.0" in rows[0] and "GTA5" in rows[0]
+    assert reference_rows(tmp_path / "missing.csv") == []
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("evalrun") / "run"
+    train(TrainConfig.preset(
+        "cpu", method="adaptsegnet", out=str(out), synth_size=(32, 64), synth_train_length=4,
+        synth_val_length=3, batch_size=2, iterations=2, checkpoint_every=2, progress=False,
+        model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1,
+    ))
+    return out
+
+
+def test_cli_writes_eval_json_matching_training_and_prints_table1(tiny_run, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:target",
+                 "--out", str(out), "--save-predictions", "2"]) == 0
+    text = capsys.readouterr().out
+    report = json.loads((out / "eval.json").read_text())
+    final = json.loads((tiny_run / "final.json").read_text())
+    assert report["miou"] == pytest.approx(final["target_miou"])  # same data, same protocol
+    assert report["per_class_iou"] == final["target_val"]["per_class_iou"]
+    assert "ours: adaptsegnet" in text and "eval synth:target" in text
+    if (Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "table1.csv").exists():
+        assert "PFR (paper)" in text and "44.5" in text
+    assert sorted(p.name for p in (out / "predictions").glob("*.png")) == ["pred_0000.png", "pred_0001.png"]
+
+
+def test_cli_without_reference_prints_ours_only(tiny_run, tmp_path, capsys):
+    assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:source",
+                 "--reference", str(tmp_path / "none.csv"), "--limit", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "ours: adaptsegnet" in text and "AdaptSegNet (paper" not in text
+
+
+def test_cli_names_a_missing_checkpoint_or_dataset(tiny_run, tmp_path, capsys):
+    assert main(["--checkpoint", str(tmp_path / "nope.pt"), "--data", "synth:target"]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+    assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", f"folder:{tmp_path}/none"]) == 2
+    assert "none" in capsys.readouterr().err

@@ -1,0 +1,110 @@
+"""Notebook checks: jupytext pairing, parameters cells, papermill runs with other parameters.
+
+nbval (in `make test`) re-runs every committed notebook in smoke mode and compares the outputs
+of cells marked ``# NBVAL_CHECK_OUTPUT``; these tests cover what nbval does not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+# Non-default parameters for each notebook's papermill smoke run, and the metrics they must give.
+PAPERMILL_PARAMS = {
+    "01_gram_matrices": dict(seed=3, num_images=3, gram_normalize="hw"),
+}
+
+
+def _jupytext_text(nb_path: Path, tmp_path: Path) -> str:
+    """The py:percent text jupytext makes of the notebook, with the project's jupytext.toml."""
+    import subprocess
+    import sys
+
+    out = tmp_path / (nb_path.stem + ".py")
+    subprocess.run(
+        [sys.executable, "-m", "jupytext", "--quiet", "--to", "py:percent", "-o", str(out), str(nb_path)],
+        check=True, cwd=nb_path.parent,
+    )
+    return out.read_text()
+
+
+def _strip_versions(text: str) -> str:
+    return "\n".join(l for l in text.splitlines() if "jupytext_version" not in l and "format_version" not in l)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_paired_py_matches(nb_path, tmp_path):
+    py = nb_path.with_suffix(".py")
+    assert py.exists(), f"{nb_path.name} has no paired {py.name}"
+    assert _strip_versions(_jupytext_text(nb_path, tmp_path)).strip() == _strip_versions(py.read_text()).strip(), (
+        f"{nb_path.name} and {py.name} differ: run `make sync`"
+    )
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_executed_with_one_parameters_cell(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{nb_path.name}: expected one parameters-tagged cell, found {len(tagged)}"
+    assert "smoke" in tagged[0].source
+    for line in tagged[0].source.splitlines():
+        if "=" in line and not line.startswith("#"):
+            assert "#" in line, f"{nb_path.name}: parameter line without a comment: {line!r}"
+    assert not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells), (
+        f"{nb_path.name} holds papermill's injected cell: papermill output belongs in runs/"
+    )
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    executed = [c for c in code if c.get("execution_count")]
+    assert len(executed) == len(code), f"{nb_path.name}: commit it executed (make notebooks)"
+    assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for c in code for o in c.outputs), (
+        f"{nb_path.name} shows no figure"
+    )
+    assert "## What to try" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
+    import papermill as pm
+
+    params = dict(PAPERMILL_PARAMS.get(nb_path.stem, {}))
+    params.update(smoke=True, out_dir=str(tmp_path / "run"), figures_dir=str(tmp_path / "fig"))
+    pm.execute_notebook(
+        str(nb_path), str(tmp_path / nb_path.name), parameters=params, cwd=str(nb_path.parent),
+        progress_bar=False, kernel_name="python3",
+    )
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    for k, v in PAPERMILL_PARAMS.get(nb_path.stem, {}).items():
+        assert metrics["parameters"][k] == v, f"{nb_path.stem}: parameter {k} did not reach the run"
+    assert metrics["parameters"]["smoke"] is True
+    assert list((tmp_path / "fig").glob("*.png")), "no figure written to figures_dir"
+
+
+def test_unknown_parameter_is_rejected(tmp_path):
+    import papermill as pm
+
+    nb_path = ROOT / "notebooks" / "01_gram_matrices.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match="unknown notebook parameter"):
+        pm.execute_notebook(
+            str(nb_path), str(tmp_path / "out.ipynb"), parameters=dict(smoke=True, num_imgs=3),
+            cwd=str(nb_path.parent), progress_bar=False, kernel_name="python3",
+        )
+
+
+def test_readme_figures_exist():
+    readme = (ROOT / "README.md").read_text()
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert shown, "the README shows no figure"
+    for rel in shown:
+        assert (ROOT / rel).exists(), f"README shows {rel}, which does not exist"

@@ -1,0 +1,241 @@
+"""pfrlib.train: run directory, label hygiene, bit-exact resume, DDP, validation, NaN guard.
+
+Runs are tiny (SynthStreets 32x64, a handful of items, a few iterations of the small model);
+the assertions are about the machinery, not about accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pfrlib import losses
+from pfrlib.config import TrainConfig
+from pfrlib.train import NonFiniteLossError, Trainer, main, train
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = dict(
+    synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,
+    iterations=6, log_every=2, checkpoint_every=3, val_every=0, progress=False,
+    model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1,
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Runs use one thread (tiny tensors; robust on a busy CI box); restore the default after."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(tmp_path: Path, name: str = "run", **overrides) -> TrainConfig:
+    return TrainConfig.preset("cpu", **{**TINY, "out": str(tmp_path / name), **overrides})
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def _same_weights(a: Path, b: Path) -> bool:
+    wa, wb = _weights(a), _weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _metrics(path: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in path.read_text().splitlines()]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _cli(tmp_path: Path, name: str, *extra: str) -> list[str]:
+    args = ["--preset", "cpu", "--out", str(tmp_path / name), "--synth-size", "32", "64",
+            "--synth-train-length", "8", "--synth-val-length", "4", "--batch-size", "2",
+            "--model-kwargs", json.dumps(TINY["model_kwargs"]), "--no-progress", "--num-threads", "1"]
+    return args + list(extra)
+
+
+# --------------------------------------------------------------------------- run directory
+def test_run_directory_holds_config_metrics_checkpoint_final(tmp_path):
+    result = train(tiny(tmp_path, method="pfr_adv", multi_level=True, val_every=3, keep_best=True))
+    out = result.out
+    assert TrainConfig.from_json(out / "config.json") == result.config
+    recs = _metrics(out / "metrics.jsonl")
+    losses_recs = [r for r in recs if "seg" in r]
+    assert [r["iter"] for r in losses_recs] == [2, 4, 6]
+    for key in ("seg", "seg_aux", "adv", "adv_aux", "pfr", "pfr_style_2", "pfr_style_5", "d", "d_aux",
+                "d_acc_source", "d_acc_target", "total", "lr"):
+        assert key in losses_recs[0], key
+    assert any("val_target_miou" in r for r in recs)
+    final = json.loads((out / "final.json").read_text())
+    assert final["iterations"] == 6 and final["method"] == "pfr_adv"
+    assert 0.0 <= final["target_miou"] <= 1.0 and 0.0 <= final["source_miou"] <= 1.0
+    assert final["target_val"]["per_class_iou"]["road"] is not None
+    assert final["target_val"]["per_class_iou"]["train"] is None  # not a SynthStreets class
+    assert final["best_on_val"]["selected_on"] == "synth:target"
+    ckpt = torch.load(out / "checkpoint_last.pt", map_location="cpu", weights_only=True)
+    assert ckpt["iteration"] == 6
+    assert {"model", "discriminators", "optimizer", "scheduler", "d_optimizers", "rng"} <= set(ckpt)
+    assert set(ckpt["discriminators"]) == {"main", "aux"}
+    assert (out / "checkpoint_best.pt").exists()
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_source_only_and_pfr_skip_the_discriminator(tmp_path):
+    r = Trainer(tiny(tmp_path, method="source_only"))
+    assert r.discriminators == {} and r.tgt_train is None
+    p = Trainer(tiny(tmp_path, "p", method="pfr"))
+    assert p.discriminators == {} and p.tgt_train is not None
+    terms = p.step()
+    assert "pfr" in terms and "adv" not in terms
+
+
+# --------------------------------------------------------------------------- label hygiene
+def _folder(root: Path, domain: str, n: int, noise: bool) -> Path:
+    """SynthStreets items written as a FolderDataset (``images/`` + ``labels/``); optionally noisy labels."""
+    from PIL import Image
+
+    from pfrlib.data import SynthStreets
+
+    ds = SynthStreets(domain, "train", size=(32, 64), length=n)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(123)
+    for i in range(n):
+        image, label = ds[i]
+        lab = label.numpy().astype(np.uint8)
+        if noise:
+            lab = rng.choice(np.array(list(ds.class_ids) + [255], dtype=np.uint8), size=lab.shape)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "images" / f"{i:03d}.png")
+        Image.fromarray(lab).save(root / "labels" / f"{i:03d}.png")
+    return root
+
+
+def test_target_labels_are_never_read_by_adaptation(tmp_path):
+    """pfr_adv on a target folder whose labels are noise gives bit-identical weights."""
+    clean = _folder(tmp_path / "clean", "target", 6, noise=False)
+    noisy = _folder(tmp_path / "noisy", "target", 6, noise=True)
+    cfg = dict(method="pfr_adv", multi_level=True, hflip=True, iterations=4, checkpoint_every=4)
+    a = train(tiny(tmp_path, "a", target=f"folder:{clean}", **cfg))
+    b = train(tiny(tmp_path, "b", target=f"folder:{noisy}", **cfg))
+    assert _same_weights(a.out / "checkpoint_last.pt", b.out / "checkpoint_last.pt")
+    assert a.final["target_miou"] != b.final["target_miou"]  # validation does read (different) labels
+    # ...while the oracle, which trains on target labels, does see the noise
+    cfg = dict(method="oracle", iterations=2, checkpoint_every=2)
+    oa = train(tiny(tmp_path, "oa", target=f"folder:{clean}", **cfg))
+    ob = train(tiny(tmp_path, "ob", target=f"folder:{noisy}", **cfg))
+    assert not _same_weights(oa.out / "checkpoint_last.pt", ob.out / "checkpoint_last.pt")
+
+
+# --------------------------------------------------------------------------- resume
+def test_killed_run_resumes_bit_exactly(tmp_path):
+    """SIGKILL a CLI run after a checkpoint, resume it, compare with an uninterrupted run."""
+    its = 40
+    extra = ["--method", "adaptsegnet", "--iterations", str(its), "--checkpoint-every", "4",
+             "--log-every", "2", "--hflip"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "pfrlib.train", *_cli(tmp_path, "killed", *extra)],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt = killed / "checkpoint_last.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped_at = torch.load(ckpt, map_location="cpu", weights_only=True)["iteration"]
+    assert 0 < stopped_at < its
+    assert not (killed / "final.json").exists()
+
+    assert main(_cli(tmp_path, "killed", *extra, "--resume")) == 0
+    assert main(_cli(tmp_path, "whole", *extra)) == 0
+    whole = tmp_path / "whole"
+    assert _same_weights(killed / "checkpoint_last.pt", whole / "checkpoint_last.pt")
+    assert _metrics(killed / "metrics.jsonl") == _metrics(whole / "metrics.jsonl")
+    fk, fw = (json.loads((d / "final.json").read_text()) for d in (killed, whole))
+    for key in ("target_val", "source_val"):
+        assert (fk[key]["miou"], fk[key]["per_class_iou"]) == (fw[key]["miou"], fw[key]["per_class_iou"])
+
+
+def test_resume_refuses_a_changed_config_and_fresh_runs_refuse_an_occupied_dir(tmp_path):
+    train(tiny(tmp_path, method="source_only", iterations=2))
+    with pytest.raises(ValueError, match="lr"):
+        train(tiny(tmp_path, method="source_only", iterations=2, lr=1e-4, resume=True))
+    with pytest.raises(FileExistsError, match="out"):
+        train(tiny(tmp_path, method="source_only", iterations=2))
+
+
+# --------------------------------------------------------------------------- DDP
+def test_ddp_two_processes_gloo(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "pfrlib.train", *_cli(tmp_path, "ddp", "--method", "pfr_adv", "--iterations", "3",
+                                       "--device", "cpu")]
+    env = _env()
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((tmp_path / "ddp" / "final.json").read_text())
+    assert final["world_size"] == 2 and final["iterations"] == 3
+    assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) >= 1  # rank 0 only writes
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("args,field", [
+    (["--method", "dann"], "method"),
+    (["--preset", "gpu"], "preset"),
+    (["--target", "imagenet:/x"], "target"),
+    (["--lambda-pfr", "-1"], "lambda_pfr"),
+    (["--lambda-adv", "-0.5"], "lambda_adv"),
+    (["--source", "folder:/nonexistent/pfr-data"], "source"),
+    (["--num-classes", "7"], "num_classes"),
+])
+def test_bad_configuration_is_rejected_before_training(tmp_path, capsys, args, field):
+    assert main(_cli(tmp_path, "bad", *args)) == 2
+    err = capsys.readouterr().err
+    assert field in err
+    assert not (tmp_path / "bad" / "metrics.jsonl").exists()
+
+
+def test_unwritable_output_directory(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(_cli(tmp_path, "file/run")) == 2
+    assert "out" in capsys.readouterr().err
+
+
+def test_nan_guard_names_the_term_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real = losses.pfr_loss
+    calls = {"n": 0}
+
+    def poisoned(*a, **k):
+        out = real(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 5:
+            return out._replace(total=out.total * float("nan"))
+        return out
+
+    monkeypatch.setattr(losses, "pfr_loss", poisoned)
+    cfg = tiny(tmp_path, method="pfr", iterations=8, checkpoint_every=2)
+    with pytest.raises(NonFiniteLossError, match="iteration 5: term 'pfr'") as info:
+        train(cfg)
+    assert "checkpoint_last.pt (iteration 4)" in str(info.value)
+    ckpt = torch.load(cfg.run.out + "/checkpoint_last.pt", map_location="cpu", weights_only=True)
+    assert ckpt["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+    assert not Path(cfg.run.out, "final.json").exists()
