@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 RUNS := runs
 
-.PHONY: setup test test-fast test-notebooks reproduce notebooks sync lab benchmarks clean help
+SPEC ?= sweeps/ablation.yaml
+
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -15,6 +17,7 @@ help:
 	@echo "make lab        JupyterLab on notebooks/"
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
 	@echo "make benchmarks print the benchmark tables"
+	@echo "make sweep SPEC=sweeps/ablation.yaml   run a parameter sweep (resumable) and aggregate it"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
 setup: $(STAMP)
@@ -37,7 +40,7 @@ reproduce: setup
 	@mkdir -p $(RUNS)/notebooks figures
 	@set -e; for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
-	  $(PY) -m papermill --cwd notebooks --log-level WARNING "$$nb" "$(RUNS)/notebooks/$$(basename $$nb)"; \
+	  $(PY) -m papermill --cwd notebooks -k python3 --log-level WARNING "$$nb" "$(RUNS)/notebooks/$$(basename $$nb)"; \
 	done
 	@echo "Executed notebooks in $(RUNS)/notebooks/; figures in figures/"
 
@@ -57,6 +60,10 @@ lab: setup
 
 benchmarks: setup
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+
+# A parameter sweep (resumable: finished runs are skipped) and its aggregated table and plots.
+sweep: setup
+	$(PY) -m pfrlib.sweep $(SPEC)
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

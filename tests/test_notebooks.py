@@ -17,9 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # Non-default parameters for each notebook's papermill smoke run, and the metrics they must give.
+# "runs_dir" is pointed at the test's temporary directory where a notebook declares it.
 PAPERMILL_PARAMS = {
     "01_gram_matrices": dict(seed=3, num_images=3, gram_normalize="hw"),
+    "02_feature_taps": dict(seed=1, num_images=3, train_iterations=3),
+    "03_source_only_baseline": dict(seed=1, iterations=3),
+    "04_pfr_alignment": dict(seed=1, stage_sets=[[5]], show_trap=False, lambda_pfr=2.0),
+    "05_adversarial_output": dict(seeds=[3], methods=["source_only", "pfr_adv"], lambda_adv=0.001),
+    "06_full_gpu_training": dict(method="adaptsegnet", iterations=3, bf16=False),
+    "07_evaluation_and_figures": dict(seeds=[1], num_examples=2),
 }
+USES_RUNS_DIR = {"03_source_only_baseline", "04_pfr_alignment", "05_adversarial_output", "07_evaluation_and_figures"}
 
 
 def _jupytext_text(nb_path: Path, tmp_path: Path) -> str:
@@ -58,6 +66,7 @@ def test_committed_executed_with_one_parameters_cell(nb_path):
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{nb_path.name}: expected one parameters-tagged cell, found {len(tagged)}"
     assert "smoke" in tagged[0].source
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{nb_path.name} has no python3 kernelspec"
     for line in tagged[0].source.splitlines():
         if "=" in line and not line.startswith("#"):
             assert "#" in line, f"{nb_path.name}: parameter line without a comment: {line!r}"
@@ -80,6 +89,8 @@ def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
 
     params = dict(PAPERMILL_PARAMS.get(nb_path.stem, {}))
     params.update(smoke=True, out_dir=str(tmp_path / "run"), figures_dir=str(tmp_path / "fig"))
+    if nb_path.stem in USES_RUNS_DIR:
+        params["runs_dir"] = str(tmp_path / "series")
     pm.execute_notebook(
         str(nb_path), str(tmp_path / nb_path.name), parameters=params, cwd=str(nb_path.parent),
         progress_bar=False, kernel_name="python3",

@@ -1,0 +1,87 @@
+"""pfrlib.sweep: expansion, running (train and notebook runners), resume, failures, aggregation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pfrlib import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"preset": "cpu", "iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4,
+        "batch_size": 2, "log_every": 1}
+
+
+def write_spec(tmp_path: Path, **spec) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_shipped_specs_load_and_expand():
+    specs = sorted((ROOT / "sweeps").glob("*.yaml"))
+    assert {p.stem for p in specs} >= {"ablation", "lambda_grid", "stages", "style_content", "normalisation"}
+    for p in specs:
+        spec = sweep.load_spec(p)
+        runs = sweep.expand(spec, "runs")
+        assert runs and len({r.name for r in runs}) == len(runs)
+    ablation = sweep.expand(sweep.load_spec(ROOT / "sweeps" / "ablation.yaml"))
+    assert len(ablation) == 15 and ablation[0].params == {"preset": "cpu", "method": "source_only", "seed": 0}
+
+
+def test_bad_specs_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        sweep.load_spec(tmp_path / "nope.yaml")
+    with pytest.raises(ValueError, match="unknown key"):
+        sweep.load_spec(write_spec(tmp_path, name="x", grid={"seed": [0]}, gird={}))
+    with pytest.raises(ValueError, match="runner"):
+        sweep.load_spec(write_spec(tmp_path, name="x", runner="bash", grid={"seed": [0]}))
+    with pytest.raises(ValueError, match="non-empty list"):
+        sweep.load_spec(write_spec(tmp_path, name="x", grid={"seed": 0}))
+    with pytest.raises(FileNotFoundError, match="notebook"):
+        sweep.load_spec(write_spec(tmp_path, name="x", runner="notebook", notebook="missing.ipynb", grid={"seed": [0]}))
+
+
+@pytest.mark.slow
+def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
+    spec = sweep.load_spec(write_spec(
+        tmp_path, name="tiny", runner="train", fixed=TINY,
+        grid={"method": ["source_only", "pfr_adv"], "seed": [0, 1]},
+        runs=[{"method": "source_only", "seed": 5, "lambda_pfr": -1}],  # rejected by the config check
+        group_by=["method"], metrics=["target_miou", "source_miou"],
+    ))
+    logs = []
+    statuses = sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)
+    ok = {s["name"]: s["ok"] for s in statuses}
+    assert sum(ok.values()) == 4 and ok["method=source_only_seed=5_lambda_pfr=-1"] is False
+    failed = json.loads((tmp_path / "runs" / "tiny" / "method=source_only_seed=5_lambda_pfr=-1" / "status.json").read_text())
+    assert any("lambda_pfr" in line for line in failed["log_tail"])
+
+    result = sweep.aggregate(spec, root=tmp_path / "runs")
+    out = tmp_path / "runs" / "tiny"
+    assert (out / "results.csv").read_text().count("\n") == 1 + 4
+    assert "| method | runs | target_miou | source_miou |" in result["markdown"]
+    assert {e["method"]: e["n"] for e in result["summary"]} == {"source_only": 2, "pfr_adv": 2}
+    assert (out / "bars.png").exists() and (out / "per_class_iou.png").exists()
+
+    logs.clear()
+    sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)  # resume: only the failed one reruns
+    assert "4 already finished, 1 to run" in logs[0]
+
+
+@pytest.mark.slow
+def test_notebook_sweep_records_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("PFR_SMOKE", "1")
+    spec = sweep.load_spec(write_spec(
+        tmp_path, name="nb", runner="notebook", notebook=str(ROOT / "notebooks" / "01_gram_matrices.ipynb"),
+        grid={"gram_normalize": ["chw", "bogus"]}, group_by=["gram_normalize"], metrics=["style_loss"],
+    ))
+    statuses = {s["name"]: s for s in sweep.run_sweep(spec, root=tmp_path / "runs", jobs=1, log=lambda *_: None)}
+    assert statuses["gram_normalize=chw"]["ok"]
+    bad = statuses["gram_normalize=bogus"]
+    assert not bad["ok"] and bad["failing_cell"]["ename"] == "ValueError" and "gram_normalize" in bad["failing_cell"]["evalue"]
+    result = sweep.aggregate(spec, root=tmp_path / "runs")
+    assert [e["gram_normalize"] for e in result["summary"]] == ["chw"]
