@@ -330,3 +330,30 @@ print("wrote", save_metrics(out_dir, metrics))
 #    one off and recompute the table: which component does the Gram matrix see most?
 # 4. Compute the style distance between a target image and a *blurred* copy of itself. Which
 #    stages react to blur?
+
+# %% [markdown]
+# ### Worked exercises
+#
+# (In the student copy made by `make student`, these cells are empty `# TODO` stubs.)
+
+# %% tags=["solution"]
+# Exercise 1. Shuffle the pixels of only one channel of `rgb` (the other channels stay where they
+# are). Does the Gram matrix stay the same? Compare its diagonal and off-diagonal entries.
+one = rgb.clone()
+b, c, h, w = one.shape
+perm = torch.randperm(h * w, generator=torch.Generator().manual_seed(2))
+one[:, 0] = one[:, 0].reshape(b, h * w)[:, perm].reshape(b, h, w)
+d = (losses.gram_matrix(one) - losses.gram_matrix(rgb))[0]
+print(f"largest change on the diagonal:  {d.diagonal().abs().max().item():.2e}  (each channel's energy is kept)")
+print(f"largest change off the diagonal: {(d - torch.diag(d.diagonal())).abs().max().item():.2e}  (R no longer meets G and B where it did)")
+
+# %% tags=["solution"]
+# Exercise 4. Compute the style distance between target images and blurred copies of themselves.
+# Which stages react to blur?
+import torchvision.transforms.v2.functional as TF
+
+xt = (torch.stack([tgt[i][0] for i in range(num_images)]).float() / 255 - 0.5) / 0.5
+with torch.no_grad():
+    blur_terms = losses.pfr_loss(net(xt).features, net(TF.gaussian_blur(xt, kernel_size=5, sigma=1.5)).features).style
+for stage, value in blur_terms.items():
+    print(f"stage {stage}: style distance to the blurred copy {float(value):.4f}")

@@ -245,3 +245,16 @@ print("wrote", save_metrics(out_dir, metrics))
 #    rerun section 3: at which stage does noise show up most?
 # 3. Use `models.build_model("dilated_r18", 19)` instead of the small model in section 1. Which
 #    stages change resolution?
+
+# %% [markdown]
+# ### Worked exercises
+#
+# (In the student copy made by `make student`, these cells are empty `# TODO` stubs.)
+
+# %% tags=["solution"]
+# Exercise 3. Build `models.build_model("dilated_r18", 19)` and print its stage shapes at 64x128
+# next to the small model's. Which stages change resolution?
+with torch.device("meta"):
+    r18 = models.build_model("dilated_r18", num_classes=19)
+print("dilated_r18:", shapes_row(r18, 64, 128))
+print("small:      ", shapes_row(small, 64, 128))
