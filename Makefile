@@ -40,10 +40,10 @@ test-fast: setup
 reproduce: setup
 	@mkdir -p $(RUNS)/notebooks figures
 	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb"; \
+	  echo "== $$nb ($$SECONDS s so far)"; \
 	  $(PY) -m papermill --cwd notebooks -k python3 --log-level WARNING "$$nb" "$(RUNS)/notebooks/$$(basename $$nb)"; \
-	done
-	@echo "Executed notebooks in $(RUNS)/notebooks/; figures in figures/"
+	done; \
+	echo "Executed notebooks in $(RUNS)/notebooks/, figures in figures/ ($$SECONDS s)"
 
 # Re-execute the committed notebooks in place with their defaults (not papermill), then re-pair.
 notebooks: setup

@@ -5,10 +5,12 @@ Usage::
     python benchmarks/ablation.py                          # 5 methods x seeds 0 1 2, runs/ablation
     python benchmarks/ablation.py --seeds 0 --methods source_only pfr_adv
     python benchmarks/ablation.py --jobs 2 --threads 1     # two runs at a time, one thread each
-    python benchmarks/ablation.py -- --lambda-pfr 3        # extra options for every run
+    python benchmarks/ablation.py -- --lambda-pfr 0.3       # extra options for every run
 
-Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/M/seedS``; a run
-whose ``final.json`` exists is reused (``--force`` retrains). Prints the table of target (and
+Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
+the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
+reuses the other's finished runs. A run whose ``final.json`` exists is reused (``--force``
+retrains). Prints the table of target (and
 source) val mIoU, mean +- std over seeds (sample std, ``ddof=1``), the per-run wall time, and the
 share of the source-only -> oracle gap that each adaptation method closes:
 ``(method - source_only) / (oracle - source_only)``. Writes ``OUT/summary.json``.
@@ -29,8 +31,13 @@ from pathlib import Path
 METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
 
 
+def _run_dir(out: Path, method: str, seed: int) -> Path:
+    """The sweep's run name for the grid (method, seed): ``method=M_seed=S``."""
+    return out / f"method={method}_seed={seed}"
+
+
 def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | None, force: bool) -> dict:
-    run_dir = out / method / f"seed{seed}"
+    run_dir = _run_dir(out, method, seed)
     final = run_dir / "final.json"
     if final.exists() and not force:
         return json.loads(final.read_text())
@@ -101,7 +108,7 @@ def main(argv=None) -> int:
         results: dict[str, list[dict]] = {m: [] for m in args.methods}
         for (m, s), fut in futures.items():
             r = fut.result()
-            wall = out / m / f"seed{s}" / "process_wall.json"
+            wall = _run_dir(out, m, s) / "process_wall.json"
             if "process_wall_s" not in r and wall.exists():
                 r["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
             results[m].append(r)

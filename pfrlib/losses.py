@@ -60,6 +60,7 @@ TARGET_LABEL = 1.0
 
 GramNorm = Literal["chw", "hw", "none"]
 ContentForm = Literal["rms", "literal"]
+StylePairing = Literal["pair", "batch"]
 AdvKind = Literal["bce", "lsgan"]
 
 
@@ -124,10 +125,22 @@ def gram_matrix(f: Tensor, normalize: GramNorm = "chw") -> Tensor:
     raise ValueError(f"normalize must be 'chw', 'hw' or 'none', got {normalize!r}")
 
 
-def _style_term(fs: Tensor, ft: Tensor, normalize: GramNorm) -> Tensor:
-    """Batch mean of ``||G(f_s) - G(f_t)||_F`` for one stage (a scalar)."""
-    diff = gram_matrix(fs, normalize) - gram_matrix(ft, normalize)
-    return torch.linalg.matrix_norm(diff, ord="fro").mean()
+def _style_term(fs: Tensor, ft: Tensor, normalize: GramNorm, pairing: StylePairing = "pair") -> Tensor:
+    """The style distance of one stage (a scalar).
+
+    ``pairing="pair"``: batch mean of ``||G(f_s^b) - G(f_t^b)||_F`` over the B (source, target)
+    pairs of the batch (Eq. 2 read literally, one image of each domain at a time).
+    ``pairing="batch"``: ``||mean_b G(f_s^b) - mean_b G(f_t^b)||_F``, the distance between the
+    batch's average style of each domain. Source and target images are unpaired, so the literal
+    reading also pulls apart *within*-domain style differences of the two images; averaging first
+    keeps only the domain-level difference (and for B = 1, the paper's batch size, both agree).
+    """
+    gs, gt = gram_matrix(fs, normalize), gram_matrix(ft, normalize)
+    if pairing == "batch":
+        return torch.linalg.matrix_norm(gs.mean(0) - gt.mean(0), ord="fro")
+    if pairing != "pair":
+        raise ValueError(f"style_pairing must be 'pair' or 'batch', got {pairing!r}")
+    return torch.linalg.matrix_norm(gs - gt, ord="fro").mean()
 
 
 def style_loss(
@@ -135,6 +148,7 @@ def style_loss(
     feats_t: Sequence[Tensor],
     stages: Sequence[int] = PFR_STAGES,
     normalize: GramNorm = "chw",
+    pairing: StylePairing = "pair",
 ) -> Tensor:
     """Style loss, Eq. (2): ``L_sty = sum_i ||S_i^s - S_i^t||``.
 
@@ -143,12 +157,14 @@ def style_loss(
             stage ``i`` has shape (B, C_i, H_i, W_i) (source and target may differ in H, W).
         stages: which of the paper's stages 2..5 to align.
         normalize: Gram normalisation, see :func:`gram_matrix`.
+        pairing: ``"pair"`` (default, Eq. 2 per image pair) or ``"batch"`` (batch-mean Gram
+            matrices of each domain), see :func:`_style_term`.
 
     Returns:
-        Scalar: per stage, the batch mean of the Frobenius norm (not squared) of the Gram
-        difference, summed over ``stages``.
+        Scalar: per stage, the Frobenius norm (not squared) of the Gram difference (batch mean
+        over pairs, or of the batch means), summed over ``stages``.
     """
-    terms = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _style_term(fs, ft, normalize))
+    terms = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _style_term(fs, ft, normalize, pairing))
     return torch.stack(list(terms.values())).sum()
 
 
@@ -223,6 +239,7 @@ def pfr_loss(
     content_weight: float = 1.0,
     gram_normalize: GramNorm = "chw",
     content_form: ContentForm = "rms",
+    style_pairing: StylePairing = "pair",
 ) -> PFRLoss:
     """Progressive feature refinement loss, Eq. (4): ``L_pfr = L_sty + L_con``.
 
@@ -235,6 +252,8 @@ def pfr_loss(
         style_weight, content_weight: weights of Eq. (2) and Eq. (3) inside Eq. (4).
         gram_normalize: see :func:`gram_matrix`.
         content_form: see :func:`content_loss`.
+        style_pairing: ``"pair"`` (Eq. 2 per image pair) or ``"batch"`` (batch-mean Gram
+            matrices), see :func:`style_loss`.
 
     Returns:
         :class:`PFRLoss` with the differentiable total and the per-stage terms.
@@ -243,7 +262,7 @@ def pfr_loss(
         raise ValueError(
             f"style_weight and content_weight must be >= 0, got {style_weight} and {content_weight}"
         )
-    style = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _style_term(fs, ft, gram_normalize))
+    style = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _style_term(fs, ft, gram_normalize, style_pairing))
     content = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _content_term(fs, ft, content_form))
     total = style_weight * torch.stack(list(style.values())).sum()
     total = total + content_weight * torch.stack(list(content.values())).sum()

@@ -23,7 +23,11 @@ from typing import Any, Iterable, Mapping
 from .io import write_json
 from .viz import save_figure  # noqa: F401  (re-exported: notebooks import it from here)
 
-__all__ = ["smoke_from_env", "check_parameters", "figures_path", "save_figure", "save_metrics"]
+__all__ = ["smoke_from_env", "check_parameters", "figures_path", "series_settings", "save_figure", "save_metrics",
+           "load_or_train", "load_or_train_many", "SMOKE_TRAINING"]
+
+#: Training overrides in smoke mode: a few iterations, no periodic validation, tiny val sets.
+SMOKE_TRAINING: dict[str, Any] = dict(iterations=4, val_every=0, synth_val_length=8)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -89,9 +93,61 @@ def figures_path(figures_dir: str | None, smoke: bool, default: str = "../figure
     return path
 
 
+def series_settings(smoke: bool, runs_dir: str | None = None, iterations: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The run directory and training overrides shared by the training notebooks (03-07).
+
+    Args:
+        smoke: smoke mode (see :func:`smoke_from_env`).
+        runs_dir: the notebook's ``runs_dir`` parameter; ``None`` means ``../runs/series``
+            (``../runs/smoke/series`` in smoke mode), where notebooks 03-07 share their runs.
+        iterations: the notebook's ``iterations`` parameter; ``None`` keeps the preset's.
+
+    Returns:
+        ``(runs_dir, overrides)``: ``overrides`` (flat :class:`~pfrlib.config.TrainConfig` fields)
+        hold ``progress`` (off in smoke mode), ``iterations`` when given, and
+        :data:`SMOKE_TRAINING` in smoke mode.
+    """
+    if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int) or iterations <= 0):
+        raise ValueError(f"parameter 'iterations' must be None or a positive integer, got {iterations!r}")
+    if runs_dir is None:
+        runs_dir = "../runs/smoke/series" if smoke else "../runs/series"
+    overrides: dict[str, Any] = dict(progress=not smoke)
+    if iterations is not None:
+        overrides["iterations"] = iterations
+    if smoke:
+        overrides.update(SMOKE_TRAINING)
+    return runs_dir, overrides
+
+
 def save_metrics(out_dir: str | os.PathLike, metrics: Mapping[str, Any], name: str = "metrics.json") -> Path:
     """Write a notebook's metrics as JSON next to its run, so batches compare without parsing notebooks."""
     return write_json(Path(out_dir) / name, metrics)
+
+
+#: Settings that do not change what a run computes (only how it is driven): ignored when deciding
+#: whether a saved run is "the same run". ``num_threads`` may change float summation order (last
+#: bits), not the experiment.
+_BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None)
+
+
+def _plan(config, retrain: bool) -> str:
+    """``"reuse"``, ``"resume"`` or ``"train"`` for one configuration (see :func:`load_or_train`)."""
+    from .config import TrainConfig
+    from .io import read_json
+    from .train import CHECKPOINT_LAST
+
+    out = Path(config.run.out)
+    if retrain or not (out / "config.json").exists():
+        return "train"
+    try:
+        saved = TrainConfig.from_dict(read_json(out / "config.json"))
+    except (ValueError, TypeError, KeyError):
+        return "train"
+    if saved.replace(**_BOOKKEEPING).to_dict() != config.replace(**_BOOKKEEPING).to_dict():
+        return "train"
+    if (out / "final.json").exists():
+        return "reuse"
+    return "resume" if (out / CHECKPOINT_LAST).exists() else "train"
 
 
 def load_or_train(config, retrain: bool = False):
@@ -100,7 +156,8 @@ def load_or_train(config, retrain: bool = False):
     The load-or-train pattern of the UvA deep-learning tutorials: re-running a notebook (or
     running notebook 07 after 03-06) does not retrain what already exists in ``config.run.out``.
 
-    * ``final.json`` present and the saved ``config.json`` equal to ``config``: reuse it;
+    * ``final.json`` present and the saved ``config.json`` equal to ``config`` (ignoring
+      ``resume``, ``overwrite``, ``progress`` and ``num_threads``): reuse it;
     * a checkpoint present with an equal configuration but no ``final.json`` (an interrupted
       run): resume it (bit-exact on CPU);
     * anything else (no run, another configuration, ``retrain=True``): train from scratch,
@@ -109,25 +166,83 @@ def load_or_train(config, retrain: bool = False):
     Returns:
         :class:`pfrlib.train.TrainResult`.
     """
-    from .config import TrainConfig
     from .io import read_json
-    from .train import CHECKPOINT_LAST, TrainResult, train
+    from .train import TrainResult, train
 
     out = Path(config.run.out)
-    bookkeeping = dict(resume=False, overwrite=False, progress=True)
-
-    def same(saved_path: Path) -> bool:
-        try:
-            saved = TrainConfig.from_dict(read_json(saved_path))
-        except (ValueError, TypeError, KeyError):
-            return False
-        return saved.replace(**bookkeeping).to_dict() == config.replace(**bookkeeping).to_dict()
-
-    if not retrain and (out / "config.json").exists() and same(out / "config.json"):
-        if (out / "final.json").exists():
-            print(f"reusing the finished run in {out} (delete it or pass retrain=True to train again)")
-            return TrainResult(out=out, final=read_json(out / "final.json"), config=config)
-        if (out / CHECKPOINT_LAST).exists():
-            print(f"resuming the interrupted run in {out}")
-            return train(config.replace(resume=True, overwrite=False))
+    plan = _plan(config, retrain)
+    if plan == "reuse":
+        print(f"reusing the finished run in {out} (delete it or pass retrain=True to train again)")
+        return TrainResult(out=out, final=read_json(out / "final.json"), config=config)
+    if plan == "resume":
+        print(f"resuming the interrupted run in {out}")
+        return train(config.replace(resume=True, overwrite=False))
     return train(config.replace(resume=False, overwrite=True))
+
+
+def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retrain: bool = False) -> list:
+    """:func:`load_or_train` for several runs, training the missing ones side by side.
+
+    Finished runs are reused and interrupted ones resumed, exactly as :func:`load_or_train`
+    decides. The runs left to train go to ``jobs`` subprocesses at a time
+    (``python -m pfrlib.train --config ...``), each with ``threads`` torch threads: on a
+    two-core laptop two one-thread runs finish sooner than two two-thread runs one after the
+    other. ``jobs=None`` uses ``os.cpu_count() // threads``; ``jobs=1`` trains in this process,
+    one run after the other, with progress bars.
+
+    Args:
+        configs: :class:`~pfrlib.config.TrainConfig` objects with distinct ``run.out``.
+        jobs: runs trained at once.
+        threads: ``num_threads`` of each subprocess.
+        retrain: train every run afresh.
+
+    Returns:
+        One :class:`pfrlib.train.TrainResult` per config, in order.
+
+    Raises:
+        ValueError if two configs share an output directory; RuntimeError naming the run (and
+        showing the end of its log) if a subprocess fails.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .io import read_json
+    from .train import TrainResult
+
+    configs = list(configs)
+    outs = [str(Path(c.run.out).resolve()) for c in configs]
+    if len(set(outs)) != len(outs):
+        raise ValueError("load_or_train_many: several configs write to the same run.out")
+    plans = [_plan(c, retrain) for c in configs]
+    todo = [(c, p) for c, p in zip(configs, plans) if p != "reuse"]
+    jobs = max(1, jobs or (os.cpu_count() or 1) // max(1, threads))
+    if todo:
+        print(f"{len(configs) - len(todo)} run(s) reused, {len(todo)} to train, {min(jobs, len(todo))} at a time")
+    if jobs == 1 or len(todo) <= 1:
+        return [load_or_train(c, retrain) for c in configs]
+
+    def run_one(item) -> None:
+        config, plan = item
+        out = Path(config.run.out)
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg_path = Path(tmp) / "config.json"
+            config.replace(num_threads=threads, progress=False).to_json(cfg_path)
+            cmd = [sys.executable, "-m", "pfrlib.train", "--config", str(cfg_path),
+                   "--resume" if plan == "resume" else "--overwrite"]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"training {out} failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
+        final = read_json(out / "final.json")
+        print(f"  {'resumed' if plan == 'resume' else 'trained'} {out}: target mIoU {100 * final['target_miou']:.1f}"
+              f" ({final['wall_time_s']:.0f} s)", flush=True)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(run_one, todo))
+    for config, plan in zip(configs, plans):
+        if plan == "reuse":
+            print(f"reusing the finished run in {config.run.out}")
+    return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / "final.json"), config=c)
+            for c in configs]

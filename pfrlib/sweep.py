@@ -14,6 +14,8 @@ A sweep is a YAML file::
     #   - {method: pfr, pfr_stages: [2]}
     group_by: [method]             # aggregate mean +- std over the other keys (seeds)
     metrics: [target_miou, source_miou]   # keys of final.json (train) or metrics.json (notebook)
+    figures:                       # optional: plots copied out of runs/<name>/ after aggregation,
+      bars.png: figures/ablation_bars.png   # to paths relative to the repository root
 
 ``python -m pfrlib.sweep SPEC.yaml`` (or ``make sweep SPEC=...``):
 
@@ -50,7 +52,9 @@ from .io import read_json, write_json
 __all__ = ["SweepSpec", "Run", "load_spec", "expand", "run_sweep", "aggregate", "main"]
 
 RUNNERS = ("train", "notebook")
-_SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description", "plots"}
+#: The plots :func:`aggregate` writes (``heatmap.png`` only for two ``group_by`` keys).
+PLOTS = ("bars.png", "heatmap.png", "per_class_iou.png")
+_SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description", "figures"}
 
 
 @dataclass
@@ -68,7 +72,9 @@ class SweepSpec:
     jobs: Optional[int] = None
     threads: int = 1
     description: str = ""
-    plots: list[dict[str, Any]] = field(default_factory=list)
+    #: ``{plot file in runs/<name>/: destination}``; destinations are relative to the folder that
+    #: holds the spec's folder (the repository root for ``sweeps/*.yaml``).
+    figures: dict[str, str] = field(default_factory=dict)
     path: Optional[Path] = None
 
 
@@ -117,6 +123,11 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         raise ValueError(f"{path}: 'runs' must be a list of mappings")
     if not spec.grid and not spec.runs:
         raise ValueError(f"{path}: give a 'grid' or a list of 'runs' (or both)")
+    if not isinstance(spec.figures, dict) or not all(isinstance(v, str) for v in spec.figures.values()):
+        raise ValueError(f"{path}: 'figures' must map plot files of the sweep folder to destination paths")
+    unknown_plots = sorted(set(spec.figures) - set(PLOTS))
+    if unknown_plots:
+        raise ValueError(f"{path}: 'figures' names unknown plot(s) {unknown_plots}; the plots are {PLOTS}")
     if not isinstance(spec.threads, int) or spec.threads < 1:
         raise ValueError(f"{path}: 'threads' must be an integer >= 1, got {spec.threads!r}")
     return spec
@@ -313,7 +324,23 @@ def aggregate(spec: SweepSpec, root: str | os.PathLike = "runs") -> dict[str, An
     md = summary_markdown(spec, summary)
     (out_root / "summary.md").write_text(md)
     _plots(spec, summary, rows, out_root)
-    return {"rows": rows, "summary": summary, "markdown": md, "dir": out_root}
+    copied = _copy_figures(spec, out_root)
+    return {"rows": rows, "summary": summary, "markdown": md, "dir": out_root, "figures": copied}
+
+
+def _copy_figures(spec: SweepSpec, out_root: Path) -> list[Path]:
+    """Copy the plots named in ``spec.figures`` to their destinations (atomically)."""
+    from .io import atomic_write
+
+    base = spec.path.resolve().parent.parent if spec.path is not None else Path.cwd()
+    copied = []
+    for plot, dest in spec.figures.items():
+        src = out_root / plot
+        if not src.exists():
+            continue
+        data = src.read_bytes()
+        copied.append(atomic_write(base / dest, lambda f, data=data: f.write(data)))
+    return copied
 
 
 def _cell(v: Any) -> Any:

@@ -630,6 +630,7 @@ class Trainer:
                     content_weight=cfg.loss.content_weight,
                     gram_normalize=cfg.loss.gram_normalize,
                     content_form=cfg.loss.content_form,
+                    style_pairing=cfg.loss.style_pairing,
                 )
                 terms["pfr"] = pfr.total
                 for s, v in pfr.style.items():

@@ -9,8 +9,9 @@
   (``metrics.jsonl``, ``final.json``, mean ± std tables).
 * :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
 
-Figures are ``matplotlib.figure.Figure`` objects built without pyplot (so no GUI backend is
-needed; Jupyter displays them inline); :func:`save_figure` writes one atomically.
+Every function returns a ``matplotlib.figure.Figure`` made through pyplot, so ``plt.show()``
+displays it in a notebook (headless scripts use the Agg backend; close figures you do not show
+with ``plt.close(fig)``); :func:`save_figure` writes one atomically.
 """
 
 from __future__ import annotations
@@ -70,10 +71,13 @@ def to_rgb(image: np.ndarray | torch.Tensor) -> np.ndarray:
 
 def _grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titles: Optional[Sequence[str]] = None,
           cell_width: float = 2.2, title: Optional[str] = None) -> Figure:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     n_rows, n_cols = len(rows), len(rows[0])
     h, w = rows[0][0].shape[:2]
-    fig = Figure(figsize=(cell_width * n_cols, cell_width * h / w * n_rows + 0.5 + (0.3 if title else 0)),
-                 layout="constrained")
+    # through pyplot, like the other figures here, so that plt.show() displays it in a notebook
+    fig = plt.figure(figsize=(cell_width * n_cols, cell_width * h / w * n_rows + 0.5 + (0.3 if title else 0)),
+                     layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, row in enumerate(rows):
         for c, img in enumerate(row):

@@ -86,6 +86,7 @@ def test_command_line_overrides_every_field():
     ({"batch_size": 0}, "batch_size"),
     ({"pfr_stages": (1, 2)}, "pfr_stages"),
     ({"content_form": "l1"}, "content_form"),
+    ({"style_pairing": "images"}, "style_pairing"),
 ])
 def test_validation_names_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):

@@ -83,3 +83,14 @@ def test_figures_path_smoke_never_targets_committed_figures(tmp_path, monkeypatc
 def test_atomic_write_gives_normal_permissions(tmp_path):
     path = io.write_json(tmp_path / "m.json", {})
     assert path.stat().st_mode & 0o044, "written files must be readable by others (umask permitting), not 0600"
+
+
+def test_series_settings():
+    runs_dir, o = nbtools.series_settings(False)
+    assert runs_dir == "../runs/series" and o == {"progress": True}
+    runs_dir, o = nbtools.series_settings(True, None, 50)
+    assert runs_dir == "../runs/smoke/series" and o == {"progress": False, **nbtools.SMOKE_TRAINING}
+    assert nbtools.series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": True, "iterations": 50})
+    for bad in (0, -5, 2.5, True, "100"):
+        with pytest.raises(ValueError, match="iterations"):
+            nbtools.series_settings(False, None, bad)

@@ -68,6 +68,27 @@ def test_style_loss_is_sum_of_frobenius_norms_batch_mean():
     assert math.isclose(float(losses.style_loss(fs, ft)), expected, rel_tol=1e-5)
 
 
+def test_style_pairing_batch_compares_domain_means():
+    fs, ft = feats(0, b=3), feats(1, b=3)
+    expected = 0.0
+    for a, b in zip(fs, ft):
+        d = losses.gram_matrix(a).mean(0) - losses.gram_matrix(b).mean(0)
+        expected += float(torch.sqrt((d**2).sum()))
+    assert math.isclose(float(losses.style_loss(fs, ft, pairing="batch")), expected, rel_tol=1e-5)
+    # the same images in another order within the batch: "batch" does not care, "pair" does
+    rolled = tuple(torch.roll(f, 1, dims=0) for f in ft)
+    assert math.isclose(float(losses.style_loss(fs, rolled, pairing="batch")), expected, rel_tol=1e-5)
+    assert not math.isclose(float(losses.style_loss(fs, rolled)), float(losses.style_loss(fs, ft)), rel_tol=1e-3)
+    # a batch of one pair: both readings agree; the averaged distance is never larger
+    one_s, one_t = feats(2, b=1), feats(3, b=1)
+    assert math.isclose(float(losses.style_loss(one_s, one_t, pairing="batch")), float(losses.style_loss(one_s, one_t)), rel_tol=1e-6)
+    assert float(losses.style_loss(fs, ft, pairing="batch")) <= float(losses.style_loss(fs, ft)) + 1e-6
+    total = losses.pfr_loss(fs, ft, style_weight=1.0, content_weight=0.0, style_pairing="batch").total
+    assert math.isclose(float(total), expected, rel_tol=1e-5)
+    with pytest.raises(ValueError, match="style_pairing"):
+        losses.style_loss(fs, ft, pairing="images")
+
+
 def test_content_rms_and_literal():
     fs, ft = feats(0), feats(1)
     lit = losses.content_loss(fs, ft, stages=(2,), form="literal")

@@ -41,6 +41,8 @@ def test_bad_specs_name_the_problem(tmp_path):
         sweep.load_spec(write_spec(tmp_path, name="x", runner="bash", grid={"seed": [0]}))
     with pytest.raises(ValueError, match="non-empty list"):
         sweep.load_spec(write_spec(tmp_path, name="x", grid={"seed": 0}))
+    with pytest.raises(ValueError, match="unknown plot"):
+        sweep.load_spec(write_spec(tmp_path, name="x", grid={"seed": [0]}, figures={"bar.png": "figures/x.png"}))
     with pytest.raises(FileNotFoundError, match="notebook"):
         sweep.load_spec(write_spec(tmp_path, name="x", runner="notebook", notebook="missing.ipynb", grid={"seed": [0]}))
 
@@ -52,6 +54,7 @@ def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
         grid={"method": ["source_only", "pfr_adv"], "seed": [0, 1]},
         runs=[{"method": "source_only", "seed": 5, "lambda_pfr": -1}],  # rejected by the config check
         group_by=["method"], metrics=["target_miou", "source_miou"],
+        figures={"bars.png": "figs/tiny_bars.png"},
     ))
     logs = []
     statuses = sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)
@@ -66,6 +69,9 @@ def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
     assert "| method | runs | target_miou | source_miou |" in result["markdown"]
     assert {e["method"]: e["n"] for e in result["summary"]} == {"source_only": 2, "pfr_adv": 2}
     assert (out / "bars.png").exists() and (out / "per_class_iou.png").exists()
+    # figures named in the spec are copied relative to the folder above the spec's folder
+    assert result["figures"] == [tmp_path.parent / "figs" / "tiny_bars.png"]
+    assert result["figures"][0].read_bytes() == (out / "bars.png").read_bytes()
 
     logs.clear()
     sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)  # resume: only the failed one reruns

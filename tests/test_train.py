@@ -173,6 +173,14 @@ def test_killed_run_resumes_bit_exactly(tmp_path):
         assert (fk[key]["miou"], fk[key]["per_class_iou"]) == (fw[key]["miou"], fw[key]["per_class_iou"])
 
 
+def test_data_stream_does_not_depend_on_loader_workers(tmp_path):
+    """Each sample's augmentation is seeded by its stream position: workers change nothing."""
+    cfg = dict(method="adaptsegnet", hflip=True, iterations=3, checkpoint_every=3)
+    a = train(tiny(tmp_path, "w0", num_workers=0, **cfg))
+    b = train(tiny(tmp_path, "w2", num_workers=2, **cfg))
+    assert _same_weights(a.out / "checkpoint_last.pt", b.out / "checkpoint_last.pt")
+
+
 def test_resume_refuses_a_changed_config_and_fresh_runs_refuse_an_occupied_dir(tmp_path):
     train(tiny(tmp_path, method="source_only", iterations=2))
     with pytest.raises(ValueError, match="lr"):
@@ -239,3 +247,42 @@ def test_nan_guard_names_the_term_and_keeps_the_last_good_checkpoint(tmp_path, m
     assert ckpt["iteration"] == 4
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     assert not Path(cfg.run.out, "final.json").exists()
+
+
+# --------------------------------------------------------------------------- load-or-train (notebooks)
+def test_load_or_train_reuses_resumes_and_retrains(tmp_path, capsys):
+    from pfrlib.nbtools import load_or_train
+
+    cfg = tiny(tmp_path, "lot")
+    first = load_or_train(cfg)
+    stamp = (first.out / "final.json").stat().st_mtime_ns
+    again = load_or_train(cfg.replace(num_threads=None, progress=True))  # bookkeeping only: reused
+    assert "reusing" in capsys.readouterr().out
+    assert (again.out / "final.json").stat().st_mtime_ns == stamp and again.final == first.final
+    other = load_or_train(cfg.replace(lr=1e-3))  # another experiment in the same directory: retrained
+    assert json.loads((other.out / "config.json").read_text())["optim"]["lr"] == 1e-3
+
+
+def test_load_or_train_many_in_parallel_matches_in_process_training(tmp_path, capsys):
+    from pfrlib.nbtools import load_or_train_many
+
+    cfgs = [tiny(tmp_path, f"many_{m}", method=m) for m in ("source_only", "pfr_adv")]
+    ref = train(tiny(tmp_path, "ref_pfr_adv", method="pfr_adv"))
+    results = load_or_train_many(cfgs, jobs=2, threads=1)
+    assert [r.config.loss.method for r in results] == ["source_only", "pfr_adv"]
+    assert _same_weights(results[1].out / "checkpoint_last.pt", ref.out / "checkpoint_last.pt")
+    assert results[1].final["target_miou"] == ref.final["target_miou"]
+    capsys.readouterr()
+    load_or_train_many(cfgs, jobs=2)  # everything finished: nothing is trained again
+    assert capsys.readouterr().out.count("reusing the finished run") == 2
+    with pytest.raises(ValueError, match="same run.out"):
+        load_or_train_many([cfgs[0], cfgs[0]], jobs=2)
+
+
+def test_load_or_train_many_names_a_failed_run(tmp_path):
+    from pfrlib.nbtools import load_or_train_many
+
+    good = tiny(tmp_path, "good")
+    bad = tiny(tmp_path, "bad", source=f"folder:{tmp_path / 'missing'}")
+    with pytest.raises(RuntimeError, match="bad"):
+        load_or_train_many([good, bad], jobs=2)
