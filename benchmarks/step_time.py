@@ -116,7 +116,14 @@ def main(argv=None) -> int:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in each child")
     p.add_argument("--skip-r101", action="store_true", help="only the cpu preset")
-    p.add_argument("--r101-size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"))
+    p.add_argument("--r101-size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"),
+                   help="source crop of the R101 setup (the paper: 720 1280)")
+    p.add_argument("--r101-target-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="target size of the R101 setup (default: --r101-size; the paper: 512 1024)")
+    p.add_argument("--render-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="render SynthStreets at this size and resize (cheap data for large sizes; "
+                        "default: --r101-size)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers of every setup")
     p.add_argument("--r101-steps", type=int, default=3)
     p.add_argument("--r101-methods", nargs="+", default=["source_only", "adaptsegnet", "pfr_adv"])
     p.add_argument("--json", default=None, help="also write the results here")
@@ -127,19 +134,23 @@ def main(argv=None) -> int:
         return 0
 
     common = dict(device=args.device, bf16=args.bf16, channels_last=args.channels_last, threads=args.threads)
+    workers = dict(num_workers=args.num_workers) if args.num_workers else {}
     setups = [("cpu preset (small, SynthStreets 64x128, batch 4)", {}, args.methods, args.steps, args.warmup, 16, 100)]
     if not args.skip_r101:
         h, w = args.r101_size
+        th, tw = args.r101_target_size or (h, w)
+        render = tuple(args.render_size or (h, w))
         setups.append((
-            f"DeepLab-v2 R101 multi-level, SynthStreets {h}x{w}, batch 1",
-            dict(arch="deeplabv2_r101", multi_level=True, synth_size=(h, w), batch_size=1, ndf=64,
+            f"DeepLab-v2 R101 multi-level, source {h}x{w}, target {th}x{tw}, batch 1",
+            dict(arch="deeplabv2_r101", multi_level=True, synth_size=render, source_size=(h, w),
+                 target_size=(th, tw), eval_size=(th, tw), batch_size=1, ndf=64,
                  synth_train_length=64, synth_val_length=8),
             args.r101_methods, args.r101_steps, 1, 1, 4,
         ))
     rows = []
     for label, overrides, methods, steps, warmup, eval_batch, eval_images in setups:
         for i, method in enumerate(methods):
-            spec = dict(common, label=label, method=method, overrides=dict(overrides, method=method),
+            spec = dict(common, label=label, method=method, overrides=dict(overrides, method=method, **workers),
                         steps=steps, warmup=warmup, eval=(i == 0), eval_batch=eval_batch, eval_images=eval_images)
             print(f"[{label}] {method} ...", file=sys.stderr, flush=True)
             rows.append(dict(label=label, method=method, **_run_child(spec)))
