@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -60,33 +59,27 @@ def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | Non
     return result
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    mean = statistics.fmean(values)
-    return mean, (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
-    """Markdown table and a JSON summary from ``{method: [final.json, ...]}``."""
+    """Markdown table and a JSON summary from ``{method: [final.json, ...]}`` (``pfrlib.metrics.ladder``)."""
+    from pfrlib.metrics import ladder
+
+    target = ladder({m: [100 * r["target_miou"] for r in runs] for m, runs in results.items()})
+    source = ladder({m: [100 * r["source_miou"] for r in runs] for m, runs in results.items()})
     summary: dict = {}
-    for m, runs in results.items():
-        tgt = [100 * r["target_miou"] for r in runs]
-        src = [100 * r["source_miou"] for r in runs]
-        walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
-        summary[m] = {"target": _mean_std(tgt), "source": _mean_std(src), "per_seed_target": tgt,
-                      "seeds": [r["seed"] for r in runs], "wall_s": walls}
-    lo = summary.get("source_only", {}).get("target", (None,))[0]
-    hi = summary.get("oracle", {}).get("target", (None,))[0]
     lines = ["| method | target mIoU (mean +- std) | per seed | source mIoU | gap closed | wall time per run (s) |",
              "|---|---|---|---|---|---|"]
-    for m, s in summary.items():
+    for m, runs in results.items():
+        t, s_ = target[m], source[m]
+        walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
+        summary[m] = {"target": (t["mean"], t["std"]), "source": (s_["mean"], s_["std"]), "per_seed_target": t["runs"],
+                      "seeds": [r["seed"] for r in runs], "wall_s": walls}
         gap = "-"
-        if lo is not None and hi is not None and hi > lo and m not in ("source_only", "oracle"):
-            s["gap_closed"] = (s["target"][0] - lo) / (hi - lo)
-            gap = f"{100 * s['gap_closed']:.0f}%"
-        per_seed = ", ".join(f"{v:.1f}" for v in s["per_seed_target"])
-        walls = ", ".join(f"{v:.0f}" for v in s["wall_s"])
-        lines.append(f"| {m} | {s['target'][0]:.1f} +- {s['target'][1]:.1f} | {per_seed} | "
-                     f"{s['source'][0]:.1f} +- {s['source'][1]:.1f} | {gap} | {walls} |")
+        if m not in ("source_only", "oracle") and t["gap_closed"] == t["gap_closed"]:  # not NaN
+            summary[m]["gap_closed"] = t["gap_closed"]
+            gap = f"{100 * t['gap_closed']:.0f}%"
+        per_seed = ", ".join(f"{v:.1f}" for v in t["runs"])
+        lines.append(f"| {m} | {t['mean']:.1f} +- {t['std']:.1f} | {per_seed} | "
+                     f"{s_['mean']:.1f} +- {s_['std']:.1f} | {gap} | {', '.join(f'{v:.0f}' for v in walls)} |")
     return "\n".join(lines), summary
 
 

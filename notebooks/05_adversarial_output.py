@@ -25,13 +25,11 @@
 # reports single runs, and AdaptSegNet's users see 2-5 mIoU between runs.
 
 # %%
-import json
-
 import matplotlib.pyplot as plt
-import numpy as np
 
 from pfrlib import viz
 from pfrlib.config import METHODS, TrainConfig
+from pfrlib.metrics import ladder
 from pfrlib.nbtools import check_parameters, figures_path, load_or_train_many, save_figure, series_settings, save_metrics, smoke_from_env
 
 _before = set(globals())
@@ -98,18 +96,11 @@ for (method, seed), r in results.items():
 # source-only → oracle gap each method closes.
 
 # %%
-table = {}
-for method in methods:
-    values = np.array([100 * results[(method, s)].target_miou for s in seeds])
-    table[method] = dict(mean=float(values.mean()), std=float(values.std(ddof=1)) if len(values) > 1 else 0.0, runs=values.tolist())
-lo = table.get("source_only", {}).get("mean")
-hi = table.get("oracle", {}).get("mean")
+table = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in methods})
 print(f"| method | target mIoU (mean ± std, {len(seeds)} seeds) | gap closed |")
 print("|---|---|---|")
 for method, t in table.items():
-    closed = (t["mean"] - lo) / (hi - lo) if lo is not None and hi is not None and hi != lo else float("nan")
-    t["gap_closed"] = closed
-    print(f"| {method} | {t['mean']:.1f} ± {t['std']:.1f} | {100 * closed:.0f}% |")
+    print(f"| {method} | {t['mean']:.1f} ± {t['std']:.1f} | {100 * t['gap_closed']:.0f}% |")
 
 # %%
 fig = viz.plot_ladder(table, title=f"Target mIoU on SynthStreets, mean ± std over {len(seeds)} seeds")

@@ -21,7 +21,6 @@
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from pfrlib import viz
@@ -30,7 +29,7 @@ from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluate import load_model, predict, reference_rows
 from pfrlib.io import atomic_write
-from pfrlib.metrics import format_table, format_table_row
+from pfrlib.metrics import format_table, format_table_row, ladder
 from pfrlib.nbtools import check_parameters, figures_path, load_or_train_many, save_figure, series_settings, save_metrics, smoke_from_env
 
 _before = set(globals())
@@ -126,15 +125,10 @@ save_figure(fig, FIG / "07_training_curves.png")
 plt.show()
 
 # %%
-ladder = {}
-for method in METHODS:
-    values = np.array([100 * results[(method, s)].target_miou for s in seeds])
-    ladder[method] = dict(mean=float(values.mean()), std=float(values.std(ddof=1)) if len(values) > 1 else 0.0, runs=values.tolist())
-lo, hi = ladder["source_only"]["mean"], ladder["oracle"]["mean"]
-for method, t in ladder.items():
-    t["gap_closed"] = (t["mean"] - lo) / (hi - lo) if hi != lo else float("nan")
+table = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in METHODS})
+for method, t in table.items():
     print(f"{method:>12}: {t['mean']:5.1f} ± {t['std']:.1f}  (gap closed {100 * t['gap_closed']:4.0f}%)")
-fig = viz.plot_ladder(ladder, title=f"SynthStreets target mIoU, mean ± std over {len(seeds)} seed(s)")
+fig = viz.plot_ladder(table, title=f"SynthStreets target mIoU, mean ± std over {len(seeds)} seed(s)")
 save_figure(fig, FIG / "07_ablation_bars.png")
 plt.show()
 
@@ -144,15 +138,15 @@ plt.show()
 # "stuff-like" classes: road, building, vegetation, terrain). On SynthStreets the target shift is
 # appearance, so adaptation shows where colour carried the class for the source-only model:
 # sky (grey instead of blue), sidewalk, building, and cars, and the two alignments split the
-# work: compare the sky column of "PFR only" with that of "Conventional Adapt". Small classes (pole, traffic sign,
-# person) gain least and stay far below the oracle, which reaches 50-70 IoU on them: small,
-# dark, noisy target objects are where the remaining gap lives.
+# work: compare the sky column of "PFR only" with that of "Conventional Adapt". Small classes
+# (pole, traffic sign, person) gain least and stay far below the oracle, which reaches 50-70 IoU
+# on them: small, dark, noisy target objects are where the remaining gap lives.
 
 # %%
 metrics = dict(
     notebook="07_evaluation_and_figures",
     parameters=P | {"smoke": smoke, "runs_dir": runs_dir, "seeds": seeds},
-    ladder=ladder,
+    ladder=table,
     per_class_first_seed={m: results[(m, seeds[0])].final["target_val"]["per_class_iou"] for m in METHODS},
 )
 print("wrote", save_metrics(out_dir, metrics))

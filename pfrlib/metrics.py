@@ -15,6 +15,7 @@ from torch import Tensor
 
 __all__ = [
     "CITYSCAPES_CLASSES",
+    "ladder",
     "confusion_matrix",
     "iou",
     "miou",
@@ -147,3 +148,30 @@ def format_table(rows: Iterable[str], names: Sequence[str] = CITYSCAPES_CLASSES)
     header = "| method | backbone | " + " | ".join(names) + " | mIoU |"
     rule = "|" + "---|" * (len(names) + 3)
     return "\n".join([header, rule, *rows])
+
+
+def ladder(values: Mapping[str, Sequence[float]], low: str = "source_only", high: str = "oracle") -> dict[str, dict]:
+    """The ablation ladder: mean ± std over seeds per method, and the share of the gap it closes.
+
+    Args:
+        values: ``{method: [score of each seed]}`` (e.g. target mIoU in percent).
+        low, high: the methods that bound the gap (source only and the oracle).
+
+    Returns:
+        ``{method: {"mean", "std", "runs", "gap_closed"}}`` in the order of ``values``: ``std`` is
+        the sample standard deviation (ddof 1; 0.0 for a single run); ``gap_closed`` is
+        ``(mean - mean[low]) / (mean[high] - mean[low])`` (0 for ``low``, 1 for ``high``; NaN when
+        either bound is missing or they are equal).
+    """
+    table: dict[str, dict] = {}
+    for method, runs in values.items():
+        runs = [float(v) for v in runs]
+        if not runs:
+            raise ValueError(f"ladder: method {method!r} has no runs")
+        mean = sum(runs) / len(runs)
+        std = math.sqrt(sum((v - mean) ** 2 for v in runs) / (len(runs) - 1)) if len(runs) > 1 else 0.0
+        table[method] = {"mean": mean, "std": std, "runs": runs}
+    lo, hi = table.get(low, {}).get("mean"), table.get(high, {}).get("mean")
+    for t in table.values():
+        t["gap_closed"] = (t["mean"] - lo) / (hi - lo) if lo is not None and hi is not None and hi != lo else math.nan
+    return table

@@ -74,3 +74,17 @@ def test_table_row_formatting():
     table = metrics.format_table([row])
     assert table.splitlines()[0].startswith("| method | backbone | road")
     assert len(metrics.per_class_iou(torch.eye(19, dtype=torch.long))) == 19
+
+
+def test_ladder_mean_std_and_gap_closed():
+    from pfrlib.metrics import ladder
+
+    t = ladder({"source_only": [20.0, 22.0], "pfr_adv": [35.0, 37.0, 39.0], "oracle": [70.0, 74.0]})
+    assert list(t) == ["source_only", "pfr_adv", "oracle"]
+    assert t["pfr_adv"]["mean"] == 37.0 and math.isclose(t["pfr_adv"]["std"], 2.0)
+    assert math.isclose(t["pfr_adv"]["gap_closed"], (37 - 21) / (72 - 21))
+    assert t["source_only"]["gap_closed"] == 0.0 and t["oracle"]["gap_closed"] == 1.0
+    single = ladder({"pfr": [30.0]})
+    assert single["pfr"]["std"] == 0.0 and math.isnan(single["pfr"]["gap_closed"])  # no bounds
+    with pytest.raises(ValueError, match="no runs"):
+        ladder({"pfr": []})
