@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from .labels import IGNORE_INDEX, NUM_CLASSES, check_train_ids, ids_to_train_ids
+from .transforms import to_item
 
 __all__ = ["SegmentationFolder", "GTA5", "Cityscapes", "FolderDataset", "read_image", "read_label", "IMAGE_EXTENSIONS"]
 
@@ -163,11 +164,7 @@ class SegmentationFolder(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         image, label = self.load(index)
-        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        label_t = torch.from_numpy(np.ascontiguousarray(label)).long()
-        if self.transform is not None:
-            return self.transform(image_t, label_t)
-        return image_t, label_t
+        return to_item(image, label, self.transform)
 
     def count_size_mismatches(self) -> int:
         """Scan every pair's PNG headers (no decoding) and count image/label size mismatches."""

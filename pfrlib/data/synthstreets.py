@@ -57,6 +57,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .labels import IGNORE_INDEX, NUM_CLASSES
+from .transforms import to_item
 
 __all__ = ["SynthShift", "SynthStreets", "SYNTH_CLASS_IDS", "draw_scene", "render"]
 
@@ -792,8 +793,4 @@ class SynthStreets(torch.utils.data.Dataset):
             image, label = self._cache[0][index], self._cache[1][index]
         else:
             image, label = self.render(index)
-        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        label_t = torch.from_numpy(np.ascontiguousarray(label)).long()
-        if self.transform is not None:
-            return self.transform(image_t, label_t)
-        return image_t, label_t
+        return to_item(image, label, self.transform)

@@ -19,8 +19,9 @@ transform is reproducible under ``torch.manual_seed`` (per-worker seeding is the
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision import tv_tensors
@@ -30,6 +31,7 @@ from torchvision.transforms.v2 import functional as TF
 from .labels import IGNORE_INDEX
 
 __all__ = [
+    "to_item",
     "NORMALIZATIONS",
     "CAFFE_BGR_MEAN",
     "IMAGENET_MEAN",
@@ -39,6 +41,17 @@ __all__ = [
     "TrainTransform",
     "EvalTransform",
 ]
+
+
+def to_item(image: np.ndarray, label: np.ndarray, transform: Optional[Callable] = None):
+    """A dataset item from arrays: ``image`` (H, W, 3) uint8 RGB and ``label`` (H, W) trainIds.
+
+    Returns ``(uint8 tensor 3 x H x W, int64 tensor H x W)``, or what ``transform(image, label)``
+    makes of them (the item format every dataset of :mod:`pfrlib.data` shares).
+    """
+    image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    label_t = torch.from_numpy(np.ascontiguousarray(label)).long()
+    return (image_t, label_t) if transform is None else transform(image_t, label_t)
 
 #: Normalisation modes, as declared by ``model.normalization``.
 NORMALIZATIONS: tuple[str, ...] = ("caffe_bgr", "imagenet", "unit")
