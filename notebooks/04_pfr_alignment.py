@@ -90,9 +90,9 @@ def config(method: str, name: str, **overrides) -> TrainConfig:
 # * the weight is larger than the paper's $\lambda_{pfr} = 0.004$: with the normalised Gram
 #   matrix of `pfrlib.losses` (divided by $CHW$) the style term is small. The preset's
 #   $\lambda_{pfr} = 0.1$ (style weight 3) came from a small search with the full method on
-#   seed 0: target mIoU 37.0 at 0.1, 35.9 at 0.3, 32.3 at 1, and at 3 training collapsed
-#   (source-val mIoU 24). `sweeps/lambda_grid.yaml` runs that search over seeds (see
-#   "What to try").
+#   seed 0 (with the discriminator's lr then at AdaptSegNet's 1e-4): target mIoU 37.0 at 0.1,
+#   35.9 at 0.3, 32.3 at 1, and at 3 training collapsed (source-val mIoU 24).
+#   `sweeps/lambda_grid.yaml` runs that search over seeds (see "What to try").
 
 # %%
 # NBVAL_CHECK_OUTPUT: the PFR settings are the same in smoke and default runs
@@ -270,7 +270,7 @@ print("wrote", save_metrics(out_dir, metrics))
 #    the images are unpaired, so within-domain differences (a street full of trees against an
 #    empty one) count as "style" too. `style_pairing="batch"` compares the batch-mean Gram
 #    matrices instead (identical for the paper's batch of 1). Train `pfr_adv` with it on a few
-#    seeds: does the domain-level reading help? (One seed, 2, gave 32.3 against 33.2.)
+#    seeds: does the domain-level reading help? (Seed 2, discriminator lr 1e-4: 32.3 against 33.2.)
 # 5. Repeat the style-distance table of section 2 with a *within-domain* baseline (two
 #    disjoint halves of the source images) for each network, and report the ratio
 #    across / within. Did PFR shrink the domain gap, or just the features?

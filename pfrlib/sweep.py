@@ -22,7 +22,8 @@ A sweep is a YAML file::
 * runs as many runs at once as the machine has cores (``--jobs``), each with one thread by
   default: on two cores two one-thread runs beat one two-thread run;
 * is resumable: a run whose result file exists is skipped, so an interrupted sweep continues
-  where it stopped;
+  where it stopped; for the train runner only if the run's saved ``config.json`` is still what
+  the spec asks for (after a preset changes, its stale runs are retrained, not silently reused);
 * records a failed run in its ``status.json`` (with the failing notebook cell, for notebooks)
   and goes on with the others;
 * writes ``results.csv`` (one row per run), ``summary.csv`` and ``summary.md`` (mean +- std per
@@ -49,7 +50,7 @@ import yaml
 
 from .io import read_json, write_json
 
-__all__ = ["SweepSpec", "Run", "load_spec", "expand", "run_sweep", "aggregate", "main"]
+__all__ = ["SweepSpec", "Run", "load_spec", "expand", "is_finished", "run_sweep", "aggregate", "main"]
 
 RUNNERS = ("train", "notebook")
 #: The plots :func:`aggregate` writes (``heatmap.png`` only for two ``group_by`` keys).
@@ -177,6 +178,35 @@ def _result_path(spec: SweepSpec, run: Run) -> Path:
     return run.out / ("final.json" if spec.runner == "train" else "metrics.json")
 
 
+def _planned_config(run: Run):
+    """The :class:`~pfrlib.config.TrainConfig` that :func:`_train_command` would train."""
+    from .config import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return config_from_args(parser.parse_args(_train_command(run, 1)[3:]))
+
+
+def is_finished(spec: "SweepSpec", run: Run) -> bool:
+    """Whether ``run`` can be skipped: its result file exists and (train runner) the saved
+    ``config.json`` equals the configuration the spec asks for today, bookkeeping fields
+    (threads, progress, resume/overwrite) aside. A notebook run is finished once it wrote its
+    ``metrics.json``."""
+    if not _result_path(spec, run).exists():
+        return False
+    if spec.runner != "train":
+        return True
+    from .config import TrainConfig
+    from .nbtools import _BOOKKEEPING
+
+    try:
+        saved = TrainConfig.from_dict(read_json(run.out / "config.json"))
+        planned = _planned_config(run)
+    except (OSError, ValueError, TypeError, KeyError, SystemExit):
+        return False
+    return saved.replace(**_BOOKKEEPING).to_dict() == planned.replace(**_BOOKKEEPING).to_dict()
+
+
 def _train_command(run: Run, threads: int) -> list[str]:
     cmd = [sys.executable, "-m", "pfrlib.train", "--out", str(run.out), "--overwrite", "true",
            "--progress", "false", "--num-threads", str(threads)]
@@ -237,9 +267,11 @@ def run_sweep(spec: SweepSpec, root: str | os.PathLike = "runs", jobs: Optional[
     """Run every unfinished run of ``spec`` (``jobs`` at a time), then return all statuses."""
     runs = expand(spec, root)
     jobs = jobs or spec.jobs or max(1, (os.cpu_count() or 1) // spec.threads)
-    todo = [r for r in runs if not _result_path(spec, r).exists()]
+    todo = [r for r in runs if not is_finished(spec, r)]
+    stale = sum(_result_path(spec, r).exists() for r in todo)
     log(f"sweep {spec.name}: {len(runs)} runs, {len(runs) - len(todo)} already finished, "
-        f"{len(todo)} to run, {jobs} at a time x {spec.threads} thread(s)")
+        f"{len(todo)} to run, {jobs} at a time x {spec.threads} thread(s)"
+        + (f" ({stale} finished with another configuration: rerun)" if stale else ""))
     if dry_run:
         for r in todo:
             cmd = _train_command(r, spec.threads) if spec.runner == "train" else _notebook_command(spec, r)

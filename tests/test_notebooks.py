@@ -23,7 +23,7 @@ PAPERMILL_PARAMS = {
     "02_feature_taps": dict(seed=1, num_images=3, train_iterations=3),
     "03_source_only_baseline": dict(seed=1, iterations=3),
     "04_pfr_alignment": dict(seed=1, stage_sets=[[5]], show_trap=False, lambda_pfr=2.0),
-    "05_adversarial_output": dict(seeds=[3], methods=["source_only", "pfr_adv"], lambda_adv=0.001),
+    "05_adversarial_output": dict(seeds=[3], methods=["source_only", "pfr_adv"], lambda_adv=0.001, d_lr=5e-4),
     "06_full_gpu_training": dict(method="adaptsegnet", iterations=3, bf16=False),
     "07_evaluation_and_figures": dict(seeds=[1], num_examples=2),
 }
@@ -100,6 +100,11 @@ def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
         assert metrics["parameters"][k] == v, f"{nb_path.stem}: parameter {k} did not reach the run"
     assert metrics["parameters"]["smoke"] is True
     assert list((tmp_path / "fig").glob("*.png")), "no figure written to figures_dir"
+    if nb_path.stem == "05_adversarial_output":  # adversarial settings reach only the adversarial runs
+        runs = {p.name: json.loads((p / "config.json").read_text()) for p in (tmp_path / "series").iterdir()}
+        assert set(runs) == {"source_only_s3", "pfr_adv_s3_adv0.001_dlr0.0005"}
+        assert runs["pfr_adv_s3_adv0.001_dlr0.0005"]["optim"]["d_lr"] == 5e-4
+        assert runs["source_only_s3"]["loss"]["lambda_adv"] != 0.001
 
 
 def test_unknown_parameter_is_rejected(tmp_path):

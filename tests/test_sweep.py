@@ -47,6 +47,23 @@ def test_bad_specs_name_the_problem(tmp_path):
         sweep.load_spec(write_spec(tmp_path, name="x", runner="notebook", notebook="missing.ipynb", grid={"seed": [0]}))
 
 
+def test_finished_train_run_with_another_configuration_is_rerun(tmp_path):
+    spec = sweep.load_spec(write_spec(tmp_path, name="x", runner="train", fixed=TINY, grid={"seed": [0]}))
+    (run,) = sweep.expand(spec, tmp_path / "runs")
+    assert not sweep.is_finished(spec, run)  # nothing there yet
+    run.out.mkdir(parents=True)
+    sweep._planned_config(run).replace(num_threads=2).to_json(run.out / "config.json")
+    (run.out / "final.json").write_text("{}")
+    assert sweep.is_finished(spec, run)  # same configuration (threads are bookkeeping)
+    changed = sweep.load_spec(write_spec(tmp_path, name="x", runner="train", fixed={**TINY, "d_lr": 1e-3}, grid={"seed": [0]}))
+    assert not sweep.is_finished(changed, sweep.expand(changed, tmp_path / "runs")[0])
+    logs = []
+    sweep.run_sweep(changed, root=tmp_path / "runs", dry_run=True, log=logs.append)
+    assert "1 to run" in logs[0] and "another configuration" in logs[0]
+    (run.out / "config.json").write_text("not json")
+    assert not sweep.is_finished(spec, run)
+
+
 @pytest.mark.slow
 def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
     spec = sweep.load_spec(write_spec(
