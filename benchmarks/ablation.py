@@ -9,8 +9,9 @@ Usage::
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
 the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
-reuses the other's finished runs. A run whose ``final.json`` exists is reused (``--force``
-retrains). Prints the table of target (and
+reuses the other's finished runs. A run whose ``final.json`` exists and whose saved
+``config.json`` is what this command would train is reused (``--force`` retrains; a run made
+with another preset or other options is retrained). Prints the table of target (and
 source) val mIoU, mean +- std over seeds (sample std, ``ddof=1``), the per-run wall time, and the
 share of the source-only -> oracle gap that each adaptation method closes:
 ``(method - source_only) / (oracle - source_only)``. Writes ``OUT/summary.json``.
@@ -37,13 +38,16 @@ def _run_dir(out: Path, method: str, seed: int) -> Path:
 
 def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | None, force: bool) -> dict:
     run_dir = _run_dir(out, method, seed)
+    from pfrlib.config import config_from_argv
+    from pfrlib.nbtools import same_configuration
+
     final = run_dir / "final.json"
-    if final.exists() and not force:
-        return json.loads(final.read_text())
     cmd = [sys.executable, "-m", "pfrlib.train", "--preset", "cpu", "--method", method, "--seed", str(seed),
            "--out", str(run_dir), "--no-progress", "--overwrite", *extra]
     if threads:
         cmd += ["--num-threads", str(threads)]
+    if final.exists() and not force and same_configuration(config_from_argv(cmd[3:]), run_dir):
+        return json.loads(final.read_text())
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")

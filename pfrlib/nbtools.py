@@ -130,20 +130,29 @@ def save_metrics(out_dir: str | os.PathLike, metrics: Mapping[str, Any], name: s
 _BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None)
 
 
-def _plan(config, retrain: bool) -> str:
-    """``"reuse"``, ``"resume"`` or ``"train"`` for one configuration (see :func:`load_or_train`)."""
+def same_configuration(config, out: str | os.PathLike | None = None) -> bool:
+    """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
+    equal to ``config``, ignoring bookkeeping (``resume``, ``overwrite``, ``progress``,
+    ``num_threads``). False if there is none or it cannot be read: after a preset changes, an
+    old run is then retrained instead of silently reused (by :func:`load_or_train`,
+    ``pfrlib.sweep`` and ``benchmarks/ablation.py``)."""
     from .config import TrainConfig
     from .io import read_json
+
+    path = Path(config.run.out if out is None else out) / "config.json"
+    try:
+        saved = TrainConfig.from_dict(read_json(path))
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    return saved.replace(**_BOOKKEEPING).to_dict() == config.replace(**_BOOKKEEPING).to_dict()
+
+
+def _plan(config, retrain: bool) -> str:
+    """``"reuse"``, ``"resume"`` or ``"train"`` for one configuration (see :func:`load_or_train`)."""
     from .train import CHECKPOINT_LAST
 
     out = Path(config.run.out)
-    if retrain or not (out / "config.json").exists():
-        return "train"
-    try:
-        saved = TrainConfig.from_dict(read_json(out / "config.json"))
-    except (ValueError, TypeError, KeyError):
-        return "train"
-    if saved.replace(**_BOOKKEEPING).to_dict() != config.replace(**_BOOKKEEPING).to_dict():
+    if retrain or not same_configuration(config):
         return "train"
     if (out / "final.json").exists():
         return "reuse"

@@ -180,11 +180,9 @@ def _result_path(spec: SweepSpec, run: Run) -> Path:
 
 def _planned_config(run: Run):
     """The :class:`~pfrlib.config.TrainConfig` that :func:`_train_command` would train."""
-    from .config import add_arguments, config_from_args
+    from .config import config_from_argv
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(_train_command(run, 1)[3:]))
+    return config_from_argv(_train_command(run, 1)[3:])
 
 
 def is_finished(spec: "SweepSpec", run: Run) -> bool:
@@ -196,15 +194,13 @@ def is_finished(spec: "SweepSpec", run: Run) -> bool:
         return False
     if spec.runner != "train":
         return True
-    from .config import TrainConfig
-    from .nbtools import _BOOKKEEPING
+    from .nbtools import same_configuration
 
     try:
-        saved = TrainConfig.from_dict(read_json(run.out / "config.json"))
         planned = _planned_config(run)
-    except (OSError, ValueError, TypeError, KeyError, SystemExit):
+    except (ValueError, TypeError, SystemExit):  # a parameter set the CLI rejects: run it, it fails and says why
         return False
-    return saved.replace(**_BOOKKEEPING).to_dict() == planned.replace(**_BOOKKEEPING).to_dict()
+    return same_configuration(planned, run.out)
 
 
 def _train_command(run: Run, threads: int) -> list[str]:

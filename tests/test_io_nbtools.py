@@ -94,3 +94,20 @@ def test_series_settings():
     for bad in (0, -5, 2.5, True, "100"):
         with pytest.raises(ValueError, match="iterations"):
             nbtools.series_settings(False, None, bad)
+
+
+def test_same_configuration_ignores_bookkeeping_only(tmp_path):
+    from pfrlib.config import TrainConfig, config_from_argv
+    from pfrlib.nbtools import same_configuration
+
+    cfg = TrainConfig.preset("cpu", method="pfr_adv", seed=1, out=str(tmp_path / "run"))
+    assert not same_configuration(cfg)  # no run there
+    (tmp_path / "run").mkdir()
+    cfg.replace(num_threads=1, progress=False, overwrite=True).to_json(tmp_path / "run" / "config.json")
+    assert same_configuration(cfg)
+    # the command line builds the same configuration; another value of a real field does not match
+    argv = ["--preset", "cpu", "--method", "pfr_adv", "--seed", "1", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert same_configuration(config_from_argv(argv), tmp_path / "run")
+    assert not same_configuration(config_from_argv(argv + ["--d-lr", "1e-4"]), tmp_path / "run")
+    (tmp_path / "run" / "config.json").write_text("{broken")
+    assert not same_configuration(cfg)
