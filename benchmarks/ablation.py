@@ -37,10 +37,10 @@ def _run_dir(out: Path, method: str, seed: int) -> Path:
 
 
 def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | None, force: bool) -> dict:
-    run_dir = _run_dir(out, method, seed)
     from pfrlib.config import config_from_argv
     from pfrlib.nbtools import same_configuration
 
+    run_dir = _run_dir(out, method, seed)
     final = run_dir / "final.json"
     cmd = [sys.executable, "-m", "pfrlib.train", "--preset", "cpu", "--method", method, "--seed", str(seed),
            "--out", str(run_dir), "--no-progress", "--overwrite", *extra]

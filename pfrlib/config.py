@@ -479,6 +479,10 @@ def _cpu() -> TrainConfig:
     Tried and not adopted (``pfr_adv``, d_lr 1e-4): batch 8 for 1000 iterations (seeds 0/1/2:
     36.4 / 36.1 / 35.2), LSGAN (32.4 / - / 31.4), lambda_adv 0.004 (seed 2: 33.4), 2000
     iterations (seed 2: 32.6), ``style_pairing="batch"`` (seed 2: 32.3).
+    Not adopted yet (measured last, with d_lr 2e-3): lambda_adv 0.004 gave ``pfr_adv``
+    40.0 / 40.9 / 37.6 / 36.9 / 37.0 on seeds 0-4 (against 39.1 / 39.1 / 36.1 / 33.9 / 31.0), but
+    AdaptSegNet at 0.004 got 40.2 on seed 4 (27.7 on seed 3); on seed 4 lambda_adv 0.001 gave
+    29.8, ndf 32 30.7, LSGAN 29.1. It needs fresh seeds before it can replace 0.002.
 
     Stopping the gradient through the source features (``pfr_detach_source``) hurt here
     (seed 0: 21.0 target, 44.9 source val mIoU at lambda_pfr 1).
