@@ -85,7 +85,8 @@ print("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv
 #
 # The fooling weight is the paper's doubled, `lambda_adv = 0.004`. At 0.002 the output-space
 # stage repaired sky all-or-nothing: on seed 4 the full method's sky IoU stayed at 3 and
-# AdaptSegNet beat it. At 0.004 the repair held on every seed tried (exercise 3 sweeps it).
+# AdaptSegNet beat it. At 0.004 the repair held on every seed tried ("What to try" sweeps
+# it; exercise 3 goes back to 0.002).
 
 # %% [markdown]
 # ## 1. Train the ladder
@@ -139,10 +140,10 @@ plt.show()
 # 07's per-class table shows why: the output-space discriminator repairs **sky** (a pale grey
 # target sky is predicted as something else until the output maps must look like source output
 # maps), which feature statistics alone do not fix, while PFR's gains are spread over road,
-# sidewalk, building, pole, person and car. Even so,
-# the full method closes only about a third of the gap to the oracle. The preset was chosen on
-# seeds 0-4; with `seeds=[5, 6, 7]`, seeds it never saw, the ladder keeps its order and the
-# full method closes 33% of the gap (the README's "Held-out seeds" table).
+# sidewalk, building, pole, person and car. Even so, the full method closes only about a third
+# of the gap to the oracle. The preset was chosen on seeds 0-4; with `seeds=[5, 6, 7]`, seeds it
+# never saw, the ladder keeps its order and the full method closes 33% of the gap (the README's
+# "Held-out seeds" table).
 #
 # ## 3. The adversarial game
 #
