@@ -42,12 +42,13 @@ def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | Non
 
     run_dir = _run_dir(out, method, seed)
     final = run_dir / "final.json"
-    cmd = [sys.executable, "-m", "pfrlib.train", "--preset", "cpu", "--method", method, "--seed", str(seed),
-           "--out", str(run_dir), "--no-progress", "--overwrite", *extra]
+    args = ["--preset", "cpu", "--method", method, "--seed", str(seed),
+            "--out", str(run_dir), "--no-progress", "--overwrite", *extra]
     if threads:
-        cmd += ["--num-threads", str(threads)]
-    if final.exists() and not force and same_configuration(config_from_argv(cmd[3:]), run_dir):
+        args += ["--num-threads", str(threads)]
+    if final.exists() and not force and same_configuration(config_from_argv(args), run_dir):
         return json.loads(final.read_text())
+    cmd = [sys.executable, "-m", "pfrlib.train", *args]
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")

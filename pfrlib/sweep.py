@@ -182,7 +182,7 @@ def _planned_config(run: Run):
     """The :class:`~pfrlib.config.TrainConfig` that :func:`_train_command` would train."""
     from .config import config_from_argv
 
-    return config_from_argv(_train_command(run, 1)[3:])
+    return config_from_argv(_train_args(run, 1))
 
 
 def is_finished(spec: "SweepSpec", run: Run) -> bool:
@@ -203,13 +203,17 @@ def is_finished(spec: "SweepSpec", run: Run) -> bool:
     return same_configuration(planned, run.out)
 
 
-def _train_command(run: Run, threads: int) -> list[str]:
-    cmd = [sys.executable, "-m", "pfrlib.train", "--out", str(run.out), "--overwrite", "true",
-           "--progress", "false", "--num-threads", str(threads)]
+def _train_args(run: Run, threads: int) -> list[str]:
+    """The ``python -m pfrlib.train`` arguments of one train-runner run."""
+    args = ["--out", str(run.out), "--overwrite", "true", "--progress", "false", "--num-threads", str(threads)]
     for k, v in run.params.items():
         values = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
-        cmd += [f"--{k.replace('_', '-')}", *values]
-    return cmd
+        args += [f"--{k.replace('_', '-')}", *values]
+    return args
+
+
+def _train_command(run: Run, threads: int) -> list[str]:
+    return [sys.executable, "-m", "pfrlib.train", *_train_args(run, threads)]
 
 
 def _notebook_command(spec: SweepSpec, run: Run) -> list[str]:
