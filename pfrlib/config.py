@@ -14,7 +14,7 @@ Two presets (:meth:`TrainConfig.preset`):
     1e-4 (0.9, 0.99), lambda_adv = 0.002, lambda_pfr = 0.004 (Section 3.4), batch 1.
 ``cpu``
     SynthStreets source -> target with the small CPU model, tuned so a run takes a few minutes on
-    two cores (see the preset's comments for what was tuned and why).
+    two cores (``docs/tuning.md`` records what was tried and why).
 
 The method (:data:`METHODS`) is a preset of the loss weights of Eq. (6); the lambdas stored in a
 config are the user's values and :meth:`LossConfig.effective_weights` zeroes the ones a method
@@ -26,21 +26,25 @@ Every field can be overridden by its flat name (field names are unique across th
     cfg = TrainConfig.preset("cpu", method="pfr_adv", iterations=2000, lambda_pfr=0.3)
     cfg = cfg.replace(seed=1, out="runs/seed1")
 
-from the command line as ``--iterations 2000 --lambda-pfr 0.3`` (see :func:`add_arguments`), and
-from notebook parameters (a papermill cell of plain variables passed as ``**overrides``).
+from the command line as ``--iterations 2000 --lambda-pfr 0.3`` (:mod:`pfrlib.cli` maps every
+field to an option), and from notebook parameters (a papermill cell of plain variables passed as
+``**overrides``). This module holds the dataclasses and presets only.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
+
+from .data.spec import KINDS as DATASET_KINDS
+from .data.spec import parse_spec
 
 __all__ = [
     "METHODS",
@@ -52,9 +56,6 @@ __all__ = [
     "LossConfig",
     "RunConfig",
     "TrainConfig",
-    "add_arguments",
-    "config_from_args",
-    "config_from_argv",
     "parse_spec",
 ]
 
@@ -62,8 +63,8 @@ __all__ = [
 METHODS: tuple[str, ...] = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
 #: Named presets of :meth:`TrainConfig.preset`.
 PRESETS: tuple[str, ...] = ("cpu", "paper")
-#: Dataset kinds understood in a spec ``kind[:root][:split]`` (see :func:`pfrlib.data.from_spec`).
-DATASET_KINDS: tuple[str, ...] = ("synth", "gta5", "cityscapes", "folder")
+#: ``OptimConfig.param_listing`` values (see :mod:`pfrlib.optim`).
+PARAM_LISTINGS: tuple[str, ...] = ("adaptsegnet", "unique")
 
 _SECTIONS = ("data", "model", "optim", "loss", "run")
 
@@ -92,6 +93,10 @@ class DataConfig:
     hflip: bool = False
     batch_size: int = 1
     num_workers: int = 0
+    #: Batches each loader worker keeps ready (None = PyTorch's default, 2); only with workers.
+    prefetch_factor: Optional[int] = None
+    #: Page-locked batches, so host-to-GPU copies are asynchronous (None = auto: on for CUDA).
+    pin_memory: Optional[bool] = None
     #: SynthStreets only: generated image size and number of items per split (None = default).
     synth_size: tuple[int, int] = (64, 128)
     synth_train_length: Optional[int] = None
@@ -139,6 +144,11 @@ class OptimConfig:
     d_schedule: str = "poly"  # "poly" | "constant"
     #: Clip the segmentation network's gradient norm (None = no clipping, as AdaptSegNet).
     grad_clip: Optional[float] = None
+    #: How SGD lists the backbone parameters (``pfrlib.optim``): ``"adaptsegnet"`` steps each
+    #: backbone tensor as many times per iteration as AdaptSegNet's nested ``modules()`` loop
+    #: lists it (1x conv1, 3x bottleneck convs, 4x shortcut convs: how the paper's numbers were
+    #: trained; the ``paper`` preset); ``"unique"`` steps each once (the stated learning rate).
+    param_listing: str = "unique"
 
 
 @dataclass
@@ -191,8 +201,17 @@ class RunConfig:
     out: str = "runs/default"
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
-    bf16: bool = False
-    channels_last: bool = False
+    #: bf16 autocast over the whole network step (forwards, upsampling, softmax, discriminators,
+    #: PFR); Gram products and losses stay float32. None = auto: on for CUDA, off on CPU.
+    bf16: Optional[bool] = None
+    #: channels_last memory format for the network and the discriminators (None = auto: CUDA).
+    channels_last: Optional[bool] = None
+    #: ``torch.backends.cudnn.benchmark`` (None = auto: on for CUDA; input sizes are fixed).
+    cudnn_benchmark: Optional[bool] = None
+    #: TF32 matmuls and convolutions on Ampere+ GPUs (float32 Gram matrices); None = auto: CUDA.
+    tf32: Optional[bool] = None
+    #: ``torch.compile`` the segmentation network (opt-in; the first iterations compile).
+    compile: bool = False
     #: ``torch.set_num_threads`` (None = leave torch's default).
     num_threads: Optional[int] = None
     log_every: int = 10
@@ -351,24 +370,33 @@ class TrainConfig:
         _one_of("optimizer", o.optimizer, ("sgd", "adam"))
         _one_of("schedule", o.schedule, ("poly", "constant"))
         _one_of("d_schedule", o.d_schedule, ("poly", "constant"))
+        _one_of("param_listing", o.param_listing, PARAM_LISTINGS)
         for name in ("lr", "d_lr"):
-            if not getattr(o, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(o, name)}")
+            v = getattr(o, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number > 0, got {v}")
         for name in ("momentum", "weight_decay", "power", "head_lr_mult"):
-            if getattr(o, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(o, name)}")
+            v = getattr(o, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        for name in ("betas", "d_betas"):
+            v = getattr(o, name)
+            if not all(0 <= b < 1 for b in v):
+                raise ValueError(f"{name} must be two numbers in [0, 1), got {v}")
         if o.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {o.iterations}")
         if o.schedule_iterations is not None and o.schedule_iterations < o.iterations:
             raise ValueError(
                 f"schedule_iterations ({o.schedule_iterations}) must be >= iterations ({o.iterations}) or None"
             )
-        if o.grad_clip is not None and not o.grad_clip > 0:
-            raise ValueError(f"grad_clip must be > 0 or None, got {o.grad_clip}")
+        if o.grad_clip is not None and not (o.grad_clip > 0 and math.isfinite(o.grad_clip)):
+            raise ValueError(f"grad_clip must be a finite number > 0 or None, got {o.grad_clip}")
         if d.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {d.batch_size}")
         if d.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {d.num_workers}")
+        if d.prefetch_factor is not None and d.prefetch_factor < 1:
+            raise ValueError(f"prefetch_factor must be >= 1 or None, got {d.prefetch_factor}")
         for name in ("source_size", "target_size", "eval_size", "synth_size"):
             size = getattr(d, name)
             if size is not None and (len(size) != 2 or min(size) < 1):
@@ -414,7 +442,17 @@ _SECTION_TYPES: dict[str, type] = {
 
 # --------------------------------------------------------------------------- presets
 def _paper() -> TrainConfig:
-    """Section 4 / AdaptSegNet's GTA5 -> Cityscapes recipe."""
+    """Section 4 / AdaptSegNet's GTA5 -> Cityscapes recipe, as AdaptSegNet's code trains it.
+
+    One thing differs from what the paper and AdaptSegNet *state*: ``param_listing="adaptsegnet"``.
+    AdaptSegNet's ``optim_parameters`` lists each backbone tensor once per enclosing module (330
+    listed tensors for the 120 trainable ones of the multi-level DeepLab-v2), so SGD steps
+    ``conv1`` once, a bottleneck convolution 3 times and a shortcut convolution 4 times per
+    iteration: an effective backbone learning rate of about 3-4x the stated 2.5e-4 (on the first
+    iteration the backbone update differs by 75% in relative norm from a single listing). The
+    paper's 44.5 and AdaptSegNet's 42.4 mIoU were trained that way; ``--param-listing unique``
+    trains at the stated rate. Details: :mod:`pfrlib.optim`.
+    """
     return TrainConfig(
         data=DataConfig(
             source="gta5:data/gta5",
@@ -443,6 +481,7 @@ def _paper() -> TrainConfig:
             d_lr=1e-4,
             d_betas=(0.9, 0.99),
             d_schedule="poly",
+            param_listing="adaptsegnet",
         ),
         loss=LossConfig(method="pfr_adv", lambda_adv=0.002, lambda_pfr=0.004),
         run=RunConfig(out="runs/paper", log_every=50, val_every=5000, checkpoint_every=5000),
@@ -452,42 +491,16 @@ def _paper() -> TrainConfig:
 def _cpu() -> TrainConfig:
     """SynthStreets source -> target with the small model: minutes on two CPU cores.
 
-    Tuned values (see ``benchmarks/ablation.py`` and the README for the measured table):
+    Where it departs from the paper's recipe: Adam at 2e-3 for the network (SGD at 2.5e-4 barely
+    moves a small, randomly initialised model in 1500 iterations) and for the discriminator (at
+    AdaptSegNet's 1e-4 it lags behind the network); Gram-only style alignment
+    (``content_weight = 0``: the content term pulls *unpaired* source and target maps together
+    pixel by pixel, which fights the segmentation loss); ``lambda_pfr = 0.1`` with
+    ``style_weight = 3``; ``lambda_adv = 0.004``; a discriminator of width ``ndf = 16``.
 
-    * Adam for the network (SGD at the paper's 2.5e-4 barely moves the small randomly
-      initialised model in this budget);
-    * Gram-only style alignment (the content term pulls *unpaired* source and target feature
-      maps together pixel by pixel, which fights the segmentation loss);
-    * ``lambda_pfr = 0.1`` with ``style_weight = 3``: seed-0 ``pfr_adv`` target mIoU was 32.3 at
-      lambda_pfr 1, 35.9 at 0.3 and 37.0 at 0.1, and training collapsed at 3 (source val 24);
-      aligning stages 2-3 only gave 31.0, so all four stages stay on;
-    * a discriminator of width ``ndf = 16`` (AdaptSegNet: 64): on 64x128 outputs it is enough,
-      and at 32 the discriminator costs more than the segmentation network
-      (``benchmarks/step_time.py``);
-    * the discriminator's Adam learning rate ``d_lr = 2e-3``, the network's (AdaptSegNet: 1e-4
-      beside SGD at 2.5e-4, 2.5e-3 on the heads). At 1e-4 the discriminator lags
-      behind a network trained with Adam at 2e-3 and the adversarial signal stays weak:
-      ``pfr_adv`` target mIoU per seed (0, 1, 2) was 37.0 / 38.5 / 33.2 at 1e-4,
-      38.4 / 39.9 / 33.0 at 4e-4, 39.2 / 39.6 / 34.3 at 1e-3 and 39.1 / 39.1 / 36.1 at 2e-3
-      (AdaptSegNet seed 0: 29.2 at 1e-4, 30.4 at 1e-3);
-    * ``lambda_adv = 0.004`` (the paper's 0.002 doubled). At 0.002 the output-space stage repaired
-      **sky** all-or-nothing per run: ``pfr_adv`` got 39.1 / 39.1 / 36.1 / 33.9 / 31.0 on seeds
-      0-4, sky IoU 3 on seed 4, where AdaptSegNet (35.2) beat it. At 0.004: 40.0 / 40.9 / 37.6 /
-      36.9 / 37.0 (seed 4 sky 32); AdaptSegNet 27.7 / 40.2 on seeds 3 / 4. On seed 4, lambda_adv
-      0.001 gave 29.8, ``ndf`` 32 30.7, LSGAN 29.1.
-
-    All of this was chosen on seeds 0-4's target val mIoU (SynthStreets has no separate target
-    test split), so seeds 0-4 are not held out. Seeds 5, 6, 7 were run only once, after the
-    preset was fixed (``sweeps/ablation_heldout.yaml``, README "Held-out seeds"): ``pfr_adv``
-    42.1 / 38.5 / 39.4, AdaptSegNet 34.0 / 34.7 / 34.8, source only 23.1 +- 0.6, oracle
-    74.0 +- 0.4: 33% of the gap closed.
-
-    Tried and not adopted (``pfr_adv``, d_lr 1e-4): batch 8 for 1000 iterations (seeds 0/1/2:
-    36.4 / 36.1 / 35.2), LSGAN (32.4 / - / 31.4), lambda_adv 0.004 (seed 2: 33.4), 2000
-    iterations (seed 2: 32.6), ``style_pairing="batch"`` (seed 2: 32.3).
-
-    Stopping the gradient through the source features (``pfr_detach_source``) hurt here
-    (seed 0: 21.0 target, 44.9 source val mIoU at lambda_pfr 1).
+    Every value was chosen on seeds 0-4 (SynthStreets has no separate target test split); seeds
+    5-7 were run once, after the preset was fixed (``sweeps/ablation_heldout.yaml``). What was
+    tried, with the measurements behind each choice: ``docs/tuning.md``.
     """
     return TrainConfig(
         data=DataConfig(
@@ -523,90 +536,15 @@ def _cpu() -> TrainConfig:
     )
 
 
-# --------------------------------------------------------------------------- specs
-def parse_spec(spec: str, field_name: str = "spec") -> tuple[str, str, str | None]:
-    """Split a dataset spec into ``(kind, rest, split)`` without touching the disk.
+# --------------------------------------------------------------------------- moved names
+def __getattr__(name: str) -> Any:
+    """``add_arguments``, ``config_from_args`` and ``config_from_argv`` moved to :mod:`pfrlib.cli`;
+    the old names keep working (``from pfrlib.config import config_from_argv``)."""
+    if name in ("add_arguments", "config_from_args", "config_from_argv"):
+        from . import cli  # noqa: PLC0415 (the command line sits above the configuration)
 
-    ``rest`` is the SynthStreets domain or a root directory (as :func:`pfrlib.data.parse_spec`,
-    which this mirrors so that configs validate without importing torch):
-    ``synth:target:val`` -> ``("synth", "target", "val")``;
-    ``cityscapes:/data/cs:val`` -> ``("cityscapes", "/data/cs", "val")``;
-    ``folder:/data/b`` -> ``("folder", "/data/b", None)``. Errors name ``field_name``.
-    """
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ValueError(
-            f"{field_name}: dataset spec {spec!r} must look like kind:root (kinds: {', '.join(DATASET_KINDS)}), "
-            f"e.g. synth:target, folder:/data/b, cityscapes:/data/cs:val"
-        )
-    kind, rest = spec.split(":", 1)
-    if kind not in DATASET_KINDS:
-        raise ValueError(
-            f"{field_name}: unknown dataset kind {kind!r} in spec {spec!r}; expected one of {DATASET_KINDS}"
-        )
-    if kind == "synth":
-        domain, _, split = rest.partition(":")
-        if domain not in ("source", "target") or split not in ("", "train", "val"):
-            raise ValueError(f"{field_name}: synth spec {spec!r} must be synth:source or synth:target "
-                             f"(optionally :train or :val)")
-        return kind, domain, split or None
-    split = None
-    if kind == "cityscapes":
-        head, sep, tail = rest.rpartition(":")
-        if sep and tail in ("train", "val", "test") and head:
-            rest, split = head, tail
-    if not rest:
-        raise ValueError(f"{field_name}: spec {spec!r} names no root directory")
-    return kind, rest, split
-
-
-# --------------------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--preset`` and one ``--flat-name`` option per config field (default: the preset's)."""
-    parser.add_argument("--preset", default="cpu", help=f"one of {PRESETS} (default: cpu)")
-    parser.add_argument("--config", default=None, help="a config.json to start from instead of a preset")
-    for section in _SECTIONS:
-        group = parser.add_argument_group(section)
-        types_ = _field_types(_SECTION_TYPES[section])
-        for f in fields(_SECTION_TYPES[section]):
-            flag = "--" + f.name.replace("_", "-")
-            ftype = types_[f.name]
-            base, optional = _unwrap_optional(ftype)
-            if base is bool and not optional:
-                # --flag, --flag true|false, --no-flag
-                group.add_argument(flag, dest=f.name, default=None, nargs="?", const=True, metavar="BOOL",
-                                   help=f"bool ({section}); bare flag = true")
-                group.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const=False,
-                                   help=argparse.SUPPRESS)
-            else:
-                nargs = None
-                metavar = f.name.upper()
-                if typing.get_origin(base) is tuple:
-                    nargs = "+"
-                group.add_argument(flag, dest=f.name, default=None, nargs=nargs, metavar=metavar,
-                                   help=f"{_type_name(ftype)} ({section})")
-    return parser
-
-
-def config_from_argv(argv: list[str]) -> TrainConfig:
-    """The configuration ``python -m pfrlib.train ARGV`` trains (``--resume`` aside, which reads
-    the run's saved ``config.json``). Scripts that launch training as a subprocess use it to know
-    what a finished run *should* hold, e.g. ``config_from_argv(["--preset", "cpu", "--seed", "1"])``.
-    """
-    parser = argparse.ArgumentParser(prog="python -m pfrlib.train")
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(argv))
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Preset (or ``--config``) plus every option given on the command line."""
-    overrides = {
-        name: getattr(args, name)
-        for name in TrainConfig.field_index()
-        if getattr(args, name, None) is not None
-    }
-    if getattr(args, "config", None):
-        return TrainConfig.from_json(args.config).replace(**overrides)
-    return TrainConfig.preset(args.preset, **overrides)
+        return getattr(cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -636,7 +574,7 @@ def _type_name(tp: Any) -> str:
     return name + (" or none" if optional else "")
 
 
-_NONE_STRINGS = ("none", "null", "")
+_NONE_STRINGS = ("none", "null", "", "auto")
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_object"]
+__all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_object",
+           "same_on_all_ranks"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,17 @@ def broadcast_object(obj, src: int = 0):
         dist.broadcast_object_list(box, src=src)
         return box[0]
     return obj
+
+
+def same_on_all_ranks(t: torch.Tensor) -> bool:
+    """Whether ``t`` is bitwise the same on every rank (True when not distributed).
+
+    Compares the elementwise maximum and minimum over ranks; used to check that
+    DistributedDataParallel kept the replicas identical (e.g. per-parameter sums of the weights).
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return True
+    hi, lo = t.clone(), t.clone()
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    return bool(torch.equal(hi, lo))

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from .data.transforms import normalize
 from .metrics import CITYSCAPES_CLASSES, confusion_matrix, format_table, format_table_row, iou, miou
 
 __all__ = [
@@ -96,11 +97,14 @@ class EvalResult:
 @torch.no_grad()
 def predict(model: nn.Module, images: Tensor, out_size: Sequence[int] | None = None,
             align_corners: bool = True, bf16: bool = False) -> Tensor:
-    """Argmax prediction (B, H, W) for normalised images (B, 3, h, w).
+    """Argmax prediction (B, H, W) for normalised images (B, 3, h, w) (uint8 images are normalised
+    here with ``model.normalization``).
 
     The logits are upsampled bilinearly to ``out_size`` (the label size; default: the input
     size) before the argmax, ``align_corners=True`` as AdaptSegNet's evaluation.
     """
+    if not images.is_floating_point():
+        images = normalize(images, model.normalization)
     ctx = torch.autocast(device_type=images.device.type, dtype=torch.bfloat16) if bf16 else _null()
     with ctx:
         logits = model(images).logits
@@ -191,9 +195,11 @@ def evaluate_model(
     try:
         for images, labels in loader:
             images = images.to(device, non_blocking=True)
+            if not images.is_floating_point():  # uint8 items: normalised on the device
+                images = normalize(images, model.normalization)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            labels = labels.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True).long()
             pred = predict(model, images, labels.shape[-2:], align_corners=align_corners, bf16=bf16)
             cm += confusion_matrix(pred, labels, k)
             n_img += images.shape[0]
@@ -241,13 +247,13 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     """
     from .checkpoint import load_checkpoint  # noqa: PLC0415
     from .config import TrainConfig  # noqa: PLC0415
-    from .train import build_segmentation_model  # noqa: PLC0415
+    from .models import build_from_config  # noqa: PLC0415
 
     state = load_checkpoint(checkpoint)
     if "config" not in state:
         raise ValueError(f"checkpoint {checkpoint} holds no training config; was it written by pfrlib.train?")
     cfg = TrainConfig.from_dict(state["config"])
-    model = build_segmentation_model(cfg.model, load_init=False)
+    model = build_from_config(cfg.model, load_init=False)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg
 
@@ -276,7 +282,7 @@ def evaluate_checkpoint(
     """
     from .data.transforms import EvalTransform  # noqa: PLC0415
     from .io import write_json  # noqa: PLC0415
-    from .train import build_dataset  # noqa: PLC0415
+    from .data import build_dataset  # noqa: PLC0415
 
     model, cfg = load_model(checkpoint, device)
     size = tuple(eval_size) if eval_size is not None else cfg.data.eval_size

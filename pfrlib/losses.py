@@ -6,7 +6,8 @@ Read this module next to the paper:
 * :func:`gram_matrix` builds the style representation ``S_i`` of Section 3.2 (Gatys et al.);
 * :func:`style_loss` is Eq. (2), :func:`content_loss` Eq. (3), :func:`pfr_loss` Eq. (4);
 * :func:`discriminator_loss` / :func:`generator_loss` are the two sides of Eq. (5);
-* Eq. (6) (the weighted total) is assembled by :mod:`pfrlib.train`.
+* :func:`total_loss` is Eq. (6), the weighted sum the segmentation network minimises
+  (one adaptation iteration that computes its terms: :mod:`pfrlib.step`).
 
 Features come as the 4-tuple ``SegmentationOutput.features`` of :mod:`pfrlib.models`:
 stage ``i`` (i = 2..5, the paper's numbering, ResNet ``layer1..layer4``) is ``features[i - 2]``.
@@ -30,11 +31,13 @@ Choices where the paper is silent (each one an option):
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Sequence
+from typing import Literal, Mapping, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .data.labels import IGNORE_INDEX
 
 __all__ = [
     "IGNORE_INDEX",
@@ -47,11 +50,11 @@ __all__ = [
     "segmentation_loss",
     "discriminator_loss",
     "generator_loss",
+    "total_loss",
     "SOURCE_LABEL",
     "TARGET_LABEL",
 ]
 
-IGNORE_INDEX = 255
 #: The ResNet stages the paper aligns (Section 3.2: "i = 2, 3, 4, 5").
 PFR_STAGES: tuple[int, ...] = (2, 3, 4, 5)
 #: AdaptSegNet's domain labels for the discriminator (source 0, target 1).
@@ -111,11 +114,17 @@ def gram_matrix(f: Tensor, normalize: GramNorm = "chw") -> Tensor:
         symmetric positive semi-definite and invariant to any permutation of the ``H*W`` spatial
         positions: it records which channels fire *together* (texture, colour, style), not *where*
         (layout).
+
+    Precision: the product is always taken in float32, also inside a bf16 autocast region (the
+    style term is a small difference of two Gram matrices whose entries are sums over ``H*W``
+    positions; bf16's 8-bit mantissa would round that difference away). On a GPU, TF32 matmul
+    (``RunConfig.tf32``) keeps it fast.
     """
     _check_feature_map(f, "f")
     b, c, h, w = f.shape
-    flat = f.reshape(b, c, h * w)
-    g = torch.bmm(flat, flat.transpose(1, 2))
+    with torch.autocast(device_type=f.device.type, enabled=False):
+        flat = f.reshape(b, c, h * w).float()
+        g = torch.bmm(flat, flat.transpose(1, 2))
     if normalize == "chw":
         return g / (c * h * w)
     if normalize == "hw":
@@ -274,19 +283,25 @@ def pfr_loss(
 
 
 # --------------------------------------------------------------------------- Eq. (1)
-def segmentation_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+def segmentation_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE_INDEX,
+                      check: bool = True) -> Tensor:
     """Segmentation loss, Eq. (1): pixel-wise cross-entropy on labelled (source) images.
 
     Args:
         logits: (B, K, h, w) raw class scores, usually at output stride 8.
-        labels: (B, H, W) int64 class ids; ``ignore_index`` pixels do not count.
+        labels: (B, H, W) integer class ids (int64, or uint8 as the training streams carry
+            them); ``ignore_index`` pixels do not count.
+        check: verify that every label is in ``0..K-1`` or ``ignore_index`` (a clear error
+            instead of a CUDA assert). The check reads values back to the host, which stalls a
+            GPU; the training loop passes ``False`` because its datasets check each item's labels
+            when they load it.
 
     Returns:
-        Scalar mean over the non-ignored pixels. The logits are upsampled bilinearly
-        (``align_corners=True``, as AdaptSegNet's training script does) to the label size first.
-        Eq. (1) writes a sum; the mean only rescales the learning rate, and is what every public
-        implementation optimises. A batch whose pixels are all ignored gives 0 (no gradient)
-        rather than NaN.
+        Scalar mean over the non-ignored pixels, computed in float32. The logits are upsampled
+        bilinearly (``align_corners=True``, as AdaptSegNet's training script does) to the label
+        size first. Eq. (1) writes a sum; the mean only rescales the learning rate, and is what
+        every public implementation optimises. A batch whose pixels are all ignored gives 0 (no
+        gradient) rather than NaN, without a host sync.
     """
     if logits.dim() != 4:
         raise ValueError(f"logits must have shape (B, K, h, w), got {tuple(logits.shape)}")
@@ -294,20 +309,48 @@ def segmentation_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE
         raise ValueError(
             f"labels must have shape (B, H, W) with B = {logits.shape[0]}, got {tuple(labels.shape)}"
         )
-    if labels.dtype != torch.long:
-        raise TypeError(f"labels must be int64 (torch.long) class ids, got {labels.dtype}")
+    if labels.dtype not in (torch.long, torch.uint8):
+        raise TypeError(f"labels must be int64 (torch.long) or uint8 class ids, got {labels.dtype}")
+    labels = labels.long()
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
     valid = labels != ignore_index
-    if not bool(valid.any()):
-        return logits.sum() * 0.0
-    bad = labels[valid]
-    if int(bad.min()) < 0 or int(bad.max()) >= logits.shape[1]:
-        raise ValueError(
-            f"labels hold class ids outside 0..{logits.shape[1] - 1} (and {ignore_index} = ignore): "
-            f"found min {int(bad.min())}, max {int(bad.max())}"
-        )
-    return F.cross_entropy(logits, labels, ignore_index=ignore_index)
+    if check:
+        if not bool(valid.any()):
+            return logits.sum() * 0.0
+        bad = labels[valid]
+        if int(bad.min()) < 0 or int(bad.max()) >= logits.shape[1]:
+            raise ValueError(
+                f"labels hold class ids outside 0..{logits.shape[1] - 1} (and {ignore_index} = ignore): "
+                f"found min {int(bad.min())}, max {int(bad.max())}"
+            )
+        return F.cross_entropy(logits.float(), labels, ignore_index=ignore_index)
+    loss = F.cross_entropy(logits.float(), labels, ignore_index=ignore_index)
+    return torch.where(valid.any(), loss, loss.new_zeros(()))  # all ignored: 0, not NaN (and no sync)
+
+
+# --------------------------------------------------------------------------- Eq. (6)
+def total_loss(terms: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
+    """Eq. (6): ``L_total = L_seg + lambda_adv L_adv + lambda_pfr L_pfr``, the loss of one iteration.
+
+    Args:
+        terms: scalar loss terms by name: ``seg`` (Eq. 1), ``adv`` (Eq. 5, fooling side), ``pfr``
+            (Eq. 4), and with AdaptSegNet's multi-level model ``seg_aux`` / ``adv_aux`` (the
+            auxiliary head's segmentation and fooling terms).
+        weights: a weight for every term, e.g. ``LossConfig.effective_weights()``:
+            ``{"seg": 1, "seg_aux": 0.1, "adv": 0.002, "adv_aux": 0.0002, "pfr": 0.004}``.
+            Extra weights (for terms a method does not compute) are ignored.
+
+    Returns:
+        The scalar ``sum_k weights[k] * terms[k]`` (summed in the order of ``terms``).
+
+    Raises:
+        KeyError: a term without a weight (naming it).
+    """
+    missing = [k for k in terms if k not in weights]
+    if missing:
+        raise KeyError(f"total_loss: no weight for term(s) {missing}; weights given for {sorted(weights)}")
+    return sum(weights[k] * v for k, v in terms.items())
 
 
 # --------------------------------------------------------------------------- Eq. (5)

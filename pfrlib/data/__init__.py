@@ -5,7 +5,8 @@
 * :class:`GTA5`, :class:`Cityscapes` - the paper's datasets, as distributed.
 * :class:`FolderDataset` - ``images/`` + optional ``labels/``: plug in your own domains.
 * :func:`from_spec` - build any of them from a string such as ``synth:target`` or
-  ``cityscapes:/data/cs:val``.
+  ``cityscapes:/data/cs:val``; :func:`build_dataset` - the same with a ``DataConfig``'s options.
+* :mod:`pfrlib.data.streams` - the seeded, endless training streams (bit-exact resume).
 * :mod:`pfrlib.data.transforms` - ``normalize`` / ``TrainTransform`` / ``EvalTransform``.
 * :mod:`pfrlib.data.labels` - Cityscapes id -> trainId table, names and palette (from
   cityscapesscripts).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from .labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, PALETTE, ids_to_train_ids
 from .real import GTA5, Cityscapes, FolderDataset, read_image, read_label
-from .spec import from_spec, parse_spec
+from .spec import build_dataset, from_spec, parse_spec
 from .synthstreets import SYNTH_CLASS_IDS, SynthShift, SynthStreets
 from .transforms import EvalTransform, TrainTransform, denormalize, normalize
 
@@ -32,6 +33,7 @@ __all__ = [
     "Cityscapes",
     "FolderDataset",
     "from_spec",
+    "build_dataset",
     "parse_spec",
     "normalize",
     "denormalize",

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from .real import GTA5, Cityscapes, FolderDataset
 from .synthstreets import SynthStreets
 
-__all__ = ["KINDS", "parse_spec", "from_spec"]
+__all__ = ["KINDS", "parse_spec", "from_spec", "build_dataset"]
 
 #: Dataset kinds a spec may name.
 KINDS: tuple[str, ...] = ("synth", "gta5", "cityscapes", "folder")
@@ -26,33 +26,38 @@ KINDS: tuple[str, ...] = ("synth", "gta5", "cityscapes", "folder")
 _EXAMPLES = "e.g. synth:source, synth:target, gta5:/data/gta5, cityscapes:/data/cityscapes:val, folder:/data/mine"
 
 
-def parse_spec(spec: str) -> tuple[str, str, Optional[str]]:
+def parse_spec(spec: str, field_name: Optional[str] = None) -> tuple[str, str, Optional[str]]:
     """Split ``kind:rest[:split]`` into ``(kind, rest, split)`` without touching the disk.
 
     ``rest`` is the SynthStreets domain or a root directory; ``split`` is only parsed for
     ``cityscapes`` (a trailing ``:train``, ``:val`` or ``:test``) and ``synth``
-    (``synth:target:val``).
+    (``synth:target:val``). ``synth:target:val`` -> ``("synth", "target", "val")``;
+    ``folder:/data/b`` -> ``("folder", "/data/b", None)``. The one parser of specs: configs
+    validate with it too (:meth:`pfrlib.config.TrainConfig.validate`).
 
     Raises:
-        ValueError: not a string, no ``:``, unknown kind, or an empty root / unknown domain.
+        ValueError: not a string, no ``:``, unknown kind, or an empty root / unknown domain;
+        the message starts with ``field_name`` (the config field) when given.
     """
+    where = f"{field_name}: " if field_name else ""
     if not isinstance(spec, str) or ":" not in spec:
-        raise ValueError(f"dataset spec {spec!r} must look like kind:root with kind in {KINDS}; {_EXAMPLES}")
+        raise ValueError(f"{where}dataset spec {spec!r} must look like kind:root with kind in {KINDS}; {_EXAMPLES}")
     kind, rest = spec.split(":", 1)
     if kind not in KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r} in spec {spec!r}; expected one of {KINDS}; {_EXAMPLES}")
+        raise ValueError(f"{where}unknown dataset kind {kind!r} in spec {spec!r}; expected one of {KINDS}; {_EXAMPLES}")
     split: Optional[str] = None
     if kind == "synth":
         domain, _, split_ = rest.partition(":")
-        if domain not in ("source", "target"):
-            raise ValueError(f"synth spec {spec!r} must be synth:source or synth:target (optionally :train / :val)")
+        if domain not in ("source", "target") or split_ not in ("", "train", "val"):
+            raise ValueError(f"{where}synth spec {spec!r} must be synth:source or synth:target "
+                             f"(optionally :train or :val)")
         return kind, domain, (split_ or None)
     if kind == "cityscapes":
         head, sep, tail = rest.rpartition(":")
         if sep and head and tail in Cityscapes.SPLITS:
             rest, split = head, tail
     if not rest:
-        raise ValueError(f"dataset spec {spec!r} names no root directory; {_EXAMPLES}")
+        raise ValueError(f"{where}dataset spec {spec!r} names no root directory; {_EXAMPLES}")
     return kind, rest, split
 
 
@@ -89,3 +94,31 @@ def from_spec(spec: str, split: Optional[str] = None, transform: Optional[Callab
         if "unexpected keyword" in str(err):
             raise TypeError(f"{cls.__name__} (spec {spec!r}) does not take option(s) {sorted(kw)}: {err}") from None
         raise
+
+
+def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg: Any, field_name: str,
+                  labels: bool = True) -> Dataset:
+    """:func:`from_spec` with a :class:`pfrlib.config.DataConfig`'s SynthStreets options.
+
+    SynthStreets gets ``data_cfg.synth_size`` and the train / val length; ``labels=False`` opens a
+    real dataset without its label files (adaptation methods open the target training set this
+    way: its labels are never read). A split written in the spec (``cityscapes:/cs:val``,
+    ``synth:target:val``) wins over ``split``. Errors start with ``field_name``, the config
+    field that named the spec (``source``, ``target_val``, ...).
+    """
+    kind, _rest, spec_split = parse_spec(spec, field_name=field_name)
+    kw: dict[str, Any] = {}
+    if kind == "synth":
+        kw["size"] = tuple(data_cfg.synth_size)
+        train = (spec_split or split) == "train"
+        length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
+        if length is not None:
+            kw["length"] = length
+    elif not labels:
+        kw["labels"] = False
+    try:
+        return from_spec(spec, split=split, transform=transform, **kw)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{field_name}: {err}") from err
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{field_name}: {err}") from err

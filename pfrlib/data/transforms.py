@@ -12,6 +12,12 @@ dataset, never hard-wired, so the same dataset serves training, evaluation and p
 * :class:`EvalTransform` - resize the image only (the label stays at full resolution: the
   paper's protocol upsamples the logits to the label), then normalise.
 
+Both take ``normalize=None`` to skip the normalisation: the pair then stays compact, a uint8
+image and a uint8 label (trainIds and 255 fit in a byte), and the consumer normalises on its
+device (the training loop and :func:`pfrlib.evaluate.evaluate_model` do; on a GPU that moves
+4x fewer bytes than float32 and does the arithmetic where it is cheap). The values are the
+same either way: :func:`normalize` is elementwise.
+
 The label is wrapped in ``tv_tensors.Mask`` so that torchvision resizes it with nearest
 neighbour and pads it with 255 (ignore). Random choices come from torch's global RNG, so a
 transform is reproducible under ``torch.manual_seed`` (per-worker seeding is the engine's job).
@@ -61,7 +67,9 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-def _check_mode(mode: str) -> None:
+def _check_mode(mode: Optional[str], allow_none: bool = False) -> None:
+    if mode is None and allow_none:
+        return
     if mode not in NORMALIZATIONS:
         raise ValueError(f"normalization mode must be one of {NORMALIZATIONS}, got {mode!r}")
 
@@ -131,6 +139,15 @@ def _wrap(image: Tensor, label: Tensor) -> tuple[tv_tensors.Image, tv_tensors.Ma
     return tv_tensors.Image(image), tv_tensors.Mask(label)
 
 
+def _output(image: Tensor, label: Tensor, mode: Optional[str]) -> tuple[Tensor, Tensor]:
+    """The transform's result: normalised float32 + int64 label, or (``mode=None``) uint8 + uint8."""
+    if mode is None:
+        if label.numel() and (int(label.min()) < 0 or int(label.max()) > 255):
+            raise ValueError(f"label values must be 0..255 to travel as uint8, got {int(label.min())}..{int(label.max())}")
+        return image.to(torch.uint8), label.to(torch.uint8)
+    return normalize(image, mode), label.long()
+
+
 class TrainTransform:
     """Training augmentation: resize, random scale, random crop, random flip, normalise.
 
@@ -140,15 +157,17 @@ class TrainTransform:
         scale: ``(lo, hi)`` random rescale factor range after the resize, or ``None``.
         crop: ``(H, W)`` random crop (pads with 0 / 255 when the image is smaller), or ``None``.
         hflip: flip horizontally with probability 0.5.
-        normalize: normalisation mode (see :func:`normalize`).
+        normalize: normalisation mode (see :func:`normalize`), or ``None`` to return the uint8
+            image and a uint8 label (normalise later, on the device).
 
-    Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 H' x W')``.
+    Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 H' x W')``
+    (``normalize=None``: ``(uint8 3 x H' x W', uint8 H' x W')``).
     Random draws use torch's global RNG.
     """
 
     def __init__(self, size: Optional[Sequence[int]] = None, scale: Optional[Sequence[float]] = None,
-                 crop: Optional[Sequence[int]] = None, hflip: bool = True, normalize: str = "unit") -> None:
-        _check_mode(normalize)
+                 crop: Optional[Sequence[int]] = None, hflip: bool = True, normalize: Optional[str] = "unit") -> None:
+        _check_mode(normalize, allow_none=True)
         self.size = _size(size, "size")
         self.crop = _size(crop, "crop")
         if scale is not None:
@@ -174,7 +193,7 @@ class TrainTransform:
         img, lab = _wrap(image, label)
         if self.pipeline is not None:
             img, lab = self.pipeline(img, lab)
-        return normalize(img.as_subclass(Tensor), self.mode), lab.as_subclass(Tensor).long()
+        return _output(img.as_subclass(Tensor), lab.as_subclass(Tensor), self.mode)
 
     def __repr__(self) -> str:
         return (f"TrainTransform(size={self.size}, scale={self.scale}, crop={self.crop}, "
@@ -211,14 +230,15 @@ class EvalTransform:
 
     Args:
         size: ``(H, W)`` of the network input (bicubic), or ``None`` to keep the stored size.
-        normalize: normalisation mode (see :func:`normalize`).
+        normalize: normalisation mode (see :func:`normalize`), or ``None`` for uint8 outputs.
         resize_label: also resize the label (nearest).
 
     Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 label)``.
     """
 
-    def __init__(self, size: Optional[Sequence[int]] = None, normalize: str = "unit", resize_label: bool = False) -> None:
-        _check_mode(normalize)
+    def __init__(self, size: Optional[Sequence[int]] = None, normalize: Optional[str] = "unit",
+                 resize_label: bool = False) -> None:
+        _check_mode(normalize, allow_none=True)
         self.size = _size(size, "size")
         self.mode = normalize
         self.resize_label = bool(resize_label)
@@ -229,7 +249,7 @@ class EvalTransform:
             img = TF.resize(img, list(self.size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
             if self.resize_label:
                 lab = TF.resize(lab, list(self.size), interpolation=v2.InterpolationMode.NEAREST)
-        return normalize(img.as_subclass(Tensor), self.mode), lab.as_subclass(Tensor).long()
+        return _output(img.as_subclass(Tensor), lab.as_subclass(Tensor), self.mode)
 
     def __repr__(self) -> str:
         return f"EvalTransform(size={self.size}, normalize={self.mode!r}, resize_label={self.resize_label})"

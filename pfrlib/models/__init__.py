@@ -6,6 +6,7 @@ discriminator of Eq. (5) judges.
 
 ==========================  ==================================================================
 ``build_model(name, K)``    one of :data:`MODEL_NAMES` (below)
+``build_from_config(cfg)``  the same from a :class:`pfrlib.config.ModelConfig` (what training uses)
 ``DeepLabV2``               ``"deeplabv2_r101"``: AdaptSegNet's multi-level DeepLab-v2, key for
                             key (:mod:`.deeplabv2`); input ``"caffe_bgr"``
 ``DilatedResNet``           ``"dilated_r18"`` / ``"dilated_r50"`` / ``"dilated_r101"``:
@@ -49,6 +50,7 @@ __all__ = [
     "MODEL_NAMES",
     "BUILDERS",
     "build_model",
+    "build_from_config",
     "SegmentationOutput",
     "DeepLabV2",
     "DilatedResNet",
@@ -99,3 +101,23 @@ def build_model(name: str, num_classes: int, **kwargs) -> nn.Module:
             model.load_report = load_adaptsegnet_weights(model, path)
         return model
     return BUILDERS[name](num_classes, **kwargs)
+
+
+def build_from_config(model_cfg, load_init: bool = True) -> nn.Module:
+    """The segmentation network a :class:`pfrlib.config.ModelConfig` describes.
+
+    ``build_model(model_cfg.arch, model_cfg.num_classes, multi_level=model_cfg.multi_level,
+    **model_cfg.model_kwargs)``; then, when ``load_init`` and ``model_cfg.init`` is set, the
+    DeepLab / AdaptSegNet ``.pth`` it names is loaded with :func:`load_adaptsegnet_weights`.
+    Errors name the config field (``model_kwargs``, ``arch``).
+    """
+    kwargs = dict(model_cfg.model_kwargs)
+    if "multi_level" in kwargs:
+        raise ValueError("model_kwargs: set multi_level with its own field (--multi-level), not in model_kwargs")
+    try:
+        model = build_model(model_cfg.arch, model_cfg.num_classes, multi_level=model_cfg.multi_level, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"model_kwargs: build_model({model_cfg.arch!r}) rejected {kwargs}: {err}") from err
+    if load_init and model_cfg.init is not None:
+        load_adaptsegnet_weights(model, model_cfg.init)
+    return model

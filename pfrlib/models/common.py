@@ -77,7 +77,11 @@ class ASPPClassifier(nn.Module):
     * ``2``: what AdaptSegNet's code actually computes - its loop over the branches returns after
       the first addition, so only branches 0 and 1 (dilations 6 and 12) contribute (AdaptSegNet
       issues #20 and #60; DAFormer calls this head "dlv2red"). All branches are still created
-      (identical state_dict), the unused ones simply receive no gradient.
+      (identical state_dict: AdaptSegNet checkpoints load key for key), but the unused ones are
+      built with ``requires_grad=False``: they never receive a gradient, so they are left out of
+      the optimiser (and of weight decay), and ``DistributedDataParallel`` does not wait for
+      their gradients (it stops with "parameters that were not used in producing loss" if a
+      parameter that requires a gradient never gets one).
 
     Weights start as N(0, 0.01) (AdaptSegNet); biases keep PyTorch's default initialisation.
     """
@@ -98,6 +102,8 @@ class ASPPClassifier(nn.Module):
         )
         for conv in self.conv2d_list:
             nn.init.normal_(conv.weight, 0.0, 0.01)
+        for conv in self.conv2d_list[used:]:
+            conv.requires_grad_(False)  # never summed: no gradient, not trained, not decayed
 
     def forward(self, x: Tensor) -> Tensor:
         """B x C x h x w features -> B x K x h x w scores (sum of the first ``branches_used`` branches)."""

@@ -163,14 +163,21 @@ class DeepLabV2(nn.Module):
         aux = self.layer5(f4) if self.layer5 is not None else None
         return SegmentationOutput(self.layer6(f5), aux, (f2, f3, f4, f5))
 
+    def backbone_modules(self) -> list[nn.Module]:
+        """The modules AdaptSegNet's ``get_1x_lr_params_NOscale`` walks: conv1, bn1, layer1-4."""
+        return [self.conv1, self.bn1, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def head_modules(self) -> list[nn.Module]:
+        """The classifier heads (``get_10x_lr_params``): layer5 (multi-level only) and layer6."""
+        return [m for m in (self.layer5, self.layer6) if m is not None]
+
     def param_groups(self, lr: float, head_lr_mult: float = 10.0) -> list[dict]:
         """Backbone (conv1, bn1, layer1-4) at ``lr``, heads (layer5, layer6) at ``head_lr_mult * lr``.
 
-        AdaptSegNet's ``optim_parameters``; BN parameters are frozen and so not listed.
+        AdaptSegNet's ``optim_parameters``, each tensor listed once; BN parameters are frozen and
+        so not listed (``pfrlib.optim`` can also list them the way AdaptSegNet's loop does).
         """
-        heads = [m for m in (self.layer5, self.layer6) if m is not None]
-        return split_param_groups([self.conv1, self.bn1, self.layer1, self.layer2, self.layer3, self.layer4],
-                                  heads, lr, head_lr_mult)
+        return split_param_groups(self.backbone_modules(), self.head_modules(), lr, head_lr_mult)
 
     def extra_repr(self) -> str:
         return (f"num_classes={self.num_classes}, multi_level={self.multi_level}, "

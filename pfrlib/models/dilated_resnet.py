@@ -133,7 +133,12 @@ class DilatedResNet(nn.Module):
         configure_batchnorm(self, bn_mode)
 
     def backbone_modules(self) -> list[nn.Module]:
+        """conv1, bn1, layer1-4 (the backbone, at the base learning rate)."""
         return [self.conv1, self.bn1, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def head_modules(self) -> list[nn.Module]:
+        """The classifier heads (main, and auxiliary when multi-level)."""
+        return [m for m in (self.classifier, self.aux_classifier) if m is not None]
 
     def load_backbone(self, path_or_state_dict) -> list[str]:
         """Load a torchvision ResNet state_dict into the backbone (``fc.*`` ignored); returns loaded keys.
@@ -169,8 +174,7 @@ class DilatedResNet(nn.Module):
 
     def param_groups(self, lr: float, head_lr_mult: float = 10.0) -> list[dict]:
         """Backbone (conv1, bn1, layer1-4) at ``lr``, heads at ``head_lr_mult * lr`` (trainable params only)."""
-        heads = [m for m in (self.classifier, self.aux_classifier) if m is not None]
-        return split_param_groups(self.backbone_modules(), heads, lr, head_lr_mult)
+        return split_param_groups(self.backbone_modules(), self.head_modules(), lr, head_lr_mult)
 
     def extra_repr(self) -> str:
         return (f"depth={self.depth}, num_classes={self.num_classes}, multi_level={self.multi_level}, "

@@ -137,10 +137,17 @@ class SmallSegNet(nn.Module):
         aux = self.aux_classifier(f4) if self.aux_classifier is not None else None
         return SegmentationOutput(self.classifier(f5), aux, (f2, f3, f4, f5))
 
+    def backbone_modules(self) -> list[nn.Module]:
+        """Stem and stages 2-5 (the backbone, at the base learning rate)."""
+        return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def head_modules(self) -> list[nn.Module]:
+        """The classifier heads (main, and auxiliary when multi-level)."""
+        return self._heads()
+
     def param_groups(self, lr: float, head_lr_mult: float = 10.0) -> list[dict]:
         """Stem and stages at ``lr``, heads at ``head_lr_mult * lr`` (the same rule as DeepLabV2)."""
-        return split_param_groups([self.stem, self.layer1, self.layer2, self.layer3, self.layer4],
-                                  self._heads(), lr, head_lr_mult)
+        return split_param_groups(self.backbone_modules(), self.head_modules(), lr, head_lr_mult)
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, multi_level={self.multi_level}, widths={self.widths}"

@@ -1,0 +1,192 @@
+"""Optimisers and the poly learning-rate schedule of AdaptSegNet (which the paper follows).
+
+* :func:`build_optimizer` - SGD (or Adam) over the segmentation network: the backbone at ``lr``,
+  the classifier heads at ``head_lr_mult * lr`` (AdaptSegNet's ``optim_parameters``).
+* :func:`build_discriminator_optimizer` - Adam for an output-space discriminator.
+* :func:`poly_factor` / :func:`poly_schedule` - ``lr_t = lr * (1 - t / T) ** power``.
+* :func:`adaptsegnet_repeats` and :class:`RepeatedSGD` - AdaptSegNet's *actual* SGD update.
+
+**How AdaptSegNet's code really updates the backbone** (``OptimConfig.param_listing``).
+AdaptSegNet's ``get_1x_lr_params_NOscale`` builds the 1x-lr group as::
+
+    for module in (conv1, bn1, layer1, layer2, layer3, layer4):
+        for sub in module.modules():        # the module itself and every module inside it
+            for p in sub.parameters():      # recursive: every parameter below ``sub``
+                if p.requires_grad: yield p
+
+``parameters()`` recurses, so a tensor is yielded once for *every enclosing module* it has
+inside the walked stage: ``conv1`` once; a bottleneck convolution 3 times (the stage, the
+bottleneck, the conv); a shortcut ``downsample`` convolution 4 times (the stage, the bottleneck,
+the ``downsample`` Sequential, the conv). The frozen BN parameters are skipped, and the heads
+(``get_10x_lr_params``: ``layer5/layer6.parameters()``) are listed once. On the multi-level
+DeepLab-v2 that is 330 listed tensors for 120 parameters. PyTorch's SGD then steps a tensor once
+per listing: the momentum update runs 3-4 times per iteration on the backbone, so its effective
+learning rate is about 3x (bottleneck convs) and 4x (shortcut convs) the stated 2.5e-4, with
+weight decay and momentum compounding; ``conv1`` and the heads get 1x. (The pattern comes from an
+older PyTorch DeepLab port; ADVENT, CLAN and others inherited it.) The paper's 44.5 and
+AdaptSegNet's 42.4 mIoU were trained this way, so the ``paper`` preset reproduces it
+(``param_listing="adaptsegnet"``); ``"unique"`` lists every tensor once (the stated rate).
+
+We do not pass a list with duplicates to ``torch.optim.SGD``: PyTorch warns that it will refuse
+duplicate parameters, and its multi-tensor (``foreach``) kernels, the default on CUDA, do not
+promise to apply aliased entries one after another. :class:`RepeatedSGD` instead keeps every
+tensor once with its repeat count ``r`` and applies the SGD update ``r`` times in a row, each on
+the current value with the one shared momentum buffer::
+
+    for k in range(r):   d = g + wd * p;   buf = d if buf is None else m * buf + d;   p -= lr * buf
+
+which is what a sequential SGD does with a tensor listed ``r`` times. (PyTorch 0.4, which
+AdaptSegNet used, also added the weight decay into ``p.grad`` in place, so later repeats saw it
+again; at ``wd = 5e-4`` that is a relative change of the gradient of order ``wd * |p| / |g|``, and
+is not reproduced.)
+
+Why ``LambdaLR`` and not ``torch.optim.lr_scheduler.PolynomialLR``: AdaptSegNet sets
+``lr * (1 - it / max_it) ** power`` from the closed form every iteration, with ``max_it`` =
+250k while training stops at 150k. ``LambdaLR(poly_factor)`` computes exactly that product;
+``PolynomialLR`` multiplies the previous rate by a ratio each step (a recursive form whose
+rounding drifts from the closed form) and has no separate horizon from the stopping point
+other than ``total_iters``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "PARAM_LISTINGS",
+    "adaptsegnet_repeats",
+    "RepeatedSGD",
+    "build_optimizer",
+    "build_discriminator_optimizer",
+    "poly_factor",
+    "poly_schedule",
+]
+
+#: ``OptimConfig.param_listing`` values.
+PARAM_LISTINGS: tuple[str, ...] = ("adaptsegnet", "unique")
+
+
+def adaptsegnet_repeats(modules: Iterable[nn.Module]) -> dict[Tensor, int]:
+    """How many times AdaptSegNet's nested ``modules()`` / ``parameters()`` loop lists each tensor.
+
+    Args:
+        modules: the walked modules in order (e.g. ``model.backbone_modules()``).
+
+    Returns:
+        ``{parameter: count}`` for the parameters with ``requires_grad``, in first-listed order.
+        For DeepLab-v2: 1 for ``conv1``, 3 for a bottleneck conv, 4 for a shortcut conv.
+    """
+    counts: Counter = Counter()
+    order: dict[int, Tensor] = {}
+    for module in modules:
+        for sub in module.modules():
+            for p in sub.parameters():
+                if p.requires_grad:
+                    counts[id(p)] += 1
+                    order.setdefault(id(p), p)
+    return {p: counts[i] for i, p in order.items()}
+
+
+class RepeatedSGD(torch.optim.Optimizer):
+    """SGD with momentum and weight decay where a parameter may be stepped ``r`` times per step.
+
+    Param groups are ordinary groups plus a ``repeats`` list (one positive int per parameter,
+    default 1). Each :meth:`step` applies, to every parameter with a gradient, ``r`` sequential
+    SGD updates (PyTorch's formula, no dampening, no Nesterov) sharing one momentum buffer; with
+    every ``r = 1`` it is ``torch.optim.SGD``'s update. Tensors are updated with the multi-tensor
+    ``torch._foreach_*`` ops, one batch per repeat index over distinct tensors, so there is never
+    an aliased entry in a kernel's list.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+        for group in self.param_groups:
+            reps = group.setdefault("repeats", [1] * len(group["params"]))
+            if len(reps) != len(group["params"]) or any(int(r) < 1 for r in reps):
+                raise ValueError("repeats: expected one positive count per parameter of the group")
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: D102 (torch.optim.Optimizer.step)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, m, wd = group["lr"], group["momentum"], group["weight_decay"]
+            live = [(p, int(r)) for p, r in zip(group["params"], group["repeats"]) if p.grad is not None]
+            for k in range(max((r for _, r in live), default=0)):
+                params = [p for p, r in live if r > k]
+                grads = [p.grad for p in params]
+                if wd != 0:
+                    d = torch._foreach_add(grads, params, alpha=wd)
+                else:
+                    d = [g.clone() for g in grads]
+                if m != 0:
+                    bufs = []
+                    for p, dp in zip(params, d):
+                        state = self.state[p]
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            buf = state["momentum_buffer"] = dp.clone()
+                        else:
+                            buf.mul_(m).add_(dp)
+                        bufs.append(buf)
+                    d = bufs
+                torch._foreach_add_(params, d, alpha=-lr)
+        return loss
+
+
+def build_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
+    """The segmentation network's optimiser from an :class:`pfrlib.config.OptimConfig`.
+
+    Two groups: ``model.backbone_modules()`` at ``lr`` and ``model.head_modules()`` at
+    ``head_lr_mult * lr``, only parameters with ``requires_grad`` (frozen BN parameters and unused
+    ASPP branches are left out: no update, no weight decay). ``optimizer="sgd"`` with
+    ``param_listing="adaptsegnet"`` gives :class:`RepeatedSGD` with AdaptSegNet's repeat counts
+    on the backbone (see the module docstring); ``"unique"`` gives ``torch.optim.SGD``.
+    ``optimizer="adam"`` ignores ``param_listing`` (the ``cpu`` preset).
+    """
+    o = optim_cfg
+    groups = model.param_groups(o.lr, head_lr_mult=o.head_lr_mult)
+    if o.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    if o.optimizer != "sgd":
+        raise ValueError(f"optimizer: unknown value {o.optimizer!r}; expected 'sgd' or 'adam'")
+    if o.param_listing == "unique":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    if o.param_listing != "adaptsegnet":
+        raise ValueError(f"param_listing: unknown value {o.param_listing!r}; expected one of {PARAM_LISTINGS}")
+    repeats = adaptsegnet_repeats(model.backbone_modules())
+    for g in groups:
+        g["repeats"] = [repeats.get(p, 1) for p in g["params"]]
+    return RepeatedSGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def build_discriminator_optimizer(discriminator: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
+    """Adam for an output-space discriminator (AdaptSegNet: lr 1e-4, betas (0.9, 0.99))."""
+    return torch.optim.Adam(discriminator.parameters(), lr=optim_cfg.d_lr, betas=tuple(optim_cfg.d_betas))
+
+
+def poly_factor(iteration: int, max_iterations: int, power: float) -> float:
+    """AdaptSegNet's ``lr_poly`` factor: ``(1 - it / max_it) ** power`` (``it`` capped at ``max_it``)."""
+    return (1.0 - min(iteration, max_iterations) / max_iterations) ** power
+
+
+def poly_schedule(optimizer: torch.optim.Optimizer, optim_cfg: Any, which: str = "network"
+                  ) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule of the network (``which="network"``: ``schedule``) or of a
+    discriminator (``"discriminator"``: ``d_schedule``): poly over ``schedule_iterations`` (or
+    ``iterations``), or constant."""
+    o = optim_cfg
+    horizon = o.schedule_iterations or o.iterations
+    kind = o.schedule if which == "network" else o.d_schedule
+    power = o.power
+    if kind == "poly":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: poly_factor(it, horizon, power))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)

@@ -1,0 +1,274 @@
+"""One adaptation iteration, as the paper writes it: Eq. (1)-(5) computed, Eq. (6) minimised.
+
+Two pure functions (no files, no logging, no data loading), called once each per iteration by
+:class:`pfrlib.train.Trainer`, and by notebooks 04-05 to show the whole iteration on one screen:
+
+:func:`network_step` - the segmentation network's update (AdaptSegNet's Algorithm, Sec. 3.3):
+
+1. discriminators frozen; **source forward**, Eq. (1) on the logits upsampled to the input size;
+2. **target forward** (images only), the fooling side of Eq. (5) on its softmax;
+3. **PFR**, Eq. (4), between the stage features of those *same* two forwards (no extra pass);
+4. **Eq. (6)**: :func:`pfrlib.losses.total_loss` of the terms, one backward, one optimiser step.
+
+:func:`discriminator_step` - the discriminator side of Eq. (5) on the *detached* softmax outputs
+of step 1-2 (source labelled 0, target 1), one optimiser step per discriminator.
+
+A method is a set of loss weights (``LossConfig.effective_weights``): ``source_only`` computes
+only ``seg`` and skips the target forward, ``pfr`` has no discriminator, ``oracle`` is
+``source_only`` on the labelled target set. AdaptSegNet's multi-level model adds ``seg_aux`` and
+``adv_aux`` (its auxiliary head on stage 4, with its own discriminator).
+
+Precision: under ``autocast=True`` (bf16, on by default on CUDA) the whole network step runs in
+one autocast region: forwards, upsampling, softmax, the discriminators and PFR. What needs
+float32 gets it: the cross-entropy and BCE losses (autocast's float32 list), the softmax, and the
+Gram products (:func:`pfrlib.losses.gram_matrix` leaves autocast for its ``bmm``).
+
+Nothing here reads a value back to the host: the loss terms stay on the device (the run loop
+checks them for NaN/inf with :class:`FiniteCheck`, once per log interval), and the labels are
+not range-checked per batch (datasets check each item when they load it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import losses
+
+__all__ = ["NetworkStep", "network_step", "discriminator_step", "upsample", "d_accuracy", "FiniteCheck",
+           "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or infinite; training stopped and kept the last good checkpoint."""
+
+
+@dataclass
+class NetworkStep:
+    """What :func:`network_step` computed (all tensors on the device).
+
+    Attributes:
+        terms: the unweighted loss terms of Eq. (6) this method uses (``seg``, ``seg_aux``,
+            ``adv``, ``adv_aux``, ``pfr``), scalars still attached to the graph until backward.
+        total: Eq. (6), the weighted sum that was back-propagated.
+        stage_terms: PFR's per-stage style and content terms (``pfr_style_2`` ...), detached.
+        outputs: for each discriminator (``"main"``, ``"aux"``) the source and target logits
+            (B x K x H x W, upsampled) whose detached softmax the discriminator step judges.
+        forwards: how many forward passes of the network this step made (1 or 2).
+    """
+
+    terms: dict[str, Tensor]
+    total: Tensor
+    stage_terms: dict[str, Tensor] = field(default_factory=dict)
+    outputs: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    forwards: int = 0
+
+
+def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
+    """(B, K, h, w) logits -> (B, K, H, W), bilinear with ``align_corners=True`` (AdaptSegNet)."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=True)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def network_step(
+    net: Callable,
+    discriminators: Mapping[str, nn.Module],
+    optimizer: torch.optim.Optimizer,
+    source: tuple[Tensor, Tensor],
+    target: Optional[Tensor],
+    weights: Mapping[str, float],
+    loss_cfg,
+    *,
+    multi_level: bool = False,
+    autocast: bool = False,
+    grad_clip: Optional[float] = None,
+    clip_parameters: Optional[Sequence[Tensor]] = None,
+) -> NetworkStep:
+    """One update of the segmentation network by Eq. (6).
+
+    Args:
+        net: the segmentation network (or its ``DistributedDataParallel`` wrapper); in train mode.
+        discriminators: ``{"main": D}`` (and ``"aux"`` for multi-level), frozen here; empty when
+            the method has no adversarial term.
+        optimizer: the network's optimiser (gradients are zeroed here, then stepped).
+        source: ``(x_s, y_s)``: normalised images B x 3 x H x W and labels B x H x W.
+        target: normalised target images B x 3 x H' x W' (never their labels), or ``None`` for
+            ``source_only`` / ``oracle``.
+        weights: the loss weights of Eq. (6) (``LossConfig.effective_weights()``).
+        loss_cfg: a :class:`pfrlib.config.LossConfig` (PFR stages, weights, options; GAN kind).
+        multi_level: the model has AdaptSegNet's auxiliary head (``seg_aux``, ``adv_aux``).
+        autocast: bf16 autocast over the forwards and losses (see the module docstring).
+        grad_clip: clip the gradient norm of ``clip_parameters`` to this value (None: no clip).
+
+    Returns:
+        :class:`NetworkStep` (terms, total, per-stage PFR terms, the outputs the discriminator
+        step needs, the number of forwards).
+    """
+    xs, ys = source
+    use_adv = weights.get("adv", 0) > 0 or weights.get("adv_aux", 0) > 0
+    use_pfr = weights.get("pfr", 0) > 0
+    optimizer.zero_grad(set_to_none=True)
+    for d in discriminators.values():
+        d.requires_grad_(False)  # frozen while the segmentation network learns
+
+    terms: dict[str, Tensor] = {}
+    stage_terms: dict[str, Tensor] = {}
+    outputs: dict[str, tuple[Tensor, Tensor]] = {}
+    forwards = 0
+    with _autocast(xs.device, autocast):
+        # 1. source forward, Eq. (1)
+        out_s = net(xs)
+        forwards += 1
+        logits_s = upsample(out_s.logits, xs.shape[-2:])
+        terms["seg"] = losses.segmentation_loss(logits_s, ys, check=False)
+        aux_s = None
+        if multi_level:
+            aux_s = upsample(out_s.aux_logits, xs.shape[-2:])
+            terms["seg_aux"] = losses.segmentation_loss(aux_s, ys, check=False)
+
+        if target is not None:
+            # 2. target forward, fooling side of Eq. (5): make D call the target "source"
+            out_t = net(target)
+            forwards += 1
+            if use_adv:
+                logits_t = upsample(out_t.logits, target.shape[-2:])
+                d_out = discriminators["main"](F.softmax(logits_t, dim=1))
+                terms["adv"] = losses.generator_loss(d_out, loss_cfg.gan)
+                outputs["main"] = (logits_s, logits_t)
+                if multi_level:
+                    aux_t = upsample(out_t.aux_logits, target.shape[-2:])
+                    d_aux = discriminators["aux"](F.softmax(aux_t, dim=1))
+                    terms["adv_aux"] = losses.generator_loss(d_aux, loss_cfg.gan)
+                    outputs["aux"] = (aux_s, aux_t)
+            # 3. PFR, Eq. (4), on the stage features of the two forwards above
+            if use_pfr:
+                feats_s = list(out_s.features)
+                if loss_cfg.pfr_detach_source:
+                    feats_s = [f.detach() for f in feats_s]
+                pfr = losses.pfr_loss(
+                    feats_s, list(out_t.features),
+                    stages=tuple(loss_cfg.pfr_stages),
+                    style_weight=loss_cfg.style_weight,
+                    content_weight=loss_cfg.content_weight,
+                    gram_normalize=loss_cfg.gram_normalize,
+                    content_form=loss_cfg.content_form,
+                    style_pairing=loss_cfg.style_pairing,
+                )
+                terms["pfr"] = pfr.total
+                stage_terms.update({f"pfr_style_{s}": v for s, v in pfr.style.items()})
+                stage_terms.update({f"pfr_content_{s}": v for s, v in pfr.content.items()})
+
+    # 4. Eq. (6), one backward, one step
+    total = losses.total_loss(terms, weights)
+    total.backward()
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(list(clip_parameters or []), grad_clip)
+    optimizer.step()
+    return NetworkStep(terms=terms, total=total, stage_terms=stage_terms, outputs=outputs, forwards=forwards)
+
+
+def discriminator_step(
+    d_nets: Mapping[str, Callable],
+    discriminators: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    outputs: Mapping[str, tuple[Tensor, Tensor]],
+    gan: str = "bce",
+    *,
+    autocast: bool = False,
+) -> dict[str, Tensor]:
+    """The discriminator side of Eq. (5): one update of each discriminator.
+
+    Args:
+        d_nets: the discriminators to call (``DistributedDataParallel`` wrappers under torchrun).
+        discriminators: the same, unwrapped (their ``requires_grad`` is switched back on here).
+        optimizers: one per discriminator.
+        outputs: :attr:`NetworkStep.outputs`: source and target logits per discriminator; their
+            softmax is *detached*, so this step never changes the segmentation network.
+        gan: ``"bce"`` (AdaptSegNet) or ``"lsgan"``.
+
+    Returns:
+        Detached scalars: ``d`` (and ``d_aux``), and for the main discriminator the fraction of
+        its outputs on the right side of the decision threshold, ``d_acc_source`` /
+        ``d_acc_target``.
+    """
+    logs: dict[str, Tensor] = {}
+    for key, (logits_s, logits_t) in outputs.items():
+        d, opt = discriminators[key], optimizers[key]
+        d.requires_grad_(True)
+        opt.zero_grad(set_to_none=True)
+        with _autocast(logits_s.device, autocast):
+            d_src = d_nets[key](F.softmax(logits_s.detach(), dim=1))
+            d_tgt = d_nets[key](F.softmax(logits_t.detach(), dim=1))
+            loss_d = losses.discriminator_loss(d_src, d_tgt, gan)
+        loss_d.backward()
+        opt.step()
+        name = "d" if key == "main" else "d_aux"
+        logs[name] = loss_d.detach()
+        if key == "main":
+            logs["d_acc_source"], logs["d_acc_target"] = d_accuracy(d_src.detach(), d_tgt.detach(), gan)
+    return logs
+
+
+def d_accuracy(d_src: Tensor, d_tgt: Tensor, gan: str) -> tuple[Tensor, Tensor]:
+    """Fraction of discriminator outputs on the right side of the decision threshold (device scalars)."""
+    thr = 0.0 if gan == "bce" else 0.5  # logits vs least-squares outputs
+    acc_s = ((d_src > thr) == (losses.SOURCE_LABEL > 0.5)).float().mean()
+    acc_t = ((d_tgt > thr) == (losses.TARGET_LABEL > 0.5)).float().mean()
+    return acc_s, acc_t
+
+
+class FiniteCheck:
+    """A device-side record of non-finite loss terms: no host sync until :meth:`first_failure`.
+
+    :meth:`update` ORs ``~isfinite`` of each term into a flag tensor and remembers the first
+    iteration (and the values) where any term failed, all with tensor ops on the terms' device.
+    :meth:`first_failure` reads the flags back once (the run loop calls it once per log interval
+    and around every checkpoint) and returns ``None`` or ``(iteration, {term: value})``.
+    """
+
+    def __init__(self) -> None:
+        self.names: Optional[list[str]] = None
+        self.bad: Optional[Tensor] = None
+        self.first_iteration: Optional[Tensor] = None
+        self.first_values: Optional[Tensor] = None
+
+    def update(self, terms: Mapping[str, Tensor], iteration: int) -> None:
+        """Record the terms of ``iteration`` (1-based)."""
+        values = torch.stack([v.detach().float().reshape(()) for v in terms.values()])
+        bad = ~torch.isfinite(values)
+        if self.bad is None or self.names != list(terms):
+            self.names = list(terms)
+            self.bad = torch.zeros_like(bad)
+            self.first_iteration = torch.full((), -1, dtype=torch.long, device=values.device)
+            self.first_values = torch.zeros_like(values)
+        new = bad.any() & ~self.bad.any()
+        self.first_iteration = torch.where(new, torch.full_like(self.first_iteration, iteration), self.first_iteration)
+        self.first_values = torch.where(new, values, self.first_values)
+        self.bad = self.bad | bad
+
+    def failed(self) -> Tensor:
+        """A device bool: whether any term has been non-finite."""
+        if self.bad is None:
+            return torch.zeros((), dtype=torch.bool)
+        return self.bad.any()
+
+    def first_failure(self) -> Optional[tuple[int, dict[str, float]]]:
+        """``None`` if every recorded term was finite, else the first bad iteration and its terms."""
+        if self.bad is None or not bool(self.bad.any()):
+            return None
+        it = int(self.first_iteration)
+        vals = self.first_values.tolist()
+        bad = self.bad.tolist()
+        return it, {n: v for n, v, b in zip(self.names, vals, bad) if b}

@@ -1,0 +1,311 @@
+"""pfrlib.step and pfrlib.optim: one iteration of Eq. (6), AdaptSegNet's SGD listing, GPU options on CPU.
+
+The reference iteration below is the training step as it stood before the step functions were
+extracted (one monolithic method); the step functions must reproduce it bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pfrlib import losses, models
+from pfrlib.config import TrainConfig
+from pfrlib.optim import RepeatedSGD, adaptsegnet_repeats, build_optimizer
+from pfrlib.step import FiniteCheck, NetworkStep, network_step
+from pfrlib.train import Trainer
+
+TINY = dict(
+    synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,
+    iterations=6, log_every=2, checkpoint_every=3, val_every=0, progress=False,
+    model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1, hflip=True,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _trainer(tmp_path, name, **overrides) -> Trainer:
+    cfg = TrainConfig.preset("cpu", **{**TINY, "out": str(tmp_path / name), **overrides})
+    return Trainer(cfg, prepare_output=False)
+
+
+def _reference_iteration(tr: Trainer) -> None:
+    """The pre-refactoring ``Trainer.step``, transcribed: forwards, Eq. (1)-(6), both updates."""
+    cfg, w = tr.cfg, tr.weights
+    tr.model.train()
+    tr.opt.zero_grad(set_to_none=True)
+    for d in tr.discriminators.values():
+        for p in d.parameters():
+            p.requires_grad_(False)
+    terms = {}
+    xs, ys = next(tr.src_iter)
+    xs = tr._images(xs)
+    ys = ys.long()
+    out_s = tr.model(xs)
+    up = lambda t, size: F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=True)  # noqa: E731
+    logits_s = up(out_s.logits.float(), xs.shape[-2:])
+    terms["seg"] = losses.segmentation_loss(logits_s, ys)
+    aux_s = aux_t = logits_t = None
+    if tr.multi_level:
+        aux_s = up(out_s.aux_logits.float(), xs.shape[-2:])
+        terms["seg_aux"] = losses.segmentation_loss(aux_s, ys)
+    if tr.tgt_iter is not None:
+        xt = tr._images(next(tr.tgt_iter))
+        out_t = tr.model(xt)
+        if tr.use_adv:
+            logits_t = up(out_t.logits.float(), xt.shape[-2:])
+            terms["adv"] = losses.generator_loss(tr.discriminators["main"](F.softmax(logits_t, dim=1)), cfg.loss.gan)
+            if tr.multi_level:
+                aux_t = up(out_t.aux_logits.float(), xt.shape[-2:])
+                terms["adv_aux"] = losses.generator_loss(tr.discriminators["aux"](F.softmax(aux_t, dim=1)), cfg.loss.gan)
+        if w["pfr"] > 0:
+            pfr = losses.pfr_loss([f.float() for f in out_s.features], [f.float() for f in out_t.features],
+                                  stages=tuple(cfg.loss.pfr_stages), style_weight=cfg.loss.style_weight,
+                                  content_weight=cfg.loss.content_weight, gram_normalize=cfg.loss.gram_normalize,
+                                  content_form=cfg.loss.content_form, style_pairing=cfg.loss.style_pairing)
+            terms["pfr"] = pfr.total
+    total = sum(w[k] * v for k, v in terms.items())
+    total.backward()
+    tr.opt.step()
+    tr.sched.step()
+    if tr.use_adv:
+        pairs = [("main", logits_s, logits_t)] + ([("aux", aux_s, aux_t)] if tr.multi_level else [])
+        for k, ls, lt in pairs:
+            d, opt = tr.discriminators[k], tr.d_opts[k]
+            for p in d.parameters():
+                p.requires_grad_(True)
+            opt.zero_grad(set_to_none=True)
+            loss_d = losses.discriminator_loss(d(F.softmax(ls.detach(), dim=1)), d(F.softmax(lt.detach(), dim=1)),
+                                               cfg.loss.gan)
+            loss_d.backward()
+            opt.step()
+            tr.d_scheds[k].step()
+    tr.iteration += 1
+
+
+def _state(tr: Trainer) -> dict[str, torch.Tensor]:
+    sd = {f"model.{k}": v for k, v in tr.model.state_dict().items()}
+    for name, d in tr.discriminators.items():
+        sd.update({f"{name}.{k}": v for k, v in d.state_dict().items()})
+    return sd
+
+
+@pytest.mark.parametrize("method,multi_level", [
+    ("source_only", False), ("adaptsegnet", True), ("pfr", False), ("pfr_adv", False), ("pfr_adv", True),
+    ("oracle", False),
+])
+def test_step_functions_reproduce_the_monolithic_step_bit_for_bit(tmp_path, method, multi_level):
+    new = _trainer(tmp_path, "new", method=method, multi_level=multi_level)
+    ref = _trainer(tmp_path, "ref", method=method, multi_level=multi_level)
+    for _ in range(3):
+        new.step()
+        _reference_iteration(ref)
+    a, b = _state(new), _state(ref)
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"{method}: {different[:5]}"
+    assert new.finite.first_failure() is None
+
+
+class _CountingNet(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls = net, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+@pytest.mark.parametrize("method,forwards", [("source_only", 1), ("adaptsegnet", 2), ("pfr", 2), ("pfr_adv", 2)])
+def test_one_source_and_one_target_forward_per_iteration(tmp_path, method, forwards):
+    tr = _trainer(tmp_path, method, method=method, multi_level=True)
+    counter = _CountingNet(tr.model)
+    tr.net = counter
+    for i in range(2):
+        tr.step()
+    assert counter.calls == 2 * forwards
+
+
+def test_network_step_returns_the_weighted_sum_of_eq6(tmp_path):
+    tr = _trainer(tmp_path, "t", method="pfr_adv", multi_level=True)
+    xs, ys = next(tr.src_iter)
+    xt = next(tr.tgt_iter)
+    ns = network_step(tr.net, tr.discriminators, tr.opt, (tr._images(xs), ys), tr._images(xt), tr.weights,
+                      tr.cfg.loss, multi_level=True)
+    assert isinstance(ns, NetworkStep) and ns.forwards == 2
+    assert set(ns.terms) == {"seg", "seg_aux", "adv", "adv_aux", "pfr"}
+    expected = sum(tr.weights[k] * v.detach() for k, v in ns.terms.items())
+    assert torch.allclose(ns.total.detach(), expected)
+    assert set(ns.outputs) == {"main", "aux"}
+    assert {"pfr_style_2", "pfr_style_5"} <= set(ns.stage_terms)
+
+
+def test_total_loss_is_eq6_and_names_a_term_without_weight():
+    t = {"seg": torch.tensor(2.0), "adv": torch.tensor(3.0), "pfr": torch.tensor(5.0)}
+    w = {"seg": 1.0, "adv": 0.1, "pfr": 0.01, "seg_aux": 0.5}
+    assert losses.total_loss(t, w).item() == pytest.approx(2.0 + 0.3 + 0.05)
+    with pytest.raises(KeyError, match="pfr"):
+        losses.total_loss(t, {"seg": 1.0, "adv": 1.0})
+
+
+def test_segmentation_loss_without_check_is_zero_when_all_pixels_are_ignored():
+    logits = torch.randn(2, 4, 8, 8, requires_grad=True)
+    labels = torch.full((2, 8, 8), losses.IGNORE_INDEX, dtype=torch.uint8)
+    loss = losses.segmentation_loss(logits, labels, check=False)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.count_nonzero(logits.grad) == 0
+    labels[0, 0, 0] = 1
+    ref = F.cross_entropy(logits, labels.long(), ignore_index=losses.IGNORE_INDEX)
+    assert torch.equal(losses.segmentation_loss(logits, labels, check=False), ref)
+
+
+def test_finite_check_records_the_first_failure_without_raising():
+    fc = FiniteCheck()
+    fc.update({"seg": torch.tensor(1.0), "pfr": torch.tensor(2.0)}, 1)
+    assert fc.first_failure() is None
+    fc.update({"seg": torch.tensor(1.0), "pfr": torch.tensor(float("nan"))}, 2)
+    fc.update({"seg": torch.tensor(float("inf")), "pfr": torch.tensor(1.0)}, 3)
+    it, bad = fc.first_failure()
+    assert it == 2 and "pfr" in bad
+
+
+# --------------------------------------------------------------------------- AdaptSegNet's SGD listing
+def test_adaptsegnet_listing_counts_on_the_multi_level_deeplab():
+    net = models.build_model("deeplabv2_r101", 19, multi_level=True)
+    reps = adaptsegnet_repeats(net.backbone_modules())
+    names = {id(p): n for n, p in net.named_parameters()}
+    by_name = {names[id(p)]: r for p, r in reps.items()}
+    assert by_name["conv1.weight"] == 1
+    for n, r in by_name.items():
+        if n == "conv1.weight":
+            continue
+        expected = 4 if ".downsample." in n else 3
+        assert r == expected, (n, r)
+    assert sum(1 for n in by_name if ".downsample." in n) == 4
+    # AdaptSegNet lists 330 tensors for the 120 trainable ones (104 backbone + 16 head tensors)
+    heads = [p for m in net.head_modules() for p in m.parameters()]
+    assert len(by_name) + len(heads) == 120
+    assert sum(by_name.values()) + len(heads) == 330
+    # branches 3-4 of each ASPP head are never summed: not trained (DDP needs every trainable
+    # parameter to get a gradient), but still in the state_dict for AdaptSegNet checkpoints
+    used = [p for m in net.head_modules() for p in m.parameters() if p.requires_grad]
+    assert len(used) == 8 and "layer6.conv2d_list.3.weight" in net.state_dict()
+
+
+def _sgd_loop(params, grads, repeats, lr, m, wd, bufs):
+    """The independent reference: the SGD update applied r times in a row, one momentum buffer."""
+    out = []
+    for p, g, r, i in zip(params, grads, repeats, range(len(params))):
+        p = p.clone()
+        for _ in range(r):
+            d = g + wd * p
+            bufs[i] = d.clone() if bufs[i] is None else m * bufs[i] + d
+            p = p - lr * bufs[i]
+        out.append(p)
+    return out
+
+
+def test_repeated_sgd_matches_an_independent_loop_on_deeplab():
+    torch.manual_seed(0)
+    net = models.build_model("deeplabv2_r101", 5, multi_level=True, layers=(2, 1, 1, 1))
+    cfg = TrainConfig.preset("paper").optim
+    opt = build_optimizer(net, cfg)
+    assert isinstance(opt, RepeatedSGD)
+    backbone, heads = opt.param_groups
+    assert heads["lr"] == pytest.approx(10 * backbone["lr"]) and set(heads["repeats"]) == {1}
+    assert set(backbone["repeats"]) == {1, 3, 4}
+    params = [p for g in opt.param_groups for p in g["params"]]
+    repeats = [r for g in opt.param_groups for r in g["repeats"]]
+    lrs = [g["lr"] for g in opt.param_groups for _ in g["params"]]
+    bufs = [None] * len(params)
+    x = torch.randn(1, 3, 33, 33)
+    for _ in range(2):  # two steps: the second one reuses the momentum buffers
+        before = [p.detach().clone() for p in params]
+        opt.zero_grad()
+        out = net(x)
+        (out.logits.square().mean() + out.aux_logits.square().mean()).backward()
+        grads = [p.grad.clone() for p in params]
+        expected = []
+        for i, (b, g, r, lr) in enumerate(zip(before, grads, repeats, lrs)):
+            sub = [bufs[i]]
+            expected.append(_sgd_loop([b], [g], [r], lr, cfg.momentum, cfg.weight_decay, sub)[0])
+            bufs[i] = sub[0]
+        opt.step()
+        for p, e in zip(params, expected):
+            torch.testing.assert_close(p.detach(), e, rtol=1e-6, atol=1e-9)
+
+
+def test_unique_listing_is_torch_sgd_and_differs_from_adaptsegnet():
+    torch.manual_seed(0)
+    net_a = models.build_model("deeplabv2_r101", 5, multi_level=False, layers=(1, 1, 1, 1))
+    net_u = copy.deepcopy(net_a)
+    cfg = TrainConfig.preset("paper").optim
+    opt_a = build_optimizer(net_a, cfg)
+    opt_u = build_optimizer(net_u, TrainConfig.preset("paper", param_listing="unique").optim)
+    assert type(opt_u) is torch.optim.SGD
+    x = torch.randn(1, 3, 33, 33)
+    for net, opt in ((net_a, opt_a), (net_u, opt_u)):
+        net(x).logits.square().mean().backward()
+        opt.step()
+    conv = "layer1.0.conv1.weight"
+    pa, pu, p0 = (dict(n.named_parameters())[conv] for n in (net_a, net_u, net_a))
+    assert not torch.equal(pa, pu)
+    assert torch.equal(dict(net_a.named_parameters())["layer6.conv2d_list.0.bias"],
+                       dict(net_u.named_parameters())["layer6.conv2d_list.0.bias"])  # heads: once in both
+
+
+@pytest.mark.parametrize("listing", ["adaptsegnet", "unique"])
+def test_paper_preset_trains_with_either_listing(tmp_path, listing):
+    cfg = TrainConfig.preset(
+        "paper", method="pfr_adv", source="synth:source", target="synth:target", source_val="synth:source",
+        target_val="synth:target", synth_size=(48, 64), source_size=(48, 64), target_size=(48, 64),
+        eval_size=(48, 64), iterations=2, synth_train_length=4, synth_val_length=2, device="cpu", num_workers=0,
+        model_kwargs={"layers": [1, 1, 1, 1]}, progress=False, out=str(tmp_path / listing), param_listing=listing)
+    tr = Trainer(cfg, prepare_output=False)
+    terms = tr.step()
+    assert torch.isfinite(terms["total"])
+
+
+# --------------------------------------------------------------------------- GPU options, on CPU
+def _one_loss(tmp_path, name, **overrides) -> float:
+    torch.manual_seed(0)
+    tr = _trainer(tmp_path, name, method="pfr_adv", multi_level=True, **overrides)
+    return tr.step()["total"].item()
+
+
+def test_bf16_autocast_step_is_close_to_fp32(tmp_path):
+    fp32 = _one_loss(tmp_path, "fp32", bf16=False)
+    bf16 = _one_loss(tmp_path, "bf16", bf16=True)
+    # bf16 keeps 8 bits of mantissa (relative rounding 2^-8 = 0.4%) in every conv; over a dozen
+    # layers the first loss moves by well under 5%
+    assert bf16 == pytest.approx(fp32, rel=0.05)
+    assert bf16 != fp32  # autocast really ran
+
+
+def test_channels_last_gives_the_same_loss(tmp_path):
+    a = _one_loss(tmp_path, "contig", channels_last=False)
+    b = _one_loss(tmp_path, "cl", channels_last=True)
+    assert b == pytest.approx(a, rel=1e-5)
+
+
+def test_gpu_options_resolve_to_off_on_cpu(tmp_path):
+    tr = _trainer(tmp_path, "auto", method="source_only")
+    assert tr.cfg.run.bf16 is None and not tr.bf16 and not tr.channels_last and not tr.pin_memory
+
+
+@pytest.mark.slow
+def test_compiled_step_runs(tmp_path):
+    pytest.importorskip("torch._dynamo")
+    loss = _one_loss(tmp_path, "compiled", compile=True)
+    assert loss == pytest.approx(_one_loss(tmp_path, "eager"), rel=1e-4)
