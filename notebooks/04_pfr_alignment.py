@@ -78,6 +78,37 @@ def config(method: str, name: str, **overrides) -> TrainConfig:
 
 
 # %% [markdown]
+# ## 0. One iteration of Eq. (6), in code
+#
+# Everything the training loop does in one iteration is one function,
+# `pfrlib.step.network_step` (read it in `pfrlib/step.py`, next to the paper): a source forward
+# and Eq. (1); a target forward (images only); Eq. (4) between the stage features of *those same
+# two forwards*; Eq. (6) as `pfrlib.losses.total_loss(terms, weights)`; one backward, one
+# optimiser step. Here it is called by hand, once, on a fresh small model, with the `pfr`
+# method's weights (no discriminator yet: that is notebook 05).
+
+# %%
+from pfrlib import models, step
+from pfrlib.data.transforms import TrainTransform
+from pfrlib.optim import build_optimizer
+
+demo = TrainConfig.preset("cpu", method="pfr", **pfr_overrides)
+torch.manual_seed(seed)
+net = models.build_from_config(demo.model)
+optimizer = build_optimizer(net, demo.optim)
+to_input = TrainTransform(hflip=False, normalize=net.normalization)
+src = SynthStreets("source", "train", size=demo.data.synth_size, length=4, transform=to_input)
+tgt = SynthStreets("target", "train", size=demo.data.synth_size, length=4, transform=to_input)
+xs, ys = (torch.stack(t) for t in zip(*(src[i] for i in range(4))))
+xt = torch.stack([tgt[i][0] for i in range(4)])  # the target labels are not used
+
+weights = demo.loss.effective_weights()
+result = step.network_step(net, {}, optimizer, (xs, ys), xt, weights, demo.loss)
+print(f"{result.forwards} forward passes; terms:", {k: round(v.item(), 4) for k, v in result.terms.items()})
+print(f"Eq. (6): L_seg + lambda_pfr * L_pfr = {result.terms['seg'].item():.4f} + {weights['pfr']} * "
+      f"{result.terms['pfr'].item():.4f} = {result.total.item():.4f}")
+
+# %% [markdown]
 # ## 1. PFR against the source-only baseline
 #
 # The `cpu` preset's PFR settings are shown below. Two things differ from the paper's numbers,

@@ -11,7 +11,7 @@
 # $$\mathcal{L}_{adv} = \mathbb{E}_{x \sim \mathcal{D}_s}[\log D(M(x))]
 #   + \mathbb{E}_{x \sim \mathcal{D}_t}[\log(1 - D(M(x)))].$$
 #
-# The two players alternate each iteration (`pfrlib.train.Trainer.step`):
+# The two players alternate each iteration (`pfrlib.step`, called by the training loop):
 #
 # 1. **network step**, discriminator frozen: segmentation loss on source, PFR loss on the paired
 #    stage features, and the *fooling* loss: make $D$ call the target output "source" (label 0);
@@ -87,6 +87,44 @@ print("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv
 # stage repaired sky all-or-nothing: on seed 4 the full method's sky IoU stayed at 3 and
 # AdaptSegNet beat it. At 0.004 the repair held on every seed tried ("What to try" sweeps
 # it; exercise 3 goes back to 0.002).
+
+# %% [markdown]
+# ## 0. One adversarial iteration, in code
+#
+# The two players are two functions of `pfrlib/step.py`. `network_step` (notebook 04) now also
+# gets the discriminator: it runs the target softmax through it, frozen, and adds the fooling
+# term $\lambda_{adv}\mathcal{L}_{adv}$ to Eq. (6). `discriminator_step` then trains the
+# discriminator on the *detached* softmax outputs that `network_step` returns, so it cannot move
+# the segmentation network. One iteration of the full method, by hand:
+
+# %%
+import torch
+
+from pfrlib import models, step
+from pfrlib.data import SynthStreets
+from pfrlib.data.transforms import TrainTransform
+from pfrlib.optim import build_discriminator_optimizer, build_optimizer
+
+demo = TrainConfig.preset("cpu", method="pfr_adv")
+torch.manual_seed(0)
+net = models.build_from_config(demo.model)
+D = {"main": models.FCDiscriminator(demo.model.num_classes, ndf=demo.model.ndf)}
+net_opt, d_opts = build_optimizer(net, demo.optim), {"main": build_discriminator_optimizer(D["main"], demo.optim)}
+to_input = TrainTransform(hflip=False, normalize=net.normalization)
+src = SynthStreets("source", "train", size=demo.data.synth_size, length=4, transform=to_input)
+tgt = SynthStreets("target", "train", size=demo.data.synth_size, length=4, transform=to_input)
+xs, ys = (torch.stack(t) for t in zip(*(src[i] for i in range(4))))
+xt = torch.stack([tgt[i][0] for i in range(4)])
+
+result = step.network_step(net, D, net_opt, (xs, ys), xt, demo.loss.effective_weights(), demo.loss)
+d_logs = step.discriminator_step(D, D, d_opts, result.outputs, demo.loss.gan)
+print("network step:", {k: round(v.item(), 4) for k, v in result.terms.items()}, "-> Eq. (6) total", round(result.total.item(), 4))
+print("discriminator step:", {k: round(v.item(), 3) for k, v in d_logs.items()})
+
+# %% [markdown]
+# At the start the discriminator's loss is near $\ln 2 \approx 0.69$ (it cannot tell the domains
+# apart yet) and the fooling term is near $\ln 2$ too; during training they move against each
+# other (section 3 below follows them over a whole run).
 
 # %% [markdown]
 # ## 1. Train the ladder

@@ -337,8 +337,10 @@ def test_bn_mode_train_is_ordinary_batchnorm():
 def test_param_groups_lr_ratio(r101):
     groups = r101.param_groups(2.5e-4)
     assert [g["lr"] for g in groups] == [2.5e-4, 2.5e-3]
-    head_ids = {id(p) for m in (r101.layer5, r101.layer6) for p in m.parameters()}
-    assert {id(p) for p in groups[1]["params"]} == head_ids and len(groups[1]["params"]) == 16
+    # heads: the two summed ASPP branches of each head (AdaptSegNet's classifier adds only branches
+    # 0 and 1; branches 2-3 stay in the state_dict but are frozen, so DDP and SGD skip them)
+    head_ids = {id(p) for m in (r101.layer5, r101.layer6) for conv in m.conv2d_list[:2] for p in conv.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == head_ids and len(groups[1]["params"]) == 8
     # backbone: conv weights only (BN affine parameters are frozen): conv1 + 3 per block + 4 shortcuts
     assert len(groups[0]["params"]) == 1 + 3 * sum(R101) + 4
     assert all(p.requires_grad for g in groups for p in g["params"])

@@ -201,6 +201,85 @@ def test_ddp_two_processes_gloo(tmp_path):
     final = json.loads((tmp_path / "ddp" / "final.json").read_text())
     assert final["world_size"] == 2 and final["iterations"] == 3
     assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) >= 1  # rank 0 only writes
+    assert final["replicas_identical"] is True
+
+
+@pytest.mark.slow
+def test_torchrun_trains_the_papers_model(tmp_path):
+    """The README's torchrun command on the paper preset: DeepLab-v2 R101 multi-level, 2 gloo ranks.
+
+    With AdaptSegNet's 2-branch ASPP heads, branches 3-4 never get a gradient; DDP stopped at
+    iteration 2 ("parameters that were not used in producing loss") until they were frozen.
+    """
+    out = tmp_path / "ddp_paper"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "pfrlib.train", "--preset", "paper", "--method", "pfr_adv",
+           "--source", "synth:source", "--target", "synth:target", "--source-val", "synth:source",
+           "--target-val", "synth:target", "--synth-size", "65", "129", "--source-size", "65", "129",
+           "--target-size", "65", "129", "--eval-size", "65", "129", "--iterations", "3",
+           "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu", "--out", str(out),
+           "--no-progress"]
+    env = _env()
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((out / "final.json").read_text())
+    assert final["world_size"] == 2 and final["iterations"] == 3 and final["arch"] == "deeplabv2_r101"
+    assert final["replicas_identical"] is True  # both ranks hold bitwise the same weights
+    assert (out / "checkpoint_last.pt").exists() and not (out / "checkpoint_pending.pt").exists()
+
+
+def test_a_diverged_run_keeps_a_checkpoint_whose_model_is_finite(tmp_path, capsys):
+    """SGD at lr 30: weights blow up (finite, ~1e11) one iteration before the losses turn NaN.
+    Only checkpoints whose next losses were finite are kept, so the kept model evaluates."""
+    from pfrlib.evaluate import evaluate_checkpoint
+
+    out = tmp_path / "nan"
+    code = main(_cli(tmp_path, "nan", "--optimizer", "sgd", "--lr", "30", "--checkpoint-every", "1",
+                     "--iterations", "30"))
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "checkpoint_last.pt (iteration" in err
+    result, _ = evaluate_checkpoint(out / "checkpoint_last.pt", "synth:target")
+    assert result.miou == result.miou  # a real number
+    model_state = torch.load(out / "checkpoint_last.pt", map_location="cpu", weights_only=True)["model"]
+    assert all(torch.isfinite(v).all() for v in model_state.values() if v.is_floating_point())
+    assert not (out / "checkpoint_pending.pt").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_non_finite_learning_rates_are_rejected_up_front(tmp_path, capsys, value):
+    assert main(_cli(tmp_path, "lr", "--lr", value)) == 2
+    assert "lr" in capsys.readouterr().err
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path):
+    old = train(tiny(tmp_path, "ow", method="source_only", iterations=2, checkpoint_every=2))
+    before = (old.out / "final.json").read_text()
+    # the new run fails before its first checkpoint (an unreadable image)
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    (bad / "images" / "000.png").write_bytes(b"not a png")
+    with pytest.raises(Exception):
+        train(tiny(tmp_path, "ow", method="source_only", iterations=2, overwrite=True, source=f"folder:{bad}"))
+    assert (old.out / "final.json").read_text() == before and (old.out / "checkpoint_last.pt").exists()
+    assert not list(old.out.glob(".replaced-*"))
+    # a successful replacement removes the old run
+    new = train(tiny(tmp_path, "ow", method="source_only", iterations=3, checkpoint_every=3, overwrite=True))
+    assert new.final["iterations"] == 3 and not list(new.out.glob(".replaced-*"))
+
+
+def test_resume_without_a_checkpoint_is_an_error(tmp_path, capsys):
+    assert main(_cli(tmp_path, "empty", "--resume")) == 2
+    assert "holds no checkpoint_last.pt" in capsys.readouterr().err
+
+
+def test_leftover_temporary_checkpoints_are_removed_on_the_next_start(tmp_path):
+    first = train(tiny(tmp_path, "tmp", method="source_only", iterations=2, checkpoint_every=2))
+    junk = first.out / ".checkpoint_last.pt.abc123.tmp"
+    junk.write_bytes(b"half a checkpoint")
+    train(tiny(tmp_path, "tmp", method="source_only", iterations=2, checkpoint_every=2, overwrite=True))
+    assert not junk.exists()
 
 
 # --------------------------------------------------------------------------- bad input
