@@ -118,4 +118,6 @@ def test_notebook_sweep_records_metrics(tmp_path, monkeypatch):
     bad = statuses["gram_normalize=bogus"]
     assert not bad["ok"] and bad["failing_cell"]["ename"] == "ValueError" and "gram_normalize" in bad["failing_cell"]["evalue"]
     result = sweep.aggregate(spec, root=tmp_path / "runs")
-    assert [e["gram_normalize"] for e in result["summary"]] == ["chw"]
+    # the failed run is listed as failed, not dropped
+    assert [(e["gram_normalize"], e["n"], e["failed"]) for e in result["summary"]] == [("chw", 1, 0), ("bogus", 0, 1)]
+    assert "| bogus | 0 (1 failed) | FAILED |" in result["markdown"]
