@@ -326,8 +326,9 @@ def check_runs(spec: SweepSpec, runs: list[Run], check_paths: bool = True) -> No
 def claim_root(spec: SweepSpec, root: str | os.PathLike = "runs", share: bool = False, write: bool = True) -> Path:
     """Make ``runs/<name>/`` this spec's folder; refuse one that another spec with the same name owns.
 
-    ``runs/<name>/sweep.json`` lists the spec file(s) that write there. A folder without it (an
-    older sweep) is claimed silently. ``share=True`` adds this spec to the list instead of
+    ``runs/<name>/sweep.json`` lists the spec file(s) that write there (relative to the folder
+    that holds ``root``, e.g. ``sweeps/ablation.yaml``). A folder without it (an older sweep) is
+    claimed silently. ``share=True`` adds this spec to the list instead of
     refusing. Returns the folder.
 
     Raises:
@@ -336,7 +337,7 @@ def claim_root(spec: SweepSpec, root: str | os.PathLike = "runs", share: bool = 
     out_root = Path(root) / spec.name
     if spec.path is None:
         return out_root
-    me = str(Path(spec.path).resolve())
+    me = _spec_id(spec, root)
     owner = out_root / OWNER_FILE
     specs: list[str] = []
     if owner.exists():
@@ -352,6 +353,16 @@ def claim_root(spec: SweepSpec, root: str | os.PathLike = "runs", share: bool = 
     if me not in specs and write:
         write_json(owner, {"name": spec.name, "specs": [*specs, me]})
     return out_root
+
+
+def _spec_id(spec: SweepSpec, root: str | os.PathLike) -> str:
+    """The spec file relative to the folder that holds ``root`` (e.g. ``sweeps/ablation.yaml``),
+    so that moving the whole repository keeps the record valid; absolute if it lies elsewhere."""
+    spec_abs = Path(spec.path).resolve()
+    try:
+        return str(spec_abs.relative_to(Path(root).resolve().parent))
+    except ValueError:
+        return str(spec_abs)
 
 
 def _config_diff(run: Run) -> str:

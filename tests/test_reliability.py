@@ -382,8 +382,13 @@ def test_two_specs_with_one_name_do_not_share_a_folder_unless_asked(tmp_path, mo
     final = (root / "same" / "seed=0" / "final.json").read_text()
     assert sweep.main([str(b), "--root", str(root)]) == 2
     line = one_line(capsys.readouterr().err)
-    assert str(a.resolve()) in line and str(b.resolve()) in line and "--share-dir" in line
+    assert "holds the runs of sweep spec a/spec.yaml" in line and "b/spec.yaml" in line and "--share-dir" in line
     assert (root / "same" / "seed=0" / "final.json").read_text() == final  # untouched
+    # asked to share: b may write there; its run (another configuration) is moved aside, not lost
+    assert sweep.main([str(b), "--root", str(root), "--share-dir"]) == 0
+    (kept,) = (root / "same" / "_replaced").glob("*/seed=0")
+    assert (kept / "final.json").read_text() == final
+    assert json.loads((root / "same" / "sweep.json").read_text())["specs"] == ["a/spec.yaml", "b/spec.yaml"]
 
 
 def test_a_finished_run_with_another_configuration_is_kept_not_overwritten(tmp_path, monkeypatch):
