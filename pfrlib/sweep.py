@@ -47,7 +47,6 @@ import csv
 import difflib
 import io
 import itertools
-import json
 import math
 import os
 import re
