@@ -477,10 +477,15 @@ def execute(spec: SweepSpec, run: Run, threads: int = 1) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1), "ok": proc.returncode == 0 and _result_path(spec, run).exists(),
     }
     if not status["ok"]:
-        tail = (run.out / "log.txt").read_text().splitlines()[-15:]
+        tail = (run.out / "log.txt").read_text(errors="replace").splitlines()[-15:]
         status["log_tail"] = tail
+        errors = [ln[len("error: "):] for ln in tail if ln.startswith("error: ")]
+        status["error"] = errors[-1] if errors else (tail[-1] if tail else f"exit status {proc.returncode}")
         if spec.runner == "notebook":
-            status["failing_cell"] = _failing_cell(run.out / "notebook.ipynb")
+            cell = _failing_cell(run.out / "notebook.ipynb")
+            status["failing_cell"] = cell
+            if cell:
+                status["error"] = f"cell {cell['index']}: {cell['ename']}: {cell['evalue']}"
     write_json(run.out / "status.json", status)
     return status
 
@@ -526,7 +531,7 @@ def run_sweep(spec: SweepSpec, root: str | os.PathLike = "runs", jobs: Optional[
     def one(r: Run) -> dict[str, Any]:
         status = execute(spec, r, spec.threads)
         log(f"  {'ok    ' if status['ok'] else 'FAILED'} {r.name} ({status['seconds']:.0f} s)"
-            + ("" if status["ok"] else f": see {r.out / 'status.json'}"))
+            + ("" if status["ok"] else f": {status.get('error', '?')} (see {r.out / 'status.json'})"))
         return status
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:

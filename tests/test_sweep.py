@@ -86,7 +86,8 @@ def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
     ok = {s["name"]: s["ok"] for s in statuses}
     assert sum(ok.values()) == 4 and ok[bad_name] is False
     failed = json.loads((tmp_path / "runs" / "tiny" / bad_name / "status.json").read_text())
-    assert any("junk.pth" in line for line in failed["log_tail"])
+    assert any("junk.pth" in line for line in failed["log_tail"]) and "junk.pth" in failed["error"]
+    assert any(line.startswith(f"  FAILED {bad_name}") and "junk.pth" in line for line in logs)
 
     result = sweep.aggregate(spec, root=tmp_path / "runs")
     out = tmp_path / "runs" / "tiny"
