@@ -9,9 +9,7 @@ lists and dicts (the numpy RNG state is stored as a tensor, not an ``ndarray``).
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import torch
 
 from .io import atomic_write
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -28,8 +26,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return atomic_write(path, lambda f: torch.save(state, f))
 
 
-#: The ``format`` entry of the checkpoints :mod:`pfrlib.train` writes.
-CHECKPOINT_FORMAT = "pfrlib-checkpoint-1"
+#: The ``format`` entry of the checkpoints :mod:`pfrlib.train` writes starts with this.
+CHECKPOINT_FORMAT_PREFIX = "pfrlib-checkpoint-"
 _EXPECTED = "expected a checkpoint written by pfrlib.train (e.g. runs/NAME/checkpoint_last.pt)"
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 
@@ -48,6 +46,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         FileNotFoundError: no such file. IsADirectoryError: ``path`` is a directory.
         ValueError: the file is not a readable pfrlib checkpoint.
     """
+    import pickle  # noqa: PLC0415 (local: this function is the only user)
+    import re  # noqa: PLC0415
+
     path = Path(path)
     if path.is_dir():
         hint = f"; did you mean {path / 'checkpoint_last.pt'}?" if (path / "checkpoint_last.pt").is_file() else ""
@@ -78,10 +79,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                          f"{_EXPECTED}") from None
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a pfrlib checkpoint "
-                         f"(a dict with 'format': {CHECKPOINT_FORMAT!r}, 'model' and 'config'); {_EXPECTED}")
+                         f"(a dict with 'format', 'model' and 'config' entries); {_EXPECTED}")
     fmt = state.get("format")
-    if fmt is not None and fmt != CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint {path} has format {fmt!r}; this version of pfrlib reads {CHECKPOINT_FORMAT!r}")
+    if fmt is not None and not str(fmt).startswith(CHECKPOINT_FORMAT_PREFIX):
+        raise ValueError(f"checkpoint {path} has format {fmt!r}, not a pfrlib checkpoint format "
+                         f"({CHECKPOINT_FORMAT_PREFIX}N); {_EXPECTED}")
     if "model" not in state or "config" not in state:
         keys = sorted(str(k) for k in state)
         bare = state and all(isinstance(v, torch.Tensor) for v in state.values())
