@@ -225,6 +225,15 @@ def test_cityscapes_layout_and_mapping(cs_root: Path):
     assert len(val) == 1 and "frankfurt" in str(val.items[0][0])
 
 
+def test_cityscapes_test_split_withheld_labels_say_so(cs_root: Path):
+    cs_frame(cs_root, "test", "berlin", 7)
+    save_gray_label(cs_root / "gtFine" / "test" / "berlin" / "berlin_000007_000019_gtFine_labelIds.png",
+                    np.zeros((8, 12), np.uint8))  # as distributed: no class pixel
+    with pytest.raises(ValueError, match="no pixel of any class.*test labels are withheld"):
+        Cityscapes(cs_root, "test")[0]
+    assert not Cityscapes(cs_root, "test", labels=False).has_labels
+
+
 def test_cityscapes_unlabelled(cs_root: Path, tmp_path: Path):
     import shutil
 

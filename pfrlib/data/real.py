@@ -414,6 +414,16 @@ class Cityscapes(SegmentationFolder):
         """``"cityscapes_ids"`` for ``*_labelIds.png``, ``"trainid"`` for ``*_labelTrainIds.png``."""
         return self._encodings[index]
 
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`SegmentationFolder.load`; an empty label of the test split says why."""
+        try:
+            return super().load(index)
+        except DataFileError as err:
+            if self.split == "test" and "no pixel of any class" in str(err):
+                raise DataFileError(f"{err} (Cityscapes test labels are withheld by the benchmark: evaluate on "
+                                    f"the val split, or open the test split with labels=False)", err.path) from err
+            raise
+
 
 class FolderDataset(SegmentationFolder):
     """Any two domains of your own: ``images/`` and (optional) ``labels/`` with the same stems.
