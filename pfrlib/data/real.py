@@ -151,10 +151,15 @@ def dataset_options(root: Path, *, label_format: Optional[str] = None, unknown_l
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{opt_path} is not valid JSON: {err}") from None
         allowed = ("label_format", "unknown_labels", "empty_labels")
-        if not isinstance(from_file, dict) or set(from_file) - set(allowed):
-            extra = sorted(set(from_file) - set(allowed)) if isinstance(from_file, dict) else from_file
-            raise ValueError(f"{opt_path}: unknown option(s) {extra}; allowed: {list(allowed)}")
-    where = lambda key, given: key if given is not None else f"{opt_path}: {key}"  # noqa: E731
+        if not isinstance(from_file, dict):
+            raise ValueError(f"{opt_path} must hold a JSON object with some of the keys {list(allowed)}")
+        if set(from_file) - set(allowed):
+            raise ValueError(f"{opt_path}: unknown option(s) {sorted(set(from_file) - set(allowed))}; "
+                             f"allowed: {list(allowed)}")
+
+    def where(key: str, given: Optional[str]) -> str:
+        return key if given is not None else f"{opt_path}: {key}"
+
     fmt_given = label_format if label_format is not None else from_file.get("label_format")
     fmt = canonical_label_format(fmt_given, where("label_format", label_format)) if fmt_given is not None \
         else default_format
