@@ -119,13 +119,16 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ValueError(f"{path} is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{path} is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a sweep spec is a mapping with keys {sorted(_SPEC_KEYS)}")
     unknown = sorted(set(data) - _SPEC_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_SPEC_KEYS)}")
-    if not data.get("name") or not str(data["name"]).replace("_", "").replace("-", "").isalnum():
+    if not isinstance(data.get("name"), str) or not data["name"].replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"{path}: 'name' must be a non-empty word (letters, digits, - and _), got {data.get('name')!r}")
     spec = SweepSpec(**{k: v for k, v in data.items()}, path=path)
     if spec.runner not in RUNNERS:
@@ -241,7 +244,11 @@ def _parse_quietly(args: list[str]):
     except SystemExit:
         lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
         msg = lines[-1] if lines else "the training command line rejected the parameters"
-        raise ValueError(msg.split(" error: ", 1)[-1]) from None
+        msg = msg.split(" error: ", 1)[-1]
+        if "unrecognized arguments" in msg:
+            msg += (" (a list given to an option that takes one value? to run each value, put the list under "
+                    "'grid:')")
+        raise ValueError(msg) from None
 
 
 def _notebook_parameters(notebook: Path) -> Optional[set[str]]:

@@ -332,6 +332,9 @@ def spec_file(path: Path, **spec) -> Path:
      ["run 'seed=0'", "/no/such/dir", "does not exist"]),
     (dict(name="x", fixed=SWEEP_TINY, grid={"seed": [0]}, group_by=["method"]),
      ["group_by key 'method' is not a parameter"]),
+    (dict(name="x", fixed={**SWEEP_TINY, "seed": [0, 1]}, grid={"method": ["pfr"]}),
+     ["run 'method=pfr'", "unrecognized arguments: 1", "under 'grid:'"]),
+    (dict(name=5, grid={"seed": [0]}), ["'name' must be a non-empty word"]),
 ])
 def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phrases):
     path = spec_file(tmp_path / "spec.yaml", **spec)
@@ -341,6 +344,14 @@ def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phras
     for phrase in phrases:
         assert phrase in line, (phrase, line)
     assert not (tmp_path / "runs").exists()  # nothing started
+
+
+def test_sweep_spec_that_is_not_yaml(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\ngrid: {seed: [0}\n")
+    assert sweep.main([str(path), "--root", str(tmp_path / "runs")]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert f"{path} is not valid YAML (line 2, column 16)" in line
 
 
 def _fake_execute(fail: set[str]):
