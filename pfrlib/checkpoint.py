@@ -63,8 +63,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not head:
         raise ValueError(f"checkpoint {path} is empty (0 bytes: a write that never finished?); {_EXPECTED}")
     if head != _ZIP_MAGIC:
-        raise ValueError(f"checkpoint {path} is not a checkpoint: not a torch.save archive "
-                         f"(it starts with {head!r}); {_EXPECTED}")
+        text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+        what = "a text file" if text else f"binary data starting with {head!r}"
+        raise ValueError(f"checkpoint {path} is not a checkpoint: it is {what}, not a torch.save archive; {_EXPECTED}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:

@@ -213,7 +213,7 @@ def _bad_files(tmp_path: Path, good: Path) -> dict[str, tuple[Path, str]]:
         "empty": (tmp_path / "empty.pt", "is empty"),
         "truncated": (tmp_path / "truncated.pt", "truncated or corrupt"),
         "random bytes": (tmp_path / "random.pt", "not a torch.save archive"),
-        "text": (tmp_path / "notes.txt", "not a torch.save archive"),
+        "text": (tmp_path / "notes.txt", "it is a text file, not a torch.save archive"),
         "pickled objects": (tmp_path / "other.pt", "pickled Python objects"),
         "bare state_dict": (tmp_path / "bare.pt", "bare state_dict of 2 tensors"),
         "other dict": (tmp_path / "other_dict.pt", "'epoch', 'state_dict'"),
