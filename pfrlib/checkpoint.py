@@ -57,21 +57,72 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return atomic_write(path, lambda f: torch.save(state, f))
 
 
+#: The ``format`` entry of the checkpoints :mod:`pfrlib.train` writes starts with this.
+CHECKPOINT_FORMAT_PREFIX = "pfrlib-checkpoint-"
+_EXPECTED = "expected a checkpoint written by pfrlib.train (e.g. runs/NAME/checkpoint_last.pt)"
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`.
+    """Load a checkpoint written by :func:`save_checkpoint`, safely (``weights_only=True``).
+
+    Every problem is one line naming ``path`` and what was expected: a missing file, a
+    directory, an empty or truncated file, a file that is not a ``torch.save`` archive (random
+    bytes, a text file), an archive a safe load refuses (it holds pickled objects: another
+    project's file), or a loadable object that is not a pfrlib checkpoint (a bare
+    ``state_dict``, a dict without ``model`` / ``config``, another ``format``). Unsafe loading
+    is never suggested: a pfrlib checkpoint holds only tensors, numbers, strings, lists and dicts.
 
     Raises:
-        FileNotFoundError naming ``path``; ValueError if it is not a pfrlib checkpoint dict.
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a directory.
+        ValueError: the file is not a readable pfrlib checkpoint.
     """
+    import pickle  # noqa: PLC0415 (local: this function is the only user)
+    import re  # noqa: PLC0415
+
     path = Path(path)
+    if path.is_dir():
+        hint = f"; did you mean {path / 'checkpoint_last.pt'}?" if (path / "checkpoint_last.pt").is_file() else ""
+        raise IsADirectoryError(f"checkpoint {path} is a directory; {_EXPECTED}{hint}")
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise FileNotFoundError(f"checkpoint {path} does not exist; {_EXPECTED}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_ZIP_MAGIC))
+    except OSError as err:
+        raise OSError(f"checkpoint {path} cannot be read: {err.strerror or err}") from err
+    if not head:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes: a write that never finished?); {_EXPECTED}")
+    if head != _ZIP_MAGIC:
+        text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+        what = "a text file" if text else f"binary data starting with {head!r}"
+        raise ValueError(f"checkpoint {path} is not a checkpoint: it is {what}, not a torch.save archive; {_EXPECTED}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - re-raised with the file name
-        raise ValueError(f"checkpoint {path} could not be read: {err}") from err
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"checkpoint {path} is not a pfrlib checkpoint (a dict with a 'model' entry)")
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        what = f" (e.g. {found.group(1)})" if found else ""
+        raise ValueError(f"checkpoint {path} holds pickled Python objects{what} that a safe load refuses, so it "
+                         f"was not written by pfrlib.train, whose checkpoints hold only tensors, numbers, "
+                         f"strings, lists and dicts; {_EXPECTED}") from None
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, AttributeError, IndexError, TypeError) as err:
+        reason = str(err).split(". ")[0].splitlines()[0][:160] if str(err) else type(err).__name__
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {reason}); "
+                         f"{_EXPECTED}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a pfrlib checkpoint "
+                         f"(a dict with 'format', 'model' and 'config' entries); {_EXPECTED}")
+    fmt = state.get("format")
+    if fmt is not None and not str(fmt).startswith(CHECKPOINT_FORMAT_PREFIX):
+        raise ValueError(f"checkpoint {path} has format {fmt!r}, not a pfrlib checkpoint format "
+                         f"({CHECKPOINT_FORMAT_PREFIX}N); {_EXPECTED}")
+    if "model" not in state or "config" not in state:
+        keys = sorted(str(k) for k in state)
+        bare = state and all(isinstance(v, torch.Tensor) for v in state.values())
+        what = (f"a bare state_dict of {len(keys)} tensors" if bare
+                else f"a dict with keys {keys[:8]}{' ...' if len(keys) > 8 else ''}")
+        raise ValueError(f"checkpoint {path} is not a pfrlib checkpoint: it holds {what}, not the 'model' and "
+                         f"'config' entries pfrlib.train writes (another project's file?); {_EXPECTED}")
     return state
 
 

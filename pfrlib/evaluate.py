@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_model",
     "load_model",
     "evaluate_checkpoint",
+    "NonFiniteLogitsError",
     "reference_rows",
     "default_reference_path",
     "main",
@@ -102,6 +103,10 @@ def predict(model: nn.Module, images: Tensor, out_size: Sequence[int] | None = N
 
     The logits are upsampled bilinearly to ``out_size`` (the label size; default: the input
     size) before the argmax, ``align_corners=True`` as AdaptSegNet's evaluation.
+
+    Raises:
+        NonFiniteLogitsError: a logit is NaN or infinite (a diverged model), instead of letting
+            the argmax turn NaN into class 0 and score it.
     """
     if not images.is_floating_point():
         images = normalize(images, model.normalization)
@@ -109,10 +114,18 @@ def predict(model: nn.Module, images: Tensor, out_size: Sequence[int] | None = N
     with ctx:
         logits = model(images).logits
     logits = logits.float()
+    finite = torch.isfinite(logits)
+    if not bool(finite.all()):  # argmax would score NaN as class 0: refuse instead
+        raise NonFiniteLogitsError(
+            f"the model produced non-finite logits ({int((~finite).sum())} of {logits.numel()} values NaN or inf)")
     size = tuple(out_size) if out_size is not None else tuple(images.shape[-2:])
     if tuple(logits.shape[-2:]) != size:
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=align_corners)
     return logits.argmax(1)
+
+
+class NonFiniteLogitsError(ValueError):
+    """The model's logits hold NaN or inf: its weights have diverged; nothing is scored."""
 
 
 class _null:
@@ -157,15 +170,20 @@ def evaluate_model(
         data: a dataset (batched here) or a ready DataLoader.
         num_classes: K (default: ``model.num_classes``).
         class_ids: the classes mIoU averages over (default: ``data.class_ids`` if present).
-        limit: evaluate only the first ``limit`` items.
+        limit: evaluate only the first ``limit`` items (an integer >= 1).
         shard: ``(rank, world)``; this process evaluates items ``rank::world`` (the caller sums
             the confusion matrices).
         save_predictions: directory for colourised prediction PNGs (the first ``max_predictions``).
 
     Returns:
         :class:`EvalResult`.
+
+    Raises:
+        ValueError: ``limit`` < 1; NonFiniteLogitsError: NaN / inf logits (nothing is scored).
     """
     k = int(num_classes if num_classes is not None else getattr(model, "num_classes"))
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit: must be an integer >= 1 (or None for every image), got {limit!r}")
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
@@ -200,7 +218,10 @@ def evaluate_model(
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = labels.to(device, non_blocking=True).long()
-            pred = predict(model, images, labels.shape[-2:], align_corners=align_corners, bf16=bf16)
+            try:
+                pred = predict(model, images, labels.shape[-2:], align_corners=align_corners, bf16=bf16)
+            except NonFiniteLogitsError as err:
+                raise NonFiniteLogitsError(f"{err} on image(s) {n_img}..{n_img + images.shape[0] - 1}") from None
             cm += confusion_matrix(pred, labels, k)
             n_img += images.shape[0]
             mpix += images.shape[0] * images.shape[-2] * images.shape[-1] / 1e6
@@ -252,10 +273,73 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     state = load_checkpoint(checkpoint)
     if "config" not in state:
         raise ValueError(f"checkpoint {checkpoint} holds no training config; was it written by pfrlib.train?")
-    cfg = TrainConfig.from_dict(state["config"])
-    model = build_from_config(cfg.model, load_init=False)
+    try:
+        cfg = TrainConfig.from_dict(state["config"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"checkpoint {checkpoint}: its saved config is not valid: {_one_line(err)}") from None
+    try:
+        model = build_from_config(cfg.model, load_init=False)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"checkpoint {checkpoint}: the model its saved config describes (arch {cfg.model.arch!r}, "
+                         f"{cfg.model.num_classes} classes) cannot be built: {_one_line(err)}") from None
+    _check_weights_fit(checkpoint, state["model"], model, cfg)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
+
+
+def _check_weights_fit(checkpoint: str | Path, weights: Any, model: nn.Module, cfg: Any) -> None:
+    """One-line ``ValueError`` when a checkpoint's weights do not fit the model its config describes.
+
+    (``load_state_dict`` would raise a ``RuntimeError`` listing every size mismatch on its own
+    line.) The message names the checkpoint, the config's arch and class count and, where the
+    classifier's shape shows it, the class count the weights were trained for.
+    """
+    where = (f"checkpoint {checkpoint}: its weights do not fit the model its saved config describes "
+             f"(arch {cfg.model.arch!r}, {cfg.model.num_classes} classes)")
+    if not isinstance(weights, dict):
+        raise ValueError(f"{where}: 'model' holds a {type(weights).__name__}, not a state_dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    mismatched = [(k, tuple(weights[k].shape), tuple(v.shape)) for k, v in own.items()
+                  if k in weights and isinstance(weights[k], Tensor) and tuple(weights[k].shape) != tuple(v.shape)]
+    not_tensors = [k for k in own if k in weights and not isinstance(weights[k], Tensor)]
+    if not (missing or unexpected or mismatched or not_tensors):
+        return
+    parts = []
+    k_cfg = int(cfg.model.num_classes)
+    trained_k = sorted({saved[0] for _, saved, want in mismatched
+                        if saved and want and want[0] == k_cfg and saved[0] != k_cfg and saved[1:] == want[1:]})
+    if trained_k:
+        parts.append(f"the weights predict {trained_k[0]} classes")
+    if mismatched:
+        name, saved, want = mismatched[0]
+        parts.append(f"{len(mismatched)} shape mismatch(es), e.g. {name}: {list(saved)} in the checkpoint, "
+                     f"{list(want)} in the model")
+    if missing:
+        parts.append(f"{len(missing)} missing entr{'y' if len(missing) == 1 else 'ies'} (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected entr{'y' if len(unexpected) == 1 else 'ies'} (e.g. {unexpected[0]})")
+    if not_tensors:
+        parts.append(f"{len(not_tensors)} non-tensor entr{'y' if len(not_tensors) == 1 else 'ies'} (e.g. {not_tensors[0]})")
+    raise ValueError(f"{where}: " + "; ".join(parts))
+
+
+def _check_device(device: str | torch.device) -> str:
+    """``device`` as a string, after the checks train makes (``cuda`` needs CUDA)."""
+    name = str(device)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r} requested but CUDA is not available")
+    return name
 
 
 def evaluate_checkpoint(
@@ -279,20 +363,47 @@ def evaluate_checkpoint(
     upsampled to each label's full size. Writes ``out/eval.json`` when ``out`` is given.
 
     Returns ``(result, report)``; ``report`` is the content of ``eval.json``.
+
+    Raises:
+        ValueError (one line naming the checkpoint or the option): a checkpoint that is not a
+        readable pfrlib checkpoint, weights that do not fit its saved config, a class count that
+        differs from the data's, non-finite logits, ``device`` ``cuda`` without CUDA, ``limit`` < 1.
+        FileNotFoundError: a missing checkpoint or dataset.
     """
     from .data.transforms import EvalTransform  # noqa: PLC0415
     from .io import write_json  # noqa: PLC0415
     from .data import build_dataset  # noqa: PLC0415
 
+    device = _check_device(device)
+    for name, value, low in (("limit", limit, 1), ("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
+                             ("save_predictions", save_predictions, 0)):
+        if value is None and name == "limit":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+    if eval_size is not None and (len(eval_size) != 2 or min(int(v) for v in eval_size) < 1):
+        raise ValueError(f"eval_size: must be two positive integers H W, got {list(eval_size)}")
     model, cfg = load_model(checkpoint, device)
     size = tuple(eval_size) if eval_size is not None else cfg.data.eval_size
     ds = build_dataset(data, "val", EvalTransform(size=size, normalize=model.normalization), cfg.data, "data")
+    k = int(getattr(model, "num_classes", cfg.model.num_classes))
+    ds_k = getattr(ds, "num_classes", k)
+    ids = tuple(getattr(ds, "class_ids", ()) or ())
+    if ds_k != k or (ids and max(ids) >= k):
+        raise ValueError(
+            f"checkpoint {checkpoint} predicts {k} classes but data {data!r} has {ds_k} "
+            f"(class ids up to {max(ids) if ids else ds_k - 1}); evaluate it on data with the classes it was trained on")
     pred_dir = Path(out) / "predictions" if (out is not None and save_predictions > 0) else None
-    result = evaluate_model(
-        model, ds, device=device, batch_size=batch_size, num_workers=num_workers,
-        align_corners=align_corners, limit=limit, bf16=bf16, progress=progress,
-        save_predictions=pred_dir, max_predictions=save_predictions,
-    )
+    try:
+        result = evaluate_model(
+            model, ds, device=device, batch_size=batch_size, num_workers=num_workers,
+            align_corners=align_corners, limit=limit, bf16=bf16, progress=progress,
+            save_predictions=pred_dir, max_predictions=save_predictions,
+        )
+    except NonFiniteLogitsError as err:
+        raise NonFiniteLogitsError(
+            f"checkpoint {checkpoint}: {err} of {data!r}; its weights have diverged, so nothing was scored: "
+            f"evaluate an earlier checkpoint") from None
     report = {
         "checkpoint": str(checkpoint),
         "data": data,

@@ -20,8 +20,9 @@ from pfrlib.data.labels import ID_TO_TRAINID
 from pfrlib.viz import colorize
 
 # Every label id of the Cityscapes table as stored in an 8-bit PNG (-1 = license plate is
-# stored as 255), plus ids outside the table.
-ALL_IDS = [l.id % 256 for l in cs_labels] + [34, 40, 200, 254]
+# stored as 255); ids outside the table are errors unless a dataset maps them to ignore.
+ALL_IDS = [l.id % 256 for l in cs_labels]
+UNKNOWN_IDS = [34, 40, 200, 254]
 
 
 def expected_train_id(stored_id: int) -> int:
@@ -115,10 +116,28 @@ def test_gta5_items_and_trainid_mapping(gta5_root: Path):
     assert Image.open(gta5_root / "labels" / "00002.png").mode == "P"
     want = np.vectorize(expected_train_id)(stored)
     assert np.array_equal(label.numpy(), want)
-    # every id of the table (and unknown ones) occurred and mapped as cityscapesscripts says
+    # every id of the table occurred and mapped as cityscapesscripts says
     assert set(np.unique(stored)) == set(ALL_IDS)
     assert {int(v) for v in label.unique()} <= set(range(19)) | {255}
     assert np.array_equal(image.numpy().transpose(1, 2, 0), np.asarray(Image.open(gta5_root / "images" / "00002.png")))
+
+
+def test_gta5_unknown_ids_are_errors_unless_mapped_to_ignore(gta5_root: Path):
+    ids = id_image()
+    ids[0, :4] = UNKNOWN_IDS
+    save_palette_label(gta5_root / "labels" / "00002.png", ids)
+    ds = GTA5(gta5_root)
+    ds[0]
+    with pytest.raises(ValueError, match=r"labels.00002.png holds value\(s\) \[34, 40, 200, 254\] \(4 of 96 pixels\)"):
+        ds[1]
+    _, label = GTA5(gta5_root, unknown_labels="ignore")[1]
+    assert label[0, :4].tolist() == [255] * 4
+    assert np.array_equal(label.numpy()[1:], np.vectorize(expected_train_id)(ids[1:]))
+    (gta5_root / "pfr_dataset.json").write_text('{"unknown_labels": "ignore"}')
+    assert GTA5(gta5_root)[1][1][0, :4].tolist() == [255] * 4
+    (gta5_root / "pfr_dataset.json").write_text('{"label_format": "trainid"}')
+    with pytest.raises(ValueError, match="pfr_dataset.json: label_format"):
+        GTA5(gta5_root)
 
 
 def test_gta5_list_file(gta5_root: Path, tmp_path: Path):
@@ -206,6 +225,15 @@ def test_cityscapes_layout_and_mapping(cs_root: Path):
     assert len(val) == 1 and "frankfurt" in str(val.items[0][0])
 
 
+def test_cityscapes_test_split_withheld_labels_say_so(cs_root: Path):
+    cs_frame(cs_root, "test", "berlin", 7)
+    save_gray_label(cs_root / "gtFine" / "test" / "berlin" / "berlin_000007_000019_gtFine_labelIds.png",
+                    np.zeros((8, 12), np.uint8))  # as distributed: no class pixel
+    with pytest.raises(ValueError, match="no pixel of any class.*test labels are withheld"):
+        Cityscapes(cs_root, "test")[0]
+    assert not Cityscapes(cs_root, "test", labels=False).has_labels
+
+
 def test_cityscapes_unlabelled(cs_root: Path, tmp_path: Path):
     import shutil
 
@@ -245,7 +273,9 @@ def test_folder_dataset(tmp_path: Path):
     save_gray_label(root / "labels" / "b.png", tids)
     ds = FolderDataset(root)
     assert len(ds) == 2 and ds.has_labels
-    _, label = ds[0]
+    with pytest.raises(ValueError, match=r"labels.a.png holds value\(s\) \[19, 100\].*neither class ids 0..18 nor 255"):
+        ds[0]
+    _, label = FolderDataset(root, unknown_labels="ignore")[0]
     assert label[0, :6].tolist() == [0, 5, 18, 255, 255, 255]
     unl = FolderDataset(root, labels=False)
     assert not unl.has_labels and bool((unl[1][1] == 255).all())

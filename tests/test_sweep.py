@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -66,25 +67,36 @@ def test_finished_train_run_with_another_configuration_is_rerun(tmp_path):
 
 @pytest.mark.slow
 def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
+    common = dict(name="tiny", runner="train", fixed=TINY, grid={"method": ["source_only", "pfr_adv"], "seed": [0, 1]},
+                  group_by=["method"], metrics=["target_miou", "source_miou"])
+    # a run the config check rejects stops the sweep before anything starts
+    bad = sweep.load_spec(write_spec(tmp_path, **common, runs=[{"method": "source_only", "seed": 5, "lambda_pfr": -1}]))
+    with pytest.raises(ValueError, match="run 'method=source_only_seed=5_lambda_pfr=-1': lambda_pfr must be"):
+        sweep.run_sweep(bad, root=tmp_path / "runs", jobs=2, log=lambda *_: None)
+    assert not (tmp_path / "runs").exists()
+    # a run that passes the checks but fails at run time (weights file that is not one) is recorded
+    (tmp_path / "junk.pth").write_text("junk")
     spec = sweep.load_spec(write_spec(
-        tmp_path, name="tiny", runner="train", fixed=TINY,
-        grid={"method": ["source_only", "pfr_adv"], "seed": [0, 1]},
-        runs=[{"method": "source_only", "seed": 5, "lambda_pfr": -1}],  # rejected by the config check
-        group_by=["method"], metrics=["target_miou", "source_miou"],
+        tmp_path, **common, runs=[{"method": "source_only", "seed": 5, "init": str(tmp_path / "junk.pth")}],
         figures={"bars.png": "figs/tiny_bars.png"},
     ))
+    bad_name = sweep.expand(spec, tmp_path / "runs")[-1].name
     logs = []
     statuses = sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)
     ok = {s["name"]: s["ok"] for s in statuses}
-    assert sum(ok.values()) == 4 and ok["method=source_only_seed=5_lambda_pfr=-1"] is False
-    failed = json.loads((tmp_path / "runs" / "tiny" / "method=source_only_seed=5_lambda_pfr=-1" / "status.json").read_text())
-    assert any("lambda_pfr" in line for line in failed["log_tail"])
+    assert sum(ok.values()) == 4 and ok[bad_name] is False
+    failed = json.loads((tmp_path / "runs" / "tiny" / bad_name / "status.json").read_text())
+    assert any("junk.pth" in line for line in failed["log_tail"]) and "junk.pth" in failed["error"]
+    assert any(line.startswith(f"  FAILED {bad_name}") and "junk.pth" in line for line in logs)
 
     result = sweep.aggregate(spec, root=tmp_path / "runs")
     out = tmp_path / "runs" / "tiny"
-    assert (out / "results.csv").read_text().count("\n") == 1 + 4
+    assert (out / "results.csv").read_text().count("\n") == 1 + 5  # the failed run too, marked failed
+    with open(out / "results.csv", newline="") as f:
+        assert {r["run"]: r["status"] for r in csv.DictReader(f)}[bad_name] == "failed"
     assert "| method | runs | target_miou | source_miou |" in result["markdown"]
-    assert {e["method"]: e["n"] for e in result["summary"]} == {"source_only": 2, "pfr_adv": 2}
+    assert "| source_only | 2 (1 failed) |" in result["markdown"] and f"Failed runs (1" in result["markdown"]
+    assert {e["method"]: (e["n"], e["failed"]) for e in result["summary"]} == {"source_only": (2, 1), "pfr_adv": (2, 0)}
     assert (out / "bars.png").exists() and (out / "per_class_iou.png").exists()
     # figures named in the spec are copied relative to the folder above the spec's folder
     assert result["figures"] == [tmp_path.parent / "figs" / "tiny_bars.png"]
@@ -107,4 +119,6 @@ def test_notebook_sweep_records_metrics(tmp_path, monkeypatch):
     bad = statuses["gram_normalize=bogus"]
     assert not bad["ok"] and bad["failing_cell"]["ename"] == "ValueError" and "gram_normalize" in bad["failing_cell"]["evalue"]
     result = sweep.aggregate(spec, root=tmp_path / "runs")
-    assert [e["gram_normalize"] for e in result["summary"]] == ["chw"]
+    # the failed run is listed as failed, not dropped
+    assert [(e["gram_normalize"], e["n"], e["failed"]) for e in result["summary"]] == [("chw", 1, 0), ("bogus", 0, 1)]
+    assert "| bogus | 0 (1 failed) | FAILED |" in result["markdown"]

@@ -15,11 +15,17 @@ Every dataset item, with no transform, is ``(image, label)``: image a uint8 tens
 (RGB), label an int64 tensor H x W of Cityscapes trainIds, 255 = ignore. Every dataset has
 ``num_classes`` (19), ``class_ids`` (the trainIds it can contain: mIoU averages over these),
 ``has_labels`` and ``name``.
+
+Label files are checked as they are read: a value that is neither a class id nor 255, or a
+label without any class pixel, is a :class:`DataFileError` (a ``ValueError``) naming the file;
+so is a missing or corrupt file. The message stays one line when the error is raised in a
+DataLoader worker (see :mod:`pfrlib.data.errors`).
 """
 
 from __future__ import annotations
 
-from .labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, PALETTE, ids_to_train_ids
+from .errors import DataFileError
+from .labels import CLASS_NAMES, IGNORE_INDEX, LABEL_FORMATS, NUM_CLASSES, PALETTE, ids_to_train_ids, label_to_train_ids
 from .real import GTA5, Cityscapes, FolderDataset, read_image, read_label
 from .spec import build_dataset, from_spec, parse_spec
 from .synthstreets import SYNTH_CLASS_IDS, SynthShift, SynthStreets
@@ -46,4 +52,7 @@ __all__ = [
     "ids_to_train_ids",
     "read_image",
     "read_label",
+    "DataFileError",
+    "LABEL_FORMATS",
+    "label_to_train_ids",
 ]

@@ -7,7 +7,19 @@ tensor H x W of Cityscapes trainIds (255 = ignore; an unlabelled item is all 255
 Label files hold *label ids* (GTA5, Cityscapes ``*_labelIds.png``) or *trainIds* (Cityscapes
 ``*_labelTrainIds.png``, :class:`FolderDataset`); both are read with PIL, which returns the
 palette *indices* of a palette PNG (GTA5 stores its ids that way; OpenCV would return the
-palette's colours instead). Ids outside the Cityscapes table map to 255.
+palette's colours instead).
+
+Labels are checked once per item as they are read (CPU, numpy, in the DataLoader worker): a
+value that is neither a class id of the format nor 255 is a :class:`~pfrlib.data.DataFileError`
+naming the file and the values (for trainIds that look like Cityscapes label ids, the message
+says how to convert them); so is a label without a single class pixel (checked per item: cheap,
+and a training set whose labels are all ignore fails on its first item instead of training on
+nothing). Options, per dataset: ``unknown_labels="ignore"`` maps unknown values to 255,
+``empty_labels="allow"`` accepts labels without class pixels, and (folder datasets)
+``label_format="cityscapes_ids"`` converts label ids. They can also be written to
+``ROOT/pfr_dataset.json`` (e.g. ``{"label_format": "cityscapes_ids"}``), which is how a
+command line run sets them; explicit arguments win. Unreadable files (missing, corrupt,
+truncated) are a :class:`~pfrlib.data.DataFileError` naming the file too.
 
 If an image and its label differ in size (it happens for a few GTA5 frames), the label is
 resized to the image with nearest neighbour; the count is kept in ``.resized_labels`` (per
@@ -16,6 +28,7 @@ process: DataLoader workers keep their own) and a warning is issued once per dat
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -25,10 +38,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .labels import IGNORE_INDEX, NUM_CLASSES, check_train_ids, ids_to_train_ids
+from .errors import DataFileError
+from .labels import (DATASET_OPTIONS_FILE, EMPTY_LABEL_POLICIES, IGNORE_INDEX, NUM_CLASSES, UNKNOWN_LABEL_POLICIES,
+                     canonical_label_format, label_to_train_ids)
 from .transforms import to_item
 
-__all__ = ["SegmentationFolder", "GTA5", "Cityscapes", "FolderDataset", "read_image", "read_label", "IMAGE_EXTENSIONS"]
+__all__ = ["SegmentationFolder", "GTA5", "Cityscapes", "FolderDataset", "read_image", "read_label", "dataset_options",
+           "IMAGE_EXTENSIONS"]
 
 #: File endings accepted as images by :class:`FolderDataset`.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -44,7 +60,8 @@ CITYSCAPES_LAYOUT = """expected the Cityscapes layout (leftImg8bit_trainvaltest.
 FOLDER_LAYOUT = """expected a folder dataset:
   ROOT/images/NAME.png|.jpg ...   RGB images
   ROOT/labels/NAME.png ...        trainIds 0..18, 255 = ignore (optional: without labels/ the set is unlabelled)
-or the same under ROOT/{split}/ (e.g. ROOT/train/images, ROOT/val/images)"""
+or the same under ROOT/{split}/ (e.g. ROOT/train/images, ROOT/val/images)
+  ROOT/pfr_dataset.json           optional: {"label_format": "trainid"|"cityscapes_ids", "unknown_labels": ...}"""
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -71,38 +88,92 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"cannot decode image {path} (corrupt or truncated file?): {err}") from err
 
 
-def read_label(path: str | os.PathLike, encoding: str) -> np.ndarray:
-    """Read a label PNG and return uint8 H x W trainIds (255 = ignore).
+def read_label(path: str | os.PathLike, encoding: str, *, class_ids: Optional[Sequence[int]] = None,
+               unknown_labels: str = "error", empty_labels: str = "error") -> np.ndarray:
+    """Read a label PNG, check its values and return uint8 H x W trainIds (255 = ignore).
 
     Args:
         path: a single-channel PNG (mode L, P (palette indices are the ids), I or I;16).
-        encoding: ``"ids"`` (Cityscapes label ids, mapped with the cityscapesscripts table;
-            unknown ids -> 255) or ``"train_ids"`` (already trainIds; values > 18 -> 255).
+        encoding: ``"cityscapes_ids"`` (alias ``"ids"``: Cityscapes label ids, mapped with the
+            cityscapesscripts table) or ``"trainid"`` (alias ``"train_ids"``: already trainIds).
+        class_ids: the trainIds the dataset holds (default 0..18).
+        unknown_labels: ``"error"`` (default) or ``"ignore"``: see
+            :func:`pfrlib.data.labels.label_to_train_ids`.
+        empty_labels: ``"error"`` (default) or ``"allow"`` a label without class pixels.
 
     Raises:
-        FileNotFoundError / ValueError naming the file (missing, undecodable, colour label).
+        DataFileError: naming the file: missing, undecodable, a colour label, values that are
+        neither a class id nor 255, no class pixel. ValueError: a bad ``encoding``.
     """
     path = Path(path)
+    fmt = canonical_label_format(encoding, "encoding")
     try:
         with Image.open(path) as im:
             im.load()
             if im.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-                raise ValueError(
+                raise DataFileError(
                     f"label {path} has mode {im.mode!r}; expected a single-channel (L or palette) PNG of ids, "
-                    f"not a colour visualisation"
-                )
+                    f"not a colour visualisation", path)
             arr = np.asarray(im)  # palette images give palette indices = the stored ids
     except FileNotFoundError:
-        raise FileNotFoundError(f"label file not found: {path}") from None
-    except ValueError:
+        raise DataFileError(f"label file not found: {path}", path) from None
+    except DataFileError:
         raise
-    except (OSError, SyntaxError) as err:
-        raise ValueError(f"cannot decode label {path} (corrupt or truncated file?): {err}") from err
-    if encoding == "ids":
-        return ids_to_train_ids(arr)
-    if encoding == "train_ids":
-        return check_train_ids(arr)
-    raise ValueError(f"encoding must be 'ids' or 'train_ids', got {encoding!r}")
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataFileError(f"cannot decode label {path} (corrupt or truncated file?): {err}", path) from err
+    return label_to_train_ids(arr, fmt, path=path, class_ids=class_ids, unknown_labels=unknown_labels,
+                              empty_labels=empty_labels)
+
+
+def dataset_options(root: Path, *, label_format: Optional[str] = None, unknown_labels: Optional[str] = None,
+                    empty_labels: Optional[str] = None, default_format: str = "trainid",
+                    format_fixed: bool = False) -> dict[str, str]:
+    """The label options of a dataset: explicit arguments, else ``root/pfr_dataset.json``, else defaults.
+
+    Args:
+        root: the dataset root (where ``pfr_dataset.json`` may be).
+        label_format, unknown_labels, empty_labels: explicit choices (``None`` = not given).
+        default_format: the format when neither an argument nor the file sets one.
+        format_fixed: the dataset's files define their format (GTA5, Cityscapes): a
+            ``label_format`` other than ``default_format`` is an error.
+
+    Returns:
+        ``{"label_format", "unknown_labels", "empty_labels"}``, checked.
+
+    Raises:
+        ValueError naming the option (or the options file) and the allowed values.
+    """
+    from_file: dict = {}
+    opt_path = Path(root) / DATASET_OPTIONS_FILE
+    if opt_path.is_file():
+        try:
+            from_file = json.loads(opt_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{opt_path} is not valid JSON: {err}") from None
+        allowed = ("label_format", "unknown_labels", "empty_labels")
+        if not isinstance(from_file, dict):
+            raise ValueError(f"{opt_path} must hold a JSON object with some of the keys {list(allowed)}")
+        if set(from_file) - set(allowed):
+            raise ValueError(f"{opt_path}: unknown option(s) {sorted(set(from_file) - set(allowed))}; "
+                             f"allowed: {list(allowed)}")
+
+    def where(key: str, given: Optional[str]) -> str:
+        return key if given is not None else f"{opt_path}: {key}"
+
+    fmt_given = label_format if label_format is not None else from_file.get("label_format")
+    fmt = canonical_label_format(fmt_given, where("label_format", label_format)) if fmt_given is not None \
+        else default_format
+    if format_fixed and fmt != default_format:
+        raise ValueError(f"{where('label_format', label_format)}: this dataset's label files are {default_format!r} "
+                         f"by definition; got {fmt_given!r}")
+    out = {"label_format": fmt}
+    for key, given, choices in (("unknown_labels", unknown_labels, UNKNOWN_LABEL_POLICIES),
+                                ("empty_labels", empty_labels, EMPTY_LABEL_POLICIES)):
+        value = given if given is not None else from_file.get(key, choices[0])
+        if value not in choices:
+            raise ValueError(f"{where(key, given)}: expected one of {choices}, got {value!r}")
+        out[key] = value
+    return out
 
 
 def _resize_nearest(label: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -127,9 +198,16 @@ class SegmentationFolder(torch.utils.data.Dataset):
     class_ids: tuple[int, ...] = tuple(range(NUM_CLASSES))
 
     def __init__(self, items: Sequence[tuple[Path, Optional[Path]]], encoding: str, name: str,
-                 transform: Optional[Callable] = None) -> None:
+                 transform: Optional[Callable] = None, unknown_labels: str = "error",
+                 empty_labels: str = "error") -> None:
         self.items = list(items)
-        self.encoding = encoding
+        self.encoding = canonical_label_format(encoding, "encoding")
+        if unknown_labels not in UNKNOWN_LABEL_POLICIES:
+            raise ValueError(f"unknown_labels: expected one of {UNKNOWN_LABEL_POLICIES}, got {unknown_labels!r}")
+        if empty_labels not in EMPTY_LABEL_POLICIES:
+            raise ValueError(f"empty_labels: expected one of {EMPTY_LABEL_POLICIES}, got {empty_labels!r}")
+        self.unknown_labels = unknown_labels
+        self.empty_labels = empty_labels
         self.name = name
         self.transform = transform
         self.has_labels = any(lab is not None for _, lab in self.items)
@@ -142,14 +220,29 @@ class SegmentationFolder(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, items={len(self)}, has_labels={self.has_labels})"
 
+    def label_format(self, index: int) -> str:
+        """The encoding of item ``index``'s label file (``"trainid"`` or ``"cityscapes_ids"``)."""
+        return self.encoding
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Item ``index`` as numpy: (uint8 H x W x 3 RGB, uint8 H x W trainIds)."""
+        """Item ``index`` as numpy: (uint8 H x W x 3 RGB, uint8 H x W trainIds).
+
+        Raises:
+            DataFileError: one line naming the file (missing, corrupt, bad label values).
+        """
         img_path, lab_path = self.items[index]
-        image = read_image(img_path)
+        try:
+            image = read_image(img_path)
+        except DataFileError:
+            raise
+        except (FileNotFoundError, ValueError) as err:
+            raise DataFileError(str(err) if str(img_path) in str(err) else f"image {img_path}: {err}",
+                                img_path) from err
         h, w = image.shape[:2]
         if lab_path is None:
             return image, np.full((h, w), IGNORE_INDEX, np.uint8)
-        label = read_label(lab_path, self.encoding)
+        label = read_label(lab_path, self.label_format(index), class_ids=self.class_ids,
+                           unknown_labels=self.unknown_labels, empty_labels=self.empty_labels)
         if label.shape != (h, w):
             self.resized_labels += 1
             if not self._warned:
@@ -193,6 +286,11 @@ class GTA5(SegmentationFolder):
             in ``images/`` (sorted).
         transform: ``(image, label) -> ...``.
         labels: read labels (default) or return all-255 labels.
+        unknown_labels: ``"error"`` (default: a label id outside the Cityscapes table is an
+            error naming the file) or ``"ignore"`` (such ids become 255). ``None``: from
+            ``ROOT/pfr_dataset.json``, else ``"error"``.
+        empty_labels: ``"error"`` (default: a label without any class pixel is an error) or
+            ``"allow"``; ``None`` as above.
 
     GTA5 has no official train/val split; :func:`pfrlib.data.from_spec` gives the whole set
     (or the list) for any split. A handful of GTA5 frames have labels whose size differs
@@ -200,10 +298,13 @@ class GTA5(SegmentationFolder):
     """
 
     def __init__(self, root: str | os.PathLike, list_file: Optional[str | os.PathLike] = None,
-                 transform: Optional[Callable] = None, labels: bool = True) -> None:
+                 transform: Optional[Callable] = None, labels: bool = True, unknown_labels: Optional[str] = None,
+                 empty_labels: Optional[str] = None) -> None:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"GTA5 root {root} not found; {GTA5_LAYOUT}")
+        opts = dataset_options(root, unknown_labels=unknown_labels, empty_labels=empty_labels,
+                               default_format="cityscapes_ids", format_fixed=True)
         img_dir, lab_dir = root / "images", root / "labels"
         _require_dir(img_dir, "GTA5", GTA5_LAYOUT)
         if labels:
@@ -237,7 +338,8 @@ class GTA5(SegmentationFolder):
             items = [(img_dir / n, lab_dir / n) for n in names]
         else:
             items = [(img_dir / n, None) for n in names]
-        super().__init__(items, "ids", f"gta5:{root}", transform)
+        super().__init__(items, "cityscapes_ids", f"gta5:{root}", transform,
+                         opts["unknown_labels"], opts["empty_labels"])
         self.root = root
 
 
@@ -250,6 +352,8 @@ class Cityscapes(SegmentationFolder):
         split: ``"train"``, ``"val"`` or ``"test"``.
         transform: ``(image, label) -> ...``.
         labels: ``False`` for unlabelled target training (no ``gtFine`` needed; all-255 labels).
+        unknown_labels, empty_labels: as :class:`GTA5` (``None``: ``ROOT/pfr_dataset.json``,
+            else ``"error"``).
 
     For each frame the label is ``*_gtFine_labelIds.png`` (label ids, mapped to trainIds with
     the cityscapesscripts table), or, where only that is present, ``*_gtFine_labelTrainIds.png``
@@ -259,12 +363,14 @@ class Cityscapes(SegmentationFolder):
     SPLITS: tuple[str, ...] = ("train", "val", "test")
 
     def __init__(self, root: str | os.PathLike, split: str = "train", transform: Optional[Callable] = None,
-                 labels: bool = True) -> None:
+                 labels: bool = True, unknown_labels: Optional[str] = None, empty_labels: Optional[str] = None) -> None:
         root = Path(root)
         if split not in self.SPLITS:
             raise ValueError(f"Cityscapes split must be one of {self.SPLITS}, got {split!r}")
         if not root.is_dir():
             raise FileNotFoundError(f"Cityscapes root {root} not found; {CITYSCAPES_LAYOUT}")
+        opts = dataset_options(root, unknown_labels=unknown_labels, empty_labels=empty_labels,
+                               default_format="cityscapes_ids", format_fixed=True)
         img_root = root / "leftImg8bit" / split
         _require_dir(img_root, f"Cityscapes split {split!r}", CITYSCAPES_LAYOUT)
         images = sorted(img_root.glob("*/*_leftImg8bit.png"))
@@ -284,10 +390,10 @@ class Cityscapes(SegmentationFolder):
                 tids = lab_root / city / f"{stem}_gtFine_labelTrainIds.png"
                 if ids.is_file():
                     items.append((img, ids))
-                    encodings.append("ids")
+                    encodings.append("cityscapes_ids")
                 elif tids.is_file():
                     items.append((img, tids))
-                    encodings.append("train_ids")
+                    encodings.append("trainid")
                 else:
                     no_label.append(img)
             if no_label:
@@ -303,14 +409,25 @@ class Cityscapes(SegmentationFolder):
                                         f"{img_root}: {_short_list(stray)}")
         else:
             items = [(img, None) for img in images]
-            encodings = ["ids"] * len(items)
-        super().__init__(items, "ids", f"cityscapes:{root}:{split}", transform)
+            encodings = ["cityscapes_ids"] * len(items)
+        super().__init__(items, "cityscapes_ids", f"cityscapes:{root}:{split}", transform,
+                         opts["unknown_labels"], opts["empty_labels"])
         self._encodings = encodings
         self.root, self.split = root, split
 
+    def label_format(self, index: int) -> str:
+        """``"cityscapes_ids"`` for ``*_labelIds.png``, ``"trainid"`` for ``*_labelTrainIds.png``."""
+        return self._encodings[index]
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        self.encoding = self._encodings[index]
-        return super().load(index)
+        """As :meth:`SegmentationFolder.load`; an empty label of the test split says why."""
+        try:
+            return super().load(index)
+        except DataFileError as err:
+            if self.split == "test" and "no pixel of any class" in str(err):
+                raise DataFileError(f"{err} (Cityscapes test labels are withheld by the benchmark: evaluate on "
+                                    f"the val split, or open the test split with labels=False)", err.path) from err
+            raise
 
 
 class FolderDataset(SegmentationFolder):
@@ -323,16 +440,26 @@ class FolderDataset(SegmentationFolder):
         transform: ``(image, label) -> ...``.
         labels: ``None`` (default): read ``labels/`` if it exists, else unlabelled (all 255);
             ``False``: ignore labels; ``True``: labels are required.
+        label_format: ``"trainid"`` (default: 0..18, 255 = ignore) or ``"cityscapes_ids"``
+            (Cityscapes label ids 0..33, converted to trainIds as they are read).
+        unknown_labels: ``"error"`` (default: a value that is neither a class id of the format
+            nor 255 is an error naming the file and the values) or ``"ignore"`` (it becomes 255).
+        empty_labels: ``"error"`` (default: a label without any class pixel is an error) or
+            ``"allow"``.
 
-    Labels are single-channel PNGs of trainIds (0..18; anything else -> 255 ignore). When
-    ``labels/`` exists, every image must have a label and every label an image.
+    ``None`` for the last three means: the value in ``ROOT/pfr_dataset.json`` if that file sets
+    it, else the default. Labels are single-channel PNGs. When ``labels/`` exists, every image
+    must have a label and every label an image.
     """
 
     def __init__(self, root: str | os.PathLike, split: Optional[str] = None, transform: Optional[Callable] = None,
-                 labels: Optional[bool] = None) -> None:
+                 labels: Optional[bool] = None, label_format: Optional[str] = None,
+                 unknown_labels: Optional[str] = None, empty_labels: Optional[str] = None) -> None:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"folder dataset root {root} not found; {FOLDER_LAYOUT}")
+        opts = dataset_options(root, label_format=label_format, unknown_labels=unknown_labels,
+                               empty_labels=empty_labels, default_format="trainid")
         base = root
         if split is not None and (root / split / "images").is_dir():
             base = root / split
@@ -363,5 +490,6 @@ class FolderDataset(SegmentationFolder):
             items = [(p, labs[p.stem]) for p in images]
         else:
             items = [(p, None) for p in images]
-        super().__init__(items, "train_ids", f"folder:{base}", transform)
+        super().__init__(items, opts["label_format"], f"folder:{base}", transform,
+                         opts["unknown_labels"], opts["empty_labels"])
         self.root, self.split = root, split
