@@ -415,7 +415,7 @@ class Trainer:
         ns = network_step(
             self.net, self.discriminators, self.opt, source, target, self.weights, cfg.loss,
             multi_level=self.multi_level, autocast=self.bf16, grad_clip=cfg.optim.grad_clip,
-            clip_parameters=list(self.model.parameters()),
+            clip_parameters=list(self.model.parameters()) if cfg.optim.grad_clip is not None else None,
         )
         self.sched.step()
         d_logs = discriminator_step(self.d_nets, self.discriminators, self.d_opts, ns.outputs, cfg.loss.gan,
