@@ -395,7 +395,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--quick", action="store_true", help="2 frames, 4 items, 1 repeat, 1 worker (for tests)")
     p.add_argument("--markdown", default=None, help="write the report as markdown to this file ('-': stdout only)")
     args = p.parse_args(argv)
-    argv_list = list(sys.argv[1:] if argv is None else argv)
+    argv_list, skip = [], False  # the command as run, less where the output and fixtures went
+    for a in (sys.argv[1:] if argv is None else argv):
+        if skip or a.split("=")[0] in ("--markdown", "--root"):
+            skip = not skip and "=" not in a
+            continue
+        argv_list.append(a)
     if args.quick:
         args.frames, args.items, args.repeats, args.workers = 2, 4, 1, [1]
     torch.set_num_threads(1)  # as in a DataLoader worker
