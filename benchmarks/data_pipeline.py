@@ -232,7 +232,10 @@ def measure_stages(ds, items: int) -> dict:
     import warnings
 
     from pfrlib.data import read_image
-    from pfrlib.data.transforms import to_item
+
+    def to_tensors(image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the dataset hands its transform: uint8 3 x H x W and int64 H x W."""
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.from_numpy(label).long()
 
     stages: dict[str, list[float]] = {"image": [], "label": [], "transform": [], "collate": [], "item": [], "wall": []}
     out_dtype = None
@@ -246,7 +249,7 @@ def measure_stages(ds, items: int) -> dict:
             image, label = ds.load(i)
             t_load = time.thread_time() - t0
             t0 = time.thread_time()
-            out = to_item(image, label, ds.transform)
+            out = ds.transform(*to_tensors(image, label))
             t_tf = time.thread_time() - t0
             t_coll = _time(lambda: _collate_to_shared(out))
             w0 = time.perf_counter()
