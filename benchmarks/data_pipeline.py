@@ -251,7 +251,10 @@ def measure_stages(ds, items: int) -> dict:
             t0 = time.thread_time()
             out = ds.transform(*to_tensors(image, label))
             t_tf = time.thread_time() - t0
+            batch = _collate_to_shared(out)
             t_coll = _time(lambda: _collate_to_shared(out))
+            # pinning is done by the main process's pin-memory thread, not the worker
+            t_pin = _time(lambda: batch.pin_memory()) if torch.cuda.is_available() else None
             w0 = time.perf_counter()
             t_item = _time(lambda: _collate_to_shared(ds[i]))
             t_wall = time.perf_counter() - w0
@@ -263,6 +266,8 @@ def measure_stages(ds, items: int) -> dict:
             stages["collate"].append(t_coll)
             stages["item"].append(t_item)
             stages["wall"].append(t_wall)
+            if t_pin is not None:
+                stages.setdefault("pin", []).append(t_pin)
             out_dtype = str(out[0].dtype if isinstance(out, (tuple, list)) else out.dtype).replace("torch.", "")
     res = {k: 1000 * statistics.median(v) for k, v in stages.items()}
     res["out_dtype"] = out_dtype
@@ -356,14 +361,17 @@ def render(results: dict, args: argparse.Namespace) -> str:
         cells = [f"**{d['ms'][n]:.1f}**" if n == fastest else f"{d['ms'][n]:.1f}" for n in names]
         lines.append(f"| {label} | {d['mb']:.2f} MB ({d['bpp']:.1f} bits/px) | " + " | ".join(cells)
                      + f" | {'yes' if d['same_pixels'] else 'NO'} |")
+    pin_col = int(all("pin" in s for s in results["stages"].values()))
     lines += ["", "One item in one process, CPU ms (median, one thread; label = decode + id -> trainId + resize "
               "of odd-sized labels; collate = the worker's batch-1 copy into shared memory):\n",
-              "| loader | decode image | label | transform | collate | whole item | (wall) | output |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| loader | decode image | label | transform | collate | whole item | (wall) | output |"
+              + (" pin (main process) |" if pin_col else ""),
+              "|---" * (8 + pin_col) + "|"]
     for label, s in results["stages"].items():
         lab = f"{s['label']:.1f}" if s["label"] > 0 else "-"
         lines.append(f"| {label} | {s['image']:.1f} | {lab} | {s['transform']:.1f} | {s['collate']:.1f} | "
-                     f"{s['item']:.1f} | ({s['wall']:.1f}) | {s['out_dtype']} |")
+                     f"{s['item']:.1f} | ({s['wall']:.1f}) | {s['out_dtype']} |"
+                     + (f" {s['pin']:.1f} |" if pin_col else ""))
     pinned = any(r["pinned"] for rows in results["loader"].values() for r in rows)
     lines += ["", f"Through a DataLoader (batch 1, prefetch_factor 2, "
               f"{'pinned memory' if pinned else 'no pinning: no CUDA'}). Images/s per worker = 1000 / the "
