@@ -5,6 +5,7 @@ Usage::
     python benchmarks/step_time.py                      # cpu preset + DeepLab-v2 R101 at 256x512 on CPU
     python benchmarks/step_time.py --skip-r101          # cpu preset only (about a minute)
     python benchmarks/step_time.py --device cuda --bf16 --r101-size 512 1024   # someone with a GPU
+    bash benchmarks/gpu_check.sh    # the paper-scale GPU table: fp32 + bf16, FLOPs, share of peak, syncs
 
 Every (model, method) is measured in its own child process (so peak memory is that method's:
 peak resident set size on CPU, ``torch.cuda.max_memory_allocated`` on GPU), one after the other in
