@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -64,14 +65,76 @@ or the same under ROOT/{split}/ (e.g. ROOT/train/images, ROOT/val/images)
   ROOT/pfr_dataset.json           optional: {"label_format": "trainid"|"cityscapes_ids", "unknown_labels": ...}"""
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _decode_rgb8_png(path: Path) -> Optional[np.ndarray]:
+    """H x W x 3 uint8 of an 8-bit RGB PNG via ``torchvision.io.decode_png``, else ``None``.
+
+    ``None`` (the caller falls back to PIL) for other files, other PNG colour types / bit
+    depths, a missing or failing torchvision image extension, or a file it cannot decode (PIL
+    then raises the error that names the file).
+    """
+    try:
+        from torchvision.io import ImageReadMode, decode_png  # noqa: PLC0415
+    except Exception:  # noqa: BLE001  (no torchvision image extension: PIL does it)
+        return None
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    # IHDR is the first chunk: signature (8) + length (4) + "IHDR" (4) + width, height (8) + depth, colour type
+    if data.size < 33 or data[:8].tobytes() != _PNG_SIGNATURE or data[12:16].tobytes() != b"IHDR":
+        return None
+    if int(data[24]) != 8 or int(data[25]) != 2:  # 8 bits per sample, truecolour without alpha
+        return None
+    # Walk every chunk and check its CRC: libpng errors in the image data can crash torchvision's
+    # decoder (a segfault, not an exception), so a corrupt or truncated file goes to PIL instead.
+    # (Only a file written with valid CRCs around an invalid zlib stream would still get through.)
+    buf = memoryview(data)
+    pos, end = 8, False
+    while pos + 12 <= data.size:
+        length = int.from_bytes(buf[pos:pos + 4], "big")
+        kind = bytes(buf[pos + 4:pos + 8])
+        if pos + 12 + length > data.size:
+            return None
+        if zlib.crc32(buf[pos + 4:pos + 8 + length]) != int.from_bytes(buf[pos + 8 + length:pos + 12 + length], "big"):
+            return None
+        if kind == b"tRNS":  # a transparent colour could come back as an alpha channel
+            return None
+        pos += 12 + length
+        if kind == b"IEND":
+            end = True
+            break
+    if not end:
+        return None
+    try:
+        with warnings.catch_warnings():  # torchvision 0.29 deprecates its image codecs (for TorchCodec)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            chw = decode_png(torch.from_numpy(data), ImageReadMode.UNCHANGED)
+    except Exception:  # noqa: BLE001  (corrupt / truncated: PIL names the file)
+        return None
+    if chw.dtype != torch.uint8 or chw.dim() != 3 or chw.shape[0] != 3:
+        return None
+    return chw.permute(1, 2, 0).numpy()
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as uint8 H x W x 3 RGB (grayscale, RGBA, palette, 16-bit converted).
+
+    8-bit RGB PNGs (every GTA5 and Cityscapes frame) are decoded with
+    ``torchvision.io.decode_png`` when it is available (faster than PIL on full-size frames;
+    ``benchmarks/data_pipeline.py`` measures both), with the same pixels; every other file, and
+    any PNG that path cannot decode, goes through PIL (which then names the file in the error).
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: the file cannot be decoded (corrupt or truncated), naming the file.
     """
     path = Path(path)
+    fast = _decode_rgb8_png(path)
+    if fast is not None:
+        return fast
     try:
         with Image.open(path) as im:
             im.load()

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The paper-scale step-time table on a GPU machine, from a fresh checkout of this repository.
+#
+#   bash benchmarks/gpu_check.sh [OUT.md]                         # on a GPU machine (about 5 minutes)
+#   DEVICE=cpu SIZE=tiny bash benchmarks/gpu_check.sh /tmp/x.md    # the CPU smoke test (tests/test_gpu_check.py)
+#
+# 1. Environment: if the chosen Python already imports torch and torchvision, it is used as is
+#    (missing light dependencies are installed at requirements.txt's pins; pfrlib is imported from
+#    this checkout through PYTHONPATH); otherwise a venv (VENV, default .venv-gpu) gets
+#    `pip install -r requirements.txt`.
+# 2. nvidia-smi, the PyTorch / CUDA versions.
+# 3. benchmarks/step_time.py: DeepLab-v2 R101 multi-level, randomly initialised, source 720x1280 +
+#    target 512x1024, batch 1; the AdaptSegNet method and pfr_adv, fp32 and bf16; step time,
+#    peak GPU memory, FLOPs per iteration, TFLOP/s and share of the card's peak, host-device syncs
+#    per iteration, top ops, time for 150k iterations. The engine's defaults (auto) hold for
+#    everything else; extra step_time.py options can be given in STEP_ARGS (e.g. "--compile").
+# 4. benchmarks/data_pipeline.py: images/s per DataLoader worker on this machine's CPUs
+#    (DATA_PIPELINE=0 skips it).
+#
+# The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
+# DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), STEP_ARGS, DATA_PIPELINE (1).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+OUT_FILE=${1:-${OUT:-gpu_check.md}}
+DEVICE=${DEVICE:-cuda}
+SIZE=${SIZE:-paper}
+STEPS=${STEPS:-20}
+STEP_ARGS=${STEP_ARGS:-}
+DATA_PIPELINE=${DATA_PIPELINE:-1}
+START=$SECONDS
+
+log() { echo "[gpu_check $((SECONDS - START)) s] $*" >&2; }
+
+# ------------------------------------------------------------------ 1. environment
+if [ -z "${PYTHON:-}" ]; then
+    for cand in python3.12 python3.11 python3 python; do
+        if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
+    done
+fi
+: "${PYTHON:?no python found (set PYTHON)}"
+
+pin() {  # the requirements.txt line of a package (its pinned version), or the bare name
+    grep -iE "^$1==" requirements.txt || echo "$1"
+}
+
+if "$PYTHON" -c "import torch, torchvision" >/dev/null 2>&1; then
+    PY=$PYTHON
+    log "using $PY ($("$PY" -c 'import torch; print("torch", torch.__version__)')), already installed"
+    missing=()
+    for pair in numpy:numpy PIL:pillow yaml:PyYAML tqdm:tqdm; do
+        mod=${pair%%:*}; pkg=${pair#*:}
+        "$PY" -c "import $mod" >/dev/null 2>&1 || missing+=("$(pin "$pkg")")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        "$PY" -m pip install --quiet "${missing[@]}" || log "warning: could not install ${missing[*]}"
+    fi
+else
+    VENV=${VENV:-.venv-gpu}
+    log "no torch in $PYTHON: creating $VENV and installing requirements.txt"
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+    PY=$VENV/bin/python
+fi
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's pfrlib, installed or not
+"$PY" -c "import pfrlib" || { echo "cannot import pfrlib from $ROOT" >&2; exit 1; }
+
+# ------------------------------------------------------------------ 2. the machine
+TMP_DIR=$(mktemp -d)
+trap 'rm -rf "$TMP_DIR"' EXIT
+{
+    echo "## gpu_check: $(date -u '+%Y-%m-%d %H:%M UTC'), SIZE=$SIZE, DEVICE=$DEVICE"
+    echo
+    echo '```'
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv || true
+    else
+        echo "(no nvidia-smi)"
+    fi
+    "$PY" - <<'EOF'
+import platform, torch, torchvision
+cuda = torch.cuda.is_available()
+print(f"Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version() if cuda else 'n/a'}, "
+      f"device: {torch.cuda.get_device_name(0) if cuda else 'cpu'}")
+EOF
+    echo '```'
+    echo
+} > "$TMP_DIR/head.md"
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi || true
+cat "$TMP_DIR/head.md"
+
+# ------------------------------------------------------------------ 3. step time
+case "$SIZE" in
+    paper)
+        SIZES=(--r101-size 720 1280 --r101-target-size 512 1024 --render-size 180 320)
+        RUN=(--r101-steps "$STEPS" --r101-warmup 5 --profile-steps 3 --eval-images 8 --num-workers 4) ;;
+    tiny)
+        SIZES=(--r101-size 32 64 --r101-target-size 32 64 --render-size 32 64)
+        RUN=(--r101-steps 1 --r101-warmup 1 --profile-steps 1 --eval-images 1 --threads 1) ;;
+    *) echo "SIZE must be paper or tiny, got $SIZE" >&2; exit 2 ;;
+esac
+log "step time: R101 multi-level, adaptsegnet + pfr_adv, fp32 + bf16 ($SIZE)"
+# shellcheck disable=SC2086  # STEP_ARGS is a list of options
+"$PY" benchmarks/step_time.py --device "$DEVICE" --skip-small --precisions fp32 bf16 \
+    --r101-methods adaptsegnet pfr_adv "${SIZES[@]}" "${RUN[@]}" --flops --profile \
+    --markdown "$TMP_DIR/step.md" --json "$TMP_DIR/step.json" $STEP_ARGS >&2
+
+# ------------------------------------------------------------------ 4. data pipeline
+if [ "$DATA_PIPELINE" = "1" ]; then
+    log "data pipeline"
+    if [ "$SIZE" = tiny ]; then DP=(--quick); else DP=(--frames 4 --items 16 --workers 1 4); fi
+    "$PY" benchmarks/data_pipeline.py "${DP[@]}" --markdown "$TMP_DIR/data.md" >/dev/null
+fi
+
+{
+    cat "$TMP_DIR/head.md"
+    cat "$TMP_DIR/step.md"
+    if [ -f "$TMP_DIR/data.md" ]; then echo; cat "$TMP_DIR/data.md"; fi
+    echo
+    echo "Wall time of gpu_check.sh: $((SECONDS - START)) s."
+} > "$OUT_FILE"
+cat "$OUT_FILE"
+log "wrote $OUT_FILE"
+if [ $((SECONDS - START)) -gt 480 ]; then log "warning: took more than 8 minutes"; fi

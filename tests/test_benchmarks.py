@@ -1,0 +1,144 @@
+"""The throughput benchmarks run end to end at tiny sizes (numbers are not checked, only that the
+tables come out and the fixtures have the real layouts). No test times anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# ------------------------------------------------------------------ data_pipeline.py
+def test_fixture_trees_have_the_real_layouts_and_sizes(tmp_path: Path):
+    dp = _load("data_pipeline")
+    gta5 = dp.write_gta5(tmp_path / "gta5", frames=2, noise=1.0, odd_label_every=2)
+    cs = dp.write_cityscapes(tmp_path / "cs", frames=1, noise=1.0)
+    from pfrlib.data import GTA5, Cityscapes
+
+    g = GTA5(gta5)
+    assert len(g) == 2 and g.count_size_mismatches() == 1
+    img = Image.open(gta5 / "images" / "00001.png")
+    assert img.size == (1914, 1052) and img.mode == "RGB"
+    assert Image.open(gta5 / "labels" / "00001.png").mode == "P"
+    assert Image.open(gta5 / "labels" / "00002.png").size == dp.GTA5_ODD_LABEL_SIZE[::-1]
+    c = Cityscapes(cs, split="train")
+    assert len(c) == 1
+    frame = sorted((cs / "leftImg8bit" / "train").rglob("*_leftImg8bit.png"))[0]
+    assert Image.open(frame).size == (2048, 1024)
+    _, label = c[0]
+    assert set(np.unique(label.numpy())) <= set(range(19)) | {255}
+
+
+def test_workers_needed():
+    dp = _load("data_pipeline")
+    assert dp.workers_needed(25.0, 40.0) == 1  # 40 images/s needed, 40 per worker
+    assert dp.workers_needed(25.0, 39.0) == 2
+    assert dp.workers_needed(40.0, 10.0) == 3  # 25 needed
+    assert dp.workers_needed(40.0, 10.0, batch_size=2) == 5
+
+
+def test_data_pipeline_quick_writes_markdown(tmp_path: Path):
+    out = tmp_path / "dp.md"
+    proc = subprocess.run([sys.executable, str(BENCH / "data_pipeline.py"), "--quick", "--items", "2",
+                           "--markdown", str(out)], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "images/s per worker" in text and "| 25 ms |" in text and "| 40 ms |" in text
+    assert "GTA5 1914x1052" in text and "Cityscapes 2048x1024" in text
+    assert "| NO |" not in text  # every decoder gave PIL's pixels
+    assert text in proc.stdout
+
+
+# ------------------------------------------------------------------ step_time.py
+def test_peak_table_lookup():
+    st = _load("step_time")
+    assert st.peak_tflops("NVIDIA H100 80GB HBM3") == (989.0, 494.0)
+    assert st.peak_tflops("NVIDIA H100 PCIe")[0] == 756.0
+    assert st.peak_tflops("NVIDIA H200")[0] == 989.0
+    assert st.peak_tflops("NVIDIA H200 NVL")[0] == 835.0
+    assert st.peak_tflops("NVIDIA A100-SXM4-80GB") == (312.0, 156.0)
+    assert st.peak_tflops("NVIDIA L40S")[0] == 362.0 and st.peak_tflops("NVIDIA L4")[0] == 121.0
+    assert st.peak_tflops("AMD EPYC 7B13") is None
+
+
+def test_engine_overrides_pass_only_existing_fields():
+    import argparse
+
+    st = _load("step_time")
+    args = argparse.Namespace(channels_last=False, cudnn_benchmark=None, tf32=True, pin_memory=None, compile=True,
+                              param_listing="unique")
+    passed, ignored = st.engine_overrides(args, "bf16", fields={"bf16", "channels_last", "tf32"})
+    assert passed == {"bf16": True, "channels_last": False, "tf32": True}
+    assert ignored == ["compile", "param_listing"]
+    passed, _ = st.engine_overrides(args, "auto", fields={"bf16", "channels_last"})
+    assert "bf16" not in passed
+
+
+def test_step_time_cpu_flops_and_profile(tmp_path: Path):
+    md, js = tmp_path / "st.md", tmp_path / "st.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "adaptsegnet",
+                           "pfr_adv", "--steps", "1", "--warmup", "1", "--threads", "1", "--eval-images", "4",
+                           "--flops", "--profile", "--profile-steps", "1", "--peak-tflops", "1.0",
+                           "--markdown", str(md), "--json", str(js)],
+                          capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(js.read_text())
+    assert [r["method"] for r in rows] == ["adaptsegnet", "pfr_adv"]
+    assert all(r["flops"] > 0 for r in rows)
+    assert rows[1]["flops"] > rows[0]["flops"]  # the Gram matrices and their gradients
+    assert all(len(r["top_ops"]) == 10 for r in rows)
+    text = md.read_text()
+    assert "GFLOP / iteration" in text and "150k iterations" in text and "Top ops" in text
+    assert "| n/a |" in text  # syncs are not counted on CPU
+
+
+def test_step_time_plain_table_unchanged(tmp_path: Path):
+    """Without the new options the table keeps its columns (the README's CPU table)."""
+    proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "source_only",
+                           "--steps", "1", "--warmup", "0", "--threads", "1", "--eval-images", "2"],
+                          capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| setup | method | step (ms) | peak memory (MiB) | overhead vs adaptsegnet |" in proc.stdout
+    assert "GFLOP" not in proc.stdout
+
+
+# ------------------------------------------------------------------ gpu_check.sh
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_gpu_check_tiny_on_cpu(tmp_path: Path):
+    out = tmp_path / "gpu_check.md"
+    env = _env()
+    env.update(DEVICE="cpu", SIZE="tiny", DATA_PIPELINE="0", PYTHON=sys.executable)
+    proc = subprocess.run(["bash", str(BENCH / "gpu_check.sh"), str(out)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "DeepLab-v2 R101 multi-level" in text
+    for method in ("adaptsegnet", "pfr_adv"):
+        for prec in ("fp32", "bf16"):
+            assert f"| {method} | {prec} |" in text, (method, prec)
+    assert "GFLOP / iteration" in text and "syncs / iteration" in text
