@@ -461,7 +461,11 @@ def _paper() -> TrainConfig:
             target_size=(512, 1024),
             eval_size=(512, 1024),
             batch_size=1,
+            # Loader workers per stream (source and target each get this many): enough for a
+            # 25 ms GPU step at the images/s per worker that benchmarks/data_pipeline.py measures
+            # for GTA5 and Cityscapes at these sizes (README, "Data pipeline at paper scale").
             num_workers=4,
+            prefetch_factor=2,
             # 500 = all of Cityscapes val; for GTA5 (no val split) the first 500 images.
             val_limit=500,
         ),
