@@ -3,7 +3,8 @@
 Each exercise in the series is a ``solution`` cell followed by a self-check cell that calls one
 of these functions with the student's answer. Each prints one line that starts with
 :data:`PASS` or :data:`FAIL` (or :data:`TODO` while the answer is still the ``...`` of the
-student copy) and returns whether the answer passed::
+student copy) and returns nothing (a check on a cell's last line adds no ``True`` to the
+output). Pass the answer itself, not an expression of it, so that ``...`` is recognised::
 
     check_close("per-class IoU", iou_by_hand, metrics.iou(cm))
     check_range("share of the gap closed", share, 0.0, 1.0)
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["PASS", "FAIL", "TODO", "is_unanswered", "check_close", "check_range", "check_true"]
+__all__ = ["PASS", "FAIL", "TODO", "is_unanswered", "check_close", "check_range", "check_true", "check_equal"]
 
 PASS = "✔"
 FAIL = "✘"
@@ -29,17 +30,15 @@ def is_unanswered(*answers: Any) -> bool:
     return any(a is Ellipsis for a in answers)
 
 
-def _unanswered(what: str) -> bool:
+def _unanswered(what: str) -> None:
     print(f"{TODO} {what}: not answered yet: replace the `...` in the cell above with your solution and run it")
-    return False
 
 
-def _report(ok: bool, what: str, detail: str, hint: str | None) -> bool:
+def _report(ok: bool, what: str, detail: str, hint: str | None) -> None:
     if ok:
         print(f"{PASS} {what}: correct ({detail})")
     else:
         print(f"{FAIL} {what}: not yet ({detail})" + (f". Hint: {hint}" if hint else ""))
-    return ok
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
@@ -51,9 +50,9 @@ def _as_tensor(x: Any) -> torch.Tensor:
 
 
 def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-6,
-                hint: str | None = None) -> bool:
+                hint: str | None = None) -> None:
     """Whether ``answer`` equals ``expected`` within tolerance (numbers, sequences or tensors;
-    NaN matches NaN). Dicts are compared key by key. Prints a verdict line; returns it."""
+    NaN matches NaN). Dicts are compared key by key. Prints a verdict line."""
     if is_unanswered(answer):
         return _unanswered(what)
     if isinstance(expected, dict):
@@ -77,8 +76,8 @@ def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol:
                    f"{float(a.flatten()[first]):.4g} instead of {float(e.flatten()[first]):.4g}", hint)
 
 
-def check_range(what: str, answer: Any, low: float, high: float, hint: str | None = None) -> bool:
-    """Whether the number ``answer`` lies in ``[low, high]``. Prints a verdict line; returns it."""
+def check_range(what: str, answer: Any, low: float, high: float, hint: str | None = None) -> None:
+    """Whether the number ``answer`` lies in ``[low, high]``. Prints a verdict line."""
     if is_unanswered(answer):
         return _unanswered(what)
     try:
@@ -89,8 +88,16 @@ def check_range(what: str, answer: Any, low: float, high: float, hint: str | Non
     return _report(ok, what, f"{value:.4g}, expected between {low:g} and {high:g}", hint)
 
 
-def check_true(what: str, condition: Any, detail: str = "", hint: str | None = None) -> bool:
-    """Whether ``condition`` holds (``...`` counts as unanswered). Prints a verdict line; returns it."""
+def check_true(what: str, condition: Any, detail: str = "", hint: str | None = None) -> None:
+    """Whether ``condition`` holds (``...`` counts as unanswered). Prints a verdict line."""
     if is_unanswered(condition):
         return _unanswered(what)
     return _report(bool(condition), what, detail or ("holds" if condition else "does not hold"), hint)
+
+
+def check_equal(what: str, answer: Any, expected: Any, hint: str | None = None) -> None:
+    """Whether ``answer == expected`` (names, integers, lists of them). Prints a verdict line."""
+    if is_unanswered(answer):
+        return _unanswered(what)
+    ok = answer == expected
+    return _report(bool(ok), what, f"{answer!r}" + ("" if ok else f", expected {expected!r}"), hint)

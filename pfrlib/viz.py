@@ -11,6 +11,8 @@
 * :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
   here that shows labels carries one).
 * :func:`gram_pair` - mean source and target Gram matrices of one stage and their difference.
+* :func:`shift_prediction` - one target scene under a chosen :class:`~pfrlib.data.SynthShift`:
+  image, label and a model's prediction (the interactive view of notebook 03).
 
 Every function returns a ``matplotlib.figure.Figure`` made through pyplot, so ``plt.show()``
 displays it in a notebook (headless scripts use the Agg backend; close figures you do not show
@@ -32,7 +34,7 @@ from .data.labels import CLASS_NAMES, IGNORE_INDEX, PALETTE
 __all__ = [
     "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
     "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
-    "present_classes", "gram_pair",
+    "present_classes", "gram_pair", "shift_prediction",
 ]
 
 _LUT = np.zeros((256, 3), np.uint8)
@@ -426,4 +428,42 @@ def gram_pair(gram_source, gram_target, title: str = "", labels: Sequence[str] =
         ax.set_ylabel("channel")
     if title:
         fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def shift_prediction(model, shift, index: int = 0, size: tuple[int, int] = (64, 128), split: str = "val",
+                     seed: int = 0, model_name: str = "model"):
+    """A SynthStreets target scene rendered with ``shift``: image, label and ``model``'s prediction.
+
+    Args:
+        model: a segmentation model (``pfrlib.models``) in eval mode, with a ``normalization``.
+        shift: the :class:`~pfrlib.data.SynthShift` to render with.
+        index: which item of the split.
+        size, split, seed: the SynthStreets target set the scene comes from.
+        model_name: how the prediction panel is titled.
+
+    The title gives the pixel accuracy of the prediction on this image and the active components.
+    """
+    import matplotlib.pyplot as plt
+
+    from .data.synthstreets import SynthStreets  # noqa: PLC0415
+    from .data.transforms import normalize  # noqa: PLC0415
+    from .evaluate import predict  # noqa: PLC0415
+
+    ds = SynthStreets("target", split, size=size, seed=seed, length=index + 1, shift=shift)
+    image, label = ds[index]
+    pred = predict(model, normalize(image, model.normalization)[None])[0]
+    valid = label != IGNORE_INDEX
+    accuracy = float((pred[valid] == label[valid]).float().mean()) if bool(valid.any()) else float("nan")
+    active = [name for name, v in shift.as_dict().items() if v > 0]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.9))
+    panels = ((to_rgb(image), f"target {split} #{index} (seed {seed})"), (colorize(label), "label"),
+              (colorize(pred), f"{model_name}: {100 * accuracy:.0f}% pixels right"))
+    for ax, (img, title) in zip(axes, panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle("shift: " + (", ".join(active) if active else "none (the scene in source style)"), fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    add_class_legend(fig, ds.class_ids)
     return fig

@@ -97,13 +97,16 @@ def test_selfcheck_verdicts(capsys):
 
     from pfrlib import selfcheck
 
-    assert selfcheck.check_close("iou", torch.tensor([0.5, float("nan")]), [0.5, float("nan")])
-    assert not selfcheck.check_close("iou", [0.5, 0.7], [0.5, 0.6], hint="divide by TP + FP + FN")
-    assert not selfcheck.check_close("iou", [0.5], [0.5, 0.6])
-    assert selfcheck.check_close("per class", {"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 2.0})
-    assert selfcheck.check_range("share", 0.4, 0, 1) and not selfcheck.check_range("share", 40, 0, 1)
-    assert not selfcheck.check_true("claim", False, hint="look again") and selfcheck.check_true("claim", True)
-    assert not selfcheck.check_close("x", ..., 1.0) and not selfcheck.check_range("x", ..., 0, 1)
+    assert selfcheck.check_close("iou", torch.tensor([0.5, float("nan")]), [0.5, float("nan")]) is None
+    selfcheck.check_close("iou", [0.5, 0.7], [0.5, 0.6], hint="divide by TP + FP + FN")
+    selfcheck.check_close("iou", [0.5], [0.5, 0.6])
+    selfcheck.check_close("per class", {"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 2.0})
+    selfcheck.check_range("share", 0.4, 0, 1)
+    selfcheck.check_range("share", 40, 0, 1)
+    selfcheck.check_true("claim", False, hint="look again")
+    selfcheck.check_true("claim", True)
+    selfcheck.check_close("x", ..., 1.0)
+    selfcheck.check_range("x", ..., 0, 1)
     lines = capsys.readouterr().out.splitlines()
     assert [l[0] for l in lines] == [selfcheck.PASS, selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.PASS,
                                      selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.TODO, selfcheck.TODO]
