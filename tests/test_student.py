@@ -47,6 +47,18 @@ def test_exercises_are_numbered_in_order_and_each_has_a_self_check(nb_path):
     assert numbers == list(range(1, len(numbers) + 1)), f"{nb_path.name}: exercises numbered {numbers}"
 
 
+# Notebooks being rewritten around the engine's step functions (their exercises come with it).
+PENDING_REWRITE = {"04_pfr_alignment", "05_adversarial_output", "06_full_gpu_training"}
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_student_copy(nb_path):
+    if nb_path.stem in PENDING_REWRITE:
+        pytest.xfail(f"{nb_path.stem} is being rewritten (issue 14)")
+    assert nb_path in WITH_SOLUTIONS, f"{nb_path.name} has no solution cells"
+    assert (ROOT / "student" / nb_path.name).exists(), f"student/{nb_path.name} is missing: run `make student`"
+
+
 def test_committed_student_copies_are_current():
     problems = student.write_student_copies(NOTEBOOKS, ROOT / "student", check=True)
     assert not problems, "\n".join(problems)
