@@ -415,7 +415,9 @@ def gram_pair(gram_source, gram_target, title: str = "", labels: Sequence[str] =
     vmax = float(max(np.abs(a).max(), np.abs(b).max())) or 1.0
     diff = a - b
     lim = float(np.abs(diff).max()) or 1.0
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
     for ax, m, name in ((axes[0], a, labels[0]), (axes[1], b, labels[1])):
         im = ax.imshow(m, cmap="viridis", vmin=min(0.0, float(min(a.min(), b.min()))), vmax=vmax)
         ax.set_title(f"mean Gram matrix, {name}", fontsize=9)
@@ -426,6 +428,8 @@ def gram_pair(gram_source, gram_target, title: str = "", labels: Sequence[str] =
     for ax in axes:
         ax.set_xlabel("channel")
         ax.set_ylabel("channel")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
