@@ -141,4 +141,6 @@ def test_student_copy_runs_up_to_its_first_exercise(nb_path, tmp_path, monkeypat
         + (f"runs_dir = {str(tmp_path / 'series')!r}\n" if "runs_dir" in nb.cells[params].source else "")
     ))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}}).execute()
-    assert (tmp_path / "run" / "metrics.json").exists()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code), "not every cell before the first exercise ran"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
