@@ -328,10 +328,14 @@ def _train_here(config, plan: str):
 
 
 def _reused_line(outs: Sequence[Path]) -> str:
+    """One line for all the runs reused (instead of one line each)."""
+    if len(outs) == 1:
+        return (f"reusing the finished run in {outs[0]} with the same configuration "
+                "(delete it, or pass retrain=True, to train it again)")
     parents = sorted({str(p.parent) for p in outs})
     where = parents[0] if len(parents) == 1 else ", ".join(parents)
     names = ", ".join(p.name for p in outs)
-    return (f"reused {len(outs)} finished run(s) with the same configuration from {where}: {names} "
+    return (f"reusing {len(outs)} finished runs with the same configuration from {where}: {names} "
             "(delete a run directory, or pass retrain=True, to train it again)")
 
 

@@ -34,7 +34,7 @@ WHAT_IT_TRAINS: dict[str, str] = {
 }
 
 # lines of a notebook's output worth reporting live: runs started, finished, resumed or reused
-_REPORT = re.compile(r"^\s*(training \d+ run|trained |resumed |resuming |reused \d+ |reusing )")
+_REPORT = re.compile(r"^\s*(training \d+ run|trained |resumed |resuming |reusing )")
 # the kernel's transport notice (it talks to papermill over localhost): noise in a report
 _NOISE = re.compile(r"Kernel is running over TCP without encryption")
 

@@ -103,7 +103,8 @@ def _stub(source: str, answers: list[str] | None = None) -> str:
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with solution cells stubbed and all outputs and execution counts cleared."""
+    """A copy of ``nb`` with solution cells stubbed, all outputs and execution counts cleared and
+    cell metadata reduced to the tags (so the copy does not change when the notebook is re-run)."""
     out = copy.deepcopy(nb)
     code = [c for c in out.cells if c.cell_type == "code"]
     for k, cell in enumerate(code):
@@ -117,6 +118,8 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.metadata["tags"] = tags
         else:
             cell.metadata.pop("tags", None)
+    for cell in out.cells:  # keep only the tags: execution times etc. change on every run
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
     for cell in code:
         cell.outputs = []
         cell.execution_count = None

@@ -178,7 +178,7 @@ def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
                                         "iterations": 1500, "wall_time_s": 1.0})
     results = nbtools.load_or_train_many(cfgs, jobs=2)
     lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
-    assert len(lines) == 1 and lines[0].startswith("reused 3 finished run(s)") and "oracle_s0" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("reusing 3 finished runs") and "oracle_s0" in lines[0]
     assert [r.final["target_miou"] for r in results] == [0.25] * 3
 
 
