@@ -215,3 +215,27 @@ def _assert_self_checks_pass(executed: Path) -> None:
             assert selfcheck.PASS in text and selfcheck.FAIL not in text and selfcheck.TODO not in text, (
                 f"{executed.name}: a worked exercise failed its self-check in smoke mode:\n{text}"
             )
+
+
+@pytest.mark.notebook
+def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
+    """`make reproduce`'s driver: a line per notebook, the run lines it prints, times, a summary,
+    and no kernel transport notice."""
+    import subprocess
+    import sys
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("smoke = None  # a parameter", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('training 2 run(s), 2 at a time: a_s0, b_s0')\nprint('not a run line')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / "01_demo.ipynb")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out", str(tmp_path / "out"),
+         "--cwd", str(tmp_path / "nbs")], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
+    assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo.ipynb").exists()
+    assert "without encryption" not in out + proc.stderr
