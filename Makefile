@@ -14,7 +14,7 @@ SPEC ?= sweeps/ablation.yaml
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
 	@echo "make test       the whole test suite (what CI runs): unit, integration, notebooks (smoke)"
-	@echo "make lab        JupyterLab on notebooks/"
+	@echo "make lab        JupyterLab at the repository root, notebooks/ open"
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
 	@echo "make benchmarks print the benchmark tables"
 	@echo "make sweep SPEC=sweeps/ablation.yaml   run a parameter sweep (resumable) and aggregate it"
@@ -37,13 +37,9 @@ test-fast: setup
 	$(PY) -m pytest tests -q -m "not slow"
 
 # Run the series headless with its default parameters; outputs go to runs/, never over notebooks/.
+# Reports one line per notebook (what it trains), each run as it starts/finishes, times, a summary.
 reproduce: setup
-	@mkdir -p $(RUNS)/notebooks figures
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb ($$SECONDS s so far)"; \
-	  $(PY) -m papermill --cwd notebooks -k python3 --log-level WARNING "$$nb" "$(RUNS)/notebooks/$$(basename $$nb)"; \
-	done; \
-	echo "Executed notebooks in $(RUNS)/notebooks/, figures in figures/ ($$SECONDS s)"
+	$(PY) -m pfrlib.reproduce --out $(RUNS)/notebooks $(NOTEBOOKS)
 
 # Re-execute the committed notebooks in place with their defaults (not papermill), then re-pair.
 notebooks: setup
@@ -56,8 +52,9 @@ notebooks: setup
 sync: setup
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
 
+# JupyterLab rooted at the repository (terminals start there), the notebooks folder open.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 benchmarks: setup
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
@@ -66,7 +63,7 @@ benchmarks: setup
 sweep: setup
 	$(PY) -m pfrlib.sweep $(SPEC)
 
-# Student copies: cells tagged "solution" become TODO stubs; CI checks they are current.
+# Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup
 	$(PY) -m pfrlib.student --out student
 

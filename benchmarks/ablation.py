@@ -6,6 +6,16 @@ Usage::
     python benchmarks/ablation.py --seeds 0 --methods source_only pfr_adv
     python benchmarks/ablation.py --jobs 2 --threads 1     # two runs at a time, one thread each
     python benchmarks/ablation.py -- --lambda-pfr 0.3       # extra options for every run
+    python benchmarks/ablation.py --collect runs/series --save benchmarks/results/ablation.json
+    python benchmarks/ablation.py --render benchmarks/results/ablation.json --markdown
+
+``--collect DIR`` trains nothing: it reads the finished runs of the notebooks' layout
+(``DIR/{method}_s{seed}/final.json``, what notebooks 03-07 train with the same preset) and checks
+that each is a ``cpu``-preset run of that method and seed. ``--save FILE`` writes the summary
+(with each run's per-seed numbers) to a file to commit; ``--render FILE`` prints the table of a
+saved summary without any run; ``--markdown`` prints the README's table (between the markers
+``<!-- ablation:begin -->`` and ``<!-- ablation:end -->``, which ``tests/test_docs_results.py``
+compares with ``benchmarks/results/ablation.json``).
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
 the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
@@ -88,6 +98,50 @@ def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
     return "\n".join(lines), summary
 
 
+#: How the README names each method.
+README_LABELS = {
+    "source_only": "source only",
+    "adaptsegnet": "AdaptSegNet (output-space adversarial, \"Conventional Adapt\")",
+    "pfr": "PFR only (Eq. 4)",
+    "pfr_adv": "**PFR + adversarial (the paper's method)**",
+    "oracle": "oracle (target labels)",
+}
+
+
+def readme_table(summary: dict) -> str:
+    """The README's results table (Markdown) from a summary written by ``--save``."""
+    seeds = next(iter(summary.values()))["seeds"]
+    lines = [f"| method (Eq. 6) | target mIoU | per seed ({', '.join(map(str, seeds))}) | source-val mIoU "
+             "| share of the source-only -> oracle gap closed |", "|---|---|---|---|---|"]
+    for m, row in summary.items():
+        mean, std = row["target"]
+        target = f"{mean:.1f} ± {std:.1f}"
+        gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
+        if m == "pfr_adv":
+            target, gap = f"**{target}**", (f"**{gap}**" if gap != "-" else gap)
+        per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
+        lines.append(f"| {README_LABELS.get(m, m)} | {target} | {per_seed} | {row['source'][0]:.1f} ± {row['source'][1]:.1f} "
+                     f"| {gap} |")
+    return "\n".join(lines)
+
+
+def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
+    """Finished runs of the notebooks' layout ``folder/{method}_s{seed}`` (nothing is trained)."""
+    results: dict[str, list[dict]] = {m: [] for m in methods}
+    for m in methods:
+        for s in seeds:
+            run = folder / f"{m}_s{s}"
+            final = json.loads((run / "final.json").read_text())
+            config = json.loads((run / "config.json").read_text())
+            if final.get("method") != m or final.get("seed") != s or final.get("preset") != "cpu":
+                raise ValueError(f"{run} is not a cpu-preset {m} run of seed {s}: {final.get('preset')}, "
+                                 f"{final.get('method')}, {final.get('seed')}")
+            if config.get("optim", {}).get("iterations") != final.get("iterations"):
+                raise ValueError(f"{run} did not finish its iterations")
+            results[m].append(final)
+    return results
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", nargs="+", default=list(METHODS))
@@ -96,8 +150,25 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1: honest wall times)")
     p.add_argument("--threads", type=int, default=None, help="--num-threads for each run")
     p.add_argument("--force", action="store_true", help="retrain runs that already have final.json")
+    p.add_argument("--collect", default=None, metavar="DIR",
+                   help="read finished runs DIR/{method}_s{seed} (the notebooks' layout) instead of training")
+    p.add_argument("--save", default=None, metavar="FILE", help="also write the summary to FILE")
+    p.add_argument("--render", default=None, metavar="FILE", help="print the table of a saved summary; no runs")
+    p.add_argument("--markdown", action="store_true", help="print the README's table")
     p.add_argument("extra", nargs="*", help="options passed to every pfrlib.train run (after --)")
     args = p.parse_args(argv)
+    if args.render:
+        summary = json.loads(Path(args.render).read_text())
+        print(readme_table(summary) if args.markdown else json.dumps(summary, indent=2))
+        return 0
+    if args.collect:
+        results = _collect(Path(args.collect), args.methods, args.seeds)
+        table, summary = summarize(results)
+        if args.save:
+            Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
+        print(readme_table(summary) if args.markdown else table)
+        return 0
     out = Path(args.out)
     jobs = [(m, s) for m in args.methods for s in args.seeds]
     print(f"{len(jobs)} runs -> {out}", file=sys.stderr)
@@ -112,8 +183,11 @@ def main(argv=None) -> int:
             results[m].append(r)
     table, summary = summarize(results)
     print(f"\nSynthStreets source -> target, cpu preset, seeds {args.seeds} (target val mIoU, %)\n")
-    print(table)
+    print(readme_table(summary) if args.markdown else table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
 

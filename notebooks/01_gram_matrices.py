@@ -35,19 +35,21 @@
 # %%
 import math
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pfrlib import losses, models
+from pfrlib import losses, models, viz
 from pfrlib.data import SynthStreets
-from pfrlib.nbtools import check_parameters, figures_path, save_figure, save_metrics, smoke_from_env
-from pfrlib.viz import colorize
+from pfrlib.nbtools import (Param, check_parameters, figures_path, interactive, save_figure, save_metrics,
+                            show_table, smoke_from_env)
+from pfrlib.selfcheck import check_close, check_range
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run on 4 images; None: read $PFR_SMOKE (off by default)
 seed = 0  # seed for the images and the random feature extractor
 num_images = 32  # images per domain for the Gram statistics
 image_height = 64  # SynthStreets image height in pixels
@@ -57,13 +59,16 @@ out_dir = "../runs/01_gram_matrices"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(
-    globals(),
-    _before,
-    declared=("smoke", "seed", "num_images", "image_height", "image_width", "gram_normalize", "out_dir", "figures_dir"),
-    choices={"gram_normalize": ("chw", "hw", "none")},
-    positive=("num_images", "image_height", "image_width"),
-)
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "num_images": Param(int, min=2),
+    "image_height": Param(int, min=32),
+    "image_width": Param(int, min=32),
+    "gram_normalize": Param(str, choices=("chw", "hw", "none")),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
 smoke = smoke_from_env(smoke)
 if smoke:
     num_images = min(num_images, 4)
@@ -130,7 +135,7 @@ rgb_shuffled = shuffle_positions(rgb)
 
 fig, axes = plt.subplots(1, 4, figsize=(14, 2.6))
 axes[0].imshow(img.permute(1, 2, 0))
-axes[0].set_title("source image")
+axes[0].set_title(f"source image (train #0, seed {seed})")
 axes[1].imshow(rgb_shuffled[0].permute(1, 2, 0))
 axes[1].set_title("pixels shuffled")
 for ax, x, title in ((axes[2], rgb, "Gram (image)"), (axes[3], rgb_shuffled, "Gram (shuffled)")):
@@ -146,6 +151,33 @@ plt.show()
 print("max |difference| of the two Gram matrices:", (losses.gram_matrix(rgb) - losses.gram_matrix(rgb_shuffled)).abs().max().item())
 
 # %% [markdown]
+# ### Exercise 1
+#
+# Shuffle the pixels of only *one* channel (say R) of `rgb`, leaving G and B where they are.
+# Does the Gram matrix stay the same? Store the largest absolute change of its **diagonal**
+# entries in `diag_change` and of its **off-diagonal** entries in `offdiag_change`. Before you
+# run it: which of the two should be zero, and why?
+
+# %% tags=["solution"]
+# Exercise 1. Shuffle only the R channel of `rgb`; compare the Gram matrices. Set `diag_change`
+# and `offdiag_change` to the largest |change| on and off the diagonal.
+one = rgb.clone()
+b, c, h, w = one.shape
+perm = torch.randperm(h * w, generator=torch.Generator().manual_seed(2))
+one[:, 0] = one[:, 0].reshape(b, h * w)[:, perm].reshape(b, h, w)
+d = (losses.gram_matrix(one) - losses.gram_matrix(rgb))[0]
+diag_change = d.diagonal().abs().max().item()
+offdiag_change = (d - torch.diag(d.diagonal())).abs().max().item()
+print(f"largest change on the diagonal:  {diag_change:.2e}  (each channel's energy is kept)")
+print(f"largest change off the diagonal: {offdiag_change:.2e}  (R no longer meets G and B where it did)")
+
+# %% tags=["selfcheck"]
+check_range("diagonal change (each channel with itself)", diag_change, 0.0, 1e-6,
+            hint="G_jj sums F_jp * F_jp over positions: a permutation of one channel keeps that sum")
+check_range("off-diagonal change (R with G and B)", offdiag_change, 1e-4, float("inf"),
+            hint="did you shuffle one channel only? shuffling all three with one permutation changes nothing")
+
+# %% [markdown]
 # ## 3. Source vs target style in SynthStreets
 #
 # SynthStreets draws the same kind of street scenes in two domains: a game-like **source** (flat
@@ -159,11 +191,13 @@ for col in range(2):
         x, y = ds[col]
         axes[row, 2 * col].imshow(x.permute(1, 2, 0))
         axes[row, 2 * col].set_title(f"{name} #{col}")
-        axes[row, 2 * col + 1].imshow(colorize(y))
-        axes[row, 2 * col + 1].set_title("labels")
+        axes[row, 2 * col + 1].imshow(viz.colorize(y))
+        axes[row, 2 * col + 1].set_title(f"{name} #{col}: labels")
 for ax in axes.flat:
     ax.axis("off")
-fig.tight_layout()
+fig.suptitle(f"SynthStreets train split, seed {seed}, {image_height}x{image_width}")
+fig.tight_layout(rect=(0, 0.1, 1, 1))
+viz.add_class_legend(fig, SynthStreets.class_ids)
 plt.show()
 
 # %% [markdown]
@@ -176,8 +210,7 @@ plt.show()
 # $\lVert G(f_a) - G(f_b) \rVert_F$ for pairs within the source domain, within the target domain
 # and across domains.
 
-# %%
-# NBVAL_CHECK_OUTPUT: the shapes printed here are the same in smoke and default runs
+# %% tags=["nbval-check-output"]
 net = models.build_model("small", num_classes=19).eval()
 
 
@@ -217,11 +250,10 @@ for stage, (fs, ft) in enumerate(zip(feats_src, feats_tgt), start=2):
             across=float(pairwise_style(fs, ft).mean()),
         )
     )
-print(f"{'stage':>5} {'within source':>14} {'within target':>14} {'across':>10} {'across / within':>16}")
 for r in rows:
-    ratio = r["across"] / max(r["within_source"], r["within_target"])
-    r["ratio"] = ratio
-    print(f"{r['stage']:>5} {r['within_source']:>14.4f} {r['within_target']:>14.4f} {r['across']:>10.4f} {ratio:>16.2f}")
+    r["ratio"] = r["across"] / max(r["within_source"], r["within_target"])
+show_table(rows, digits={"within_source": 4, "within_target": 4, "across": 4, "ratio": 2}, index="stage",
+           caption=f"mean style distance ({gram_normalize} Gram), {num_images} images per domain; ratio = across / max(within)")
 
 # %% [markdown]
 # **What to look for:** the *across* column is larger than both *within* columns at every stage
@@ -261,6 +293,47 @@ save_figure(fig, FIG / "01_gram_source_vs_target.png")
 plt.show()
 
 # %% [markdown]
+# **Explore.** Pick a stage: its mean Gram matrix over the source images, over the target
+# images, and their difference. Early stages have few channels and a blocky, high-contrast
+# difference; later stages spread it over many channel pairs. (In JupyterLab the stage is a
+# menu; a saved notebook shows stage 2.)
+
+# %%
+mean_grams = {
+    stage: (losses.gram_matrix(fs, gram_normalize).mean(0), losses.gram_matrix(ft, gram_normalize).mean(0))
+    for stage, (fs, ft) in enumerate(zip(feats_src, feats_tgt), start=2)
+}
+
+
+def show_stage(stage: int) -> None:
+    """Mean source and target Gram matrices of one stage, and their difference."""
+    g_s, g_t = mean_grams[stage]
+    viz.gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
+                                  f"per domain, seed {seed}, normalisation {gram_normalize!r}")
+    plt.show()
+
+
+interactive(show_stage, {"stage": widgets.Dropdown(options=list(mean_grams), value=2, description="stage")})
+
+# %% [markdown]
+# ### Exercise 2
+#
+# Read the table above: which stage separates the domains best, i.e. has the largest
+# across/within ratio? Set `best_stage` to its number (2-5), computed from `rows`. If you could
+# afford the style loss at one stage only, is that where you would put it? (Notebook 04 tests
+# this in training.)
+
+# %% tags=["solution"]
+# Exercise 2. Set `best_stage` to the stage (2-5) with the largest across/within ratio in `rows`.
+best_stage = max(rows, key=lambda r: r["ratio"])["stage"]
+print(f"stage {best_stage} separates the domains best (ratio {max(r['ratio'] for r in rows):.2f})")
+
+# %% tags=["selfcheck"]
+check_close("stage with the largest across/within ratio", best_stage,
+            sorted(rows, key=lambda r: r["ratio"])[-1]["stage"],
+            hint="compare the `ratio` of the four rows; the stage number is the row's `stage`")
+
+# %% [markdown]
 # ## 4. Normalisation decides the loss scale
 #
 # The paper writes $\lVert S_i^s - S_i^t \rVert_2$ without saying how $S_i$ is normalised. The
@@ -273,11 +346,32 @@ plt.show()
 # %%
 x_small = rgb
 x_big = torch.nn.functional.interpolate(rgb, scale_factor=2, mode="nearest")
-print(f"{'normalisation':>13} {'Gram norm at 1x':>16} {'at 2x resolution':>17} {'ratio':>6}")
+scale_rows = []
 for norm in ("none", "hw", "chw"):
     a = losses.gram_matrix(x_small, norm).norm().item()
     b = losses.gram_matrix(x_big, norm).norm().item()
-    print(f"{norm:>13} {a:>16.4f} {b:>17.4f} {b / a:>6.2f}")
+    scale_rows.append({"normalisation": norm, "Gram norm at 1x": a, "at 2x resolution": b, "ratio": b / a})
+show_table(scale_rows, digits=4, index="normalisation")
+measured_ratio = {r["normalisation"]: r["ratio"] for r in scale_rows}
+
+# %% [markdown]
+# ### Exercise 3
+#
+# Explain the ratios without measuring them. `x_big` repeats every pixel of `x_small` in a 2x2
+# block (nearest-neighbour upsampling). Work out on paper by what factor each normalisation's
+# Gram matrix grows, then write your predictions into `predicted_ratio` as
+# `{"none": ..., "hw": ..., "chw": ...}`.
+
+# %% tags=["solution"]
+# Exercise 3. Predict, for each normalisation, by what factor the Gram matrix of `x_big` (every
+# pixel repeated 2x2) exceeds that of `x_small`; store the factors in `predicted_ratio`.
+# Every product F_jp F_kp now appears 4 times: the raw sum grows 4x; dividing by HW (4x more
+# positions) or by CHW (same C) cancels that.
+predicted_ratio = {"none": 4.0, "hw": 1.0, "chw": 1.0}
+
+# %% tags=["selfcheck"]
+check_close("predicted growth of the Gram matrix at 2x resolution", predicted_ratio, measured_ratio, rtol=1e-3,
+            hint="count how often each product F_jp F_kp appears in the sum, then what each normalisation divides by")
 
 # %% [markdown]
 # The content term has the same issue, only worse. The paper's literal $\lVert C^s - C^t\rVert$
@@ -310,7 +404,8 @@ print("wrote", save_metrics(out_dir, metrics))
 # ## What to try
 #
 # Run this notebook headless with other parameters ([papermill](https://papermill.readthedocs.io);
-# outputs go to `runs/`, never over the committed notebook):
+# outputs go to `runs/`, never over the committed notebook). The commands run from the
+# repository root (where `make lab` starts JupyterLab's terminals):
 #
 # ```bash
 # # raw Gram matrices: how much larger is the loss, and does the across/within ratio change?
@@ -321,39 +416,10 @@ print("wrote", save_metrics(out_dir, metrics))
 #     -p seed 1 -p num_images 64 -p out_dir ../runs/01_seed1 -p figures_dir ../runs/01_seed1
 # ```
 #
-# **Exercises**
+# **More questions**
 #
-# 1. Shuffle the pixels of only *one* channel. Does the Gram matrix still stay the same? Why not?
-# 2. Which stage shows the largest across/within ratio? Is that where you would put the style
-#    loss if you could only afford one stage? (Notebook 04 tests this in training.)
-# 3. SynthStreets' target shift has named components (`pfrlib.data.SynthShift`). Switch all but
-#    one off and recompute the table: which component does the Gram matrix see most?
-# 4. Compute the style distance between a target image and a *blurred* copy of itself. Which
-#    stages react to blur?
-
-# %% [markdown]
-# ### Worked exercises
-#
-# (In the student copy made by `make student`, these cells are empty `# TODO` stubs.)
-
-# %% tags=["solution"]
-# Exercise 1. Shuffle the pixels of only one channel of `rgb` (the other channels stay where they
-# are). Does the Gram matrix stay the same? Compare its diagonal and off-diagonal entries.
-one = rgb.clone()
-b, c, h, w = one.shape
-perm = torch.randperm(h * w, generator=torch.Generator().manual_seed(2))
-one[:, 0] = one[:, 0].reshape(b, h * w)[:, perm].reshape(b, h, w)
-d = (losses.gram_matrix(one) - losses.gram_matrix(rgb))[0]
-print(f"largest change on the diagonal:  {d.diagonal().abs().max().item():.2e}  (each channel's energy is kept)")
-print(f"largest change off the diagonal: {(d - torch.diag(d.diagonal())).abs().max().item():.2e}  (R no longer meets G and B where it did)")
-
-# %% tags=["solution"]
-# Exercise 4. Compute the style distance between target images and blurred copies of themselves.
-# Which stages react to blur?
-import torchvision.transforms.v2.functional as TF
-
-xt = (torch.stack([tgt[i][0] for i in range(num_images)]).float() / 255 - 0.5) / 0.5
-with torch.no_grad():
-    blur_terms = losses.pfr_loss(net(xt).features, net(TF.gaussian_blur(xt, kernel_size=5, sigma=1.5)).features).style
-for stage, value in blur_terms.items():
-    print(f"stage {stage}: style distance to the blurred copy {float(value):.4f}")
+# - Compute the style distance between a target image and a *blurred* copy of itself
+#   (`torchvision.transforms.v2.functional.gaussian_blur`). Which stages react to blur?
+# - SynthStreets' target shift has named components (`pfrlib.data.SynthShift`). Switch all but
+#   one off (`SynthStreets("target", ..., shift=SynthShift.only("noise"))`) and recompute the
+#   across/within table: which component does the Gram matrix see most?

@@ -36,12 +36,14 @@ from pfrlib.config import TrainConfig
 from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluate import load_model
-from pfrlib.nbtools import check_parameters, figures_path, load_or_train, save_figure, save_metrics, smoke_from_env
+from pfrlib.nbtools import (Param, check_parameters, figures_path, live_frontend, load_or_train, save_figure,
+                            save_metrics, show_table, smoke_from_env)
+from pfrlib.selfcheck import check_close
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations, 4 images); None: read $PFR_SMOKE (off by default)
 seed = 0  # seed for data, model initialisation and training
 num_images = 32  # images per domain for the distance measurements
 train_iterations = 600  # source-only training iterations for the "trained" network
@@ -49,16 +51,19 @@ out_dir = "../runs/02_feature_taps"  # where metrics.json and the training run g
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(
-    globals(), _before,
-    declared=("smoke", "seed", "num_images", "train_iterations", "out_dir", "figures_dir"),
-    positive=("num_images", "train_iterations"),
-)
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "num_images": Param(int, min=2),
+    "train_iterations": Param(int, min=1),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
 smoke = smoke_from_env(smoke)
 if smoke:
     num_images, train_iterations = min(num_images, 4), min(train_iterations, 4)
 FIG = figures_path(figures_dir, smoke)
-torch.manual_seed(seed)
+_ = torch.manual_seed(seed)
 
 # %% [markdown]
 # ## 1. Shapes: stride, dilation, output stride 8
@@ -75,16 +80,15 @@ with torch.device("meta"):
 
 
 def shapes_row(model, h: int, w: int) -> list[str]:
+    """Each output's shape for one h x w image, as "CxHxW" (stages 2-5, logits, aux logits)."""
     shapes = models.feature_shapes(model, (1, 3, h, w))
     return [f"{s[1]}x{s[2]}x{s[3]}" for s in shapes]
 
 
 cases = [("small", small, 64, 128), ("deeplabv2_r101", deeplab, 720, 1280), ("deeplabv2_r101", deeplab, 512, 1024)]
-header = ["model", "input", "stage 2", "stage 3", "stage 4", "stage 5", "logits", "aux"]
-print(" | ".join(header))
-for name, model, h, w in cases:
-    print(" | ".join([name, f"{h}x{w}", *shapes_row(model, h, w)]))
-print()
+header = ["stage 2", "stage 3", "stage 4", "stage 5", "logits", "aux"]
+show_table([{"model": name, "input": f"{h}x{w}", **dict(zip(header, shapes_row(model, h, w)))}
+            for name, model, h, w in cases], index="model")
 print(f"parameters: small {models.count_parameters(small):,}, DeepLabV2-R101 {models.count_parameters(deeplab):,}")
 
 # %% [markdown]
@@ -93,6 +97,46 @@ print(f"parameters: small {models.count_parameters(small):,}, DeepLabV2-R101 {mo
 # GTA5 (1280x720) and Cityscapes (1024x512) features therefore differ in size: the Gram matrix
 # (C x C) does not care, and the content term resizes the target map to the source's.
 #
+# ### Exercise 1
+#
+# The **stride** of a stage is how many input pixels one feature position spans. From the
+# 720x1280 shapes (`models.feature_shapes(deeplab, (1, 3, 720, 1280))` gives `(B, C, H, W)` per
+# output), compute the stride of stages 2-5 as `round(720 / H)` and store them in
+# `deeplab_strides` (a list of four integers). Which stages share the output stride 8?
+
+# %% tags=["solution"]
+# Exercise 1. Store the strides of DeepLab-v2's stages 2-5 at 720x1280 in `deeplab_strides`.
+stage_shapes = models.feature_shapes(deeplab, (1, 3, 720, 1280))[:4]
+deeplab_strides = [round(720 / s[2]) for s in stage_shapes]
+print("strides of stages 2-5:", deeplab_strides)
+
+# %% tags=["selfcheck"]
+check_close("strides of stages 2-5", deeplab_strides, [4, 8, 8, 8],
+            hint="a standard ResNet would give 4, 8, 16, 32; DeepLab-v2 stops downsampling after stage 3")
+
+# %% [markdown]
+# ### Exercise 2
+#
+# How many numbers does each term of $\mathcal{L}_{pfr}$ compare per image? The style term
+# compares two $C \times C$ Gram matrices, the content term two $C \times H \times W$ maps. For
+# DeepLab-v2 at 720x1280, store the per-stage counts in `gram_entries` and `content_entries`
+# (lists of four integers). Which term's size depends on the image resolution?
+
+# %% tags=["solution"]
+# Exercise 2. Per stage (2-5) of DeepLab-v2 at 720x1280: entries of one Gram matrix
+# (`gram_entries`) and of one feature map (`content_entries`).
+gram_entries = [c * c for _, c, _, _ in stage_shapes]
+content_entries = [c * h * w for _, c, h, w in stage_shapes]
+for stage, g, n in zip(losses.PFR_STAGES, gram_entries, content_entries):
+    print(f"stage {stage}: Gram {g:>10,} entries | feature map {n:>11,} entries")
+
+# %% tags=["selfcheck"]
+check_close("Gram matrix entries per stage", gram_entries, [256 ** 2, 512 ** 2, 1024 ** 2, 2048 ** 2],
+            hint="C x C with C the stage's channels (256, 512, 1024, 2048)")
+check_close("feature map entries per stage", content_entries, [256 * 181 * 321, 512 * 91 * 161, 1024 * 91 * 161, 2048 * 91 * 161],
+            hint="C x H x W from the table above")
+
+# %% [markdown]
 # ## 2. What the stages see
 #
 # One source and one target image through a small network trained on source only for
@@ -102,9 +146,9 @@ print(f"parameters: small {models.count_parameters(small):,}, DeepLabV2-R101 {mo
 # %%
 cfg = TrainConfig.preset(
     "cpu", method="source_only", seed=seed, iterations=train_iterations, out=f"{out_dir}/source_only",
-    val_every=0, progress=not smoke, **({"synth_val_length": 8} if smoke else {}),
+    val_every=0, progress=live_frontend() and not smoke, **({"synth_val_length": 8} if smoke else {}),
 )
-result = load_or_train(cfg)
+result = load_or_train(cfg)  # a progress bar in JupyterLab; one summary line in a saved notebook
 trained, _ = load_model(f"{out_dir}/source_only/checkpoint_last.pt")
 print(f"source-only after {train_iterations} iterations: source-val mIoU {100 * result.source_miou:.1f}, "
       f"target-val mIoU {100 * result.target_miou:.1f}")
@@ -126,12 +170,13 @@ with torch.no_grad():
 fig, axes = plt.subplots(2, 5, figsize=(16, 4))
 for row, (ds, name) in enumerate(((src, "source"), (tgt, "target"))):
     axes[row, 0].imshow(ds[0][0].permute(1, 2, 0))
-    axes[row, 0].set_title(name)
+    axes[row, 0].set_title(f"{name} val #0")
     for s, f in enumerate(one):
         axes[row, s + 1].imshow(f[row].mean(0), cmap="magma")
         axes[row, s + 1].set_title(f"stage {s + 2}  {tuple(f.shape[1:])}")
 for ax in axes.flat:
     ax.axis("off")
+fig.suptitle(f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
 fig.tight_layout()
 save_figure(fig, FIG / "02_feature_maps.png")
 plt.show()
@@ -180,10 +225,9 @@ def gap_ratios(net: torch.nn.Module, n: int) -> list[dict]:
 n = max(2, num_images)
 random_net = models.build_model("small", num_classes=19).eval()
 gaps = {"random init": gap_ratios(random_net, n), "source-trained": gap_ratios(trained, n)}
-print(f"{'network':>15} {'stage':>5} {'style across/within':>20} {'content across/within':>22}")
-for name, rows in gaps.items():
-    for r in rows:
-        print(f"{name:>15} {r['stage']:>5} {r['style_ratio']:>20.2f} {r['content_ratio']:>22.2f}")
+show_table([{"network": name, "stage": r["stage"], "style across/within": r["style_ratio"],
+             "content across/within": r["content_ratio"]} for name, rows in gaps.items() for r in rows],
+           caption=f"distance ratios on {n} val images per domain (seed {seed})")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
@@ -193,7 +237,7 @@ for ax, kind in zip(axes, ("style", "content")):
         ax.bar(x + (j - 0.5) * 0.38, [r[f"{kind}_ratio"] for r in rows], 0.38, label=name)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_xticks(x, [f"stage {s}" for s in losses.PFR_STAGES])
-    ax.set_title(f"{kind} distance: across / within domains")
+    ax.set_title(f"{kind} distance: across / within domains ({n} val images, seed {seed})", fontsize=9)
 axes[0].set_ylabel("ratio (1 = domains indistinguishable)")
 axes[0].legend()
 fig.tight_layout()
@@ -228,6 +272,8 @@ print("wrote", save_metrics(out_dir, metrics))
 # %% [markdown]
 # ## What to try
 #
+# From the repository root:
+#
 # ```bash
 # # a better-trained network: do the late-stage gaps grow?
 # .venv/bin/papermill --cwd notebooks notebooks/02_feature_taps.ipynb runs/02_long.ipynb \
@@ -237,24 +283,11 @@ print("wrote", save_metrics(out_dir, metrics))
 #     -p seed 1 -p num_images 64 -p out_dir ../runs/02_seed1 -p figures_dir ../runs/02_seed1
 # ```
 #
-# **Exercises**
+# **More questions**
 #
-# 1. Compute the receptive field of one stage-5 unit of DeepLab-v2 (dilations 2 and 4 in stages
-#    4 and 5). How much of a 512x1024 Cityscapes image does it see?
-# 2. Switch off all SynthStreets shift components but `noise` (`pfrlib.data.SynthShift`) and
-#    rerun section 3: at which stage does noise show up most?
-# 3. Use `models.build_model("dilated_r18", 19)` instead of the small model in section 1. Which
-#    stages change resolution?
-
-# %% [markdown]
-# ### Worked exercises
-#
-# (In the student copy made by `make student`, these cells are empty `# TODO` stubs.)
-
-# %% tags=["solution"]
-# Exercise 3. Build `models.build_model("dilated_r18", 19)` and print its stage shapes at 64x128
-# next to the small model's. Which stages change resolution?
-with torch.device("meta"):
-    r18 = models.build_model("dilated_r18", num_classes=19)
-print("dilated_r18:", shapes_row(r18, 64, 128))
-print("small:      ", shapes_row(small, 64, 128))
+# - Compute the receptive field of one stage-5 unit of DeepLab-v2 (dilations 2 and 4 in stages
+#   4 and 5). How much of a 512x1024 Cityscapes image does it see?
+# - Switch off all SynthStreets shift components but `noise` (`pfrlib.data.SynthShift`) and
+#   rerun section 3: at which stage does noise show up most?
+# - Use `models.build_model("dilated_r18", 19)` instead of the small model in section 1
+#   (`shapes_row(model, 64, 128)`). Which stages change resolution?

@@ -19,21 +19,24 @@
 # appearance (palette, textures, lighting, blur, noise), as GTA5 and Cityscapes mostly do.
 
 # %%
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
-from pfrlib import viz
+from pfrlib import metrics, viz
 from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
+from pfrlib.data import SynthShift, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluate import load_model, predict
 from pfrlib.metrics import CITYSCAPES_CLASSES
-from pfrlib.nbtools import check_parameters, figures_path, load_or_train_many, save_figure, series_settings, save_metrics, smoke_from_env
+from pfrlib.nbtools import (Param, check_parameters, figures_path, interactive, load_or_train_many, save_figure,
+                            save_metrics, series_settings, show_table, smoke_from_env)
+from pfrlib.selfcheck import check_close, check_equal
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
 seed = 0  # training seed
 iterations = None  # training iterations; None: the cpu preset's default
 runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
@@ -41,7 +44,14 @@ out_dir = "../runs/03_source_only"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(globals(), _before, declared=("smoke", "seed", "iterations", "runs_dir", "out_dir", "figures_dir"))
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "iterations": Param(int, min=1, optional=True),
+    "runs_dir": Param(str, optional=True),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
 smoke = smoke_from_env(smoke)
 preset = TrainConfig.preset("cpu")
 runs_dir, overrides = series_settings(smoke, runs_dir, iterations)  # checks iterations
@@ -58,8 +68,7 @@ FIG = figures_path(figures_dir, smoke)
 # must use shape and position; target: a desaturated per-class palette, textures, uneven light,
 # colour casts, blur and noise.
 
-# %%
-# NBVAL_CHECK_OUTPUT: the classes are the same in smoke and default runs
+# %% tags=["nbval-check-output"]
 print("SynthStreets classes (trainId: name):", {i: CITYSCAPES_CLASSES[i] for i in SynthStreets.class_ids})
 
 # %%
@@ -69,8 +78,8 @@ plt.show()
 
 # %% [markdown]
 # The shift is built from named components (`pfrlib.data.SynthShift`), each with a strength:
-# the same target scenes with one component switched on at a time. Exercise 1 below measures
-# what each costs.
+# the same target scenes with one component switched on at a time. Section 3 lets you switch
+# them on and off and watch what the trained model makes of each.
 
 # %%
 fig = viz.shift_components(n=2, seed=0, size=(64, 128))
@@ -84,16 +93,15 @@ plt.show()
 # the same number of iterations. The only difference is the data the segmentation loss sees.
 # `load_or_train_many` reuses a finished run with the same configuration (so re-running the
 # notebook, or notebook 07 later, costs nothing; delete the run directory to train again) and
-# trains the missing ones side by side, one thread each.
+# trains the missing ones side by side, one thread each, printing a line as each finishes.
 
 # %%
 methods = ("source_only", "oracle")
 cfgs = [TrainConfig.preset("cpu", method=m, out=f"{runs_dir}/{m}_s{seed}", **overrides) for m in methods]
 runs = dict(zip(methods, load_or_train_many(cfgs, jobs=1 if smoke else None)))
-for method, r in runs.items():
-    f = r.final
-    print(f"{method:>12}: source-val mIoU {100 * f['source_miou']:5.1f} | target-val mIoU {100 * f['target_miou']:5.1f}"
-          f" | {f['wall_time_s']:.0f} s")
+run_rows = [{"run": m, "source-val mIoU": 100 * r.final["source_miou"], "target-val mIoU": 100 * r.final["target_miou"],
+             "training time (s)": r.final["wall_time_s"]} for m, r in runs.items()]
+show_table(run_rows, digits=1, index="run", caption=f"seed {seed}, {runs['source_only'].final['iterations']} iterations")
 
 # %% [markdown]
 # ## 2. The gap
@@ -125,9 +133,77 @@ per_class = {
     "source-only on target": so["target_val"]["per_class_iou"],
     "oracle on target": orc["target_val"]["per_class_iou"],
 }
-fig = viz.plot_per_class_iou(per_class, title="Per-class IoU: the domain gap by class")
+fig = viz.plot_per_class_iou(per_class, title=f"Per-class IoU on the val splits: the domain gap by class (seed {seed})")
 save_figure(fig, FIG / "03_per_class_iou.png")
 plt.show()
+
+# %% [markdown]
+# ### Exercise 1
+#
+# Every IoU above comes from one **confusion matrix** accumulated over the whole val set (rows =
+# ground truth, columns = prediction), Eq. (7):
+#
+# $$\mathrm{IoU}_c = \frac{TP_c}{TP_c + FP_c + FN_c}.$$
+#
+# The next cell builds the confusion matrix `cm` of the source-only model on the first
+# target-val images. Compute the per-class IoU from it by hand, as a tensor of 19 values
+# `iou_by_hand` (NaN for a class that appears in neither ground truth nor prediction), and the
+# mean over SynthStreets' classes (`SynthStreets.class_ids`) as `miou_by_hand`.
+
+# %%
+cfg = runs["source_only"].config
+size = tuple(cfg.data.synth_size)
+tgt_val = SynthStreets("target", split="val", size=size)
+so_model, _ = load_model(runs["source_only"].out / "checkpoint_last.pt")
+n_cm = min(64, len(tgt_val))
+cm_images = torch.stack([normalize(tgt_val[i][0], so_model.normalization) for i in range(n_cm)])
+cm_labels = torch.stack([tgt_val[i][1] for i in range(n_cm)])
+cm = metrics.confusion_matrix(predict(so_model, cm_images), cm_labels, num_classes=19)
+print(f"confusion matrix of the source-only model on {n_cm} target-val images: {tuple(cm.shape)}, "
+      f"{int(cm.sum()):,} labelled pixels")
+
+# %% tags=["solution"]
+# Exercise 1. From `cm` (rows: ground truth, columns: prediction) compute `iou_by_hand`, the
+# 19 per-class IoUs (NaN where TP + FP + FN = 0), and `miou_by_hand`, their mean over
+# `SynthStreets.class_ids`.
+cmf = cm.double()
+tp = cmf.diagonal()
+fp = cmf.sum(0) - tp  # predicted as c, but another class
+fn = cmf.sum(1) - tp  # class c, predicted as another
+iou_by_hand = tp / (tp + fp + fn)  # 0 / 0 gives NaN for absent classes
+miou_by_hand = iou_by_hand[list(SynthStreets.class_ids)].nanmean().item()
+for c in SynthStreets.class_ids:
+    print(f"{CITYSCAPES_CLASSES[c]:>13}: IoU {100 * iou_by_hand[c].item():5.1f}")
+print(f"mIoU over the {len(SynthStreets.class_ids)} SynthStreets classes: {100 * miou_by_hand:.1f}")
+
+# %% tags=["selfcheck"]
+check_close("per-class IoU", iou_by_hand, metrics.iou(cm),
+            hint="TP is the diagonal; FP of class c is column c minus TP; FN is row c minus TP")
+check_close("mIoU over the SynthStreets classes", miou_by_hand, metrics.miou(cm, SynthStreets.class_ids),
+            hint="average only over SynthStreets.class_ids, skipping NaN")
+
+# %% [markdown]
+# ### Exercise 2
+#
+# Which class loses the most IoU when the source-only model moves from source val to target val?
+# Use `so["source_val"]["per_class_iou"]` and `so["target_val"]["per_class_iou"]` (fractions;
+# `None` for classes SynthStreets does not draw) and set `most_hurt_class` to its name. Does the
+# answer match the explanation above?
+
+# %% tags=["solution"]
+# Exercise 2. Set `most_hurt_class` to the class whose IoU drops most from source val to target
+# val for the source-only model.
+drop = {name: v - so["target_val"]["per_class_iou"][name]
+        for name, v in so["source_val"]["per_class_iou"].items() if v is not None}
+most_hurt_class = max(drop, key=drop.get)
+print(f"{most_hurt_class}: {100 * so['source_val']['per_class_iou'][most_hurt_class]:.1f} IoU on source val, "
+      f"{100 * so['target_val']['per_class_iou'][most_hurt_class]:.1f} on target val")
+
+# %% tags=["selfcheck"]
+_src, _tgt = so["source_val"]["per_class_iou"], so["target_val"]["per_class_iou"]
+check_equal("the class that loses most IoU", most_hurt_class,
+            max((n for n in _src if _src[n] is not None), key=lambda n: _src[n] - _tgt[n]),
+            hint="compute source IoU minus target IoU for each class that has a value, and take the largest")
 
 # %% [markdown]
 # ### Training curves
@@ -136,7 +212,8 @@ plt.show()
 # mIoU on source and target.
 
 # %%
-fig = viz.plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"))
+fig = viz.plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"),
+                               title=f"source only and oracle, seed {seed}")
 save_figure(fig, FIG / "03_training_curves.png")
 plt.show()
 
@@ -146,8 +223,6 @@ plt.show()
 # Target validation images, the source-only prediction, the oracle's, and the ground truth.
 
 # %%
-cfg = runs["source_only"].config
-tgt_val = SynthStreets("target", split="val", size=tuple(cfg.data.synth_size))
 n_show = 4
 images = torch.stack([tgt_val[i][0] for i in range(n_show)])
 labels = torch.stack([tgt_val[i][1] for i in range(n_show)])
@@ -155,9 +230,30 @@ preds = {}
 for method, r in runs.items():
     model, _ = load_model(r.out / "checkpoint_last.pt")
     preds[method] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = viz.prediction_grid(images, preds, labels)
+fig = viz.prediction_grid(images, preds, labels, title=f"target val #0-{n_show - 1}, models of seed {seed}",
+                          class_ids=SynthStreets.class_ids)
 save_figure(fig, FIG / "03_predictions.png")
 plt.show()
+
+# %% [markdown]
+# ### Explore: which part of the shift hurts?
+#
+# The target domain is the source scene plus a list of shift components. Switch them on and off
+# and watch the source-only model's prediction: the scene (image), its label and the prediction
+# update together. (In JupyterLab each component is a checkbox; a saved notebook shows the full
+# shift.)
+
+# %%
+def show_shift(index: int = 0, **components: bool) -> None:
+    """Target val scene `index` with the chosen shift components on, and the source-only prediction."""
+    shift = SynthShift(**{name: 1.0 if on else 0.0 for name, on in components.items()})
+    viz.shift_prediction(so_model, shift, index=index, size=size, model_name=f"source only (seed {seed})")
+    plt.show()
+
+
+controls = {"index": widgets.IntSlider(value=0, min=0, max=15, description="val image")}
+controls |= {name: widgets.Checkbox(value=True, description=name) for name in SynthShift.components()}
+interactive(show_shift, controls)
 
 # %%
 metrics = dict(
@@ -173,6 +269,8 @@ print("wrote", save_metrics(out_dir, metrics))
 # %% [markdown]
 # ## What to try
 #
+# From the repository root:
+#
 # ```bash
 # # a longer run: does the source-only target mIoU improve, or does it overfit to source style?
 # .venv/bin/papermill --cwd notebooks notebooks/03_source_only_baseline.ipynb runs/03_long.ipynb \
@@ -184,12 +282,13 @@ print("wrote", save_metrics(out_dir, metrics))
 #
 # The same baseline from the command line: `python -m pfrlib.train --preset cpu --method source_only --out runs/so`.
 #
-# **Exercises**
+# **More questions**
 #
-# 1. Train source-only with the target's `SynthShift` components switched off one at a time
-#    (the dataset's `shift` argument): which component costs the most target mIoU?
-# 2. The small model uses GroupNorm. With BatchNorm, evaluating with *target* batch statistics
-#    is itself a form of adaptation (AdaBN). Why does that make BatchNorm a confounder when
-#    comparing adaptation methods?
-# 3. Why is the oracle not 100 mIoU? Look at its per-class IoU: which classes are hard even with
-#    target labels, and why (size, thin structures, the 64x128 resolution)?
+# - Train source-only with the target's `SynthShift` components switched off one at a time
+#   (the dataset's `shift` argument): which component costs the most target mIoU? The view above
+#   shows single images; a run measures the whole val set.
+# - The small model uses GroupNorm. With BatchNorm, evaluating with *target* batch statistics
+#   is itself a form of adaptation (AdaBN). Why does that make BatchNorm a confounder when
+#   comparing adaptation methods?
+# - Why is the oracle not 100 mIoU? Look at its per-class IoU: which classes are hard even with
+#   target labels, and why (size, thin structures, the 64x128 resolution)?

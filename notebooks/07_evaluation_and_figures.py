@@ -8,8 +8,8 @@
 # whatever is missing, with the same configurations, so it also runs on its own), evaluates them
 # with `pfrlib.evaluate`, and regenerates the figures in `figures/`:
 #
-# * Table 1 side by side: the paper's rows (from `shared/reference/table1.csv`) and ours, each
-#   labelled with what it ran on;
+# * Table 1 side by side: the paper's rows (shipped with `pfrlib` as
+#   `pfrlib/reference/table1.csv`) and ours, each labelled with what it ran on;
 # * a Figure-3-style grid of target predictions;
 # * training curves and the ablation bars.
 #
@@ -23,19 +23,23 @@
 import matplotlib.pyplot as plt
 import torch
 
+from IPython.display import display
+
 from pfrlib import viz
 from pfrlib.config import METHODS, TrainConfig
 from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluate import load_model, predict, reference_rows
+from pfrlib.evaluate import PAPER_LABEL, load_model, predict, reference_records, reference_rows
 from pfrlib.io import atomic_write
-from pfrlib.metrics import format_table, format_table_row, ladder
-from pfrlib.nbtools import check_parameters, figures_path, load_or_train_many, save_figure, series_settings, save_metrics, smoke_from_env
+from pfrlib.metrics import format_table, format_table_row, ladder, table_frame, table_record
+from pfrlib.nbtools import (Param, check_parameters, figures_path, load_or_train_many, save_figure, save_metrics,
+                            series_settings, show_table, smoke_from_env)
+from pfrlib.selfcheck import check_close, check_equal
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (one seed, 4 iterations); None: read $PFR_SMOKE (off by default)
 seeds = [0, 1, 2]  # seeds to collect (the same as notebook 05 reuses its runs)
 iterations = None  # training iterations for runs that are missing; None: the cpu preset's default
 num_examples = 4  # target images in the Figure-3 grid
@@ -44,14 +48,16 @@ out_dir = "../runs/07_evaluation_and_figures"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(
-    globals(), _before,
-    declared=("smoke", "seeds", "iterations", "num_examples", "runs_dir", "out_dir", "figures_dir"),
-    positive=("num_examples",),
-)
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "seeds": Param(list, items=int, min=0),
+    "iterations": Param(int, min=1, optional=True),
+    "num_examples": Param(int, min=1, max=16),
+    "runs_dir": Param(str, optional=True),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
 smoke = smoke_from_env(smoke)
-if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-    raise ValueError(f"parameter 'seeds' must be a non-empty list of integers >= 0, got {seeds!r}")
 runs_dir, base = series_settings(smoke, runs_dir, iterations)
 if smoke:
     seeds = seeds[:1]
@@ -64,17 +70,19 @@ FIG = figures_path(figures_dir, smoke)
 keys = [(method, seed) for method in METHODS for seed in seeds]
 cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{m}_s{s}", **base) for m, s in keys]
 results = dict(zip(keys, load_or_train_many(cfgs, jobs=1 if smoke else None)))
-print(f"{len(results)} runs: {len(METHODS)} methods x seeds {seeds}")
+print(f"{len(results)} runs: {len(METHODS)} methods x seeds {seeds}, "
+      f"{results[keys[0]].final['iterations']} iterations each")
 
 # %% [markdown]
 # ## 2. Table 1, side by side
 #
-# Per-class IoU of the first seed's final models on SynthStreets target val (classes SynthStreets
-# does not draw print as `-`; our mIoU averages the 9 it does), under the paper's rows.
+# Per-class IoU (%) of the first seed's final models on SynthStreets target val (classes
+# SynthStreets does not draw show as `-`; our mIoU averages the 9 it does), under the paper's
+# rows. First the paper's three ResNet-101 rows that matter most here, as the paper reports them:
 
-# %%
-# NBVAL_CHECK_OUTPUT: the paper's rows (from the reference CSV) are the same in every run
-print(format_table(reference_rows()[-3:]))  # AdaptSegNet, DLOW and PFR as the paper reports them
+# %% tags=["nbval-check-output"]
+paper = reference_records()
+display(table_frame(paper[-3:]))
 
 # %%
 LABELS = {
@@ -85,15 +93,45 @@ LABELS = {
     "oracle": "Oracle (target labels)",
 }
 arch = results[(METHODS[0], seeds[0])].config.model.arch
+h, w = results[(METHODS[0], seeds[0])].config.data.synth_size
 ours = []
 for method in METHODS:
     f = results[(method, seeds[0])].final
-    per_class = {k: (float("nan") if v is None else v) for k, v in f["target_val"]["per_class_iou"].items()}
-    ours.append(format_table_row(f"{LABELS[method]} (ours; SynthStreets 64x128, seed {seeds[0]})", per_class,
-                                 miou_value=f["target_miou"], backbone=f"{arch} (CPU)"))
-table = format_table(reference_rows() + ours)
-print(table)
-atomic_write(FIG / "table1_side_by_side.md", lambda fh: fh.write(table + "\n"), mode="w")
+    ours.append(dict(name=f"{LABELS[method]} (ours)", per_class=f["target_val"]["per_class_iou"],
+                     miou_value=f["target_miou"], backbone=f"{arch} (CPU)"))
+ran_on = f"SynthStreets {h}x{w} target val, seed {seeds[0]}"
+display(table_frame([{**r, "ran on": PAPER_LABEL} for r in paper]
+                    + [{**table_record(**row), "ran on": ran_on} for row in ours]))
+# the same table as Markdown, for a report
+markdown = format_table(reference_rows() + [format_table_row(**(row | {"name": f"{row['name']}; {ran_on}"}))
+                                            for row in ours])
+_ = atomic_write(FIG / "table1_side_by_side.md", lambda fh: fh.write(markdown + "\n"), mode="w")
+
+# %% [markdown]
+# ### Exercise 1
+#
+# Which classes does the full method ("Ours", `pfr_adv`) improve over AdaptSegNet
+# (`adaptsegnet`) in the first seed's runs? Read the per-class IoUs from
+# `results[(method, seeds[0])].final["target_val"]["per_class_iou"]` (fractions; `None` for
+# classes SynthStreets does not draw) and set `improved_classes` to the list of class names
+# whose IoU is higher for `pfr_adv`, in the table's column order. Are they the classes the paper
+# names (road, building, vegetation, terrain)?
+
+# %% tags=["solution"]
+# Exercise 1. Set `improved_classes` to the classes (in column order) where pfr_adv's IoU is
+# higher than adaptsegnet's, first seed.
+ours_iou = results[("pfr_adv", seeds[0])].final["target_val"]["per_class_iou"]
+theirs_iou = results[("adaptsegnet", seeds[0])].final["target_val"]["per_class_iou"]
+improved_classes = [c for c, v in ours_iou.items() if v is not None and theirs_iou[c] is not None and v > theirs_iou[c]]
+for c in improved_classes:
+    print(f"{c:>13}: {100 * theirs_iou[c]:5.1f} -> {100 * ours_iou[c]:5.1f}")
+
+# %% tags=["selfcheck"]
+_ours = results[("pfr_adv", seeds[0])].final["target_val"]["per_class_iou"]
+_theirs = results[("adaptsegnet", seeds[0])].final["target_val"]["per_class_iou"]
+check_equal("classes where PFR + adversarial beats AdaptSegNet", improved_classes,
+            [c for c in _ours if _ours[c] is not None and _theirs[c] is not None and _ours[c] > _theirs[c]],
+            hint="compare the two dicts class by class, skip None, keep the dict's order")
 
 # %% [markdown]
 # ## 3. Figure 3: qualitative results
@@ -110,27 +148,72 @@ preds = {}
 for method in ("source_only", "adaptsegnet", "pfr_adv"):
     model, _ = load_model(results[(method, seeds[0])].out / "checkpoint_last.pt")
     preds[LABELS[method].split(" (")[0]] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = viz.prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"))
+fig = viz.prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
+                          title=f"SynthStreets target val #0-{num_examples - 1}, models of seed {seeds[0]}",
+                          class_ids=SynthStreets.class_ids)
 save_figure(fig, FIG / "07_figure3_qualitative.png")
 plt.show()
 
 # %% [markdown]
 # ## 4. Training curves and the ablation bars
+#
+# The runs validate on the whole target val set at a regular interval (`val_every`) and once
+# more at the last iteration; that last point is the number in the table above.
 
 # %%
 fig = viz.plot_training_curves(
-    {m: results[(m, seeds[0])].out / "metrics.jsonl" for m in METHODS}, keys=("seg", "val_target_miou")
+    {m: results[(m, seeds[0])].out / "metrics.jsonl" for m in METHODS}, keys=("seg", "val_target_miou"),
+    title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
 )
 save_figure(fig, FIG / "07_training_curves.png")
 plt.show()
 
 # %%
 table = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in METHODS})
-for method, t in table.items():
-    print(f"{method:>12}: {t['mean']:5.1f} ± {t['std']:.1f}  (gap closed {100 * t['gap_closed']:4.0f}%)")
-fig = viz.plot_ladder(table, title=f"SynthStreets target mIoU, mean ± std over {len(seeds)} seed(s)")
+show_table([{"method": m, "mean mIoU": t["mean"], "std": t["std"], "gap closed (%)": 100 * t["gap_closed"],
+             "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])} for m, t in table.items()],
+           digits=1, index="method", caption=f"SynthStreets target val mIoU (%), seeds {seeds}")
+fig = viz.plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over seeds {seeds}")
 save_figure(fig, FIG / "07_ablation_bars.png")
 plt.show()
+
+# %% [markdown]
+# ### Exercise 2
+#
+# The **std** column is the *sample* standard deviation over seeds. From the per-seed values
+# `table[m]["runs"]`, compute it by hand for every method, as a dict `std_by_hand`
+# (`{method: std}`). With one seed it is 0 by convention. Why divide by $n - 1$ and not $n$?
+#
+# ### Exercise 3
+#
+# "Gap closed" is where a method's mean lands between source only (0%) and the oracle (100%).
+# Compute it by hand as a dict `gap_closed_by_hand` (`{method: fraction}`, 0.33 for 33%). What
+# would a method below source only give?
+
+# %% tags=["solution"]
+# Exercise 2. Compute `std_by_hand`: the sample standard deviation (divide by n - 1) of each
+# method's per-seed values `table[m]["runs"]`; 0.0 for a single seed.
+std_by_hand = {}
+for m, t in table.items():
+    runs, n = t["runs"], len(t["runs"])
+    mean = sum(runs) / n
+    std_by_hand[m] = (sum((v - mean) ** 2 for v in runs) / (n - 1)) ** 0.5 if n > 1 else 0.0
+print({m: round(v, 2) for m, v in std_by_hand.items()})
+
+# %% tags=["selfcheck"]
+check_close("sample std over seeds", std_by_hand, {m: t["std"] for m, t in table.items()},
+            hint="the mean of squared deviations uses n - 1 in the denominator (ddof 1)")
+
+# %% tags=["solution"]
+# Exercise 3. Compute `gap_closed_by_hand`: for each method, (mean - mean of source only) /
+# (mean of oracle - mean of source only), from `table`.
+low, high = table["source_only"]["mean"], table["oracle"]["mean"]
+gap_closed_by_hand = {m: (t["mean"] - low) / (high - low) for m, t in table.items()}
+print({m: f"{100 * v:.0f}%" for m, v in gap_closed_by_hand.items()})
+
+# %% tags=["selfcheck"]
+check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] for m, t in table.items()},
+            hint="use the means over seeds; source only gives 0 and the oracle 1")
 
 # %% [markdown]
 # **What to look for.** Compare the ordering with the paper's claim (Ours 44.5 > AdaptSegNet
@@ -139,8 +222,8 @@ plt.show()
 # appearance, so adaptation shows where colour carried the class for the source-only model:
 # sky (grey instead of blue), sidewalk, building, and cars, and the two alignments split the
 # work: compare the sky column of "PFR only" with that of "Conventional Adapt". Small classes
-# (pole, traffic sign, person) gain least and stay far below the oracle, which reaches 50-70 IoU
-# on them: small, dark, noisy target objects are where the remaining gap lives.
+# (pole, traffic sign, person) gain least and stay far below the oracle row of the table: small,
+# dark, noisy target objects are where the remaining gap lives.
 
 # %%
 metrics = dict(
@@ -154,6 +237,8 @@ print("wrote", save_metrics(out_dir, metrics))
 # %% [markdown]
 # ## What to try
 #
+# From the repository root:
+#
 # ```bash
 # # a paper-scale checkpoint as a Table-1 row (on a machine with Cityscapes)
 # python -m pfrlib.evaluate --checkpoint runs/paper_pfr_adv_s0/checkpoint_last.pt \
@@ -163,12 +248,10 @@ print("wrote", save_metrics(out_dir, metrics))
 #     -y "seeds: [0, 1, 2, 3, 4]" -p out_dir ../runs/07_5seeds -p figures_dir ../runs/07_5seeds
 # ```
 #
-# **Exercises**
+# **More questions**
 #
-# 1. Evaluate with `align_corners=False` (`python -m pfrlib.evaluate ... --no-align-corners`).
-#    AdaptSegNet's issue #11 reports 40.8 vs 42.4 mIoU from this switch alone: how much does it
-#    move our numbers, and why is it smaller at 64x128?
-# 2. Which classes does PFR + adversarial improve over AdaptSegNet on SynthStreets? Are they the
-#    classes the paper names?
-# 3. The best-on-validation checkpoint (`keep_best=True`) selects on the target *val* set. Why is
-#    the number it gives optimistic, and why does `final.json` report the final model instead?
+# - Evaluate with `align_corners=False` (`python -m pfrlib.evaluate ... --no-align-corners`).
+#   AdaptSegNet's issue #11 reports 40.8 vs 42.4 mIoU from this switch alone: how much does it
+#   move our numbers, and why is it smaller at 64x128?
+# - The best-on-validation checkpoint (`keep_best=True`) selects on the target *val* set. Why is
+#   the number it gives optimistic, and why does `final.json` report the final model instead?

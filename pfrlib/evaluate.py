@@ -12,8 +12,9 @@ Command line::
     python -m pfrlib.evaluate --checkpoint ckpt.pt --data cityscapes:/data/cs:val \\
         --eval-size 512 1024 --out runs/x/eval
 
-prints a Table-1-style table (the paper's rows from ``<repo>/../shared/reference/table1.csv``
-beside ours, each labelled with what it was run on) and writes ``eval.json``.
+prints a Table-1-style table (the paper's rows, shipped with the package as
+``pfrlib/reference/table1.csv``, beside ours, each labelled with what it was run on) and writes
+``eval.json``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ __all__ = [
     "evaluate_checkpoint",
     "NonFiniteLogitsError",
     "reference_rows",
+    "reference_records",
     "default_reference_path",
+    "results_table",
     "main",
 ]
 
@@ -420,23 +423,55 @@ def evaluate_checkpoint(
 
 
 # --------------------------------------------------------------------------- Table 1
+#: How the paper's rows are labelled in a side-by-side table.
+PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
+
+
 def default_reference_path() -> Path:
-    """``<repo>/../shared/reference/table1.csv`` (the repo is the parent of ``pfrlib/``)."""
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "table1.csv"
+    """The paper's Table 1 as shipped with the package: ``pfrlib/reference/table1.csv``."""
+    return Path(__file__).resolve().parent / "reference" / "table1.csv"
 
 
-def reference_rows(path: str | Path | None = None, label: str = "paper Table 1; GTA5 -> Cityscapes val") -> list[str]:
-    """The paper's Table 1 as :func:`pfrlib.metrics.format_table_row` rows (empty if missing)."""
+def reference_records(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The rows of a Table-1 CSV as dicts: ``method``, ``backbone``, one IoU per Cityscapes class
+    (keyed by class name, in %) and ``mIoU`` (in %).
+
+    Args:
+        path: a CSV with the layout of ``pfrlib/reference/table1.csv``; default: that file.
+
+    Raises:
+        FileNotFoundError naming the file if it does not exist; ValueError naming the file and
+        the missing columns if it has another layout.
+    """
     path = Path(path) if path is not None else default_reference_path()
     if not path.is_file():
-        return []
-    rows = []
+        raise FileNotFoundError(f"Table 1 reference file not found: {path}")
+    records = []
     with open(path, newline="") as f:
-        for rec in csv.DictReader(f):
-            values = [float(rec[c]) / 100 for c in _csv_columns()]
-            rows.append(format_table_row(f"{rec['method']} ({label})", values,
-                                         miou_value=float(rec["mIoU"]) / 100, backbone=rec["backbone"]))
-    return rows
+        reader = csv.DictReader(f)
+        missing = [c for c in ["method", "backbone", *_csv_columns(), "mIoU"] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: not a Table-1 CSV, missing columns {missing}")
+        for rec in reader:
+            row: dict[str, Any] = {"method": rec["method"], "backbone": rec["backbone"]}
+            row.update({name: float(rec[col]) for name, col in zip(CITYSCAPES_CLASSES, _csv_columns())})
+            row["mIoU"] = float(rec["mIoU"])
+            records.append(row)
+    return records
+
+
+def reference_rows(path: str | Path | None = None, label: str = PAPER_LABEL) -> list[str]:
+    """The paper's Table 1 as :func:`pfrlib.metrics.format_table_row` rows (markdown).
+
+    Args:
+        path: the CSV to read (default: the shipped ``pfrlib/reference/table1.csv``).
+        label: appended to each method name, saying what the row ran on.
+    """
+    return [
+        format_table_row(f"{rec['method']} ({label})", [rec[n] / 100 for n in CITYSCAPES_CLASSES],
+                         miou_value=rec["mIoU"] / 100, backbone=rec["backbone"])
+        for rec in reference_records(path)
+    ]
 
 
 def _csv_columns() -> list[str]:
@@ -444,7 +479,8 @@ def _csv_columns() -> list[str]:
 
 
 def results_table(report: dict[str, Any], reference: str | Path | None = None, include_reference: bool = True) -> str:
-    """Markdown Table-1 table: the paper's rows (if found) and ours, labelled by what they ran on."""
+    """Markdown Table-1 table: the paper's rows (the shipped CSV, or ``reference``) and ours,
+    each labelled with what it ran on."""
     ours = format_table_row(
         f"ours: {report['method']} ({report['trained_on']}; eval {report['data']})",
         {k: (float("nan") if v is None else v) for k, v in report["per_class_iou"].items()},
@@ -452,6 +488,13 @@ def results_table(report: dict[str, Any], reference: str | Path | None = None, i
     )
     rows = (reference_rows(reference) if include_reference else []) + [ours]
     return format_table(rows)
+
+
+def _existing_file(value: str) -> str:
+    """argparse type for ``--reference``: the file must exist."""
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"Table 1 reference file not found: {value}")
+    return value
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -471,7 +514,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     p.add_argument("--save-predictions", type=int, default=0, metavar="N",
                    help="write N colourised prediction|label PNGs under OUT/predictions")
-    p.add_argument("--reference", default=None, help="Table 1 CSV (default: <repo>/../shared/reference/table1.csv)")
+    p.add_argument("--reference", default=None, type=_existing_file,
+                   help="Table 1 CSV (default: the paper's rows shipped as pfrlib/reference/table1.csv)")
     p.add_argument("--no-reference", action="store_true", help="print our row only")
     args = p.parse_args(argv)
     try:

@@ -22,6 +22,8 @@ __all__ = [
     "per_class_iou",
     "format_table_row",
     "format_table",
+    "table_record",
+    "table_frame",
 ]
 
 #: The 19 Cityscapes evaluation classes in trainId order (0..18), as in the paper's Table 1.
@@ -175,3 +177,46 @@ def ladder(values: Mapping[str, Sequence[float]], low: str = "source_only", high
     for t in table.values():
         t["gap_closed"] = (t["mean"] - lo) / (hi - lo) if lo is not None and hi is not None and hi != lo else math.nan
     return table
+
+
+def table_record(
+    name: str,
+    per_class: Mapping[str, float | None] | Sequence[float] | Tensor,
+    miou_value: float | None = None,
+    backbone: str = "",
+    names: Sequence[str] = CITYSCAPES_CLASSES,
+) -> dict:
+    """One Table-1 row as a dict (``method``, ``backbone``, each class, ``mIoU``), in percent.
+
+    Takes the same arguments as :func:`format_table_row` (fractions 0..1; ``None`` or NaN for a
+    class a benchmark does not have, kept as NaN); :func:`table_frame` turns a list of these
+    into a table that renders as a table.
+    """
+    if isinstance(per_class, Mapping):
+        values = [per_class.get(n) for n in names]
+        values = [float("nan") if v is None else float(v) for v in values]
+    else:
+        values = [float(v) for v in per_class]
+        if len(values) != len(names):
+            raise ValueError(f"expected {len(names)} per-class values, got {len(values)}")
+    if miou_value is None:
+        finite = [v for v in values if not math.isnan(v)]
+        miou_value = sum(finite) / len(finite) if finite else float("nan")
+    return {"method": name, "backbone": backbone, **{n: 100 * v for n, v in zip(names, values)},
+            "mIoU": 100 * float(miou_value)}
+
+
+def table_frame(records: Iterable[Mapping], digits: int = 1, missing: str = "-"):
+    """A pandas DataFrame of Table-1 rows (from :func:`table_record`, or
+    :func:`pfrlib.evaluate.reference_records`), numbers as text with ``digits`` decimals and
+    ``missing`` for NaN, indexed by method: displayed in a notebook it renders as a table."""
+    import pandas as pd  # noqa: PLC0415
+
+    frame = pd.DataFrame(list(records)).set_index("method")
+
+    def fmt(v):
+        if isinstance(v, str):
+            return v
+        return missing if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+    return frame.map(fmt)

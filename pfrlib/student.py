@@ -1,15 +1,27 @@
 """Student copies of the notebooks: solution cells become ``# TODO`` stubs.
 
 A notebook marks each worked exercise as a code cell tagged ``solution``. Its leading comment
-lines are the exercise text; everything after them is the solution::
+lines are the exercise text; everything after them is the solution. The code cell right after
+it, tagged ``selfcheck``, checks the answer (see :mod:`pfrlib.selfcheck`)::
 
     # %% tags=["solution"]
-    # Exercise 1. Shuffle the pixels of only one channel. Does the Gram matrix change?
-    g = shuffle_positions(...)
-    ...
+    # Exercise 1. Compute the per-class IoU from the confusion matrix `cm` as `iou_by_hand`.
+    tp = cm.diagonal()
+    iou_by_hand = tp / (cm.sum(0) + cm.sum(1) - tp)
 
-:func:`student_notebook` keeps the comment lines, replaces the solution by a ``# TODO`` stub
-and clears every output (students run the notebook themselves). ``make student`` (this module's
+    # %% tags=["selfcheck"]
+    check_close("per-class IoU", iou_by_hand, metrics.iou(cm))
+
+:func:`student_notebook` keeps the comment lines and replaces the solution by a ``# TODO``
+stub that still defines the answers the self-check reads (names assigned by the solution and
+used by the next cell), as ``...``::
+
+    # Exercise 1. Compute the per-class IoU from the confusion matrix `cm` as `iou_by_hand`.
+    # TODO: your solution here
+    iou_by_hand = ...
+
+so the student copy runs from top to bottom, and each self-check says "not answered yet" until
+the student fills the stub in. Every output is cleared (students run the notebook themselves). ``make student`` (this module's
 CLI) writes the copies to ``student/``; ``--check`` (run by the tests) fails if the committed
 copies are not what the current notebooks generate.
 """
@@ -17,6 +29,7 @@ copies are not what the current notebooks generate.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import sys
 from pathlib import Path
@@ -24,9 +37,11 @@ from typing import Optional
 
 import nbformat
 
-__all__ = ["SOLUTION_TAG", "TODO_LINE", "student_notebook", "solution_cells", "write_student_copies", "main"]
+__all__ = ["SOLUTION_TAG", "SELFCHECK_TAG", "TODO_LINE", "student_notebook", "solution_cells", "answer_names",
+           "write_student_copies", "main"]
 
 SOLUTION_TAG = "solution"
+SELFCHECK_TAG = "selfcheck"
 TODO_LINE = "# TODO: your solution here"
 
 
@@ -35,7 +50,43 @@ def solution_cells(nb: nbformat.NotebookNode) -> list[int]:
     return [i for i, c in enumerate(nb.cells) if SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def _stub(source: str) -> str:
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _assigned(source: str) -> list[str]:
+    """Names a cell assigns at top level, in order of first assignment."""
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name) and target.id not in names:
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                add(elt)
+
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                add(t)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            add(node.target)
+    return names
+
+
+def _loaded(source: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def answer_names(solution: str, selfcheck: str | None) -> list[str]:
+    """The names a solution cell assigns that the following self-check cell reads."""
+    if not selfcheck:
+        return []
+    used = _loaded(selfcheck)
+    return [n for n in _assigned(solution) if n in used]
+
+
+def _stub(source: str, answers: list[str] | None = None) -> str:
     lines = source.splitlines()
     prompt = []
     for line in lines:
@@ -47,18 +98,29 @@ def _stub(source: str) -> str:
         prompt.pop()
     if not prompt:
         raise ValueError("a solution cell must start with comment lines stating the exercise:\n" + source[:200])
-    return "\n".join(prompt + [TODO_LINE, "..."])
+    body = [f"{name} = ..." for name in answers or []] or ["..."]
+    return "\n".join(prompt + [TODO_LINE, *body])
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with solution cells stubbed and all outputs and execution counts cleared."""
+    """A copy of ``nb`` with solution cells stubbed, all outputs and execution counts cleared and
+    cell metadata reduced to the tags (so the copy does not change when the notebook is re-run)."""
     out = copy.deepcopy(nb)
-    for cell in out.cells:
-        if cell.cell_type != "code":
-            continue
-        if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
-            cell.source = _stub(cell.source)
-            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != SOLUTION_TAG] + ["exercise"]
+    code = [c for c in out.cells if c.cell_type == "code"]
+    for k, cell in enumerate(code):
+        tags = _tags(cell)
+        if SOLUTION_TAG in tags:
+            following = code[k + 1] if k + 1 < len(code) and SELFCHECK_TAG in _tags(code[k + 1]) else None
+            cell.source = _stub(cell.source, answer_names(cell.source, following.source if following else None))
+            tags = [t for t in tags if t != SOLUTION_TAG] + ["exercise"]
+        tags = [t for t in tags if not t.startswith("nbval")]
+        if tags:
+            cell.metadata["tags"] = tags
+        else:
+            cell.metadata.pop("tags", None)
+    for cell in out.cells:  # keep only the tags: execution times etc. change on every run
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+    for cell in code:
         cell.outputs = []
         cell.execution_count = None
     out.metadata.pop("papermill", None)

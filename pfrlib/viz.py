@@ -8,6 +8,11 @@
 * :func:`plot_training_curves`, :func:`plot_per_class_iou`, :func:`plot_ladder` - results of runs
   (``metrics.jsonl``, ``final.json``, mean ± std tables).
 * :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
+* :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
+  here that shows labels carries one).
+* :func:`gram_pair` - mean source and target Gram matrices of one stage and their difference.
+* :func:`shift_prediction` - one target scene under a chosen :class:`~pfrlib.data.SynthShift`:
+  image, label and a model's prediction (the interactive view of notebook 03).
 
 Every function returns a ``matplotlib.figure.Figure`` made through pyplot, so ``plt.show()``
 displays it in a notebook (headless scripts use the Agg backend; close figures you do not show
@@ -28,7 +33,8 @@ from .data.labels import CLASS_NAMES, IGNORE_INDEX, PALETTE
 
 __all__ = [
     "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
-    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder",
+    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
+    "present_classes", "gram_pair", "shift_prediction",
 ]
 
 _LUT = np.zeros((256, 3), np.uint8)
@@ -69,8 +75,40 @@ def to_rgb(image: np.ndarray | torch.Tensor) -> np.ndarray:
     return image
 
 
+def present_classes(*labels: np.ndarray | torch.Tensor) -> list[int]:
+    """The trainIds (0..18) that occur in any of the given label or prediction arrays, sorted."""
+    found: set[int] = set()
+    for lab in labels:
+        arr = lab.detach().cpu().numpy() if isinstance(lab, torch.Tensor) else np.asarray(lab)
+        found |= {int(v) for v in np.unique(arr) if 0 <= int(v) < len(PALETTE)}
+    return sorted(found)
+
+
+def add_class_legend(fig: Figure, class_ids: Sequence[int], ignore: bool = True, ncol: Optional[int] = None) -> None:
+    """Put a legend of the class colours (Cityscapes palette) under ``fig``.
+
+    Args:
+        fig: a figure showing colourised labels.
+        class_ids: the trainIds to list (e.g. a dataset's ``class_ids``).
+        ignore: also list black as "ignore / not drawn".
+        ncol: legend columns (default: all entries on one or two rows).
+    """
+    from matplotlib.patches import Patch  # noqa: PLC0415
+
+    handles = [Patch(facecolor=PALETTE[c] / 255, edgecolor="0.3", linewidth=0.5, label=CLASS_NAMES[c])
+               for c in class_ids]
+    if ignore:
+        handles.append(Patch(facecolor="black", edgecolor="0.3", linewidth=0.5, label="ignore"))
+    if not handles:
+        return
+    ncol = ncol or (len(handles) if len(handles) <= 8 else (len(handles) + 1) // 2)
+    fig.legend(handles=handles, loc="outside lower center" if fig.get_layout_engine() is not None and
+               type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine" else "lower center",
+               ncol=ncol, fontsize=8, frameon=False, handlelength=1.2, columnspacing=1.0)
+
+
 def _grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titles: Optional[Sequence[str]] = None,
-          cell_width: float = 2.2, title: Optional[str] = None) -> Figure:
+          cell_width: float = 2.2, title: Optional[str] = None, legend: Optional[Sequence[int]] = None) -> Figure:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     n_rows, n_cols = len(rows), len(rows[0])
@@ -91,6 +129,8 @@ def _grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titles: O
                 ax.set_ylabel(row_titles[r], fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
+    if legend is not None:
+        add_class_legend(fig, legend)
     return fig
 
 
@@ -107,7 +147,7 @@ def sample_grid(datasets: Mapping[str, torch.utils.data.Dataset], n: int = 4,
     if not datasets:
         raise ValueError("sample_grid needs at least one dataset")
     indices = list(range(n)) if indices is None else list(indices)
-    rows, cols = [], []
+    rows, cols, labels = [], [], []
     for name in datasets:
         cols += [f"{name}: image", f"{name}: label"]
     for i in indices:
@@ -115,8 +155,13 @@ def sample_grid(datasets: Mapping[str, torch.utils.data.Dataset], n: int = 4,
         for ds in datasets.values():
             image, label = ds[i]
             row += [to_rgb(image), colorize(label)]
+            labels.append(label)
         rows.append(row)
-    return _grid(rows, cols, [f"#{i}" for i in indices], title=title)
+    ids: set[int] = set()
+    for ds in datasets.values():
+        ids |= set(getattr(ds, "class_ids", ()) or ())
+    return _grid(rows, cols, [f"#{i}" for i in indices], title=title,
+                 legend=sorted(ids) if ids else present_classes(*labels))
 
 
 def synthstreets_samples(n: int = 4, seed: int = 0, size: tuple[int, int] = (64, 128), split: str = "val") -> Figure:
@@ -148,7 +193,9 @@ def shift_components(n: int = 3, seed: int = 0, size: tuple[int, int] = (64, 128
         row.append(colorize(sets["full"].render(i)[1]))
         rows.append(row)
     return _grid(rows, [*shifts, "label"], [f"#{i}" for i in range(n)], cell_width=1.6,
-                 title=f"SynthStreets target: each shift component alone (strength {strength:g})")
+                 title=f"SynthStreets target ({split} split, seed {seed}): each shift component alone "
+                       f"(strength {strength:g})",
+                 legend=sets["full"].class_ids)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
@@ -184,7 +231,35 @@ def _smooth(values, window: int):
     return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
 
 
-def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5):
+def _with_final(path, key: str, x: list, y: list) -> tuple[list, list]:
+    """Append the final validation of a run (its ``final.json``) to a periodic validation curve."""
+    import json
+
+    final_path = Path(path).parent / "final.json"
+    field = {"val_target_miou": "target_miou", "val_source_miou": "source_miou"}.get(key)
+    if field is None or not final_path.is_file():
+        return x, y
+    try:
+        final = json.loads(final_path.read_text())
+        it, value = int(final["iterations"]), final[field]
+    except (ValueError, KeyError, TypeError):
+        return x, y
+    if value is None or (x and x[-1] >= it):
+        return x, y
+    return [*x, it], [*y, value]
+
+
+_KEY_TITLES = {
+    "seg": "segmentation loss (source, Eq. 1)",
+    "val_target_miou": "target val mIoU (%)",
+    "val_source_miou": "source val mIoU (%)",
+    "adv": "fooling loss (Eq. 5)",
+    "d": "discriminator loss",
+    "pfr": "PFR loss (Eq. 4)",
+}
+
+
+def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5, title: Optional[str] = None):
     """One panel per logged key, one line per run, from each run's ``metrics.jsonl``.
 
     Args:
@@ -192,9 +267,12 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5)
         keys: record keys to plot (loss terms such as ``seg``, ``adv``, ``pfr_style_2``, ``d``,
             ``d_acc_source``, or the periodic ``val_source_miou`` / ``val_target_miou``).
         smooth: moving-average window for loss terms (validation curves are not smoothed).
+        title: a title over the panels (say which runs and seed).
 
     Returns:
-        The matplotlib figure. A key a run never logged is skipped for that run.
+        The matplotlib figure. A key a run never logged is skipped for that run. Validation
+        curves end with the run's final validation (``final.json`` beside ``metrics.jsonl``, at
+        the last iteration), the number a results table reports, so curve and table agree.
     """
     import matplotlib.pyplot as plt
 
@@ -203,20 +281,24 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5)
     for ax, key in zip(axes[0], keys):
         for label, path in runs.items():
             recs = [r for r in _read_jsonl(path) if r.get(key) is not None]
-            if not recs:
-                continue
             x = [r["iter"] for r in recs]
             y = [r[key] for r in recs]
             is_val = key.startswith("val_")
             if is_val:
+                x, y = _with_final(path, key, x, y)
                 y = [100 * v for v in y]
+            if not x:
+                continue
             ax.plot(x, y if is_val else _smooth(y, smooth), label=label, marker="o" if is_val else None, ms=3)
-        ax.set_title(key + (" (mIoU %)" if key.startswith("val_") else ""))
+        ax.set_title(_KEY_TITLES.get(key, key) + (f", moving average of {smooth}" if smooth > 1 and not
+                                                   key.startswith("val_") else ""), fontsize=9)
         ax.set_xlabel("iteration")
         if key.startswith("d_acc"):
             ax.set_ylim(-0.02, 1.02)
         if ax.lines:
             ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -247,14 +329,18 @@ def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
     return fig
 
 
-def prediction_grid(images, predictions, labels=None, titles=None):
-    """Rows of (image, one prediction per model, ground truth), as the paper's Figure 3.
+def prediction_grid(images, predictions, labels=None, titles=None, title: Optional[str] = None,
+                    class_ids: Optional[Sequence[int]] = None):
+    """Rows of (image, one prediction per model, ground truth), as the paper's Figure 3, with a
+    legend of the class colours.
 
     Args:
         images: uint8 (N, 3, H, W) RGB images.
         predictions: ``{column label: (N, H, W) trainId predictions}``.
         labels: optional (N, H, W) ground truth (255 = ignore, shown black).
         titles: optional column titles overriding ``["image", *labels, "ground truth"]``.
+        title: a title over the grid (say which split, images and runs it shows).
+        class_ids: the classes in the legend (default: those in the labels and predictions).
     """
     import matplotlib.pyplot as plt
 
@@ -275,7 +361,16 @@ def prediction_grid(images, predictions, labels=None, titles=None):
             axes[i, j].axis("off")
             if i == 0:
                 axes[i, j].set_title(titles[j], fontsize=9)
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if class_ids is None:
+        class_ids = present_classes(*predictions.values(), *([labels] if labels is not None else []))
+    legend_rows = 1 if len(class_ids) + 1 <= 8 else 2
+    height = fig.get_figheight()
+    extra = 0.28 * legend_rows + 0.1  # inches for the legend under the grid
+    fig.set_figheight(height + extra)
+    fig.tight_layout(rect=(0, extra / (height + extra), 1, 1))
+    add_class_legend(fig, class_ids)
     return fig
 
 
@@ -302,4 +397,77 @@ def plot_ladder(table, title: str = "Target mIoU", order=None):
     ax.set_ylabel("target mIoU (%)")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def gram_pair(gram_source, gram_target, title: str = "", labels: Sequence[str] = ("source", "target")):
+    """Two mean Gram matrices on one colour scale and their difference (a diverging map).
+
+    Args:
+        gram_source, gram_target: (C, C) Gram matrices (e.g. a stage's mean over images).
+        title: the figure title (say which stage, normalisation and images).
+        labels: the names of the two domains.
+    """
+    import matplotlib.pyplot as plt
+
+    a = np.asarray(torch.as_tensor(gram_source).detach().cpu())
+    b = np.asarray(torch.as_tensor(gram_target).detach().cpu())
+    vmax = float(max(np.abs(a).max(), np.abs(b).max())) or 1.0
+    diff = a - b
+    lim = float(np.abs(diff).max()) or 1.0
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    for ax, m, name in ((axes[0], a, labels[0]), (axes[1], b, labels[1])):
+        im = ax.imshow(m, cmap="viridis", vmin=min(0.0, float(min(a.min(), b.min()))), vmax=vmax)
+        ax.set_title(f"mean Gram matrix, {name}", fontsize=9)
+    fig.colorbar(im, ax=axes[:2], shrink=0.8)
+    im = axes[2].imshow(diff, cmap="coolwarm", vmin=-lim, vmax=lim)
+    axes[2].set_title(f"{labels[0]} - {labels[1]}", fontsize=9)
+    fig.colorbar(im, ax=axes[2], shrink=0.8)
+    for ax in axes:
+        ax.set_xlabel("channel")
+        ax.set_ylabel("channel")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def shift_prediction(model, shift, index: int = 0, size: tuple[int, int] = (64, 128), split: str = "val",
+                     seed: int = 0, model_name: str = "model"):
+    """A SynthStreets target scene rendered with ``shift``: image, label and ``model``'s prediction.
+
+    Args:
+        model: a segmentation model (``pfrlib.models``) in eval mode, with a ``normalization``.
+        shift: the :class:`~pfrlib.data.SynthShift` to render with.
+        index: which item of the split.
+        size, split, seed: the SynthStreets target set the scene comes from.
+        model_name: how the prediction panel is titled.
+
+    The title gives the pixel accuracy of the prediction on this image and the active components.
+    """
+    import matplotlib.pyplot as plt
+
+    from .data.synthstreets import SynthStreets  # noqa: PLC0415
+    from .data.transforms import normalize  # noqa: PLC0415
+    from .evaluate import predict  # noqa: PLC0415
+
+    ds = SynthStreets("target", split, size=size, seed=seed, length=index + 1, shift=shift)
+    image, label = ds[index]
+    pred = predict(model, normalize(image, model.normalization)[None])[0]
+    valid = label != IGNORE_INDEX
+    accuracy = float((pred[valid] == label[valid]).float().mean()) if bool(valid.any()) else float("nan")
+    active = [name for name, v in shift.as_dict().items() if v > 0]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.9))
+    panels = ((to_rgb(image), f"target {split} #{index} (seed {seed})"), (colorize(label), "label"),
+              (colorize(pred), f"{model_name}: {100 * accuracy:.0f}% pixels right"))
+    for ax, (img, title) in zip(axes, panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle("shift: " + (", ".join(active) if active else "none (the scene in source style)"), fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    add_class_legend(fig, ds.class_ids)
     return fig

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pfrlib.config import TrainConfig
-from pfrlib.evaluate import evaluate_model, main, predict, reference_rows
+from pfrlib.evaluate import default_reference_path, evaluate_model, main, predict, reference_records, reference_rows
 from pfrlib.models import SegmentationOutput
 from pfrlib.train import train
 
@@ -90,14 +90,32 @@ def test_shards_add_up_to_the_whole():
     assert torch.equal(whole, parts)
 
 
-def test_reference_rows_read_table1_or_nothing(tmp_path):
+def test_reference_rows_read_a_given_table1_csv(tmp_path):
     csv = tmp_path / "t.csv"
     names = "road,sidewalk,building,wall,fence,pole,traffic_light,traffic_sign,vegetation,terrain,sky," \
             "person,rider,car,truck,bus,train,motorcycle,bicycle"
     csv.write_text(f"method,backbone,{names},mIoU\nX,R101,{','.join(['50.0'] * 19)},50.0\n")
     rows = reference_rows(csv)
     assert len(rows) == 1 and "X" in rows[0] and "50.0" in rows[0] and "GTA5" in rows[0]
-    assert reference_rows(tmp_path / "missing.csv") == []
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        reference_rows(tmp_path / "missing.csv")
+    (tmp_path / "other.csv").write_text("method,mIoU\nX,1\n")
+    with pytest.raises(ValueError, match="other.csv"):
+        reference_rows(tmp_path / "other.csv")
+
+
+def test_paper_table1_ships_with_the_package():
+    path = default_reference_path()
+    assert path.is_file() and path.parent.parent.name == "pfrlib", path  # inside the package, not ../shared
+    rows = {r["method"]: r for r in reference_records()}
+    assert rows["PFR (paper)"]["mIoU"] == 44.5 and rows["AdaptSegNet"]["mIoU"] == 42.4
+    assert rows["PFR (paper)"]["road"] == 90.8 and rows["AdaptSegNet"]["sky"] == 75.6
+    assert len(rows) == 9 and all(r["backbone"] in ("VGG-16", "ResNet-101") for r in rows.values())
+    for name, r in rows.items():  # each row's classes average to its printed mIoU (TGCF-DA: a typo in the paper)
+        mean = sum(r[c] for c in list(r)[2:-1]) / 19
+        assert abs(mean - r["mIoU"]) < (1.0 if name == "TGCF-DA" else 0.06), name
+    markdown = reference_rows()
+    assert any("PFR (paper)" in row and row.rstrip(" |").endswith("44.5") for row in markdown)
 
 
 @pytest.fixture(autouse=True)
@@ -128,16 +146,30 @@ def test_cli_writes_eval_json_matching_training_and_prints_table1(tiny_run, tmp_
     assert report["miou"] == pytest.approx(final["target_miou"])  # same data, same protocol
     assert report["per_class_iou"] == final["target_val"]["per_class_iou"]
     assert "ours: adaptsegnet" in text and "eval synth:target" in text
-    if (Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "table1.csv").exists():
-        assert "PFR (paper)" in text and "44.5" in text
+    assert "PFR (paper)" in text and "44.5" in text and "AdaptSegNet (paper" in text and "42.4" in text
     assert sorted(p.name for p in (out / "predictions").glob("*.png")) == ["pred_0000.png", "pred_0001.png"]
 
 
 def test_cli_without_reference_prints_ours_only(tiny_run, tmp_path, capsys):
     assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:source",
-                 "--reference", str(tmp_path / "none.csv"), "--limit", "1"]) == 0
+                 "--no-reference", "--limit", "1"]) == 0
     text = capsys.readouterr().out
     assert "ours: adaptsegnet" in text and "AdaptSegNet (paper" not in text
+
+
+def test_cli_reference_overrides_the_shipped_table(tiny_run, tmp_path, capsys):
+    names = "road,sidewalk,building,wall,fence,pole,traffic_light,traffic_sign,vegetation,terrain,sky," \
+            "person,rider,car,truck,bus,train,motorcycle,bicycle"
+    mine = tmp_path / "mine.csv"
+    mine.write_text(f"method,backbone,{names},mIoU\nMyMethod,R50,{','.join(['12.5'] * 19)},12.5\n")
+    assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:source",
+                 "--reference", str(mine), "--limit", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "MyMethod" in text and "PFR (paper)" not in text
+    with pytest.raises(SystemExit) as exit_info:  # a reference that is not there is an error, not an empty table
+        main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:source",
+              "--reference", str(tmp_path / "none.csv")])
+    assert exit_info.value.code == 2 and "none.csv" in capsys.readouterr().err
 
 
 def test_cli_names_a_missing_checkpoint_or_dataset(tiny_run, tmp_path, capsys):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -85,15 +87,99 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
     assert path.stat().st_mode & 0o044, "written files must be readable by others (umask permitting), not 0600"
 
 
-def test_series_settings():
+def test_series_settings(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("PFR_LIVE", raising=False)
     runs_dir, o = nbtools.series_settings(False)
-    assert runs_dir == "../runs/series" and o == {"progress": True}
+    assert runs_dir == "../runs/series" and o == {"progress": False}  # headless: summary lines, no frozen bars
     runs_dir, o = nbtools.series_settings(True, None, 50)
     assert runs_dir == "../runs/smoke/series" and o == {"progress": False, **nbtools.SMOKE_TRAINING}
-    assert nbtools.series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": True, "iterations": 50})
+    assert nbtools.series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": False, "iterations": 50})
+    monkeypatch.setenv("JPY_SESSION_NAME", "/lab/notebooks/03.ipynb")  # a kernel JupyterLab started
+    assert nbtools.series_settings(False)[1] == {"progress": True}
+    assert nbtools.series_settings(True)[1]["progress"] is False
+    monkeypatch.setenv("PFR_LIVE", "0")
+    assert nbtools.live_frontend() is False
     for bad in (0, -5, 2.5, True, "100"):
         with pytest.raises(ValueError, match="iterations"):
             nbtools.series_settings(False, None, bad)
+
+
+def test_check_parameters_with_declared_types_choices_and_ranges():
+    from pfrlib.nbtools import Param
+
+    spec = {
+        "smoke": Param(bool, optional=True),
+        "seed": Param(int, min=0),
+        "num_images": Param(int, min=2, max=512),
+        "lr": Param(float, min=0),
+        "norm": Param(str, choices=("chw", "hw", "none")),
+        "seeds": Param(list, items=int, min=0),
+        "figures_dir": Param(str, optional=True),
+        "note": str,
+    }
+    good = {"smoke": None, "seed": 0, "num_images": 64, "lr": 1, "norm": "hw", "seeds": [0, 1],
+            "figures_dir": None, "note": "x"}
+    assert nbtools.check_parameters(good, (), spec) == good  # an int is a valid float
+    bad_values = [
+        ("num_images", 64.5, "'num_images' must be an integer, got 64.5"),
+        ("num_images", "abc", "'num_images' must be an integer, got 'abc'"),
+        ("num_images", True, "'num_images' must be an integer"),
+        ("num_images", 1, "'num_images' must be >= 2"),
+        ("num_images", 1000, "'num_images' must be <= 512"),
+        ("seed", None, "'seed' must be an integer, got None"),
+        ("lr", float("nan"), "'lr' must be a number"),
+        ("lr", -1.0, "'lr' must be >= 0"),
+        ("norm", "bogus", "'norm' must be one of"),
+        ("smoke", "yes", "'smoke' must be True or False"),
+        ("seeds", [], "'seeds' must not be empty"),
+        ("seeds", [0, 1.5], "'seeds' item 1.5: must be an integer"),
+        ("seeds", 3, "'seeds' must be a list of integers"),
+        ("note", 3, "'note' must be a string"),
+    ]
+    for name, value, message in bad_values:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            nbtools.check_parameters(good | {name: value}, (), spec)
+    with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['num_imgs'\]"):
+        nbtools.check_parameters(good | {"num_imgs": 3}, (), spec)
+
+
+def test_show_table_and_static_interactive_view(capsys, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("PFR_LIVE", raising=False)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    nbtools.show_table([{"stage": 2, "ratio": 1.23456}, {"stage": 3, "ratio": 2.0}], digits=2, index="stage",
+                       caption="ratios")
+    frame = shown[0]
+    assert list(frame.columns) == ["ratio"] and frame.loc[2, "ratio"] == 1.23 and "ratios" in capsys.readouterr().out
+
+    class Control:
+        def __init__(self, value):
+            self.value = value
+
+    calls = []
+    nbtools.interactive(lambda stage, on: calls.append((stage, on)), {"stage": Control(3), "on": Control(True)},
+                        note="live: pick a stage")
+    assert calls == [(3, True)] and "live: pick a stage" in capsys.readouterr().out
+
+
+def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
+    from pfrlib.config import TrainConfig
+    from pfrlib.io import write_json
+
+    cfgs = [TrainConfig.preset("cpu", method=m, out=str(tmp_path / "series" / f"{m}_s0"), progress=False)
+            for m in ("source_only", "oracle", "pfr")]
+    for cfg in cfgs:
+        out = tmp_path / "series" / Path(cfg.run.out).name
+        out.mkdir(parents=True)
+        cfg.to_json(out / "config.json")
+        write_json(out / "final.json", {"method": cfg.loss.method, "target_miou": 0.25, "source_miou": 0.5,
+                                        "iterations": 1500, "wall_time_s": 1.0})
+    results = nbtools.load_or_train_many(cfgs, jobs=2)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("reusing 3 finished runs") and "oracle_s0" in lines[0]
+    assert [r.final["target_miou"] for r in results] == [0.25] * 3
 
 
 def test_same_configuration_ignores_bookkeeping_only(tmp_path):

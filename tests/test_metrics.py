@@ -88,3 +88,14 @@ def test_ladder_mean_std_and_gap_closed():
     assert single["pfr"]["std"] == 0.0 and math.isnan(single["pfr"]["gap_closed"])  # no bounds
     with pytest.raises(ValueError, match="no runs"):
         ladder({"pfr": []})
+
+
+def test_table_record_and_frame_render_percent_and_dashes():
+    rec = metrics.table_record("ours", {"road": 0.9, "sky": None, "car": float("nan")}, miou_value=0.45, backbone="small")
+    assert rec["method"] == "ours" and rec["road"] == pytest.approx(90.0) and math.isnan(rec["sky"])
+    assert rec["mIoU"] == pytest.approx(45.0) and list(rec)[2:-1] == list(metrics.CITYSCAPES_CLASSES)
+    frame = metrics.table_frame([rec, metrics.table_record("all", [0.5] * 19)])
+    assert frame.loc["ours", "road"] == "90.0" and frame.loc["ours", "sky"] == "-" and frame.loc["ours", "car"] == "-"
+    assert frame.loc["all", "mIoU"] == "50.0" and frame.loc["ours", "backbone"] == "small"
+    with pytest.raises(ValueError, match="19 per-class"):
+        metrics.table_record("bad", [0.5] * 3)

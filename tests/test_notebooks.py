@@ -1,7 +1,9 @@
-"""Notebook checks: jupytext pairing, parameters cells, papermill runs with other parameters.
+"""Notebook checks: jupytext pairing, parameters cells, papermill runs with other parameters,
+outputs that read well (tables as tables, finished progress, no stray reprs, no tooling text), and
+worked exercises that pass their self-checks.
 
 nbval (in `make test`) re-runs every committed notebook in smoke mode and compares the outputs
-of cells marked ``# NBVAL_CHECK_OUTPUT``; these tests cover what nbval does not.
+of cells tagged ``nbval-check-output``; these tests cover what nbval does not.
 """
 
 from __future__ import annotations
@@ -28,6 +30,36 @@ PAPERMILL_PARAMS = {
     "07_evaluation_and_figures": dict(seeds=[1], num_examples=2),
 }
 USES_RUNS_DIR = {"03_source_only_baseline", "04_pfr_alignment", "05_adversarial_output", "07_evaluation_and_figures"}
+
+# Notebooks being rewritten around the engine's step functions (issue 14 covers them too): the
+# output-quality and exercise checks below are expected to fail for them until that lands.
+PENDING_REWRITE = {"04_pfr_alignment", "05_adversarial_output", "06_full_gpu_training"}
+
+
+def _pending(nb_path: Path) -> None:
+    if nb_path.stem in PENDING_REWRITE:
+        pytest.xfail(f"{nb_path.stem} is being rewritten (issue 14)")
+
+
+def _texts(cell) -> list[str]:
+    """The text a reader sees in a cell's outputs (streams, plain/markdown/html data, errors)."""
+    out = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream":
+            out.append(o.get("text", ""))
+        elif o.get("output_type") in ("display_data", "execute_result"):
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                if mime in o.get("data", {}):
+                    out.append(o["data"][mime])
+        elif o.get("output_type") == "error":
+            out.append(o.get("evalue", ""))
+    return out
+
+
+_PIPE_TABLE = re.compile(r"^\|.*\|\s*$\n^\|[\s:|-]*---", re.M)  # a Markdown header row and its rule
+_PROGRESS = re.compile(r"(\d{1,3})%\|")  # tqdm's "42%|####      |"
+_STRAY_REPR = re.compile(r"^(PosixPath\(|WindowsPath\(|<torch\._C\.Generator|<matplotlib\.|\[<matplotlib|Text\()")
+_TOOLING = re.compile(r"NBVAL|\bCI\b|nbval|pytest")
 
 
 def _jupytext_text(nb_path: Path, tmp_path: Path) -> str:
@@ -95,6 +127,7 @@ def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
         str(nb_path), str(tmp_path / nb_path.name), parameters=params, cwd=str(nb_path.parent),
         progress_bar=False, kernel_name="python3",
     )
+    _assert_self_checks_pass(tmp_path / nb_path.name)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     for k, v in PAPERMILL_PARAMS.get(nb_path.stem, {}).items():
         assert metrics["parameters"][k] == v, f"{nb_path.stem}: parameter {k} did not reach the run"
@@ -107,13 +140,19 @@ def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
         assert runs["source_only_s3"]["loss"]["lambda_adv"] != 0.001
 
 
-def test_unknown_parameter_is_rejected(tmp_path):
+@pytest.mark.parametrize("params, message", [
+    (dict(num_imgs=3), "unknown notebook parameter"),
+    (dict(num_images=64.5), "'num_images' must be an integer, got 64.5"),
+    (dict(num_images="abc"), "'num_images' must be an integer, got 'abc'"),
+    (dict(gram_normalize="l2"), "'gram_normalize' must be one of"),
+])
+def test_bad_parameters_are_rejected_by_name(tmp_path, params, message):
     import papermill as pm
 
     nb_path = ROOT / "notebooks" / "01_gram_matrices.ipynb"
-    with pytest.raises(pm.PapermillExecutionError, match="unknown notebook parameter"):
+    with pytest.raises(pm.PapermillExecutionError, match=re.escape(message)):
         pm.execute_notebook(
-            str(nb_path), str(tmp_path / "out.ipynb"), parameters=dict(smoke=True, num_imgs=3),
+            str(nb_path), str(tmp_path / "out.ipynb"), parameters=dict(smoke=True, **params),
             cwd=str(nb_path.parent), progress_bar=False, kernel_name="python3",
         )
 
@@ -124,3 +163,79 @@ def test_readme_figures_exist():
     assert shown, "the README shows no figure"
     for rel in shown:
         assert (ROOT / rel).exists(), f"README shows {rel}, which does not exist"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_read_well(nb_path):
+    """Tables rendered as tables, progress bars finished, no stray reprs, no tooling text."""
+    _pending(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        where = f"{nb_path.name}, cell {i}"
+        assert not _TOOLING.search(cell.source), f"{where}: tooling text in a student-visible cell"
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                assert not _PIPE_TABLE.search(o["text"]), f"{where}: a Markdown table printed as text; display it"
+                stuck = [int(p) for p in _PROGRESS.findall(o["text"]) if int(p) < 100]
+                assert not stuck, f"{where}: a progress bar saved at {stuck}%"
+            if o.get("output_type") == "execute_result":
+                text = o.get("data", {}).get("text/plain", "")
+                assert not _STRAY_REPR.match(text), f"{where}: a stray repr {text[:60]!r}"
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {}):
+                text = o["data"].get("text/plain", "")
+                assert not _PROGRESS.search(text), f"{where}: a progress widget (its saved text is frozen)"
+        for text in _texts(cell):
+            assert not _TOOLING.search(text), f"{where}: tooling text in an output: {_TOOLING.search(text).group()}"
+    params = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    assert "CI" not in params.source and "NBVAL" not in params.source
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_worked_exercises_pass_their_self_checks(nb_path):
+    """Every self-check cell of the committed (worked) notebook printed a pass and no failure."""
+    from pfrlib import selfcheck
+
+    _pending(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    checks = [c for c in nb.cells if "selfcheck" in c.get("metadata", {}).get("tags", [])]
+    assert len(checks) >= 2, f"{nb_path.name}: at least two exercises with self-checks"
+    for cell in checks:
+        text = "".join(_texts(cell))
+        assert selfcheck.PASS in text, f"{nb_path.name}: a self-check printed no verdict: {cell.source[:80]!r}"
+        assert selfcheck.FAIL not in text and selfcheck.TODO not in text, f"{nb_path.name}: {text}"
+
+
+def _assert_self_checks_pass(executed: Path) -> None:
+    from pfrlib import selfcheck
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        if "selfcheck" in cell.get("metadata", {}).get("tags", []):
+            text = "".join(_texts(cell))
+            assert selfcheck.PASS in text and selfcheck.FAIL not in text and selfcheck.TODO not in text, (
+                f"{executed.name}: a worked exercise failed its self-check in smoke mode:\n{text}"
+            )
+
+
+@pytest.mark.notebook
+def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
+    """`make reproduce`'s driver: a line per notebook, the run lines it prints, times, a summary,
+    and no kernel transport notice."""
+    import subprocess
+    import sys
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("smoke = None  # a parameter", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('training 2 run(s), 2 at a time: a_s0, b_s0')\nprint('not a run line')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / "01_demo.ipynb")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out", str(tmp_path / "out"),
+         "--cwd", str(tmp_path / "nbs")], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
+    assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo.ipynb").exists()
+    assert "without encryption" not in out + proc.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import nbformat
 import pytest
 
@@ -16,6 +18,45 @@ WITH_SOLUTIONS = [p for p in NOTEBOOKS if student.solution_cells(nbformat.read(p
 
 def test_some_notebooks_have_worked_exercises():
     assert WITH_SOLUTIONS
+
+
+def _exercises(nb) -> list[tuple[str, str]]:
+    """(solution source, self-check source) for each solution cell of a notebook."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    out = []
+    for k, c in enumerate(code):
+        if student.SOLUTION_TAG in c.metadata.get("tags", []):
+            nxt = code[k + 1] if k + 1 < len(code) else None
+            out.append((c.source, nxt.source if nxt is not None and student.SELFCHECK_TAG in nxt.metadata.get("tags", []) else None))
+    return out
+
+
+@pytest.mark.parametrize("nb_path", WITH_SOLUTIONS, ids=lambda p: p.stem)
+def test_exercises_are_numbered_in_order_and_each_has_a_self_check(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    exercises = _exercises(nb)
+    assert len(exercises) >= 2, f"{nb_path.name}: at least two exercises"
+    numbers = []
+    for solution, check in exercises:
+        m = re.match(r"# Exercise (\d+)\.", solution)
+        assert m, f"{nb_path.name}: a solution cell must start with '# Exercise N.': {solution[:60]!r}"
+        numbers.append(int(m.group(1)))
+        assert check is not None, f"{nb_path.name}: exercise {m.group(1)} has no selfcheck cell after its solution"
+        assert "selfcheck" in check or "check_" in check, f"{nb_path.name}: exercise {m.group(1)}'s check calls no check"
+        assert student.answer_names(solution, check), f"{nb_path.name}: exercise {m.group(1)}'s check reads no answer"
+    assert numbers == list(range(1, len(numbers) + 1)), f"{nb_path.name}: exercises numbered {numbers}"
+
+
+# Notebooks being rewritten around the engine's step functions (their exercises come with it).
+PENDING_REWRITE = {"04_pfr_alignment", "05_adversarial_output", "06_full_gpu_training"}
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_student_copy(nb_path):
+    if nb_path.stem in PENDING_REWRITE:
+        pytest.xfail(f"{nb_path.stem} is being rewritten (issue 14)")
+    assert nb_path in WITH_SOLUTIONS, f"{nb_path.name} has no solution cells"
+    assert (ROOT / "student" / nb_path.name).exists(), f"student/{nb_path.name} is missing: run `make student`"
 
 
 def test_committed_student_copies_are_current():
@@ -38,6 +79,52 @@ def test_stub_keeps_exercise_text_and_drops_solution():
         student.student_notebook(bad)
 
 
+def test_stub_defines_the_answers_its_self_check_reads(capsys):
+    from pfrlib import selfcheck
+
+    solution = "# Exercise 2. Sum the list `xs` as `total`.\nacc = 0\nfor x in xs:\n    acc += x\ntotal, count = acc, len(xs)"
+    check = "check_close('the sum', total, sum(xs))"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("xs = [1, 2, 3]", metadata={"tags": ["nbval-check-output"]}),
+        nbformat.v4.new_code_cell(solution, metadata={"tags": ["solution"]}),
+        nbformat.v4.new_code_cell(check, metadata={"tags": ["selfcheck"]}),
+    ])
+    out = student.student_notebook(nb)
+    assert out.cells[1].source == "# Exercise 2. Sum the list `xs` as `total`.\n" + student.TODO_LINE + "\ntotal = ..."
+    assert "tags" not in out.cells[0].metadata  # tooling tags do not reach the student copy
+    assert out.cells[2].source == check and out.cells[2].metadata["tags"] == ["selfcheck"]
+    # the stubbed copy runs top to bottom: the check says "not answered yet" instead of failing
+    ns = {"check_close": selfcheck.check_close}
+    for cell in out.cells:
+        exec(cell.source, ns)
+    assert selfcheck.TODO in capsys.readouterr().out
+    ns = {"check_close": selfcheck.check_close}
+    for cell in nb.cells:
+        exec(cell.source, ns)
+    assert capsys.readouterr().out.startswith(selfcheck.PASS)
+
+
+def test_selfcheck_verdicts(capsys):
+    import torch
+
+    from pfrlib import selfcheck
+
+    assert selfcheck.check_close("iou", torch.tensor([0.5, float("nan")]), [0.5, float("nan")]) is None
+    selfcheck.check_close("iou", [0.5, 0.7], [0.5, 0.6], hint="divide by TP + FP + FN")
+    selfcheck.check_close("iou", [0.5], [0.5, 0.6])
+    selfcheck.check_close("per class", {"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 2.0})
+    selfcheck.check_range("share", 0.4, 0, 1)
+    selfcheck.check_range("share", 40, 0, 1)
+    selfcheck.check_true("claim", False, hint="look again")
+    selfcheck.check_true("claim", True)
+    selfcheck.check_close("x", ..., 1.0)
+    selfcheck.check_range("x", ..., 0, 1)
+    lines = capsys.readouterr().out.splitlines()
+    assert [l[0] for l in lines] == [selfcheck.PASS, selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.PASS,
+                                     selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.TODO, selfcheck.TODO]
+    assert "Hint: divide by TP + FP + FN" in lines[1] and "0.7 instead of 0.6" in lines[1]
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("nb_path", WITH_SOLUTIONS, ids=lambda p: p.stem)
 def test_student_copy_runs_up_to_its_first_exercise(nb_path, tmp_path, monkeypatch):
@@ -54,4 +141,6 @@ def test_student_copy_runs_up_to_its_first_exercise(nb_path, tmp_path, monkeypat
         + (f"runs_dir = {str(tmp_path / 'series')!r}\n" if "runs_dir" in nb.cells[params].source else "")
     ))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}}).execute()
-    assert (tmp_path / "run" / "metrics.json").exists()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code), "not every cell before the first exercise ran"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)

@@ -356,7 +356,8 @@ def test_load_or_train_many_in_parallel_matches_in_process_training(tmp_path, ca
     assert results[1].final["target_miou"] == ref.final["target_miou"]
     capsys.readouterr()
     load_or_train_many(cfgs, jobs=2)  # everything finished: nothing is trained again
-    assert capsys.readouterr().out.count("reusing the finished run") == 2
+    reused = [line for line in capsys.readouterr().out.splitlines() if line.startswith("reusing")]
+    assert len(reused) == 1 and reused[0].startswith("reusing 2 finished runs")  # one line for all
     with pytest.raises(ValueError, match="same run.out"):
         load_or_train_many([cfgs[0], cfgs[0]], jobs=2)
 

@@ -1,0 +1,103 @@
+"""Self-checks for the notebooks' exercises: a verdict and a hint, not an assertion error.
+
+Each exercise in the series is a ``solution`` cell followed by a self-check cell that calls one
+of these functions with the student's answer. Each prints one line that starts with
+:data:`PASS` or :data:`FAIL` (or :data:`TODO` while the answer is still the ``...`` of the
+student copy) and returns nothing (a check on a cell's last line adds no ``True`` to the
+output). Pass the answer itself, not an expression of it, so that ``...`` is recognised::
+
+    check_close("per-class IoU", iou_by_hand, metrics.iou(cm))
+    check_range("share of the gap closed", share, 0.0, 1.0)
+    check_true("Gram matrix unchanged", bool(same), hint="a shared permutation keeps every sum")
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+__all__ = ["PASS", "FAIL", "TODO", "is_unanswered", "check_close", "check_range", "check_true", "check_equal"]
+
+PASS = "✔"
+FAIL = "✘"
+TODO = "…"
+
+
+def is_unanswered(*answers: Any) -> bool:
+    """Whether any answer is still ``...`` (the placeholder a student copy starts with)."""
+    return any(a is Ellipsis for a in answers)
+
+
+def _unanswered(what: str) -> None:
+    print(f"{TODO} {what}: not answered yet: replace the `...` in the cell above with your solution and run it")
+
+
+def _report(ok: bool, what: str, detail: str, hint: str | None) -> None:
+    if ok:
+        print(f"{PASS} {what}: correct ({detail})")
+    else:
+        print(f"{FAIL} {what}: not yet ({detail})" + (f". Hint: {hint}" if hint else ""))
+
+
+def _as_tensor(x: Any) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().double().cpu()
+    if isinstance(x, dict):
+        raise TypeError("compare dicts key by key")
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
+def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-6,
+                hint: str | None = None) -> None:
+    """Whether ``answer`` equals ``expected`` within tolerance (numbers, sequences or tensors;
+    NaN matches NaN). Dicts are compared key by key. Prints a verdict line."""
+    if is_unanswered(answer):
+        return _unanswered(what)
+    if isinstance(expected, dict):
+        if not isinstance(answer, dict) or set(answer) != set(expected):
+            return _report(False, what, f"expected a dict with keys {sorted(expected)}", hint)
+        answer = [answer[k] for k in expected]
+        expected = list(expected.values())
+    try:
+        a, e = _as_tensor(answer), _as_tensor(expected)
+    except (TypeError, ValueError, RuntimeError) as err:
+        return _report(False, what, f"could not read the answer as numbers: {err}", hint)
+    if a.shape != e.shape:
+        return _report(False, what, f"shape {tuple(a.shape)}, expected {tuple(e.shape)}", hint)
+    close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(close.all()):
+        worst = float((a - e).nan_to_num().abs().max()) if a.numel() else 0.0
+        return _report(True, what, f"largest difference {worst:.1e}", hint)
+    bad = int((~close).sum())
+    first = int((~close).flatten().nonzero()[0])
+    return _report(False, what, f"{bad} of {a.numel()} values differ; e.g. entry {first}: "
+                   f"{float(a.flatten()[first]):.4g} instead of {float(e.flatten()[first]):.4g}", hint)
+
+
+def check_range(what: str, answer: Any, low: float, high: float, hint: str | None = None) -> None:
+    """Whether the number ``answer`` lies in ``[low, high]``. Prints a verdict line."""
+    if is_unanswered(answer):
+        return _unanswered(what)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return _report(False, what, f"expected a number, got {answer!r}", hint)
+    ok = not math.isnan(value) and low <= value <= high
+    return _report(ok, what, f"{value:.4g}, expected between {low:g} and {high:g}", hint)
+
+
+def check_true(what: str, condition: Any, detail: str = "", hint: str | None = None) -> None:
+    """Whether ``condition`` holds (``...`` counts as unanswered). Prints a verdict line."""
+    if is_unanswered(condition):
+        return _unanswered(what)
+    return _report(bool(condition), what, detail or ("holds" if condition else "does not hold"), hint)
+
+
+def check_equal(what: str, answer: Any, expected: Any, hint: str | None = None) -> None:
+    """Whether ``answer == expected`` (names, integers, lists of them). Prints a verdict line."""
+    if is_unanswered(answer):
+        return _unanswered(what)
+    ok = answer == expected
+    return _report(bool(ok), what, f"{answer!r}" + ("" if ok else f", expected {expected!r}"), hint)
