@@ -291,7 +291,26 @@ def same_configuration(config, out: str | os.PathLike | None = None) -> bool:
         saved = TrainConfig.from_dict(read_json(path))
     except (OSError, ValueError, TypeError, KeyError):
         return False
-    return saved.replace(**_BOOKKEEPING).to_dict() == config.replace(**_BOOKKEEPING).to_dict()
+    return _comparable(saved) == _comparable(config)
+
+
+#: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a run saved with
+#: ``False`` before they became automatic is the same run as ``None`` on a CPU.
+_DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchmark"), ("run", "tf32"),
+                ("data", "pin_memory"))
+
+
+def _comparable(config) -> dict:
+    """``config.to_dict()`` without bookkeeping, with the device-automatic options resolved."""
+    import torch  # noqa: PLC0415
+
+    d = config.replace(**_BOOKKEEPING).to_dict()
+    dev = config.run.device
+    cuda = dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())
+    for section, name in _DEVICE_AUTO:
+        if section in d and d[section].get(name) is None:
+            d[section][name] = cuda
+    return d
 
 
 def _plan(config, retrain: bool) -> str:
