@@ -24,6 +24,7 @@ __all__ = [
     "CHECKPOINT_BEST",
     "CHECKPOINT_PENDING",
     "RESUME_FREE_FIELDS",
+    "RESUME_ADJUSTABLE_FIELDS",
     "save_checkpoint",
     "load_checkpoint",
     "rng_state",
@@ -50,6 +51,9 @@ RESUME_FREE_FIELDS = frozenset({
     ("run", "overwrite"), ("data", "num_workers"), ("data", "prefetch_factor"), ("data", "pin_memory"),
     ("run", "device"),
 })
+#: Fields a resume may change on purpose, e.g. to continue a diverged run with a saner learning
+#: rate from its last good checkpoint; the change is reported and written to ``config.json``.
+RESUME_ADJUSTABLE_FIELDS = frozenset({("optim", "lr"), ("optim", "d_lr")})
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -187,13 +191,14 @@ def prepare_run_dir(out: str | os.PathLike, resume: bool, overwrite: bool) -> Pa
     return out
 
 
-def check_resume_config(saved: dict[str, Any], now: dict[str, Any]) -> None:
+def check_resume_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Refuse to resume a run whose saved configuration differs from ``now`` (both
     ``TrainConfig.to_dict()``), apart from :data:`RESUME_FREE_FIELDS`; the error lists every
-    differing field with both values."""
+    differing field with both values. Returns the :data:`RESUME_ADJUSTABLE_FIELDS` that differ,
+    ``{name: (run's value, new value)}``."""
     import json  # noqa: PLC0415
 
-    diffs = []
+    diffs, adjusted = [], {}
     for section, values in saved.items():
         if not isinstance(values, dict):
             continue
@@ -202,9 +207,14 @@ def check_resume_config(saved: dict[str, Any], now: dict[str, Any]) -> None:
                 continue
             current = now.get(section, {}).get(key)
             if json.dumps(value) != json.dumps(current):
-                diffs.append(f"{key} (run: {value!r}, now: {current!r})")
+                if (section, key) in RESUME_ADJUSTABLE_FIELDS:
+                    adjusted[key] = (value, current)
+                else:
+                    diffs.append(f"{key} (run: {value!r}, now: {current!r})")
     if diffs:
-        raise ValueError("resume: the configuration differs from the run being resumed in " + "; ".join(diffs))
+        raise ValueError("resume: the configuration differs from the run being resumed in " + "; ".join(diffs)
+                         + " (only lr and d_lr may change on resume)")
+    return adjusted
 
 
 def truncate_metrics(path: str | os.PathLike, iteration: int) -> None:

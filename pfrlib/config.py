@@ -334,7 +334,15 @@ class TrainConfig:
             text = p.read_text()
         else:
             text = str(path_or_text)
-        return cls.from_dict(json.loads(text))
+        where = f"config file {p}" if p is not None else "config JSON"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where} is not valid JSON ({err}); expected a config.json written by pfrlib") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
 
     # ----------------------------------------------------------------- validation
     def validate(self, check_paths: bool = True) -> "TrainConfig":

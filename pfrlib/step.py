@@ -31,6 +31,7 @@ not range-checked per batch (datasets check each item when they load it).
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -264,11 +265,11 @@ class FiniteCheck:
             return torch.zeros((), dtype=torch.bool)
         return self.bad.any()
 
-    def first_failure(self) -> Optional[tuple[int, dict[str, float]]]:
-        """``None`` if every recorded term was finite, else the first bad iteration and its terms."""
+    def first_failure(self) -> Optional[tuple[int, dict[str, float], dict[str, float]]]:
+        """``None`` if every recorded term was finite, else ``(iteration, bad terms, all terms)``:
+        the first iteration where a term was non-finite, those terms, and every term's value then."""
         if self.bad is None or not bool(self.bad.any()):
             return None
         it = int(self.first_iteration)
-        vals = self.first_values.tolist()
-        bad = self.bad.tolist()
-        return it, {n: v for n, v, b in zip(self.names, vals, bad) if b}
+        vals = dict(zip(self.names, self.first_values.tolist()))
+        return it, {n: v for n, v in vals.items() if not math.isfinite(v)}, vals

@@ -174,6 +174,7 @@ class Trainer:
         self._resume_state: Optional[dict[str, Any]] = None
         self._replaced: Optional[Path] = None  # the old run --overwrite moved aside
         self._pending: Optional[int] = None  # iteration of checkpoint_pending.pt, if any
+        self._resume_changes: dict[str, tuple[Any, Any]] = {}  # lr / d_lr changed on resume
 
         if prepare_output:
             self._prepare_output()  # unwritable / occupied output is rejected before any work
@@ -214,6 +215,7 @@ class Trainer:
         if cfg.run.resume and self._resume_state is not None:
             self._load_state(self._resume_state)
             self._resume_state = None
+            self._apply_resume_changes()
         self._start_streams()
 
     # ----------------------------------------------------------------- setup
@@ -240,7 +242,7 @@ class Trainer:
                     f"resume: {str(self.out)!r} holds no {CHECKPOINT_LAST} to resume; "
                     f"drop --resume to start a new run there")
             state = load_checkpoint(ckpt)
-            check_resume_config(state["config"], cfg.to_dict())
+            self._resume_changes = check_resume_config(state["config"], cfg.to_dict())
             self._resume_state = state
 
     def _start_output(self) -> None:
@@ -354,6 +356,24 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         self.best = json.loads(state.get("best", "null"))
 
+    def _apply_resume_changes(self) -> None:
+        """Rescale the restored learning rates (and their schedules) to a changed ``lr`` / ``d_lr``,
+        say so, and record the new configuration in ``config.json``."""
+        if not self._resume_changes:
+            return
+        pairs = {"lr": [(self.opt, self.sched)], "d_lr": [(self.d_opts[k], self.d_scheds[k]) for k in self.d_opts]}
+        for name, (old, new) in self._resume_changes.items():
+            factor = float(new) / float(old)
+            for opt, sched in pairs[name]:
+                for group in opt.param_groups:
+                    group["lr"] *= factor
+                    group["initial_lr"] = group.get("initial_lr", group["lr"]) * factor
+                sched.base_lrs = [b * factor for b in sched.base_lrs]
+        if self.is_main:
+            changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in self._resume_changes.items())
+            print(f"resume: continuing from iteration {self.iteration} with {changes}", file=sys.stderr)
+            self.cfg.to_json(self.out / "config.json")
+
     def _state_is_finite(self) -> bool:
         """Whether every weight and optimiser state tensor is finite (one host sync)."""
         tensors = [t for t in self.model.state_dict().values() if t.is_floating_point()]
@@ -448,9 +468,16 @@ class Trainer:
         first = self.finite.first_failure()
         if first is None:
             self._raise_nonfinite("a loss term became non-finite on another rank")
-        it, bad = first
+        it, bad, values = first
         terms = ", ".join(f"{k!r} = {v}" for k, v in bad.items())
-        self._raise_nonfinite(f"non-finite loss at iteration {it}: term {terms}")
+        what = f"non-finite loss at iteration {it}: term {terms}"
+        if set(bad) == {"total"}:  # every term finite, their weighted sum not: name the culprit
+            weighted = {k: abs(self.weights[k] * v) for k, v in values.items() if k in self.weights}
+            if weighted:
+                k = max(weighted, key=weighted.get)
+                what += (f"; every term is finite but Eq. (6) overflowed: the largest weighted term is {k!r} "
+                         f"({values[k]:.3g} x weight {self.weights[k]:.3g})")
+        self._raise_nonfinite(what)
 
     def _raise_nonfinite(self, what: str) -> None:
         if self.is_main and self._pending is not None:

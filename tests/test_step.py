@@ -176,8 +176,8 @@ def test_finite_check_records_the_first_failure_without_raising():
     assert fc.first_failure() is None
     fc.update({"seg": torch.tensor(1.0), "pfr": torch.tensor(float("nan"))}, 2)
     fc.update({"seg": torch.tensor(float("inf")), "pfr": torch.tensor(1.0)}, 3)
-    it, bad = fc.first_failure()
-    assert it == 2 and "pfr" in bad
+    it, bad, values = fc.first_failure()
+    assert it == 2 and "pfr" in bad and "seg" not in bad and values["seg"] == 1.0
 
 
 # --------------------------------------------------------------------------- AdaptSegNet's SGD listing

@@ -183,8 +183,8 @@ def test_data_stream_does_not_depend_on_loader_workers(tmp_path):
 
 def test_resume_refuses_a_changed_config_and_fresh_runs_refuse_an_occupied_dir(tmp_path):
     train(tiny(tmp_path, method="source_only", iterations=2))
-    with pytest.raises(ValueError, match="lr"):
-        train(tiny(tmp_path, method="source_only", iterations=2, lr=1e-4, resume=True))
+    with pytest.raises(ValueError, match="weight_decay"):  # (lr and d_lr alone may change on resume)
+        train(tiny(tmp_path, method="source_only", iterations=2, weight_decay=1e-4, resume=True))
     with pytest.raises(FileExistsError, match="out"):
         train(tiny(tmp_path, method="source_only", iterations=2))
 
@@ -245,6 +245,27 @@ def test_a_diverged_run_keeps_a_checkpoint_whose_model_is_finite(tmp_path, capsy
     model_state = torch.load(out / "checkpoint_last.pt", map_location="cpu", weights_only=True)["model"]
     assert all(torch.isfinite(v).all() for v in model_state.values() if v.is_floating_point())
     assert not (out / "checkpoint_pending.pt").exists()
+    # continue it from that checkpoint with a sane learning rate: reported, recorded, trains to the end
+    assert main(_cli(tmp_path, "nan", "--optimizer", "sgd", "--lr", "1e-3", "--checkpoint-every", "1",
+                     "--iterations", "30", "--resume")) == 0
+    assert "lr 30.0 -> 0.001" in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["optim"]["lr"] == 1e-3
+    assert json.loads((out / "final.json").read_text())["iterations"] == 30
+
+
+def test_an_overflowing_weighted_sum_names_the_term(tmp_path, capsys):
+    assert main(_cli(tmp_path, "ovf", "--method", "pfr", "--lambda-pfr", "1e38", "--gram-normalize", "none",
+                     "--iterations", "2")) == 3
+    err = capsys.readouterr().err
+    assert "'total' = inf" in err and "largest weighted term is 'pfr'" in err
+
+
+def test_a_corrupt_config_json_is_named(tmp_path, capsys):
+    train(tiny(tmp_path, "cj", method="source_only", iterations=2, checkpoint_every=2))
+    (tmp_path / "cj" / "config.json").write_text("{not json")
+    assert main(_cli(tmp_path, "cj", "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and "not valid JSON" in err
 
 
 @pytest.mark.parametrize("value", ["inf", "nan"])
