@@ -196,10 +196,11 @@ def measure_decoders(paths: Sequence[Path], repeats: int) -> dict:
 
 # ----------------------------------------------------------------------------- loaders
 def paper_transform(size: tuple[int, int], hflip: bool):
-    """The engine's training transform at the paper's size (resize, flip; DeepLab's normalisation)."""
+    """The engine's training transform at the paper's size: resize, flip, and no normalisation
+    (the training loop hands uint8 images and labels to the device and normalises there)."""
     from pfrlib.data.transforms import TrainTransform
 
-    return TrainTransform(size=size, hflip=hflip, normalize="caffe_bgr")
+    return TrainTransform(size=size, hflip=hflip, normalize=None)
 
 
 def open_loaders(gta5_root: Path, cs_root: Path, hflip: bool) -> dict:
