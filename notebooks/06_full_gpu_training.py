@@ -42,7 +42,8 @@ import torch
 
 from pfrlib import models, viz
 from pfrlib.config import TrainConfig
-from pfrlib.nbtools import Param, check_parameters, figures_path, save_figure, save_metrics, show_table, smoke_from_env
+from pfrlib.nbtools import (Param, check_parameters, figures_path, live_frontend, save_figure, save_metrics, show_table,
+                            smoke_from_env)
 from pfrlib.optim import adaptsegnet_repeats
 from pfrlib.selfcheck import check_close, check_equal
 from pfrlib.train import train
@@ -105,7 +106,7 @@ else:
         source="synth:source", target="synth:target", source_val=None, target_val=None,
         source_size=None, target_size=None, eval_size=None, synth_size=(64, 128),
         synth_val_length=2 if smoke else 8, num_workers=0, init=None, bf16=False, channels_last=False,
-        out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1, val_every=0, checkpoint_every=1000, progress=not smoke,
+        out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1, val_every=0, checkpoint_every=1000, progress=live_frontend() and not smoke,
     )
 print(cfg.to_json())
 
