@@ -114,6 +114,9 @@ show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item
            digits=5, index="stage", caption="the per-stage style terms of this step (unweighted)")
 
 # %% [markdown]
+# $\mathcal{L}_{pfr}$ above is the preset's style weight times the sum of the four per-stage terms in
+# the table (the content term is off in the `cpu` preset; section 1 says why).
+#
 # ### Exercise 1
 #
 # The style term of one stage is Eq. (2): the Gram matrix of each image's feature map
