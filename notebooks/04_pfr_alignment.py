@@ -21,25 +21,30 @@
 # 3. asks which stages matter;
 # 4. shows the **loss-scale trap**: the paper's literal content norm at the paper's
 #    $\lambda_{pfr} = 0.004$, and why `pfrlib`'s defaults avoid it.
+#
+# Exercise 1 computes the style term of Eq. (2) by hand; exercise 2 weights the stages and
+# looks at what each one contributes.
 
 # %%
 import json
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
-from pfrlib import losses, viz
+from pfrlib import losses, models, step, viz
 from pfrlib.config import TrainConfig
 from pfrlib.data import SynthStreets
-from pfrlib.data.transforms import normalize
+from pfrlib.data.transforms import TrainTransform, normalize
 from pfrlib.evaluate import load_model
-from pfrlib.nbtools import check_parameters, figures_path, load_or_train_many, save_figure, series_settings, save_metrics, smoke_from_env
+from pfrlib.nbtools import (Param, check_parameters, figures_path, load_or_train_many, save_figure, save_metrics,
+                            series_settings, show_table, smoke_from_env)
+from pfrlib.optim import build_optimizer
+from pfrlib.selfcheck import check_close
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
 seed = 0  # training seed
 iterations = None  # training iterations per run; None: the cpu preset's default
 lambda_pfr = None  # weight of L_pfr in Eq. (6); None: the cpu preset's value
@@ -52,19 +57,22 @@ out_dir = "../runs/04_pfr_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(
-    globals(), _before,
-    declared=("smoke", "seed", "iterations", "lambda_pfr", "style_weight", "content_weight", "stage_sets",
-              "show_trap", "runs_dir", "out_dir", "figures_dir"),
-)
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "iterations": Param(int, min=1, optional=True),
+    "lambda_pfr": Param(float, min=0, optional=True),
+    "style_weight": Param(float, min=0, optional=True),
+    "content_weight": Param(float, min=0, optional=True),
+    "stage_sets": Param(list, items=list, nonempty=False),
+    "show_trap": Param(bool),
+    "runs_dir": Param(str, optional=True),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
+if not all(subset and set(subset) <= set(losses.PFR_STAGES) for subset in stage_sets):
+    raise ValueError(f"parameter 'stage_sets' must hold non-empty subsets of {losses.PFR_STAGES}, got {stage_sets!r}")
 smoke = smoke_from_env(smoke)
-for name in ("lambda_pfr", "style_weight", "content_weight"):
-    value = globals()[name]
-    if value is not None and (not isinstance(value, (int, float)) or value < 0):
-        raise ValueError(f"parameter {name!r} must be None or a number >= 0, got {value!r}")
-for subset in stage_sets:
-    if not subset or not set(subset) <= set(losses.PFR_STAGES):
-        raise ValueError(f"parameter 'stage_sets' must hold non-empty subsets of {losses.PFR_STAGES}, got {stage_sets!r}")
 FIG = figures_path(figures_dir, smoke)
 
 runs_dir, base = series_settings(smoke, runs_dir, iterations)
@@ -88,10 +96,6 @@ def config(method: str, name: str, **overrides) -> TrainConfig:
 # method's weights (no discriminator yet: that is notebook 05).
 
 # %%
-from pfrlib import models, step
-from pfrlib.data.transforms import TrainTransform
-from pfrlib.optim import build_optimizer
-
 demo = TrainConfig.preset("cpu", method="pfr", **pfr_overrides)
 torch.manual_seed(seed)
 net = models.build_from_config(demo.model)
@@ -104,9 +108,73 @@ xt = torch.stack([tgt[i][0] for i in range(4)])  # the target labels are not use
 
 weights = demo.loss.effective_weights()
 result = step.network_step(net, {}, optimizer, (xs, ys), xt, weights, demo.loss)
-print(f"{result.forwards} forward passes; terms:", {k: round(v.item(), 4) for k, v in result.terms.items()})
-print(f"Eq. (6): L_seg + lambda_pfr * L_pfr = {result.terms['seg'].item():.4f} + {weights['pfr']} * "
-      f"{result.terms['pfr'].item():.4f} = {result.total.item():.4f}")
+print(f"{result.forwards} forward passes; Eq. (6): L_seg + lambda_pfr * L_pfr = {result.terms['seg'].item():.4f} + "
+      f"{weights['pfr']} * {result.terms['pfr'].item():.4f} = {result.total.item():.4f}")
+show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item()} for s in demo.loss.pfr_stages],
+           digits=5, index="stage", caption="the per-stage style terms of this step (unweighted)")
+
+# %% [markdown]
+# $\mathcal{L}_{pfr}$ above is the preset's style weight times the sum of the four per-stage terms in
+# the table (the content term is off in the `cpu` preset; section 1 says why).
+#
+# ### Exercise 1
+#
+# The style term of one stage is Eq. (2): the Gram matrix of each image's feature map
+# $F \in \mathbb{R}^{C \times HW}$, $S = F F^\top / (CHW)$ (the `"chw"` normalisation of notebook 01),
+# the Frobenius norm of the difference between the source and the target image of a pair, averaged
+# over the pairs of the batch. The next cell takes the stage features `fs`, `ft` of the updated
+# network on the same four source and target images. Compute the style term of each stage by
+# hand (no `pfrlib.losses`), as a dict `style_by_hand` from stage (2 ... 5) to a number.
+
+# %%
+with torch.no_grad():
+    fs, ft = net(xs).features, net(xt).features
+print("stage feature maps (B, C, H, W):", {s: tuple(f.shape) for s, f in zip(losses.PFR_STAGES, fs)})
+
+# %% tags=["solution"]
+# Exercise 1. Compute `style_by_hand`: for each stage s in 2..5 (feature maps fs[s - 2], ft[s - 2]),
+# the batch mean of ||S_s - S_t||_F with S = F F^T / (C H W).
+style_by_hand = {}
+for s, f_s, f_t in zip(losses.PFR_STAGES, fs, ft):
+    b, c, h, w = f_s.shape
+    gram_s = f_s.reshape(b, c, h * w) @ f_s.reshape(b, c, h * w).transpose(1, 2) / (c * h * w)
+    gram_t = f_t.reshape(b, c, h * w) @ f_t.reshape(b, c, h * w).transpose(1, 2) / (c * h * w)
+    style_by_hand[s] = (gram_s - gram_t).pow(2).sum(dim=(1, 2)).sqrt().mean().item()
+print({s: round(v, 5) for s, v in style_by_hand.items()})
+
+# %% tags=["selfcheck"]
+check_close("style term per stage", style_by_hand,
+            {s: losses.style_loss(fs, ft, stages=[s], normalize="chw") for s in losses.PFR_STAGES},
+            hint="reshape to (B, C, HW), take F F^T / (C H W), the Frobenius norm per pair, then the batch mean")
+
+# %% [markdown]
+# ### Exercise 2
+#
+# The paper weights the four stages equally. Suppose you wanted the deep stages, whose features
+# are closest to the classifier, to count more: the weights `stage_weights` below. Compute the
+# weighted style loss $\sum_i w_i \lVert S_i^s - S_i^t \rVert$ as `weighted_style` (a number) from
+# your per-stage terms, and the share of each stage in it as a dict `weighted_share` (stage ->
+# fraction, summing to 1). Which stage dominates, with and without the weights? Since a Gram
+# matrix scales with the square of the features, does "equal weights" mean equal influence?
+
+# %%
+stage_weights = {2: 0.25, 3: 0.5, 4: 1.0, 5: 2.0}  # w_i: the deep stages count more
+
+# %% tags=["solution"]
+# Exercise 2. With `stage_weights`, compute `weighted_style` (the weighted sum of the per-stage
+# style terms) and `weighted_share` (each stage's fraction of it).
+weighted_style = sum(stage_weights[s] * style_by_hand[s] for s in losses.PFR_STAGES)
+weighted_share = {s: stage_weights[s] * style_by_hand[s] / weighted_style for s in losses.PFR_STAGES}
+show_table([{"stage": s, "style term": style_by_hand[s], "share, equal weights": style_by_hand[s] / sum(style_by_hand.values()),
+             "weight": stage_weights[s], "share, weighted": weighted_share[s]} for s in losses.PFR_STAGES],
+           digits=4, index="stage", caption=f"weighted style loss: {weighted_style:.5f}")
+
+# %% tags=["selfcheck"]
+_terms = {s: losses.style_loss(fs, ft, stages=[s]).item() for s in losses.PFR_STAGES}
+_total = sum(stage_weights[s] * _terms[s] for s in losses.PFR_STAGES)
+check_close("weighted style loss", weighted_style, _total, hint="multiply each stage's term by its weight, then add")
+check_close("share of each stage", weighted_share, {s: stage_weights[s] * _terms[s] / _total for s in losses.PFR_STAGES},
+            hint="each stage's weighted term divided by the weighted sum")
 
 # %% [markdown]
 # ## 1. PFR against the source-only baseline
@@ -120,13 +188,11 @@ print(f"Eq. (6): L_seg + lambda_pfr * L_pfr = {result.terms['seg'].item():.4f} +
 #   paper's scale;
 # * the weight is larger than the paper's $\lambda_{pfr} = 0.004$: with the normalised Gram
 #   matrix of `pfrlib.losses` (divided by $CHW$) the style term is small. The preset's
-#   $\lambda_{pfr} = 0.1$ (style weight 3) came from a small search with the full method on
-#   seed 0 (with the discriminator's lr then at AdaptSegNet's 1e-4): target mIoU 37.0 at 0.1,
-#   35.9 at 0.3, 32.3 at 1, and at 3 training collapsed (source-val mIoU 24).
-#   `sweeps/lambda_grid.yaml` runs that search over seeds (see "What to try").
+#   $\lambda_{pfr}$ and style weight came from a small search with the full method, recorded
+#   with its measurements in `docs/tuning.md` (the tuning history); too large a weight made
+#   training collapse. `sweeps/lambda_grid.yaml` runs that search over seeds (see "What to try").
 
-# %%
-# NBVAL_CHECK_OUTPUT: the PFR settings are the same in smoke and default runs
+# %% tags=["nbval-check-output"]
 preset = TrainConfig.preset("cpu", method="pfr", **pfr_overrides)
 print("PFR settings:", {k: getattr(preset.loss, k) for k in ("lambda_pfr", "style_weight", "content_weight", "pfr_stages",
                                                             "gram_normalize", "content_form", "style_pairing")})
@@ -145,8 +211,9 @@ if show_trap:  # Eq. (4) as printed: literal content norm, the paper's lambda_pf
                              style_weight=1.0, lambda_pfr=0.004)
 RUNS = dict(zip(planned, load_or_train_many(planned.values(), jobs=1 if smoke else None)))
 runs = {k: RUNS[k] for k in ("source_only", "pfr")}
-for name, r in runs.items():
-    print(f"{name:>12}: target-val mIoU {100 * r.target_miou:5.1f} | source-val mIoU {100 * r.source_miou:5.1f} | {r.final['wall_time_s']:.0f} s")
+show_table([{"run": name, "target-val mIoU": 100 * r.target_miou, "source-val mIoU": 100 * r.source_miou,
+             "training time (s)": r.final["wall_time_s"]} for name, r in runs.items()],
+           digits=1, index="run", caption=f"seed {seed}, {runs['pfr'].final['iterations']} iterations")
 
 # %% [markdown]
 # ## 2. The style distance during training
@@ -181,16 +248,15 @@ for name, r in runs.items():
     model, _ = load_model(r.out / "checkpoint_last.pt")
     with torch.no_grad():
         style_after[name] = {s: float(v) for s, v in losses.pfr_loss(model(xs).features, model(xt).features).style.items()}
-print(f"{'stage':>5} " + " ".join(f"{n:>14}" for n in style_after))
-for s in losses.PFR_STAGES:
-    print(f"{s:>5} " + " ".join(f"{style_after[n][s]:>14.5f}" for n in style_after))
+show_table([{"stage": s} | {f"style distance, {n}": style_after[n][s] for n in style_after} for s in losses.PFR_STAGES],
+           digits=5, index="stage", caption=f"style term per stage on {n_eval} fixed source/target val pairs")
 
 # %% [markdown]
 # A caution before reading this as "the domains now look alike": a Gram matrix scales with the
 # *square* of the features, so part of the fall can be the features shrinking rather than the
 # domains meeting (the trap of section 4 is the extreme case). The fair comparison is
-# across-domain against within-domain distance for each network, as in notebook 01; see
-# exercise 5.
+# across-domain against within-domain distance for each network, as in notebook 01 (the last
+# question at the end asks for it).
 #
 # ## 3. Which stages matter?
 #
@@ -201,8 +267,7 @@ for s in losses.PFR_STAGES:
 stage_runs = {k: r for k, r in RUNS.items() if k.startswith("stages ")}  # trained in section 1
 table = {"source only": runs["source_only"].target_miou, "stages 2345 (paper)": runs["pfr"].target_miou}
 table.update({k: r.target_miou for k, r in stage_runs.items()})
-for k, v in table.items():
-    print(f"{k:>20}: target-val mIoU {100 * v:5.1f}")
+show_table([{"stages aligned": k, "target-val mIoU": 100 * v} for k, v in table.items()], digits=1, index="stages aligned")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.barh(list(table), [100 * v for v in table.values()], color=["grey"] + ["C0"] * (len(table) - 1))
 ax.set_xlabel("target-val mIoU")
@@ -236,14 +301,19 @@ if trap is not None:
 
     steps, ref = logged(trap), logged(runs["pfr"])
     its = sorted(steps)
-    print(f"{'iter':>5} | {'seg':>6} {'content':>8} {'style':>7} {'0.004*L_pfr':>11} | seg with pfrlib's defaults")
+    trap_rows = []
     for it in sorted({its[0], its[len(its) // 10], its[len(its) // 2], its[-1]}):
         r = steps[it]
-        con = sum(r.get(f"pfr_content_{s}", 0.0) for s in losses.PFR_STAGES)
-        sty = sum(r.get(f"pfr_style_{s}", 0.0) for s in losses.PFR_STAGES)
-        print(f"{it:>5} | {r['seg']:6.3f} {con:8.2f} {sty:7.4f} {0.004 * r['pfr']:11.3f} | {ref.get(it, {}).get('seg', float('nan')):.3f}")
-    print(f"literal content at lambda 0.004: target-val mIoU {100 * trap.target_miou:5.1f} "
-          f"(source-val {100 * trap.source_miou:5.1f}); the preset: {100 * runs['pfr'].target_miou:5.1f}")
+        trap_rows.append({
+            "iteration": it, "seg": r["seg"],
+            "content": sum(r.get(f"pfr_content_{s}", 0.0) for s in losses.PFR_STAGES),
+            "style": sum(r.get(f"pfr_style_{s}", 0.0) for s in losses.PFR_STAGES),
+            "0.004 * L_pfr": 0.004 * r["pfr"],
+            "seg with pfrlib's defaults": ref.get(it, {}).get("seg", float("nan")),
+        })
+    show_table(trap_rows, digits=4, index="iteration", caption="logged terms of the literal-content run")
+    print(f"literal content at lambda 0.004: target-val mIoU {100 * trap.target_miou:.1f} "
+          f"(source-val {100 * trap.source_miou:.1f}); the preset: {100 * runs['pfr'].target_miou:.1f}")
     fig = viz.plot_training_curves(
         {"literal content, lambda 0.004": trap.out / "metrics.jsonl", "pfrlib defaults": runs["pfr"].out / "metrics.jsonl"},
         keys=("seg", "pfr"),
@@ -252,9 +322,9 @@ if trap is not None:
     plt.show()
 
 # %% [markdown]
-# **What to look for:** the literal content distance collapses within the first tenth of
-# training (by two orders of magnitude by the end), and the segmentation loss never comes down:
-# it stays above 1 while the run with `pfrlib`'s defaults goes well below that. The network
+# **What to look for:** in the table, the literal content distance collapses within the first
+# tenth of training, and the segmentation loss never comes down as far as it does in the run
+# with `pfrlib`'s defaults (the last column). The network
 # shrank its features to satisfy L_con; `0.004 * L_pfr` looks small in the table *because* the
 # collapse has already happened. The source-val mIoU printed above shows the damage is not a
 # domain problem: the task itself is lost. `pfrlib`'s defaults (RMS content, normalised Gram,
@@ -289,7 +359,7 @@ print("wrote", save_metrics(out_dir, metrics))
 #
 # From the command line: `python -m pfrlib.train --preset cpu --method pfr --lambda-pfr 0.3 --out runs/pfr03`.
 #
-# **Exercises**
+# **More questions**
 #
 # 1. Turn the content term back on with the RMS form (`content_weight 1.0`). Does it help, hurt,
 #    or do nothing? Relate the answer to the content ratios of notebook 02.
@@ -301,7 +371,8 @@ print("wrote", save_metrics(out_dir, metrics))
 #    the images are unpaired, so within-domain differences (a street full of trees against an
 #    empty one) count as "style" too. `style_pairing="batch"` compares the batch-mean Gram
 #    matrices instead (identical for the paper's batch of 1). Train `pfr_adv` with it on a few
-#    seeds: does the domain-level reading help? (Seed 2, discriminator lr 1e-4: 32.3 against 33.2.)
+#    seeds: does the domain-level reading help? (`docs/tuning.md` records what it gave when the
+#    preset was tuned.)
 # 5. Repeat the style-distance table of section 2 with a *within-domain* baseline (two
 #    disjoint halves of the source images) for each network, and report the ratio
 #    across / within. Did PFR shrink the domain gap, or just the features?

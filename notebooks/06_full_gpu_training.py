@@ -27,24 +27,31 @@
 # * Cityscapes: `ROOT/leftImg8bit/{train,val}/CITY/*_leftImg8bit.png`,
 #   `ROOT/gtFine/{train,val}/CITY/*_gtFine_labelIds.png`;
 # * AdaptSegNet's init file `DeepLab_resnet_pretrained_init-f81d91e8.pth` (ImageNet/COCO).
+#
+# Two exercises size one paper-scale iteration without a GPU: the memory of the training state
+# (exercise 1) and of the stage features PFR compares (exercise 2).
 
 # %%
+import json
 import time
+from collections import Counter
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
+from pfrlib import models, viz
 from pfrlib.config import TrainConfig
-import matplotlib.pyplot as plt
-
-from pfrlib import viz
-from pfrlib.nbtools import check_parameters, figures_path, save_figure, save_metrics, smoke_from_env
+from pfrlib.nbtools import (Param, check_parameters, figures_path, live_frontend, save_figure, save_metrics, show_table,
+                            smoke_from_env)
+from pfrlib.optim import adaptsegnet_repeats
+from pfrlib.selfcheck import check_close, check_equal
 from pfrlib.train import train
 
 _before = set(globals())
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run for CI; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (2 iterations); None: read $PFR_SMOKE (off by default)
 gta5_root = None  # GTA5 root (images/, labels/); None: not available
 cityscapes_root = None  # Cityscapes root (leftImg8bit/, gtFine/); None: not available
 init_weights = None  # AdaptSegNet's DeepLab_resnet_pretrained_init-f81d91e8.pth; None: random init
@@ -56,13 +63,18 @@ out_dir = "../runs/06_full_gpu_training"  # run directory and metrics.json
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(
-    globals(), _before,
-    declared=("smoke", "gta5_root", "cityscapes_root", "init_weights", "iterations", "method", "bf16", "seed", "out_dir",
-              "figures_dir"),
-    choices={"method": ("pfr_adv", "adaptsegnet", "pfr", "source_only")},
-    positive=("iterations",),
-)
+P = check_parameters(globals(), _before, {
+    "smoke": Param(bool, optional=True),
+    "gta5_root": Param(str, optional=True),
+    "cityscapes_root": Param(str, optional=True),
+    "init_weights": Param(str, optional=True),
+    "iterations": Param(int, min=1),
+    "method": Param(str, choices=("pfr_adv", "adaptsegnet", "pfr", "source_only")),
+    "bf16": Param(bool),
+    "seed": Param(int, min=0),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
 smoke = smoke_from_env(smoke)
 has_gpu = torch.cuda.is_available()
 has_data = bool(gta5_root and cityscapes_root and Path(gta5_root).is_dir() and Path(cityscapes_root).is_dir())
@@ -94,7 +106,7 @@ else:
         source="synth:source", target="synth:target", source_val=None, target_val=None,
         source_size=None, target_size=None, eval_size=None, synth_size=(64, 128),
         synth_val_length=2 if smoke else 8, num_workers=0, init=None, bf16=False, channels_last=False,
-        out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1, val_every=0, checkpoint_every=1000, progress=not smoke,
+        out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1, val_every=0, checkpoint_every=1000, progress=live_frontend() and not smoke,
     )
 print(cfg.to_json())
 
@@ -113,23 +125,71 @@ print(cfg.to_json())
 # the stated rate. The counts, straight from the model:
 
 # %%
-from collections import Counter
-
-import pandas as pd
-
-from pfrlib import models
-from pfrlib.optim import adaptsegnet_repeats
-
 deeplab = models.build_model("deeplabv2_r101", 19, multi_level=True)
 names = {id(p): n for n, p in deeplab.named_parameters()}
 repeats = {names[id(p)]: r for p, r in adaptsegnet_repeats(deeplab.backbone_modules()).items()}
 kind = lambda n: "conv1 (stem)" if n.startswith("conv1") else ("shortcut conv" if ".downsample." in n else "bottleneck conv")  # noqa: E731
 rows = Counter((kind(n), r) for n, r in repeats.items())
 heads = [p for m in deeplab.head_modules() for p in m.parameters() if p.requires_grad]
-table = pd.DataFrame([{"tensor": k, "steps per iteration": r, "tensors": c} for (k, r), c in sorted(rows.items())]
-                     + [{"tensor": "heads (10x lr)", "steps per iteration": 1, "tensors": len(heads)}])
-print(f"AdaptSegNet lists {sum(repeats.values()) + len(heads)} tensors for {len(repeats) + len(heads)} trainable ones")
-table
+show_table([{"tensor": k, "steps per iteration": r, "tensors": c} for (k, r), c in sorted(rows.items())]
+           + [{"tensor": "heads (10x lr)", "steps per iteration": 1, "tensors": len(heads)}], index="tensor",
+           caption=f"AdaptSegNet lists {sum(repeats.values()) + len(heads)} tensors for {len(repeats) + len(heads)} trainable ones")
+
+# %% [markdown]
+# ### Exercise 1
+#
+# What does the training state of this network take on the GPU, before a single activation?
+# SGD with momentum keeps three fp32 numbers (4 bytes each) per *trainable* parameter: the
+# weight, its gradient and the momentum buffer (the frozen BatchNorm statistics and affine
+# parameters of DeepLab-v2 have no gradient). Count the trainable parameters of `deeplab` with
+# `models.count_parameters` as `n_trainable`, and compute the memory of that state in GiB
+# ($2^{30}$ bytes) as `train_state_gib`. How much of a 12 GiB Titan X, AdaptSegNet's GPU, is left?
+
+# %% tags=["solution"]
+# Exercise 1. Set `n_trainable` (trainable parameters of `deeplab`) and `train_state_gib` (weights,
+# gradients and momentum in fp32, in GiB).
+n_trainable = models.count_parameters(deeplab, trainable_only=True)
+train_state_gib = 3 * 4 * n_trainable / 2**30
+print(f"{n_trainable:,} trainable of {models.count_parameters(deeplab):,} parameters; "
+      f"weights + gradients + momentum: {train_state_gib:.2f} GiB")
+
+# %% tags=["selfcheck"]
+check_equal("trainable parameters", n_trainable, sum(p.numel() for p in deeplab.parameters() if p.requires_grad),
+            hint="count_parameters(model, trainable_only=True)")
+check_close("training state (GiB)", train_state_gib,
+            3 * 4 * sum(p.numel() for p in deeplab.parameters() if p.requires_grad) / 2**30, rtol=1e-3,
+            hint="three fp32 copies (4 bytes) of each trainable parameter, divided by 2**30")
+
+# %% [markdown]
+# ### Exercise 2
+#
+# PFR compares the stage features of a source and a target image. At paper scale the source is
+# 1280x720: `models.feature_shapes(deeplab, (1, 3, 720, 1280))` gives the shape of each stage's
+# output without computing anything (it runs on PyTorch's `meta` device). For stages 2..5
+# compute the number of values in the feature map, $C \cdot H \cdot W$, as a dict
+# `feature_values`, and in its Gram matrix, $C \cdot C$, as a dict `gram_values` (stage -> int).
+# Which of the two depends on the image size, and what does that mean for comparing a 1280x720
+# source with a 1024x512 target?
+
+# %%
+paper_shapes = models.feature_shapes(deeplab, (1, 3, 720, 1280))
+print("stage outputs, then the logits of the two heads:", paper_shapes)
+
+# %% tags=["solution"]
+# Exercise 2. Set `feature_values` and `gram_values`: for stages 2..5 (the first four shapes),
+# the number of values of the feature map (C*H*W) and of its Gram matrix (C*C).
+feature_values = {s: c * h * w for s, (_, c, h, w) in zip((2, 3, 4, 5), paper_shapes[:4])}
+gram_values = {s: c * c for s, (_, c, _, _) in zip((2, 3, 4, 5), paper_shapes[:4])}
+show_table([{"stage": s, "feature map (millions)": feature_values[s] / 1e6, "Gram matrix (millions)": gram_values[s] / 1e6,
+             "fp32 feature map (MiB)": 4 * feature_values[s] / 2**20} for s in feature_values],
+           digits=2, index="stage", caption="one 720x1280 source image")
+
+# %% tags=["selfcheck"]
+_shapes = dict(zip((2, 3, 4, 5), paper_shapes[:4]))
+check_close("values per feature map", feature_values, {s: sh[1] * sh[2] * sh[3] for s, sh in _shapes.items()},
+            hint="C * H * W of the shapes (B, C, H, W) of the first four entries")
+check_close("values per Gram matrix", gram_values, {s: sh[1] ** 2 for s, sh in _shapes.items()},
+            hint="a Gram matrix is C x C, whatever H and W are")
 
 # %% [markdown]
 # ## 2. Run, and time the steps
@@ -140,8 +200,6 @@ table
 t0 = time.perf_counter()
 result = train(cfg)
 wall = time.perf_counter() - t0
-import json
-
 records = [json.loads(l) for l in (Path(cfg.run.out) / "metrics.jsonl").read_text().splitlines() if l.strip()]
 times = [r["time"] for r in records if "time" in r and "seg" in r]
 steps = [r["iter"] for r in records if "time" in r and "seg" in r]
@@ -227,7 +285,7 @@ print("wrote", save_metrics(out_dir, metrics))
 # `benchmarks/step_time.py --device cuda --bf16` measures the paper-scale step time and peak
 # memory for every method.
 #
-# **Exercises**
+# **More questions**
 #
 # 1. AdaptSegNet trained for 3 days on a Titan X. From your measured step time, what does PFR's
 #    extra Gram computation cost per iteration (compare `--method adaptsegnet`)?
