@@ -430,7 +430,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict` (unknown keys raise ``ValueError``)."""
+        """Inverse of :meth:`to_dict` (unknown keys raise ``ValueError``).
+
+        Fields the dict lacks (a ``config.json`` written before a section existed) take the values
+        of the preset it names (``preset_name``), or the dataclass defaults for ``custom``: an
+        old ``cpu`` run then still equals ``TrainConfig.preset("cpu", ...)`` of the same options.
+        """
         if not isinstance(d, dict):
             raise ValueError(f"config must be a JSON object, got {type(d).__name__}")
         flat: dict[str, Any] = {}
@@ -442,7 +447,8 @@ class TrainConfig:
                     flat[f"{key}.{name}"] = v
             else:
                 raise ValueError(f"config: unknown section {key!r}; expected {_SECTIONS}")
-        return cls().replace(**flat)
+        base = cls.preset(d["preset_name"]) if d.get("preset_name") in PRESETS else cls()
+        return base.replace(**flat)
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """JSON text; written atomically to ``path`` if given."""

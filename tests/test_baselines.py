@@ -234,6 +234,18 @@ def test_every_baseline_is_a_method_with_its_terms():
     assert cfg.replace(method="pfr").model.classifiers == 1
 
 
+@pytest.mark.parametrize("preset", ["cpu", "paper"])
+def test_a_config_saved_before_the_baselines_still_equals_its_preset(preset):
+    """A config.json without the baseline sections (written before they existed) reads back as
+    the same configuration: missing fields take its preset's values, so finished runs are reused."""
+    cfg = TrainConfig.preset(preset, method="pfr_adv", seed=3)
+    old = cfg.to_dict()
+    for section in ("clan", "fcn_wild", "road", "curriculum"):
+        del old[section]
+    del old["model"]["classifiers"]
+    assert TrainConfig.from_dict(old) == cfg
+
+
 @pytest.mark.parametrize("args,field", [
     (["--method", "clan", "--clan-lambda-local", "-1"], "clan_lambda_local"),
     (["--method", "clan", "--clan-preheat", "2"], "clan_preheat"),
