@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv")
+METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "clan", "fcn_wild", "road", "curriculum")
 
 
 def _child(spec: dict) -> dict:
@@ -125,7 +125,8 @@ def main(argv=None) -> int:
                         "default: --r101-size)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers of every setup")
     p.add_argument("--r101-steps", type=int, default=3)
-    p.add_argument("--r101-methods", nargs="+", default=["source_only", "adaptsegnet", "pfr_adv"])
+    p.add_argument("--r101-methods", nargs="+", default=["source_only", "adaptsegnet", "pfr_adv", "clan", "fcn_wild",
+                                                          "road", "curriculum"])
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
