@@ -65,14 +65,17 @@ __all__ = [
     "ROADConfig",
     "CurriculumConfig",
     "BASELINE_METHODS",
+    "ALL_METHODS",
     "TrainConfig",
     "parse_spec",
 ]
 
 #: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.baselines`).
 BASELINE_METHODS: tuple[str, ...] = ("clan", "fcn_wild", "road", "curriculum")
-#: Training methods: the ladder of Eq. (6) (each a preset of its loss weights), then the baselines.
-METHODS: tuple[str, ...] = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle", *BASELINE_METHODS)
+#: The ablation ladder: training methods that are each a preset of the loss weights of Eq. (6).
+METHODS: tuple[str, ...] = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
+#: Every ``--method``: the ladder, then the baselines (the runnable rows of Table 1).
+ALL_METHODS: tuple[str, ...] = (*METHODS, *BASELINE_METHODS)
 #: Named presets of :meth:`TrainConfig.preset`.
 PRESETS: tuple[str, ...] = ("cpu", "paper")
 #: ``OptimConfig.param_listing`` values (see :mod:`pfrlib.optim`).
@@ -479,7 +482,7 @@ class TrainConfig:
         counts) happen in :mod:`pfrlib.train` once the datasets are built.
         """
         d, m, o, l, r = self.data, self.model, self.optim, self.loss, self.run
-        _one_of("method", l.method, METHODS)
+        _one_of("method", l.method, ALL_METHODS)
         for name in ("source", "target", "source_val", "target_val"):
             spec = getattr(d, name)
             if spec is None:

@@ -106,4 +106,4 @@ def test_parse_spec():
     assert parse_spec("synth:source:val") == ("synth", "source", "val")
     assert parse_spec("cityscapes:/d/cs:val") == ("cityscapes", "/d/cs", "val")
     assert parse_spec("folder:/d/b") == ("folder", "/d/b", None)
-    assert set(METHODS) == {"source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle", "clan", "fcn_wild", "road", "curriculum"}
+    assert set(METHODS) == {"source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle"}
