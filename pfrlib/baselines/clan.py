@@ -1,18 +1,20 @@
 """CLAN: category-level adversaries (Luo, Zheng, Guan, Yu, Yang, CVPR 2019), ``--method clan``.
 
-The paper (Sec. 3) and its released code (RoyalVane/CLAN, ``CLAN_train.py``), on this engine:
+The paper's method section and its released code (RoyalVane/CLAN, ``CLAN_train.py``), on this
+engine (the paper's loss names are kept; equation numbers are not cited because we could not
+check them against the paper text here):
 
 * the network has two classifiers ``C1``, ``C2`` on the stage-5 features and predicts
   ``p = p1 + p2`` (:class:`pfrlib.models.TwoClassifierNet`, ``ModelConfig.classifiers = 2``);
 * **segmentation**: ``L_seg = CE(p1, y) + CE(p2, y)`` on source (it replaces Eq. 1 of the
   summed prediction; CLAN's code uses a focal variant of CE, we keep the engine's CE so that the
   table's rows differ only by their adaptation terms);
-* **weight discrepancy** (paper Eq. 3): ``L_weight = cos(w1, w2) = w1 . w2 / (|w1| |w2|)``, the
+* **weight discrepancy loss**: ``L_weight = cos(w1, w2) = w1 . w2 / (|w1| |w2|)``, the
   cosine similarity of the two classifiers' flattened weights (:func:`weight_discrepancy_loss`;
   the code adds 1 to keep it positive, a constant that changes no gradient);
-* **discrepancy map** (paper Eq. 4): ``M = 1 - cos(p1_t, p2_t)`` per target pixel, the cosine
+* **local alignment score map** (the discrepancy map): ``M = 1 - cos(p1_t, p2_t)`` per target pixel, the cosine
   distance of the two softmax outputs (:func:`discrepancy_map`), 0 where they agree;
-* **adaptive adversarial loss** (paper Eq. 5): the output-space discriminator ``D`` judges
+* **category-level (adaptive) adversarial loss**: the output-space discriminator ``D`` judges
   ``softmax(p1 + p2)``; on target its per-pixel loss is weighted by ``lambda_local * M + epsilon``
   (:func:`weighted_adversarial_loss`), for the fooling side (``M`` attached, as in the code) and
   for ``D``'s target half (``M`` detached), after a preheat with the plain loss;
@@ -40,7 +42,7 @@ __all__ = ["CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adver
 
 
 def discrepancy_map(p1: Tensor, p2: Tensor, eps: float = 1e-12) -> Tensor:
-    """CLAN Eq. (4): ``M = 1 - (p1 . p2) / (|p1| |p2|)`` per pixel, over the class dimension.
+    """CLAN's local alignment score map: ``M = 1 - (p1 . p2) / (|p1| |p2|)`` per pixel, over the class dimension.
 
     Args:
         p1, p2: B x K x H x W softmax outputs of the two classifiers.
@@ -56,7 +58,7 @@ def discrepancy_map(p1: Tensor, p2: Tensor, eps: float = 1e-12) -> Tensor:
 
 
 def weight_discrepancy_loss(head1: nn.Module, head2: nn.Module) -> Tensor:
-    """CLAN Eq. (3): cosine similarity of the two classifiers' flattened trainable weights.
+    """CLAN's weight discrepancy loss: cosine similarity of the two classifiers' flattened trainable weights.
 
     ``w_k`` concatenates every parameter of classifier ``k`` that is trained (frozen ASPP branches
     never reach the prediction and are left out), in the same order for both.
@@ -78,7 +80,7 @@ def weight_discrepancy_loss(head1: nn.Module, head2: nn.Module) -> Tensor:
 
 def weighted_adversarial_loss(d_out: Tensor, value: float, weight_map: Tensor, epsilon: float,
                               lambda_local: float, kind: str = "bce") -> Tensor:
-    """CLAN Eq. (5): the adversarial loss per pixel weighted by ``lambda_local * M + epsilon``.
+    """CLAN's category-level adversarial loss: the adversarial loss per pixel weighted by ``lambda_local * M + epsilon``.
 
     Args:
         d_out: discriminator outputs B x 1 x h' x w'; upsampled bilinearly to ``weight_map``'s

@@ -136,7 +136,7 @@ class Baseline(nn.Module):
 def label_distribution(labels: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Per-image class frequencies of a label map: the image-level label distribution.
 
-    Zhang et al. (ICCV 2017), Sec. 3.1: ``p_s(c) = |{i : y_i = c}| / |{i : y_i labelled}|``.
+    Zhang, David, Gong (ICCV 2017), the image's global label distribution: ``p_s(c) = |{i : y_i = c}| / |{i : y_i labelled}|``.
 
     Args:
         labels: B x H x W class ids (``ignore_index`` pixels are left out).
@@ -157,7 +157,7 @@ def label_distribution(labels: Tensor, num_classes: int, ignore_index: int = IGN
 def predicted_distribution(logits: Tensor) -> Tensor:
     """The network's image-level label distribution: its softmax averaged over the pixels.
 
-    Zhang et al. (ICCV 2017), Sec. 3.1: ``p_hat_t(c) = (1 / |I|) sum_i softmax(z_i)_c``; also the
+    Zhang, David, Gong (ICCV 2017), the network's predicted label distribution: ``p_hat_t(c) = (1 / |I|) sum_i softmax(z_i)_c``; also the
     predicted class sizes that FCNs in the Wild constrain.
 
     Args:

@@ -2,7 +2,8 @@
 
 The curriculum's "easy task" first infers properties of the target domain that a source-trained
 model can estimate well, then makes the segmentation network's target predictions agree with
-them. We keep its global one (Sec. 3.1-3.3):
+them. We keep its global one, the label distribution (equation numbers are not cited: we could
+not check them against the paper text here):
 
 * the **image-level label distribution** ``p_t(c)`` of a target image (the share of its pixels
   of class ``c``) is estimated by a model trained on *source* images and their label
@@ -15,7 +16,7 @@ them. We keep its global one (Sec. 3.1-3.3):
   a gradient;
 * the network's **predicted** distribution (its softmax averaged over the pixels,
   :func:`~pfrlib.baselines.common.predicted_distribution`) is pulled to the estimate by the
-  paper's KL term (Eq. 4-5, :func:`label_distribution_kl`; the paper writes the cross-entropy
+  paper's KL term (:func:`label_distribution_kl`; the paper writes the cross-entropy
   ``-sum_c p_t(c) log p^_t(c)``, which differs from the KL only by the estimate's entropy, a
   constant for the network), from iteration ``curriculum_start`` on, once the estimator has had
   source labels to learn from.
@@ -70,7 +71,7 @@ def estimator_loss(log_q: Tensor, p: Tensor) -> Tensor:
 
 
 def label_distribution_kl(p_est: Tensor, p_pred: Tensor, eps: float = 1e-8) -> Tensor:
-    """Zhang et al. Eq. (4)-(5): ``KL(p_est || p_pred) = sum_c p_est_c log(p_est_c / p_pred_c)``.
+    """Zhang, David, Gong's label-distribution term: ``KL(p_est || p_pred) = sum_c p_est_c log(p_est_c / p_pred_c)``.
 
     Args:
         p_est: B x K estimated target label distributions (no gradient).

@@ -1,16 +1,17 @@
 """FCNs in the Wild (Hoffman, Wang, Yu, Darrell, arXiv 1612.02649, 2016), ``--method fcn_wild``.
 
-The paper adapts a segmentation FCN with two terms (its Sec. 3), which we keep:
+The paper adapts a segmentation FCN with two terms, which we keep (named as in the paper;
+equation numbers are not cited: we could not check them against the paper text here):
 
-* **global domain alignment** (Sec. 3.1, Eq. 2-3): a fully convolutional domain discriminator
+* **global domain alignment**: a fully convolutional domain discriminator
   on the last feature layer (``fc7`` of its VGG FCN; here stage 5, :class:`FeatureDiscriminator`)
   tells source from target per position; the network is trained to fool it (the "inverted label"
   loss: target features labelled source, the engine's Eq. 5 with features instead of softmax);
-* **category-specific adaptation** (Sec. 3.2, Eq. 4-5): the share of a target image's pixels
+* **category-specific adaptation**: the share of a target image's pixels
   assigned to class ``c`` must lie between bounds ``alpha_c`` and ``beta_c`` computed from the
-  source labels' per-image class sizes, for the classes present in the image (the paper takes the
-  image-level labels from the current predictions, and a 10% quantile of the source sizes as the
-  lower bound). The paper enforces this with constrained pseudo-labels (Pathak et al.'s CCNN: find
+  source labels' per-image class sizes, for the classes present in the image (which classes are
+  present comes from the current prediction here, never from a target label; the 10% / 90%
+  quantiles are our choice, ``FCNWildConfig``). The paper enforces this with constrained pseudo-labels (Pathak et al.'s CCNN: find
   the labelling closest to the prediction that meets the bounds, train on it). We use a smooth
   equivalent with the same feasible set: a hinge on the *predicted* class proportions
   (:func:`class_size_constraint_loss`), ``sum_c present_c (relu(alpha_c - P_c) + relu(P_c - beta_c))``,
@@ -66,13 +67,13 @@ def feature_channels(model: nn.Module) -> int:
 
 
 def class_size_bounds(sizes: Tensor, lower_quantile: float, upper_quantile: float) -> tuple[Tensor, Tensor]:
-    """FCNs in the Wild Sec. 3.2: per-class bounds on an image's class size from source statistics.
+    """FCNs in the Wild, category-specific adaptation: per-class bounds on an image's class size from source statistics.
 
     Args:
         sizes: N x K per-image class fractions of N source label maps
             (:func:`~pfrlib.baselines.common.label_distribution`).
         lower_quantile, upper_quantile: quantiles of a class's fraction over the source images in
-            which it appears (the paper: the 10% quantile as the lower bound).
+            which it appears (``FCNWildConfig``: 0.1 and 0.9).
 
     Returns:
         ``(alpha, beta)``, two K vectors (float32); a class that never appears gets ``(0, 0)``.
@@ -90,7 +91,7 @@ def class_size_bounds(sizes: Tensor, lower_quantile: float, upper_quantile: floa
 
 
 def class_size_constraint_loss(proportions: Tensor, alpha: Tensor, beta: Tensor, present: Tensor) -> Tensor:
-    """FCNs in the Wild Eq. (4)-(5), smooth form: the predicted class sizes kept within bounds.
+    """FCNs in the Wild's class-size constraint, smooth form: the predicted class sizes kept within bounds.
 
     ``L = mean_b sum_c present_bc * (relu(alpha_c - P_bc) + relu(P_bc - beta_c))``.
 

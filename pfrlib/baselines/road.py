@@ -1,8 +1,9 @@
 """ROAD: reality oriented adaptation (Chen, Li, Van Gool, CVPR 2018), ``--method road``.
 
-The paper's two modules (its Sec. 3), on this engine:
+The paper's two modules, on this engine (named as in the paper; equation numbers are not cited:
+we could not check them against the paper text here):
 
-* **target guided distillation** (Sec. 3.2, Eq. 1): on *target* images the segmentation
+* **target guided distillation**: on *target* images the segmentation
   network's features are pulled towards those of a frozen reference network,
   ``L_dist = 1/2 sum_i ||x_i - x^_i||^2`` over positions ``i`` of the last feature map
   (:func:`distillation_loss`; we average over positions and channels instead of summing, so the
@@ -13,7 +14,7 @@ The paper's two modules (its Sec. 3), on this engine:
   model it is a random network, and the term then acts as a pull of the target features towards
   their starting point), or a checkpoint of this project named by the option (e.g. a
   ``source_only`` run's ``checkpoint_last.pt``, a source-trained reference);
-* **spatial-aware adaptation** (Sec. 3.3, Eq. 2-3): the feature map is split into a
+* **spatial-aware adaptation**: the feature map is split into a
   ``grid x grid`` array of regions (urban scenes keep their layout: road at the bottom, sky at the
   top) and each region has its own domain discriminator (:class:`RegionDiscriminators`, pixel-wise
   1x1 classifiers, one per region, applied only inside their region); the network is trained to
@@ -39,7 +40,7 @@ __all__ = ["ROAD", "RegionDiscriminators", "region_index", "distillation_loss", 
 
 
 def region_index(h: int, w: int, grid: int, device: Optional[torch.device] = None) -> Tensor:
-    """ROAD Sec. 3.3: which of the ``grid x grid`` regions each position of an h x w map is in.
+    """ROAD's spatial-aware adaptation: which of the ``grid x grid`` regions each position of an h x w map is in.
 
     Returns:
         h x w int64, ``row_band * grid + column_band`` with bands ``floor(i * grid / h)`` (regions
@@ -53,7 +54,8 @@ def region_index(h: int, w: int, grid: int, device: Optional[torch.device] = Non
 
 
 class RegionDiscriminators(nn.Module):
-    """``grid * grid`` domain discriminators, one per region of the feature map (ROAD Eq. 2-3).
+    """``grid * grid`` domain discriminators, one per region of the feature map (ROAD's
+    spatial-aware adaptation).
 
     Each is a pixel-wise classifier (1x1 conv C -> ``hidden``, LeakyReLU(0.2), 1x1 conv -> 1);
     all run as one conv and one grouped conv, and each position keeps the logit of its own
@@ -83,7 +85,7 @@ class RegionDiscriminators(nn.Module):
 
 
 def distillation_loss(features: Tensor, reference: Tensor) -> Tensor:
-    """ROAD Eq. (1): ``1/2 ||x - x_ref||^2``, averaged over batch, positions and channels.
+    """ROAD's target guided distillation: ``1/2 ||x - x_ref||^2``, averaged over batch, positions and channels.
 
     Args:
         features: B x C x h x w features of the network being adapted (target images).

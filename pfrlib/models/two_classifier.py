@@ -1,7 +1,7 @@
 """CLAN's segmentation network: one backbone, two classifiers on the last stage, prediction = their sum.
 
 Luo et al., "Taking a Closer Look at Domain Shift: Category-level Adversaries for
-Semantics Consistent Domain Adaptation" (CLAN, CVPR 2019), Sec. 3.2: the generator is a backbone
+Semantics Consistent Domain Adaptation" (CLAN, CVPR 2019): the generator is a backbone
 ``E`` followed by two classifiers ``C1`` and ``C2`` whose weights are kept different by the
 weight-discrepancy loss; the prediction is ``p = p^(1) + p^(2)``.
 
