@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models import FCDiscriminator
+from ..losses import segmentation_loss
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, per_element_adversarial
 
 __all__ = ["CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
@@ -154,8 +155,6 @@ class CLAN(Baseline):
         return {"main": FCDiscriminator(self.num_classes, ndf=self.ndf)}
 
     def network_terms(self, inp: BaselineInputs) -> BaselineTerms:
-        from ..losses import segmentation_loss  # noqa: PLC0415 (sibling module of the bottom layer)
-
         c = self.c
         weighted, damping = clan_factors(inp.iteration, inp.horizon, c.clan_preheat, c.clan_damping)
         size_s, size_t = inp.xs.shape[-2:], inp.xt.shape[-2:]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..losses import generator_loss
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, label_distribution, predicted_distribution
 
 __all__ = ["FCNWild", "FeatureDiscriminator", "class_size_bounds", "class_size_constraint_loss",
@@ -151,8 +152,6 @@ class FCNWild(Baseline):
         return {"feature": FeatureDiscriminator(self.channels, ndf=self.ndf)}
 
     def network_terms(self, inp: BaselineInputs) -> BaselineTerms:
-        from ..losses import generator_loss  # noqa: PLC0415
-
         fs, ft = inp.out_s.features[-1], inp.out_t.features[-1]
         adv = generator_loss(inp.discriminators["feature"](ft), inp.gan)
         proportions = predicted_distribution(inp.logits_t)

@@ -33,6 +33,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from ..losses import generator_loss
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs
 from .fcn_wild import feature_channels
 
@@ -140,8 +141,6 @@ class ROAD(Baseline):
         return {"regions": RegionDiscriminators(self.channels, grid=self.grid, hidden=self.ndf)}
 
     def network_terms(self, inp: BaselineInputs) -> BaselineTerms:
-        from ..losses import generator_loss  # noqa: PLC0415
-
         fs, ft = inp.out_s.features[-1], inp.out_t.features[-1]
         with torch.no_grad():
             ref = self.reference(inp.xt).features[-1]
