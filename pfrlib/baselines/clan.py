@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models import FCDiscriminator
 from ..losses import segmentation_loss
+from ..models import FCDiscriminator
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, per_element_adversarial
 
 __all__ = ["CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
