@@ -6,6 +6,7 @@ Usage::
     python benchmarks/ablation.py --seeds 0 --methods source_only pfr_adv
     python benchmarks/ablation.py --jobs 2 --threads 1     # two runs at a time, one thread each
     python benchmarks/ablation.py -- --lambda-pfr 0.3       # extra options for every run
+    python benchmarks/ablation.py --table1                 # + the four Table-1 baselines, runs/table1
     python benchmarks/ablation.py --collect runs/series --save benchmarks/results/ablation.json
     python benchmarks/ablation.py --render benchmarks/results/ablation.json --markdown
 
@@ -19,7 +20,8 @@ compares with ``benchmarks/results/ablation.json``).
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
 the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
-reuses the other's finished runs. A run whose ``final.json`` exists and whose saved
+reuses the other's finished runs (``--table1``: nine methods in ``runs/table1``, the layout of
+``sweeps/table1.yaml``). A run whose ``final.json`` exists and whose saved
 ``config.json`` is what this command would train is reused (``--force`` retrains; a run made
 with another preset or other options is retrained). Prints the table of target (and
 source) val mIoU, mean +- std over seeds (sample std, ``ddof=1``), the per-run wall time, and the
@@ -39,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
+#: Every runnable Table-1 row: the ladder and the baselines that change only the losses.
+TABLE1_METHODS = (*METHODS, "clan", "fcn_wild", "road", "curriculum")
 
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:
@@ -144,9 +148,11 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--methods", nargs="+", default=list(METHODS))
+    p.add_argument("--methods", nargs="+", default=None, help=f"default: {' '.join(METHODS)}")
+    p.add_argument("--table1", action="store_true",
+                   help=f"every runnable Table-1 row ({' '.join(TABLE1_METHODS)}); default --out runs/table1")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--out", default=None, help="default: runs/ablation (runs/table1 with --table1)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1: honest wall times)")
     p.add_argument("--threads", type=int, default=None, help="--num-threads for each run")
     p.add_argument("--force", action="store_true", help="retrain runs that already have final.json")
@@ -157,6 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", action="store_true", help="print the README's table")
     p.add_argument("extra", nargs="*", help="options passed to every pfrlib.train run (after --)")
     args = p.parse_args(argv)
+    if args.methods is None:
+        args.methods = list(TABLE1_METHODS if args.table1 else METHODS)
     if args.render:
         summary = json.loads(Path(args.render).read_text())
         print(readme_table(summary) if args.markdown else json.dumps(summary, indent=2))
@@ -169,7 +177,7 @@ def main(argv=None) -> int:
             Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
         print(readme_table(summary) if args.markdown else table)
         return 0
-    out = Path(args.out)
+    out = Path(args.out or ("runs/table1" if args.table1 else "runs/ablation"))
     jobs = [(m, s) for m in args.methods for s in args.seeds]
     print(f"{len(jobs)} runs -> {out}", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

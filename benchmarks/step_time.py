@@ -51,7 +51,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv")
+METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "clan", "fcn_wild", "road", "curriculum")
 
 #: Dense (no sparsity) peak TFLOP/s as (bf16 tensor cores, TF32 tensor cores), from NVIDIA's
 #: datasheets; matched in order against ``torch.cuda.get_device_name()`` (case-insensitive
@@ -363,7 +363,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers of every setup")
     p.add_argument("--r101-steps", type=int, default=3)
     p.add_argument("--r101-warmup", type=int, default=1)
-    p.add_argument("--r101-methods", nargs="+", default=["source_only", "adaptsegnet", "pfr_adv"])
+    p.add_argument("--r101-methods", nargs="+", default=["source_only", "adaptsegnet", "pfr_adv", "clan", "fcn_wild",
+                                                          "road", "curriculum"])
     p.add_argument("--eval-images", type=int, default=None, help="images of the evaluation throughput (R101 setup: 4)")
     p.add_argument("--flops", action=argparse.BooleanOptionalAction, default=None,
                    help="count the FLOPs of one iteration (default: on for CUDA)")

@@ -11,6 +11,9 @@ Segmentation by Progressive Feature Refinement". One module per idea:
 ``data``          SynthStreets (embedded two-domain benchmark), GTA5, Cityscapes,
                   folders; transforms
 ``config``        dataclass configurations with ``cpu`` and ``paper`` presets
+``step``          one adaptation iteration (network and discriminator steps)
+``baselines``     the Table-1 baselines that change only the losses: CLAN, FCNs in
+                  the Wild, ROAD, Curriculum DA (``--method clan`` ...)
 ``train``         the training loop of Eq. (6) (``python -m pfrlib.train``)
 ``evaluate``      checkpoint -> per-class IoU (``python -m pfrlib.evaluate``)
 ``viz``           colourised labels and the figures the notebooks draw

@@ -18,6 +18,12 @@ only ``seg`` and skips the target forward, ``pfr`` has no discriminator, ``oracl
 ``source_only`` on the labelled target set. AdaptSegNet's multi-level model adds ``seg_aux`` and
 ``adv_aux`` (its auxiliary head on stage 4, with its own discriminator).
 
+The Table-1 baselines (``clan``, ``fcn_wild``, ``road``, ``curriculum``: :mod:`pfrlib.baselines`)
+use the same two forwards and add one call after step 3: ``baseline.network_terms`` returns
+their terms (summed into Eq. 6 with their weights) and, per discriminator of theirs, a
+:class:`~pfrlib.baselines.DiscriminatorInputs` (features instead of softmax, or their own
+discriminator loss) that :func:`discriminator_step` trains it on.
+
 Precision: under ``autocast=True`` (bf16, on by default on CUDA) the whole network step runs in
 one autocast region: forwards, upsampling, softmax, the discriminators and PFR. What needs
 float32 gets it: the cross-entropy and BCE losses (autocast's float32 list), the softmax, and the
@@ -40,9 +46,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import losses
+from .baselines import Baseline, BaselineInputs, DiscriminatorInputs
 
 __all__ = ["NetworkStep", "network_step", "discriminator_step", "upsample", "d_accuracy", "FiniteCheck",
-           "NonFiniteLossError"]
+           "NonFiniteLossError", "DiscriminatorInputs"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -59,14 +66,15 @@ class NetworkStep:
         total: Eq. (6), the weighted sum that was back-propagated.
         stage_terms: PFR's per-stage style and content terms (``pfr_style_2`` ...), detached.
         outputs: for each discriminator (``"main"``, ``"aux"``) the source and target logits
-            (B x K x H x W, upsampled) whose detached softmax the discriminator step judges.
+            (B x K x H x W, upsampled) whose detached softmax the discriminator step judges; a
+            baseline's discriminators get a :class:`~pfrlib.baselines.DiscriminatorInputs`.
         forwards: how many forward passes of the network this step made (1 or 2).
     """
 
     terms: dict[str, Tensor]
     total: Tensor
     stage_terms: dict[str, Tensor] = field(default_factory=dict)
-    outputs: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    outputs: dict[str, "tuple[Tensor, Tensor] | DiscriminatorInputs"] = field(default_factory=dict)
     forwards: int = 0
 
 
@@ -96,6 +104,9 @@ def network_step(
     autocast: bool = False,
     grad_clip: Optional[float] = None,
     clip_parameters: Optional[Sequence[Tensor]] = None,
+    baseline: Optional[Baseline] = None,
+    iteration: int = 0,
+    horizon: int = 1,
 ) -> NetworkStep:
     """One update of the segmentation network by Eq. (6).
 
@@ -112,6 +123,10 @@ def network_step(
         multi_level: the model has AdaptSegNet's auxiliary head (``seg_aux``, ``adv_aux``).
         autocast: bf16 autocast over the forwards and losses (see the module docstring).
         grad_clip: clip the gradient norm of ``clip_parameters`` to this value (None: no clip).
+        baseline: a Table-1 baseline (:func:`pfrlib.baselines.build_baseline`) whose terms join
+            Eq. (6); ``discriminators`` then includes its discriminators.
+        iteration, horizon: iterations done so far and the schedule length (CLAN's preheat and
+            damping, Curriculum's start).
 
     Returns:
         :class:`NetworkStep` (terms, total, per-stage PFR terms, the outputs the discriminator
@@ -170,6 +185,15 @@ def network_step(
                 terms["pfr"] = pfr.total
                 stage_terms.update({f"pfr_style_{s}": v for s, v in pfr.style.items()})
                 stage_terms.update({f"pfr_content_{s}": v for s, v in pfr.content.items()})
+            # a Table-1 baseline's terms on the same two forwards
+            if baseline is not None:
+                extra = baseline.network_terms(BaselineInputs(
+                    out_s=out_s, out_t=out_t, xs=xs, ys=ys, xt=target, logits_s=logits_s,
+                    logits_t=upsample(out_t.logits, target.shape[-2:]), discriminators=discriminators,
+                    iteration=iteration, horizon=horizon, gan=loss_cfg.gan))
+                terms.update(extra.terms)
+                outputs.update(extra.outputs)
+                stage_terms.update({k: v.detach() for k, v in extra.logs.items()})
 
     # 4. Eq. (6), one backward, one step
     total = losses.total_loss(terms, weights)
@@ -195,27 +219,33 @@ def discriminator_step(
         d_nets: the discriminators to call (``DistributedDataParallel`` wrappers under torchrun).
         discriminators: the same, unwrapped (their ``requires_grad`` is switched back on here).
         optimizers: one per discriminator.
-        outputs: :attr:`NetworkStep.outputs`: source and target logits per discriminator; their
-            softmax is *detached*, so this step never changes the segmentation network.
+        outputs: :attr:`NetworkStep.outputs`: source and target logits per discriminator (their
+            softmax is *detached*, so this step never changes the segmentation network), or a
+            baseline's :class:`~pfrlib.baselines.DiscriminatorInputs` (features, or its own loss).
         gan: ``"bce"`` (AdaptSegNet) or ``"lsgan"``.
 
     Returns:
-        Detached scalars: ``d`` (and ``d_aux``), and for the main discriminator the fraction of
-        its outputs on the right side of the decision threshold, ``d_acc_source`` /
-        ``d_acc_target``.
+        Detached scalars: ``d`` (and ``d_aux``; a baseline's ``d_feature``, ``d_regions``), and for
+        the main discriminator the fraction of its outputs on the right side of the decision
+        threshold, ``d_acc_source`` / ``d_acc_target``.
     """
     logs: dict[str, Tensor] = {}
-    for key, (logits_s, logits_t) in outputs.items():
+    for key, entry in outputs.items():
+        if not isinstance(entry, DiscriminatorInputs):
+            entry = DiscriminatorInputs(*entry)  # (source logits, target logits): Eq. (5) on softmax
         d, opt = discriminators[key], optimizers[key]
         d.requires_grad_(True)
         opt.zero_grad(set_to_none=True)
-        with _autocast(logits_s.device, autocast):
-            d_src = d_nets[key](F.softmax(logits_s.detach(), dim=1))
-            d_tgt = d_nets[key](F.softmax(logits_t.detach(), dim=1))
-            loss_d = losses.discriminator_loss(d_src, d_tgt, gan)
+        with _autocast(entry.source.device, autocast):
+            src, tgt = entry.source.detach(), entry.target.detach()
+            if entry.softmax:
+                src, tgt = F.softmax(src, dim=1), F.softmax(tgt, dim=1)
+            d_src = d_nets[key](src)
+            d_tgt = d_nets[key](tgt)
+            loss_d = losses.discriminator_loss(d_src, d_tgt, gan) if entry.loss is None else entry.loss(d_src, d_tgt)
         loss_d.backward()
         opt.step()
-        name = "d" if key == "main" else "d_aux"
+        name = {"main": "d", "aux": "d_aux"}.get(key, f"d_{key}")
         logs[name] = loss_d.detach()
         if key == "main":
             logs["d_acc_source"], logs["d_acc_target"] = d_accuracy(d_src.detach(), d_tgt.detach(), gan)

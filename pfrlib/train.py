@@ -9,7 +9,16 @@ One loop serves every method; a method is a preset of the loss weights of Eq. (6
 ``pfr``         + PFR feature alignment, Eq. (2)-(4), no adversary
 ``pfr_adv``     the full method, Eq. (6)
 ``oracle``      ``L_seg`` on the *labelled target* training set: the upper bound
+``clan``        CLAN's two classifiers, weight discrepancy and map-weighted adversary
+``fcn_wild``    FCNs in the Wild: feature-level adversary + class-size constraint
+``road``        ROAD: region discriminators + target-guided distillation
+``curriculum``  Curriculum DA: target label distribution estimated on source, KL term
 ==============  ===========================================================================
+
+The last four are the Table-1 baselines that change only the losses (:mod:`pfrlib.baselines`);
+their discriminators join AdaptSegNet's in :attr:`Trainer.discriminators` (optimised, scheduled,
+wrapped for DDP and checkpointed alike), and everything else they own (a frozen reference, an
+estimator, source statistics) is ``Trainer.baseline``'s state, saved under ``"baseline"``.
 
 What one iteration computes lives in :mod:`pfrlib.step` (:func:`~pfrlib.step.network_step`,
 Eq. 1-6, and :func:`~pfrlib.step.discriminator_step`, Eq. 5). :class:`Trainer` only
@@ -61,6 +70,7 @@ import torch
 from torch import Tensor, nn
 
 from . import models
+from .baselines import build_baseline
 from .checkpoint import (
     CHECKPOINT_BEST,
     CHECKPOINT_LAST,
@@ -76,7 +86,7 @@ from .checkpoint import (
     truncate_metrics,
 )
 from .cli import add_arguments, config_from_args
-from .config import TrainConfig
+from .config import BASELINE_METHODS, TrainConfig
 from .data.spec import build_dataset
 from .data.streams import SOURCE_STREAM, TARGET_STREAM, make_stream
 from .data.transforms import EvalTransform, TrainTransform, normalize
@@ -163,9 +173,9 @@ class Trainer:
         self.device = resolve_device(cfg.run.device, self.dist)
         self._set_gpu_options()
         self.out = Path(cfg.run.out)
-        self.weights = cfg.loss.effective_weights()
+        self.weights = cfg.effective_weights()
         self.use_adv = self.weights["adv"] > 0 or self.weights["adv_aux"] > 0
-        self.use_target_images = cfg.loss.method in ("adaptsegnet", "pfr", "pfr_adv")
+        self.use_target_images = cfg.loss.method in ("adaptsegnet", "pfr", "pfr_adv", *BASELINE_METHODS)
         self.multi_level = cfg.model.multi_level
         self.iteration = 0
         self.elapsed = 0.0
@@ -193,7 +203,13 @@ class Trainer:
             for k in keys:
                 d = models.FCDiscriminator(cfg.model.num_classes, ndf=cfg.model.ndf)
                 self.discriminators[k] = d.to(self.device, memory_format=memory_format)
+        # a Table-1 baseline: its discriminators join the others; its own state is self.baseline's
+        self.baseline = build_baseline(cfg, self.model, self.src_train)
+        if self.baseline is not None:
+            for k, d in self.baseline.build_discriminators().items():
+                self.discriminators[k] = d.to(self.device, memory_format=memory_format)
         self.opt = build_optimizer(self.model, cfg.optim)
+        self._add_baseline_parameters()
         self.sched = poly_schedule(self.opt, cfg.optim, "network")
         self.d_opts = {k: build_discriminator_optimizer(d, cfg.optim) for k, d in self.discriminators.items()}
         self.d_scheds = {k: poly_schedule(o, cfg.optim, "discriminator") for k, o in self.d_opts.items()}
@@ -207,6 +223,9 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DDP(self.model, device_ids=ids)
             self.d_nets = {k: DDP(d, device_ids=ids) for k, d in self.discriminators.items()}
+            if self.baseline is not None:
+                for k, m in self.baseline.trainable_modules().items():
+                    self.baseline.callables[k] = DDP(m, device_ids=ids)
         if cfg.run.compile:
             self.net = torch.compile(self.net)
 
@@ -219,6 +238,18 @@ class Trainer:
         self._start_streams()
 
     # ----------------------------------------------------------------- setup
+    def _add_baseline_parameters(self) -> None:
+        """A baseline's trainable modules (Curriculum's estimator) join the network's optimiser as
+        one more group at the heads' learning rate (before the schedule is built)."""
+        if self.baseline is None:
+            return
+        params = [p for m in self.baseline.trainable_modules().values() for p in m.parameters() if p.requires_grad]
+        if params:
+            group: dict[str, Any] = {"params": params, "lr": self.cfg.optim.lr * self.cfg.optim.head_lr_mult}
+            if "repeats" in self.opt.param_groups[0]:  # RepeatedSGD: each parameter stepped once
+                group["repeats"] = [1] * len(params)
+            self.opt.add_param_group(group)
+
     def _set_gpu_options(self) -> None:
         """Resolve the ``auto`` (None) GPU options for this device and set the backend flags."""
         r, cuda = self.cfg.run, self.device.type == "cuda"
@@ -338,6 +369,7 @@ class Trainer:
             "scheduler": self.sched.state_dict(),
             "d_optimizers": {k: o.state_dict() for k, o in self.d_opts.items()},
             "d_schedulers": {k: s.state_dict() for k, s in self.d_scheds.items()},
+            "baseline": self.baseline.state_dict() if self.baseline is not None else {},
             "rng": rng_state(),
             "best": json.dumps(to_jsonable(self.best)),
         }
@@ -351,6 +383,8 @@ class Trainer:
         for k in self.d_opts:
             self.d_opts[k].load_state_dict(state["d_optimizers"][k])
             self.d_scheds[k].load_state_dict(state["d_schedulers"][k])
+        if self.baseline is not None:
+            self.baseline.load_state_dict(state["baseline"])
         set_rng_state(state["rng"])
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
@@ -379,6 +413,8 @@ class Trainer:
         tensors = [t for t in self.model.state_dict().values() if t.is_floating_point()]
         for d in self.discriminators.values():
             tensors += [t for t in d.state_dict().values() if t.is_floating_point()]
+        if self.baseline is not None:
+            tensors += [t for t in self.baseline.state_dict().values() if t.is_floating_point()]
         for opt in (self.opt, *self.d_opts.values()):
             for st in opt.state.values():
                 tensors += [t for t in st.values() if torch.is_tensor(t) and t.is_floating_point()]
@@ -436,6 +472,8 @@ class Trainer:
             self.net, self.discriminators, self.opt, source, target, self.weights, cfg.loss,
             multi_level=self.multi_level, autocast=self.bf16, grad_clip=cfg.optim.grad_clip,
             clip_parameters=list(self.model.parameters()) if cfg.optim.grad_clip is not None else None,
+            baseline=self.baseline, iteration=self.iteration,
+            horizon=cfg.optim.schedule_iterations or cfg.optim.iterations,
         )
         self.sched.step()
         d_logs = discriminator_step(self.d_nets, self.discriminators, self.d_opts, ns.outputs, cfg.loss.gan,
@@ -646,7 +684,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m pfrlib.train``: see the module docstring."""
     parser = argparse.ArgumentParser(
         prog="python -m pfrlib.train",
-        description="Train source_only / adaptsegnet / pfr / pfr_adv / oracle (Eq. 6).",
+        description="Train source_only / adaptsegnet / pfr / pfr_adv / oracle (Eq. 6), or a Table-1 "
+                    "baseline: clan / fcn_wild / road / curriculum.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

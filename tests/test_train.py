@@ -125,15 +125,21 @@ def _folder(root: Path, domain: str, n: int, noise: bool) -> Path:
     return root
 
 
-def test_target_labels_are_never_read_by_adaptation(tmp_path):
-    """pfr_adv on a target folder whose labels are noise gives bit-identical weights."""
+@pytest.mark.parametrize("method", ["pfr_adv", "clan", "fcn_wild", "road", "curriculum"])
+def test_target_labels_are_never_read_by_adaptation(tmp_path, method):
+    """Adaptation (the full method and every Table-1 baseline) on a target folder whose labels are
+    noise gives bit-identical weights (and baseline state: estimator, reference, bounds)."""
     clean = _folder(tmp_path / "clean", "target", 6, noise=False)
     noisy = _folder(tmp_path / "noisy", "target", 6, noise=True)
-    cfg = dict(method="pfr_adv", multi_level=True, hflip=True, iterations=4, checkpoint_every=4)
+    cfg = dict(method=method, multi_level=True, hflip=True, iterations=4, checkpoint_every=4, curriculum_start=0)
     a = train(tiny(tmp_path, "a", target=f"folder:{clean}", **cfg))
     b = train(tiny(tmp_path, "b", target=f"folder:{noisy}", **cfg))
     assert _same_weights(a.out / "checkpoint_last.pt", b.out / "checkpoint_last.pt")
+    sa, sb = (torch.load(r.out / "checkpoint_last.pt", map_location="cpu", weights_only=True) for r in (a, b))
+    assert all(torch.equal(v, sb["baseline"][k]) for k, v in sa.get("baseline", {}).items())
     assert a.final["target_miou"] != b.final["target_miou"]  # validation does read (different) labels
+    if method != "pfr_adv":
+        return
     # ...while the oracle, which trains on target labels, does see the noise
     cfg = dict(method="oracle", iterations=2, checkpoint_every=2)
     oa = train(tiny(tmp_path, "oa", target=f"folder:{clean}", **cfg))
@@ -201,6 +207,46 @@ def test_ddp_two_processes_gloo(tmp_path):
     final = json.loads((tmp_path / "ddp" / "final.json").read_text())
     assert final["world_size"] == 2 and final["iterations"] == 3
     assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) >= 1  # rank 0 only writes
+    assert final["replicas_identical"] is True
+
+
+@pytest.mark.parametrize("method", ["clan", "fcn_wild", "road", "curriculum"])
+def test_ddp_two_processes_gloo_table1_baselines(tmp_path, method):
+    """Every Table-1 baseline under torchrun: its discriminators and trainable extras (Curriculum's
+    estimator) are DDP-wrapped, every parameter that requires a gradient gets one, and both ranks
+    end with bitwise-equal weights."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "pfrlib.train", *_cli(tmp_path, "ddp", "--method", method, "--iterations", "3",
+                                       "--device", "cpu", "--curriculum-start", "0", "--clan-preheat", "0")]
+    env = _env()
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((tmp_path / "ddp" / "final.json").read_text())
+    assert final["world_size"] == 2 and final["iterations"] == 3 and final["method"] == method
+    assert final["replicas_identical"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["clan", "fcn_wild", "road", "curriculum"])
+def test_torchrun_trains_table1_baselines_with_the_paper_preset(tmp_path, method):
+    """``--preset paper --method M`` (DeepLab-v2 multi-level, SGD with AdaptSegNet's listing, the
+    paper-scale baseline defaults) on 2 gloo ranks, at a small size (one block per stage)."""
+    out = tmp_path / f"paper_{method}"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "pfrlib.train", "--preset", "paper", "--method", method,
+           "--source", "synth:source", "--target", "synth:target", "--source-val", "synth:source",
+           "--target-val", "synth:target", "--synth-size", "65", "129", "--source-size", "65", "129",
+           "--target-size", "65", "129", "--eval-size", "65", "129", "--iterations", "2",
+           "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu", "--out", str(out),
+           "--model-kwargs", json.dumps({"layers": [1, 1, 1, 1]}), "--fcn-stat-images", "8",
+           "--curriculum-start", "0", "--no-progress"]
+    env = _env()
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((out / "final.json").read_text())
+    assert final["world_size"] == 2 and final["arch"] == "deeplabv2_r101" and final["method"] == method
     assert final["replicas_identical"] is True
 
 

@@ -15,6 +15,8 @@ discriminator of Eq. (5) judges.
 ``SmallSegNet``             ``"small"``: ~0.2M-parameter CPU model, same shape of computation
                             (:mod:`.small`); input ``"unit"``
 ``FCDiscriminator``         AdaptSegNet's output-space discriminator (:mod:`.discriminator`)
+``TwoClassifierNet``        CLAN's two classifiers on one backbone, prediction = their sum
+                            (:mod:`.two_classifier`; ``ModelConfig.classifiers = 2``)
 ``load_adaptsegnet_weights``  DeepLab init / AdaptSegNet checkpoints -> :class:`LoadReport`
 ==========================  ==================================================================
 
@@ -44,6 +46,7 @@ from .deeplabv2 import DeepLabV2
 from .dilated_resnet import DilatedResNet
 from .discriminator import FCDiscriminator
 from .small import SmallSegNet
+from .two_classifier import TwoClassifierNet, TwoClassifierOutput
 from .weights import LoadReport, WeightsMismatchError, load_adaptsegnet_weights
 
 __all__ = [
@@ -56,6 +59,8 @@ __all__ = [
     "DilatedResNet",
     "SmallSegNet",
     "FCDiscriminator",
+    "TwoClassifierNet",
+    "TwoClassifierOutput",
     "ASPPClassifier",
     "EvalModeBatchNorm2d",
     "LoadReport",
@@ -109,7 +114,9 @@ def build_from_config(model_cfg, load_init: bool = True) -> nn.Module:
     ``build_model(model_cfg.arch, model_cfg.num_classes, multi_level=model_cfg.multi_level,
     **model_cfg.model_kwargs)``; then, when ``load_init`` and ``model_cfg.init`` is set, the
     DeepLab / AdaptSegNet ``.pth`` it names is loaded with :func:`load_adaptsegnet_weights`.
-    Errors name the config field (``model_kwargs``, ``arch``).
+    With ``model_cfg.classifiers == 2`` (CLAN) the network is wrapped in :class:`TwoClassifierNet`
+    after the initial weights are loaded. Errors name the config field (``model_kwargs``, ``arch``,
+    ``classifiers``).
     """
     kwargs = dict(model_cfg.model_kwargs)
     if "multi_level" in kwargs:
@@ -120,4 +127,9 @@ def build_from_config(model_cfg, load_init: bool = True) -> nn.Module:
         raise ValueError(f"model_kwargs: build_model({model_cfg.arch!r}) rejected {kwargs}: {err}") from err
     if load_init and model_cfg.init is not None:
         load_adaptsegnet_weights(model, model_cfg.init)
+    classifiers = int(getattr(model_cfg, "classifiers", 1))
+    if classifiers == 2:
+        model = TwoClassifierNet(model)
+    elif classifiers != 1:
+        raise ValueError(f"classifiers: expected 1 or 2 (CLAN), got {classifiers}")
     return model

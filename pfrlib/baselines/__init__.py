@@ -1,0 +1,57 @@
+"""The Table-1 baselines that change only the losses on the same segmentation network.
+
+==================  ============================================  ===================================
+``--method``        paper                                         module
+==================  ============================================  ===================================
+``clan``            Luo et al., CVPR 2019 (CLAN)                  :mod:`.clan`
+``fcn_wild``        Hoffman et al., 2016 (FCNs in the Wild)       :mod:`.fcn_wild`
+``road``            Chen, Li, Van Gool, CVPR 2018 (ROAD)          :mod:`.road`
+``curriculum``      Zhang, David, Gong, ICCV 2017 (Curriculum DA) :mod:`.curriculum`
+==================  ============================================  ===================================
+
+Each is a :class:`~.common.Baseline`: extra loss terms on the engine's two forwards (one call
+from :func:`pfrlib.step.network_step`), its discriminators (trained by
+:func:`pfrlib.step.discriminator_step`) and whatever else it needs, all in its ``state_dict``.
+:func:`build_baseline` makes the one a configuration asks for (``None`` for the five methods of
+the ablation ladder). What each keeps and approximates: its module docstring and the README's
+"Table 1 baselines" table.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import nn
+
+from .clan import CLAN
+from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, label_distribution, predicted_distribution
+from .curriculum import Curriculum
+from .fcn_wild import FCNWild
+from .road import ROAD
+
+__all__ = ["BASELINES", "build_baseline", "Baseline", "BaselineInputs", "BaselineTerms", "DiscriminatorInputs",
+           "CLAN", "FCNWild", "ROAD", "Curriculum", "label_distribution", "predicted_distribution"]
+
+#: ``--method`` -> its :class:`Baseline` class.
+BASELINES: dict[str, type] = {"clan": CLAN, "fcn_wild": FCNWild, "road": ROAD, "curriculum": Curriculum}
+
+
+def build_baseline(cfg, model: nn.Module, source_dataset=None) -> Optional[Baseline]:
+    """The :class:`Baseline` of ``cfg.loss.method`` for ``model`` (unwrapped, on its device), or None.
+
+    Args:
+        cfg: a :class:`pfrlib.config.TrainConfig`.
+        model: the segmentation network (CLAN: a :class:`pfrlib.models.TwoClassifierNet`).
+        source_dataset: the labelled source training set (FCNs in the Wild's class-size statistics).
+    """
+    method = cfg.loss.method
+    if method not in BASELINES:
+        return None
+    if method == "fcn_wild":
+        if source_dataset is None:
+            raise ValueError("source: fcn_wild needs the labelled source training set for its class-size bounds")
+        baseline = FCNWild(model, cfg, source_dataset)
+    else:
+        baseline = BASELINES[method](model, cfg)
+    device = next(model.parameters()).device
+    return baseline.to(device)
