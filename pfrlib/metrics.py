@@ -13,6 +13,8 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .data.labels import CLASS_NAMES
+
 __all__ = [
     "CITYSCAPES_CLASSES",
     "ladder",
@@ -26,12 +28,9 @@ __all__ = [
     "table_frame",
 ]
 
-#: The 19 Cityscapes evaluation classes in trainId order (0..18), as in the paper's Table 1.
-CITYSCAPES_CLASSES: tuple[str, ...] = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-    "motorcycle", "bicycle",
-)
+#: The 19 Cityscapes evaluation classes in trainId order (0..18), as in the paper's Table 1: the
+#: names of :mod:`pfrlib.data.labels` (one table, from cityscapesScripts), not a typed copy.
+CITYSCAPES_CLASSES: tuple[str, ...] = CLASS_NAMES
 
 
 def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -120,6 +119,22 @@ def _fmt(v: float) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
 
 
+def _row_values(per_class, names: Sequence[str], miou_value) -> tuple[list[float], float]:
+    """Per-class fractions in ``names`` order (missing or None -> NaN) and the mIoU (given, or
+    the mean of the finite values)."""
+    if isinstance(per_class, Mapping):
+        values = [per_class.get(n) for n in names]
+        values = [float("nan") if v is None else float(v) for v in values]
+    else:
+        values = [float(v) for v in per_class]
+        if len(values) != len(names):
+            raise ValueError(f"expected {len(names)} per-class values, got {len(values)}")
+    if miou_value is None:
+        finite = [v for v in values if not math.isnan(v)]
+        miou_value = sum(finite) / len(finite) if finite else float("nan")
+    return values, miou_value
+
+
 def format_table_row(
     name: str,
     per_class: Mapping[str, float] | Sequence[float] | Tensor,
@@ -132,15 +147,7 @@ def format_table_row(
     ``per_class`` holds fractions (0..1) keyed by class name, or in ``names`` order. A missing or
     NaN class prints as ``-``. ``miou_value`` defaults to the nanmean of the given values.
     """
-    if isinstance(per_class, Mapping):
-        values = [per_class.get(n, float("nan")) for n in names]
-    else:
-        values = [float(v) for v in per_class]
-        if len(values) != len(names):
-            raise ValueError(f"expected {len(names)} per-class values, got {len(values)}")
-    if miou_value is None:
-        finite = [v for v in values if not math.isnan(v)]
-        miou_value = sum(finite) / len(finite) if finite else float("nan")
+    values, miou_value = _row_values(per_class, names, miou_value)
     cells = [name, backbone] + [_fmt(v) for v in values] + [_fmt(miou_value)]
     return "| " + " | ".join(cells) + " |"
 
@@ -192,16 +199,7 @@ def table_record(
     class a benchmark does not have, kept as NaN); :func:`table_frame` turns a list of these
     into a table that renders as a table.
     """
-    if isinstance(per_class, Mapping):
-        values = [per_class.get(n) for n in names]
-        values = [float("nan") if v is None else float(v) for v in values]
-    else:
-        values = [float(v) for v in per_class]
-        if len(values) != len(names):
-            raise ValueError(f"expected {len(names)} per-class values, got {len(values)}")
-    if miou_value is None:
-        finite = [v for v in values if not math.isnan(v)]
-        miou_value = sum(finite) / len(finite) if finite else float("nan")
+    values, miou_value = _row_values(per_class, names, miou_value)
     return {"method": name, "backbone": backbone, **{n: 100 * v for n, v in zip(names, values)},
             "mIoU": 100 * float(miou_value)}
 
