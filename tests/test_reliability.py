@@ -37,12 +37,7 @@ SWEEP_TINY = {"preset": "cpu", "iterations": 2, "synth_size": [32, 64], "synth_t
               "synth_val_length": 2, "batch_size": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def one_line(text: str) -> str:
