@@ -8,15 +8,20 @@ Usage::
     python benchmarks/ablation.py -- --lambda-pfr 0.3       # extra options for every run
     python benchmarks/ablation.py --table1                 # + the four Table-1 baselines, runs/table1
     python benchmarks/ablation.py --collect runs/series --save benchmarks/results/ablation.json
+    python benchmarks/ablation.py --table1 --collect runs/table1 --save benchmarks/results/table1.json
     python benchmarks/ablation.py --render benchmarks/results/ablation.json --markdown
+    python benchmarks/ablation.py --readme                 # rewrite the README's generated tables
 
-``--collect DIR`` trains nothing: it reads the finished runs of the notebooks' layout
-(``DIR/{method}_s{seed}/final.json``, what notebooks 03-07 train with the same preset) and checks
-that each is a ``cpu``-preset run of that method and seed. ``--save FILE`` writes the summary
-(with each run's per-seed numbers) to a file to commit; ``--render FILE`` prints the table of a
-saved summary without any run; ``--markdown`` prints the README's table (between the markers
-``<!-- ablation:begin -->`` and ``<!-- ablation:end -->``, which ``tests/test_docs_results.py``
-compares with ``benchmarks/results/ablation.json``).
+``--collect DIR`` trains nothing: it reads finished runs, in the sweep's layout
+(``DIR/method={method}_seed={seed}``, what ``make sweep SPEC=sweeps/table1.yaml`` writes) or the
+notebooks' (``DIR/{method}_s{seed}``, what notebooks 03-07 train with the same preset), and checks
+that each is a finished ``cpu``-preset run of that method and seed. ``--save FILE`` writes the
+summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--render FILE``
+prints the table of a saved summary without any run; ``--markdown`` prints the README's table
+style. The README's four result tables are generated: ``--readme`` rewrites each block between
+``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed file in
+``benchmarks/results/`` (:data:`README_BLOCKS`), and ``tests/test_docs_results.py`` checks that
+the README matches them.
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
 the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
@@ -91,7 +96,8 @@ def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
         t, s_ = target[m], source[m]
         walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
         summary[m] = {"target": (t["mean"], t["std"]), "source": (s_["mean"], s_["std"]), "per_seed_target": t["runs"],
-                      "seeds": [r["seed"] for r in runs], "wall_s": walls}
+                      "seeds": [r["seed"] for r in runs], "wall_s": walls,
+                      "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
         gap = "-"
         if m not in ("source_only", "oracle") and t["gap_closed"] == t["gap_closed"]:  # not NaN
             summary[m]["gap_closed"] = t["gap_closed"]
@@ -102,6 +108,17 @@ def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
     return "\n".join(lines), summary
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+def _mean_per_class(per_class: list[dict]) -> dict:
+    """Mean over runs of each class's target IoU, in % (``None`` for classes the data never draws)."""
+    out = {}
+    for name in per_class[0]:
+        values = [p[name] for p in per_class if p.get(name) is not None]
+        out[name] = 100 * sum(values) / len(values) if values else None
+    return out
+
+
 #: How the README names each method.
 README_LABELS = {
     "source_only": "source only",
@@ -109,6 +126,20 @@ README_LABELS = {
     "pfr": "PFR only (Eq. 4)",
     "pfr_adv": "**PFR + adversarial (the paper's method)**",
     "oracle": "oracle (target labels)",
+}
+
+
+#: How the README's Table-1 tables name each row (the paper's row names where it has one).
+TABLE1_LABELS = {
+    "source_only": "Non-adapted (source only)",
+    "adaptsegnet": "AdaptSegNet",
+    "pfr": "PFR only (Eq. 4)",
+    "pfr_adv": "**PFR (the paper's method)**",
+    "oracle": "Oracle (target labels)",
+    "clan": "CLAN",
+    "fcn_wild": "FCNs in the Wild",
+    "road": "ROAD",
+    "curriculum": "Curriculum DA",
 }
 
 
@@ -130,11 +161,17 @@ def readme_table(summary: dict) -> str:
 
 
 def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
-    """Finished runs of the notebooks' layout ``folder/{method}_s{seed}`` (nothing is trained)."""
+    """Finished runs in ``folder`` (nothing is trained): the sweep's layout
+    ``folder/method={m}_seed={s}`` (``make sweep``) or the notebooks' ``folder/{m}_s{s}``."""
     results: dict[str, list[dict]] = {m: [] for m in methods}
     for m in methods:
         for s in seeds:
-            run = folder / f"{m}_s{s}"
+            run = _run_dir(folder, m, s)
+            if not run.is_dir():
+                run = folder / f"{m}_s{s}"
+            if not (run / "final.json").is_file():
+                raise FileNotFoundError(f"no finished run of {m}, seed {s} in {folder}: expected "
+                                        f"{_run_dir(folder, m, s).name}/final.json or {m}_s{s}/final.json")
             final = json.loads((run / "final.json").read_text())
             config = json.loads((run / "config.json").read_text())
             if final.get("method") != m or final.get("seed") != s or final.get("preset") != "cpu":
@@ -142,8 +179,65 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
                                  f"{final.get('method')}, {final.get('seed')}")
             if config.get("optim", {}).get("iterations") != final.get("iterations"):
                 raise ValueError(f"{run} did not finish its iterations")
+            wall = run / "process_wall.json"
+            if wall.exists():
+                final["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
             results[m].append(final)
     return results
+
+
+#: The README's generated tables: ``{marker: (committed results file, table style, methods or None for all)}``.
+#: ``python benchmarks/ablation.py --readme`` rewrites each block between ``<!-- marker:begin -->`` and
+#: ``<!-- marker:end -->``; ``tests/test_docs_results.py`` checks the README matches.
+README_BLOCKS = {
+    "ablation": ("benchmarks/results/ablation.json", "ladder", None),
+    "ablation_heldout": ("benchmarks/results/table1_heldout.json", "ladder", METHODS),
+    "table1": ("benchmarks/results/table1.json", "table1", None),
+    "table1_heldout": ("benchmarks/results/table1_heldout.json", "table1", None),
+}
+
+
+def table1_table(summary: dict) -> str:
+    """The README's Table-1 (SynthStreets edition) table from a saved summary: every row with its
+    spread, per-seed values, source mIoU, share of the gap closed and each run's wall time."""
+    seeds = next(iter(summary.values()))["seeds"]
+    lines = [f"| method | target mIoU | per seed ({', '.join(map(str, seeds))}) | source-val mIoU | gap closed "
+             "| wall time per run (s) |", "|---|---|---|---|---|---|"]
+    for m, row in summary.items():
+        gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
+        per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
+        walls = ", ".join(f"{v:.0f}" for v in row["wall_s"])
+        lines.append(f"| {TABLE1_LABELS.get(m, m)} | {row['target'][0]:.1f} ± {row['target'][1]:.1f} | {per_seed} "
+                     f"| {row['source'][0]:.1f} ± {row['source'][1]:.1f} | {gap} | {walls} |")
+    return "\n".join(lines)
+
+
+def readme_block(marker: str, root: Path = ROOT) -> str:
+    """The Markdown of one generated README block (see :data:`README_BLOCKS`)."""
+    path, style, methods = README_BLOCKS[marker]
+    summary = json.loads((root / path).read_text())
+    if methods is not None:
+        summary = {m: summary[m] for m in methods}
+    return readme_table(summary) if style == "ladder" else table1_table(summary)
+
+
+def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
+    """Rewrite every generated block of the README from its committed results file; returns the
+    markers whose block changed. A marker missing from the README is an error."""
+    text = readme.read_text()
+    changed = []
+    for marker in README_BLOCKS:
+        begin, end = f"<!-- {marker}:begin -->\n", f"\n<!-- {marker}:end -->"
+        if begin not in text or end not in text:
+            raise ValueError(f"{readme} has no {begin.strip()} ... {end.strip()} block")
+        head, rest = text.split(begin, 1)
+        old, tail = rest.split(end, 1)
+        new = readme_block(marker, readme.parent)
+        if old != new:
+            changed.append(marker)
+        text = head + begin + new + end + tail
+    readme.write_text(text)
+    return changed
 
 
 def main(argv=None) -> int:
@@ -161,21 +255,41 @@ def main(argv=None) -> int:
     p.add_argument("--save", default=None, metavar="FILE", help="also write the summary to FILE")
     p.add_argument("--render", default=None, metavar="FILE", help="print the table of a saved summary; no runs")
     p.add_argument("--markdown", action="store_true", help="print the README's table")
+    p.add_argument("--readme", action="store_true",
+                   help="rewrite the README's generated tables from the committed results files; no runs")
     p.add_argument("extra", nargs="*", help="options passed to every pfrlib.train run (after --)")
     args = p.parse_args(argv)
+    methods_given = args.methods is not None
     if args.methods is None:
         args.methods = list(TABLE1_METHODS if args.table1 else METHODS)
+
+    def _print(summary: dict) -> None:
+        if methods_given:
+            summary = {m: summary[m] for m in args.methods}
+        style = table1_table if args.table1 or len(summary) > len(METHODS) else readme_table
+        print(style(summary) if args.markdown else json.dumps(summary, indent=2))
+
+    if args.readme:
+        changed = update_readme()
+        print(f"README.md: {', '.join(changed) or 'no'} table(s) changed")
+        return 0
     if args.render:
-        summary = json.loads(Path(args.render).read_text())
-        print(readme_table(summary) if args.markdown else json.dumps(summary, indent=2))
+        _print(json.loads(Path(args.render).read_text()))
         return 0
     if args.collect:
-        results = _collect(Path(args.collect), args.methods, args.seeds)
+        try:
+            results = _collect(Path(args.collect), args.methods, args.seeds)
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         table, summary = summarize(results)
         if args.save:
             Path(args.save).parent.mkdir(parents=True, exist_ok=True)
             Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
-        print(readme_table(summary) if args.markdown else table)
+        if args.markdown:
+            _print(summary)
+        else:
+            print(table)
         return 0
     out = Path(args.out or ("runs/table1" if args.table1 else "runs/ablation"))
     jobs = [(m, s) for m in args.methods for s in args.seeds]

@@ -22,6 +22,7 @@ __all__ = [
     "iou",
     "miou",
     "per_class_iou",
+    "class_pixel_share",
     "format_table_row",
     "format_table",
     "table_record",
@@ -113,6 +114,33 @@ def per_class_iou(cm: Tensor, names: Sequence[str] = CITYSCAPES_CLASSES) -> dict
     if len(names) != values.numel():
         raise ValueError(f"got {len(names)} class names for a {values.numel()}-class confusion matrix")
     return {n: float(v) for n, v in zip(names, values)}
+
+
+def class_pixel_share(labels: Tensor, num_classes: int = len(CITYSCAPES_CLASSES),
+                      ignore_index: int = 255) -> Tensor:
+    """Each class's share of the labelled pixels: how *frequent* a class is in a dataset.
+
+    The paper reads Table 1 by class frequency ("limited performance gain on some less frequent
+    objects ... excellent at the dominant classes such as road, building"); this is the number
+    that sorts classes into dominant and rare.
+
+    Args:
+        labels: ``(...)`` integer trainIds of any shape (e.g. ``(N, H, W)``, a whole split).
+        num_classes: K; values ``>= K`` other than ``ignore_index`` are an error.
+        ignore_index: the unlabelled value, left out of the count.
+
+    Returns:
+        ``(K,)`` float64 shares that sum to 1 (0 for classes that never occur).
+    """
+    flat = labels.reshape(-1).long()
+    flat = flat[flat != ignore_index]
+    if flat.numel() == 0:
+        raise ValueError("class_pixel_share: every pixel is ignore_index; nothing to count")
+    if int(flat.min()) < 0 or int(flat.max()) >= num_classes:
+        raise ValueError(f"class_pixel_share: labels must be trainIds in 0..{num_classes - 1} or {ignore_index}, "
+                         f"got values {int(flat.min())}..{int(flat.max())}")
+    counts = torch.bincount(flat, minlength=num_classes).double()
+    return counts / counts.sum()
 
 
 def _fmt(v: float) -> str:

@@ -274,13 +274,16 @@ def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str
 #: Settings that do not change what a run computes (only how it is driven): ignored when deciding
 #: whether a saved run is "the same run". ``num_threads`` may change float summation order (last
 #: bits), not the experiment.
-_BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None)
+#: Fields that say how or where a run was launched, not what it trains: a run directory copied or
+#: named by another relative path (``../runs/series/x`` from ``notebooks/``, ``runs/series/x`` from
+#: the root) is the same run.
+_BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None, out="")
 
 
 def same_configuration(config, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, ignoring bookkeeping (``resume``, ``overwrite``, ``progress``,
-    ``num_threads``). False if there is none or it cannot be read: after a preset changes, an
+    ``num_threads`` and ``out`` itself). False if there is none or it cannot be read: after a preset changes, an
     old run is then retrained instead of silently reused (by :func:`load_or_train`,
     ``pfrlib.sweep`` and ``benchmarks/ablation.py``)."""
     from .config import TrainConfig

@@ -7,6 +7,9 @@
   component switched on alone: what each part of the domain shift does to an image.
 * :func:`plot_training_curves`, :func:`plot_per_class_iou`, :func:`plot_ladder` - results of runs
   (``metrics.jsonl``, ``final.json``, mean ± std tables).
+* :func:`plot_iou_heatmap` - methods x classes IoU as a coloured, annotated grid (Table 1 at a glance).
+* :func:`plot_share_vs_difference` - per class, its pixel share against one method's IoU minus
+  another's (the paper's "frequent vs rare classes" reading of Table 1).
 * :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
 * :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
   here that shows labels carries one).
@@ -34,7 +37,7 @@ from .data.labels import CLASS_NAMES, IGNORE_INDEX, PALETTE
 __all__ = [
     "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
     "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
-    "present_classes", "gram_pair", "shift_prediction",
+    "present_classes", "gram_pair", "shift_prediction", "plot_iou_heatmap", "plot_share_vs_difference",
 ]
 
 _LUT = np.zeros((256, 3), np.uint8)
@@ -325,6 +328,69 @@ def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iou_heatmap(rows: Mapping[str, Mapping[str, Optional[float]]], title: str = "Per-class IoU (%)",
+                     names: Optional[Sequence[str]] = None, highlight: Optional[str] = None) -> Figure:
+    """Table 1 as a picture: one row per method, one column per class, cells coloured by IoU.
+
+    Args:
+        rows: ``{method: {class name: IoU in % or None}}`` (e.g. means over seeds).
+        names: the classes (columns) to show (default: those with a value in any row, in trainId order).
+        highlight: a row label drawn in bold (the paper's method).
+    """
+    import matplotlib.pyplot as plt
+
+    if names is None:
+        names = [n for n in CLASS_NAMES if any(r.get(n) is not None for r in rows.values())]
+    labels = list(rows)
+    grid = np.array([[np.nan if rows[m].get(n) is None else float(rows[m][n]) for n in names] for m in labels])
+    fig, ax = plt.subplots(figsize=(0.8 * len(names) + 2.6, 0.42 * len(labels) + 1.4))
+    im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for i in range(len(labels)):
+        for j in range(len(names)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if grid[i, j] < 55 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for tick in ax.get_yticklabels():
+        if tick.get_text() == highlight:
+            tick.set_fontweight("bold")
+    fig.colorbar(im, ax=ax, label="IoU (%)", fraction=0.03)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str, float], split: float,
+                             xlabel: str = "share of labelled target pixels (%)",
+                             ylabel: str = "IoU difference (points)", title: str = "") -> Figure:
+    """Each class as a point: how frequent it is (x) against how much one method beats another on
+    it (y), with the frequent / rare split drawn as a vertical line.
+
+    Args:
+        share: ``{class: pixel share in %}``.
+        difference: ``{class: IoU(method A) - IoU(method B)}`` in points, for the same classes.
+        split: the share (in %) above which a class counts as frequent.
+    """
+    import matplotlib.pyplot as plt
+
+    names = [n for n in share if n in difference]
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    for n in names:
+        color = "C0" if share[n] > split else "C1"
+        ax.scatter(share[n], difference[n], color=color, s=30, zorder=3)
+        ax.annotate(n, (share[n], difference[n]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axvline(split, color="0.5", lw=0.8, ls="--")
+    ax.text(split, -0.13, " frequent ->", va="top", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
+    ax.text(split, -0.13, "<- rare ", va="top", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 

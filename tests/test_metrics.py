@@ -99,3 +99,17 @@ def test_table_record_and_frame_render_percent_and_dashes():
     assert frame.loc["all", "mIoU"] == "50.0" and frame.loc["ours", "backbone"] == "small"
     with pytest.raises(ValueError, match="19 per-class"):
         metrics.table_record("bad", [0.5] * 3)
+
+
+def test_class_pixel_share_counts_labelled_pixels_only():
+    from pfrlib.metrics import class_pixel_share
+
+    labels = torch.tensor([[0, 0, 0, 2], [255, 255, 2, 18]])
+    share = class_pixel_share(labels)
+    assert share.shape == (19,) and share.dtype == torch.float64
+    assert share[0] == 0.5 and share[2] == pytest.approx(2 / 6) and share[18] == pytest.approx(1 / 6)
+    assert share.sum() == pytest.approx(1.0) and share[1] == 0
+    with pytest.raises(ValueError, match="every pixel is ignore_index"):
+        class_pixel_share(torch.full((2, 2), 255))
+    with pytest.raises(ValueError, match=r"trainIds in 0\.\.18 or 255, got values 0\.\.19"):
+        class_pixel_share(torch.tensor([0, 19]))

@@ -239,3 +239,30 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
     assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo.ipynb").exists()
     assert "without encryption" not in out + proc.stderr
+
+
+@pytest.mark.slow
+def test_make_notebooks_executes_in_place_without_transport_warning(tmp_path):
+    """``make notebooks`` (on a copy of notebook 01, smoke mode): executed in place, re-paired,
+    and no "Kernel is running over TCP" warning in what it prints."""
+    import os
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = folder / "01_gram_matrices.ipynb"
+    shutil.copy(ROOT / "notebooks" / "01_gram_matrices.ipynb", nb)
+    before = nbformat.read(nb, as_version=4)
+    for cell in before.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(before, nb)
+    env = {**os.environ, "PFR_SMOKE": "1"}
+    proc = subprocess.run(["make", "-C", str(ROOT), "notebooks", f"NOTEBOOKS={nb}"], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "TCP" not in proc.stdout + proc.stderr
+    after = nbformat.read(nb, as_version=4)
+    assert all(c.execution_count for c in after.cells if c.cell_type == "code")
+    assert (folder / "01_gram_matrices.py").exists()  # re-paired

@@ -52,3 +52,23 @@ def test_ladder_bars():
     fig = viz.plot_ladder(table)
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == [20.0, 40.0]
+
+
+def test_iou_heatmap_cells_and_highlight():
+    rows = {"A": {"road": 80.0, "sky": None, "car": 12.5}, "Ours": {"road": 70.0, "sky": None, "car": 60.0}}
+    fig = viz.plot_iou_heatmap(rows, highlight="Ours")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["road", "car"]  # sky has no value anywhere
+    assert sorted(t.get_text() for t in ax.texts) == ["12", "60", "70", "80"]
+    bold = [t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
+    assert bold == ["Ours"]
+    assert ax.images[0].get_array().shape == (2, 2)
+
+
+def test_share_vs_difference_colours_by_group():
+    fig = viz.plot_share_vs_difference({"road": 30.0, "pole": 4.0, "sky": 10.0}, {"road": 3.0, "pole": -2.0}, split=11.1)
+    ax = fig.axes[0]
+    points = [c.get_offsets()[0].tolist() for c in ax.collections]
+    assert points == [[30.0, 3.0], [4.0, -2.0]]  # sky has no difference: not drawn
+    assert [c.get_facecolor()[0].tolist() for c in ax.collections][0] != [c.get_facecolor()[0].tolist()
+                                                                        for c in ax.collections][1]
