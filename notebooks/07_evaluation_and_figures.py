@@ -37,7 +37,7 @@ from pfrlib.io import atomic_write
 from pfrlib.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row, ladder, table_frame, table_record
 from pfrlib.nbtools import (Param, check_parameters, figures_path, load_or_train_many, save_figure, save_metrics,
                             series_settings, show_table, smoke_from_env)
-from pfrlib.selfcheck import check_close, check_equal, check_true
+from pfrlib.selfcheck import check_close, check_equal
 
 _before = set(globals())
 
@@ -391,6 +391,32 @@ print(f"overall: PFR + adv {table1['pfr_adv']['mean']:.1f} ± {table1['pfr_adv']
       f"CLAN {table1['clan']['mean']:.1f} ± {table1['clan']['std']:.1f}")
 print("the paper's pattern (a larger edge on frequent classes) "
       + ("holds" if _mean["frequent"] > _mean["rare"] else "does not hold") + " on SynthStreets")
+# one class can decide a mean over three to six classes: the verdict again without the largest difference
+_top = max(drawn, key=lambda c: abs(delta[c]))
+_without = {g: [delta[c] for c in cs if c != _top] for g, cs in (("frequent", _freq), ("rare", _rare))}
+_mean_without = {g: sum(v) / len(v) for g, v in _without.items() if v}
+print(f"without {_top} ({delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g, v in _mean_without.items())
+      + " -> the pattern " + ("holds" if _mean_without.get("frequent", 0) > _mean_without.get("rare", 0) else "does not hold"))
+
+# %% [markdown]
+# **Reading it.** Three things to keep apart before agreeing or disagreeing with the paper:
+#
+# * *The two methods' overall level.* On SynthStreets CLAN sits below AdaptSegNet (section 5's
+#   table; its `cpu` weights were chosen on one seed, `docs/tuning.md`), so PFR + adversarial is
+#   ahead of it on most classes and the frequent/rare question becomes a difference of
+#   differences. In the paper the two are within 1.3 mIoU, which is what makes its per-class
+#   reading meaningful; the paper's own rows (the table above) do show it: PFR ahead on road,
+#   sidewalk, building, car, behind on pole, traffic light, traffic sign and the two-wheelers.
+# * *One class can decide a mean.* Sky is the class the output-space stage repairs (notebook 05):
+#   the line "without ..." above recomputes the verdict without the class with the largest
+#   difference. When the two verdicts disagree, the claim rests on that one class.
+# * *What "rare" means here.* SynthStreets draws 9 classes in comparable amounts; none is as
+#   rare as Cityscapes' train, motorcycle or bicycle, the classes where the paper's gap to CLAN
+#   opens. The embedded benchmark can test the mechanism (does whole-map alignment favour large
+#   classes?), not the paper's numbers.
+#
+# The held-out seeds (`sweeps/table1_heldout.yaml`, README) repeat all nine rows on seeds no value
+# was chosen on; rerun this section on them with `-y "seeds: [5, 6, 7]"` (What to try).
 
 # %%
 metrics = dict(
@@ -416,6 +442,9 @@ print("wrote", save_metrics(out_dir, metrics))
 # # Table 1, SynthStreets edition as a sweep (resumable), on the seeds above or the held-out ones
 # make sweep SPEC=sweeps/table1.yaml
 # make sweep SPEC=sweeps/table1_heldout.yaml
+# # section 5 on the held-out seeds (trains what is missing: all nine rows x 3 seeds, about an hour on 2 cores)
+# .venv/bin/papermill --cwd notebooks notebooks/07_evaluation_and_figures.ipynb runs/07_heldout.ipynb \
+#     -y "seeds: [5, 6, 7]" -p out_dir ../runs/07_heldout -p figures_dir ../runs/07_heldout
 # # regenerate the figures from five seeds
 # .venv/bin/papermill --cwd notebooks notebooks/07_evaluation_and_figures.ipynb runs/07_5seeds.ipynb \
 #     -y "seeds: [0, 1, 2, 3, 4]" -p out_dir ../runs/07_5seeds -p figures_dir ../runs/07_5seeds

@@ -30,7 +30,8 @@ WHAT_IT_TRAINS: dict[str, str] = {
     "04_pfr_alignment": "PFR on stage subsets and the loss-scale trap",
     "05_adversarial_output": "the ablation ladder: 5 methods x 3 seeds (finished runs reused)",
     "06_full_gpu_training": "a few stand-in iterations of the paper preset (no GPU or GTA5 needed)",
-    "07_evaluation_and_figures": "nothing new (collects the runs of 03-05; trains any that are missing)",
+    "07_evaluation_and_figures": "the four Table-1 baselines (CLAN, FCNs in the Wild, ROAD, Curriculum DA) x 3 seeds, "
+                                 "two at a time; reuses the runs of 03-05",
 }
 
 # lines of a notebook's output worth reporting live: runs started, finished, resumed or reused

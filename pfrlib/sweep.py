@@ -462,7 +462,7 @@ def _failing_cell(notebook: Path) -> dict[str, Any] | None:
 
     try:
         nb = nbformat.read(notebook, as_version=4)
-    except Exception:  # noqa: BLE001 (the notebook may not have been written)
+    except (OSError, ValueError, nbformat.reader.NotJSONError):  # not written, or cut short by the failure
         return None
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):

@@ -380,14 +380,16 @@ def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str
 
     names = [n for n in share if n in difference]
     fig, ax = plt.subplots(figsize=(6.2, 3.6))
-    for n in names:
+    for k, n in enumerate(sorted(names, key=lambda c: share[c])):
         color = "C0" if share[n] > split else "C1"
         ax.scatter(share[n], difference[n], color=color, s=30, zorder=3)
-        ax.annotate(n, (share[n], difference[n]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        # neighbours along x alternate above and below their point, so close classes stay readable
+        ax.annotate(n, (share[n], difference[n]), textcoords="offset points", xytext=(4, 4 if k % 2 == 0 else -11),
+                    fontsize=8)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.axvline(split, color="0.5", lw=0.8, ls="--")
-    ax.text(split, -0.13, " frequent ->", va="top", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
-    ax.text(split, -0.13, "<- rare ", va="top", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
+    ax.text(split, 0.02, " frequent ->", va="bottom", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
+    ax.text(split, 0.02, "<- rare ", va="bottom", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

@@ -88,3 +88,18 @@ def test_collect_reads_both_run_layouts(tmp_path):
     fake_run(tmp_path / "pfr_s3", "oracle", 3, 0.7)
     with pytest.raises(ValueError, match="not a cpu-preset pfr run of seed 3"):
         ABLATION._collect(tmp_path, ["pfr"], [3])
+
+
+def test_readme_cpu_step_time_tables_are_the_committed_benchmark_output():
+    """The README's CPU step-time tables are ``benchmarks/step_time.py --markdown`` output, pasted."""
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- step_time_cpu:begin -->\n(.*?)\n<!-- step_time_cpu:end -->", readme, re.S)
+    assert m, "README.md has no <!-- step_time_cpu:begin --> ... <!-- step_time_cpu:end --> block"
+    committed = (RESULTS / "step_time_cpu.md").read_text()
+    assert m.group(1).strip() == committed.strip(), (
+        "README's CPU step-time tables differ from benchmarks/results/step_time_cpu.md: paste that file")
+    rows = json.loads((RESULTS / "step_time_cpu.json").read_text())
+    methods = {r["method"] for r in rows}
+    assert {"adaptsegnet", "pfr_adv", "clan", "fcn_wild", "road", "curriculum"} <= methods
+    for r in rows:
+        assert f"| {r['method']} |" in committed and r["median_s"] > 0 and r["peak_mib"] > 0

@@ -68,7 +68,7 @@ def test_iou_heatmap_cells_and_highlight():
 def test_share_vs_difference_colours_by_group():
     fig = viz.plot_share_vs_difference({"road": 30.0, "pole": 4.0, "sky": 10.0}, {"road": 3.0, "pole": -2.0}, split=11.1)
     ax = fig.axes[0]
-    points = [c.get_offsets()[0].tolist() for c in ax.collections]
-    assert points == [[30.0, 3.0], [4.0, -2.0]]  # sky has no difference: not drawn
-    assert [c.get_facecolor()[0].tolist() for c in ax.collections][0] != [c.get_facecolor()[0].tolist()
-                                                                        for c in ax.collections][1]
+    points = {tuple(c.get_offsets()[0].tolist()): tuple(c.get_facecolor()[0]) for c in ax.collections}
+    assert set(points) == {(30.0, 3.0), (4.0, -2.0)}  # sky has no difference: not drawn
+    assert points[(30.0, 3.0)] != points[(4.0, -2.0)]  # frequent and rare in different colours
+    assert sorted(t.get_text() for t in ax.texts if t.get_text() in ("road", "pole")) == ["pole", "road"]
