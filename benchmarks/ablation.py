@@ -227,18 +227,19 @@ def readme_block(marker: str, root: Path = ROOT) -> str:
 def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
     """Rewrite every generated block of the README from its committed results file; returns the
     markers whose block changed. A marker missing from the README is an error."""
+    import re
+
     text = readme.read_text()
     changed = []
     for marker in README_BLOCKS:
-        begin, end = f"<!-- {marker}:begin -->\n", f"\n<!-- {marker}:end -->"
-        if begin not in text or end not in text:
-            raise ValueError(f"{readme} has no {begin.strip()} ... {end.strip()} block")
-        head, rest = text.split(begin, 1)
-        old, tail = rest.split(end, 1)
+        pattern = re.compile(rf"(<!-- {marker}:begin -->\n)(.*?)\n?(<!-- {marker}:end -->)", re.S)
+        m = pattern.search(text)
+        if m is None:
+            raise ValueError(f"{readme} has no <!-- {marker}:begin --> ... <!-- {marker}:end --> block")
         new = readme_block(marker, readme.parent)
-        if old != new:
+        if m.group(2) != new:
             changed.append(marker)
-        text = head + begin + new + end + tail
+        text = text[:m.start()] + m.group(1) + new + "\n" + m.group(3) + text[m.end():]
     readme.write_text(text)
     return changed
 
