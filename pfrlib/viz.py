@@ -327,7 +327,10 @@ def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
     ax.set_ylabel("IoU (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    if len(results) > 4:  # many bars per class: the legend beside the axes, not over the bars
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
