@@ -368,7 +368,8 @@ def load_or_train(config, retrain: bool = False):
     running notebook 07 after 03-06) does not retrain what already exists in ``config.run.out``.
 
     * ``final.json`` present and the saved ``config.json`` equal to ``config`` (ignoring
-      ``resume``, ``overwrite``, ``progress`` and ``num_threads``): reuse it;
+      ``resume``, ``overwrite``, ``progress``, ``num_threads`` and the ``out`` path it was saved
+      under): reuse it;
     * a checkpoint present with an equal configuration but no ``final.json`` (an interrupted
       run): resume it (bit-exact on CPU);
     * anything else (no run, another configuration, ``retrain=True``): train from scratch,

@@ -418,7 +418,8 @@ def _planned_config(run: Run):
 def is_finished(spec: "SweepSpec", run: Run) -> bool:
     """Whether ``run`` can be skipped: its result file exists and (train runner) the saved
     ``config.json`` equals the configuration the spec asks for today, bookkeeping fields
-    (threads, progress, resume/overwrite) aside. A notebook run is finished once it wrote its
+    (threads, progress, resume/overwrite, the saved ``out`` path) aside: a run copied in from the
+    notebooks' ``runs/series/`` counts. A notebook run is finished once it wrote its
     ``metrics.json``."""
     if not _result_path(spec, run).exists():
         return False

@@ -195,5 +195,10 @@ def test_same_configuration_ignores_bookkeeping_only(tmp_path):
     argv = ["--preset", "cpu", "--method", "pfr_adv", "--seed", "1", "--out", str(tmp_path / "run"), "--no-progress"]
     assert same_configuration(config_from_argv(argv), tmp_path / "run")
     assert not same_configuration(config_from_argv(argv + ["--d-lr", "1e-4"]), tmp_path / "run")
+    # where a run lives is bookkeeping too: a notebook saves "../runs/series/x", the root names it
+    # "runs/series/x", a sweep may hold a copy; all are the same run
+    (tmp_path / "copy").mkdir()
+    cfg.replace(out="../runs/series/pfr_adv_s1").to_json(tmp_path / "copy" / "config.json")
+    assert same_configuration(cfg, tmp_path / "copy")
     (tmp_path / "run" / "config.json").write_text("{broken")
     assert not same_configuration(cfg)
