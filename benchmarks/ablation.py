@@ -18,10 +18,12 @@ notebooks' (``DIR/{method}_s{seed}``, what notebooks 03-07 train with the same p
 that each is a finished ``cpu``-preset run of that method and seed. ``--save FILE`` writes the
 summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--render FILE``
 prints the table of a saved summary without any run; ``--markdown`` prints the README's table
-style. The README's four result tables are generated: ``--readme`` rewrites each block between
-``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed file in
-``benchmarks/results/`` (:data:`README_BLOCKS`), and ``tests/test_docs_results.py`` checks that
-the README matches them.
+style. The README's result and benchmark tables are generated: ``--readme`` rewrites each block
+between ``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed file in
+``benchmarks/results/`` (:data:`README_BLOCKS`: the four results tables rendered from this
+benchmark's JSON summaries, and the ``--markdown`` files of ``step_time.py``, ``synth_gap.py``
+and ``synth_speed.py`` pasted as they are), and ``tests/test_docs_results.py`` checks that the
+README matches them.
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
 the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
@@ -186,7 +188,8 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
     return results
 
 
-#: The README's generated tables: ``{marker: (committed results file, table style, methods or None for all)}``.
+#: The README's generated tables: ``{marker: (committed results file, table style, methods or None for all)}``;
+#: style ``pasted`` is another benchmark's ``--markdown`` output, copied as it is.
 #: ``python benchmarks/ablation.py --readme`` rewrites each block between ``<!-- marker:begin -->`` and
 #: ``<!-- marker:end -->``; ``tests/test_docs_results.py`` checks the README matches.
 README_BLOCKS = {
@@ -194,6 +197,10 @@ README_BLOCKS = {
     "ablation_heldout": ("benchmarks/results/table1_heldout.json", "ladder", METHODS),
     "table1": ("benchmarks/results/table1.json", "table1", None),
     "table1_heldout": ("benchmarks/results/table1_heldout.json", "table1_timed", None),
+    # other benchmarks' --markdown files, pasted unchanged
+    "step_time_cpu": ("benchmarks/results/step_time_cpu.md", "pasted", None),
+    "synth_gap": ("benchmarks/results/synth_gap.md", "pasted", None),
+    "synth_speed": ("benchmarks/results/synth_speed.md", "pasted", None),
 }
 
 
@@ -216,6 +223,8 @@ def table1_table(summary: dict, walls: bool = False) -> str:
 def readme_block(marker: str, root: Path = ROOT) -> str:
     """The Markdown of one generated README block (see :data:`README_BLOCKS`)."""
     path, style, methods = README_BLOCKS[marker]
+    if style == "pasted":
+        return (root / path).read_text().strip()
     summary = json.loads((root / path).read_text())
     if methods is not None:
         summary = {m: summary[m] for m in methods}

@@ -21,6 +21,8 @@ Usage::
 
     python benchmarks/synth_gap.py                      # 3 seeds, prints the markdown table
     python benchmarks/synth_gap.py --seeds 0 --components
+    python benchmarks/synth_gap.py --json benchmarks/results/synth_gap.json \
+        --markdown benchmarks/results/synth_gap.md      # the README's table (pasted between markers)
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, class_ids, batch
 def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} +- {statistics.stdev(values):.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--components", action="store_true", help="also evaluate each shift component alone")
     p.add_argument("--no-oracle", action="store_true")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--markdown", default=None, help="also write the report (the README's table) to this file")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -145,25 +148,24 @@ def main(argv: list[str] | None = None) -> dict:
 
     n = len(seeds)
     classes = ", ".join(str(c) for c in SynthStreets.class_ids)
-    print()
-    print(f"SynthStreets {size[0]}x{size[1]}, small model, {args.iterations} iterations, batch {args.batch_size}, "
-          f"Adam lr {args.lr:g}, seeds {args.seeds}; mIoU (%) over trainIds {classes}; "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
-    print()
-    print("| run | source val mIoU | target val mIoU | ms / iteration |")
-    print("|---|---|---|---|")
-    print(f"| source-only | {mean_std(rows['src_src'])} | {mean_std(rows['src_tgt'])} | {mean_std(rows['ms_src'])} |")
+    report = [f"SynthStreets {size[0]}x{size[1]}, small model, {args.iterations} iterations, batch {args.batch_size}, "
+              f"Adam lr {args.lr:g}, seeds {args.seeds}; mIoU (%) over trainIds {classes}; "
+              f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; "
+              f"{n} seed{'s' if n > 1 else ''}: mean ± sample std", "",
+              "| run | source-val mIoU | target-val mIoU | ms / iteration |", "|---|---|---|---|",
+              f"| source only | {mean_std(rows['src_src'])} | {mean_std(rows['src_tgt'])} | {mean_std(rows['ms_src'])} |"]
     if rows["oracle_tgt"]:
-        print(f"| oracle (target labels) | - | {mean_std(rows['oracle_tgt'])} | {mean_std(rows['ms_oracle'])} |")
         gaps = [o - s for o, s in zip(rows["oracle_tgt"], rows["src_tgt"])]
-        print(f"| gap (oracle - source-only) | | {mean_std(gaps)} | |")
-    print(f"\n({n} seed{'s' if n > 1 else ''}: mean +- sample std)")
+        report += [f"| oracle (target labels) | - | {mean_std(rows['oracle_tgt'])} | {mean_std(rows['ms_oracle'])} |",
+                   f"| gap (oracle - source only) | | **{mean_std(gaps)}** | |"]
     if components:
-        print("\nSource-only model on target val with shift components switched on alone / all but one:\n")
-        print("| target rendered with | target val mIoU |")
-        print("|---|---|")
-        for name, vals in components.items():
-            print(f"| {name} | {mean_std(vals)} |")
+        report += ["", "Source-only model on target val with shift components switched on alone / all but one:", "",
+                   "| target rendered with | target val mIoU |", "|---|---|"]
+        report += [f"| {name} | {mean_std(vals)} |" for name, vals in components.items()]
+    text = "\n".join(report) + "\n"
+    print("\n" + text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
     result = {"args": vars(args), **rows, "components": components}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))

@@ -7,6 +7,7 @@ Usage::
 
     python benchmarks/synth_speed.py                 # 64x128, both domains, 500 images each
     python benchmarks/synth_speed.py --sizes 64x128 128x256 --n 300
+    python benchmarks/synth_speed.py --markdown benchmarks/results/synth_speed.md   # the README's table
 """
 
 from __future__ import annotations
@@ -40,16 +41,19 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", nargs="+", default=["64x128"], help="HxW, e.g. 64x128 128x256")
     p.add_argument("--n", type=int, default=500, help="images per timed pass")
+    p.add_argument("--markdown", default=None, help="also write the table to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    print("| domain | size | images/s (1 core) | ms / image |")
-    print("|---|---|---|---|")
+    lines = ["| domain | size | images/s (1 core) | ms / image |", "|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for s in args.sizes:
         h, w = (int(v) for v in s.lower().split("x"))
         for domain in ("source", "target"):
             ips = images_per_second(domain, (h, w), args.n)
-            print(f"| {domain} | {h}x{w} | {ips:.0f} | {1000 / ips:.2f} |", flush=True)
-
+            lines.append(f"| {domain} | {h}x{w} | {ips:.0f} | {1000 / ips:.2f} |")
+            print(lines[-1], flush=True)
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
 
 if __name__ == "__main__":
     main()
