@@ -21,8 +21,8 @@ prints the table of a saved summary without any run; ``--markdown`` prints the R
 style. The README's result and benchmark tables are generated: ``--readme`` rewrites each block
 between ``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed file in
 ``benchmarks/results/`` (:data:`README_BLOCKS`: the four results tables rendered from this
-benchmark's JSON summaries, and the ``--markdown`` files of ``step_time.py``, ``synth_gap.py``
-and ``synth_speed.py`` pasted as they are), and ``tests/test_docs_results.py`` checks that the
+benchmark's JSON summaries, and the ``--markdown`` files of ``step_time.py``, ``synth_gap.py``,
+``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and ``tests/test_docs_results.py`` checks that the
 README matches them.
 
 Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
@@ -201,6 +201,7 @@ README_BLOCKS = {
     "step_time_cpu": ("benchmarks/results/step_time_cpu.md", "pasted", None),
     "synth_gap": ("benchmarks/results/synth_gap.md", "pasted", None),
     "synth_speed": ("benchmarks/results/synth_speed.md", "pasted", None),
+    "data_pipeline": ("benchmarks/results/data_pipeline.md", "pasted", None),
 }
 
 
