@@ -250,7 +250,9 @@ def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
         if m.group(2) != new:
             changed.append(marker)
         text = text[:m.start()] + m.group(1) + new + "\n" + m.group(3) + text[m.end():]
-    readme.write_text(text)
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, readme)  # atomic: an interrupted rewrite never leaves half a README
     return changed
 
 
