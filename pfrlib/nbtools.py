@@ -283,9 +283,9 @@ _BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=No
 def same_configuration(config, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, ignoring bookkeeping (``resume``, ``overwrite``, ``progress``,
-    ``num_threads`` and ``out`` itself). False if there is none or it cannot be read: after a preset changes, an
-    old run is then retrained instead of silently reused (by :func:`load_or_train`,
-    ``pfrlib.sweep`` and ``benchmarks/ablation.py``)."""
+    ``num_threads`` and the saved ``out`` path itself). False if there is none or it cannot be
+    read: after a preset changes, an old run is then retrained instead of silently reused (by
+    :func:`load_or_train`, ``pfrlib.sweep`` and ``benchmarks/ablation.py``)."""
     from .config import TrainConfig
     from .io import read_json
 
