@@ -311,26 +311,28 @@ show_table([{"class": c, "PFR": pfr_row[c], "CLAN": clan_row[c], "PFR - CLAN": d
 
 # %% [markdown]
 # To test the claim here we need each class's *frequency*: its share of the labelled pixels of
-# the SynthStreets target val split, the set the IoUs are measured on.
-#
+# the SynthStreets target val split, the set the IoUs are measured on. Its labels, stacked:
+
+# %%
+val_labels = torch.stack([tgt_val[i][1] for i in range(len(tgt_val))])
+print(f"val_labels: {tuple(val_labels.shape)} trainIds (255 = ignore)")
+
+# %% [markdown]
 # ### Exercise 4
 #
-# Stack the target val labels of `tgt_val` (section 3) into one tensor and compute each class's
-# share of the labelled pixels (leave out the ignore value 255) as a tensor `share_by_hand` of
-# length 19 (trainId order) that sums to 1. `torch.bincount` does the counting. Which class is
-# the most frequent, and which the rarest of those SynthStreets draws?
+# From `val_labels`, compute each class's share of the labelled pixels (leave out the ignore
+# value 255) as a tensor `share_by_hand` of length 19 (trainId order) that sums to 1.
+# `torch.bincount` does the counting. Which class is the most frequent, and which the rarest of
+# those SynthStreets draws?
 
 # %% tags=["solution"]
-# Exercise 4. Compute `share_by_hand`: (19,) pixel shares of each trainId in the target val labels,
-# 255 left out.
-val_labels = torch.stack([tgt_val[i][1] for i in range(len(tgt_val))])
+# Exercise 4. Compute `share_by_hand`: (19,) pixel shares of each trainId in `val_labels`, 255 left out.
 labelled = val_labels[val_labels != 255].long()
 share_by_hand = torch.bincount(labelled, minlength=19).double() / labelled.numel()
 print({c: f"{100 * float(v):.1f}%" for c, v in zip(CITYSCAPES_CLASSES, share_by_hand) if v > 0})
 
 # %% tags=["selfcheck"]
-check_close("pixel share of each class", share_by_hand,
-            class_pixel_share(torch.stack([tgt_val[i][1] for i in range(len(tgt_val))])),
+check_close("pixel share of each class", share_by_hand, class_pixel_share(val_labels),
             hint="count with torch.bincount(..., minlength=19) over the labels != 255, then divide by that count")
 
 # %% [markdown]
@@ -339,7 +341,7 @@ check_close("pixel share of each class", share_by_hand,
 # class's share, the mean IoU over seeds of PFR + adversarial and of CLAN, and their difference.
 
 # %%
-share = class_pixel_share(torch.stack([tgt_val[i][1] for i in range(len(tgt_val))]))
+share = class_pixel_share(val_labels)
 drawn = [c for c, v in zip(CITYSCAPES_CLASSES, share) if v > 0]
 share_pct = {c: 100 * float(share[CITYSCAPES_CLASSES.index(c)]) for c in drawn}
 split = 100 / len(drawn)

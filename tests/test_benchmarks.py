@@ -142,3 +142,18 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
         for prec in ("fp32", "bf16"):
             assert f"| {method} | {prec} |" in text, (method, prec)
     assert "GFLOP / iteration" in text and "syncs / iteration" in text
+
+
+# ------------------------------------------------------------------ synth_gap.py, synth_speed.py
+def test_synth_benchmarks_write_their_markdown_tables(tmp_path, one_torch_thread):
+    gap = tmp_path / "gap.md"
+    result = _load("synth_gap").main(["--seeds", "0", "--iterations", "2", "--train-length", "8",
+                                      "--val-length", "4", "--cache-dir", str(tmp_path / "cache"),
+                                      "--markdown", str(gap)])
+    text = gap.read_text()
+    assert "| source only |" in text and "| gap (oracle - source only) |" in text
+    assert f"{result['src_tgt'][0]:.1f}" in text
+    speed = tmp_path / "speed.md"
+    _load("synth_speed").main(["--n", "4", "--markdown", str(speed)])
+    lines = speed.read_text().splitlines()
+    assert lines[0].startswith("| domain |") and [ln.split(" | ")[0] for ln in lines[2:]] == ["| source", "| target"]

@@ -97,24 +97,3 @@ def test_step_time_results_cover_every_method():
     assert {"adaptsegnet", "pfr_adv", "clan", "fcn_wild", "road", "curriculum"} <= methods
     for r in rows:
         assert f"| {r['method']} |" in committed and r["median_s"] > 0 and r["peak_mib"] > 0
-
-
-def _benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_synth_benchmarks_write_their_markdown_tables(tmp_path, one_torch_thread):
-    gap = tmp_path / "gap.md"
-    result = _benchmark("synth_gap").main(["--seeds", "0", "--iterations", "2", "--train-length", "8",
-                                           "--val-length", "4", "--cache-dir", str(tmp_path / "cache"),
-                                           "--markdown", str(gap)])
-    text = gap.read_text()
-    assert "| source only |" in text and "| gap (oracle - source only) |" in text
-    assert f"{result['src_tgt'][0]:.1f}" in text
-    speed = tmp_path / "speed.md"
-    _benchmark("synth_speed").main(["--n", "4", "--markdown", str(speed)])
-    lines = speed.read_text().splitlines()
-    assert lines[0].startswith("| domain |") and [ln.split(" | ")[0] for ln in lines[2:]] == ["| source", "| target"]
