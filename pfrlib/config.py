@@ -82,6 +82,9 @@ PRESETS: tuple[str, ...] = ("cpu", "paper")
 PARAM_LISTINGS: tuple[str, ...] = ("adaptsegnet", "unique")
 
 _SECTIONS = ("data", "model", "optim", "loss", "run", "clan", "fcn_wild", "road", "curriculum")
+#: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
+#: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
+LR_HISTORY_KEY = "lr_history"
 
 
 def method_classifiers(method: str) -> int:
@@ -445,6 +448,8 @@ class TrainConfig:
         for key, value in d.items():
             if key == "preset_name":
                 flat["preset_name"] = value
+            elif key == LR_HISTORY_KEY:  # a record of the run (pfrlib.rundir), not a field
+                continue
             elif key in _SECTION_TYPES and isinstance(value, dict):
                 for name, v in value.items():
                     flat[f"{key}.{name}"] = v
