@@ -235,3 +235,35 @@ def test_save_results_writes_what_the_official_evaluator_scores_as_we_do(tiny_ru
         assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", f"cityscapes:{cs}:val",
                      "--save-results", str(results)]) == 2
     assert "not an empty folder" in capsys.readouterr().err and len(list(results.rglob("*.png"))) == 4
+
+
+def test_moved_names_still_import_from_their_old_homes_and_evaluate_does_not_import_viz():
+    import ast
+
+    import pfrlib.data.real as real
+    import pfrlib.evaluate as ev
+    from pfrlib import scoring, table1, trained_model
+    from pfrlib.data import folder, readers
+
+    for name in ("predict", "evaluate_model", "EvalResult", "NonFiniteLogitsError"):
+        assert getattr(ev, name) is getattr(scoring, name), name
+    for name in ("reference_rows", "reference_records", "default_reference_path", "results_table", "PAPER_LABEL"):
+        assert getattr(ev, name) is getattr(table1, name), name
+    assert ev.load_model is trained_model.load_model
+    for name in ("read_image", "read_label", "_decode_rgb8_png"):
+        assert getattr(real, name) is getattr(readers, name), name
+    for name in ("SegmentationFolder", "FolderDataset", "dataset_options", "IMAGE_EXTENSIONS"):
+        assert getattr(real, name) is getattr(folder, name), name
+    # no import of viz from evaluate's modules, and no pfrlib import inside a function (cycles hide there)
+    root = Path(ev.__file__).parent
+    for rel in ("evaluate.py", "scoring.py", "table1.py", "trained_model.py", "data/real.py", "data/readers.py",
+                "data/folder.py", "data/releases.py", "data/labels.py", "data/convert_labels.py",
+                "data/cityscapes_results.py", "data/spec.py"):
+        tree = ast.parse((root / rel).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert "viz" not in (node.module or "") and not any(a.name == "viz" for a in node.names), rel
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom):
+                    assert not node.level and not (node.module or "").startswith("pfrlib"), f"{rel}: {fn.name}"

@@ -31,8 +31,6 @@ from .releases import city_counts, cityscapes_problems, frame_ranges, gta5_probl
 __all__ = ["SegmentationFolder", "GTA5", "Cityscapes", "FolderDataset", "read_image", "read_label", "dataset_options",
            "IMAGE_EXTENSIONS", "FOLDER_LAYOUT"]
 
-#: File endings accepted as images by :class:`FolderDataset`.
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 GTA5_LAYOUT = """expected the GTA5 layout (as downloaded from https://download.visinf.tu-darmstadt.de/data/from_games/):
   ROOT/images/00001.png ...   RGB frames
