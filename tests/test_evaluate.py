@@ -184,7 +184,7 @@ def test_cli_names_a_missing_checkpoint_or_dataset(tiny_run, tmp_path, capsys):
 # --------------------------------------------------------------------------- official format
 def _official_pixel_scores(results: Path, gts: list[Path]) -> dict:
     """cityscapesscripts' evalPixelLevelSemanticLabeling on ``results``: its own prediction search
-    and pixel-level scoring. (Its instance-level part calls np.in1d, gone in numpy 2: switched off.)"""
+    and pixel-level scoring. (Its instance-level part calls np.in1d, removed in numpy 2.4: switched off.)"""
     from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as official
 
     args = official.CArgs()
