@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .data.transforms import normalize
+from .device import resolve_device
 from .metrics import CITYSCAPES_CLASSES, confusion_matrix, format_table, format_table_row, iou, miou
 
 __all__ = [
@@ -333,18 +334,6 @@ def _check_weights_fit(checkpoint: str | Path, weights: Any, model: nn.Module, c
     raise ValueError(f"{where}: " + "; ".join(parts))
 
 
-def _check_device(device: str | torch.device) -> str:
-    """``device`` as a string, after the checks train makes (``cuda`` needs CUDA)."""
-    name = str(device)
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {name!r} requested but CUDA is not available")
-    return name
-
-
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data: str,
@@ -377,7 +366,7 @@ def evaluate_checkpoint(
     from .io import write_json  # noqa: PLC0415
     from .data import build_dataset  # noqa: PLC0415
 
-    device = _check_device(device)
+    device = str(resolve_device(device))
     for name, value, low in (("limit", limit, 1), ("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
                              ("save_predictions", save_predictions, 0)):
         if value is None and name == "limit":
