@@ -36,6 +36,7 @@ import torch
 from .data import Cityscapes, build_dataset
 from .data.cityscapes_results import CityscapesResultWriter
 from .data.transforms import EvalTransform
+from .device import resolve_device
 from .io import atomic_write, write_json
 from .scoring import EvalResult, NonFiniteLogitsError, evaluate_model, predict
 from .table1 import PAPER_LABEL, default_reference_path, reference_records, reference_rows, results_table
@@ -55,18 +56,6 @@ __all__ = [
     "PAPER_LABEL",
     "main",
 ]
-
-
-def _check_device(device: str | torch.device) -> str:
-    """``device`` as a string, after the checks train makes (``cuda`` needs CUDA)."""
-    name = str(device)
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {name!r} requested but CUDA is not available")
-    return name
 
 
 def evaluate_checkpoint(
@@ -101,7 +90,7 @@ def evaluate_checkpoint(
         ``save_results`` on non-Cityscapes data or a folder that already holds files.
         FileNotFoundError: a missing checkpoint or dataset.
     """
-    device = _check_device(device)
+    device = str(resolve_device(device))
     for name, value, low in (("limit", limit, 1), ("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
                              ("save_predictions", save_predictions, 0)):
         if value is None and name == "limit":
