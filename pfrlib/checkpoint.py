@@ -40,7 +40,6 @@ CHECKPOINT_BEST = "checkpoint_best.pt"
 #: come back finite (weights can be finite yet already diverged: their next outputs are NaN).
 CHECKPOINT_PENDING = "checkpoint_pending.pt"
 
-
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (``torch.save`` to a temp file, then rename)."""
     return atomic_write(path, lambda f: torch.save(state, f))

@@ -5,8 +5,8 @@ optimisers and their schedules.
 generators are drawn in: model, then datasets, then discriminators), so that a run is a pure
 function of its configuration and seed:
 
-1. :func:`seed_everything`, :func:`resolve_device`, :func:`device_options` (bf16, channels_last,
-   pinned memory; the ``auto`` choices resolved for the device);
+1. :func:`seed_everything`, :func:`pfrlib.device.resolve_device`, :func:`device_options` (bf16,
+   channels_last, pinned memory; the ``auto`` choices resolved for the device);
 2. the segmentation network (:func:`pfrlib.models.build_from_config`);
 3. :func:`build_train_data`: the training sets (uint8 items, normalised on the device) and the
    two val sets, then :func:`check_classes`: model and every dataset agree on the classes;
@@ -30,15 +30,14 @@ from torch import nn
 
 from . import models
 from .baselines import Baseline, build_baseline
-from .config import BASELINE_METHODS, TrainConfig
+from .config import TrainConfig
 from .data.spec import build_dataset
 from .data.streams import SOURCE_STREAM, TARGET_STREAM, make_stream
 from .data.transforms import EvalTransform, TrainTransform
 from .distributed import DistInfo
 from .optim import build_discriminator_optimizer, build_optimizer, poly_schedule
 
-__all__ = ["seed_everything", "resolve_device", "DeviceOptions", "device_options", "uses_target_images",
-           "TrainData", "build_train_data", "check_classes", "make_streams", "Networks", "build_networks",
+__all__ = ["seed_everything", "DeviceOptions", "device_options", "TrainData", "build_train_data", "check_classes", "make_streams", "Networks", "build_networks",
            "rescale_learning_rates"]
 
 
@@ -47,18 +46,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def resolve_device(name: str, dist_info: DistInfo) -> torch.device:
-    """``auto`` -> CUDA when available; under torchrun each rank takes its ``LOCAL_RANK`` GPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {name!r} requested but CUDA is not available")
-        if dist_info.enabled:
-            return torch.device("cuda", dist_info.local_rank)
-    return torch.device(name)
 
 
 @dataclass(frozen=True)
@@ -85,14 +72,9 @@ def device_options(cfg: TrainConfig, device: torch.device) -> DeviceOptions:
     )
 
 
-def uses_target_images(method: str) -> bool:
-    """Whether ``method`` trains on (unlabelled) target images: every adaptation method does."""
-    return method in ("adaptsegnet", "pfr", "pfr_adv", *BASELINE_METHODS)
-
-
 @dataclass
 class TrainData:
-    """The datasets of a run: ``source`` (labelled; the target train set for ``oracle``),
+    """The datasets of a run: ``source`` (labelled; the target train set for the oracle),
     ``target`` (images only, or None when the method uses no target images) and ``val``
     (``{"source" | "target": (spec, dataset)}``)."""
 
@@ -103,19 +85,19 @@ class TrainData:
 
 def build_train_data(cfg: TrainConfig) -> TrainData:
     """Training sets give uint8 items (normalised on the device); errors name the field."""
-    d, method = cfg.data, cfg.loss.method
-    if method == "oracle":  # the upper bound: supervised training on labelled target
+    d, method = cfg.data, cfg.method_info
+    if method.trains_on_target_labels:  # the oracle: supervised training on labelled target
         source = build_dataset(d.target, "train", TrainTransform(d.target_size, hflip=d.hflip, normalize=None),
                                d, "target")
         if not getattr(source, "has_labels", True):
-            raise ValueError(f"target: method 'oracle' needs a labelled target set, {d.target!r} has no labels")
+            raise ValueError(f"target: method {method.name!r} needs a labelled target set, {d.target!r} has no labels")
     else:
         source = build_dataset(d.source, "train", TrainTransform(d.source_size, hflip=d.hflip, normalize=None),
                                d, "source")
         if not getattr(source, "has_labels", True):
             raise ValueError(f"source: the source set {d.source!r} has no labels")
     target = None
-    if uses_target_images(method):  # images only: the label files are not even opened
+    if method.uses_target_images:  # images only: the label files are not even opened
         target = build_dataset(d.target, "train", TrainTransform(d.target_size, hflip=d.hflip, normalize=None),
                                d, "target", labels=False)
     ev = EvalTransform(size=d.eval_size, normalize=None)
@@ -132,7 +114,7 @@ def check_classes(cfg: TrainConfig, model: nn.Module, data: TrainData) -> None:
     model_k = getattr(model, "num_classes", k)
     if model_k != k:
         raise ValueError(f"num_classes: config says {k} but model {cfg.model.arch!r} has {model_k}")
-    named = [("source" if cfg.loss.method != "oracle" else "target", data.source)]
+    named = [("target" if cfg.method_info.trains_on_target_labels else "source", data.source)]
     if data.target is not None:
         named.append(("target", data.target))
     named += [(f"{k2}_val", ds) for k2, (_, ds) in data.val.items()]

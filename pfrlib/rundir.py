@@ -61,30 +61,18 @@ from .checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from .config import LR_HISTORY_KEY, TrainConfig
+from .config import LR_HISTORY_KEY, TrainConfig, resume_free_fields
 from .dirlock import FolderLock
 from .io import atomic_write, read_json, to_jsonable, write_json
+from .record import FINAL_JSON, FinalRecord
 
-__all__ = [
-    "RunDirectory",
-    "RunFinished",
-    "RunDirectoryInUse",
-    "DiskFullError",
-    "CONFIG_FILE",
-    "METRICS_FILE",
-    "FINAL_FILE",
-    "LOCK_FILE",
-    "RUN_FILES",
-    "RESUME_FREE_FIELDS",
-    "RESUME_ADJUSTABLE_FIELDS",
-    "check_resume_config",
-    "truncate_metrics",
-    "remove_stale_temporaries",
-]
+__all__ = ["RunDirectory", "RunFinished", "RunDirectoryInUse", "DiskFullError", "CONFIG_FILE", "METRICS_FILE",
+           "FINAL_FILE", "LOCK_FILE", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
+           "check_resume_config", "truncate_metrics", "remove_stale_temporaries"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
-FINAL_FILE = "final.json"
+FINAL_FILE = FINAL_JSON
 LOCK_FILE = ".lock"
 #: Prefix of the folder a run replaced by ``--overwrite`` waits in.
 REPLACED_PREFIX = ".replaced-"
@@ -92,12 +80,8 @@ REPLACED_PREFIX = ".replaced-"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, FINAL_FILE, CHECKPOINT_LAST, CHECKPOINT_BEST)
 
 #: ``(section, field)`` pairs that may differ between a run and its resumption (how it is driven,
-#: not what it computes).
-RESUME_FREE_FIELDS = frozenset({
-    ("run", "resume"), ("run", "progress"), ("run", "num_threads"), ("run", "out"),
-    ("run", "overwrite"), ("data", "num_workers"), ("data", "prefetch_factor"), ("data", "pin_memory"),
-    ("run", "device"),
-})
+#: not what it computes): the bookkeeping and execution fields of :mod:`pfrlib.config`.
+RESUME_FREE_FIELDS = resume_free_fields()
 #: Fields a resume may change on purpose, e.g. to continue a diverged run with a saner learning
 #: rate from its last good checkpoint; the change is reported and recorded in ``config.json``.
 RESUME_ADJUSTABLE_FIELDS = frozenset({("optim", "lr"), ("optim", "d_lr")})
@@ -268,7 +252,7 @@ class RunDirectory:
         """A finished run resumed: report it (same configuration) or refuse (a changed lr / d_lr)."""
         saved = read_json(self.path / CONFIG_FILE)
         changes = check_resume_config(saved, self.config.to_dict())
-        final = read_json(self.path / FINAL_FILE)
+        final = FinalRecord.read(self.path / FINAL_FILE).to_dict()
         if changes:
             what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
             raise ValueError(f"resume: {self.path} already finished all {final.get('iterations', '?')} iterations, "
@@ -377,11 +361,11 @@ class RunDirectory:
             return f"the newest good checkpoint {ckpt} (iteration {checkpoint_iteration(ckpt)}) is kept"
         return "no good checkpoint had been written yet"
 
-    def finish(self, final: dict[str, Any]) -> None:
+    def finish(self, record: FinalRecord) -> None:
         """Write ``final.json`` (the run is finished), drop a replaced run, release the lock."""
         if self.is_main:
             path = self.path / FINAL_FILE
-            self._write(path, lambda: write_json(path, final))
+            self._write(path, lambda: record.write(path))
             self._settle_replaced(keep_new=True)
         self._release(leave_lock=True)
 

@@ -1,11 +1,10 @@
 """The run loop: train one method of Eq. (6) for ``iterations`` steps, validate, checkpoint.
 
-One loop serves every method; a method is a preset of the loss weights of Eq. (6)
-(:meth:`pfrlib.config.LossConfig.effective_weights`): ``source_only``, ``adaptsegnet`` (the
-paper's "Conventional Adapt" [10]), ``pfr``, ``pfr_adv`` (the full method), ``oracle`` (the
-labelled target set: the upper bound), and the Table-1 baselines that change only the losses
-(:mod:`pfrlib.baselines`), whose discriminators join AdaptSegNet's in
-:attr:`Trainer.discriminators` and whose own state is ``Trainer.baseline``'s.
+One loop serves every method of the registry :mod:`pfrlib.methods`: the ablation ladder, each a
+preset of the loss weights of Eq. (6) (:meth:`pfrlib.config.TrainConfig.effective_weights`), and
+the Table-1 baselines that change only the losses (:mod:`pfrlib.baselines`), whose
+discriminators join AdaptSegNet's in :attr:`Trainer.discriminators` and whose own state is
+``Trainer.baseline``'s.
 
 :class:`Trainer` is the loop and nothing else. What one iteration computes is
 :mod:`pfrlib.step` (:func:`~pfrlib.step.network_step`, Eq. 1-6, and
@@ -13,7 +12,7 @@ labelled target set: the upper bound), and the Table-1 baselines that change onl
 datasets, networks, optimisers) is :mod:`pfrlib.run_setup`; its folder (one writer, the
 pending/good checkpoints, ``--overwrite``, ``--resume``, a full disk) is
 :class:`pfrlib.rundir.RunDirectory`; the NaN watchdog is :mod:`pfrlib.watchdog`. The loop
-decides when to log, validate (:func:`pfrlib.evaluate.evaluate_model`) and checkpoint.
+decides when to log, validate (:func:`pfrlib.scoring.evaluate_model`) and checkpoint.
 
 Reproducibility: the data streams are a pure function of ``(seed, stream, position)``
 (:mod:`pfrlib.data.streams`), torch / numpy / python RNG states are checkpointed, and a resumed
@@ -50,28 +49,29 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import models
+from . import methods, models
 from .checkpoint import (CHECKPOINT_BEST, CHECKPOINT_LAST, CHECKPOINT_PENDING, load_states, rng_state,
                          set_rng_state, states_of)
 from .cli import add_arguments, config_from_args
 from .config import TrainConfig
 from .data.spec import build_dataset
 from .data.transforms import normalize
+from .device import device_type, resolve_device
 from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
-from .evaluate import evaluate_model
 from .io import to_jsonable
 from .optim import poly_factor
+from .record import FinalRecord
 from .run_setup import (
     build_networks,
     build_train_data,
     check_classes,
-    make_streams,
     device_options,
+    make_streams,
     rescale_learning_rates,
-    resolve_device,
     seed_everything,
 )
 from .rundir import RunDirectory, RunFinished
+from .scoring import evaluate_model
 from .step import discriminator_step, network_step
 from .watchdog import FiniteCheck, NonFiniteLossError, all_finite
 
@@ -127,7 +127,7 @@ class Trainer:
         self.is_main = self.dist.is_main
         if cfg.run.num_threads is not None:
             torch.set_num_threads(cfg.run.num_threads)
-        self.device = resolve_device(cfg.run.device, self.dist)
+        self.device = resolve_device(cfg.run.device, self.dist.local_rank if self.dist.enabled else None)
         gpu = device_options(cfg, self.device)
         self.bf16, self.channels_last, self.pin_memory = gpu.bf16, gpu.channels_last, gpu.pin_memory
         self.out = Path(cfg.run.out)
@@ -318,11 +318,11 @@ class Trainer:
             bar.close()
         if rundir.pending is not None:  # the final checkpoint: confirmed by a finite forward pass
             self._confirm_final()
-        final = self._final()
-        rundir.finish(final)
+        record = self._final()
+        rundir.finish(record)
         if self.dist.enabled:
             barrier()
-        return TrainResult(out=self.out, final=final, config=cfg)
+        return TrainResult(out=self.out, final=record.to_dict(), config=cfg)
 
     @torch.no_grad()
     def _confirm_final(self) -> None:
@@ -347,21 +347,17 @@ class Trainer:
                              "source_miou": res["source"]["miou"], "selected_on": res["target"]["spec"]}
                 self.save(CHECKPOINT_BEST, extra={"selected_on_val": self.best})
 
-    def _final(self) -> dict[str, Any]:
-        """The content of ``final.json``: the final model's validation, and what produced it."""
+    def _final(self) -> FinalRecord:
+        """The run's ``final.json``: the final model's validation, and what produced it."""
         res, cfg = self.validate(), self.cfg
         # under DDP every rank's copy of the weights must have stayed bitwise equal
         replicas = replicas_identical(self.model.parameters(), self.device) if self.dist.enabled else None
-        return {
-            "method": cfg.loss.method, "preset": cfg.preset_name, "seed": cfg.run.seed, "arch": cfg.model.arch,
-            "iterations": self.iteration, "world_size": self.dist.world_size, "replicas_identical": replicas,
-            "effective_weights": self.weights, "source_miou": res["source"]["miou"],
-            "target_miou": res["target"]["miou"], "source_val": res["source"], "target_val": res["target"],
-            "wall_time_s": round(self.elapsed, 2), "checkpoint": CHECKPOINT_LAST,
-            "note": "mIoU are fractions (0..1) of the final model; 'best_on_val' (if any) was selected "
-                    "on the target val set and is optimistic.",
-            "best_on_val": self.best,
-        }
+        return FinalRecord(
+            method=cfg.loss.method, preset=cfg.preset_name, seed=cfg.run.seed, arch=cfg.model.arch,
+            iterations=self.iteration, world_size=self.dist.world_size, replicas_identical=replicas,
+            effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
+            source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
+            checkpoint=CHECKPOINT_LAST, best_on_val=self.best)
 
 
 # --------------------------------------------------------------------------- API + CLI
@@ -375,9 +371,7 @@ def train(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> TrainRes
     config.validate()
     own_group = False
     if dist_info is None:
-        dev = config.run.device
-        dev_type = "cuda" if (dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())) else "cpu"
-        dist_info = init_from_env(dev_type)
+        dist_info = init_from_env(device_type(config.run.device))
         own_group = dist_info.enabled
     try:
         return Trainer(config, dist_info=dist_info).run()
@@ -394,8 +388,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m pfrlib.train``: see the module docstring."""
     parser = argparse.ArgumentParser(
         prog="python -m pfrlib.train",
-        description="Train source_only / adaptsegnet / pfr / pfr_adv / oracle (Eq. 6), or a Table-1 "
-                    "baseline: clan / fcn_wild / road / curriculum.",
+        description=f"Train {' / '.join(methods.names('ladder'))} (Eq. 6), or a Table-1 "
+                    f"baseline: {' / '.join(methods.names('baseline'))}.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
