@@ -190,8 +190,12 @@ class RunDirectory:
             if is_main:
                 self._acquire()
             self._check()
-            if is_main:
+            if is_main:  # accepted: the holder's pid, for a process that is refused
                 self._write(self.path / LOCK_FILE, self._lock.write_pid)
+            if config.run.resume:
+                state = load_checkpoint(self.path / CHECKPOINT_LAST)
+                self.resume_changes = check_resume_config(state["config"], config.to_dict())
+                self.resume_state = state
         except BaseException:
             self._release(leave_lock=False)
             raise
@@ -209,7 +213,8 @@ class RunDirectory:
         except OSError as err:
             raise OSError(f"out: output directory {str(out)!r} is not writable: {err}") from None
         if holder is not None:
-            raise RunDirectoryInUse(f"out: run directory {out} is in use by process {holder} (lock file "
+            who = f"process {holder}" if holder != "?" else "another process"
+            raise RunDirectoryInUse(f"out: run directory {out} is in use by {who} (lock file "
                                     f"{self._lock.path}); wait for it to finish or choose another --out")
         self._recover_replaced()
 
@@ -225,7 +230,8 @@ class RunDirectory:
                       f"aside to {old.name}", file=sys.stderr)
 
     def _put_back(self, old: Path) -> None:
-        for name in (CONFIG_FILE, METRICS_FILE, CHECKPOINT_PENDING):
+        """Remove what the replacing run wrote (it has no good checkpoint), then move ``old`` back."""
+        for name in (CONFIG_FILE, METRICS_FILE, CHECKPOINT_PENDING, CHECKPOINT_BEST):
             (self.path / name).unlink(missing_ok=True)
         for p in old.iterdir():
             os.replace(p, self.path / p.name)
@@ -244,9 +250,6 @@ class RunDirectory:
                                     f"drop --resume to start a new run there")
         if (out / FINAL_FILE).exists():
             self._finished()
-        state = load_checkpoint(out / CHECKPOINT_LAST)
-        self.resume_changes = check_resume_config(state["config"], self.config.to_dict())
-        self.resume_state = state
 
     def _finished(self) -> None:
         """A finished run resumed: report it (same configuration) or refuse (a changed lr / d_lr)."""
