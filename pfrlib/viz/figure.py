@@ -87,7 +87,6 @@ def image_grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titl
     return fig
 
 
-
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix) atomically; returns the path."""
     path = Path(path)

@@ -31,8 +31,6 @@ _SPLITS = {"train": 0, "val": 1}
 _DEFAULT_LENGTH = {"train": 4000, "val": 500}
 
 
-
-
 class SynthStreets(torch.utils.data.Dataset):
     """Procedural two-domain street scenes with Cityscapes trainId labels.
 

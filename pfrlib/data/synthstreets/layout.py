@@ -34,8 +34,6 @@ ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5,
 SYNTH_CLASS_IDS: tuple[int, ...] = (ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR)
 
 
-
-
 class Canvas:
     """An 8-bit image of part ids plus, per id, its trainId and colour style.
 
