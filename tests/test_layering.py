@@ -100,7 +100,19 @@ PLANNED_MODULES: dict[str, str] = {
     "pfrlib.record": "h1, issue 20.3: FinalRecord",
     "pfrlib.methods": "h1, issue 20.3: the method registry",
     "pfrlib.rundir": "h2, issue 20.2: RunDirectory",
+    "pfrlib.dirlock": "h2, issue 20.2: one writer per run directory",
+    "pfrlib.run_setup": "h2, issue 20.2: the parts of a run",
+    "pfrlib.watchdog": "h2, issue 20.2: FiniteCheck and the NaN watchdog",
     "pfrlib.launch": "h3, issue 20.1: the launcher",
+    "pfrlib.job": "h3, issue 20.1: a launcher job",
+    "pfrlib.sweep_spec": "h3, issue 20.5: sweep split",
+    "pfrlib.sweep_report": "h3, issue 20.5: sweep split",
+    "pfrlib.nbparams": "h3, issue 20.5: nbtools split",
+    "pfrlib.scoring": "h5, issue 20.5: evaluate split",
+    "pfrlib.trained_model": "h5, issue 20.5: evaluate split",
+    "pfrlib.table1": "h5, issue 20.5: evaluate split",
+    "pfrlib.tensorboard": "h7: TensorBoard events of a run",
+    "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
 
 
