@@ -76,21 +76,8 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     ("pfrlib.sweep", "nbformat"): "h3, issue 20.4: optional import without a comment saying why",
     ("pfrlib.sweep", "matplotlib"): "h3, issue 20.4: optional import without a comment saying why",
     ("pfrlib.sweep", "matplotlib.pyplot"): "h3, issue 20.4: optional import without a comment saying why",
-    # h5 (real data / evaluate): evaluate -> viz closes the evaluate <-> viz cycle; colorize now
-    # lives in pfrlib.data.palette (re-exported by pfrlib.viz), so evaluate imports it from there
-    ("pfrlib.evaluate", "pfrlib.viz"): "h5, issue 20.4: import colorize from pfrlib.data.palette at the top",
-    ("pfrlib.evaluate", "pfrlib.checkpoint"): "h5, issue 20.4: function-level import of pfrlib.checkpoint",
-    ("pfrlib.evaluate", "pfrlib.config"): "h5, issue 20.4: function-level import of pfrlib.config",
-    ("pfrlib.evaluate", "pfrlib.models"): "h5, issue 20.4: function-level import of pfrlib.models",
-    ("pfrlib.evaluate", "pfrlib.io"): "h5, issue 20.4: function-level import of pfrlib.io",
-    ("pfrlib.evaluate", "pfrlib.data"): "h5, issue 20.4: function-level import of pfrlib.data",
-    ("pfrlib.evaluate", "pfrlib.data.transforms"): "h5, issue 20.4: function-level import of pfrlib.data.transforms",
-    ("pfrlib.evaluate", "tqdm.auto"): "h5, issue 20.4: tqdm is a required dependency, import it at the top",
-    ("pfrlib.evaluate", "PIL"): "h5, issue 20.4: pillow is a required dependency, import it at the top",
-    ("pfrlib.evaluate", "numpy"): "h5, issue 20.4: numpy is a required dependency, import it at the top",
-    ("pfrlib.data.convert_labels", "pfrlib.io"): "h5, issue 20.4: function-level import of pfrlib.io",
-    ("pfrlib.data.convert_labels", "PIL"): "h5, issue 20.4: pillow is a required dependency, import it at the top",
-    ("pfrlib.data.real", "torchvision.io"): "h5, issue 20.4: torchvision is required, import it at the top",
+    # h5 (real data / evaluate)
+    ("pfrlib.data.readers", "torchvision.io"): "h5, issue 20.4: torchvision is required, import it at the top",
 }
 
 # TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating
@@ -108,9 +95,6 @@ PLANNED_MODULES: dict[str, str] = {
     "pfrlib.sweep_spec": "h3, issue 20.5: sweep split",
     "pfrlib.sweep_report": "h3, issue 20.5: sweep split",
     "pfrlib.nbparams": "h3, issue 20.5: nbtools split",
-    "pfrlib.scoring": "h5, issue 20.5: evaluate split",
-    "pfrlib.trained_model": "h5, issue 20.5: evaluate split",
-    "pfrlib.table1": "h5, issue 20.5: evaluate split",
     "pfrlib.tensorboard": "h7: TensorBoard events of a run",
     "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
@@ -122,8 +106,6 @@ OVERSIZED_MODULES: dict[str, str] = {
     "pfrlib.config": "h1, issue 20.5",
     "pfrlib.sweep": "h3, issue 20.5",
     "pfrlib.train": "h2, issue 20.5",
-    "pfrlib.data.real": "h5, issue 20.5",
-    "pfrlib.evaluate": "h5, issue 20.5",
     "pfrlib.nbtools": "h3, issue 20.5",
 }
 

@@ -1,7 +1,8 @@
 """Label colours: trainIds -> RGB with the Cityscapes palette (255 = ignore in black).
 
-:func:`colorize` needs only numpy, so the evaluation (which writes colourised predictions) and
-the figures (:mod:`pfrlib.viz`) share it without the evaluation importing any plotting.
+:func:`colorize` needs only numpy, so it sits below the figures (:mod:`pfrlib.viz` re-exports it)
+and below the evaluation. Its colours are :data:`pfrlib.data.labels.COLOR_LUT` (trainIds 19..255,
+255 = ignore included, are black), the table the evaluation's colourised predictions use too.
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .labels import IGNORE_INDEX, PALETTE
+from .labels import COLOR_LUT, IGNORE_INDEX
 
 __all__ = ["colorize"]
-
-_LUT = np.zeros((256, 3), np.uint8)
-_LUT[: len(PALETTE)] = PALETTE  # ids 19..255 (incl. 255 = ignore) stay black
 
 
 def colorize(label: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -36,4 +34,4 @@ def colorize(label: np.ndarray | torch.Tensor) -> np.ndarray:
         raise TypeError(f"colorize expects integer trainIds, got dtype {label.dtype}")
     ids = label.astype(np.int64)
     ids = np.where((ids < 0) | (ids > 255), IGNORE_INDEX, ids)
-    return _LUT[ids]
+    return COLOR_LUT[ids]
