@@ -10,7 +10,9 @@ lists and dicts (the numpy RNG state is stored as a tensor, not an ``ndarray``).
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -65,9 +67,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         FileNotFoundError: no such file. IsADirectoryError: ``path`` is a directory.
         ValueError: the file is not a readable pfrlib checkpoint.
     """
-    import pickle  # noqa: PLC0415 (local: this function is the only user)
-    import re  # noqa: PLC0415
-
     path = Path(path)
     if path.is_dir():
         hint = f"; did you mean {path / 'checkpoint_last.pt'}?" if (path / "checkpoint_last.pt").is_file() else ""

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import models
 from .baselines import Baseline, build_baseline
@@ -188,8 +189,6 @@ def build_networks(cfg: TrainConfig, model: nn.Module, source: Any, device: torc
     net: nn.Module = model
     d_nets: dict[str, nn.Module] = dict(discriminators)
     if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: PLC0415 (only under torchrun)
-
         ids = [device.index] if device.type == "cuda" else None
         net = DDP(model, device_ids=ids)
         d_nets = {k: DDP(d, device_ids=ids) for k, d in discriminators.items()}
