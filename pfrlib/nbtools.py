@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .device import device_type
 from .io import write_json
 from .viz import save_figure  # noqa: F401  (re-exported: notebooks import it from here)
 
@@ -296,8 +297,6 @@ _DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchm
 
 def _comparable(config) -> dict:
     """``config.to_dict()`` without bookkeeping, with the device-automatic options resolved."""
-    from .device import device_type
-
     d = config.without_bookkeeping().to_dict()  # pfrlib.config.BOOKKEEPING: how and where it is driven
     cuda = device_type(config.run.device) == "cuda"
     for section, name in _DEVICE_AUTO:

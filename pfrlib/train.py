@@ -92,7 +92,7 @@ from .data.streams import SOURCE_STREAM, TARGET_STREAM, make_stream
 from .data.transforms import EvalTransform, TrainTransform, normalize
 from .device import device_type, resolve_device
 from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, same_on_all_ranks
-from .evaluate import evaluate_model
+from .scoring import evaluate_model
 from .io import to_jsonable
 from .optim import build_discriminator_optimizer, build_optimizer, poly_factor, poly_schedule
 from .record import FinalRecord
