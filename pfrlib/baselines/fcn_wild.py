@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ..losses import generator_loss
+from ..models import feature_shapes
 from .common import (Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, label_distribution,
                      predicted_distribution)
 
@@ -109,8 +110,6 @@ class FeatureDiscriminator(nn.Module):
 
 def feature_channels(model: nn.Module) -> int:
     """Channels of the network's stage-5 features (one shape-only forward on the meta device)."""
-    from ..models import feature_shapes  # noqa: PLC0415
-
     base = getattr(model, "base", model)
     return int(feature_shapes(base, (1, 3, 65, 65))[3][1])
 
