@@ -7,8 +7,9 @@
 * :class:`RunConfig`   - seed, output directory, device, logging, checkpoints
 * :class:`CLANConfig`, :class:`FCNWildConfig`, :class:`ROADConfig`, :class:`CurriculumConfig` -
   the four Table-1 baselines that change only the losses (:mod:`pfrlib.baselines`), one section
-  each: defaults are the original papers' (or, where a paper gives none we could verify, our
-  choice, said so in the field's comment); the ``cpu`` preset's values are in ``docs/tuning.md``
+  each, defined in the baseline's own module: defaults are the original papers' (or, where a paper
+  gives none we could verify, our choice, said so in the field's comment); the ``cpu`` preset's
+  values are each section's ``cpu()`` (why: ``docs/tuning.md``)
 
 Two presets (:meth:`TrainConfig.preset`):
 
@@ -20,9 +21,9 @@ Two presets (:meth:`TrainConfig.preset`):
     SynthStreets source -> target with the small CPU model, tuned so a run takes a few minutes on
     two cores (``docs/tuning.md`` records what was tried and why).
 
-The method (:mod:`pfrlib.methods`; :data:`METHODS` is the ladder) is a preset of the loss weights of Eq. (6); the lambdas stored in a
-config are the user's values and :meth:`LossConfig.effective_weights` zeroes the ones a method
-switches off (``source_only``: both; ``adaptsegnet``: PFR; ``pfr``: adversarial; ``oracle``:
+The method (:mod:`pfrlib.methods`; :data:`METHODS` is the ladder) is a preset of the loss weights
+of Eq. (6); the lambdas stored in a config are the user's values and
+:meth:`LossConfig.effective_weights` zeroes the ones a method switches off (``source_only``: both; ``adaptsegnet``: PFR; ``pfr``: adversarial; ``oracle``:
 both, and it trains on the labelled *target* set). The baselines (:data:`BASELINE_METHODS`) switch
 both off and add their own terms (:meth:`TrainConfig.effective_weights`).
 
