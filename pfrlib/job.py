@@ -217,8 +217,12 @@ def job_command(job: Job, retrain: bool = False) -> list[str]:
 
 def job_environment(job: Job, base: Optional[dict[str, str]] = None) -> dict[str, str]:
     """The child's environment: ``base`` (default ``os.environ``) with OpenMP / MKL limited to
-    ``job.threads`` threads (when it says)."""
+    ``job.threads`` threads (when it says), and this ``pfrlib`` first on ``PYTHONPATH`` (the child
+    imports the code that launched it, installed or not)."""
     env = dict(os.environ if base is None else base)
+    root = str(Path(__file__).resolve().parents[1])
+    if env.get("PYTHONPATH", "").split(os.pathsep)[0] != root:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     if job.threads is not None:
         env.update(OMP_NUM_THREADS=str(job.threads), MKL_NUM_THREADS=str(job.threads))
     return env
