@@ -199,6 +199,10 @@ def _status(spec: SweepSpec, run: Run) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- CLI
+def _say(line: str) -> None:
+    print(line, flush=True)  # each line as it happens, also into a pipe or a log file
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pfrlib.sweep", description="Run a parameter sweep and aggregate it.")
     p.add_argument("spec", help="sweep YAML file (see pfrlib/sweep_spec.py)")
@@ -214,7 +218,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         spec = load_spec(args.spec)
         backend = BACKENDS[args.launcher](jobs=args.jobs or spec.jobs)
-        statuses = [] if args.aggregate_only else run_sweep(spec, args.root, args.jobs, args.dry_run,
+        statuses = [] if args.aggregate_only else run_sweep(spec, args.root, args.jobs, args.dry_run, log=_say,
                                                             share_dir=args.share_dir, backend=backend)
         if args.dry_run:
             return 0
