@@ -228,6 +228,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the running runs were stopped; run the sweep again to resume them from their "
+              "last checkpoint", file=sys.stderr)
+        return 130
     print(result["markdown"])
     print(f"wrote {result['dir']}/results.csv, summary.csv, summary.md and plots")
     for w in result["warnings"]:
