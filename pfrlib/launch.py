@@ -117,9 +117,9 @@ class LocalBackend(Backend):
                     log = open(job.out / LOG_FILE, "a" if resumed else "w")
                     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=job_environment(job),
                                             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+                    running[i] = (proc, time.perf_counter(), resumed, log, [log.tell(), ""])
                     report(f"  {'resuming' if resumed else 'started'} {job.name}"
                            + (" from its last checkpoint" if resumed else "") + f" (pid {proc.pid})")
-                    running[i] = (proc, time.perf_counter(), resumed, log, [log.tell(), ""])
                 time.sleep(self.poll_s)
                 for i in list(running):
                     proc, start, resumed, log, tail = running[i]

@@ -167,3 +167,22 @@ def test_killed_sweep_takes_its_run_along_and_a_rerun_resumes_it(tmp_path):
     kept = [r for r in before if r["iter"] <= 4]
     assert kept and after[:len(kept)] == kept  # the records up to the checkpoint are the first process's
     assert json.loads((run / "final.json").read_text())["iterations"] == 40
+
+
+@pytest.mark.slow
+def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
+    """Ctrl-C (SIGINT to the sweep only: its runs sit in their own process groups) ends the runs
+    too, and the sweep exits 130 with one line saying how to resume."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(dict(name="i", fixed={"preset": "cpu", **TINY, "iterations": 1000},
+                                             grid={"seed": [0]}, jobs=1)))
+    proc = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec_path), "--root", str(tmp_path / "runs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        child = next(int(m.group(1)) for line in proc.stdout if (m := re.search(r"started seed=0 \(pid (\d+)\)", line)))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+    assert _gone(child)
+    assert "interrupted: the running runs were stopped; run the sweep again to resume" in proc.stderr.read()
