@@ -57,8 +57,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def run(self, jobs: Sequence[Job], report: Callable[[str], None] = print, retrain: bool = False) -> list[Outcome]:
-        """Run every job (the command of :func:`job_command`), one ``report`` line per run as it
-        starts and finishes; return one :class:`Outcome` per job, in order."""
+        """Run every job (the command of :func:`job_command`, with ``retrain``), one ``report``
+        line per run as it starts and finishes; return one :class:`Outcome` per job, in order
+        (:func:`collect_outcome` makes it and writes the job's ``status.json``)."""
 
     def at_once(self, jobs: Sequence[Job]) -> str:
         """How the header line says ``jobs`` are spread (e.g. ``", 2 at a time"``)."""
@@ -81,8 +82,10 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
 class LocalBackend(Backend):
     """Subprocesses on this machine, ``jobs`` at a time (default: cores / threads of a job).
 
-    Each child runs in its own process group and gets a parent-death signal: it dies with this
-    process, however that ends. ``follow(job, line)`` is called with every line a running child
+    Each child runs in its own process group (Ctrl-C reaches only this process, which then ends
+    the groups) and gets a parent-death signal: it dies with this process, however that ends
+    (Linux sends it when the *thread* that started the child ends: call :meth:`run` from a thread
+    that outlives it, as :func:`launch` does). ``follow(job, line)`` is called with every line a running child
     prints (e.g. to pass on a notebook's own run lines as they come).
     """
 
@@ -123,8 +126,9 @@ class LocalBackend(Backend):
                 time.sleep(self.poll_s)
                 for i in list(running):
                     proc, start, resumed, log, tail = running[i]
-                    self._follow(jobs[i], tail)
-                    if proc.poll() is None:
+                    ended = proc.poll() is not None
+                    self._follow(jobs[i], tail)  # after the poll: an ended child's last lines are read too
+                    if not ended:
                         continue
                     log.close()
                     del running[i]
@@ -201,5 +205,5 @@ def launch(jobs: Sequence[Job], backend: Optional[Backend] = None, retrain: bool
     if todo:
         report(f"training {len(todo)} run(s){backend.at_once(todo)}: {', '.join(j.name for j in todo)}")
         done = {id(o.job): o for o in backend.run(todo, report, retrain)}
-    return [done[id(j)] if id(j) in done else Outcome(j, "reused", read_json(j.result), launched={"backend": "reused"})
+    return [done[id(j)] if id(j) in done else Outcome(j, "reused", read_json(j.result))
             for j in jobs]
