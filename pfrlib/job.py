@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import TrainConfig
+from .device import device_type
 from .io import read_json, write_json
+from .record import FINAL_JSON, FinalRecord
 
-__all__ = ["Job", "Outcome", "BOOKKEEPING", "same_configuration", "is_finished", "plan", "write_job", "read_job",
+__all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "read_job",
            "job_command", "job_environment", "run_job_file", "collect_outcome", "RUN_LINE", "JOB_FILE", "LOG_FILE",
            "STATUS_FILE", "main"]
 
@@ -31,10 +33,6 @@ CHECKPOINT = "checkpoint_last.pt"
 #: Lines the launcher prints about runs (``pfrlib.reproduce`` picks them out of a notebook's output).
 RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED )")
 
-#: Settings that say how or where a run was launched, not what it computes: ignored when deciding
-#: whether a saved run is "the same run" (a copy under another relative path is the same run;
-#: ``num_threads`` may change float summation order in the last bits, not the experiment).
-BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None, out="")
 #: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a run saved with
 #: ``False`` before they became automatic is the same run as ``None`` on a CPU.
 _DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchmark"), ("run", "tf32"),
@@ -83,7 +81,7 @@ class Job:
     @property
     def result(self) -> Path:
         """The file a finished job leaves: ``final.json`` (train) or ``metrics.json`` (notebook)."""
-        return self.out / ("final.json" if self.kind == "train" else "metrics.json")
+        return self.out / (FINAL_JSON if self.kind == "train" else "metrics.json")
 
     @property
     def executed(self) -> Path:
@@ -137,12 +135,11 @@ class Outcome:
 
 # --------------------------------------------------------------------------- the one rule
 def _comparable(config: TrainConfig) -> dict:
-    """``config.to_dict()`` without bookkeeping, with the device-automatic options resolved."""
-    import torch  # noqa: PLC0415  (optional heavy dependency: only to resolve "auto" options)
-
-    d = config.replace(**BOOKKEEPING).to_dict()
-    dev = config.run.device
-    cuda = dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())
+    """``config.to_dict()`` without the bookkeeping fields (:func:`pfrlib.config.bookkeeping_fields`:
+    how and where a run is driven, e.g. a copy under another relative path is the same run), with
+    the device-automatic options resolved."""
+    d = config.without_bookkeeping().to_dict()
+    cuda = device_type(config.run.device) == "cuda"
     for section, name in _DEVICE_AUTO:
         if section in d and d[section].get(name) is None:
             d[section][name] = cuda
@@ -152,7 +149,7 @@ def _comparable(config: TrainConfig) -> dict:
 def same_configuration(config: TrainConfig, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, bookkeeping aside (``resume``, ``overwrite``, ``progress``,
-    ``num_threads`` and the saved ``out`` path). False if there is none or it cannot be read:
+    ``num_threads`` and the saved ``out`` path: :func:`pfrlib.config.bookkeeping_fields`). False if there is none or it cannot be read:
     after a preset changes, an old run is retrained instead of silently reused."""
     path = Path(config.run.out if out is None else out) / "config.json"
     try:
@@ -285,8 +282,8 @@ def collect_outcome(job: Job, returncode: int, seconds: float, launched: dict[st
     details: dict[str, Any] = {"returncode": returncode}
     error = None
     final = None
-    if ok and job.result.exists():
-        final = read_json(job.result)
+    if ok and job.result.exists():  # a training run's record is checked key by key (FinalRecord)
+        final = FinalRecord.read(job.result).to_dict() if job.kind == "train" else read_json(job.result)
     if not ok:
         tail = _log_tail(job)
         details["log_tail"] = tail

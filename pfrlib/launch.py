@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional, Sequence
 
 from .io import read_json
-from .job import (BOOKKEEPING, JOB_FILE, LOG_FILE, RUN_LINE, STATUS_FILE, Job, Outcome, collect_outcome, is_finished,
-                  job_command, job_environment, plan, same_configuration)
+from .job import (JOB_FILE, LOG_FILE, RUN_LINE, STATUS_FILE, Job, Outcome, collect_outcome, is_finished, job_command,
+                  job_environment, plan, same_configuration)
 
 __all__ = ["Job", "Outcome", "Backend", "LocalBackend", "BACKENDS", "same_configuration", "is_finished", "plan",
-           "BOOKKEEPING", "job_command", "job_environment", "collect_outcome", "launch", "reused_line", "RUN_LINE",
+           "job_command", "job_environment", "collect_outcome", "launch", "reused_line", "RUN_LINE",
            "JOB_FILE", "LOG_FILE", "STATUS_FILE"]
 
 

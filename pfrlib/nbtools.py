@@ -17,6 +17,7 @@ from .io import read_json
 from .launch import Job, LocalBackend, launch, plan, reused_line, same_configuration
 from .nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend, save_metrics,
                        series_settings, smoke_from_env)
+from .record import FINAL_JSON
 from .train import TrainResult, train
 from .viz import save_figure
 
@@ -117,7 +118,7 @@ def load_or_train(config, retrain: bool = False) -> TrainResult:
     if decision == "reuse":
         out = Path(config.run.out)
         print(reused_line([out]))
-        return TrainResult(out=out, final=read_json(out / "final.json"), config=config)
+        return TrainResult(out=out, final=read_json(out / FINAL_JSON), config=config)
     return _train_here(config, decision)
 
 
@@ -165,5 +166,5 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
         print(reused_line(reused))
     if todo:
         print(f"training {len(todo)} run(s), 1 at a time: {', '.join(Path(c.run.out).name for c in todo)}", flush=True)
-    return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / "final.json"), config=c)
+    return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / FINAL_JSON), config=c)
             if d == "reuse" else _train_here(c, d) for c, d in zip(configs, decisions)]

@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 from .config import TrainConfig
 from .io import read_json, write_json
-from .launch import BACKENDS, BOOKKEEPING, Backend, launch, plan
+from .launch import BACKENDS, Backend, launch, plan
 from .launch import is_finished as job_is_finished
 from .sweep_report import aggregate, summary_markdown
 from .sweep_spec import (PLOTS, RUNNERS, TRAIN_METRICS, Run, SweepSpec, _one_line, check_runs, expand, load_spec,
@@ -100,10 +100,10 @@ def _spec_id(spec: SweepSpec, root: str | os.PathLike) -> str:
 def _config_diff(run: Run) -> str:
     """``field: saved -> planned`` for the fields where a finished run's config.json differs."""
     try:
-        saved = TrainConfig.from_dict(read_json(run.out / "config.json")).replace(**BOOKKEEPING).to_dict()
+        saved = TrainConfig.from_dict(read_json(run.out / "config.json")).without_bookkeeping().to_dict()
     except (OSError, ValueError, TypeError, KeyError):
         return "its config.json is missing or unreadable"
-    planned = planned_config(run).replace(**BOOKKEEPING).to_dict()
+    planned = planned_config(run).without_bookkeeping().to_dict()
     diffs = []
     for section in sorted(set(saved) | set(planned)):
         a, b = saved.get(section), planned.get(section)

@@ -37,8 +37,9 @@ from typing import Any, Optional
 
 import yaml
 
-from .config import TrainConfig
-from .launch import BOOKKEEPING, Job
+from .config import TrainConfig, bookkeeping_fields
+from .launch import Job
+from .record import FINAL_JSON, METRIC_KEYS
 
 __all__ = ["SweepSpec", "Run", "load_spec", "expand", "run_name", "check_runs", "planned_config", "sweep_job",
            "result_path", "TRAIN_METRICS", "RUNNERS", "PLOTS"]
@@ -48,11 +49,10 @@ RUNNERS = ("train", "notebook")
 PLOTS = ("bars.png", "heatmap.png", "per_class_iou.png")
 _SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description", "figures"}
 #: Top-level keys of the ``final.json`` a train run writes (a metric may be ``key`` or
-#: ``key.sub.key``, e.g. ``target_val.per_class_iou.road``).
-TRAIN_METRICS = ("target_miou", "source_miou", "source_val", "target_val", "iterations", "wall_time_s", "seed",
-                 "method", "preset", "arch", "world_size", "replicas_identical", "effective_weights", "best_on_val")
+#: ``key.sub.key``, e.g. ``target_val.per_class_iou.road``): :data:`pfrlib.record.METRIC_KEYS`.
+TRAIN_METRICS = METRIC_KEYS
 #: Train options the sweep (through the launcher) sets itself for every run: the bookkeeping fields.
-_SWEEP_SET = tuple(BOOKKEEPING)
+_SWEEP_SET = bookkeeping_fields()
 
 
 @dataclass
@@ -322,7 +322,7 @@ def planned_config(run: Run) -> TrainConfig:
 
 def result_path(spec: SweepSpec, run: Run) -> Path:
     """The file a finished run leaves: ``final.json`` (train) or ``metrics.json`` (notebook)."""
-    return run.out / ("final.json" if spec.runner == "train" else "metrics.json")
+    return run.out / (FINAL_JSON if spec.runner == "train" else "metrics.json")
 
 
 def sweep_job(spec: SweepSpec, run: Run) -> Job:
