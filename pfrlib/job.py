@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from .config import TrainConfig
 from .device import device_type
 from .io import read_json, write_json
 from .record import FINAL_JSON, FinalRecord
+from .train import main as train_main
 
 __all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "read_job",
            "job_command", "job_environment", "run_job_file", "collect_outcome", "RUN_LINE", "JOB_FILE", "LOG_FILE",
@@ -226,8 +229,6 @@ def job_environment(job: Job, base: Optional[dict[str, str]] = None) -> dict[str
 
 
 def _notebook_argv(job: Job) -> list[str]:
-    import yaml  # noqa: PLC0415  (only notebook jobs need it)
-
     cmd = [sys.executable, "-m", "papermill", "--cwd", str(job.cwd), "-k", "python3", "--no-progress-bar",
            "--log-output", "--log-level", "INFO", str(job.notebook), str(job.executed)]
     for k, v in job.parameters.items():
@@ -248,8 +249,6 @@ def run_job_file(path: str | os.PathLike) -> int:
         return 0
     if retrain:
         write_job(job, retrain=False)  # a requeued job resumes this run instead of starting again
-    from .train import main as train_main  # noqa: PLC0415  (the child only: the parent never trains)
-
     return train_main(["--config", job.train_config().to_json(), "--resume" if decision == "resume" else "--overwrite"])
 
 
