@@ -31,11 +31,17 @@ from .job import (JOB_FILE, LOG_FILE, RUN_LINE, STATUS_FILE, Job, Outcome, colle
                   job_environment, plan, same_configuration)
 
 __all__ = ["Job", "Outcome", "Backend", "LocalBackend", "BACKENDS", "same_configuration", "is_finished", "plan",
-           "job_command", "job_environment", "collect_outcome", "launch", "reused_line", "RUN_LINE",
-           "JOB_FILE", "LOG_FILE", "STATUS_FILE"]
+           "job_command", "job_environment", "collect_outcome", "launch", "reused_line", "start_line", "done_line",
+           "RUN_LINE", "JOB_FILE", "LOG_FILE", "STATUS_FILE"]
 
 
-def _done_line(outcome: Outcome, resumed: bool) -> str:
+def start_line(job: Job, resumed: bool, where: str) -> str:
+    """The line a backend reports when a job starts (``where``: e.g. ``pid 123``, a cluster job id)."""
+    return f"  {'resuming' if resumed else 'started'} {job.name}{' from its last checkpoint' if resumed else ''} ({where})"
+
+
+def done_line(outcome: Outcome, resumed: bool) -> str:
+    """The line a backend reports when a job ends: its mIoU, or why it failed."""
     job, s = outcome.job, f"{outcome.seconds:.0f} s"
     if not outcome.ok:
         return f"  FAILED {job.name} ({s}): {outcome.error} (see {job.out / STATUS_FILE})"
@@ -121,8 +127,7 @@ class LocalBackend(Backend):
                     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=job_environment(job),
                                             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
                     running[i] = (proc, time.perf_counter(), resumed, log, [log.tell(), ""])
-                    report(f"  {'resuming' if resumed else 'started'} {job.name}"
-                           + (" from its last checkpoint" if resumed else "") + f" (pid {proc.pid})")
+                    report(start_line(job, resumed, f"pid {proc.pid}"))
                 time.sleep(self.poll_s)
                 for i in list(running):
                     proc, start, resumed, log, tail = running[i]
@@ -134,7 +139,7 @@ class LocalBackend(Backend):
                     del running[i]
                     outcomes[i] = collect_outcome(jobs[i], proc.returncode, time.perf_counter() - start,
                                                   {"backend": self.name, "pid": proc.pid})
-                    report(_done_line(outcomes[i], resumed))
+                    report(done_line(outcomes[i], resumed))
         finally:
             for proc, _, _, log, _ in running.values():  # interrupted (Ctrl-C, an error): end the children
                 _end_group(proc)
