@@ -18,6 +18,7 @@ directory. ``sweep``, the notebooks' ``load_or_train_many``, ``benchmarks/ablati
 from __future__ import annotations
 
 import abc
+import ctypes
 import os
 import signal
 import subprocess
@@ -77,8 +78,6 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     ``PR_SET_PDEATHSIG``), even by ``kill -9``; elsewhere only the process group is ended."""
     def setup() -> None:
         if sys.platform.startswith("linux"):
-            import ctypes  # noqa: PLC0415  (Linux only)
-
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
             if os.getppid() != parent:  # the parent died before the signal was armed
                 os._exit(1)

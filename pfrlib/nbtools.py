@@ -38,8 +38,8 @@ def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None
         index: the column to use as the row labels.
         caption: a line printed above the table.
     """
-    import pandas as pd  # noqa: PLC0415
-    from IPython.display import display  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415  (optional heavy dependency: only notebooks show tables)
+    from IPython.display import display  # noqa: PLC0415  (only inside a notebook kernel)
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     if index is not None:
@@ -64,7 +64,7 @@ def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str
     """
     if live_frontend():
         try:
-            import ipywidgets  # noqa: PLC0415
+            import ipywidgets  # noqa: PLC0415  (only a live notebook needs widgets)
         except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
             pass
         else:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .io import atomic_write, read_json
 from .sweep_spec import SweepSpec, _one_line, expand, result_path
+from .viz import plot_per_class_iou, save_figure
 
 __all__ = ["aggregate", "summary_markdown"]
 
@@ -155,12 +156,10 @@ def _plots(spec: SweepSpec, summary: list[dict], rows: list[dict], out_root: Pat
     """Bar chart of the first metric per group; a heatmap for 2-key groups; per-class IoU bars."""
     if not summary:
         return
-    import matplotlib  # noqa: PLC0415  (plotting only when there is something to plot)
+    import matplotlib  # noqa: PLC0415  (optional heavy dependency: plots only when there is something to plot)
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from .viz import plot_per_class_iou, save_figure  # noqa: PLC0415  (matplotlib, loaded above)
+    import matplotlib.pyplot as plt  # noqa: PLC0415  (after choosing the file-only backend above)
 
     metric = spec.metrics[0]
     labels = [" / ".join(str(_cell(e.get(k))) for k in spec.group_by) or "all" for e in summary]
