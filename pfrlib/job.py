@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .checkpoint import CHECKPOINT_LAST
 from .config import TrainConfig
 from .device import device_type
 from .io import read_json, write_json
@@ -31,8 +32,6 @@ __all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write
 
 #: Files the launcher keeps in a job's folder: what to run, its output, its outcome.
 JOB_FILE, LOG_FILE, STATUS_FILE = "job.json", "log.txt", "status.json"
-#: A training run's checkpoint that an interrupted run resumes from (``pfrlib.train`` writes it).
-CHECKPOINT = "checkpoint_last.pt"
 #: Lines the launcher prints about runs (``pfrlib.reproduce`` picks them out of a notebook's output).
 RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED )")
 
@@ -152,8 +151,9 @@ def _comparable(config: TrainConfig) -> dict:
 def same_configuration(config: TrainConfig, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, bookkeeping aside (``resume``, ``overwrite``, ``progress``,
-    ``num_threads`` and the saved ``out`` path: :func:`pfrlib.config.bookkeeping_fields`). False if there is none or it cannot be read:
-    after a preset changes, an old run is retrained instead of silently reused."""
+    ``num_threads`` and the saved ``out`` path: :func:`pfrlib.config.bookkeeping_fields`). False
+    if there is none or it cannot be read: after a preset changes, an old run is retrained
+    instead of silently reused."""
     path = Path(config.run.out if out is None else out) / "config.json"
     try:
         saved = TrainConfig.from_dict(read_json(path))
@@ -179,7 +179,7 @@ def plan(job: Job, retrain: bool = False) -> str:
         return "train"
     if is_finished(job):
         return "reuse"
-    if job.kind == "train" and (job.out / CHECKPOINT).exists() and same_configuration(job.config, job.out):
+    if job.kind == "train" and (job.out / CHECKPOINT_LAST).exists() and same_configuration(job.config, job.out):
         return "resume"
     return "train"
 
@@ -279,15 +279,17 @@ def collect_outcome(job: Job, returncode: int, seconds: float, launched: dict[st
     A training job succeeded when it exited 0 *and* left ``final.json``."""
     ok = returncode == 0 and (job.kind != "train" or job.result.exists())
     details: dict[str, Any] = {"returncode": returncode}
-    error = None
-    final = None
+    error = final = None
     if ok and job.result.exists():  # a training run's record is checked key by key (FinalRecord)
-        final = FinalRecord.read(job.result).to_dict() if job.kind == "train" else read_json(job.result)
+        try:
+            final = FinalRecord.read(job.result).to_dict() if job.kind == "train" else read_json(job.result)
+        except (OSError, ValueError) as err:
+            ok, error = False, str(err)
     if not ok:
         tail = _log_tail(job)
         details["log_tail"] = tail
         errors = [ln[len("error: "):] for ln in tail if ln.startswith("error: ")]
-        error = errors[-1] if errors else (tail[-1] if tail else f"exit status {returncode}")
+        error = error or (errors[-1] if errors else (tail[-1] if tail else f"exit status {returncode}"))
         if job.kind == "notebook":
             cell = _failing_cell(job.executed)
             details["failing_cell"] = cell
