@@ -9,7 +9,7 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student tensorboard clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -18,6 +18,7 @@ help:
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
 	@echo "make benchmarks print the benchmark tables"
 	@echo "make sweep SPEC=sweeps/ablation.yaml   run a parameter sweep (resumable) and aggregate it"
+	@echo "make tensorboard  TensorBoard on runs/ (every run's losses, validation mIoU, images)"
 	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
@@ -65,6 +66,11 @@ benchmarks: setup
 # A parameter sweep (resumable: finished runs are skipped) and its aggregated table and plots.
 sweep: setup
 	$(PY) -m pfrlib.sweep $(SPEC)
+
+# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/tensorboard.py).
+TB_PORT ?= 6006
+tensorboard: setup
+	$(VENV)/bin/tensorboard --logdir $(RUNS) --port $(TB_PORT)
 
 # Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup

@@ -250,6 +250,8 @@ class RunConfig:
     resume: bool = False
     #: Start afresh even if ``out`` already holds a run (its files are replaced).
     overwrite: bool = False
+    #: Write TensorBoard events to ``out/tensorboard`` (:mod:`pfrlib.tensorboard`; rank 0 only).
+    tensorboard: bool = True
 
 
 # --------------------------------------------------------------------------- Table-1 baselines

@@ -95,6 +95,7 @@ from .evaluate import evaluate_model
 from .io import to_jsonable, write_json
 from .optim import build_discriminator_optimizer, build_optimizer, poly_factor, poly_schedule
 from .step import FiniteCheck, NonFiniteLossError, discriminator_step, network_step
+from .tensorboard import TensorBoardLog
 
 __all__ = [
     "TrainResult",
@@ -565,6 +566,10 @@ class Trainer:
         bar = tqdm(total=total_it, initial=self.iteration, disable=not (self.is_main and cfg.run.progress),
                    desc=cfg.loss.method, mininterval=1.0, dynamic_ncols=True)
         t0 = time.perf_counter() - self.elapsed
+        self.board = TensorBoardLog(
+            self.out, enabled=self.is_main and cfg.run.tensorboard, start=self.iteration, model=self.model,
+            schedulers={"network": self.sched, **{f"discriminator_{k}": s for k, s in self.d_scheds.items()}},
+            samples=self.val_sets["target"][1], device=self.device, bf16=self.bf16)
         try:
             while self.iteration < total_it:
                 terms = self.step()
@@ -578,6 +583,7 @@ class Trainer:
                 if logging:
                     rec = {"iter": it, **{k: float(v) for k, v in terms.items()}, "time": round(self.elapsed, 3)}
                     self._log(metrics_path, rec)
+                    self.board.log_step(it, rec)
                     bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("seg", "adv", "pfr", "d") if k in rec}, refresh=False)
                 if cfg.run.val_every and it % cfg.run.val_every == 0 and it < total_it:
                     self._periodic_validation(metrics_path, it)
@@ -590,6 +596,7 @@ class Trainer:
         if self._pending is not None:  # the final checkpoint: confirmed by a finite forward pass
             self._confirm_final()
         final = self._final()
+        self.board.close()
         self._settle_replaced(keep_new=True)
         if self.dist.enabled:
             barrier()
@@ -613,6 +620,7 @@ class Trainer:
     def _periodic_validation(self, metrics_path: Path, it: int) -> None:
         res = self.validate(limit=self.cfg.data.val_limit)
         rec = {"iter": it, "val_source_miou": res["source"]["miou"], "val_target_miou": res["target"]["miou"]}
+        self.board.log_validation(it, res)
         self._log(metrics_path, rec)
         if self.cfg.run.keep_best and res["target"]["miou"] == res["target"]["miou"]:
             if self.best is None or res["target"]["miou"] > self.best["target_miou"]:
@@ -623,6 +631,7 @@ class Trainer:
 
     def _final(self) -> dict[str, Any]:
         res = self.validate()
+        self.board.log_validation(self.iteration, res)
         replicas_identical = None
         if self.dist.enabled:  # DDP must have kept every rank's copy of the weights bitwise equal
             sums = torch.stack([p.detach().double().sum() for p in self.model.parameters()])
