@@ -36,7 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
 
-from .data.labels import IGNORE_INDEX, PALETTE
+from .data.palette import colorize
 from .evaluate import predict
 
 __all__ = ["TensorBoardLog", "EVENTS_DIR", "scalar_tag"]
@@ -59,14 +59,6 @@ def scalar_tag(key: str) -> str:
     if key.startswith("d_"):
         return "discriminator/loss_" + key[len("d_"):]
     return "loss/" + key
-
-
-def _colour(labels: np.ndarray) -> np.ndarray:
-    """(H, W) trainIds -> (H, W, 3) uint8 in the Cityscapes palette; ignore and unknown black."""
-    lut = np.zeros((256, 3), np.uint8)
-    lut[: len(PALETTE)] = PALETTE
-    ids = np.where((labels < 0) | (labels > 255), IGNORE_INDEX, labels)
-    return lut[ids]
 
 
 class TensorBoardLog:
@@ -148,7 +140,7 @@ class TensorBoardLog:
                 pred = predict(self.model, image.unsqueeze(0).to(self.device), size, bf16=self.bf16)[0]
                 shown = F.interpolate(image.unsqueeze(0).float(), size=size, mode="bilinear",
                                       align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
-                parts = [shown.permute(1, 2, 0).numpy(), _colour(pred.cpu().numpy()), _colour(label.long().numpy())]
+                parts = [shown.permute(1, 2, 0).numpy(), colorize(pred), colorize(label.long())]
                 strips.append(np.concatenate(parts, axis=1))
         finally:
             self.model.train(was_training)
