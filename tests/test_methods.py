@@ -61,7 +61,7 @@ def test_final_record_round_trip_keeps_key_order(tmp_path):
     assert list(raw) == [*list(rec.to_dict())] and raw["target_miou"] is None  # NaN -> null, strict JSON
     back = FinalRecord.read(path)
     assert back.source_val == {"miou": 0.5} and back.checkpoint == "checkpoint_last.pt"
-    assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note"}
+    assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note", "launched"}
 
 
 def test_final_record_errors_name_the_file(tmp_path):
