@@ -228,8 +228,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the running runs were stopped (Slurm jobs keep running); run the sweep again to "
-              "resume them from their last checkpoint", file=sys.stderr)
+        print("interrupted: the running runs were stopped; run the sweep again to resume them from their "
+              "last checkpoint (Slurm jobs keep running: the sweep follows them again)", file=sys.stderr)
         return 130
     print(result["markdown"])
     print(f"wrote {result['dir']}/results.csv, summary.csv, summary.md and plots")
