@@ -9,7 +9,7 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student tensorboard clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -18,6 +18,8 @@ help:
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
 	@echo "make benchmarks print the benchmark tables"
 	@echo "make sweep SPEC=sweeps/ablation.yaml   run a parameter sweep (resumable) and aggregate it"
+	@echo "make sweep SPEC=... LAUNCHER=slurm SWEEP_ARGS='--partition gpu'   the same, one Slurm job per run"
+	@echo "make tensorboard  TensorBoard on runs/ (every run's losses, validation mIoU, images)"
 	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
@@ -63,8 +65,17 @@ benchmarks: setup
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
 # A parameter sweep (resumable: finished runs are skipped) and its aggregated table and plots.
+# LAUNCHER=slurm: one Slurm job per run (docs/cluster.md); SWEEP_ARGS: further options, e.g.
+# SWEEP_ARGS="--partition gpu --gpus-per-run 1 --time 24:00:00".
+LAUNCHER ?= local
+SWEEP_ARGS ?=
 sweep: setup
-	$(PY) -m pfrlib.sweep $(SPEC)
+	$(PY) -m pfrlib.sweep $(SPEC) --launcher $(LAUNCHER) $(SWEEP_ARGS)
+
+# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/tensorboard.py).
+TB_PORT ?= 6006
+tensorboard: setup
+	$(VENV)/bin/tensorboard --logdir $(RUNS) --port $(TB_PORT)
 
 # Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup

@@ -267,6 +267,30 @@ print(f"{full_iters:,} iterations x {sec_per_it:.3f} s = {estimate_h:.1f} h  [{l
 # --data cityscapes:/data/cityscapes:val` prints the Table-1 row (AdaptSegNet's protocol: input
 # 1024x512, logits upsampled to 2048x1024 with `align_corners=True`).
 
+# %% [markdown]
+# ## 5. Watching a paper-scale run
+#
+# A 150k-iteration run takes days; you follow it while it trains rather than waiting for
+# `final.json`. Every run writes TensorBoard events to `<out>/tensorboard/` (rank 0 only under
+# `torchrun`; `--tensorboard false` switches them off), and `make tensorboard` serves all of
+# `runs/` at http://localhost:6006 (on a cluster, start it on the login node and forward the port:
+# `ssh -L 6006:localhost:6006 LOGIN_NODE`). What to read there:
+#
+# - **Scalars, every `--log-every` iterations**: `loss/seg`, `loss/adv`, `loss/pfr`, `loss/total`
+#   (the terms of Eq. 6, unweighted as in `metrics.jsonl`), `pfr/style_<i>` and `pfr/content_<i>`
+#   (Eq. 2 and 3 per stage), `discriminator/acc_source` and `acc_target` (both pinned near 1 for
+#   thousands of iterations: the discriminator wins and the adversarial term gives the network
+#   little signal), and `lr/network`, `lr/discriminator_main` (the poly decay).
+# - **Validation, with `--val-every N`**: `val/target_miou`, `val/source_miou` and the per-class
+#   `val_target_iou/<class>` (rare classes move last); under Images, `val_target_images/<i>`
+#   shows a target val image, its prediction and its label side by side at each validation.
+# - **Without a browser**: `tail -f runs/<run>/metrics.jsonl` has the same numbers, one JSON line
+#   per logged iteration.
+#
+# The nine Table-1 methods x three seeds are a job for a cluster: `python -m pfrlib.sweep SPEC
+# --launcher slurm` submits one Slurm job per unfinished run, requeues a preempted job from its
+# last checkpoint, and prints each job's state as it changes (`docs/cluster.md`).
+
 # %%
 metrics = dict(
     notebook="06_full_gpu_training",

@@ -6,8 +6,8 @@ and its parameters) and the folder it writes. :func:`launch` decides for every j
 ``config.json`` is the configuration asked for, bookkeeping fields aside), *interrupted* (a
 checkpoint of the same configuration: resumed from it) or *to train*, and hands the ones to run
 to a :class:`Backend`. :class:`LocalBackend` runs them as subprocesses ``jobs`` at a time, one
-line per run as it starts and finishes; a cluster backend is one more class beside it that
-submits the same command (:func:`pfrlib.job.job_command`) and registers in :data:`BACKENDS`.
+line per run as it starts and finishes; :class:`~pfrlib.slurm.SlurmBackend`, beside it in
+:data:`BACKENDS`, submits the same command (:func:`pfrlib.job.job_command`) as Slurm jobs.
 
 Children of :class:`LocalBackend` die with the launching process, even when that is killed with
 ``kill -9`` (Linux: a parent-death signal), so a re-launch never meets a second writer in a run
@@ -17,7 +17,7 @@ directory. ``sweep``, the notebooks' ``load_or_train_many``, ``benchmarks/ablati
 
 from __future__ import annotations
 
-import abc
+import argparse
 import ctypes
 import os
 import signal
@@ -25,52 +25,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
+from .backend import Backend, done_line, start_line
 from .io import read_json
 from .job import (JOB_FILE, LOG_FILE, RUN_LINE, STATUS_FILE, Job, Outcome, collect_outcome, is_finished, job_command,
                   job_environment, plan, same_configuration)
+from .slurm import SlurmBackend
 
 __all__ = ["Job", "Outcome", "Backend", "LocalBackend", "BACKENDS", "same_configuration", "is_finished", "plan",
            "job_command", "job_environment", "collect_outcome", "launch", "reused_line", "start_line", "done_line",
-           "RUN_LINE", "JOB_FILE", "LOG_FILE", "STATUS_FILE"]
-
-
-def start_line(job: Job, resumed: bool, where: str) -> str:
-    """The line a backend reports when a job starts (``where``: e.g. ``pid 123``, a cluster job id)."""
-    return f"  {'resuming' if resumed else 'started'} {job.name}{' from its last checkpoint' if resumed else ''} ({where})"
-
-
-def done_line(outcome: Outcome, resumed: bool) -> str:
-    """The line a backend reports when a job ends: its mIoU, or why it failed."""
-    job, s = outcome.job, f"{outcome.seconds:.0f} s"
-    if not outcome.ok:
-        return f"  FAILED {job.name} ({s}): {outcome.error} (see {job.out / STATUS_FILE})"
-    f = outcome.final or {}
-    if job.kind != "train":
-        return f"  finished {job.name} ({s})"
-    miou = ", ".join(f"{side} mIoU {100 * f[k]:.1f}" for side, k in (("target", "target_miou"), ("source", "source_miou"))
-                     if isinstance(f.get(k), (int, float)))
-    return (f"  {'resumed' if resumed else 'trained'} {job.name} ({s}): {f.get('method', '?')}, "
-            f"{f.get('iterations', '?')} iterations" + (f", {miou}" if miou else ""))
-
-
-# --------------------------------------------------------------------------- backends
-class Backend(abc.ABC):
-    """Runs jobs somewhere; :func:`launch` gives it only the jobs left to run."""
-
-    #: The name ``--launcher`` selects it by (see :data:`BACKENDS`).
-    name: ClassVar[str] = ""
-
-    @abc.abstractmethod
-    def run(self, jobs: Sequence[Job], report: Callable[[str], None] = print, retrain: bool = False) -> list[Outcome]:
-        """Run every job (the command of :func:`job_command`, with ``retrain``), one ``report``
-        line per run as it starts and finishes; return one :class:`Outcome` per job, in order
-        (:func:`collect_outcome` makes it and writes the job's ``status.json``)."""
-
-    def at_once(self, jobs: Sequence[Job]) -> str:
-        """How the header line says ``jobs`` are spread (e.g. ``", 2 at a time"``)."""
-        return ""
+           "RUN_LINE", "JOB_FILE", "LOG_FILE", "STATUS_FILE", "SlurmBackend", "add_launcher_arguments", "backend_from_args"]
 
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
@@ -171,8 +136,26 @@ def _end_group(proc: Any, grace_s: float = 5.0) -> None:
             continue
 
 
-#: ``--launcher`` name -> backend class (a cluster backend registers itself here).
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend}
+#: ``--launcher`` name -> backend class.
+BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "slurm": SlurmBackend}
+
+
+def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--launcher`` and every backend's own options (e.g. ``--partition`` for Slurm)."""
+    parser.add_argument("--launcher", default="local", choices=sorted(BACKENDS),
+                        help="where the runs go (default: local, subprocesses on this machine; slurm: one "
+                             "Slurm job per run, see docs/cluster.md)")
+    for cls in BACKENDS.values():
+        cls.add_arguments(parser)
+
+
+def backend_from_args(args: argparse.Namespace, jobs: Optional[int] = None) -> Backend:
+    """The backend ``--launcher`` names, built from its options; another backend's options are an error."""
+    for name, cls in BACKENDS.items():
+        given = cls.options_given(args) if name != args.launcher else []
+        if given:
+            raise ValueError(f"{', '.join(given)}: option(s) of --launcher {name}, not of --launcher {args.launcher}")
+    return BACKENDS[args.launcher].from_args(args, jobs)
 
 
 # --------------------------------------------------------------------------- launch

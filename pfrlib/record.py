@@ -60,6 +60,9 @@ class FinalRecord:
     note: str = field(default=_NOTE, metadata=_about("text"))
     #: ``RunConfig.keep_best``: the best periodic target-val checkpoint (optimistic), else None.
     best_on_val: Optional[dict] = field(default=None, metadata=_about("metric"))
+    #: How the run was launched when a launcher backend records it, e.g. ``{"backend": "slurm",
+    #: "job_id": "81234_5", "node": "gpu17"}`` (:mod:`pfrlib.slurm`); None otherwise.
+    launched: Optional[dict] = field(default=None, metadata=_about("launch"))
 
     def to_dict(self) -> dict[str, Any]:
         """``{key: value}`` in file order (the values themselves, not copies)."""

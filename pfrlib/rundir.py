@@ -67,7 +67,7 @@ from .io import atomic_write, read_json, to_jsonable, write_json
 from .record import FINAL_JSON, FinalRecord
 
 __all__ = ["RunDirectory", "RunFinished", "RunDirectoryInUse", "DiskFullError", "CONFIG_FILE", "METRICS_FILE",
-           "FINAL_FILE", "LOCK_FILE", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
+           "FINAL_FILE", "LOCK_FILE", "EVENTS_DIR", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
            "check_resume_config", "truncate_metrics", "remove_stale_temporaries"]
 
 CONFIG_FILE = "config.json"
@@ -77,7 +77,8 @@ LOCK_FILE = ".lock"
 #: Prefix of the folder a run replaced by ``--overwrite`` waits in.
 REPLACED_PREFIX = ".replaced-"
 #: The files of a run that ``--overwrite`` replaces (moved aside until the new run has a checkpoint).
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, FINAL_FILE, CHECKPOINT_LAST, CHECKPOINT_BEST)
+EVENTS_DIR = "tensorboard"  # the run's TensorBoard events (pfrlib.tensorboard writes them)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, FINAL_FILE, CHECKPOINT_LAST, CHECKPOINT_BEST, EVENTS_DIR)
 
 #: ``(section, field)`` pairs that may differ between a run and its resumption (how it is driven,
 #: not what it computes): the bookkeeping and execution fields of :mod:`pfrlib.config`.
@@ -233,6 +234,7 @@ class RunDirectory:
         """Remove what the replacing run wrote (it has no good checkpoint), then move ``old`` back."""
         for name in (CONFIG_FILE, METRICS_FILE, CHECKPOINT_PENDING, CHECKPOINT_BEST):
             (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / EVENTS_DIR, ignore_errors=True)
         for p in old.iterdir():
             os.replace(p, self.path / p.name)
         old.rmdir()
@@ -378,6 +380,7 @@ class RunDirectory:
         if self.is_main and self._started and not self._produced and self._replaced is None:
             for name in (CONFIG_FILE, METRICS_FILE, CHECKPOINT_PENDING):
                 (self.path / name).unlink(missing_ok=True)
+            shutil.rmtree(self.path / EVENTS_DIR, ignore_errors=True)
             self._started = False
         self._settle_replaced(keep_new=False)
         self._release(leave_lock=self._started or self._produced)

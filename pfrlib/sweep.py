@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 from .config import TrainConfig
 from .io import read_json, write_json
-from .launch import BACKENDS, Backend, launch, plan
+from .launch import BACKENDS, Backend, add_launcher_arguments, backend_from_args, launch, plan
 from .launch import is_finished as job_is_finished
 from .sweep_report import aggregate, summary_markdown
 from .sweep_spec import (PLOTS, RUNNERS, TRAIN_METRICS, Run, SweepSpec, _one_line, check_runs, expand, load_spec,
@@ -208,8 +208,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("spec", help="sweep YAML file (see pfrlib/sweep_spec.py)")
     p.add_argument("--root", default="runs", help="where runs/<name>/ goes (default: runs)")
     p.add_argument("--jobs", type=int, default=None, help="runs at once (default: cores / threads)")
-    p.add_argument("--launcher", default="local", choices=sorted(BACKENDS),
-                   help="where the runs go (default: local, subprocesses on this machine)")
+    add_launcher_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="print what each unfinished run would do")
     p.add_argument("--aggregate-only", action="store_true", help="do not run; aggregate what is finished")
     p.add_argument("--share-dir", action="store_true",
@@ -217,7 +216,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         spec = load_spec(args.spec)
-        backend = BACKENDS[args.launcher](jobs=args.jobs or spec.jobs)
+        backend = backend_from_args(args, jobs=args.jobs or spec.jobs)
         statuses = [] if args.aggregate_only else run_sweep(spec, args.root, args.jobs, args.dry_run, log=_say,
                                                             share_dir=args.share_dir, backend=backend)
         if args.dry_run:
@@ -230,7 +229,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted: the running runs were stopped; run the sweep again to resume them from their "
-              "last checkpoint", file=sys.stderr)
+              "last checkpoint (Slurm jobs keep running: the sweep follows them again)", file=sys.stderr)
         return 130
     print(result["markdown"])
     print(f"wrote {result['dir']}/results.csv, summary.csv, summary.md and plots")

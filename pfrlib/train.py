@@ -74,6 +74,7 @@ from .rundir import RunDirectory, RunFinished
 from .scoring import evaluate_model
 from .step import discriminator_step, network_step
 from .watchdog import FiniteCheck, NonFiniteLossError, all_finite
+from .tensorboard import TensorBoardLog
 
 __all__ = [
     "TrainResult",
@@ -294,6 +295,10 @@ class Trainer:
         bar = tqdm(total=total_it, initial=self.iteration, disable=not (self.is_main and cfg.run.progress),
                    desc=cfg.loss.method, mininterval=1.0, dynamic_ncols=True)
         t0 = time.perf_counter() - self.elapsed
+        self.board = TensorBoardLog(
+            self.out, enabled=self.is_main and cfg.run.tensorboard, start=self.iteration, model=self.model,
+            schedulers={"network": self.sched, **{f"discriminator_{k}": s for k, s in self.d_scheds.items()}},
+            samples=self.val_sets["target"][1], device=self.device, bf16=self.bf16)
         try:
             while self.iteration < total_it:
                 terms = self.step()
@@ -307,6 +312,7 @@ class Trainer:
                 if logging:
                     rec = {"iter": it, **{k: float(v) for k, v in terms.items()}, "time": round(self.elapsed, 3)}
                     rundir.log(rec)
+                    self.board.log_step(it, rec)
                     bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("seg", "adv", "pfr", "d") if k in rec}, refresh=False)
                 if cfg.run.val_every and it % cfg.run.val_every == 0 and it < total_it:
                     self._periodic_validation(it)
@@ -319,6 +325,7 @@ class Trainer:
         if rundir.pending is not None:  # the final checkpoint: confirmed by a finite forward pass
             self._confirm_final()
         record = self._final()
+        self.board.close()
         rundir.finish(record)
         if self.dist.enabled:
             barrier()
@@ -340,6 +347,7 @@ class Trainer:
 
     def _periodic_validation(self, it: int) -> None:
         res = self.validate(limit=self.cfg.data.val_limit)
+        self.board.log_validation(it, res)
         self.rundir.log({"iter": it, "val_source_miou": res["source"]["miou"], "val_target_miou": res["target"]["miou"]})
         if self.cfg.run.keep_best and res["target"]["miou"] == res["target"]["miou"]:
             if self.best is None or res["target"]["miou"] > self.best["target_miou"]:
@@ -350,6 +358,7 @@ class Trainer:
     def _final(self) -> FinalRecord:
         """The run's ``final.json``: the final model's validation, and what produced it."""
         res, cfg = self.validate(), self.cfg
+        self.board.log_validation(self.iteration, res)
         # under DDP every rank's copy of the weights must have stayed bitwise equal
         replicas = replicas_identical(self.model.parameters(), self.device) if self.dist.enabled else None
         return FinalRecord(

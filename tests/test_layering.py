@@ -52,7 +52,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 # TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating
 # in issue 20 (COMMON.md's shared interfaces); each must exist once their branches are merged.
 PLANNED_MODULES: dict[str, str] = {
-    "pfrlib.tensorboard": "h7: TensorBoard events of a run",
     "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
 

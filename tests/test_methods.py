@@ -61,7 +61,7 @@ def test_final_record_round_trip_keeps_key_order(tmp_path):
     assert list(raw) == [*list(rec.to_dict())] and raw["target_miou"] is None  # NaN -> null, strict JSON
     back = FinalRecord.read(path)
     assert back.source_val == {"miou": 0.5} and back.checkpoint == "checkpoint_last.pt"
-    assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note"}
+    assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note", "launched"}
 
 
 def test_final_record_errors_name_the_file(tmp_path):
@@ -76,7 +76,7 @@ def test_final_record_errors_name_the_file(tmp_path):
 
 # --------------------------------------------------------------------------- bookkeeping
 def test_bookkeeping_is_one_definition_read_by_resume_sweep_and_reuse():
-    assert bookkeeping_fields() == ("out", "num_threads", "progress", "resume", "overwrite")
+    assert bookkeeping_fields() == ("out", "num_threads", "progress", "resume", "overwrite", "tensorboard")
     assert set(fields_with_role(EXECUTION)) == {("data", "num_workers"), ("data", "prefetch_factor"),
                                                   ("data", "pin_memory"), ("run", "device")}
     assert RESUME_FREE_FIELDS == resume_free_fields() == set(fields_with_role(BOOKKEEPING, EXECUTION))

@@ -453,8 +453,11 @@ def test_an_interrupted_overwrite_is_put_back_at_the_next_start(tmp_path, capsys
     # what a --overwrite killed before its first good checkpoint leaves: the old run moved aside
     aside = out / ".replaced-20260101-000000-1"
     aside.mkdir()
-    for name in ("config.json", "metrics.jsonl", "final.json", "checkpoint_last.pt"):
-        (out / name).rename(aside / name)
+    from pfrlib.rundir import RUN_FILES
+
+    for name in RUN_FILES:  # what --overwrite moves aside (its events folder included)
+        if (out / name).exists():
+            (out / name).rename(aside / name)
     (out / "config.json").write_text(before["config.json"].decode().replace('"seed": 0', '"seed": 7'))
     (out / "checkpoint_pending.pt").write_bytes(b"half")
     capsys.readouterr()

@@ -186,3 +186,5 @@ class RunConfig:
     resume: bool = field(default=False, metadata=role(BOOKKEEPING))
     #: Start afresh even if ``out`` already holds a run (its files are replaced).
     overwrite: bool = field(default=False, metadata=role(BOOKKEEPING))
+    #: Write TensorBoard events to ``out/tensorboard`` (:mod:`pfrlib.tensorboard`; rank 0 only).
+    tensorboard: bool = field(default=True, metadata=role(BOOKKEEPING))
