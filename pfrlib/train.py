@@ -238,10 +238,7 @@ class Trainer:
         for s in self.d_scheds.values():
             s.step()
         self.iteration += 1
-        out = {k: v.detach() for k, v in ns.terms.items()}
-        out["total"] = ns.total.detach()
-        out.update(ns.stage_terms)
-        out.update(d_logs)
+        out = {**{k: v.detach() for k, v in ns.terms.items()}, "total": ns.total.detach(), **ns.stage_terms, **d_logs}
         self.finite.update({k: v for k, v in out.items() if k not in ("d_acc_source", "d_acc_target")}, self.iteration)
         out["lr"] = torch.tensor(lr)
         return out
@@ -261,10 +258,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- validation
     def validate(self, which: tuple[str, ...] = ("source", "target"), limit: Optional[int] = None) -> dict[str, Any]:
-        """mIoU of the current model on the val sets (sharded over ranks, summed confusion).
-
-        ``limit`` caps the number of images per set (periodic validation uses ``val_limit``).
-        """
+        """mIoU of the current model on the val sets (sharded over ranks, summed confusion); ``limit``
+        caps the images per set (periodic validation uses ``val_limit``)."""
         results = {}
         for name in which:
             spec, ds = self.val_sets[name]
