@@ -71,6 +71,11 @@ class ModelConfig:
     multi_level: bool = False
     #: FCDiscriminator width.
     ndf: int = 64
+    #: ASPP branches each classifier sums (``pfrlib.models.common.ASPPClassifier``); None = the
+    #: architecture's default (``deeplabv2_r101``: 2, what AdaptSegNet's code computes;
+    #: ``dilated_*``: 4). CLAN's ``paper`` recipe: 4 (its ``Classifier_Module`` sums all four).
+    #: Not for ``small``, whose head has its own ``head_dilations``.
+    aspp_branches: Optional[int] = None
     #: Extra keyword arguments of ``build_model`` (a JSON object on the command line).
     model_kwargs: dict = field(default_factory=dict)
     #: Classifiers on stage 5: 2 for CLAN (``pfrlib.models.TwoClassifierNet``, prediction = their
