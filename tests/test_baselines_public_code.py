@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pfrlib import models
 from pfrlib.baselines import CLAN, Curriculum
 from pfrlib.baselines.clan import clan_discriminator_loss, clan_factors, discrepancy_map, weight_discrepancy_loss
-from pfrlib.baselines.clan import weighted_adversarial_loss
+from pfrlib.baselines.clan import focal_segmentation_loss, weighted_adversarial_loss
 from pfrlib.baselines.common import BaselineInputs
 from pfrlib.baselines.curriculum import label_distribution_kl, sharpened_distribution
 from pfrlib.config import TrainConfig
@@ -112,6 +112,33 @@ def test_clan_weight_discrepancy_matches_its_code_on_two_four_branch_classifiers
     torch.testing.assert_close(weight_discrepancy_loss(c1, c2) + 1, code, rtol=1e-6, atol=1e-7)
 
 
+def clan_code_cross_entropy_2d(predict, target, gamma=2, ignore_label=255):
+    """``utils/loss.py``, ``CrossEntropy2d.forward`` (batch 1, as the code trains): softmax clamped
+    to [1e-9, 1 - 1e-9], the labelled pixels' true-class probabilities gathered, the focal term
+    ``-(1 - p)^gamma log p`` averaged."""
+    n, c, h, w = predict.shape
+    prob = torch.softmax(predict, dim=1).clamp(min=1e-9, max=1 - 1e-9)
+    mask = (target >= 0) * (target != ignore_label)
+    t = target[mask].view(1, -1)
+    pred = prob[mask.view(n, 1, h, w).repeat(1, c, 1, 1)].view(c, -1)
+    probs = torch.gather(pred, dim=0, index=t)
+    return (-(torch.pow(1 - probs, gamma)) * probs.log()).mean()
+
+
+@pytest.mark.parametrize("gamma", [2.0, 0.0])
+def test_clan_focal_segmentation_loss_matches_its_code(gamma):
+    """``utils/loss.py``, ``CrossEntropy2d`` (``loss_calc`` in ``CLAN_train.py``, gamma 2): our
+    ``clan_focal_gamma`` option; gamma 0 is the plain cross-entropy the rows use by default."""
+    g = torch.Generator().manual_seed(8)
+    logits = torch.randn(1, 5, 6, 7, generator=g) * 3
+    labels = torch.randint(0, 5, (1, 6, 7), generator=g)
+    labels[0, :2, :3] = 255
+    code = clan_code_cross_entropy_2d(logits, labels, gamma=gamma)
+    torch.testing.assert_close(focal_segmentation_loss(logits, labels, gamma), code, rtol=1e-6, atol=1e-7)
+    if gamma == 0:
+        torch.testing.assert_close(F.cross_entropy(logits, labels, ignore_index=255), code, rtol=1e-5, atol=1e-6)
+
+
 def test_clan_classifier_module_sums_all_four_branches():
     """``model/CLAN_G.py``, ``Classifier_Module.forward``: branch 0, then every further branch
     added in a loop that runs to the end (unlike AdaptSegNet's, which returns after branch 1)."""
@@ -154,6 +181,7 @@ def test_clan_paper_preset_is_its_code_recipe():
     assert (m.arch, m.classifiers, m.multi_level, m.aspp_branches) == ("deeplabv2_r101", 2, False, 4)
     assert (c.clan_lambda_adv, c.clan_lambda_weight, c.clan_lambda_local, c.clan_epsilon) == (0.001, 0.02, 40.0, 0.4)
     assert (c.clan_preheat, c.clan_damping, c.clan_d_source_size) == (0.05, True, "source")
+    assert c.clan_focal_gamma == 0.0  # the documented choice: the engine's CE (the code's 2 is an option)
     # the user's options still win over the method's recipe
     assert TrainConfig.preset("paper", method="clan", iterations=7, multi_level=True).optim.iterations == 7
 

@@ -7,8 +7,9 @@ check them against the paper text here):
 * the network has two classifiers ``C1``, ``C2`` on the stage-5 features and predicts
   ``p = p1 + p2`` (:class:`pfrlib.models.TwoClassifierNet`, ``ModelConfig.classifiers = 2``);
 * **segmentation**: ``L_seg = CE(p1, y) + CE(p2, y)`` on source (it replaces Eq. 1 of the
-  summed prediction; CLAN's code uses a focal variant of CE, we keep the engine's CE so that the
-  table's rows differ only by their adaptation terms);
+  summed prediction; CLAN's code uses a focal variant of CE, :func:`focal_segmentation_loss`,
+  an option (``clan_focal_gamma``); by default we keep the engine's CE so that the table's rows
+  differ only by their adaptation terms);
 * **weight discrepancy loss**: ``L_weight = cos(w1, w2) = w1 . w2 / (|w1| |w2|)``, the
   cosine similarity of the two classifiers' flattened weights (:func:`weight_discrepancy_loss`;
   the code adds 1 to keep it positive, a constant that changes no gradient);
@@ -25,8 +26,9 @@ Defaults (:class:`pfrlib.config.CLANConfig`) are the code's GTA5 values: ``lambd
 D's source half is upsampled to the source size as in the code (``clan_d_source_size``). The
 ``paper`` preset with ``--method clan`` trains CLAN's recipe (:meth:`CLANConfig.paper_overrides`:
 100k iterations, no auxiliary head, four ASPP branches, mirroring). Not reproduced: CLAN's linear
-learning-rate warm-up over the preheat (the engine's poly schedule is shared by every row), its
-focal CE and its random rescaling of the input images; every difference: ``docs/baselines.md``.
+learning-rate warm-up over the preheat (the engine's poly schedule is shared by every row) and
+its random rescaling of the input images; its focal CE is an option (``clan_focal_gamma = 2``),
+off by default; every difference: ``docs/baselines.md``.
 """
 
 from __future__ import annotations
@@ -39,12 +41,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..losses import segmentation_loss
+from ..losses import IGNORE_INDEX, segmentation_loss
 from ..models import FCDiscriminator
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, per_element_adversarial
 
 __all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
-           "clan_discriminator_loss", "clan_factors"]
+           "clan_discriminator_loss", "clan_factors", "focal_segmentation_loss"]
 
 
 #: Where the discriminator's per-pixel loss on the *source* half is taken: ``"source"`` (its output
@@ -76,6 +78,10 @@ class CLANConfig:
     #: The size D's source-half output is upsampled to before its mean (:data:`D_SOURCE_SIZES`;
     #: CLAN's code: ``"source"``). The two agree when source and target images have one size.
     clan_d_source_size: str = "source"
+    #: ``gamma`` of the focal cross-entropy on both classifiers (CLAN's code, ``CrossEntropy2d``:
+    #: 2); 0 = the engine's plain cross-entropy (our default at both scales, so Table 1's rows
+    #: differ only by their adaptation terms: ``docs/baselines.md``).
+    clan_focal_gamma: float = 0.0
 
     def loss_weights(self) -> dict[str, float]:
         """The weights of CLAN's terms in Eq. (6)'s sum (``TrainConfig.effective_weights``)."""
@@ -103,7 +109,8 @@ class CLANConfig:
 
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""
-        check_weights(self, "clan_lambda_adv", "clan_lambda_weight", "clan_lambda_local", "clan_epsilon")
+        check_weights(self, "clan_lambda_adv", "clan_lambda_weight", "clan_lambda_local", "clan_epsilon",
+                      "clan_focal_gamma")
         if not (0 <= self.clan_preheat <= 1):
             raise ValueError(f"clan_preheat must be a fraction of the run in [0, 1], got {self.clan_preheat}")
         if self.clan_d_source_size not in D_SOURCE_SIZES:
@@ -193,6 +200,29 @@ def clan_discriminator_loss(d_src: Tensor, d_tgt: Tensor, weight_map: Tensor, ep
     return src + tgt
 
 
+def focal_segmentation_loss(logits: Tensor, labels: Tensor, gamma: float, ignore_index: int = IGNORE_INDEX,
+                            clamp: float = 1e-9) -> Tensor:
+    """CLAN's segmentation loss (its ``utils/loss.py``, ``CrossEntropy2d``): the focal cross-entropy.
+
+    ``mean over labelled pixels of -(1 - p_y)^gamma log p_y``, ``p_y`` the softmax of the true
+    class clamped to ``[clamp, 1 - clamp]``; ``gamma = 0`` is the plain cross-entropy (up to the clamp).
+
+    Args:
+        logits: B x K x H x W scores (at the label size).
+        labels: B x H x W class ids; ``ignore_index`` pixels do not count.
+
+    Returns:
+        Scalar (0 when no pixel is labelled).
+    """
+    p = F.softmax(logits.float(), dim=1).clamp(clamp, 1.0 - clamp)
+    labels = labels.long()
+    valid = labels != ignore_index
+    p_y = p.gather(1, torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(1)).squeeze(1)[valid]
+    if p_y.numel() == 0:
+        return logits.sum() * 0.0
+    return (-(1.0 - p_y) ** gamma * p_y.log()).mean()
+
+
 def clan_factors(iteration: int, horizon: int, preheat: float, damping: bool) -> tuple[bool, float]:
     """CLAN's schedule: ``(weighted, damping factor)`` for 0-based ``iteration`` of ``horizon``.
 
@@ -229,7 +259,11 @@ class CLAN(Baseline):
         size_s, size_t = inp.xs.shape[-2:], inp.xt.shape[-2:]
         up = partial(F.interpolate, mode="bilinear", align_corners=True)
         s1, s2 = (up(t, size=size_s) for t in inp.out_s.head_logits)
-        seg = segmentation_loss(s1, inp.ys, check=False) + segmentation_loss(s2, inp.ys, check=False)
+        if c.clan_focal_gamma > 0:
+            seg = (focal_segmentation_loss(s1, inp.ys, c.clan_focal_gamma)
+                   + focal_segmentation_loss(s2, inp.ys, c.clan_focal_gamma))
+        else:
+            seg = segmentation_loss(s1, inp.ys, check=False) + segmentation_loss(s2, inp.ys, check=False)
         t1, t2 = (up(t, size=size_t) for t in inp.out_t.head_logits)
         wmap = discrepancy_map(F.softmax(t1.float(), dim=1), F.softmax(t2.float(), dim=1))
         d_out = inp.discriminators["main"](F.softmax(inp.logits_t, dim=1))
