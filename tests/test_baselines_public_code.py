@@ -282,3 +282,13 @@ def test_rows_without_public_code_keep_the_engine_recipe_with_one_classifier(met
     base = TrainConfig.preset("paper")
     assert (cfg.model.multi_level, cfg.model.classifiers, cfg.model.aspp_branches) == (False, 1, None)
     assert (cfg.optim, cfg.data) == (base.optim, base.data)
+
+
+def test_aspp_branches_has_one_place_to_be_set():
+    """``--aspp-branches`` is its own field: giving it in ``model_kwargs`` as well is refused,
+    naming the field; unset, DeepLab-v2 keeps AdaptSegNet's two branches."""
+    cfg = TrainConfig.preset("paper", method="clan", model_kwargs={"layers": [1, 1, 1, 1], "aspp_branches": 2})
+    with pytest.raises(ValueError, match="aspp_branches"):
+        models.build_from_config(cfg.model, load_init=False)
+    plain = TrainConfig.preset("paper", model_kwargs={"layers": [1, 1, 1, 1]})
+    assert models.build_from_config(plain.model, load_init=False).layer6.branches_used == 2
