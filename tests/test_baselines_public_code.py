@@ -26,6 +26,7 @@ from pfrlib.baselines.common import BaselineInputs
 from pfrlib.baselines.curriculum import label_distribution_kl, sharpened_distribution
 from pfrlib.config import TrainConfig
 from pfrlib.models.common import ASPPClassifier
+from pfrlib.optim import poly_schedule
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -163,8 +164,27 @@ def test_clan_preheat_and_damping_follow_its_code_over_the_paper_preset_horizon(
         weighted, damping = clan_factors(i, horizon(cfg), cfg.clan.clan_preheat, cfg.clan.clan_damping)
         assert weighted == (i > preheat), i
         assert damping == pytest.approx(1 - i / num_steps, abs=1e-12), i
-    # the poly factor the engine applies at iteration i: (1 - i / horizon) ** 0.9, as lr_poly
-    assert (cfg.optim.schedule, cfg.optim.power) == ("poly", 0.9)
+
+
+def test_clan_learning_rates_follow_its_warm_up_then_poly():
+    """``CLAN_train.py``, ``adjust_learning_rate`` / ``adjust_learning_rate_D``: ``lr_warmup(base, i,
+    PREHEAT_STEPS) = base * i / PREHEAT_STEPS`` for ``i < PREHEAT_STEPS``, then ``lr_poly(base, i,
+    NUM_STEPS, 0.9) = base * (1 - i / NUM_STEPS) ** 0.9``, for the network and the discriminator."""
+    cfg = TrainConfig.preset("paper", method="clan")
+    num_steps, preheat, power = 100_000, 5_000, 0.9
+
+    def code_lr(base, i):
+        return base * (i / preheat) if i < preheat else base * ((1 - float(i) / num_steps) ** power)
+
+    for which, base in (("network", cfg.optim.lr), ("discriminator", cfg.optim.d_lr)):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+        factor = poly_schedule(opt, cfg.optim, which).lr_lambdas[0]
+        for i in (0, 1, 2500, preheat - 1, preheat, preheat + 1, 60_000, num_steps - 1):
+            assert base * factor(i) == pytest.approx(code_lr(base, i), rel=1e-12, abs=1e-20), (which, i)
+    # without the recipe (the ladder, the cpu preset) there is no warm-up
+    plain = TrainConfig.preset("paper")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    assert plain.optim.warmup_fraction == 0 and poly_schedule(opt, plain.optim).lr_lambdas[0](0) == 1.0
 
 
 def test_clan_paper_preset_is_its_code_recipe():
@@ -181,6 +201,7 @@ def test_clan_paper_preset_is_its_code_recipe():
     assert (m.arch, m.classifiers, m.multi_level, m.aspp_branches) == ("deeplabv2_r101", 2, False, 4)
     assert (c.clan_lambda_adv, c.clan_lambda_weight, c.clan_lambda_local, c.clan_epsilon) == (0.001, 0.02, 40.0, 0.4)
     assert (c.clan_preheat, c.clan_damping, c.clan_d_source_size) == (0.05, True, "source")
+    assert o.warmup_fraction == 0.05  # lr_warmup over PREHEAT_STEPS = NUM_STEPS_STOP / 20
     assert c.clan_focal_gamma == 0.0  # the documented choice: the engine's CE (the code's 2 is an option)
     # the user's options still win over the method's recipe
     assert TrainConfig.preset("paper", method="clan", iterations=7, multi_level=True).optim.iterations == 7

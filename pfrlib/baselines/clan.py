@@ -25,9 +25,8 @@ Defaults (:class:`pfrlib.config.CLANConfig`) are the code's GTA5 values: ``lambd
 ``lambda_weight = 0.01 x 2``, ``lambda_local = 40``, ``epsilon = 0.4``, preheat 1/20 of the run;
 D's source half is upsampled to the source size as in the code (``clan_d_source_size``). The
 ``paper`` preset with ``--method clan`` trains CLAN's recipe (:meth:`CLANConfig.paper_overrides`:
-100k iterations, no auxiliary head, four ASPP branches, mirroring). Not reproduced: CLAN's linear
-learning-rate warm-up over the preheat (the engine's poly schedule is shared by every row) and
-its random rescaling of the input images; its focal CE is an option (``clan_focal_gamma = 2``),
+100k iterations after a linear learning-rate warm-up over the preheat, no auxiliary head, four
+ASPP branches, mirroring). Not reproduced: its random rescaling of the input images; its focal CE is an option (``clan_focal_gamma = 2``),
 off by default; every difference: ``docs/baselines.md``.
 """
 
@@ -98,14 +97,15 @@ class CLANConfig:
         (RoyalVane/CLAN, ``CLAN_train.py`` and ``model/CLAN_G.py``; ``docs/baselines.md``).
 
         ``NUM_STEPS = NUM_STEPS_STOP = 100000`` with the poly rate over the same 100k (so the
-        preheat ends at 5,000 and the damping ``1 - i/100000`` reaches 0); the two classifiers
+        preheat ends at 5,000 and the damping ``1 - i/100000`` reaches 0) after a linear warm-up of
+        both learning rates over the preheat (``lr_warmup``, ``warmup_fraction`` 1/20); the two classifiers
         ``layer5``, ``layer6`` both on ``layer4`` and no auxiliary head on ``layer3``; each
         ``Classifier_Module`` summing all four ASPP branches; the loaders' random mirroring
         (``mirror=True``). The SGD / Adam settings, sizes and batch are AdaptSegNet's, as the
         ``paper`` preset already has them.
         """
-        return {"iterations": 100_000, "schedule_iterations": None, "multi_level": False, "aspp_branches": 4,
-                "hflip": True}
+        return {"iterations": 100_000, "schedule_iterations": None, "warmup_fraction": 0.05, "multi_level": False,
+                "aspp_branches": 4, "hflip": True}
 
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""

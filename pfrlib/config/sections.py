@@ -103,6 +103,10 @@ class OptimConfig:
     d_lr: float = 1e-4
     d_betas: tuple[float, float] = (0.9, 0.99)
     d_schedule: str = field(default="poly", metadata=choices(SCHEDULES))
+    #: Linear learning-rate warm-up from 0 over this fraction of the schedule's horizon, then the
+    #: schedule (the network's and the discriminators'); 0 = none (AdaptSegNet). CLAN's code warms
+    #: up over its preheat, 1/20 (``lr_warmup``; its ``paper`` recipe: docs/baselines.md).
+    warmup_fraction: float = 0.0
     #: Clip the segmentation network's gradient norm (None = no clipping, as AdaptSegNet).
     grad_clip: Optional[float] = None
     #: How SGD lists the backbone parameters (``pfrlib.optim``): ``"adaptsegnet"`` steps each
