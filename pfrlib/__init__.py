@@ -14,6 +14,9 @@ Segmentation by Progressive Feature Refinement". One module per idea:
 ``step``          one adaptation iteration (network and discriminator steps)
 ``baselines``     the Table-1 baselines that change only the losses: CLAN, FCNs in
                   the Wild, ROAD, Curriculum DA (``--method clan`` ...)
+``watchdog``      the NaN watchdog: non-finite loss terms and weights, named
+``run_setup``     what a run is built from: device options, datasets, networks
+``rundir``        a run's folder: one writer, checkpoints, resume, --overwrite
 ``train``         the training loop of Eq. (6) (``python -m pfrlib.train``)
 ``evaluate``      checkpoint -> per-class IoU (``python -m pfrlib.evaluate``)
 ``viz``           colourised labels and the figures the notebooks draw

@@ -1,5 +1,5 @@
-"""Checkpoints and run directories: atomic save/load, RNG states for a bit-exact resume, and
-the policy of a run directory (what may be replaced, what a resume must match).
+"""Checkpoints: atomic save/load and RNG states for a bit-exact resume. What a run directory
+holds and when a checkpoint is written, promoted or replaced is :mod:`pfrlib.rundir`'s policy.
 
 A checkpoint is a plain dict saved with :func:`torch.save` through :func:`pfrlib.io.atomic_write`
 (write beside the destination, then rename): a run killed mid-save keeps its previous checkpoint.
@@ -10,31 +10,28 @@ lists and dicts (the numpy RNG state is stored as a tensor, not an ``ndarray``).
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from .config import resume_free_fields
 from .io import atomic_write
 
 __all__ = [
     "CHECKPOINT_LAST",
     "CHECKPOINT_BEST",
     "CHECKPOINT_PENDING",
-    "RESUME_FREE_FIELDS",
-    "RESUME_ADJUSTABLE_FIELDS",
     "save_checkpoint",
     "load_checkpoint",
     "rng_state",
     "set_rng_state",
-    "prepare_run_dir",
-    "check_resume_config",
-    "truncate_metrics",
     "checkpoint_iteration",
-    "remove_stale_temporaries",
+    "states_of",
+    "load_states",
 ]
 
 #: The newest *good* checkpoint of a run: its model has produced finite losses.
@@ -44,14 +41,6 @@ CHECKPOINT_BEST = "checkpoint_best.pt"
 #: A checkpoint just written, promoted to :data:`CHECKPOINT_LAST` once the next iteration's losses
 #: come back finite (weights can be finite yet already diverged: their next outputs are NaN).
 CHECKPOINT_PENDING = "checkpoint_pending.pt"
-
-#: ``(section, field)`` pairs that may differ between a run and its resumption (how it is driven,
-#: not what it computes): the bookkeeping and execution fields of :mod:`pfrlib.config`.
-RESUME_FREE_FIELDS = resume_free_fields()
-#: Fields a resume may change on purpose, e.g. to continue a diverged run with a saner learning
-#: rate from its last good checkpoint; the change is reported and written to ``config.json``.
-RESUME_ADJUSTABLE_FIELDS = frozenset({("optim", "lr"), ("optim", "d_lr")})
-
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (``torch.save`` to a temp file, then rename)."""
@@ -78,9 +67,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         FileNotFoundError: no such file. IsADirectoryError: ``path`` is a directory.
         ValueError: the file is not a readable pfrlib checkpoint.
     """
-    import pickle  # noqa: PLC0415 (local: this function is the only user)
-    import re  # noqa: PLC0415
-
     path = Path(path)
     if path.is_dir():
         hint = f"; did you mean {path / 'checkpoint_last.pt'}?" if (path / "checkpoint_last.pt").is_file() else ""
@@ -163,77 +149,6 @@ def _py_state_to_lists(st: tuple) -> list:
     return [version, list(internal), gauss]
 
 
-# --------------------------------------------------------------------------- run directories
-def prepare_run_dir(out: str | os.PathLike, resume: bool, overwrite: bool) -> Path:
-    """Check that ``out`` can hold this run (rank 0, before any work): writable, and not holding
-    another run unless ``resume`` (continue it) or ``overwrite`` (replace it) was asked for.
-
-    Raises:
-        OSError naming ``out`` if it cannot be written; FileExistsError if it holds a run.
-    """
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise OSError(f"out: output directory {str(out)!r} is not writable: {err}") from None
-    occupied = (out / CHECKPOINT_LAST).exists() or (out / "final.json").exists()
-    if occupied and not (resume or overwrite):
-        raise FileExistsError(
-            f"out: {str(out)!r} already holds a run; pass --resume to continue it, "
-            f"--overwrite to replace it, or choose another --out"
-        )
-    return out
-
-
-def check_resume_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Refuse to resume a run whose saved configuration differs from ``now`` (both
-    ``TrainConfig.to_dict()``), apart from :data:`RESUME_FREE_FIELDS`; the error lists every
-    differing field with both values. Returns the :data:`RESUME_ADJUSTABLE_FIELDS` that differ,
-    ``{name: (run's value, new value)}``."""
-    import json  # noqa: PLC0415
-
-    diffs, adjusted = [], {}
-    for section, values in saved.items():
-        if not isinstance(values, dict):
-            continue
-        for key, value in values.items():
-            if (section, key) in RESUME_FREE_FIELDS:
-                continue
-            current = now.get(section, {}).get(key)
-            if json.dumps(value) != json.dumps(current):
-                if (section, key) in RESUME_ADJUSTABLE_FIELDS:
-                    adjusted[key] = (value, current)
-                else:
-                    diffs.append(f"{key} (run: {value!r}, now: {current!r})")
-    if diffs:
-        raise ValueError("resume: the configuration differs from the run being resumed in " + "; ".join(diffs)
-                         + " (only lr and d_lr may change on resume)")
-    return adjusted
-
-
-def truncate_metrics(path: str | os.PathLike, iteration: int) -> None:
-    """Drop ``metrics.jsonl`` records after ``iteration`` (written by a run killed after its last
-    checkpoint), and a last line cut by the kill; rewritten atomically."""
-    import json  # noqa: PLC0415
-
-    path = Path(path)
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the kill
-        if rec.get("iter", 0) <= iteration:
-            keep.append(line)
-    text = "".join(line + "\n" for line in keep)
-    atomic_write(path, lambda f: f.write(text), mode="w")
-
-
 def checkpoint_iteration(path: str | os.PathLike) -> Any:
     """The iteration a checkpoint holds, or ``"?"`` if it cannot be read (for messages)."""
     try:
@@ -242,14 +157,26 @@ def checkpoint_iteration(path: str | os.PathLike) -> Any:
         return "?"
 
 
-def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files a write killed mid-way left in ``out`` (``.NAME.*.tmp`` from
-    :func:`pfrlib.io.atomic_write`, up to a whole checkpoint each) and an unconfirmed
-    :data:`CHECKPOINT_PENDING`. Returns what was removed."""
-    out = Path(out)
-    removed = []
-    for p in list(out.glob(".*.tmp")) + [out / CHECKPOINT_PENDING]:
-        if p.is_file():
-            p.unlink()
-            removed.append(p)
-    return removed
+def states_of(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """``{key: part.state_dict()}`` for the stateful parts of a run (modules, optimisers,
+    schedulers, a baseline); a dict of parts gives a dict of states, ``None`` an empty dict."""
+    def state(part: Any) -> Any:
+        if part is None:
+            return {}
+        if isinstance(part, Mapping):
+            return {k: p.state_dict() for k, p in part.items()}
+        return part.state_dict()
+
+    return {key: state(part) for key, part in parts.items()}
+
+
+def load_states(parts: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+    """The inverse of :func:`states_of`: load every part from ``state[key]`` (``None`` parts skipped)."""
+    for key, part in parts.items():
+        if part is None:
+            continue
+        if isinstance(part, Mapping):
+            for k, p in part.items():
+                p.load_state_dict(state[key][k])
+        else:
+            part.load_state_dict(state[key])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 import torch.distributed as dist
 
 __all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_object",
-           "same_on_all_ranks"]
+           "same_on_all_ranks", "replicas_identical"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,12 @@ def same_on_all_ranks(t: torch.Tensor) -> bool:
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     return bool(torch.equal(hi, lo))
+
+
+def replicas_identical(parameters: Iterable[torch.Tensor], device: torch.device) -> bool:
+    """Whether every rank holds bitwise the same weights (compares per-parameter float64 sums;
+    on a non-CUDA device they are reduced on the CPU, as gloo needs)."""
+    sums = torch.stack([p.detach().double().sum() for p in parameters])
+    if device.type != "cuda":
+        sums = sums.cpu()
+    return same_on_all_ranks(sums)

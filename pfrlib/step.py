@@ -30,14 +30,13 @@ float32 gets it: the cross-entropy and BCE losses (autocast's float32 list), the
 Gram products (:func:`pfrlib.losses.gram_matrix` leaves autocast for its ``bmm``).
 
 Nothing here reads a value back to the host: the loss terms stay on the device (the run loop
-checks them for NaN/inf with :class:`FiniteCheck`, once per log interval), and the labels are
+checks them for NaN/inf with :class:`pfrlib.watchdog.FiniteCheck`, once per log interval), and the labels are
 not range-checked per batch (datasets check each item when they load it).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -47,13 +46,10 @@ from torch import Tensor, nn
 
 from . import losses
 from .baselines import Baseline, BaselineInputs, DiscriminatorInputs
+from .watchdog import FiniteCheck, NonFiniteLossError  # their home moved to pfrlib.watchdog (old names kept)
 
 __all__ = ["NetworkStep", "network_step", "discriminator_step", "upsample", "d_accuracy", "FiniteCheck",
            "NonFiniteLossError", "DiscriminatorInputs"]
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term became NaN or infinite; training stopped and kept the last good checkpoint."""
 
 
 @dataclass
@@ -258,48 +254,3 @@ def d_accuracy(d_src: Tensor, d_tgt: Tensor, gan: str) -> tuple[Tensor, Tensor]:
     acc_s = ((d_src > thr) == (losses.SOURCE_LABEL > 0.5)).float().mean()
     acc_t = ((d_tgt > thr) == (losses.TARGET_LABEL > 0.5)).float().mean()
     return acc_s, acc_t
-
-
-class FiniteCheck:
-    """A device-side record of non-finite loss terms: no host sync until :meth:`first_failure`.
-
-    :meth:`update` ORs ``~isfinite`` of each term into a flag tensor and remembers the first
-    iteration (and the values) where any term failed, all with tensor ops on the terms' device.
-    :meth:`first_failure` reads the flags back once (the run loop calls it once per log interval
-    and around every checkpoint) and returns ``None`` or ``(iteration, {term: value})``.
-    """
-
-    def __init__(self) -> None:
-        self.names: Optional[list[str]] = None
-        self.bad: Optional[Tensor] = None
-        self.first_iteration: Optional[Tensor] = None
-        self.first_values: Optional[Tensor] = None
-
-    def update(self, terms: Mapping[str, Tensor], iteration: int) -> None:
-        """Record the terms of ``iteration`` (1-based)."""
-        values = torch.stack([v.detach().float().reshape(()) for v in terms.values()])
-        bad = ~torch.isfinite(values)
-        if self.bad is None or self.names != list(terms):
-            self.names = list(terms)
-            self.bad = torch.zeros_like(bad)
-            self.first_iteration = torch.full((), -1, dtype=torch.long, device=values.device)
-            self.first_values = torch.zeros_like(values)
-        new = bad.any() & ~self.bad.any()
-        self.first_iteration = torch.where(new, torch.full_like(self.first_iteration, iteration), self.first_iteration)
-        self.first_values = torch.where(new, values, self.first_values)
-        self.bad = self.bad | bad
-
-    def failed(self) -> Tensor:
-        """A device bool: whether any term has been non-finite."""
-        if self.bad is None:
-            return torch.zeros((), dtype=torch.bool)
-        return self.bad.any()
-
-    def first_failure(self) -> Optional[tuple[int, dict[str, float], dict[str, float]]]:
-        """``None`` if every recorded term was finite, else ``(iteration, bad terms, all terms)``:
-        the first iteration where a term was non-finite, those terms, and every term's value then."""
-        if self.bad is None or not bool(self.bad.any()):
-            return None
-        it = int(self.first_iteration)
-        vals = dict(zip(self.names, self.first_values.tolist()))
-        return it, {n: v for n, v in vals.items() if not math.isfinite(v)}, vals

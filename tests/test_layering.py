@@ -45,12 +45,6 @@ PACKAGE = "pfrlib"
 # longer matches anything fails the test, so the list can only shrink.
 # --------------------------------------------------------------------------------------------
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # h2 (train / checkpoint)
-    ("pfrlib.checkpoint", "pickle"): "h2, issue 20.4: standard library imported inside a function",
-    ("pfrlib.checkpoint", "re"): "h2, issue 20.4: standard library imported inside a function",
-    ("pfrlib.checkpoint", "json"): "h2, issue 20.4: standard library imported inside a function",
-    ("pfrlib.train", "tqdm.auto"): "h2, issue 20.4: tqdm is a required dependency, import it at the top",
-    ("pfrlib.train", "torch.nn.parallel"): "h2, issue 20.4: torch is a required dependency, import it at the top",
     # h5 (real data / evaluate)
     ("pfrlib.data.readers", "torchvision.io"): "h5, issue 20.4: torchvision is required, import it at the top",
 }
@@ -58,10 +52,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 # TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating
 # in issue 20 (COMMON.md's shared interfaces); each must exist once their branches are merged.
 PLANNED_MODULES: dict[str, str] = {
-    "pfrlib.rundir": "h2, issue 20.2: RunDirectory",
-    "pfrlib.dirlock": "h2, issue 20.2: one writer per run directory",
-    "pfrlib.run_setup": "h2, issue 20.2: the parts of a run",
-    "pfrlib.watchdog": "h2, issue 20.2: FiniteCheck and the NaN watchdog",
     "pfrlib.tensorboard": "h7: TensorBoard events of a run",
     "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
@@ -70,7 +60,6 @@ PLANNED_MODULES: dict[str, str] = {
 # TEMPORARY as well: modules over [tool.pfrlib] max-module-lines that their owners are splitting
 # (issue 20, item 5).
 OVERSIZED_MODULES: dict[str, str] = {
-    "pfrlib.train": "h2, issue 20.5",
 }
 
 # --------------------------------------------------------------------------------------------

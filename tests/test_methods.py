@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pfrlib import methods
-from pfrlib.checkpoint import RESUME_FREE_FIELDS
+from pfrlib.rundir import RESUME_FREE_FIELDS
 from pfrlib.config import (ALL_METHODS, BOOKKEEPING, EXECUTION, TrainConfig, bookkeeping_fields, fields_with_role,
                            resume_free_fields)
 from pfrlib.device import check_device_name, device_type, resolve_device

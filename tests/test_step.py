@@ -310,7 +310,13 @@ def test_compiled_step_runs(tmp_path):
 # the layering of every pfrlib module: tests/test_layering.py
 def test_moved_names_still_work():
     from pfrlib.config import add_arguments, config_from_argv  # moved to pfrlib.cli
-    from pfrlib.train import CHECKPOINT_LAST, build_dataset, build_segmentation_model, poly_factor  # noqa: F401
+    from pfrlib.step import FiniteCheck, NonFiniteLossError  # moved to pfrlib.watchdog
+    from pfrlib.train import (  # noqa: F401
+        CHECKPOINT_BEST, CHECKPOINT_LAST, NonFiniteLossError as TrainNonFinite, Trainer, TrainResult, build_dataset,
+        build_segmentation_model, main, poly_factor, resolve_device, seed_everything, train)
+    from pfrlib import watchdog
+
+    assert FiniteCheck is watchdog.FiniteCheck and NonFiniteLossError is watchdog.NonFiniteLossError is TrainNonFinite
 
     assert config_from_argv(["--seed", "3"]).run.seed == 3 and callable(add_arguments)
     assert build_segmentation_model is models.build_from_config

@@ -61,8 +61,8 @@ from .command_line import add_arguments, config_from_args, config_from_argv
 from .fields import BOOKKEEPING, EXECUTION
 from .presets import PRESETS
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
-from .train_config import (SECTION_TYPES, SECTIONS, TrainConfig, bookkeeping_fields, field_choices_of,
-                           fields_with_role, method_classifiers, resume_free_fields)
+from .train_config import (LR_HISTORY_KEY, SECTION_TYPES, SECTIONS, TrainConfig, bookkeeping_fields,
+                           field_choices_of, fields_with_role, method_classifiers, resume_free_fields)
 
 __all__ = [
     "METHODS",
@@ -83,6 +83,7 @@ __all__ = [
     "TrainConfig",
     "SECTIONS",
     "SECTION_TYPES",
+    "LR_HISTORY_KEY",
     "parse_spec",
     "method_classifiers",
     "BOOKKEEPING",

@@ -24,8 +24,12 @@ from .presets import PRESET_SECTIONS, PRESETS, method_recipe
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 from .validation import validate
 
-__all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "method_classifiers", "fields_with_role",
+__all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method_classifiers", "fields_with_role",
            "bookkeeping_fields", "resume_free_fields", "field_choices_of"]
+
+#: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
+#: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
+LR_HISTORY_KEY = "lr_history"
 
 
 def method_classifiers(method: str) -> int:
@@ -156,6 +160,8 @@ class TrainConfig:
         for key, value in d.items():
             if key == "preset_name":
                 flat["preset_name"] = value
+            elif key == LR_HISTORY_KEY:  # a record of the run (pfrlib.rundir), not a field
+                continue
             elif key in SECTION_TYPES and isinstance(value, dict):
                 for name, v in value.items():
                     flat[f"{key}.{name}"] = v
