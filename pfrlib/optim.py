@@ -203,11 +203,18 @@ def poly_schedule(optimizer: torch.optim.Optimizer, optim_cfg: Any, which: str =
                   ) -> torch.optim.lr_scheduler.LambdaLR:
     """The learning-rate schedule of the network (``which="network"``: ``schedule``) or of a
     discriminator (``"discriminator"``: ``d_schedule``): poly over ``schedule_iterations`` (or
-    ``iterations``), or constant."""
+    ``iterations``), or constant. With ``warmup_fraction > 0`` the factor is ``it / W`` for
+    ``it < W = int(warmup_fraction * horizon)`` first (CLAN's ``lr_warmup`` over its
+    ``PREHEAT_STEPS``, then its ``lr_poly`` at ``it``; on both schedules)."""
     o = optim_cfg
     horizon = o.schedule_iterations or o.iterations
     kind = o.schedule if which == "network" else o.d_schedule
     power = o.power
+    warmup = int(getattr(o, "warmup_fraction", 0.0) * horizon)
     if kind == "poly":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: poly_factor(it, horizon, power))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+        base = lambda it: poly_factor(it, horizon, power)  # noqa: E731
+    else:
+        base = lambda it: 1.0  # noqa: E731
+    if warmup > 0:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: it / warmup if it < warmup else base(it))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, base)

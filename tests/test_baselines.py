@@ -250,6 +250,11 @@ def test_a_config_saved_before_the_baselines_still_equals_its_preset(preset):
 @pytest.mark.parametrize("args,field", [
     (["--method", "clan", "--clan-lambda-local", "-1"], "clan_lambda_local"),
     (["--method", "clan", "--clan-preheat", "2"], "clan_preheat"),
+    (["--method", "clan", "--clan-d-source-size", "middle"], "clan_d_source_size"),
+    (["--method", "clan", "--clan-focal-gamma", "-1"], "clan_focal_gamma"),
+    (["--method", "clan", "--warmup-fraction", "1.5"], "warmup_fraction"),
+    (["--method", "curriculum", "--curriculum-prediction", "hard"], "curriculum_prediction"),
+    (["--method", "clan", "--aspp-branches", "4"], "aspp_branches"),
     (["--method", "clan", "--classifiers", "1"], "classifiers"),
     (["--method", "pfr", "--classifiers", "2"], "classifiers"),
     (["--method", "fcn_wild", "--fcn-lower-quantile", "0.9", "--fcn-upper-quantile", "0.1"], "fcn_lower_quantile"),

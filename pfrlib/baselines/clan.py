@@ -7,8 +7,9 @@ check them against the paper text here):
 * the network has two classifiers ``C1``, ``C2`` on the stage-5 features and predicts
   ``p = p1 + p2`` (:class:`pfrlib.models.TwoClassifierNet`, ``ModelConfig.classifiers = 2``);
 * **segmentation**: ``L_seg = CE(p1, y) + CE(p2, y)`` on source (it replaces Eq. 1 of the
-  summed prediction; CLAN's code uses a focal variant of CE, we keep the engine's CE so that the
-  table's rows differ only by their adaptation terms);
+  summed prediction; CLAN's code uses a focal variant of CE, :func:`focal_segmentation_loss`,
+  an option (``clan_focal_gamma``); by default we keep the engine's CE so that the table's rows
+  differ only by their adaptation terms);
 * **weight discrepancy loss**: ``L_weight = cos(w1, w2) = w1 . w2 / (|w1| |w2|)``, the
   cosine similarity of the two classifiers' flattened weights (:func:`weight_discrepancy_loss`;
   the code adds 1 to keep it positive, a constant that changes no gradient);
@@ -21,26 +22,36 @@ check them against the paper text here):
 * the code multiplies both adaptation terms by ``damping = 1 - iteration / horizon``.
 
 Defaults (:class:`pfrlib.config.CLANConfig`) are the code's GTA5 values: ``lambda_adv = 0.001``,
-``lambda_weight = 0.01 x 2``, ``lambda_local = 40``, ``epsilon = 0.4``, preheat 1/20 of the run.
-Not reproduced: CLAN's linear learning-rate warm-up over the preheat (the engine's poly schedule
-is shared by every row) and its focal CE.
+``lambda_weight = 0.01 x 2``, ``lambda_local = 40``, ``epsilon = 0.4``, preheat 1/20 of the run;
+D's source half is upsampled to the source size as in the code (``clan_d_source_size``). The
+``paper`` preset with ``--method clan`` trains CLAN's recipe (:meth:`CLANConfig.paper_overrides`:
+100k iterations after a linear learning-rate warm-up over the preheat, no auxiliary head, four
+ASPP branches, mirroring). Not reproduced: its random rescaling of the input images; its focal CE is an option (``clan_focal_gamma = 2``),
+off by default; every difference: ``docs/baselines.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..losses import segmentation_loss
+from ..losses import IGNORE_INDEX, segmentation_loss
 from ..models import FCDiscriminator
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, per_element_adversarial
 
-__all__ = ["CLANConfig", "CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
-           "clan_discriminator_loss", "clan_factors"]
+__all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
+           "clan_discriminator_loss", "clan_factors", "focal_segmentation_loss"]
+
+
+#: Where the discriminator's per-pixel loss on the *source* half is taken: ``"source"`` (its output
+#: upsampled to the source image size, as CLAN's ``CLAN_train.py`` does with ``interp_source``) or
+#: ``"target"`` (upsampled to the target map's size, this project's first version).
+D_SOURCE_SIZES: tuple[str, ...] = ("source", "target")
 
 
 @dataclass
@@ -63,6 +74,13 @@ class CLANConfig:
     clan_preheat: float = 0.05
     #: Multiply both CLAN terms by ``1 - iteration / horizon`` (CLAN's ``damping``).
     clan_damping: bool = True
+    #: The size D's source-half output is upsampled to before its mean (:data:`D_SOURCE_SIZES`;
+    #: CLAN's code: ``"source"``). The two agree when source and target images have one size.
+    clan_d_source_size: str = "source"
+    #: ``gamma`` of the focal cross-entropy on both classifiers (CLAN's code, ``CrossEntropy2d``:
+    #: 2); 0 = the engine's plain cross-entropy (our default at both scales, so Table 1's rows
+    #: differ only by their adaptation terms: ``docs/baselines.md``).
+    clan_focal_gamma: float = 0.0
 
     def loss_weights(self) -> dict[str, float]:
         """The weights of CLAN's terms in Eq. (6)'s sum (``TrainConfig.effective_weights``)."""
@@ -73,11 +91,30 @@ class CLANConfig:
         """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
         return cls(clan_lambda_adv=0.01)
 
+    @staticmethod
+    def paper_overrides() -> dict[str, Any]:
+        """What the ``paper`` preset changes for ``--method clan``: CLAN's own recipe
+        (RoyalVane/CLAN, ``CLAN_train.py`` and ``model/CLAN_G.py``; ``docs/baselines.md``).
+
+        ``NUM_STEPS = NUM_STEPS_STOP = 100000`` with the poly rate over the same 100k (so the
+        preheat ends at 5,000 and the damping ``1 - i/100000`` reaches 0) after a linear warm-up of
+        both learning rates over the preheat (``lr_warmup``, ``warmup_fraction`` 1/20); the two classifiers
+        ``layer5``, ``layer6`` both on ``layer4`` and no auxiliary head on ``layer3``; each
+        ``Classifier_Module`` summing all four ASPP branches; the loaders' random mirroring
+        (``mirror=True``). The SGD / Adam settings, sizes and batch are AdaptSegNet's, as the
+        ``paper`` preset already has them.
+        """
+        return {"iterations": 100_000, "schedule_iterations": None, "warmup_fraction": 0.05, "multi_level": False,
+                "aspp_branches": 4, "hflip": True}
+
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""
-        check_weights(self, "clan_lambda_adv", "clan_lambda_weight", "clan_lambda_local", "clan_epsilon")
+        check_weights(self, "clan_lambda_adv", "clan_lambda_weight", "clan_lambda_local", "clan_epsilon",
+                      "clan_focal_gamma")
         if not (0 <= self.clan_preheat <= 1):
             raise ValueError(f"clan_preheat must be a fraction of the run in [0, 1], got {self.clan_preheat}")
+        if self.clan_d_source_size not in D_SOURCE_SIZES:
+            raise ValueError(f"clan_d_source_size must be one of {D_SOURCE_SIZES}, got {self.clan_d_source_size!r}")
 
 
 def discrepancy_map(p1: Tensor, p2: Tensor, eps: float = 1e-12) -> Tensor:
@@ -139,18 +176,21 @@ def weighted_adversarial_loss(d_out: Tensor, value: float, weight_map: Tensor, e
 
 
 def clan_discriminator_loss(d_src: Tensor, d_tgt: Tensor, weight_map: Tensor, epsilon: float,
-                            lambda_local: float, weighted: bool, kind: str = "bce") -> Tensor:
+                            lambda_local: float, weighted: bool, kind: str = "bce",
+                            source_size: Optional[tuple[int, int]] = None) -> Tensor:
     """CLAN's discriminator update: plain loss on source (label 0) + weighted loss on target (1).
 
     Args:
         d_src, d_tgt: D's outputs on the detached source / target softmax (B x 1 x h' x w').
         weight_map: the detached target discrepancy map, B x 1 x H x W.
         weighted: after the preheat (before it, both halves are plain, as in CLAN's code).
+        source_size: ``(H_s, W_s)`` D's source output is upsampled to before its mean (CLAN's
+            code: the source image size); None = the weight map's (target) size.
 
     Returns:
         Scalar: the sum of the two halves (CLAN back-propagates each; no 0.5 factor).
     """
-    size = weight_map.shape[-2:]
+    size = weight_map.shape[-2:] if source_size is None else tuple(source_size)
     d_src = F.interpolate(d_src, size=size, mode="bilinear", align_corners=True) if d_src.shape[-2:] != size else d_src
     src = per_element_adversarial(d_src, 0.0, kind).mean()
     if weighted:
@@ -158,6 +198,29 @@ def clan_discriminator_loss(d_src: Tensor, d_tgt: Tensor, weight_map: Tensor, ep
     else:
         tgt = weighted_adversarial_loss(d_tgt, 1.0, torch.zeros_like(weight_map), 1.0, 0.0, kind)
     return src + tgt
+
+
+def focal_segmentation_loss(logits: Tensor, labels: Tensor, gamma: float, ignore_index: int = IGNORE_INDEX,
+                            clamp: float = 1e-9) -> Tensor:
+    """CLAN's segmentation loss (its ``utils/loss.py``, ``CrossEntropy2d``): the focal cross-entropy.
+
+    ``mean over labelled pixels of -(1 - p_y)^gamma log p_y``, ``p_y`` the softmax of the true
+    class clamped to ``[clamp, 1 - clamp]``; ``gamma = 0`` is the plain cross-entropy (up to the clamp).
+
+    Args:
+        logits: B x K x H x W scores (at the label size).
+        labels: B x H x W class ids; ``ignore_index`` pixels do not count.
+
+    Returns:
+        Scalar (0 when no pixel is labelled).
+    """
+    p = F.softmax(logits.float(), dim=1).clamp(clamp, 1.0 - clamp)
+    labels = labels.long()
+    valid = labels != ignore_index
+    p_y = p.gather(1, torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(1)).squeeze(1)[valid]
+    if p_y.numel() == 0:
+        return logits.sum() * 0.0
+    return (-(1.0 - p_y) ** gamma * p_y.log()).mean()
 
 
 def clan_factors(iteration: int, horizon: int, preheat: float, damping: bool) -> tuple[bool, float]:
@@ -196,7 +259,11 @@ class CLAN(Baseline):
         size_s, size_t = inp.xs.shape[-2:], inp.xt.shape[-2:]
         up = partial(F.interpolate, mode="bilinear", align_corners=True)
         s1, s2 = (up(t, size=size_s) for t in inp.out_s.head_logits)
-        seg = segmentation_loss(s1, inp.ys, check=False) + segmentation_loss(s2, inp.ys, check=False)
+        if c.clan_focal_gamma > 0:
+            seg = (focal_segmentation_loss(s1, inp.ys, c.clan_focal_gamma)
+                   + focal_segmentation_loss(s2, inp.ys, c.clan_focal_gamma))
+        else:
+            seg = segmentation_loss(s1, inp.ys, check=False) + segmentation_loss(s2, inp.ys, check=False)
         t1, t2 = (up(t, size=size_t) for t in inp.out_t.head_logits)
         wmap = discrepancy_map(F.softmax(t1.float(), dim=1), F.softmax(t2.float(), dim=1))
         d_out = inp.discriminators["main"](F.softmax(inp.logits_t, dim=1))
@@ -207,6 +274,7 @@ class CLAN(Baseline):
         h1, h2 = self._heads()
         terms = {"seg": seg, "clan_adv": damping * adv, "clan_discrepancy": damping * weight_discrepancy_loss(h1, h2)}
         d_loss = partial(clan_discriminator_loss, weight_map=wmap.detach(), epsilon=c.clan_epsilon,
-                         lambda_local=c.clan_lambda_local, weighted=weighted, kind=inp.gan)
+                         lambda_local=c.clan_lambda_local, weighted=weighted, kind=inp.gan,
+                         source_size=tuple(size_s) if c.clan_d_source_size == "source" else None)
         outputs = {"main": DiscriminatorInputs(inp.logits_s, inp.logits_t, softmax=True, loss=d_loss)}
         return BaselineTerms(terms, outputs, {"clan_map": wmap.detach().mean()})

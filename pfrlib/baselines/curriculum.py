@@ -28,6 +28,7 @@ The weight and the start are ours (:class:`pfrlib.config.CurriculumConfig`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,13 @@ from torch import Tensor, nn
 from .common import Baseline, BaselineInputs, BaselineTerms, check_weights, label_distribution, predicted_distribution
 from .fcn_wild import feature_channels
 
-__all__ = ["CurriculumConfig", "Curriculum", "LabelDistributionEstimator", "estimator_loss", "label_distribution_kl"]
+__all__ = ["CurriculumConfig", "Curriculum", "LabelDistributionEstimator", "estimator_loss", "label_distribution_kl",
+           "PREDICTIONS", "sharpened_distribution"]
+
+#: How the network's predicted image-level distribution is read from its softmax: ``"mean"`` (the
+#: softmax averaged over the pixels, the paper's text) or ``"sharpened"`` (the authors' code,
+#: ``train_val_FCN_DA.py``, ``layout_loss_hard``: :func:`sharpened_distribution`).
+PREDICTIONS: tuple[str, ...] = ("mean", "sharpened")
 
 
 @dataclass
@@ -52,6 +59,9 @@ class CurriculumConfig:
     curriculum_lambda: float = 0.1
     #: Iterations before the KL term starts (the estimator first learns from source labels).
     curriculum_start: int = 5000
+    #: The predicted distribution the term pulls (:data:`PREDICTIONS`): ``"mean"`` softmax, or the
+    #: authors' code's ``"sharpened"`` one (the ``paper`` preset's, :meth:`paper_overrides`).
+    curriculum_prediction: str = "mean"
 
     def loss_weights(self) -> dict[str, float]:
         """The weights of the KL term and of the estimator's own loss (its gradient reaches only
@@ -63,11 +73,25 @@ class CurriculumConfig:
         """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
         return cls(curriculum_lambda=1.0, curriculum_start=300)
 
+    @staticmethod
+    def paper_overrides() -> dict[str, Any]:
+        """What the ``paper`` preset changes for ``--method curriculum`` (``docs/baselines.md``).
+
+        The authors' released code (YangZhang4065/AdaptationSeg, ``train_val_FCN_DA.py``) is for
+        SYNTHIA -> Cityscapes with a Keras VGG-16 FCN, not this network or GTA5; from it we take
+        the label-distribution term as it computes it (``layout_loss_hard``: the sharpened
+        prediction, weight 0.1 = our default ``curriculum_lambda``) and its single classifier (no
+        auxiliary head). The schedule stays the engine's (its SGD at 1e-5 belongs to its FCN).
+        """
+        return {"multi_level": False, "curriculum_prediction": "sharpened"}
+
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""
         check_weights(self, "curriculum_lambda")
         if self.curriculum_start < 0:
             raise ValueError(f"curriculum_start must be >= 0, got {self.curriculum_start}")
+        if self.curriculum_prediction not in PREDICTIONS:
+            raise ValueError(f"curriculum_prediction must be one of {PREDICTIONS}, got {self.curriculum_prediction!r}")
 
 
 class LabelDistributionEstimator(nn.Module):
@@ -119,6 +143,27 @@ def label_distribution_kl(p_est: Tensor, p_pred: Tensor, eps: float = 1e-8) -> T
     return F.kl_div(p_pred.float().clamp_min(eps).log(), p_est, reduction="batchmean")
 
 
+def sharpened_distribution(logits: Tensor, power: float = 5.0, eps: float = 1e-7) -> Tensor:
+    """The authors' code's predicted label distribution (``train_val_FCN_DA.py``, ``layout_loss_hard``).
+
+    Per pixel the softmax is divided by its maximum and raised to ``power`` (5 in the code: close
+    to a one-hot of the argmax, yet differentiable), averaged over the pixels and renormalised:
+    ``q_c = m_c / (sum_k m_k + eps)``, ``m_c = mean_i (p_ic / max_k p_ik) ** power``. (The code
+    also clips the logits to [-30, 30] first, which changes nothing short of overflow.)
+
+    Args:
+        logits: B x K x H x W scores.
+
+    Returns:
+        B x K float32, rows summing to 1 (up to ``eps``).
+    """
+    if logits.dim() != 4:
+        raise ValueError(f"logits: expected B x K x H x W, got shape {tuple(logits.shape)}")
+    p = F.softmax(logits.float(), dim=1)
+    m = ((p / p.amax(dim=1, keepdim=True)) ** power).mean(dim=(2, 3))
+    return m / (m.sum(dim=1, keepdim=True) + eps)
+
+
 class Curriculum(Baseline):
     """``--method curriculum``: ``curriculum_kl`` on target, ``curriculum_estimator`` on source.
 
@@ -130,6 +175,7 @@ class Curriculum(Baseline):
         super().__init__()
         self.num_classes = cfg.model.num_classes
         self.start = cfg.curriculum.curriculum_start
+        self.prediction = cfg.curriculum.curriculum_prediction
         self.estimator = LabelDistributionEstimator(feature_channels(model), self.num_classes)
 
     def trainable_modules(self) -> dict[str, nn.Module]:
@@ -141,6 +187,8 @@ class Curriculum(Baseline):
         est = estimator_loss(self.call("estimator", fs), p_src)
         with torch.no_grad():
             p_est = self.estimator(ft).exp()
-        kl = label_distribution_kl(p_est, predicted_distribution(inp.logits_t))
+        p_pred = (sharpened_distribution(inp.logits_t) if self.prediction == "sharpened"
+                  else predicted_distribution(inp.logits_t))
+        kl = label_distribution_kl(p_est, p_pred)
         on = 1.0 if inp.iteration >= self.start else 0.0
         return BaselineTerms({"curriculum_kl": on * kl, "curriculum_estimator": est})

@@ -25,6 +25,7 @@ are ours (:class:`pfrlib.config.FCNWildConfig`): the paper's belong to its VGG-1
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +69,16 @@ class FCNWildConfig:
     def cpu(cls) -> "FCNWildConfig":
         """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
         return cls(fcn_lambda_adv=0.002, fcn_lambda_constraint=0.1)
+
+    @staticmethod
+    def paper_overrides() -> dict[str, Any]:
+        """What the ``paper`` preset changes for ``--method fcn_wild`` (``docs/baselines.md``).
+
+        No public code of this paper was found, so only what its paper says about the network
+        applies: one classifier, no AdaptSegNet-style auxiliary head. The rest is the engine's
+        (AdaptSegNet's) recipe.
+        """
+        return {"multi_level": False}
 
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""

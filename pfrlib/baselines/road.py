@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +68,16 @@ class ROADConfig:
     def cpu(cls) -> "ROADConfig":
         """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
         return cls(road_lambda_adv=0.01, road_lambda_distill=0.01)
+
+    @staticmethod
+    def paper_overrides() -> dict[str, Any]:
+        """What the ``paper`` preset changes for ``--method road`` (``docs/baselines.md``).
+
+        No public code of this paper was found, so only what its paper says about the network
+        applies: one classifier, no AdaptSegNet-style auxiliary head. The rest is the engine's
+        (AdaptSegNet's) recipe.
+        """
+        return {"multi_level": False}
 
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values; with ``check_paths`` the reference checkpoint must exist."""

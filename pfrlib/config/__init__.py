@@ -16,7 +16,9 @@ Two presets (:meth:`TrainConfig.preset`):
 ``paper``
     GTA5 1280x720 -> Cityscapes 1024x512, DeepLab-v2 ResNet-101, SGD 2.5e-4 (10x on the heads),
     poly 0.9 over 250k iterations stopped at 150k (AdaptSegNet's schedule), discriminator Adam
-    1e-4 (0.9, 0.99), lambda_adv = 0.002, lambda_pfr = 0.004 (Section 3.4), batch 1.
+    1e-4 (0.9, 0.99), lambda_adv = 0.002, lambda_pfr = 0.004 (Section 3.4), batch 1. A Table-1
+    baseline adds its own recipe (its section's ``paper_overrides()``: CLAN's 100k schedule, two
+    four-branch classifiers and no auxiliary head, ...; ``docs/baselines.md``).
 ``cpu``
     SynthStreets source -> target with the small CPU model, tuned so a run takes a few minutes on
     two cores (``docs/tuning.md`` records what was tried and why).

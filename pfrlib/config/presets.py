@@ -2,17 +2,20 @@
 
 Each is a function giving the sections that differ from the dataclass defaults (``{section
 name: section}``); :class:`~pfrlib.config.TrainConfig` fills in the rest. The Table-1 baselines'
-``cpu`` values come from their own sections (``CLANConfig.cpu()``, ...).
+``cpu`` values come from their own sections (``CLANConfig.cpu()``, ...). At paper scale a
+baseline also changes the shared sections - its own schedule, heads, ASPP branches - through its
+section's ``paper_overrides()`` (:func:`method_recipe`, applied by ``TrainConfig.preset`` before
+the user's overrides): ``TrainConfig.preset("paper", method="clan")`` is CLAN's recipe.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
-__all__ = ["PRESETS", "PRESET_SECTIONS", "paper", "cpu"]
+__all__ = ["PRESETS", "PRESET_SECTIONS", "paper", "cpu", "method_recipe"]
 
 
 def paper() -> dict[str, Any]:
@@ -125,3 +128,13 @@ def cpu() -> dict[str, Any]:
 PRESET_SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {"cpu": cpu, "paper": paper}
 #: Named presets of :meth:`pfrlib.config.TrainConfig.preset`.
 PRESETS: tuple[str, ...] = tuple(PRESET_SECTIONS)
+
+
+def method_recipe(preset: str, section_type: Optional[type]) -> dict[str, Any]:
+    """The flat overrides preset ``preset`` applies for a method whose config section is
+    ``section_type`` (``CLANConfig``, ...; None for the ladder): at ``paper`` scale the section's
+    ``paper_overrides()`` (its own code's schedule, heads, ASPP branches: ``docs/baselines.md``);
+    nothing at ``cpu`` scale, where every baseline shares the tuned recipe (``docs/tuning.md``)."""
+    if preset == "paper" and section_type is not None:
+        return dict(section_type.paper_overrides())
+    return {}

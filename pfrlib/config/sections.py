@@ -71,6 +71,11 @@ class ModelConfig:
     multi_level: bool = False
     #: FCDiscriminator width.
     ndf: int = 64
+    #: ASPP branches each classifier sums (``pfrlib.models.common.ASPPClassifier``); None = the
+    #: architecture's default (``deeplabv2_r101``: 2, what AdaptSegNet's code computes;
+    #: ``dilated_*``: 4). CLAN's ``paper`` recipe: 4 (its ``Classifier_Module`` sums all four).
+    #: Not for ``small``, whose head has its own ``head_dilations``.
+    aspp_branches: Optional[int] = None
     #: Extra keyword arguments of ``build_model`` (a JSON object on the command line).
     model_kwargs: dict = field(default_factory=dict)
     #: Classifiers on stage 5: 2 for CLAN (``pfrlib.models.TwoClassifierNet``, prediction = their
@@ -98,6 +103,10 @@ class OptimConfig:
     d_lr: float = 1e-4
     d_betas: tuple[float, float] = (0.9, 0.99)
     d_schedule: str = field(default="poly", metadata=choices(SCHEDULES))
+    #: Linear learning-rate warm-up from 0 over this fraction of the schedule's horizon, then the
+    #: schedule (the network's and the discriminators'); 0 = none (AdaptSegNet). CLAN's code warms
+    #: up over its preheat, 1/20 (``lr_warmup``; its ``paper`` recipe: docs/baselines.md).
+    warmup_fraction: float = 0.0
     #: Clip the segmentation network's gradient norm (None = no clipping, as AdaptSegNet).
     grad_clip: Optional[float] = None
     #: How SGD lists the backbone parameters (``pfrlib.optim``): ``"adaptsegnet"`` steps each

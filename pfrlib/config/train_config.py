@@ -20,7 +20,7 @@ from .. import methods
 from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
 from ..io import atomic_write
 from .fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
-from .presets import PRESET_SECTIONS, PRESETS
+from .presets import PRESET_SECTIONS, PRESETS, method_recipe
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 from .validation import validate
 
@@ -57,10 +57,18 @@ class TrainConfig:
     # ----------------------------------------------------------------- presets
     @classmethod
     def preset(cls, name: str = "cpu", **overrides: Any) -> "TrainConfig":
-        """The ``cpu`` or ``paper`` preset with flat ``overrides`` applied (see :meth:`replace`)."""
+        """The ``cpu`` or ``paper`` preset with flat ``overrides`` applied (see :meth:`replace`).
+
+        The method's own recipe at this scale comes first (:func:`~pfrlib.config.presets.method_recipe`:
+        ``preset("paper", method="clan")`` trains CLAN's schedule and heads), then ``overrides``.
+        """
         if name not in PRESET_SECTIONS:
             raise ValueError(f"preset: unknown preset {name!r}; expected one of {PRESETS}")
         cfg = cls(**PRESET_SECTIONS[name](), preset_name=name)
+        method = next((v for k, v in overrides.items() if k.replace("__", ".") in ("method", "loss.method")),
+                      cfg.loss.method)
+        section = methods.get(method).section if method in methods.names() else None
+        overrides = {**method_recipe(name, SECTION_TYPES.get(section)), **overrides}
         return cfg.replace(**overrides) if overrides else cfg
 
     # ----------------------------------------------------------------- overrides

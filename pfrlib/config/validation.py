@@ -89,6 +89,15 @@ def validate(cfg, check_paths: bool = True) -> None:
         raise ValueError(f"num_classes must be >= 1, got {m.num_classes}")
     if m.ndf < 1:
         raise ValueError(f"ndf must be >= 1, got {m.ndf}")
+    if not 0 <= o.warmup_fraction <= 1:
+        raise ValueError(f"warmup_fraction must be a fraction of the schedule in [0, 1] (0 = no warm-up), "
+                         f"got {o.warmup_fraction}")
+    if m.aspp_branches is not None and not 1 <= m.aspp_branches <= 4:
+        raise ValueError(f"aspp_branches must be 1..4 (2: AdaptSegNet's code, 4: the full ASPP) or None, "
+                         f"got {m.aspp_branches}")
+    if m.aspp_branches is not None and m.arch == "small":
+        raise ValueError("aspp_branches: arch 'small' has no four-branch ASPP head (it sums its head_dilations); "
+                         "leave aspp_branches unset")
     if check_paths and m.init is not None and not Path(m.init).is_file():
         raise FileNotFoundError(f"init: initial weights file {m.init!r} does not exist")
     for name in ("log_every", "checkpoint_every"):

@@ -121,6 +121,10 @@ def build_from_config(model_cfg, load_init: bool = True) -> nn.Module:
     kwargs = dict(model_cfg.model_kwargs)
     if "multi_level" in kwargs:
         raise ValueError("model_kwargs: set multi_level with its own field (--multi-level), not in model_kwargs")
+    if getattr(model_cfg, "aspp_branches", None) is not None:  # its own field (--aspp-branches)
+        if "aspp_branches" in kwargs:
+            raise ValueError("model_kwargs: set aspp_branches with its own field (--aspp-branches), not in model_kwargs")
+        kwargs["aspp_branches"] = model_cfg.aspp_branches
     try:
         model = build_model(model_cfg.arch, model_cfg.num_classes, multi_level=model_cfg.multi_level, **kwargs)
     except TypeError as err:
