@@ -126,28 +126,15 @@ def _mean_per_class(per_class: list[dict]) -> dict:
     return out
 
 
-#: How the ladder table (``--markdown``) names each method.
-README_LABELS = {
-    "source_only": "source only",
-    "adaptsegnet": "AdaptSegNet (output-space adversarial, \"Conventional Adapt\")",
-    "pfr": "PFR only (Eq. 4)",
-    "pfr_adv": "**PFR + adversarial (the paper's method)**",
-    "oracle": "oracle (target labels)",
-}
+#: The method shown in bold in the tables: the paper's.
+PAPERS_METHOD = "pfr_adv"
 
 
-#: How the Table-1 tables name each row (the paper's row names where it has one).
-TABLE1_LABELS = {
-    "source_only": "Non-adapted (source only)",
-    "adaptsegnet": "AdaptSegNet",
-    "pfr": "PFR only (Eq. 4)",
-    "pfr_adv": "**PFR (the paper's method)**",
-    "oracle": "Oracle (target labels)",
-    "clan": "CLAN",
-    "fcn_wild": "FCNs in the Wild",
-    "road": "ROAD",
-    "curriculum": "Curriculum DA",
-}
+def _label(method: str, table1: bool = False) -> str:
+    """A method's name in a table, from the registry: its title (the ladder) or its Table-1 row name."""
+    m = methods.get(method)
+    text = (m.table1_row or m.title) if table1 else m.title
+    return f"**{text}**" if method == PAPERS_METHOD else text
 
 
 def readme_table(summary: dict) -> str:
@@ -159,10 +146,10 @@ def readme_table(summary: dict) -> str:
         mean, std = row["target"]
         target = f"{mean:.1f} ± {std:.1f}"
         gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
-        if m == "pfr_adv":
+        if m == PAPERS_METHOD:
             target, gap = f"**{target}**", (f"**{gap}**" if gap != "-" else gap)
         per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
-        lines.append(f"| {README_LABELS.get(m, m)} | {target} | {per_seed} | {row['source'][0]:.1f} ± {row['source'][1]:.1f} "
+        lines.append(f"| {_label(m)} | {target} | {per_seed} | {row['source'][0]:.1f} ± {row['source'][1]:.1f} "
                      f"| {gap} |")
     return "\n".join(lines)
 
@@ -243,9 +230,9 @@ def front_table(tuned: dict, heldout: dict, paper: dict[str, tuple[float, str]])
         held = heldout[m]
         ours = [f"{r['target'][0]:.1f} ± {r['target'][1]:.1f}" for r in (row, held)]
         theirs = f"{paper[m][0]:.1f} ({paper[m][1]})" if m in paper else "-"
-        if m == "pfr_adv":
+        if m == PAPERS_METHOD:
             ours, theirs = [f"**{v}**" for v in ours], f"**{theirs}**"
-        lines.append(f"| {TABLE1_LABELS.get(m, m)} | {theirs} | {ours[0]} | {ours[1]} | {gap(row)} / {gap(held)} |")
+        lines.append(f"| {_label(m, table1=True)} | {theirs} | {ours[0]} | {ours[1]} | {gap(row)} / {gap(held)} |")
     return "\n".join(lines)
 
 
@@ -260,7 +247,7 @@ def table1_table(summary: dict, walls: bool = False) -> str:
         gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
         per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
         times = ", ".join(f"{v:.0f}" for v in row["wall_s"])
-        lines.append(f"| {TABLE1_LABELS.get(m, m)} | {row['target'][0]:.1f} ± {row['target'][1]:.1f} | {per_seed} "
+        lines.append(f"| {_label(m, table1=True)} | {row['target'][0]:.1f} ± {row['target'][1]:.1f} | {per_seed} "
                      f"| {row['source'][0]:.1f} ± {row['source'][1]:.1f} | {gap} |" + (f" {times} |" if walls else ""))
     return "\n".join(lines)
 
