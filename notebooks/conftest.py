@@ -6,17 +6,25 @@ kernel, in order, so a notebook goes to one worker as a whole. Notebooks that de
 go to one worker together and run one after another, so a run one of them trains is reused by the
 next instead of being trained by two at once into the same folder.
 
+Under xdist, each worker's kernels compute on one thread (``OMP_NUM_THREADS=1``).
+
 (xdist's own ``xdist_group`` marks would say this, but with pytest 9 the group suffix xdist puts on
 the node id is lost and cells scatter; hence a scheduler whose scope is the group.)
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from pathlib import Path
 
 import nbformat
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one xdist worker per core: its notebook kernels (they inherit the variable) compute on one
+    # thread, so two kernels do not oversubscribe the cores; the outputs nbval compares do not change
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @cache
