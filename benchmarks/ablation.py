@@ -26,12 +26,12 @@ numbers from ``pfrlib/reference/table1.csv``, and the ``--markdown`` files of ``
 ``synth_gap.py``, ``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and
 ``tests/test_docs_results.py`` checks that the documents match them.
 
-Each run is ``python -m pfrlib.train --preset cpu --method M --seed S --out OUT/method=M_seed=S``,
-the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
+Each run trains what ``python -m pfrlib.train --preset cpu --method M --seed S`` would, in
+``OUT/method=M_seed=S``, launched by :mod:`pfrlib.launch` (like every sweep): the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
 reuses the other's finished runs (``--table1``: nine methods in ``runs/table1``, the layout of
 ``sweeps/table1.yaml``). A run whose ``final.json`` exists and whose saved
-``config.json`` is what this command would train is reused (``--force`` retrains; a run made
-with another preset or other options is retrained). Prints the table of target (and
+``config.json`` is what this command would train is reused, an interrupted one resumed
+(``--force`` retrains; a run made with another preset or other options is retrained). Prints the table of target (and
 source) val mIoU, mean +- std over seeds (sample std, ``ddof=1``), the per-run wall time, and the
 share of the source-only -> oracle gap that each adaptation method closes:
 ``(method - source_only) / (oracle - source_only)``. Writes ``OUT/summary.json``.
@@ -42,10 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,35 +56,41 @@ TABLE1_METHODS = methods.names("ladder") + methods.names("baseline")
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:
     """The sweep's run name for the grid (method, seed): ``method=M_seed=S``."""
-    return out / f"method={method}_seed={seed}"
+    from pfrlib.sweep_spec import run_name
+
+    return out / run_name({"method": method, "seed": seed})
 
 
-def _run(method: str, seed: int, out: Path, extra: list[str], threads: int | None, force: bool) -> dict:
-    from pfrlib.config import config_from_argv
-    from pfrlib.nbtools import same_configuration
+def _job(method: str, seed: int, out: Path, extra: list[str], threads: int | None):
+    """One run: ``python -m pfrlib.train --preset cpu --method M --seed S [extra]`` in the sweep's layout."""
+    from pfrlib.cli import config_from_argv
+    from pfrlib.launch import Job
 
+    config = config_from_argv(["--preset", "cpu", "--method", method, "--seed", str(seed), *extra])
     run_dir = _run_dir(out, method, seed)
-    final = run_dir / "final.json"
-    args = ["--preset", "cpu", "--method", method, "--seed", str(seed),
-            "--out", str(run_dir), "--no-progress", "--overwrite", *extra]
-    if threads:
-        args += ["--num-threads", str(threads)]
-    if final.exists() and not force and same_configuration(config_from_argv(args), run_dir):
-        return json.loads(final.read_text())
-    cmd = [sys.executable, "-m", "pfrlib.train", *args]
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(final.read_text())
-    result["process_wall_s"] = time.perf_counter() - t0
-    final.with_name("process_wall.json").write_text(json.dumps({"process_wall_s": result["process_wall_s"]}))
-    print(f"  {method} seed {seed}: target {100 * result['target_miou']:.1f}, "
-          f"{result['process_wall_s']:.0f} s", file=sys.stderr, flush=True)
-    return result
+    return Job(name=run_dir.name, out=run_dir, config=config, threads=threads)
+
+
+def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
+    """Train the unfinished runs through the launcher (``force``: all of them); every run's
+    ``final.json``, with ``process_wall_s`` (the training process's wall time, kept in
+    ``process_wall.json``) for the runs trained now or before."""
+    from pfrlib.launch import LocalBackend, launch
+
+    outcomes = launch(jobs, LocalBackend(jobs=parallel), retrain=force,
+                      report=lambda line: print(line, file=sys.stderr, flush=True))
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError(f"{failed[0].job.name} failed: {failed[0].error} (see {failed[0].job.out / 'log.txt'})")
+    results = []
+    for o in outcomes:
+        result, wall = dict(o.final), o.job.out / "process_wall.json"
+        if o.status == "finished":
+            wall.write_text(json.dumps({"process_wall_s": o.seconds}))
+        if wall.exists():
+            result["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
+        results.append(result)
+    return results
 
 
 def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
@@ -345,17 +348,12 @@ def main(argv=None) -> int:
             print(table)
         return 0
     out = Path(args.out or ("runs/table1" if args.table1 else "runs/ablation"))
-    jobs = [(m, s) for m in args.methods for s in args.seeds]
-    print(f"{len(jobs)} runs -> {out}", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {(m, s): pool.submit(_run, m, s, out, args.extra, args.threads, args.force) for m, s in jobs}
-        results: dict[str, list[dict]] = {m: [] for m in args.methods}
-        for (m, s), fut in futures.items():
-            r = fut.result()
-            wall = _run_dir(out, m, s) / "process_wall.json"
-            if "process_wall_s" not in r and wall.exists():
-                r["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
-            results[m].append(r)
+    pairs = [(m, s) for m in args.methods for s in args.seeds]
+    print(f"{len(pairs)} runs -> {out}", file=sys.stderr)
+    finals = _run_all([_job(m, s, out, args.extra, args.threads) for m, s in pairs], max(1, args.jobs), args.force)
+    results: dict[str, list[dict]] = {m: [] for m in args.methods}
+    for (m, _), final in zip(pairs, finals):
+        results[m].append(final)
     table, summary = summarize(results)
     print(f"\nSynthStreets source -> target, cpu preset, seeds {args.seeds} (target val mIoU, %)\n")
     print(readme_table(summary) if args.markdown else table)

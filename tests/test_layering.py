@@ -45,36 +45,12 @@ PACKAGE = "pfrlib"
 # longer matches anything fails the test, so the list can only shrink.
 # --------------------------------------------------------------------------------------------
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # h1 (config / cli / baselines): the cli <-> config cycle and config's lazy imports
-    ("pfrlib.config", "pfrlib.cli"): "h1, issue 20.4: cycle cli <-> config; make the CLI helpers public",
-    ("pfrlib.config", "pfrlib.models"): "h1, issue 20.4: function-level import of pfrlib.models",
-    ("pfrlib.config", "pfrlib.io"): "h1, issue 20.4: function-level import of pfrlib.io",
-    ("pfrlib.baselines.fcn_wild", "pfrlib.models"): "h1, issue 20.4: function-level import of pfrlib.models",
     # h2 (train / checkpoint)
     ("pfrlib.checkpoint", "pickle"): "h2, issue 20.4: standard library imported inside a function",
     ("pfrlib.checkpoint", "re"): "h2, issue 20.4: standard library imported inside a function",
     ("pfrlib.checkpoint", "json"): "h2, issue 20.4: standard library imported inside a function",
     ("pfrlib.train", "tqdm.auto"): "h2, issue 20.4: tqdm is a required dependency, import it at the top",
     ("pfrlib.train", "torch.nn.parallel"): "h2, issue 20.4: torch is a required dependency, import it at the top",
-    # h3 (sweep / nbtools)
-    ("pfrlib.nbtools", "pfrlib.config"): "h3, issue 20.4: function-level import of pfrlib.config",
-    ("pfrlib.nbtools", "pfrlib.io"): "h3, issue 20.4: function-level import of pfrlib.io",
-    ("pfrlib.nbtools", "pfrlib.train"): "h3, issue 20.4: function-level import of pfrlib.train",
-    ("pfrlib.nbtools", "subprocess"): "h3, issue 20.4: standard library imported inside a function",
-    ("pfrlib.nbtools", "sys"): "h3, issue 20.4: standard library imported inside a function",
-    ("pfrlib.nbtools", "tempfile"): "h3, issue 20.4: standard library imported inside a function",
-    ("pfrlib.nbtools", "concurrent.futures"): "h3, issue 20.4: standard library imported inside a function",
-    ("pfrlib.nbtools", "pandas"): "h3, issue 20.4: optional import without a comment saying why",
-    ("pfrlib.nbtools", "IPython.display"): "h3, issue 20.4: optional import without a comment saying why",
-    ("pfrlib.nbtools", "ipywidgets"): "h3, issue 20.4: optional import without a comment saying why",
-    ("pfrlib.sweep", "pfrlib.config"): "h3, issue 20.4: function-level import of pfrlib.config",
-    ("pfrlib.sweep", "pfrlib.nbtools"): "h3, issue 20.4: function-level import of pfrlib.nbtools",
-    ("pfrlib.sweep", "pfrlib.io"): "h3, issue 20.4: function-level import of pfrlib.io",
-    ("pfrlib.sweep", "pfrlib.viz"): "h3, issue 20.4: function-level import of pfrlib.viz",
-    ("pfrlib.sweep", "ast"): "h3, issue 20.4: standard library imported inside a function",
-    ("pfrlib.sweep", "nbformat"): "h3, issue 20.4: optional import without a comment saying why",
-    ("pfrlib.sweep", "matplotlib"): "h3, issue 20.4: optional import without a comment saying why",
-    ("pfrlib.sweep", "matplotlib.pyplot"): "h3, issue 20.4: optional import without a comment saying why",
     # h5 (real data / evaluate)
     ("pfrlib.data.readers", "torchvision.io"): "h5, issue 20.4: torchvision is required, import it at the top",
 }
@@ -86,11 +62,6 @@ PLANNED_MODULES: dict[str, str] = {
     "pfrlib.dirlock": "h2, issue 20.2: one writer per run directory",
     "pfrlib.run_setup": "h2, issue 20.2: the parts of a run",
     "pfrlib.watchdog": "h2, issue 20.2: FiniteCheck and the NaN watchdog",
-    "pfrlib.launch": "h3, issue 20.1: the launcher",
-    "pfrlib.job": "h3, issue 20.1: a launcher job",
-    "pfrlib.sweep_spec": "h3, issue 20.5: sweep split",
-    "pfrlib.sweep_report": "h3, issue 20.5: sweep split",
-    "pfrlib.nbparams": "h3, issue 20.5: nbtools split",
     "pfrlib.tensorboard": "h7: TensorBoard events of a run",
     "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
@@ -99,10 +70,7 @@ PLANNED_MODULES: dict[str, str] = {
 # TEMPORARY as well: modules over [tool.pfrlib] max-module-lines that their owners are splitting
 # (issue 20, item 5).
 OVERSIZED_MODULES: dict[str, str] = {
-    "pfrlib.config": "h1, issue 20.5",
-    "pfrlib.sweep": "h3, issue 20.5",
     "pfrlib.train": "h2, issue 20.5",
-    "pfrlib.nbtools": "h3, issue 20.5",
 }
 
 # --------------------------------------------------------------------------------------------

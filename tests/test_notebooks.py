@@ -237,7 +237,7 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
-    assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo.ipynb").exists()
+    assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo" / "01_demo.ipynb").exists()
     assert "without encryption" not in out + proc.stderr
 
 

@@ -20,7 +20,7 @@ import torch
 import yaml
 from PIL import Image
 
-from pfrlib import sweep
+from pfrlib import launch, sweep
 from pfrlib.checkpoint import load_checkpoint, save_checkpoint
 from pfrlib.config import TrainConfig
 from pfrlib.data import DataFileError, FolderDataset, ids_to_train_ids
@@ -328,7 +328,7 @@ def spec_file(path: Path, **spec) -> Path:
     (dict(name="x", fixed=SWEEP_TINY, grid={"seed": [0]}, group_by=["method"]),
      ["group_by key 'method' is not a parameter"]),
     (dict(name="x", fixed={**SWEEP_TINY, "seed": [0, 1]}, grid={"method": ["pfr"]}),
-     ["run 'method=pfr'", "unrecognized arguments: 1", "under 'grid:'"]),
+     ["run 'method=pfr'", "seed: cannot interpret [0, 1]", "under 'grid:'"]),
     (dict(name=5, grid={"seed": [0]}), ["'name' must be a non-empty word"]),
 ])
 def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phrases):
@@ -349,23 +349,32 @@ def test_sweep_spec_that_is_not_yaml(tmp_path, capsys):
     assert f"{path} is not valid YAML (line 2, column 16)" in line
 
 
-def _fake_execute(fail: set[str]):
-    """A stand-in for sweep.execute: writes config.json (+ final.json unless the run should fail)."""
-    def execute(spec, run, threads=1):
-        run.out.mkdir(parents=True, exist_ok=True)
-        sweep._planned_config(run).to_json(run.out / "config.json")
-        ok = run.name not in fail
-        if ok:
-            (run.out / "final.json").write_text(json.dumps({"target_miou": 0.25, "source_miou": 0.5}))
-        status = {"name": run.name, "params": run.params, "returncode": 0 if ok else 2, "ok": ok, "seconds": 0.0}
-        (run.out / "status.json").write_text(json.dumps(status))
-        return status
-    return execute
+def _fake_backend(fail: set[str]):
+    """A stand-in for the local launcher: writes config.json (+ final.json unless the run should fail)."""
+    from pfrlib.launch import Backend, Outcome
+
+    class Fake(Backend):
+        def __init__(self, jobs=None):
+            pass
+
+        def run(self, jobs, report=print, retrain=False):
+            outcomes = []
+            for job in jobs:
+                job.out.mkdir(parents=True, exist_ok=True)
+                job.train_config().to_json(job.out / "config.json")
+                ok = job.name not in fail
+                if ok:
+                    (job.out / "final.json").write_text(json.dumps({"target_miou": 0.25, "source_miou": 0.5}))
+                outcome = Outcome(job, "finished" if ok else "failed", error=None if ok else "fake failure")
+                (job.out / "status.json").write_text(json.dumps(outcome.to_status()))
+                outcomes.append(outcome)
+            return outcomes
+    return Fake
 
 
 def test_failed_runs_appear_in_the_summary(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "execute", _fake_execute({"method=pfr_seed=1", "method=pfr_adv_seed=0",
-                                                         "method=pfr_adv_seed=1"}))
+    monkeypatch.setitem(launch.BACKENDS, "local", _fake_backend({"method=pfr_seed=1", "method=pfr_adv_seed=0",
+                                                                "method=pfr_adv_seed=1"}))
     spec = sweep.load_spec(spec_file(tmp_path / "spec.yaml", name="s", fixed=SWEEP_TINY,
                                      grid={"method": ["pfr", "pfr_adv"], "seed": [0, 1]}, group_by=["method"]))
     statuses = sweep.run_sweep(spec, root=tmp_path / "runs", log=lambda *_: None)
@@ -379,7 +388,7 @@ def test_failed_runs_appear_in_the_summary(tmp_path, monkeypatch):
 
 
 def test_two_specs_with_one_name_do_not_share_a_folder_unless_asked(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sweep, "execute", _fake_execute(set()))
+    monkeypatch.setitem(launch.BACKENDS, "local", _fake_backend(set()))
     a = spec_file(tmp_path / "a" / "spec.yaml", name="same", fixed=SWEEP_TINY, grid={"seed": [0]})
     b = spec_file(tmp_path / "b" / "spec.yaml", name="same", fixed={**SWEEP_TINY, "lr": 1e-3}, grid={"seed": [0]})
     root = tmp_path / "runs"
@@ -398,7 +407,7 @@ def test_two_specs_with_one_name_do_not_share_a_folder_unless_asked(tmp_path, mo
 
 
 def test_a_finished_run_with_another_configuration_is_kept_not_overwritten(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "execute", _fake_execute(set()))
+    monkeypatch.setitem(launch.BACKENDS, "local", _fake_backend(set()))
     path = spec_file(tmp_path / "spec.yaml", name="s", fixed=SWEEP_TINY, grid={"seed": [0]})
     root = tmp_path / "runs"
     sweep.run_sweep(sweep.load_spec(path), root=root, log=lambda *_: None)

@@ -1,0 +1,188 @@
+"""pfrlib.launch / pfrlib.job: the one "already finished" rule, the job file and its command, children
+that die with the launcher (kill -9 included), a re-run that resumes, and the names that moved."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pfrlib import launch, sweep
+from pfrlib.config import TrainConfig
+from pfrlib.io import write_json
+from pfrlib.job import JOB_FILE, read_job
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
+        "log_every": 1}
+
+
+def tiny_job(tmp_path: Path, name: str = "run", **overrides) -> launch.Job:
+    return launch.Job(name=name, out=tmp_path / name, config=TrainConfig.preset("cpu", **{**TINY, **overrides}))
+
+
+def test_one_rule_reuse_resume_train(tmp_path):
+    job = tiny_job(tmp_path)
+    assert launch.plan(job) == "train" and not launch.is_finished(job)  # nothing there
+    job.out.mkdir()
+    job.train_config().replace(num_threads=3, overwrite=True).to_json(job.out / "config.json")
+    (job.out / "checkpoint_last.pt").write_bytes(b"")
+    assert launch.plan(job) == "resume"  # a checkpoint of the same configuration, no result: resume it
+    write_json(job.out / "final.json", {"target_miou": 0.5})
+    assert launch.plan(job) == "reuse" and launch.is_finished(job)  # bookkeeping (threads, overwrite) aside
+    assert launch.plan(job, retrain=True) == "train"
+    other = tiny_job(tmp_path, lr=1e-3)  # another experiment in the same folder: trained, not reused
+    assert launch.plan(other) == "train" and not launch.is_finished(other)
+    nb = launch.Job(name="nb", out=tmp_path / "nb", notebook=ROOT / "notebooks" / "01_gram_matrices.ipynb")
+    assert launch.plan(nb) == "train"
+    write_json(nb.out / "metrics.json", {"style_loss": 1.0})
+    assert launch.plan(nb) == "reuse"
+
+
+def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
+    job = tiny_job(tmp_path, method="pfr_adv", seed=3)
+    job.threads = 2
+    cmd = launch.job_command(job)
+    assert cmd == [sys.executable, "-m", "pfrlib.job", str(job.out / JOB_FILE)]
+    again, retrain = read_job(job.out / JOB_FILE)
+    assert again.train_config() == job.train_config() and not retrain
+    assert again.train_config().run.num_threads == 2 and again.train_config().run.out == str(job.out)
+    env = launch.job_environment(job, {"PYTHONPATH": "/elsewhere"})
+    assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
+    with pytest.raises(ValueError, match="exactly one"):
+        launch.Job(name="x", out=tmp_path / "x")
+    with pytest.raises(ValueError, match="same run.out"):
+        launch.launch([tiny_job(tmp_path), tiny_job(tmp_path)], report=lambda _: None)
+    (tmp_path / "bad.json").write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.job", str(tmp_path / "bad.json")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "bad.json is not a job file" in proc.stderr
+
+
+def test_a_reused_run_is_one_line_and_nothing_starts(tmp_path):
+    jobs = [tiny_job(tmp_path, f"s{seed}", seed=seed) for seed in (0, 1)]
+    for job in jobs:
+        job.out.mkdir()
+        job.train_config().to_json(job.out / "config.json")
+        write_json(job.out / "final.json", {"target_miou": 0.25, "method": "source_only"})
+    lines: list[str] = []
+    outcomes = launch.launch(jobs, report=lines.append)
+    assert len(lines) == 1 and lines[0].startswith("reusing 2 finished runs") and "s0, s1" in lines[0]
+    assert [o.status for o in outcomes] == ["reused", "reused"] and outcomes[1].final["target_miou"] == 0.25
+    assert not (jobs[0].out / "status.json").exists()
+
+
+def test_one_place_starts_runs():
+    """Only pfrlib/launch.py starts training subprocesses (``benchmarks/step_time.py`` times one
+    measurement in a child of its own, one at a time)."""
+    starters = {}
+    for path in [*(ROOT / "pfrlib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
+        text = path.read_text()
+        hits = re.findall(r"ThreadPoolExecutor|ProcessPoolExecutor|subprocess\.Popen|multiprocessing\.Pool", text)
+        if hits:
+            starters[str(path.relative_to(ROOT))] = hits
+    assert starters == {"pfrlib/launch.py": ["subprocess.Popen"]}
+
+
+def test_moved_names_still_import():
+    from pfrlib.nbtools import (SMOKE_TRAINING, Param, check_parameters, figures_path, interactive,  # noqa: F401
+                                live_frontend, load_or_train, load_or_train_many, same_configuration, save_figure,
+                                save_metrics, series_settings, show_table, smoke_from_env)
+    from pfrlib.sweep import (TRAIN_METRICS, Run, SweepSpec, aggregate, check_runs, claim_root,  # noqa: F401
+                              expand, is_finished, load_spec, main, run_sweep, summary_markdown)
+
+    assert callable(sweep._planned_config) and callable(sweep._result_path)
+
+
+def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):
+    from pfrlib.reproduce import what_it_trains
+
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        trains = json.loads(nb.read_text())["metadata"]["pfr"]["trains"]
+        assert what_it_trains(nb) == trains and trains
+    assert "ablation ladder" in what_it_trains(ROOT / "notebooks" / "05_adversarial_output.ipynb")
+    bare = tmp_path / "x.ipynb"
+    bare.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["# 09 · A title\n", "text"]}],
+                                "metadata": {}}))
+    assert what_it_trains(bare) == "see the notebook (09 · A title)"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_killed_sweep_takes_its_run_along_and_a_rerun_resumes_it(tmp_path):
+    """``kill -9`` of a sweep ends its training child within seconds; the sweep started again
+    resumes the run from its last checkpoint (metrics.jsonl continues, its first records kept)."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(dict(name="k", fixed={"preset": "cpu", **TINY, "iterations": 40,
+                                                               "checkpoint_every": 4, "synth_size": [64, 128]},
+                                             grid={"seed": [0]}, jobs=1)))
+    root = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec_path), "--root", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    run = root / "k" / "seed=0"
+    try:
+        child = None
+        for line in proc.stdout:
+            m = re.search(r"started seed=0 \(pid (\d+)\)", line)
+            if m:
+                child = int(m.group(1))
+                break
+        assert child is not None and not _gone(child)
+        deadline = time.time() + 240
+        while not (run / "checkpoint_last.pt").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert (run / "checkpoint_last.pt").exists()
+    finally:
+        proc.kill()  # SIGKILL: no cleanup in the sweep
+        proc.wait()
+    deadline = time.time() + 10
+    while not _gone(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _gone(child), "the training child outlived the killed sweep"
+    assert not (run / "final.json").exists(), "the run finished before the sweep was killed: make it longer"
+    before = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+    logs: list[str] = []
+    statuses = sweep.run_sweep(sweep.load_spec(spec_path), root=root, log=logs.append)
+    assert statuses[0]["ok"] and "1 resumed from their checkpoint" in logs[0]
+    assert any(x.startswith("  resuming seed=0 from its last checkpoint") for x in logs)
+    after = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iter"] for r in after] == list(range(1, 41))  # continued, no iteration twice
+    kept = [r for r in before if r["iter"] <= 4]
+    assert kept and after[:len(kept)] == kept  # the records up to the checkpoint are the first process's
+    assert json.loads((run / "final.json").read_text())["iterations"] == 40
+
+
+@pytest.mark.slow
+def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
+    """Ctrl-C (SIGINT to the sweep only: its runs sit in their own process groups) ends the runs
+    too, and the sweep exits 130 with one line saying how to resume."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(dict(name="i", fixed={"preset": "cpu", **TINY, "iterations": 1000},
+                                             grid={"seed": [0]}, jobs=1)))
+    proc = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec_path), "--root", str(tmp_path / "runs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        child = next(int(m.group(1)) for line in proc.stdout if (m := re.search(r"started seed=0 \(pid (\d+)\)", line)))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+    assert _gone(child)
+    assert "interrupted: the running runs were stopped; run the sweep again to resume" in proc.stderr.read()
