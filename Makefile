@@ -30,13 +30,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Unit + integration tests, then every notebook under nbval in smoke mode.
+# Unit + integration tests, then every notebook under nbval in smoke mode, both on every core
+# (pytest-xdist; TEST_WORKERS=0 runs in one process). A notebook's cells stay in one worker, and the
+# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py). Each pass
+# ends with its 15 slowest tests, so the time budget stays in sight.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --durations=15
 test: setup
-	$(PY) -m pytest tests -q
-	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q -p no:cacheprovider
+	$(PY) -m pytest tests -q $(PYTEST_PARALLEL)
+	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q \
+	  -p no:cacheprovider $(PYTEST_PARALLEL)
 
 test-fast: setup
-	$(PY) -m pytest tests -q -m "not slow"
+	$(PY) -m pytest tests -q -m "not slow" $(PYTEST_PARALLEL)
 
 # Run the series headless with its default parameters; outputs go to runs/, never over notebooks/.
 # Reports one line per notebook (what it trains), each run as it starts/finishes, times, a summary.

@@ -10,20 +10,21 @@ Usage::
     python benchmarks/ablation.py --collect runs/series --save benchmarks/results/ablation.json
     python benchmarks/ablation.py --table1 --collect runs/table1 --save benchmarks/results/table1.json
     python benchmarks/ablation.py --render benchmarks/results/ablation.json --markdown
-    python benchmarks/ablation.py --readme                 # rewrite the README's generated tables
+    python benchmarks/ablation.py --docs                   # rewrite the generated tables (README, docs/)
 
 ``--collect DIR`` trains nothing: it reads finished runs, in the sweep's layout
 (``DIR/method={method}_seed={seed}``, what ``make sweep SPEC=sweeps/table1.yaml`` writes) or the
 notebooks' (``DIR/{method}_s{seed}``, what notebooks 03-07 train with the same preset), and checks
 that each is a finished ``cpu``-preset run of that method and seed. ``--save FILE`` writes the
 summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--render FILE``
-prints the table of a saved summary without any run; ``--markdown`` prints the README's table
-style. The README's result and benchmark tables are generated: ``--readme`` rewrites each block
-between ``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed file in
-``benchmarks/results/`` (:data:`README_BLOCKS`: the four results tables rendered from this
-benchmark's JSON summaries, and the ``--markdown`` files of ``step_time.py``, ``synth_gap.py``,
-``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and ``tests/test_docs_results.py`` checks that the
-README matches them.
+prints the table of a saved summary without any run; ``--markdown`` prints it as Markdown (the
+ladder's own style, or Table 1's). The result and benchmark tables of ``README.md`` and
+``docs/results.md`` are generated: ``--docs`` (older name ``--readme``) rewrites each block between
+``<!-- name:begin -->`` and ``<!-- name:end -->`` from its committed files in ``benchmarks/results/``
+(:data:`DOC_BLOCKS`: the Table-1 tables rendered from this benchmark's JSON summaries, the paper's
+numbers from ``pfrlib/reference/table1.csv``, and the ``--markdown`` files of ``step_time.py``,
+``synth_gap.py``, ``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and
+``tests/test_docs_results.py`` checks that the documents match them.
 
 Each run trains what ``python -m pfrlib.train --preset cpu --method M --seed S`` would, in
 ``OUT/method=M_seed=S``, launched by :mod:`pfrlib.launch` (like every sweep): the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
@@ -128,32 +129,19 @@ def _mean_per_class(per_class: list[dict]) -> dict:
     return out
 
 
-#: How the README names each method.
-README_LABELS = {
-    "source_only": "source only",
-    "adaptsegnet": "AdaptSegNet (output-space adversarial, \"Conventional Adapt\")",
-    "pfr": "PFR only (Eq. 4)",
-    "pfr_adv": "**PFR + adversarial (the paper's method)**",
-    "oracle": "oracle (target labels)",
-}
+#: The method shown in bold in the tables: the paper's.
+PAPERS_METHOD = "pfr_adv"
 
 
-#: How the README's Table-1 tables name each row (the paper's row names where it has one).
-TABLE1_LABELS = {
-    "source_only": "Non-adapted (source only)",
-    "adaptsegnet": "AdaptSegNet",
-    "pfr": "PFR only (Eq. 4)",
-    "pfr_adv": "**PFR (the paper's method)**",
-    "oracle": "Oracle (target labels)",
-    "clan": "CLAN",
-    "fcn_wild": "FCNs in the Wild",
-    "road": "ROAD",
-    "curriculum": "Curriculum DA",
-}
+def _label(method: str, table1: bool = False) -> str:
+    """A method's name in a table, from the registry: its title (the ladder) or its Table-1 row name."""
+    m = methods.get(method)
+    text = (m.table1_row or m.title) if table1 else m.title
+    return f"**{text}**" if method == PAPERS_METHOD else text
 
 
 def readme_table(summary: dict) -> str:
-    """The README's results table (Markdown) from a summary written by ``--save``."""
+    """The ablation ladder as a Markdown table (``--markdown``) from a summary written by ``--save``."""
     seeds = next(iter(summary.values()))["seeds"]
     lines = [f"| method (Eq. 6) | target mIoU | per seed ({', '.join(map(str, seeds))}) | source-val mIoU "
              "| share of the source-only -> oracle gap closed |", "|---|---|---|---|---|"]
@@ -161,10 +149,10 @@ def readme_table(summary: dict) -> str:
         mean, std = row["target"]
         target = f"{mean:.1f} ± {std:.1f}"
         gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
-        if m == "pfr_adv":
+        if m == PAPERS_METHOD:
             target, gap = f"**{target}**", (f"**{gap}**" if gap != "-" else gap)
         per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
-        lines.append(f"| {README_LABELS.get(m, m)} | {target} | {per_seed} | {row['source'][0]:.1f} ± {row['source'][1]:.1f} "
+        lines.append(f"| {_label(m)} | {target} | {per_seed} | {row['source'][0]:.1f} ± {row['source'][1]:.1f} "
                      f"| {gap} |")
     return "\n".join(lines)
 
@@ -195,25 +183,64 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
     return results
 
 
-#: The README's generated tables: ``{marker: (committed results file, table style, methods or None for all)}``;
-#: style ``pasted`` is another benchmark's ``--markdown`` output, copied as it is.
-#: ``python benchmarks/ablation.py --readme`` rewrites each block between ``<!-- marker:begin -->`` and
-#: ``<!-- marker:end -->``; ``tests/test_docs_results.py`` checks the README matches.
-README_BLOCKS = {
-    "ablation": ("benchmarks/results/ablation.json", "ladder", None),
-    "ablation_heldout": ("benchmarks/results/table1_heldout.json", "ladder", METHODS),
-    "table1": ("benchmarks/results/table1.json", "table1", None),
-    "table1_heldout": ("benchmarks/results/table1_heldout.json", "table1_timed", None),
-    # other benchmarks' --markdown files, pasted unchanged
-    "step_time_cpu": ("benchmarks/results/step_time_cpu.md", "pasted", None),
-    "synth_gap": ("benchmarks/results/synth_gap.md", "pasted", None),
-    "synth_speed": ("benchmarks/results/synth_speed.md", "pasted", None),
-    "data_pipeline": ("benchmarks/results/data_pipeline.md", "pasted", None),
+#: The generated tables of the README and ``docs/``: ``{marker: (document, committed source files, style)}``.
+#: ``python benchmarks/ablation.py --docs`` (or ``--readme``) rewrites each block between
+#: ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in its document, the only place it appears;
+#: ``tests/test_docs_results.py`` checks every document matches. Styles: ``front`` (the README's
+#: Table 1: both seed sets and the paper's number, each row once), ``table1`` / ``table1_timed``
+#: (one seed set, per seed; ``timed`` adds the wall times), ``pasted`` (another benchmark's
+#: ``--markdown`` file, copied as it is). The ablation ladder's five rows are the first rows of
+#: each Table-1 table (``ablation.json`` holds the same runs as ``table1.json``'s ladder rows).
+DOC_BLOCKS = {
+    "table1": ("README.md", ("benchmarks/results/table1.json", "benchmarks/results/table1_heldout.json"), "front"),
+    "table1_tuned": ("docs/results.md", ("benchmarks/results/table1.json",), "table1"),
+    "table1_heldout": ("docs/results.md", ("benchmarks/results/table1_heldout.json",), "table1_timed"),
+    "synth_gap": ("docs/results.md", ("benchmarks/results/synth_gap.md",), "pasted"),
+    "synth_speed": ("docs/results.md", ("benchmarks/results/synth_speed.md",), "pasted"),
+    "step_time_cpu": ("docs/results.md", ("benchmarks/results/step_time_cpu.md",), "pasted"),
+    "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
 }
+
+#: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one;
+#: source only, PFR only and the oracle are not rows of the paper's table.
+PAPER_ROWS = {"adaptsegnet": "AdaptSegNet", "pfr_adv": "PFR (paper)", "clan": "CLAN", "fcn_wild": "FCN Wld",
+              "road": "ROAD", "curriculum": "Curriculum"}
+#: The paper's Table 1 as shipped with the package (GTA5 -> Cityscapes val, mIoU in %).
+PAPER_TABLE = "pfrlib/reference/table1.csv"
+
+
+def paper_results(root: Path = ROOT) -> dict[str, tuple[float, str]]:
+    """``{method: (the paper's mIoU, its backbone)}`` for the methods in :data:`PAPER_ROWS`."""
+    import csv
+
+    with open(root / PAPER_TABLE, newline="") as f:
+        rows = {r["method"]: (float(r["mIoU"]), r["backbone"]) for r in csv.DictReader(f)}
+    return {m: rows[name] for m, name in PAPER_ROWS.items()}
+
+
+def front_table(tuned: dict, heldout: dict, paper: dict[str, tuple[float, str]]) -> str:
+    """The README's Table 1 (SynthStreets edition): each row once, the paper's GTA5 -> Cityscapes
+    mIoU beside the target-val mIoU (mean ± std) on the tuning seeds and on the held-out seeds,
+    and the share of the source-only -> oracle gap closed on each."""
+    s1, s2 = (", ".join(map(str, next(iter(t.values()))["seeds"])) for t in (tuned, heldout))
+    lines = [f"| method | paper, GTA5 -> Cityscapes | SynthStreets, seeds {s1} | held-out seeds {s2} "
+             "| gap closed (tuning / held-out) |", "|---|---|---|---|---|"]
+
+    def gap(row: dict) -> str:
+        return f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
+
+    for m, row in tuned.items():
+        held = heldout[m]
+        ours = [f"{r['target'][0]:.1f} ± {r['target'][1]:.1f}" for r in (row, held)]
+        theirs = f"{paper[m][0]:.1f} ({paper[m][1]})" if m in paper else "-"
+        if m == PAPERS_METHOD:
+            ours, theirs = [f"**{v}**" for v in ours], f"**{theirs}**"
+        lines.append(f"| {_label(m, table1=True)} | {theirs} | {ours[0]} | {ours[1]} | {gap(row)} / {gap(held)} |")
+    return "\n".join(lines)
 
 
 def table1_table(summary: dict, walls: bool = False) -> str:
-    """The README's Table-1 (SynthStreets edition) table from a saved summary: every row with its
+    """A Table-1 (SynthStreets edition) table of one seed set from a saved summary: every row with its
     spread, per-seed values, source mIoU, share of the gap closed and (``walls``) each run's
     wall time."""
     seeds = next(iter(summary.values()))["seeds"]
@@ -223,43 +250,44 @@ def table1_table(summary: dict, walls: bool = False) -> str:
         gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
         per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
         times = ", ".join(f"{v:.0f}" for v in row["wall_s"])
-        lines.append(f"| {TABLE1_LABELS.get(m, m)} | {row['target'][0]:.1f} ± {row['target'][1]:.1f} | {per_seed} "
+        lines.append(f"| {_label(m, table1=True)} | {row['target'][0]:.1f} ± {row['target'][1]:.1f} | {per_seed} "
                      f"| {row['source'][0]:.1f} ± {row['source'][1]:.1f} | {gap} |" + (f" {times} |" if walls else ""))
     return "\n".join(lines)
 
 
-def readme_block(marker: str, root: Path = ROOT) -> str:
-    """The Markdown of one generated README block (see :data:`README_BLOCKS`)."""
-    path, style, methods = README_BLOCKS[marker]
+def doc_block(marker: str, root: Path = ROOT) -> str:
+    """The Markdown of one generated block (see :data:`DOC_BLOCKS`), from the files under ``root``."""
+    _, sources, style = DOC_BLOCKS[marker]
     if style == "pasted":
-        return (root / path).read_text().strip()
-    summary = json.loads((root / path).read_text())
-    if methods is not None:
-        summary = {m: summary[m] for m in methods}
-    if style == "ladder":
-        return readme_table(summary)
-    return table1_table(summary, walls=style == "table1_timed")
+        return (root / sources[0]).read_text().strip()
+    summaries = [json.loads((root / path).read_text()) for path in sources]
+    if style == "front":
+        return front_table(*summaries, paper_results(root))
+    return table1_table(summaries[0], walls=style == "table1_timed")
 
 
-def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
-    """Rewrite every generated block of the README from its committed results file; returns the
-    markers whose block changed. A marker missing from the README is an error."""
+def update_docs(root: Path = ROOT) -> list[str]:
+    """Rewrite every generated block of the README and ``docs/`` from its committed files (each
+    document atomically: an interrupted rewrite never leaves half a file); returns the markers
+    whose block changed. A marker missing from its document is an error naming both."""
     import re
 
-    text = readme.read_text()
     changed = []
-    for marker in README_BLOCKS:
-        pattern = re.compile(rf"(<!-- {marker}:begin -->\n)(.*?)\n?(<!-- {marker}:end -->)", re.S)
-        m = pattern.search(text)
-        if m is None:
-            raise ValueError(f"{readme} has no <!-- {marker}:begin --> ... <!-- {marker}:end --> block")
-        new = readme_block(marker, readme.parent)
-        if m.group(2) != new:
-            changed.append(marker)
-        text = text[:m.start()] + m.group(1) + new + "\n" + m.group(3) + text[m.end():]
-    tmp = readme.with_name(readme.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, readme)  # atomic: an interrupted rewrite never leaves half a README
+    for doc in dict.fromkeys(d for d, _, _ in DOC_BLOCKS.values()):
+        path = root / doc
+        text = path.read_text()
+        for marker in (m for m, (d, _, _) in DOC_BLOCKS.items() if d == doc):
+            pattern = re.compile(rf"(<!-- {marker}:begin -->\n)(.*?)\n?(<!-- {marker}:end -->)", re.S)
+            m = pattern.search(text)
+            if m is None:
+                raise ValueError(f"{path} has no <!-- {marker}:begin --> ... <!-- {marker}:end --> block")
+            new = doc_block(marker, root)
+            if m.group(2) != new:
+                changed.append(marker)
+            text = text[:m.start()] + m.group(1) + new + "\n" + m.group(3) + text[m.end():]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return changed
 
 
@@ -277,9 +305,10 @@ def main(argv=None) -> int:
                    help="read finished runs DIR/{method}_s{seed} (the notebooks' layout) instead of training")
     p.add_argument("--save", default=None, metavar="FILE", help="also write the summary to FILE")
     p.add_argument("--render", default=None, metavar="FILE", help="print the table of a saved summary; no runs")
-    p.add_argument("--markdown", action="store_true", help="print the README's table")
-    p.add_argument("--readme", action="store_true",
-                   help="rewrite the README's generated tables from the committed results files; no runs")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--docs", "--readme", dest="docs", action="store_true",
+                   help="rewrite the generated tables of README.md and docs/ from the committed results files; "
+                        "no runs (--readme: the older name)")
     p.add_argument("extra", nargs="*", help="options passed to every pfrlib.train run (after --)")
     args = p.parse_args(argv)
     methods_given = args.methods is not None
@@ -295,9 +324,10 @@ def main(argv=None) -> int:
         else:
             print(table1_table(summary, walls=True) if table1 else readme_table(summary))
 
-    if args.readme:
-        changed = update_readme()
-        print(f"README.md: {', '.join(changed) or 'no'} table(s) changed")
+    if args.docs:
+        changed = update_docs()
+        docs = ", ".join(dict.fromkeys(d for d, _, _ in DOC_BLOCKS.values()))
+        print(f"{docs}: {', '.join(changed) or 'no'} table(s) changed")
         return 0
     if args.render:
         _print(json.loads(Path(args.render).read_text()))

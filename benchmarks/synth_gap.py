@@ -22,7 +22,7 @@ Usage::
     python benchmarks/synth_gap.py                      # 3 seeds, prints the markdown table
     python benchmarks/synth_gap.py --seeds 0 --components
     python benchmarks/synth_gap.py --json benchmarks/results/synth_gap.json \
-        --markdown benchmarks/results/synth_gap.md      # the README's table (pasted between markers)
+        --markdown benchmarks/results/synth_gap.md      # docs/results.md's table (pasted between markers)
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--components", action="store_true", help="also evaluate each shift component alone")
     p.add_argument("--no-oracle", action="store_true")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
-    p.add_argument("--markdown", default=None, help="also write the report (the README's table) to this file")
+    p.add_argument("--markdown", default=None, help="also write the report (docs/results.md's table) to this file")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

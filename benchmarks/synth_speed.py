@@ -7,7 +7,7 @@ Usage::
 
     python benchmarks/synth_speed.py                 # 64x128, both domains, 500 images each
     python benchmarks/synth_speed.py --sizes 64x128 128x256 --n 300
-    python benchmarks/synth_speed.py --markdown benchmarks/results/synth_speed.md   # the README's table
+    python benchmarks/synth_speed.py --markdown benchmarks/results/synth_speed.md   # docs/results.md's table
 """
 
 from __future__ import annotations

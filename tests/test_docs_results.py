@@ -1,4 +1,5 @@
-"""The README's result tables are generated from the committed results files, never typed."""
+"""The result tables of README.md and docs/ are generated from the committed results files, never
+typed; every relative link of those documents resolves."""
 
 from __future__ import annotations
 
@@ -23,16 +24,82 @@ def _ablation():
 ABLATION = _ablation()
 
 
-@pytest.mark.parametrize("marker", list(ABLATION.README_BLOCKS))
-def test_readme_results_table_matches_the_committed_results(marker):
-    readme = (ROOT / "README.md").read_text()
-    m = re.search(rf"<!-- {marker}:begin -->\n(.*?)\n<!-- {marker}:end -->", readme, re.S)
-    assert m, f"README.md has no <!-- {marker}:begin --> ... <!-- {marker}:end --> block"
-    expected = ABLATION.readme_block(marker)
-    assert m.group(1).strip() == expected.strip(), (
-        f"README's {marker} table differs from {ABLATION.README_BLOCKS[marker][0]}: "
-        "run `python benchmarks/ablation.py --readme`"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("marker", list(ABLATION.DOC_BLOCKS))
+def test_generated_table_matches_the_committed_results(marker):
+    doc, sources, _ = ABLATION.DOC_BLOCKS[marker]
+    text = (ROOT / doc).read_text()
+    m = re.search(rf"<!-- {marker}:begin -->\n(.*?)\n<!-- {marker}:end -->", text, re.S)
+    assert m, f"{doc} has no <!-- {marker}:begin --> ... <!-- {marker}:end --> block"
+    assert m.group(1).strip() == ABLATION.doc_block(marker).strip(), (
+        f"{doc}'s {marker} table differs from {', '.join(sources)}: run `python benchmarks/ablation.py --docs`"
     )
+
+
+def test_each_generated_table_appears_once_in_its_own_document():
+    """One writer, one place: no other document holds a copy of a generated block."""
+    for marker, (doc, _, _) in ABLATION.DOC_BLOCKS.items():
+        holders = [p.relative_to(ROOT).as_posix() for p in DOCS
+                   if re.search(rf"^<!-- {marker}:begin -->$", p.read_text(), re.M)]
+        assert holders == [doc], f"<!-- {marker}:begin --> is in {holders}, expected only in {doc}"
+    for path in DOCS:
+        for marker in re.findall(r"^<!-- (\w+):begin -->$", path.read_text(), re.M):
+            assert marker in ABLATION.DOC_BLOCKS, f"{path.name}: block {marker} has no writer in DOC_BLOCKS"
+
+
+def test_readme_is_a_front_door():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 200, f"README.md has {len(lines)} lines; move detail to docs/"
+
+
+def test_the_ladder_rows_of_table1_are_the_ablation_runs():
+    """The ladder's five rows are shown once, inside Table 1: its summary must be the ablation's."""
+    ablation = json.loads((RESULTS / "ablation.json").read_text())
+    table1 = json.loads((RESULTS / "table1.json").read_text())
+    for method, row in ablation.items():
+        assert table1[method]["per_seed_target"] == row["per_seed_target"], method
+        assert table1[method]["source"] == row["source"] and table1[method]["seeds"] == row["seeds"], method
+
+
+def test_paper_column_comes_from_the_shipped_table():
+    import csv
+
+    with open(ROOT / ABLATION.PAPER_TABLE, newline="") as f:
+        shipped = {r["method"]: r["mIoU"] for r in csv.DictReader(f)}
+    paper = ABLATION.paper_results()
+    assert set(paper) <= set(ABLATION.TABLE1_METHODS) and paper["pfr_adv"][0] == 44.5
+    for method, row in ABLATION.PAPER_ROWS.items():
+        assert paper[method][0] == float(shipped[row]), method
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {_slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_and_anchors_exist(path):
+    """Every relative link and image of README.md and docs/*.md names an existing file (and heading)."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert links or path.name != "README.md"
+    for link in links:
+        if re.match(r"[a-z]+:", link):  # http(s), mailto: not checked here
+            continue
+        target, _, anchor = link.partition("#")
+        file = (path.parent / target).resolve() if target else path
+        where = f"{path.relative_to(ROOT)} links to {link}"
+        assert file.exists(), f"{where}, which does not exist"
+        if anchor:
+            assert anchor in _anchors(file), f"{where}: no heading with that anchor in {file.name}"
 
 
 @pytest.mark.parametrize("name, methods", [("ablation", "ladder"), ("table1", "table1"), ("table1_heldout", "table1")])
@@ -55,19 +122,24 @@ def test_results_file_is_consistent(name, methods):
         assert not set(seeds) & {0, 1, 2, 3, 4}, "held-out results must not use the tuning seeds 0-4"
 
 
-def test_update_readme_rewrites_a_stale_block(tmp_path):
-    readme = tmp_path / "README.md"
-    blocks = "".join(f"<!-- {m}:begin -->\nstale\n<!-- {m}:end -->\n\n" for m in ABLATION.README_BLOCKS)
-    readme.write_text("# title\n\n" + blocks + "tail\n")
-    (tmp_path / "benchmarks").symlink_to(ROOT / "benchmarks")
-    changed = ABLATION.update_readme(readme)
-    assert changed == list(ABLATION.README_BLOCKS)
-    text = readme.read_text()
-    assert "stale" not in text and text.startswith("# title") and text.endswith("tail\n")
-    assert ABLATION.update_readme(readme) == []
-    readme.write_text("# no blocks\n")
-    with pytest.raises(ValueError, match="ablation:begin"):
-        ABLATION.update_readme(readme)
+def test_update_docs_rewrites_stale_blocks(tmp_path):
+    for rel in ("benchmarks", "pfrlib"):
+        (tmp_path / rel).symlink_to(ROOT / rel)
+    docs = list(dict.fromkeys(d for d, _, _ in ABLATION.DOC_BLOCKS.values()))
+    (tmp_path / "docs").mkdir()
+    for doc in docs:
+        blocks = "".join(f"<!-- {m}:begin -->\nstale\n<!-- {m}:end -->\n\n"
+                         for m, (d, _, _) in ABLATION.DOC_BLOCKS.items() if d == doc)
+        (tmp_path / doc).write_text("# title\n\n" + blocks + "tail\n")
+    changed = ABLATION.update_docs(tmp_path)
+    assert changed == list(ABLATION.DOC_BLOCKS)
+    for doc in docs:
+        text = (tmp_path / doc).read_text()
+        assert "stale" not in text and text.startswith("# title") and text.endswith("tail\n")
+    assert ABLATION.update_docs(tmp_path) == []
+    (tmp_path / "README.md").write_text("# no blocks\n")
+    with pytest.raises(ValueError, match="README.md has no <!-- table1:begin"):
+        ABLATION.update_docs(tmp_path)
 
 
 def test_collect_reads_both_run_layouts(tmp_path):

@@ -1,0 +1,49 @@
+"""pytest settings for `make test`'s nbval pass over the notebooks (tooling, not part of the series).
+
+`make test` runs the notebooks on every core (pytest-xdist). The cells of a notebook run in one
+kernel, in order, so a notebook goes to one worker as a whole. Notebooks that declare a
+``runs_dir`` parameter share their load-or-train runs (``../runs/smoke/series`` in smoke mode): they
+go to one worker together and run one after another, so a run one of them trains is reused by the
+next instead of being trained by two at once into the same folder.
+
+Under xdist, each worker's kernels compute on one thread (``OMP_NUM_THREADS=1``).
+
+(xdist's own ``xdist_group`` marks would say this, but with pytest 9 the group suffix xdist puts on
+the node id is lost and cells scatter; hence a scheduler whose scope is the group.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+
+import nbformat
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one xdist worker per core: its notebook kernels (they inherit the variable) compute on one
+    # thread, so two kernels do not oversubscribe the cores; the outputs nbval compares do not change
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@cache
+def _group(path: Path) -> str:
+    """The scheduling group of a notebook: ``shared runs_dir`` or the notebook's own name."""
+    nb = nbformat.read(path, as_version=4)
+    params = next((c.source for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), "")
+    return "shared runs_dir" if re.search(r"^runs_dir\s*=", params, re.M) else path.stem
+
+
+def pytest_xdist_make_scheduler(config, log):
+    # imported here: this hook only runs under pytest-xdist (`-n`), which plain `pytest notebooks` lacks
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookGroups(LoadScopeScheduling):
+        """xdist's scope scheduling, one scope per group of notebooks (see the module docstring)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = config.rootpath / nodeid.split("::", 1)[0]
+            return _group(path) if path.suffix == ".ipynb" else nodeid.split("::", 1)[0]
+
+    return NotebookGroups(config, log)
