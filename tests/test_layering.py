@@ -45,8 +45,6 @@ PACKAGE = "pfrlib"
 # longer matches anything fails the test, so the list can only shrink.
 # --------------------------------------------------------------------------------------------
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # h5 (real data / evaluate)
-    ("pfrlib.data.readers", "torchvision.io"): "h5, issue 20.4: torchvision is required, import it at the top",
 }
 
 # TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating

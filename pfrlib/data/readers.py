@@ -22,6 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+try:  # torchvision's image extension may be missing or fail to load: PIL then reads every file
+    from torchvision.io import ImageReadMode, decode_png
+except Exception:  # noqa: BLE001
+    ImageReadMode = decode_png = None
+
 from .errors import DataFileError
 from .labels import canonical_label_format, label_to_train_ids
 
@@ -37,9 +42,7 @@ def _decode_rgb8_png(path: Path) -> Optional[np.ndarray]:
     depths, a missing or failing torchvision image extension, or a file it cannot decode (PIL
     then raises the error that names the file).
     """
-    try:  # optional: torchvision's image extension may be missing or fail to load; PIL then reads it
-        from torchvision.io import ImageReadMode, decode_png  # noqa: PLC0415
-    except Exception:  # noqa: BLE001  (no torchvision image extension: PIL does it)
+    if decode_png is None:
         return None
     try:
         data = np.fromfile(path, dtype=np.uint8)
