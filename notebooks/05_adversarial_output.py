@@ -234,8 +234,8 @@ plt.show()
 # target sky is predicted as something else until the output maps must look like source output
 # maps), which feature statistics alone do not fix, while PFR's gains are spread over road,
 # sidewalk, building, pole, person and car. Even so, the full method closes only part of the
-# gap to the oracle (the last column). The preset was chosen on seeds 0-4; the README's
-# "Held-out seeds" table runs the ladder on seeds it never saw (`seeds=[5, 6, 7]` here).
+# gap to the oracle (the last column). The preset was chosen on seeds 0-4; the held-out table
+# in docs/results.md runs the ladder on seeds it never saw (`seeds=[5, 6, 7]` here).
 #
 # ## 3. The adversarial game
 #

@@ -235,8 +235,8 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 # paper (other backbones, codebases and evaluation details). Four of those methods change only
 # the *losses* on the same segmentation network, so `pfrlib` trains them in the same loop as PFR,
 # with the same network, data, schedule and evaluation (`--method clan`, `fcn_wild`, `road`,
-# `curriculum`; the README's "Table 1 baselines" says what each keeps from its paper and what it
-# approximates):
+# `curriculum`; docs/choices.md's "Table 1 baselines" and docs/baselines.md say what each keeps
+# from its paper and what it approximates):
 #
 # * **CLAN** (Luo et al. 2019): two classifiers kept different; where they disagree on a target
 #   pixel, the output-space adversarial loss is weighted up (category-level alignment).
@@ -417,7 +417,7 @@ print(f"without {_top} ({delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g
 #   opens. The embedded benchmark can test the mechanism (does whole-map alignment favour large
 #   classes?), not the paper's numbers.
 #
-# The held-out seeds (`sweeps/table1_heldout.yaml`, README) repeat all nine rows on seeds no value
+# The held-out seeds (`sweeps/table1_heldout.yaml`, docs/results.md) repeat all nine rows on seeds no value
 # was chosen on; rerun this section on them with `-y "seeds: [5, 6, 7]"` (What to try).
 
 # %%

@@ -16,8 +16,8 @@ from :func:`pfrlib.step.network_step`), its discriminators (trained by
 :func:`pfrlib.step.discriminator_step`) and whatever else it needs, all in its ``state_dict``.
 :func:`build_baseline` makes the one a configuration asks for (``None`` for the five methods of
 the ablation ladder): the method registry (:mod:`pfrlib.methods`, which sits above this package)
-names each method's class. What each keeps and approximates: its module docstring and the README's
-"Table 1 baselines" table.
+names each method's class. What each keeps and approximates: its module docstring,
+docs/baselines.md and the "Table 1 baselines" table of docs/choices.md.
 """
 
 from __future__ import annotations

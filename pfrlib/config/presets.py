@@ -40,7 +40,7 @@ def paper() -> dict[str, Any]:
             batch_size=1,
             # Loader workers per stream (source and target each get this many): enough for a
             # 25 ms GPU step at the images/s per worker that benchmarks/data_pipeline.py measures
-            # for GTA5 and Cityscapes at these sizes (README, "Data pipeline at paper scale").
+            # for GTA5 and Cityscapes at these sizes (docs/results.md, "Data pipeline at paper scale").
             num_workers=4,
             prefetch_factor=2,
             # 500 = all of Cityscapes val; for GTA5 (no val split) the first 500 images.
