@@ -149,3 +149,13 @@ def test_baseline_sections_live_with_their_baselines():
         assert type(section).cpu() == section  # the cpu preset takes each section's own cpu values
     with pytest.raises(ValueError, match="clan_preheat"):
         TrainConfig.preset("cpu", clan_preheat=2.0).validate()
+
+
+def test_summary_says_what_a_configuration_trains_in_a_few_lines():
+    cfg = TrainConfig.preset("paper", method="pfr_adv", seed=3, iterations=20)
+    lines = cfg.summary().splitlines()
+    assert len(lines) <= 8
+    text = cfg.summary()
+    assert "pfr_adv" in text and "seed 3" in text and "20 iterations" in text and "deeplabv2_r101" in text
+    assert "pfr 0.004" in text and "adv 0.002" in text  # the Eq. (6) weights in force
+    assert "pfr " not in TrainConfig.preset("paper", method="adaptsegnet").summary().split("losses", 1)[1]

@@ -139,6 +139,21 @@ class TrainConfig:
         """``{flat field name: value}`` for every leaf field."""
         return {f.name: getattr(getattr(self, s), f.name) for s in SECTIONS for f in fields(SECTION_TYPES[s])}
 
+    def summary(self) -> str:
+        """A few lines saying what the configuration trains (for a notebook or a log; the whole
+        configuration is :meth:`to_json`)."""
+        d, m, o, r = self.data, self.model, self.optim, self.run
+        terms = ", ".join(f"{k} {v:g}" for k, v in self.effective_weights().items() if v)
+        sizes = f"source {d.source_size or 'native'}, target {d.target_size or 'native'}"
+        return "\n".join([
+            f"method   {self.loss.method}: {self.method_info.title}; preset {self.preset_name}, seed {r.seed}",
+            f"data     {d.source} -> {d.target}; {sizes}; batch {d.batch_size}",
+            f"model    {m.arch}" + (", multi-level" if m.multi_level else "") + f", {m.num_classes} classes",
+            f"optim    {o.optimizer} lr {o.lr:g}, {o.iterations:,} iterations ({o.schedule} schedule)",
+            f"losses   {terms}",
+            f"run      device {r.device}, out {r.out}",
+        ])
+
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
         """Nested plain-JSON dict (tuples become lists)."""
