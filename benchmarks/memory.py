@@ -23,9 +23,9 @@ CUDA it is ``torch.cuda.max_memory_allocated`` (tensors only). Python-level tool
 ``tracemalloc`` do not see torch's allocations and are not used. Segmentation stages run
 ``pfrlib.train.Trainer.step`` on SynthStreets images; translation stages run
 ``pfrlib.translation.translator.Translator.step`` on random images of the same size (memory and
-time do not depend on the pixel values). The stage 2 of an input-space method trains
-``stage2_method`` (``adaptsegnet``) on the translated set: the same computation as the
-``adaptsegnet`` row, so that row's measurement is reused (``measured_as``).
+time do not depend on the pixel values). Stage 2 of CyCADA and DLOW trains ``adaptsegnet`` on the
+translated set: the same computation as the ``adaptsegnet`` row, so that row's measurement is
+reused (``measured_as``); TGCF-DA's stage 2 is the mean teacher (student + EMA teacher).
 
 Usage::
 
@@ -45,6 +45,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pfrlib.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS  # noqa: E402 (after the path)
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 #: Table-1 rows (as ``pfrlib/reference/table1.csv`` names them) -> the method that trains them,
@@ -52,7 +55,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TABLE1 = {"Source only": "source_only", "FCN Wld": "fcn_wild", "Curriculum": "curriculum", "TGCF-DA": "tgcf_da",
           "ROAD": "road", "CyCADA": "cycada", "CLAN": "clan", "AdaptSegNet": "adaptsegnet", "DLOW": "dlow",
           "PFR (paper)": "pfr_adv"}
-TRANSLATION = ("cycada", "dlow", "tgcf_da")
+TRANSLATION = TRANSLATION_METHODS
 
 
 def _status_mib(key: str) -> float:
@@ -79,7 +82,13 @@ def _child(spec: dict) -> dict:
                              progress=False, device=spec["device"])
     with tempfile.TemporaryDirectory() as tmp:
         if spec["stage"] == "segmentation":
-            trainer = Trainer(seg.replace(method=spec["method"], out=tmp), prepare_output=False)
+            if spec["method"] == "mean_teacher":  # TGCF-DA's stage 2: adaptsegnet without adversary + teacher
+                from pfrlib.translation.mean_teacher import MeanTeacherTrainer
+
+                mt = seg.replace(method="adaptsegnet", lambda_adv=0.0, lambda_adv_aux=0.0, out=tmp)
+                trainer = MeanTeacherTrainer(mt, 0.99, 0.1, 10.0)
+            else:
+                trainer = Trainer(seg.replace(method=spec["method"], out=tmp), prepare_output=False)
             step = trainer.step
             params = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
             params += sum(p.numel() for d in trainer.discriminators.values() for p in d.parameters())
@@ -146,7 +155,7 @@ def measure(methods: list[str], size: tuple[int, int], crop: tuple[int, int], de
     sizes = {"segmentation": f"source {size[0]}x{size[1]}, target {size[0]}x{size[1]}, batch 1",
              "translation": f"source and target crops {crop[0]}x{crop[1]}, batch 1"}
     for method in methods:
-        stages = [("translation", method), ("segmentation", "adaptsegnet")] if method in TRANSLATION \
+        stages = [("translation", method), ("segmentation", DEFAULT_STAGE2[method])] if method in TRANSLATION \
             else [("segmentation", method)]
         for stage, runs in stages:
             key = (stage, runs)

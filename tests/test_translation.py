@@ -194,7 +194,18 @@ def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
     assert 0.0 <= f["target_miou"] <= 1.0
     assert json.loads((straight.out / "final.json").read_text())["method"] == method
     tset = straight.out / "translation" / "set"
-    assert len(list((tset / "images").glob("*.png"))) == 6 == len(list((tset / "labels").glob("*.png")))
+    n = 12 if method == "tgcf_da" else 6  # TGCF-DA's set holds the source images beside the generated ones
+    assert len(list((tset / "images").glob("*.png"))) == n == len(list((tset / "labels").glob("*.png")))
+    if method == "tgcf_da":  # stage 2 is the mean teacher: its term is logged, the teacher saved
+        assert f["stage2_method"] == "mean_teacher"
+        recs = [json.loads(line) for line in (straight.out / "segmentation" / "metrics.jsonl").read_text().splitlines()]
+        assert all("consistency" in r and "adv" not in r for r in recs if "seg" in r)
+        ckpt = torch.load(straight.out / "segmentation" / "checkpoint_last.pt", weights_only=True)
+        teacher = {k[len("teacher."):]: v for k, v in ckpt["baseline"].items() if k.startswith("teacher.")}
+        assert teacher.keys() == ckpt["model"].keys()
+        assert any(not torch.equal(teacher[k], ckpt["model"][k]) for k in teacher if teacher[k].is_floating_point())
+    else:
+        assert f["stage2_method"] == "adaptsegnet"
     # the stage-2 run trained on the translated set and validated on the original source
     seg = TrainConfig.from_json(straight.out / "segmentation" / "config.json")
     assert seg.data.source == f"folder:{tset}" and seg.data.source_val == "synth:source"

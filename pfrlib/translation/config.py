@@ -26,12 +26,15 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
-__all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DLOW_Z_SAMPLING"]
+__all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING"]
 
 #: The input-space rows of Table 1 this package trains.
 TRANSLATION_METHODS: tuple[str, ...] = ("cycada", "dlow", "tgcf_da")
 #: The segmentation method stage 2 trains on the translated source set.
-STAGE2_METHODS: tuple[str, ...] = ("adaptsegnet", "source_only")
+STAGE2_METHODS: tuple[str, ...] = ("adaptsegnet", "source_only", "mean_teacher")
+#: Each method's own stage 2 (``stage2_method = None``): CyCADA and DLOW adapt the output space
+#: (AdaptSegNet's discriminator) on the translated set; TGCF-DA trains a mean teacher.
+DEFAULT_STAGE2: dict[str, str] = {"cycada": "adaptsegnet", "dlow": "adaptsegnet", "tgcf_da": "mean_teacher"}
 #: How DLOW draws the domainness of each translated training image (``dlow_z_sampling``).
 DLOW_Z_SAMPLING: tuple[str, ...] = ("uniform", "beta_schedule")
 
@@ -76,8 +79,15 @@ class TranslationConfig:
     dlow_z_sampling: str = "beta_schedule"
     #: TGCF-DA: size of the target style code.
     style_dim: int = 8
-    #: The segmentation method stage 2 trains on the translated source set.
-    stage2_method: str = "adaptsegnet"
+    #: The segmentation method stage 2 trains on the translated source set (None = the method's
+    #: own, :data:`DEFAULT_STAGE2`; ``source_only`` = pixel-level adaptation alone).
+    stage2_method: Optional[str] = None
+    #: TGCF-DA's mean teacher: EMA decay, the std of the teacher's input noise (normalised input),
+    #: and the consistency weight (our choices: alpha 0.99 as Tarvainen and Valpola; the weight
+    #: and the noise are not tuned yet).
+    mean_teacher_alpha: float = 0.99
+    mean_teacher_noise: float = 0.1
+    lambda_consistency: float = 10.0
     #: Save the translator every this many iterations (resume continues from the last one).
     translation_checkpoint_every: int = 1000
 
@@ -140,9 +150,19 @@ class TranslationConfig:
                 raise ValueError(f"{name} must be (H, W) with positive entries or None, got {v}")
         if self.dlow_z_sampling not in DLOW_Z_SAMPLING:
             raise ValueError(f"dlow_z_sampling: expected one of {DLOW_Z_SAMPLING}, got {self.dlow_z_sampling!r}")
-        if self.stage2_method not in STAGE2_METHODS:
+        if not 0 <= self.mean_teacher_alpha <= 1:
+            raise ValueError(f"mean_teacher_alpha must be in [0, 1], got {self.mean_teacher_alpha}")
+        for name in ("mean_teacher_noise", "lambda_consistency"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.stage2_method is not None and self.stage2_method not in STAGE2_METHODS:
             raise ValueError(f"stage2_method: expected one of {STAGE2_METHODS}, got {self.stage2_method!r}")
         return self
+
+    def stage2(self, method: str) -> str:
+        """The segmentation method stage 2 of ``method`` trains."""
+        return self.stage2_method or DEFAULT_STAGE2[method]
 
     def decay_factor(self, iteration: int) -> float:
         """CycleGAN's linear decay: 1 until ``decay_start * T``, then linearly to 0 at ``T``."""

@@ -8,8 +8,9 @@
    translated source training set ``OUT/translation/set`` (a ``folder:`` dataset);
 2. **the segmentation network**: :func:`pfrlib.train.train` with the source spec pointing at the
    translated set (validation still on the *original* source val set), method ``stage2_method``
-   (``adaptsegnet``: CyCADA's pixel + output-space adaptation; ``source_only``: pixel-level
-   only), into ``OUT/segmentation``.
+   (CyCADA, DLOW: ``adaptsegnet``, pixel + output-space adaptation; ``source_only``: pixel-level
+   only; TGCF-DA: ``mean_teacher``, :mod:`pfrlib.translation.mean_teacher`), into
+   ``OUT/segmentation``.
 
 ``OUT/final.json`` is stage 2's ``final.json`` with ``method`` set to the input-space method and
 a ``translation`` entry (stage 1's parameters, iterations, seconds, whether it was reused).
@@ -43,6 +44,7 @@ from ..io import write_json
 from ..train import resolve_device, train
 from ..distributed import DistInfo
 from .config import TRANSLATION_METHODS, TranslationConfig
+from .mean_teacher import MEAN_TEACHER_FILE, MeanTeacherTrainer
 from .stage1 import TRANSLATION_DIR, run_stage1
 
 __all__ = ["TranslationRun", "train_translation", "stage2_config", "reference_config", "main"]
@@ -69,26 +71,41 @@ def reference_config(cfg: TrainConfig, tcfg: TranslationConfig) -> TrainConfig:
                        out=str(Path(cfg.run.out) / REFERENCE_DIR), resume=False, overwrite=False)
 
 
-def stage2_config(cfg: TrainConfig, tcfg: TranslationConfig, translated_set: str | Path) -> TrainConfig:
-    """Stage 2: ``cfg`` trained by ``stage2_method`` on the translated source set."""
+def stage2_config(method: str, cfg: TrainConfig, tcfg: TranslationConfig, translated_set: str | Path) -> TrainConfig:
+    """Stage 2: ``cfg`` trained by ``tcfg.stage2(method)`` on the translated source set (the mean
+    teacher is ``adaptsegnet`` without its adversary, plus :class:`MeanTeacherTrainer`'s term)."""
     d = cfg.data
-    return cfg.replace(method=tcfg.stage2_method, source=f"folder:{translated_set}",
-                       source_val=d.source_val or d.source, out=str(Path(cfg.run.out) / SEGMENTATION_DIR))
+    stage2 = tcfg.stage2(method)
+    extra = {"lambda_adv": 0.0, "lambda_adv_aux": 0.0} if stage2 == "mean_teacher" else {}
+    return cfg.replace(method="adaptsegnet" if stage2 == "mean_teacher" else stage2, **extra,
+                       source=f"folder:{translated_set}", source_val=d.source_val or d.source,
+                       out=str(Path(cfg.run.out) / SEGMENTATION_DIR))
 
 
-def _reuse_or_train(cfg: TrainConfig, progress) -> dict[str, Any]:
+def _mean_teacher(tcfg: TranslationConfig) -> dict[str, float]:
+    return {"mean_teacher_alpha": tcfg.mean_teacher_alpha, "mean_teacher_noise": tcfg.mean_teacher_noise,
+            "lambda_consistency": tcfg.lambda_consistency}
+
+
+def _reuse_or_train(cfg: TrainConfig, progress, mean_teacher: Optional[dict[str, float]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
-    (continued from its checkpoint when ``resume``; replaced when ``overwrite``)."""
+    (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with
+    ``mean_teacher`` settings, by :class:`MeanTeacherTrainer`."""
     out = Path(cfg.run.out)
     final, saved = out / "final.json", out / "config.json"
-    if final.is_file() and saved.is_file() and not cfg.run.overwrite:
+    mt_file = out / MEAN_TEACHER_FILE
+    mt_same = (json.loads(mt_file.read_text()) == mean_teacher) if mt_file.is_file() else mean_teacher is None
+    if final.is_file() and saved.is_file() and not cfg.run.overwrite and mt_same:
         same = TrainConfig.from_json(saved).replace(resume=cfg.run.resume, progress=cfg.run.progress,
                                                     num_threads=cfg.run.num_threads, device=cfg.run.device)
         if same == cfg:
             progress(f"reusing the finished run in {out}")
             return json.loads(final.read_text())
     resume = (out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume
-    return train(cfg.replace(resume=resume)).final
+    if mean_teacher is None:
+        return train(cfg.replace(resume=resume)).final
+    return MeanTeacherTrainer(cfg.replace(resume=resume), mean_teacher["mean_teacher_alpha"],
+                              mean_teacher["mean_teacher_noise"], mean_teacher["lambda_consistency"]).run().final
 
 
 def _load_reference(cfg: TrainConfig, path: str, device: torch.device) -> torch.nn.Module:
@@ -130,9 +147,11 @@ def train_translation(method: str, cfg: TrainConfig, tcfg: TranslationConfig, *,
                         overwrite=cfg.run.overwrite, stop_at=stop_at, progress=progress)
     if "stopped_at" in stage1:
         return TranslationRun(out=out, final=stage1)
-    progress(f"stage 2: {tcfg.stage2_method} on the translated set, {cfg.optim.iterations} iterations")
-    final = _reuse_or_train(stage2_config(cfg, tcfg, stage1["set"]), progress)
-    final = {**final, "method": method, "stage2_method": tcfg.stage2_method,
+    stage2 = tcfg.stage2(method)
+    progress(f"stage 2: {stage2} on the translated set, {cfg.optim.iterations} iterations")
+    final = _reuse_or_train(stage2_config(method, cfg, tcfg, stage1["set"]), progress,
+                            _mean_teacher(tcfg) if stage2 == "mean_teacher" else None)
+    final = {**final, "method": method, "stage2_method": stage2,
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],
                              "seconds": stage1["seconds"], "reused": stage1["reused"],
                              "directory": TRANSLATION_DIR, "config": tcfg.to_dict()}}

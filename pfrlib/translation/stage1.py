@@ -129,8 +129,10 @@ def write_translated_set(translator: Translator, data_cfg: Any, tcfg: Translatio
     """Translate every source training image (at stage 2's ``source_size``) into ``out/set``.
 
     Labels are the source labels, unchanged (trainIds PNG). TGCF-DA takes the style of a target
-    image drawn by a seeded generator; DLOW writes each image at its own z (``domainness.json``).
+    image drawn by a seeded generator, and its set holds the source images too (``*_source.png``:
+    its stage 2 trains on both); DLOW writes each image at its own z (``domainness.json``).
     """
+    with_source = translator.method == "tgcf_da"
     root = out / SET_DIR
     if root.exists():
         shutil.rmtree(root)
@@ -157,8 +159,12 @@ def write_translated_set(translator: Translator, data_cfg: Any, tcfg: Translatio
             style = to_unit(torch.stack([tgt[int(styles[i])][0] for i in idx]).to(device))
         fake = from_unit(translator.translate(xs, z=z, style_images=style)).cpu()
         for j, i in enumerate(idx):
+            label = Image.fromarray(items[j][1].numpy().astype(np.uint8))
             Image.fromarray(fake[j].permute(1, 2, 0).numpy()).save(root / "images" / f"{i:0{width}d}.png")
-            Image.fromarray(items[j][1].numpy().astype(np.uint8)).save(root / "labels" / f"{i:0{width}d}.png")
+            label.save(root / "labels" / f"{i:0{width}d}.png")
+            if with_source:  # TGCF-DA trains on source and generated images
+                Image.fromarray(items[j][0].permute(1, 2, 0).numpy()).save(root / "images" / f"{i:0{width}d}_source.png")
+                label.save(root / "labels" / f"{i:0{width}d}_source.png")
     # SynthStreets marks the ego-vehicle hood 255; a crop may hold no class pixel
     write_json(root / "pfr_dataset.json", {"empty_labels": "allow"})
     if z_all is not None:
