@@ -145,7 +145,7 @@ def write_translated_set(translator: Translator, data_cfg: Any, tcfg: Translatio
         tgt = build_dataset(data_cfg.target, "train", EvalTransform(size=data_cfg.target_size, normalize=None),
                             data_cfg, "target", labels=False)
     gen = torch.Generator().manual_seed(seed_from(seed, _WRITE))
-    n = len(src)
+    n = len(src) if tcfg.translated_images is None else min(len(src), tcfg.translated_images)
     z_all = _dlow_z(n, tcfg, gen) if translator.method == "dlow" else None
     styles = torch.randint(len(tgt), (n,), generator=gen) if tgt is not None else None
     width = len(str(n - 1))
