@@ -5,7 +5,8 @@ extra image-to-image translation networks". This benchmark measures it: for each
 *stage* it trains in (the input-space methods train a translator first, then the segmentation
 network on its output; everything else trains in one stage), one row:
 
-``method``, ``stage``, ``peak_memory_mib``, ``baseline_mib`` (the same process after imports,
+``method``, ``stage`` (``segmentation``; for the input-space methods also ``reference``, the
+source-only model CyCADA and TGCF-DA freeze, and ``translation``), ``peak_memory_mib``, ``baseline_mib`` (the same process after imports,
 before building anything), ``parameters`` (trainable scalars of that stage: networks and
 discriminators; a frozen reference model is not counted but its memory is), ``frozen_parameters``,
 ``seconds_per_iteration`` (median of ``--steps`` iterations after one warm-up), ``device``,
@@ -46,7 +47,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pfrlib.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS  # noqa: E402 (after the path)
+from pfrlib.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS, TranslationConfig  # noqa: E402
+
+PAPER = TranslationConfig.preset("paper")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -106,7 +109,7 @@ def _child(spec: dict) -> dict:
             tcfg = TranslationConfig.preset("paper")
             torch.manual_seed(0)
             reference = None
-            if spec["method"] in ("cycada", "tgcf_da"):
+            if tcfg.needs_reference(spec["method"]):
                 reference = models.build_from_config(seg.model, load_init=False).to(device)
             translator = Translator(spec["method"], tcfg, reference=reference).to(device)
             ch, cw = spec["translation_crop"]
@@ -155,17 +158,20 @@ def measure(methods: list[str], size: tuple[int, int], crop: tuple[int, int], de
     sizes = {"segmentation": f"source {size[0]}x{size[1]}, target {size[0]}x{size[1]}, batch 1",
              "translation": f"source and target crops {crop[0]}x{crop[1]}, batch 1"}
     for method in methods:
-        stages = [("translation", method), ("segmentation", DEFAULT_STAGE2[method])] if method in TRANSLATION \
-            else [("segmentation", method)]
-        for stage, runs in stages:
-            key = (stage, runs)
+        stages = [("segmentation", "segmentation", method)]
+        if method in TRANSLATION:
+            stages = [("translation", "translation", method), ("segmentation", "segmentation", DEFAULT_STAGE2[method])]
+            if PAPER.needs_reference(method):  # the frozen source model is trained first (source_only)
+                stages.insert(0, ("reference", "segmentation", "source_only"))
+        for stage, kind, runs in stages:
+            key = (kind, runs)
             if key not in cache:
                 report(f"measuring {method} ({stage}) ...")
-                cache[key] = _run_child({"method": runs, "stage": stage, "size": list(size),
+                cache[key] = _run_child({"method": runs, "stage": kind, "size": list(size),
                                          "translation_crop": list(crop), "device": device, "steps": steps,
                                          "threads": threads})
-            rows.append({"method": method, "stage": stage, **cache[key], "input_sizes": sizes[stage],
-                         "measured_as": f"{runs} ({stage})"})
+            rows.append({"method": method, "stage": stage, **cache[key], "input_sizes": sizes[kind],
+                         "measured_as": f"{runs} ({kind})"})
     return rows
 
 

@@ -274,3 +274,23 @@ def test_paper_preset_runs_one_iteration_of_each_stage(tmp_path):
     run = train_translation("cycada", cfg, tcfg, progress=quiet)
     assert run.final["arch"] == "deeplabv2_r101" and run.final["iterations"] == 1
     assert run.final["translation"]["parameters"]["generators"] == 2 * 11_378_179
+
+
+# --------------------------------------------------------------------------- memory benchmark
+def test_memory_benchmark_covers_every_table1_row_and_renders():
+    import csv
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("memory_bench", REPO / "benchmarks" / "memory.py")
+    mem = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mem)
+    with open(REPO / "pfrlib" / "reference" / "table1.csv") as f:
+        rows = [r["method"] for r in csv.DictReader(f)]
+    assert set(rows) <= set(mem.TABLE1)  # every row of the paper's Table 1 is measured
+    common = dict(baseline_mib=600.0, frozen_parameters=0, seconds_per_iteration=1.0, device="cpu", threads=1,
+                  torch="x", input_sizes="s", measured_as="m")
+    table = mem.render([{"method": "cycada", "stage": "translation", "peak_memory_mib": 900.0,
+                         "parameters": 2_000_000, **common},
+                        {"method": "cycada", "stage": "segmentation", "peak_memory_mib": 1000.0,
+                         "parameters": 3_000_000, **common}], "VmHWM")
+    assert "| cycada | 1000 | 5.0 |" in table  # peak over the stages, parameters of both stages

@@ -167,6 +167,11 @@ class TranslationConfig:
             raise ValueError(f"stage2_method: expected one of {STAGE2_METHODS}, got {self.stage2_method!r}")
         return self
 
+    def needs_reference(self, method: str) -> bool:
+        """Whether ``method``'s translator uses the frozen source model ``f_S`` (CyCADA's semantic
+        consistency when ``cycada_semantic``; TGCF-DA's semantic constraint)."""
+        return (method == "cycada" and self.cycada_semantic) or method == "tgcf_da"
+
     def stage2(self, method: str) -> str:
         """The segmentation method stage 2 of ``method`` trains."""
         return self.stage2_method or DEFAULT_STAGE2[method]

@@ -133,7 +133,7 @@ def train_translation(method: str, cfg: TrainConfig, tcfg: TranslationConfig, *,
     out = Path(cfg.run.out)
     out.mkdir(parents=True, exist_ok=True)
     reference = None
-    if (method == "cycada" and tcfg.cycada_semantic) or method == "tgcf_da":
+    if tcfg.needs_reference(method):
         path = tcfg.semantic_reference
         if path is None:
             progress(f"stage 0: the frozen source model ({tcfg.reference_iterations} iterations of source_only)")

@@ -79,7 +79,7 @@ class Translator(nn.Module):
         else:
             self.generators["G"] = ResnetGenerator(**gen, norm="adain", cond_dim=cfg.style_dim)
             self.generators["E"] = StyleEncoder(nf=cfg.gen_filters, style_dim=cfg.style_dim)
-        self.uses_reference = (method == "cycada" and cfg.cycada_semantic) or method == "tgcf_da"
+        self.uses_reference = cfg.needs_reference(method)
         if self.uses_reference and reference is None:
             raise ValueError(f"method {method!r} needs the frozen source model (semantic_reference)")
         self.reference = reference if self.uses_reference else None
