@@ -47,9 +47,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-METHODS = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pfrlib import methods  # noqa: E402
+
+METHODS = methods.names("ladder")
 #: Every runnable Table-1 row: the ladder and the baselines that change only the losses.
-TABLE1_METHODS = (*METHODS, "clan", "fcn_wild", "road", "curriculum")
+TABLE1_METHODS = methods.names("ladder") + methods.names("baseline")
 
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:

@@ -365,6 +365,7 @@ measured_ratio = {r["normalisation"]: r["ratio"] for r in scale_rows}
 # %% tags=["solution"]
 # Exercise 3. Predict, for each normalisation, by what factor the Gram matrix of `x_big` (every
 # pixel repeated 2x2) exceeds that of `x_small`; store the factors in `predicted_ratio`.
+
 # Every product F_jp F_kp now appears 4 times: the raw sum grows 4x; dividing by HW (4x more
 # positions) or by CHW (same C) cancels that.
 predicted_ratio = {"none": 4.0, "hw": 1.0, "chw": 1.0}

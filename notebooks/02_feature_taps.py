@@ -112,7 +112,8 @@ print("strides of stages 2-5:", deeplab_strides)
 
 # %% tags=["selfcheck"]
 check_close("strides of stages 2-5", deeplab_strides, [4, 8, 8, 8],
-            hint="a standard ResNet would give 4, 8, 16, 32; DeepLab-v2 stops downsampling after stage 3")
+            hint="divide the input size by each stage's feature-map size in the table; DeepLab-v2 trades the last "
+                 "downsamplings for dilation")
 
 # %% [markdown]
 # ### Exercise 2
@@ -132,7 +133,7 @@ for stage, g, n in zip(losses.PFR_STAGES, gram_entries, content_entries):
 
 # %% tags=["selfcheck"]
 check_close("Gram matrix entries per stage", gram_entries, [256 ** 2, 512 ** 2, 1024 ** 2, 2048 ** 2],
-            hint="C x C with C the stage's channels (256, 512, 1024, 2048)")
+            hint="a Gram matrix is C x C: read each stage's C from the table")
 check_close("feature map entries per stage", content_entries, [256 * 181 * 321, 512 * 91 * 161, 1024 * 91 * 161, 2048 * 91 * 161],
             hint="C x H x W from the table above")
 

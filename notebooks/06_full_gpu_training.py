@@ -155,10 +155,11 @@ print(f"{n_trainable:,} trainable of {models.count_parameters(deeplab):,} parame
 
 # %% tags=["selfcheck"]
 check_equal("trainable parameters", n_trainable, sum(p.numel() for p in deeplab.parameters() if p.requires_grad),
-            hint="count_parameters(model, trainable_only=True)")
+            hint="frozen parameters (requires_grad False) do not count")
 check_close("training state (GiB)", train_state_gib,
             3 * 4 * sum(p.numel() for p in deeplab.parameters() if p.requires_grad) / 2**30, rtol=1e-3,
-            hint="three fp32 copies (4 bytes) of each trainable parameter, divided by 2**30")
+            hint="what does SGD with momentum keep per trainable value, and how many bytes is one fp32 value? "
+                 "1 GiB is 2**30 bytes")
 
 # %% [markdown]
 # ### Exercise 2

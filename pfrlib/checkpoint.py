@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config import resume_free_fields
 from .io import atomic_write
 
 __all__ = [
@@ -45,12 +46,8 @@ CHECKPOINT_BEST = "checkpoint_best.pt"
 CHECKPOINT_PENDING = "checkpoint_pending.pt"
 
 #: ``(section, field)`` pairs that may differ between a run and its resumption (how it is driven,
-#: not what it computes).
-RESUME_FREE_FIELDS = frozenset({
-    ("run", "resume"), ("run", "progress"), ("run", "num_threads"), ("run", "out"),
-    ("run", "overwrite"), ("data", "num_workers"), ("data", "prefetch_factor"), ("data", "pin_memory"),
-    ("run", "device"),
-})
+#: not what it computes): the bookkeeping and execution fields of :mod:`pfrlib.config`.
+RESUME_FREE_FIELDS = resume_free_fields()
 #: Fields a resume may change on purpose, e.g. to continue a diverged run with a saner learning
 #: rate from its last good checkpoint; the change is reported and written to ``config.json``.
 RESUME_ADJUSTABLE_FIELDS = frozenset({("optim", "lr"), ("optim", "d_lr")})

@@ -48,8 +48,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from . import methods
 from .data.spec import KINDS as DATASET_KINDS
 from .data.spec import parse_spec
+from .device import check_device_name
 
 __all__ = [
     "METHODS",
@@ -68,14 +70,19 @@ __all__ = [
     "ALL_METHODS",
     "TrainConfig",
     "parse_spec",
+    "BOOKKEEPING",
+    "EXECUTION",
+    "fields_with_role",
+    "bookkeeping_fields",
+    "resume_free_fields",
 ]
 
 #: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.baselines`).
-BASELINE_METHODS: tuple[str, ...] = ("clan", "fcn_wild", "road", "curriculum")
+BASELINE_METHODS: tuple[str, ...] = methods.names("baseline")
 #: The ablation ladder: training methods that are each a preset of the loss weights of Eq. (6).
-METHODS: tuple[str, ...] = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
-#: Every ``--method``: the ladder, then the baselines (the runnable rows of Table 1).
-ALL_METHODS: tuple[str, ...] = (*METHODS, *BASELINE_METHODS)
+METHODS: tuple[str, ...] = methods.names("ladder")
+#: Every ``--method`` (:mod:`pfrlib.methods`): the ladder, then the baselines (the runnable rows of Table 1).
+ALL_METHODS: tuple[str, ...] = methods.names()
 #: Named presets of :meth:`TrainConfig.preset`.
 PRESETS: tuple[str, ...] = ("cpu", "paper")
 #: ``OptimConfig.param_listing`` values (see :mod:`pfrlib.optim`).
@@ -85,8 +92,27 @@ _SECTIONS = ("data", "model", "optim", "loss", "run", "clan", "fcn_wild", "road"
 
 
 def method_classifiers(method: str) -> int:
-    """Stage-5 classifiers a method trains: 2 for ``clan`` (CLAN's ``C1`` and ``C2``), else 1."""
-    return 2 if method == "clan" else 1
+    """Stage-5 classifiers a method trains (:attr:`pfrlib.methods.Method.classifiers`: 2 for ``clan``,
+    CLAN's ``C1`` and ``C2``); 1 for a name that is not a method (validation rejects it)."""
+    return methods.get(method).classifiers if method in ALL_METHODS else 1
+
+
+# --------------------------------------------------------------------------- field roles
+#: Role of a field that does not change what a run computes, only how or where it is driven
+#: (output folder, resume/overwrite, progress bar, thread count: the last may change float
+#: summation order, the last bits, not the experiment). Ignored when deciding whether a saved
+#: run is "the same run" (the notebooks' load-or-train, the sweep) and free to change on resume;
+#: a sweep sets these itself for every run.
+BOOKKEEPING = "bookkeeping"
+#: Role of a field that says on which machine resources a run executes (device, loader workers,
+#: page-locked memory): free to change when a run is *resumed* (e.g. on another machine), but
+#: part of "the same run" for reuse (a CUDA run is not bit-identical to a CPU one).
+EXECUTION = "execution"
+
+
+def _role(role: str) -> dict:
+    """Field metadata naming the field's role (:data:`BOOKKEEPING` or :data:`EXECUTION`)."""
+    return {"role": role}
 
 
 # --------------------------------------------------------------------------- sections
@@ -112,11 +138,11 @@ class DataConfig:
     #: Random horizontal flip of training images (AdaptSegNet's default: off).
     hflip: bool = False
     batch_size: int = 1
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata=_role(EXECUTION))
     #: Batches each loader worker keeps ready (None = PyTorch's default, 2); only with workers.
-    prefetch_factor: Optional[int] = None
+    prefetch_factor: Optional[int] = field(default=None, metadata=_role(EXECUTION))
     #: Page-locked batches, so host-to-GPU copies are asynchronous (None = auto: on for CUDA).
-    pin_memory: Optional[bool] = None
+    pin_memory: Optional[bool] = field(default=None, metadata=_role(EXECUTION))
     #: SynthStreets only: generated image size and number of items per split (None = default).
     synth_size: tuple[int, int] = (64, 128)
     synth_train_length: Optional[int] = None
@@ -207,8 +233,9 @@ class LossConfig:
         multi-level model. ``source_only`` and ``oracle`` zero adv and pfr, ``adaptsegnet`` zeroes
         pfr, ``pfr`` zeroes adv.
         """
-        adv = self.method in ("adaptsegnet", "pfr_adv")
-        pfr = self.method in ("pfr", "pfr_adv")
+        terms = methods.get(self.method).eq6_terms
+        adv = "adv" in terms
+        pfr = "pfr" in terms
         return {
             "seg": 1.0,
             "seg_aux": self.lambda_seg_aux,
@@ -222,9 +249,9 @@ class LossConfig:
 class RunConfig:
     """Seed, output, device and bookkeeping."""
 
-    out: str = "runs/default"
+    out: str = field(default="runs/default", metadata=_role(BOOKKEEPING))
     seed: int = 0
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    device: str = field(default="auto", metadata=_role(EXECUTION))  # "auto" | "cpu" | "cuda" | "cuda:N"
     #: bf16 autocast over the whole network step (forwards, upsampling, softmax, discriminators,
     #: PFR); Gram products and losses stay float32. None = auto: on for CUDA, off on CPU.
     bf16: Optional[bool] = None
@@ -237,7 +264,7 @@ class RunConfig:
     #: ``torch.compile`` the segmentation network (opt-in; the first iterations compile).
     compile: bool = False
     #: ``torch.set_num_threads`` (None = leave torch's default).
-    num_threads: Optional[int] = None
+    num_threads: Optional[int] = field(default=None, metadata=_role(BOOKKEEPING))
     log_every: int = 10
     #: Periodic validation on source and target val sets (0 = only at the end).
     val_every: int = 0
@@ -245,11 +272,11 @@ class RunConfig:
     #: Also keep ``checkpoint_best.pt`` (best periodic target val mIoU). A labelled extra: the
     #: reported number is always the final model's (selecting on the test set is optimistic).
     keep_best: bool = False
-    progress: bool = True
+    progress: bool = field(default=True, metadata=_role(BOOKKEEPING))
     #: Continue the run in ``out`` from its ``checkpoint_last.pt``.
-    resume: bool = False
+    resume: bool = field(default=False, metadata=_role(BOOKKEEPING))
     #: Start afresh even if ``out`` already holds a run (its files are replaced).
-    overwrite: bool = False
+    overwrite: bool = field(default=False, metadata=_role(BOOKKEEPING))
 
 
 # --------------------------------------------------------------------------- Table-1 baselines
@@ -420,6 +447,20 @@ class TrainConfig:
             w.update(curriculum_kl=self.curriculum.curriculum_lambda, curriculum_estimator=1.0)
         return w
 
+    @property
+    def method_info(self) -> methods.Method:
+        """The :class:`pfrlib.methods.Method` this configuration trains."""
+        return methods.get(self.loss.method)
+
+    def without_bookkeeping(self) -> "TrainConfig":
+        """A copy with every :data:`BOOKKEEPING` field at its default: two configurations that
+        differ only in how or where a run is driven give equal copies."""
+        defaults = {}
+        for section, name in fields_with_role(BOOKKEEPING):
+            f = next(f for f in fields(_SECTION_TYPES[section]) if f.name == name)
+            defaults[f"{section}.{name}"] = f.default
+        return self.replace(**defaults)
+
     def flat(self) -> dict[str, Any]:
         """``{flat field name: value}`` for every leaf field."""
         return {f.name: getattr(getattr(self, s), f.name) for s in _SECTIONS for f in fields(_SECTION_TYPES[s])}
@@ -568,8 +609,7 @@ class TrainConfig:
             raise ValueError(f"val_every must be >= 0 (0 = only at the end), got {r.val_every}")
         if r.num_threads is not None and r.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {r.num_threads}")
-        if not (r.device in ("auto", "cpu", "cuda") or r.device.startswith("cuda:")):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {r.device!r}")
+        check_device_name(r.device)
         if not r.out:
             raise ValueError("out must name an output directory")
         if m.classifiers != method_classifiers(l.method):
@@ -619,6 +659,24 @@ _SECTION_TYPES: dict[str, type] = {
     "road": ROADConfig,
     "curriculum": CurriculumConfig,
 }
+
+
+def fields_with_role(*roles: str) -> tuple[tuple[str, str], ...]:
+    """``(section, field name)`` of every ``TrainConfig`` field whose role is one of ``roles``
+    (:data:`BOOKKEEPING`, :data:`EXECUTION`), in section order."""
+    return tuple((s, f.name) for s in _SECTIONS for f in fields(_SECTION_TYPES[s])
+                 if f.metadata.get("role") in roles)
+
+
+def bookkeeping_fields() -> tuple[str, ...]:
+    """Flat names of the :data:`BOOKKEEPING` fields (``out``, ``num_threads``, ``progress``,
+    ``resume``, ``overwrite``): what a sweep or launcher sets itself for every run."""
+    return tuple(name for _, name in fields_with_role(BOOKKEEPING))
+
+
+def resume_free_fields() -> frozenset[tuple[str, str]]:
+    """``(section, field)`` pairs a resumed run may change: :data:`BOOKKEEPING` and :data:`EXECUTION`."""
+    return frozenset(fields_with_role(BOOKKEEPING, EXECUTION))
 
 
 # --------------------------------------------------------------------------- presets

@@ -236,6 +236,7 @@ def table_frame(records: Iterable[Mapping], digits: int = 1, missing: str = "-")
     """A pandas DataFrame of Table-1 rows (from :func:`table_record`, or
     :func:`pfrlib.evaluate.reference_records`), numbers as text with ``digits`` decimals and
     ``missing`` for NaN, indexed by method: displayed in a notebook it renders as a table."""
+    # pandas is optional (not a pfrlib dependency): only this notebook table needs it
     import pandas as pd  # noqa: PLC0415
 
     frame = pd.DataFrame(list(records)).set_index("method")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .device import device_type
 from .io import write_json
 from .viz import save_figure  # noqa: F401  (re-exported: notebooks import it from here)
 
@@ -271,15 +272,6 @@ def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str
 
 
 # --------------------------------------------------------------------------- runs
-#: Settings that do not change what a run computes (only how it is driven): ignored when deciding
-#: whether a saved run is "the same run". ``num_threads`` may change float summation order (last
-#: bits), not the experiment.
-#: Fields that say how or where a run was launched, not what it trains: a run directory copied or
-#: named by another relative path (``../runs/series/x`` from ``notebooks/``, ``runs/series/x`` from
-#: the root) is the same run.
-_BOOKKEEPING = dict(resume=False, overwrite=False, progress=True, num_threads=None, out="")
-
-
 def same_configuration(config, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, ignoring bookkeeping (``resume``, ``overwrite``, ``progress``,
@@ -305,11 +297,8 @@ _DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchm
 
 def _comparable(config) -> dict:
     """``config.to_dict()`` without bookkeeping, with the device-automatic options resolved."""
-    import torch  # noqa: PLC0415
-
-    d = config.replace(**_BOOKKEEPING).to_dict()
-    dev = config.run.device
-    cuda = dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())
+    d = config.without_bookkeeping().to_dict()  # pfrlib.config.BOOKKEEPING: how and where it is driven
+    cuda = device_type(config.run.device) == "cuda"
     for section, name in _DEVICE_AUTO:
         if section in d and d[section].get(name) is None:
             d[section][name] = cuda

@@ -1,5 +1,9 @@
 """Self-checks for the notebooks' exercises: a verdict and a hint, not an assertion error.
 
+A wrong answer is told what is wrong (which entry, too high or too low, which type or shape) and
+gets the exercise's hint, never the expected value: a check that prints the answer gives the
+exercise away.
+
 Each exercise in the series is a ``solution`` cell followed by a self-check cell that calls one
 of these functions with the student's answer. Each prints one line that starts with
 :data:`PASS` or :data:`FAIL` (or :data:`TODO` while the answer is still the ``...`` of the
@@ -41,6 +45,15 @@ def _report(ok: bool, what: str, detail: str, hint: str | None) -> None:
         print(f"{FAIL} {what}: not yet ({detail})" + (f". Hint: {hint}" if hint else ""))
 
 
+def _direction(answer: float, expected: float) -> str:
+    """'too high', 'too low' or 'not a number' for one entry: what is wrong, not what is right."""
+    if math.isnan(answer):
+        return "not a number"
+    if math.isnan(expected):
+        return "should not be a number"
+    return "too high" if answer > expected else "too low"
+
+
 def _as_tensor(x: Any) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach().double().cpu()
@@ -52,12 +65,15 @@ def _as_tensor(x: Any) -> torch.Tensor:
 def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-6,
                 hint: str | None = None) -> None:
     """Whether ``answer`` equals ``expected`` within tolerance (numbers, sequences or tensors;
-    NaN matches NaN). Dicts are compared key by key. Prints a verdict line."""
+    NaN matches NaN). Dicts are compared key by key. Prints a verdict line; on a wrong answer it
+    names the first wrong entry and whether it is too high or too low, never the expected value."""
     if is_unanswered(answer):
         return _unanswered(what)
+    labels = None
     if isinstance(expected, dict):
         if not isinstance(answer, dict) or set(answer) != set(expected):
             return _report(False, what, f"expected a dict with keys {sorted(expected)}", hint)
+        labels = list(expected)
         answer = [answer[k] for k in expected]
         expected = list(expected.values())
     try:
@@ -72,12 +88,15 @@ def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol:
         return _report(True, what, f"largest difference {worst:.1e}", hint)
     bad = int((~close).sum())
     first = int((~close).flatten().nonzero()[0])
-    return _report(False, what, f"{bad} of {a.numel()} values differ; e.g. entry {first}: "
-                   f"{float(a.flatten()[first]):.4g} instead of {float(e.flatten()[first]):.4g}", hint)
+    name = f"entry {labels[first]!r}" if labels is not None and a.dim() == 1 else f"entry {first}"
+    yours, right = float(a.flatten()[first]), float(e.flatten()[first])
+    return _report(False, what, f"{bad} of {a.numel()} values are off; the first is {name}: "
+                   f"your {yours:.4g} is {_direction(yours, right)}", hint)
 
 
 def check_range(what: str, answer: Any, low: float, high: float, hint: str | None = None) -> None:
-    """Whether the number ``answer`` lies in ``[low, high]``. Prints a verdict line."""
+    """Whether the number ``answer`` lies in ``[low, high]``. Prints a verdict line (the range is
+    shown only once the answer is in it: a wrong answer is told "too high" or "too low")."""
     if is_unanswered(answer):
         return _unanswered(what)
     try:
@@ -85,7 +104,10 @@ def check_range(what: str, answer: Any, low: float, high: float, hint: str | Non
     except (TypeError, ValueError):
         return _report(False, what, f"expected a number, got {answer!r}", hint)
     ok = not math.isnan(value) and low <= value <= high
-    return _report(ok, what, f"{value:.4g}, expected between {low:g} and {high:g}", hint)
+    if ok:
+        return _report(True, what, f"{value:.4g}, expected between {low:g} and {high:g}", hint)
+    wrong = "not a number" if math.isnan(value) else ("too high" if value > high else "too low")
+    return _report(False, what, f"{value:.4g} is {wrong}", hint)
 
 
 def check_true(what: str, condition: Any, detail: str = "", hint: str | None = None) -> None:
@@ -96,8 +118,17 @@ def check_true(what: str, condition: Any, detail: str = "", hint: str | None = N
 
 
 def check_equal(what: str, answer: Any, expected: Any, hint: str | None = None) -> None:
-    """Whether ``answer == expected`` (names, integers, lists of them). Prints a verdict line."""
+    """Whether ``answer == expected`` (names, integers, lists of them). Prints a verdict line; a
+    wrong answer is told how it differs in kind (type, length), never what was expected."""
     if is_unanswered(answer):
         return _unanswered(what)
     ok = answer == expected
-    return _report(bool(ok), what, f"{answer!r}" + ("" if ok else f", expected {expected!r}"), hint)
+    if ok:
+        return _report(True, what, f"{answer!r}", hint)
+    if type(answer) is not type(expected):
+        detail = f"{answer!r} is a {type(answer).__name__}; the answer is a {type(expected).__name__}"
+    elif isinstance(expected, (list, tuple)) and len(answer) != len(expected):
+        detail = f"{len(answer)} items: " + ("too many" if len(answer) > len(expected) else "too few")
+    else:
+        detail = f"{answer!r} is not it"
+    return _report(False, what, detail, hint)

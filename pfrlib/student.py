@@ -21,7 +21,12 @@ used by the next cell), as ``...``::
     iou_by_hand = ...
 
 so the student copy runs from top to bottom, and each self-check says "not answered yet" until
-the student fills the stub in. Every output is cleared (students run the notebook themselves). ``make student`` (this module's
+the student fills the stub in. The exercise text ends at the first blank or code line: a comment
+that explains the solution goes after a blank line and never reaches the stub.
+
+A student copy is safe to run from ``student/``: its parameters cell writes runs and figures under
+``student/runs`` and ``student/figures`` (ignored by git), never over ``figures/`` or the series'
+``runs/``, and the commands of its "What to try" section name the student copy. Every output is cleared (students run the notebook themselves). ``make student`` (this module's
 CLI) writes the copies to ``student/``; ``--check`` (run by the tests) fails if the committed
 copies are not what the current notebooks generate.
 """
@@ -38,7 +43,7 @@ from typing import Optional
 import nbformat
 
 __all__ = ["SOLUTION_TAG", "SELFCHECK_TAG", "TODO_LINE", "student_notebook", "solution_cells", "answer_names",
-           "write_student_copies", "main"]
+           "write_student_copies", "exercise_text", "STUDENT_OUTPUTS", "STUDENT_COMMANDS", "main"]
 
 SOLUTION_TAG = "solution"
 SELFCHECK_TAG = "selfcheck"
@@ -86,26 +91,55 @@ def answer_names(solution: str, selfcheck: str | None) -> list[str]:
     return [n for n in _assigned(solution) if n in used]
 
 
-def _stub(source: str, answers: list[str] | None = None) -> str:
-    lines = source.splitlines()
+def exercise_text(source: str) -> list[str]:
+    """The leading comment lines of a solution cell up to the first blank or code line: the
+    exercise as the student reads it (the solution's own comments come after a blank line)."""
     prompt = []
-    for line in lines:
-        if line.startswith("#") or not line.strip():
-            prompt.append(line)
-        else:
+    for line in source.splitlines():
+        if not line.startswith("#"):
             break
-    while prompt and not prompt[-1].strip():
-        prompt.pop()
+        prompt.append(line)
+    return prompt
+
+
+def _stub(source: str, answers: list[str] | None = None) -> str:
+    prompt = exercise_text(source)
     if not prompt:
         raise ValueError("a solution cell must start with comment lines stating the exercise:\n" + source[:200])
     body = [f"{name} = ..." for name in answers or []] or ["..."]
     return "\n".join(prompt + [TODO_LINE, *body])
 
 
+# What a student copy writes where: the teacher's notebooks write to ../runs and ../figures (from
+# notebooks/); a student copy, run from student/, writes to runs/ and figures/ under student/.
+STUDENT_OUTPUTS = {
+    '"../runs/': '"runs/',
+    "figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)":
+        'figures_dir = "figures"  # student/figures: a student copy never writes over the committed figures',
+    "runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)":
+        'runs_dir = "runs/series"  # the series\' shared runs, under student/runs',
+}
+# "What to try" commands name the notebook they run: in a student copy, the student copy.
+STUDENT_COMMANDS = {"--cwd notebooks notebooks/": "--cwd student student/", " ../runs/": " runs/"}
+
+
+def _replace_all(text: str, table: dict[str, str]) -> str:
+    for old, new in table.items():
+        text = text.replace(old, new)
+    return text
+
+
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` with solution cells stubbed, all outputs and execution counts cleared and
-    cell metadata reduced to the tags (so the copy does not change when the notebook is re-run)."""
+    cell metadata reduced to the tags (so the copy does not change when the notebook is re-run);
+    its outputs go under ``student/`` (:data:`STUDENT_OUTPUTS`) and its "What to try" commands
+    name the student copy (:data:`STUDENT_COMMANDS`)."""
     out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type == "code" and "parameters" in _tags(cell):
+            cell.source = _replace_all(cell.source, STUDENT_OUTPUTS)
+        elif cell.cell_type == "markdown":
+            cell.source = _replace_all(cell.source, STUDENT_COMMANDS)
     code = [c for c in out.cells if c.cell_type == "code"]
     for k, cell in enumerate(code):
         tags = _tags(cell)

@@ -62,7 +62,9 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from .config import bookkeeping_fields
 from .io import read_json, write_json
+from .record import METRIC_KEYS
 
 __all__ = ["SweepSpec", "Run", "load_spec", "expand", "is_finished", "check_runs", "claim_root", "run_sweep",
            "aggregate", "main", "TRAIN_METRICS"]
@@ -73,10 +75,9 @@ PLOTS = ("bars.png", "heatmap.png", "per_class_iou.png")
 _SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description", "figures"}
 #: Top-level keys of the ``final.json`` a train run writes (a metric may be ``key`` or
 #: ``key.sub.key``, e.g. ``target_val.per_class_iou.road``).
-TRAIN_METRICS = ("target_miou", "source_miou", "source_val", "target_val", "iterations", "wall_time_s", "seed",
-                 "method", "preset", "arch", "world_size", "replicas_identical", "effective_weights", "best_on_val")
+TRAIN_METRICS = METRIC_KEYS
 #: Train options the sweep sets itself for every run.
-_SWEEP_SET = ("out", "overwrite", "progress", "num_threads", "resume")
+_SWEEP_SET = bookkeeping_fields()
 #: The file in ``runs/<name>/`` that records which spec owns the folder.
 OWNER_FILE = "sweep.json"
 
@@ -374,13 +375,12 @@ def _spec_id(spec: SweepSpec, root: str | os.PathLike) -> str:
 def _config_diff(run: Run) -> str:
     """``field: saved -> planned`` for the fields where a finished run's config.json differs."""
     from .config import TrainConfig
-    from .nbtools import _BOOKKEEPING
-
+    
     try:
-        saved = TrainConfig.from_dict(read_json(run.out / "config.json")).replace(**_BOOKKEEPING).to_dict()
+        saved = TrainConfig.from_dict(read_json(run.out / "config.json")).without_bookkeeping().to_dict()
     except (OSError, ValueError, TypeError, KeyError):
         return "its config.json is missing or unreadable"
-    planned = _planned_config(run).replace(**_BOOKKEEPING).to_dict()
+    planned = _planned_config(run).without_bookkeeping().to_dict()
     diffs = []
     for section in sorted(set(saved) | set(planned)):
         a, b = saved.get(section), planned.get(section)

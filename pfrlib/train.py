@@ -69,7 +69,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import models
+from . import methods, models
 from .baselines import build_baseline
 from .checkpoint import (
     CHECKPOINT_BEST,
@@ -86,14 +86,16 @@ from .checkpoint import (
     truncate_metrics,
 )
 from .cli import add_arguments, config_from_args
-from .config import BASELINE_METHODS, TrainConfig
+from .config import TrainConfig
 from .data.spec import build_dataset
 from .data.streams import SOURCE_STREAM, TARGET_STREAM, make_stream
 from .data.transforms import EvalTransform, TrainTransform, normalize
+from .device import device_type, resolve_device
 from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, same_on_all_ranks
-from .evaluate import evaluate_model
-from .io import to_jsonable, write_json
+from .scoring import evaluate_model
+from .io import to_jsonable
 from .optim import build_discriminator_optimizer, build_optimizer, poly_factor, poly_schedule
+from .record import FinalRecord
 from .step import FiniteCheck, NonFiniteLossError, discriminator_step, network_step
 
 __all__ = [
@@ -143,18 +145,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def resolve_device(name: str, dist_info: DistInfo) -> torch.device:
-    """``auto`` -> CUDA when available; under torchrun each rank takes its ``LOCAL_RANK`` GPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {name!r} requested but CUDA is not available")
-        if dist_info.enabled:
-            return torch.device("cuda", dist_info.local_rank)
-    return torch.device(name)
-
-
 class Trainer:
     """One run: networks, optimisers, data streams, and when to log, validate and checkpoint.
 
@@ -170,12 +160,12 @@ class Trainer:
         self.is_main = self.dist.is_main
         if cfg.run.num_threads is not None:
             torch.set_num_threads(cfg.run.num_threads)
-        self.device = resolve_device(cfg.run.device, self.dist)
+        self.device = resolve_device(cfg.run.device, self.dist.local_rank if self.dist.enabled else None)
         self._set_gpu_options()
         self.out = Path(cfg.run.out)
         self.weights = cfg.effective_weights()
         self.use_adv = self.weights["adv"] > 0 or self.weights["adv_aux"] > 0
-        self.use_target_images = cfg.loss.method in ("adaptsegnet", "pfr", "pfr_adv", *BASELINE_METHODS)
+        self.use_target_images = cfg.method_info.uses_target_images
         self.multi_level = cfg.model.multi_level
         self.iteration = 0
         self.elapsed = 0.0
@@ -308,11 +298,11 @@ class Trainer:
     def _build_data(self) -> None:
         """Training sets give uint8 items (normalised on the device); errors name the field."""
         d = self.cfg.data
-        if self.cfg.loss.method == "oracle":  # the upper bound: supervised training on labelled target
+        if self.cfg.method_info.trains_on_target_labels:  # the oracle: supervised training on labelled target
             self.src_train = build_dataset(d.target, "train", TrainTransform(d.target_size, hflip=d.hflip, normalize=None),
                                            d, "target")
             if not getattr(self.src_train, "has_labels", True):
-                raise ValueError(f"target: method 'oracle' needs a labelled target set, {d.target!r} has no labels")
+                raise ValueError(f"target: method {self.cfg.loss.method!r} needs a labelled target set, {d.target!r} has no labels")
         else:
             self.src_train = build_dataset(d.source, "train", TrainTransform(d.source_size, hflip=d.hflip, normalize=None),
                                            d, "source")
@@ -333,7 +323,7 @@ class Trainer:
         model_k = getattr(self.model, "num_classes", k)
         if model_k != k:
             raise ValueError(f"num_classes: config says {k} but model {self.cfg.model.arch!r} has {model_k}")
-        named = [("source" if self.cfg.loss.method != "oracle" else "target", self.src_train)]
+        named = [("target" if self.cfg.method_info.trains_on_target_labels else "source", self.src_train)]
         if self.tgt_train is not None:
             named.append(("target", self.tgt_train))
         named += [(f"{k2}_val", ds) for k2, (_, ds) in self.val_sets.items()]
@@ -629,28 +619,26 @@ class Trainer:
             if self.device.type != "cuda":
                 sums = sums.cpu()
             replicas_identical = same_on_all_ranks(sums)
-        final = {
-            "method": self.cfg.loss.method,
-            "preset": self.cfg.preset_name,
-            "seed": self.cfg.run.seed,
-            "arch": self.cfg.model.arch,
-            "iterations": self.iteration,
-            "world_size": self.dist.world_size,
-            "replicas_identical": replicas_identical,
-            "effective_weights": self.weights,
-            "source_miou": res["source"]["miou"],
-            "target_miou": res["target"]["miou"],
-            "source_val": res["source"],
-            "target_val": res["target"],
-            "wall_time_s": round(self.elapsed, 2),
-            "checkpoint": CHECKPOINT_LAST,
-            "note": "mIoU are fractions (0..1) of the final model; 'best_on_val' (if any) was selected "
-                    "on the target val set and is optimistic.",
-            "best_on_val": self.best,
-        }
+        record = FinalRecord(
+            method=self.cfg.loss.method,
+            preset=self.cfg.preset_name,
+            seed=self.cfg.run.seed,
+            arch=self.cfg.model.arch,
+            iterations=self.iteration,
+            world_size=self.dist.world_size,
+            replicas_identical=replicas_identical,
+            effective_weights=self.weights,
+            source_miou=res["source"]["miou"],
+            target_miou=res["target"]["miou"],
+            source_val=res["source"],
+            target_val=res["target"],
+            wall_time_s=round(self.elapsed, 2),
+            checkpoint=CHECKPOINT_LAST,
+            best_on_val=self.best,
+        )
         if self.is_main:
-            write_json(self.out / "final.json", final)
-        return final
+            record.write(self.out / "final.json")
+        return record.to_dict()
 
     def _log(self, path: Path, rec: dict[str, Any]) -> None:
         if not self.is_main:
@@ -669,9 +657,7 @@ def train(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> TrainRes
     config.validate()
     own_group = False
     if dist_info is None:
-        dev = config.run.device
-        dev_type = "cuda" if (dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())) else "cpu"
-        dist_info = init_from_env(dev_type)
+        dist_info = init_from_env(device_type(config.run.device))
         own_group = dist_info.enabled
     try:
         return Trainer(config, dist_info=dist_info).run()
@@ -684,8 +670,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m pfrlib.train``: see the module docstring."""
     parser = argparse.ArgumentParser(
         prog="python -m pfrlib.train",
-        description="Train source_only / adaptsegnet / pfr / pfr_adv / oracle (Eq. 6), or a Table-1 "
-                    "baseline: clan / fcn_wild / road / curriculum.",
+        description=f"Train {' / '.join(methods.names('ladder'))} (Eq. 6), or a Table-1 "
+                    f"baseline: {' / '.join(methods.names('baseline'))}.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

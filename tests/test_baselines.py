@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from pfrlib import models
-from pfrlib.baselines import BASELINES, label_distribution, predicted_distribution
+from pfrlib import methods
+from pfrlib.baselines import CLAN, ROAD, Baseline, Curriculum, FCNWild, label_distribution, predicted_distribution
 from pfrlib.baselines.clan import (clan_discriminator_loss, clan_factors, discrepancy_map, weight_discrepancy_loss,
                                    weighted_adversarial_loss)
 from pfrlib.baselines.curriculum import LabelDistributionEstimator, estimator_loss, label_distribution_kl
@@ -212,7 +213,11 @@ def test_curriculum_estimator_outputs_a_distribution():
 
 # --------------------------------------------------------------------------- configuration
 def test_every_baseline_is_a_method_with_its_terms():
-    assert set(BASELINE_METHODS) == set(BASELINES) and set(ALL_METHODS) == set(METHODS) | set(BASELINE_METHODS)
+    classes = {m: methods.get(m).baseline for m in BASELINE_METHODS}
+    assert classes == {"clan": CLAN, "fcn_wild": FCNWild, "road": ROAD, "curriculum": Curriculum}
+    assert all(issubclass(c, Baseline) for c in classes.values())
+    assert all(methods.get(m).baseline is None for m in METHODS)
+    assert set(ALL_METHODS) == set(METHODS) | set(BASELINE_METHODS)
     assert not set(BASELINE_METHODS) & set(METHODS)  # METHODS stays the ladder of Eq. (6)
     expected = {"clan": {"clan_adv", "clan_discrepancy"}, "fcn_wild": {"fcn_adv", "fcn_constraint"},
                 "road": {"road_adv", "road_distill"}, "curriculum": {"curriculum_kl", "curriculum_estimator"}}

@@ -1,6 +1,9 @@
 """Real-dataset loaders, label tables, specs, transforms and colorize.
 
-Fixture trees are built in tmp_path in the exact GTA5 / Cityscapes layouts (no download).
+Fixture trees are built in tmp_path in the exact GTA5 / Cityscapes layouts (no download), with
+the label ids each dataset's files hold (GTA5 0..34, Cityscapes gtFine_labelIds 0..33; see
+tests/shipped_datasets.py). These small trees are partial downloads by design: the warning that
+says so is asserted in tests/test_releases.py and silenced here.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from pfrlib.data import (CLASS_NAMES, GTA5, PALETTE, Cityscapes, EvalTransform, 
                          TrainTransform, denormalize, from_spec, ids_to_train_ids, normalize)
 from pfrlib.data.labels import ID_TO_TRAINID
 from pfrlib.viz import colorize
+from shipped_datasets import CS_IDS, GTA5_IDS
 
-# Every label id of the Cityscapes table as stored in an 8-bit PNG (-1 = license plate is
-# stored as 255); ids outside the table are errors unless a dataset maps them to ignore.
+pytestmark = pytest.mark.filterwarnings("ignore::pfrlib.data.releases.PartialDownloadWarning")
+
+# Every label id of the Cityscapes table as stored in an 8-bit PNG (-1 = license plate as 255):
+# what a label-id file of your own may hold (FolderDataset with label_format="cityscapes_ids").
 ALL_IDS = [l.id % 256 for l in cs_labels]
-UNKNOWN_IDS = [34, 40, 200, 254]
+# Values no GTA5 label file holds (GTA5's ids are 0..34).
+UNKNOWN_IDS = [35, 40, 200, 255]
 
 
 def expected_train_id(stored_id: int) -> int:
@@ -33,9 +40,9 @@ def expected_train_id(stored_id: int) -> int:
     return 255
 
 
-def id_image(h: int = 8, w: int = 12, shift: int = 0) -> np.ndarray:
-    """An H x W uint8 label covering ALL_IDS (cycled)."""
-    ids = np.array(ALL_IDS, np.uint8)
+def id_image(h: int = 8, w: int = 12, shift: int = 0, ids_list=GTA5_IDS) -> np.ndarray:
+    """An H x W uint8 label covering ``ids_list`` (cycled; default: GTA5's ids 0..34)."""
+    ids = np.array(ids_list, np.uint8)
     return ids[(np.arange(h * w) + shift) % len(ids)].reshape(h, w)
 
 
@@ -72,9 +79,9 @@ def cs_frame(root: Path, split: str, city: str, n: int, label: str | None = "lab
     stem = f"{city}_{n:06d}_000019"
     save_rgb(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", seed=n)
     if label == "labelIds":
-        save_gray_label(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", id_image(shift=shift))
+        save_gray_label(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", id_image(shift=shift, ids_list=CS_IDS))
     elif label == "labelTrainIds":
-        tids = np.vectorize(expected_train_id)(id_image(shift=shift)).astype(np.uint8)
+        tids = np.vectorize(expected_train_id)(id_image(shift=shift, ids_list=CS_IDS)).astype(np.uint8)
         save_gray_label(root / "gtFine" / split / city / f"{stem}_gtFine_labelTrainIds.png", tids)
 
 
@@ -116,8 +123,8 @@ def test_gta5_items_and_trainid_mapping(gta5_root: Path):
     assert Image.open(gta5_root / "labels" / "00002.png").mode == "P"
     want = np.vectorize(expected_train_id)(stored)
     assert np.array_equal(label.numpy(), want)
-    # every id of the table occurred and mapped as cityscapesscripts says
-    assert set(np.unique(stored)) == set(ALL_IDS)
+    # every GTA5 id occurred and mapped as cityscapesscripts says (34, not in its table: ignore)
+    assert set(np.unique(stored)) == set(range(35)) and bool((label.numpy()[stored == 34] == 255).all())
     assert {int(v) for v in label.unique()} <= set(range(19)) | {255}
     assert np.array_equal(image.numpy().transpose(1, 2, 0), np.asarray(Image.open(gta5_root / "images" / "00002.png")))
 
@@ -128,7 +135,8 @@ def test_gta5_unknown_ids_are_errors_unless_mapped_to_ignore(gta5_root: Path):
     save_palette_label(gta5_root / "labels" / "00002.png", ids)
     ds = GTA5(gta5_root)
     ds[0]
-    with pytest.raises(ValueError, match=r"labels.00002.png holds value\(s\) \[34, 40, 200, 254\] \(4 of 96 pixels\)"):
+    with pytest.raises(ValueError, match=r"labels.00002.png holds value\(s\) \[35, 40, 200, 255\] \(4 of 96 pixels\) "
+                                         r"that are not GTA5 label ids \(0..34; 34 = ignore\)"):
         ds[1]
     _, label = GTA5(gta5_root, unknown_labels="ignore")[1]
     assert label[0, :4].tolist() == [255] * 4
@@ -217,10 +225,10 @@ def test_cityscapes_layout_and_mapping(cs_root: Path):
     assert len(ds) == 3 and ds.has_labels
     want_ids = np.vectorize(expected_train_id)
     _, lab0 = ds[0]
-    assert np.array_equal(lab0.numpy(), want_ids(id_image(shift=0)))
+    assert np.array_equal(lab0.numpy(), want_ids(id_image(shift=0, ids_list=CS_IDS)))
     _, lab2 = ds[2]  # bochum frame has only *_labelTrainIds.png
     assert ds.items[2][1].name.endswith("_gtFine_labelTrainIds.png")
-    assert np.array_equal(lab2.numpy(), want_ids(id_image(shift=9)))
+    assert np.array_equal(lab2.numpy(), want_ids(id_image(shift=9, ids_list=CS_IDS)))
     val = Cityscapes(cs_root, "val")
     assert len(val) == 1 and "frankfurt" in str(val.items[0][0])
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -177,3 +179,91 @@ def test_cli_names_a_missing_checkpoint_or_dataset(tiny_run, tmp_path, capsys):
     assert "nope.pt" in capsys.readouterr().err
     assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", f"folder:{tmp_path}/none"]) == 2
     assert "none" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- official format
+def _official_pixel_scores(results: Path, gts: list[Path]) -> dict:
+    """cityscapesscripts' evalPixelLevelSemanticLabeling on ``results``: its own prediction search
+    and pixel-level scoring. (Its instance-level part calls np.in1d, removed in numpy 2.4: switched off.)"""
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as official
+
+    args = official.CArgs()
+    args.__dict__.update(official.args.__dict__)
+    args.evalInstLevelScore, args.JSONOutput, args.quiet, args.colorized = False, False, True, False
+    args.predictionPath, args.predictionWalk = str(results), None
+    preds = [official.getPrediction(args, str(gt)) for gt in gts]
+    return official.evaluateImgLists(preds, [str(gt) for gt in gts], args)
+
+
+def test_save_results_writes_what_the_official_evaluator_scores_as_we_do(tiny_run, tmp_path, capsys):
+    from cityscapesscripts.helpers.labels import labels as cs_labels
+    from PIL import Image
+
+    from pfrlib.data.releases import PartialDownloadWarning
+    from shipped_datasets import make_cityscapes
+
+    cs = make_cityscapes(tmp_path / "cs", size=(34, 68))
+    out, results = tmp_path / "eval", tmp_path / "results"
+    with pytest.warns(PartialDownloadWarning):
+        assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", f"cityscapes:{cs}:val",
+                     "--eval-size", "32", "64", "--out", str(out), "--save-results", str(results),
+                     "--no-reference"]) == 0
+    assert "wrote 4 label-id PNG(s)" in capsys.readouterr().out
+    report = json.loads((out / "eval.json").read_text())
+    assert report["results"]["files"] == 4 and "| ours: adaptsegnet" in (out / "table.md").read_text()
+    gts = sorted((cs / "gtFine" / "val").glob("*/*_gtFine_labelIds.png"))
+    written = sorted(results.rglob("*.png"))
+    assert [p.name.split("_leftImg8bit")[0] for p in written] == [g.name.split("_gtFine")[0] for g in gts]
+    evaluated_ids = {l.id for l in cs_labels if not l.ignoreInEval}
+    for pred, gt in zip(written, gts):
+        im = Image.open(pred)
+        assert im.mode == "L" and im.size == Image.open(gt).size  # the label's full resolution
+        assert set(np.unique(np.asarray(im)).tolist()) <= evaluated_ids  # label ids, not trainIds
+    official = _official_pixel_scores(results, gts)
+    ours = report["per_class_iou"]
+    assert set(official["classScores"]) >= set(ours) and len(ours) == 19
+    for name, value in ours.items():
+        theirs = official["classScores"][name]
+        assert (value is None and math.isnan(theirs)) or value == pytest.approx(theirs, abs=1e-12), name
+    assert report["miou"] == pytest.approx(official["averageScoreClasses"], abs=1e-12)
+    assert sum(v is not None for v in ours.values()) >= 5  # a non-trivial comparison
+    # refused before evaluating: non-Cityscapes data, a results folder that already holds files
+    assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", "synth:target",
+                 "--save-results", str(tmp_path / "r2")]) == 2
+    assert "Cityscapes" in capsys.readouterr().err
+    with pytest.warns(PartialDownloadWarning):
+        assert main(["--checkpoint", str(tiny_run / "checkpoint_last.pt"), "--data", f"cityscapes:{cs}:val",
+                     "--save-results", str(results)]) == 2
+    assert "not an empty folder" in capsys.readouterr().err and len(list(results.rglob("*.png"))) == 4
+
+
+def test_moved_names_still_import_from_their_old_homes_and_evaluate_does_not_import_viz():
+    import ast
+
+    import pfrlib.data.real as real
+    import pfrlib.evaluate as ev
+    from pfrlib import scoring, table1, trained_model
+    from pfrlib.data import folder, readers
+
+    for name in ("predict", "evaluate_model", "EvalResult", "NonFiniteLogitsError"):
+        assert getattr(ev, name) is getattr(scoring, name), name
+    for name in ("reference_rows", "reference_records", "default_reference_path", "results_table", "PAPER_LABEL"):
+        assert getattr(ev, name) is getattr(table1, name), name
+    assert ev.load_model is trained_model.load_model
+    for name in ("read_image", "read_label", "_decode_rgb8_png"):
+        assert getattr(real, name) is getattr(readers, name), name
+    for name in ("SegmentationFolder", "FolderDataset", "dataset_options", "IMAGE_EXTENSIONS"):
+        assert getattr(real, name) is getattr(folder, name), name
+    # no import of viz from evaluate's modules, and no pfrlib import inside a function (cycles hide there)
+    root = Path(ev.__file__).parent
+    for rel in ("evaluate.py", "scoring.py", "table1.py", "trained_model.py", "data/real.py", "data/readers.py",
+                "data/folder.py", "data/releases.py", "data/labels.py", "data/convert_labels.py",
+                "data/cityscapes_results.py", "data/spec.py"):
+        tree = ast.parse((root / rel).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert "viz" not in (node.module or "") and not any(a.name == "viz" for a in node.names), rel
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom):
+                    assert not node.level and not (node.module or "").startswith("pfrlib"), f"{rel}: {fn.name}"

@@ -307,26 +307,7 @@ def test_compiled_step_runs(tmp_path):
 
 
 # --------------------------------------------------------------------------- layout
-@pytest.mark.parametrize("module,forbidden", [
-    ("pfrlib.evaluate", ("pfrlib.train", "pfrlib.cli", "pfrlib.sweep", "pfrlib.nbtools")),
-    ("pfrlib.step", ("pfrlib.train", "pfrlib.evaluate", "pfrlib.checkpoint", "pfrlib.cli", "pfrlib.sweep")),
-    ("pfrlib.optim", ("pfrlib.train", "pfrlib.step", "pfrlib.cli")),
-    ("pfrlib.losses", ("pfrlib.train", "pfrlib.step", "pfrlib.models", "pfrlib.config")),
-    ("pfrlib.models", ("pfrlib.train", "pfrlib.step", "pfrlib.config", "pfrlib.losses")),
-    ("pfrlib.data", ("pfrlib.train", "pfrlib.step", "pfrlib.config", "pfrlib.models")),
-    ("pfrlib.config", ("pfrlib.train", "pfrlib.cli", "pfrlib.step", "pfrlib.models")),
-])
-def test_modules_import_downward_only(module, forbidden):
-    """A fresh interpreter imports ``module`` and none of the layers above it."""
-    import subprocess
-    import sys
-
-    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith('pfrlib')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = set(eval(out))  # noqa: S307 - our own printed list
-    assert not loaded & set(forbidden), f"{module} imports {sorted(loaded & set(forbidden))}"
-
-
+# the layering of every pfrlib module: tests/test_layering.py
 def test_moved_names_still_work():
     from pfrlib.config import add_arguments, config_from_argv  # moved to pfrlib.cli
     from pfrlib.train import CHECKPOINT_LAST, build_dataset, build_segmentation_model, poly_factor  # noqa: F401

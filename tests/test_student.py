@@ -122,7 +122,82 @@ def test_selfcheck_verdicts(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [l[0] for l in lines] == [selfcheck.PASS, selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.PASS,
                                      selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.TODO, selfcheck.TODO]
-    assert "Hint: divide by TP + FP + FN" in lines[1] and "0.7 instead of 0.6" in lines[1]
+    assert "Hint: divide by TP + FP + FN" in lines[1] and "entry 1" in lines[1] and "too high" in lines[1]
+
+
+def test_a_wrong_answer_is_told_what_is_wrong_never_the_expected_value(capsys):
+    from pfrlib import selfcheck
+
+    selfcheck.check_close("ratios", {"none": 2.0, "hw": 1.0}, {"none": 4.0, "hw": 1.0}, hint="count the products")
+    selfcheck.check_close("entries", [5.0, 9.0], [3.5, 9.0])
+    selfcheck.check_equal("stage", 3, 5, hint="compare the ratios")
+    selfcheck.check_equal("classes", ["road"], ["road", "sky"])
+    selfcheck.check_equal("name", "sky", 7)
+    selfcheck.check_range("change", 0.25, 0.0, 1e-6, hint="a permutation keeps the sum")
+    selfcheck.check_range("change", 0.0, 1e-4, float("inf"))
+    lines = capsys.readouterr().out.splitlines()
+    assert all(l.startswith(selfcheck.FAIL) for l in lines), lines
+    assert "entry 'none'" in lines[0] and "too low" in lines[0] and "Hint: count the products" in lines[0]
+    assert "4" not in lines[0].replace("Hint", "")  # the expected 4.0 is never printed
+    assert "entry 0" in lines[1] and "too high" in lines[1] and "3.5" not in lines[1]
+    assert "5" not in lines[2] and "not it" in lines[2] and "Hint: compare the ratios" in lines[2]
+    assert "too few" in lines[3] and "sky" not in lines[3]
+    assert "str" in lines[4] and "int" in lines[4] and "7" not in lines[4]
+    assert "too high" in lines[5] and "1e-06" not in lines[5]
+    assert "too low" in lines[6] and "0.0001" not in lines[6]
+
+
+def test_stub_drops_the_solutions_own_comments_after_a_blank_line():
+    source = "# Exercise 3. Predict the factors as `ratio`.\n\n# Every product appears 4 times.\nratio = 4.0"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source, metadata={"tags": ["solution"]}),
+                                         nbformat.v4.new_code_cell("check(ratio)", metadata={"tags": ["selfcheck"]})])
+    stub = student.student_notebook(nb).cells[0].source
+    assert stub == "# Exercise 3. Predict the factors as `ratio`.\n" + student.TODO_LINE + "\nratio = ..."
+
+
+@pytest.mark.parametrize("nb_path", WITH_SOLUTIONS, ids=lambda p: p.stem)
+def test_no_solution_line_or_comment_survives_in_a_stub(nb_path):
+    """Each stub holds the exercise text, the TODO line and `name = ...` lines, and nothing that
+    comes after the exercise text in the solution (its code and its explaining comments)."""
+    copy = nbformat.read(ROOT / "student" / nb_path.name, as_version=4)
+    stubs = [c.source for c in copy.cells if "exercise" in c.metadata.get("tags", [])]
+    exercises = _exercises(nbformat.read(nb_path, as_version=4))
+    assert len(stubs) == len(exercises)
+    for stub, (solution, check) in zip(stubs, exercises):
+        question = student.exercise_text(solution)
+        rest = [l.strip() for l in solution.splitlines()[len(question):] if l.strip()]
+        answers = [f"{n} = ..." for n in student.answer_names(solution, check)] or ["..."]
+        assert stub.splitlines() == question + [student.TODO_LINE] + answers, stub
+        leaked = [l for l in rest if l in {s.strip() for s in stub.splitlines()}]
+        assert not leaked, f"{nb_path.name}: solution lines in the stub: {leaked}"
+
+
+@pytest.mark.parametrize("nb_path", WITH_SOLUTIONS, ids=lambda p: p.stem)
+def test_student_copies_write_under_student_and_point_at_themselves(nb_path):
+    copy = nbformat.read(ROOT / "student" / nb_path.name, as_version=4)
+    params = next(c.source for c in copy.cells if "parameters" in c.metadata.get("tags", []))
+    assert "../figures" not in params and '"../runs/' not in params and "None: ../runs" not in params, params
+    assert 'figures_dir = "figures"' in params
+    commands = "\n".join(c.source for c in copy.cells if c.cell_type == "markdown")
+    assert "notebooks/" not in commands.replace("notebooks/ ", ""), "a student copy's commands name notebooks/"
+    assert " ../runs/" not in commands
+
+
+@pytest.mark.notebook
+def test_a_student_copy_run_from_student_writes_nothing_outside_it(tmp_path, monkeypatch):
+    """Notebook 01's student copy, run as a student would (from student/, defaults, smoke mode,
+    up to its first exercise), writes its runs and figures under student/ only."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PFR_SMOKE", "1")
+    nb = nbformat.read(ROOT / "student" / "01_gram_matrices.ipynb", as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if "exercise" in c.get("metadata", {}).get("tags", []))
+    nb.cells = nb.cells[:first]
+    (tmp_path / "student").mkdir()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path / "student")}}).execute()
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written, "the notebook wrote nothing: the check would pass vacuously"
+    assert all(w.startswith("student/") for w in written), written
 
 
 @pytest.mark.notebook

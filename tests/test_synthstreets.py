@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pfrlib.data import SYNTH_CLASS_IDS, SynthShift, SynthStreets, TrainTransform, from_spec
-from pfrlib.data.synthstreets import _hsv_to_rgb
+from pfrlib.data.synthstreets.styles import hsv_to_rgb
 
 SIZE = (64, 128)
 
@@ -160,7 +160,7 @@ def test_hsv_to_rgb_matches_colorsys():
 
     hsv = np.random.default_rng(0).random((50, 3))
     want = np.array([colorsys.hsv_to_rgb(*v) for v in hsv])
-    assert np.allclose(_hsv_to_rgb(hsv), want)
+    assert np.allclose(hsv_to_rgb(hsv), want)
 
 
 def test_viz_figures(tmp_path: Path):

@@ -13,7 +13,8 @@ Each is a :class:`~.common.Baseline`: extra loss terms on the engine's two forwa
 from :func:`pfrlib.step.network_step`), its discriminators (trained by
 :func:`pfrlib.step.discriminator_step`) and whatever else it needs, all in its ``state_dict``.
 :func:`build_baseline` makes the one a configuration asks for (``None`` for the five methods of
-the ablation ladder). What each keeps and approximates: its module docstring and the README's
+the ablation ladder): the method registry (:mod:`pfrlib.methods`, which sits above this package)
+names each method's class. What each keeps and approximates: its module docstring and the README's
 "Table 1 baselines" table.
 """
 
@@ -29,29 +30,27 @@ from .curriculum import Curriculum
 from .fcn_wild import FCNWild
 from .road import ROAD
 
-__all__ = ["BASELINES", "build_baseline", "Baseline", "BaselineInputs", "BaselineTerms", "DiscriminatorInputs",
+__all__ = ["build_baseline", "Baseline", "BaselineInputs", "BaselineTerms", "DiscriminatorInputs",
            "CLAN", "FCNWild", "ROAD", "Curriculum", "label_distribution", "predicted_distribution"]
-
-#: ``--method`` -> its :class:`Baseline` class.
-BASELINES: dict[str, type] = {"clan": CLAN, "fcn_wild": FCNWild, "road": ROAD, "curriculum": Curriculum}
 
 
 def build_baseline(cfg, model: nn.Module, source_dataset=None) -> Optional[Baseline]:
     """The :class:`Baseline` of ``cfg.loss.method`` for ``model`` (unwrapped, on its device), or None.
 
     Args:
-        cfg: a :class:`pfrlib.config.TrainConfig`.
+        cfg: a :class:`pfrlib.config.TrainConfig` (its ``method_info.baseline`` is the class).
         model: the segmentation network (CLAN: a :class:`pfrlib.models.TwoClassifierNet`).
         source_dataset: the labelled source training set (FCNs in the Wild's class-size statistics).
     """
-    method = cfg.loss.method
-    if method not in BASELINES:
+    cls = cfg.method_info.baseline
+    if cls is None:
         return None
-    if method == "fcn_wild":
+    if cls.needs_source_labels:
         if source_dataset is None:
-            raise ValueError("source: fcn_wild needs the labelled source training set for its class-size bounds")
-        baseline = FCNWild(model, cfg, source_dataset)
+            raise ValueError(f"source: {cfg.loss.method} needs the labelled source training set for its "
+                             f"class-size bounds")
+        baseline = cls(model, cfg, source_dataset)
     else:
-        baseline = BASELINES[method](model, cfg)
+        baseline = cls(model, cfg)
     device = next(model.parameters()).device
     return baseline.to(device)

@@ -140,8 +140,6 @@ class CLAN(Baseline):
     Needs a :class:`pfrlib.models.TwoClassifierNet`.
     """
 
-    method = "clan"
-
     def __init__(self, model: nn.Module, cfg) -> None:
         super().__init__()
         if not hasattr(model, "classifiers"):

@@ -104,13 +104,16 @@ class BaselineTerms:
 class Baseline(nn.Module):
     """A Table-1 baseline: extra loss terms on the engine's forwards, and the modules they need.
 
-    Subclasses set :attr:`method` and implement :meth:`network_terms`; they may override
+    Subclasses implement :meth:`network_terms` (the method registry, :mod:`pfrlib.methods`, names
+    each one's ``--method``); they may override
     :meth:`build_discriminators` and :meth:`trainable_modules`. ``callables`` maps a trainable
     submodule's name to what to call in the step (the run loop puts a
     ``DistributedDataParallel`` wrapper there under ``torchrun``).
     """
 
-    method: str = ""
+    #: The constructor takes the labelled source training set as a third argument
+    #: (:func:`pfrlib.baselines.build_baseline` passes it).
+    needs_source_labels: bool = False
 
     def __init__(self) -> None:
         super().__init__()

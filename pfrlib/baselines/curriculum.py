@@ -93,8 +93,6 @@ class Curriculum(Baseline):
     optimiser (:meth:`trainable_modules`) on detached source features.
     """
 
-    method = "curriculum"
-
     def __init__(self, model: nn.Module, cfg) -> None:
         super().__init__()
         self.num_classes = cfg.model.num_classes

@@ -135,7 +135,7 @@ class FCNWild(Baseline):
     Buffers ``alpha``, ``beta``: the class-size bounds (K each).
     """
 
-    method = "fcn_wild"
+    needs_source_labels = True
 
     def __init__(self, model: nn.Module, cfg, source_dataset) -> None:
         super().__init__()

@@ -122,8 +122,6 @@ class ROAD(Baseline):
     Discriminator ``"regions"``: :class:`RegionDiscriminators` on the stage-5 features.
     """
 
-    method = "road"
-
     def __init__(self, model: nn.Module, cfg) -> None:
         super().__init__()
         r = cfg.road

@@ -10,6 +10,7 @@
 * :mod:`pfrlib.data.transforms` - ``normalize`` / ``TrainTransform`` / ``EvalTransform``.
 * :mod:`pfrlib.data.labels` - Cityscapes id -> trainId table, names and palette (from
   cityscapesscripts).
+* :mod:`pfrlib.data.palette` - :func:`~pfrlib.data.palette.colorize`: trainIds -> RGB colours.
 
 Every dataset item, with no transform, is ``(image, label)``: image a uint8 tensor 3 x H x W
 (RGB), label an int64 tensor H x W of Cityscapes trainIds, 255 = ignore. Every dataset has

@@ -3,6 +3,11 @@
 ::
 
     python -m pfrlib.data.convert_labels data/mine/labels_ids data/mine/labels
+    python -m pfrlib.data.convert_labels --ids gta5 data/gta5/labels data/gta5_trainids
+
+``--ids`` says which files they are, a key of :data:`pfrlib.data.labels.STORED_IDS` (the table
+the loaders read): ``cityscapes_ids`` (default: files of your own, 0..33 or 255), ``gta5``
+(0..34; 34 becomes 255) or ``cityscapes`` (``gtFine_labelIds``, 0..33).
 
 Use it when a folder dataset's labels hold Cityscapes *label ids* where trainIds are expected
 (the loader's error message says so), or open the dataset with
@@ -19,18 +24,22 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from PIL import Image
 
+from ..io import atomic_write
 from .errors import DataFileError
-from .labels import label_to_train_ids
+from .labels import STORED_IDS, label_to_train_ids
 
 __all__ = ["convert_label_folder", "main"]
 
 
-def convert_label_folder(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> int:
+def convert_label_folder(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False,
+                         ids: str = "cityscapes_ids") -> int:
     """Convert every Cityscapes label-id PNG in ``src`` to a trainId PNG of the same name in ``dst``.
 
-    Values are checked as :func:`label_to_train_ids` does (``"cityscapes_ids"``); each file is
-    written atomically; an existing destination file is an error unless ``overwrite``.
+    Values are checked as :func:`label_to_train_ids` does (``"cityscapes_ids"`` against
+    ``STORED_IDS[ids]``); each file is written atomically; an existing destination file is an
+    error unless ``overwrite``.
 
     Returns:
         the number of files written.
@@ -39,10 +48,8 @@ def convert_label_folder(src: str | os.PathLike, dst: str | os.PathLike, overwri
         FileNotFoundError: ``src`` is not a directory or holds no PNG; FileExistsError;
         DataFileError naming a label that cannot be converted.
     """
-    from PIL import Image  # noqa: PLC0415
-
-    from ..io import atomic_write  # noqa: PLC0415
-
+    if ids not in STORED_IDS:
+        raise ValueError(f"ids: expected one of {sorted(STORED_IDS)}, got {ids!r}")
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise FileNotFoundError(f"label folder {src} not found")
@@ -65,7 +72,7 @@ def convert_label_folder(src: str | os.PathLike, dst: str | os.PathLike, overwri
             raise DataFileError(f"cannot decode label {p} (corrupt or truncated file?): {err}", p) from err
         if raw.ndim != 2:
             raise DataFileError(f"label {p} has {raw.ndim} dimensions; expected a single-channel PNG of ids", p)
-        out = label_to_train_ids(raw, "cityscapes_ids", path=p, empty_labels="allow")
+        out = label_to_train_ids(raw, "cityscapes_ids", path=p, empty_labels="allow", ids=ids)
         img = Image.fromarray(out, mode="L")
         atomic_write(dst / p.name, lambda f, img=img: img.save(f, format="PNG"))
     return len(files)
@@ -79,9 +86,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("src", help="folder of label-id PNGs")
     p.add_argument("dst", help="folder for the trainId PNGs (same file names)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files in DST")
+    p.add_argument("--ids", choices=sorted(STORED_IDS), default="cityscapes_ids",
+                   help="which label-id files SRC holds: " + "; ".join(
+                       f"{k}: {v.name} {v.text}" for k, v in STORED_IDS.items()) + " (default: cityscapes_ids)")
     args = p.parse_args(argv)
     try:
-        n = convert_label_folder(args.src, args.dst, overwrite=args.overwrite)
+        n = convert_label_folder(args.src, args.dst, overwrite=args.overwrite, ids=args.ids)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,155 @@
+"""The SynthStreets dataset: item ``i`` of a domain and split, drawn and rendered on the fly.
+
+Item ``i`` depends only on ``(seed, domain, split, i)`` through a numpy ``SeedSequence`` that
+spawns two streams, one for the layout (:func:`.layout.draw_scene`) and one for the appearance
+(:func:`.rendering.render`); never on worker count or access order. ``cache_dir`` keeps every
+rendered item of a dataset in one ``.npz`` keyed by the parameters that change the pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from ..labels import NUM_CLASSES
+from ..transforms import to_item
+from .layout import SYNTH_CLASS_IDS, draw_scene
+from .rendering import render
+from .shift import SynthShift
+
+__all__ = ["SynthStreets"]
+
+_DOMAINS = {"source": 1, "target": 2}
+_SPLITS = {"train": 0, "val": 1}
+_DEFAULT_LENGTH = {"train": 4000, "val": 500}
+
+
+class SynthStreets(torch.utils.data.Dataset):
+    """Procedural two-domain street scenes with Cityscapes trainId labels.
+
+    Args:
+        domain: ``"source"`` (game-like) or ``"target"`` (real-like). Selects the random
+            stream of scenes and the default shift (none for source, :meth:`SynthShift.full`
+            for target).
+        split: ``"train"`` or ``"val"``; disjoint random streams.
+        size: ``(H, W)``; default 64 x 128.
+        length: number of items (default 4000 for train, 500 for val). Any length gives the
+            same first items: item ``i`` depends only on ``(seed, domain, split, i)``.
+        seed: base seed of the scene streams.
+        shift: a :class:`SynthShift` to render with instead of the domain's default (e.g.
+            target scenes with only one component on).
+        transform: callable ``(image, label) -> anything`` applied to each item.
+        cache_dir: if given, all items are rendered once into
+            ``cache_dir/synthstreets-<hash>.npz`` (hash of every parameter that changes the
+            pixels) and read back from there afterwards.
+
+    Items (no transform): ``(image, label)``, image a uint8 tensor 3 x H x W (RGB), label an
+    int64 tensor H x W of trainIds (255 = ignore).
+    """
+
+    num_classes: int = NUM_CLASSES
+    class_ids: tuple[int, ...] = SYNTH_CLASS_IDS
+    has_labels: bool = True
+
+    def __init__(
+        self,
+        domain: str = "source",
+        split: str = "train",
+        size: tuple[int, int] = (64, 128),
+        length: Optional[int] = None,
+        seed: int = 0,
+        shift: Optional[SynthShift] = None,
+        transform: Optional[Callable] = None,
+        cache_dir: Optional[str | os.PathLike] = None,
+    ) -> None:
+        if domain not in _DOMAINS:
+            raise ValueError(f"SynthStreets domain must be one of {tuple(_DOMAINS)}, got {domain!r}")
+        if split not in _SPLITS:
+            raise ValueError(f"SynthStreets split must be one of {tuple(_SPLITS)}, got {split!r}")
+        try:
+            h, w = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise ValueError(f"SynthStreets size must be (H, W), got {size!r}") from None
+        if h < 16 or w < 16:
+            raise ValueError(f"SynthStreets size must be at least 16 x 16, got {size!r}")
+        if length is None:
+            length = _DEFAULT_LENGTH[split]
+        if int(length) < 1:
+            raise ValueError(f"SynthStreets length must be >= 1, got {length!r}")
+        if shift is None:
+            shift = SynthShift.none() if domain == "source" else SynthShift.full()
+        if not isinstance(shift, SynthShift):
+            raise TypeError(f"shift must be a SynthShift, got {type(shift).__name__}")
+        self.domain, self.split, self.size, self.length = domain, split, (h, w), int(length)
+        self.seed, self.shift, self.transform = int(seed), shift, transform
+        self.name = f"synth:{domain}:{split}"
+        self.cache_path: Optional[Path] = None
+        self._cache: Optional[tuple[np.ndarray, np.ndarray]] = None
+        if cache_dir is not None:
+            self.cache_path = Path(cache_dir) / f"synthstreets-{self.cache_key()}.npz"
+            self._cache = self._load_or_build_cache(self.cache_path)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __repr__(self) -> str:
+        return (f"SynthStreets(domain={self.domain!r}, split={self.split!r}, size={self.size}, "
+                f"length={self.length}, seed={self.seed}, shift={self.shift})")
+
+    def cache_key(self) -> str:
+        """Hash of every parameter that changes the rendered items (16 hex digits)."""
+        params = dict(version=1, domain=self.domain, split=self.split, size=self.size,
+                      length=self.length, seed=self.seed, shift=self.shift.as_dict())
+        return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+    def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw item ``index``: (uint8 H x W x 3 RGB image, uint8 H x W trainId label)."""
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for SynthStreets of length {self.length}")
+        ss = np.random.SeedSequence([self.seed, _DOMAINS[self.domain], _SPLITS[self.split], int(index)])
+        layout_seed, style_seed = ss.spawn(2)  # layout and appearance: separate streams
+        canvas = draw_scene(np.random.default_rng(layout_seed), *self.size, layout=self.shift.layout)
+        return render(canvas, self.shift, np.random.default_rng(style_seed))
+
+    def _load_or_build_cache(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        if path.exists():
+            try:
+                with np.load(path) as z:
+                    images, labels = z["images"], z["labels"]
+                if images.shape == (self.length, *self.size, 3) and labels.shape == (self.length, *self.size):
+                    return images, labels
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable cache: rebuild it
+        images = np.empty((self.length, *self.size, 3), np.uint8)
+        labels = np.empty((self.length, *self.size), np.uint8)
+        for i in range(self.length):
+            images[i], labels[i] = self.render(i)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, images=images, labels=labels)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return images, labels
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            index += self.length
+        if self._cache is not None:
+            if not 0 <= index < self.length:
+                raise IndexError(f"index {index} out of range for SynthStreets of length {self.length}")
+            image, label = self._cache[0][index], self._cache[1][index]
+        else:
+            image, label = self.render(index)
+        return to_item(image, label, self.transform)

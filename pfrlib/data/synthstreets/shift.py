@@ -1,0 +1,92 @@
+"""The SynthStreets domain shift: a named strength for each way the target differs from the source.
+
+:class:`SynthShift` is what :func:`~pfrlib.data.synthstreets.rendering.render` reads (the
+appearance components) and :func:`~pfrlib.data.synthstreets.layout.draw_scene` reads (the
+``layout`` component). Strength 0 everywhere is the source style, :meth:`SynthShift.full` the
+default target style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+__all__ = ["SynthShift"]
+
+
+@dataclass(frozen=True)
+class SynthShift:
+    """Strength of each named component of the source -> target shift (0 = off, 1 = default).
+
+    Components, in the order they are applied to an image:
+
+    * ``palette``: per-part colours move from the source style (saturated, random object
+      colours) to the target palette (desaturated, class-typical colours); linear blend.
+    * ``texture``: class-dependent multiplicative textures (asphalt grain, paving grid, brick
+      rows, foliage, grass, clouds, fabric).
+    * ``illumination``: a linear brightness ramp in a random direction and soft cast shadows.
+    * ``vignette``: darkening towards the corners.
+    * ``white_balance``: a per-image colour cast (per-channel gains; warm on average).
+    * ``exposure``: per-image global gain (darker on average) with clipping.
+    * ``blur``: Gaussian blur (radius ``0.7 * strength`` pixels at 64 x 128, scaled with size).
+    * ``noise``: Gaussian sensor noise (std ``0.05 * strength`` of full scale) plus chroma noise.
+    * ``layout``: object frequencies move from the source's to the target's (more cars and
+      people, fewer trees, a car hood at the bottom in some frames labelled 255). Changes which
+      scene is drawn; every other component only changes how it looks.
+
+    Strengths above 1 exaggerate a component; all must be >= 0.
+    """
+
+    palette: float = 1.0
+    texture: float = 1.0
+    illumination: float = 1.0
+    vignette: float = 1.0
+    white_balance: float = 1.0
+    exposure: float = 1.0
+    blur: float = 1.0
+    noise: float = 1.0
+    layout: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"SynthShift.{f.name} must be a finite number >= 0, got {v!r}")
+
+    @classmethod
+    def components(cls) -> tuple[str, ...]:
+        """Names of the shift components, in the order they are applied."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def none(cls) -> "SynthShift":
+        """All components off: the source style."""
+        return cls(**{name: 0.0 for name in cls.components()})
+
+    @classmethod
+    def full(cls) -> "SynthShift":
+        """All components at strength 1: the default target style."""
+        return cls()
+
+    @classmethod
+    def only(cls, *names: str, strength: float = 1.0) -> "SynthShift":
+        """Only the named components on (at ``strength``), e.g. ``SynthShift.only("blur")``."""
+        unknown = [n for n in names if n not in cls.components()]
+        if unknown:
+            raise ValueError(f"unknown SynthShift component(s) {unknown}; expected some of {cls.components()}")
+        return cls(**{n: (strength if n in names else 0.0) for n in cls.components()})
+
+    def scaled(self, factor: float) -> "SynthShift":
+        """Every strength multiplied by ``factor`` (0 = source style, 1 = unchanged)."""
+        return SynthShift(**{n: getattr(self, n) * factor for n in self.components()})
+
+    def replace(self, **changes: float) -> "SynthShift":
+        """A copy with some strengths changed, e.g. ``shift.replace(noise=0)``."""
+        unknown = [n for n in changes if n not in self.components()]
+        if unknown:
+            raise ValueError(f"unknown SynthShift component(s) {unknown}; expected some of {self.components()}")
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, float]:
+        return {n: float(getattr(self, n)) for n in self.components()}

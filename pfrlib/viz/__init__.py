@@ -1,0 +1,46 @@
+"""Pictures: colourised labels and the figures the notebooks draw.
+
+* :func:`colorize` - trainId label -> RGB with the Cityscapes palette (255 = ignore in black).
+* :func:`sample_grid` - a few items of one or more datasets, image beside its colourised label.
+* :func:`synthstreets_samples` - the SynthStreets source / target grid (``figures/synthstreets_samples.png``).
+* :func:`shift_components` - the same target scenes with each :class:`~pfrlib.data.SynthShift`
+  component switched on alone: what each part of the domain shift does to an image.
+* :func:`plot_training_curves`, :func:`plot_per_class_iou`, :func:`plot_ladder` - results of runs
+  (``metrics.jsonl``, ``final.json``, mean ± std tables).
+* :func:`plot_iou_heatmap` - methods x classes IoU as a coloured, annotated grid (Table 1 at a glance).
+* :func:`plot_share_vs_difference` - per class, its pixel share against one method's IoU minus
+  another's (the paper's "frequent vs rare classes" reading of Table 1).
+* :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
+* :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
+  here that shows labels carries one).
+* :func:`gram_pair` - mean source and target Gram matrices of one stage and their difference.
+* :func:`shift_prediction` - one target scene under a chosen :class:`~pfrlib.data.SynthShift`:
+  image, label and a model's prediction (the interactive view of notebook 03).
+
+Every function returns a ``matplotlib.figure.Figure`` made through pyplot, so ``plt.show()``
+displays it in a notebook (headless scripts use the Agg backend; close figures you do not show
+with ``plt.close(fig)``); :func:`save_figure` writes one atomically.
+
+The package, one module per kind of figure (every name is importable from ``pfrlib.viz``):
+
+* :mod:`pfrlib.data.palette` - :func:`colorize` (numpy only, so the evaluation shares it).
+* :mod:`.figure` - :func:`to_rgb`, :func:`present_classes`, :func:`add_class_legend`,
+  :func:`save_figure` and the picture grid the others use.
+* :mod:`.scenes` - dataset samples, the SynthStreets shift, predictions (Figure 3).
+* :mod:`.results` - training curves, per-class IoU, the heat map, frequent vs rare, the ladder.
+* :mod:`.features` - :func:`gram_pair`.
+"""
+
+from __future__ import annotations
+
+from ..data.palette import colorize
+from .features import gram_pair
+from .figure import add_class_legend, present_classes, save_figure, to_rgb
+from .results import plot_iou_heatmap, plot_ladder, plot_per_class_iou, plot_share_vs_difference, plot_training_curves
+from .scenes import prediction_grid, sample_grid, shift_components, shift_prediction, synthstreets_samples
+
+__all__ = [
+    "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
+    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
+    "present_classes", "gram_pair", "shift_prediction", "plot_iou_heatmap", "plot_share_vs_difference",
+]

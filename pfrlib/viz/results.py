@@ -1,0 +1,218 @@
+"""Figures of training results: loss and validation curves (``metrics.jsonl``), per-class IoU
+bars and heat map (``final.json``), the frequent-vs-rare reading of Table 1, the ablation ladder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..data.labels import CLASS_NAMES
+
+__all__ = ["plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
+           "plot_ladder"]
+
+
+def _read_jsonl(path) -> list[dict]:
+    """Records of a ``metrics.jsonl`` (lines cut by a kill are skipped)."""
+    records = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _smooth(values, window: int):
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or len(values) < window:
+        return values
+    kernel = np.ones(window) / window
+    head = [values[: i + 1].mean() for i in range(window - 1)]
+    return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
+
+
+def _with_final(path, key: str, x: list, y: list) -> tuple[list, list]:
+    """Append the final validation of a run (its ``final.json``) to a periodic validation curve."""
+    final_path = Path(path).parent / "final.json"
+    field = {"val_target_miou": "target_miou", "val_source_miou": "source_miou"}.get(key)
+    if field is None or not final_path.is_file():
+        return x, y
+    try:
+        final = json.loads(final_path.read_text())
+        it, value = int(final["iterations"]), final[field]
+    except (ValueError, KeyError, TypeError):
+        return x, y
+    if value is None or (x and x[-1] >= it):
+        return x, y
+    return [*x, it], [*y, value]
+
+
+_KEY_TITLES = {
+    "seg": "segmentation loss (source, Eq. 1)",
+    "val_target_miou": "target val mIoU (%)",
+    "val_source_miou": "source val mIoU (%)",
+    "adv": "fooling loss (Eq. 5)",
+    "d": "discriminator loss",
+    "pfr": "PFR loss (Eq. 4)",
+}
+
+
+def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5, title: Optional[str] = None):
+    """One panel per logged key, one line per run, from each run's ``metrics.jsonl``.
+
+    Args:
+        runs: ``{label: path to metrics.jsonl}``.
+        keys: record keys to plot (loss terms such as ``seg``, ``adv``, ``pfr_style_2``, ``d``,
+            ``d_acc_source``, or the periodic ``val_source_miou`` / ``val_target_miou``).
+        smooth: moving-average window for loss terms (validation curves are not smoothed).
+        title: a title over the panels (say which runs and seed).
+
+    Returns:
+        The matplotlib figure. A key a run never logged is skipped for that run. Validation
+        curves end with the run's final validation (``final.json`` beside ``metrics.jsonl``, at
+        the last iteration), the number a results table reports, so curve and table agree.
+    """
+    keys = tuple(keys)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, path in runs.items():
+            recs = [r for r in _read_jsonl(path) if r.get(key) is not None]
+            x = [r["iter"] for r in recs]
+            y = [r[key] for r in recs]
+            is_val = key.startswith("val_")
+            if is_val:
+                x, y = _with_final(path, key, x, y)
+                y = [100 * v for v in y]
+            if not x:
+                continue
+            ax.plot(x, y if is_val else _smooth(y, smooth), label=label, marker="o" if is_val else None, ms=3)
+        ax.set_title(_KEY_TITLES.get(key, key) + (f", moving average of {smooth}" if smooth > 1 and not
+                                                   key.startswith("val_") else ""), fontsize=9)
+        ax.set_xlabel("iteration")
+        if key.startswith("d_acc"):
+            ax.set_ylim(-0.02, 1.02)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
+    """Grouped bars of per-class IoU (in %) for several results.
+
+    Args:
+        results: ``{label: {class name: IoU fraction or None}}`` (as in ``final.json``).
+        names: the classes to show (default: those with a value in any result).
+    """
+    if names is None:
+        names = [n for n in CLASS_NAMES if any((r.get(n) is not None and r.get(n) == r.get(n)) for r in results.values())]
+    x = np.arange(len(names))
+    width = 0.8 / max(1, len(results))
+    fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(names) + 2), 3.4))
+    for j, (label, per_class) in enumerate(results.items()):
+        values = [100 * (per_class.get(n) if per_class.get(n) is not None else float("nan")) for n in names]
+        ax.bar(x + (j - (len(results) - 1) / 2) * width, values, width, label=label)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    if len(results) > 4:  # many bars per class: the legend beside the axes, not over the bars
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iou_heatmap(rows: Mapping[str, Mapping[str, Optional[float]]], title: str = "Per-class IoU (%)",
+                     names: Optional[Sequence[str]] = None, highlight: Optional[str] = None) -> Figure:
+    """Table 1 as a picture: one row per method, one column per class, cells coloured by IoU.
+
+    Args:
+        rows: ``{method: {class name: IoU in % or None}}`` (e.g. means over seeds).
+        names: the classes (columns) to show (default: those with a value in any row, in trainId order).
+        highlight: a row label drawn in bold (the paper's method).
+    """
+    if names is None:
+        names = [n for n in CLASS_NAMES if any(r.get(n) is not None for r in rows.values())]
+    labels = list(rows)
+    grid = np.array([[np.nan if rows[m].get(n) is None else float(rows[m][n]) for n in names] for m in labels])
+    fig, ax = plt.subplots(figsize=(0.8 * len(names) + 2.6, 0.42 * len(labels) + 1.4))
+    im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for i in range(len(labels)):
+        for j in range(len(names)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if grid[i, j] < 55 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for tick in ax.get_yticklabels():
+        if tick.get_text() == highlight:
+            tick.set_fontweight("bold")
+    fig.colorbar(im, ax=ax, label="IoU (%)", fraction=0.03)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str, float], split: float,
+                             xlabel: str = "share of labelled target pixels (%)",
+                             ylabel: str = "IoU difference (points)", title: str = "") -> Figure:
+    """Each class as a point: how frequent it is (x) against how much one method beats another on
+    it (y), with the frequent / rare split drawn as a vertical line.
+
+    Args:
+        share: ``{class: pixel share in %}``.
+        difference: ``{class: IoU(method A) - IoU(method B)}`` in points, for the same classes.
+        split: the share (in %) above which a class counts as frequent.
+    """
+    names = [n for n in share if n in difference]
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    for k, n in enumerate(sorted(names, key=lambda c: share[c])):
+        color = "C0" if share[n] > split else "C1"
+        ax.scatter(share[n], difference[n], color=color, s=30, zorder=3)
+        # neighbours along x alternate above and below their point, so close classes stay readable
+        ax.annotate(n, (share[n], difference[n]), textcoords="offset points", xytext=(4, 4 if k % 2 == 0 else -11),
+                    fontsize=8)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axvline(split, color="0.5", lw=0.8, ls="--")
+    ax.text(split, 0.02, " frequent ->", va="bottom", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
+    ax.text(split, 0.02, "<- rare ", va="bottom", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(table, title: str = "Target mIoU", order=None):
+    """Bars of mean ± std target mIoU per method (the ablation ladder).
+
+    Args:
+        table: ``{method: {"mean": %, "std": %, "runs": [%...]}}``.
+        order: methods to show, in order (default: the table's order).
+    """
+    order = list(order or table)
+    means = [table[m]["mean"] for m in order]
+    stds = [table[m].get("std", 0.0) for m in order]
+    colors = ["0.6" if m in ("source_only", "oracle") else "C0" if m != "pfr_adv" else "C3" for m in order]
+    fig, ax = plt.subplots(figsize=(1.3 * len(order) + 2, 3.3))
+    ax.bar(range(len(order)), means, yerr=stds, capsize=4, color=colors)
+    for i, m in enumerate(order):
+        runs = table[m].get("runs", [])
+        ax.scatter([i] * len(runs), runs, color="k", s=10, zorder=3)
+        ax.text(i, means[i] + stds[i] + 1, f"{means[i]:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(order)), order, rotation=15)
+    ax.set_ylabel("target mIoU (%)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
