@@ -1,4 +1,4 @@
-"""Peak memory, parameters and step time of every Table-1 method at the ``paper`` preset's architecture.
+"""Peak memory, parameters and step time of every method (all Table-1 rows) at the ``paper`` architecture.
 
 The paper says (Sec. 4.2) "our PFR is more memory-efficient since there is no requirement for
 extra image-to-image translation networks". This benchmark measures it: for each method, each
@@ -47,17 +47,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pfrlib import methods  # noqa: E402 (after the path)
 from pfrlib.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS, TranslationConfig  # noqa: E402
 
 PAPER = TranslationConfig.preset("paper")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: Table-1 rows (as ``pfrlib/reference/table1.csv`` names them) -> the method that trains them,
-#: and ``source_only`` as the common reference. (To be read from the method registry once it exists.)
-TABLE1 = {"Source only": "source_only", "FCN Wld": "fcn_wild", "Curriculum": "curriculum", "TGCF-DA": "tgcf_da",
-          "ROAD": "road", "CyCADA": "cycada", "CLAN": "clan", "AdaptSegNet": "adaptsegnet", "DLOW": "dlow",
-          "PFR (paper)": "pfr_adv"}
+#: Every ``--method`` (the registry's order: the ladder, the baselines, the input-space rows).
+ALL = methods.names()
 TRANSLATION = TRANSLATION_METHODS
 
 
@@ -86,10 +84,12 @@ def _child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if spec["stage"] == "segmentation":
             if spec["method"] == "mean_teacher":  # TGCF-DA's stage 2: adaptsegnet without adversary + teacher
-                from pfrlib.translation.mean_teacher import MeanTeacherTrainer
+                from pfrlib.translation.mean_teacher import mean_teacher_trainer
 
                 mt = seg.replace(method="adaptsegnet", lambda_adv=0.0, lambda_adv_aux=0.0, out=tmp)
-                trainer = MeanTeacherTrainer(mt, 0.99, 0.1, 10.0)
+                t = seg.translation
+                trainer = mean_teacher_trainer(Trainer)(mt, t.mean_teacher_alpha, t.mean_teacher_noise,
+                                                        t.lambda_consistency)
             else:
                 trainer = Trainer(seg.replace(method=spec["method"], out=tmp), prepare_output=False)
             step = trainer.step
@@ -102,11 +102,10 @@ def _child(spec: dict) -> dict:
             device = trainer.device
         else:
             from pfrlib import models
-            from pfrlib.translation.config import TranslationConfig
             from pfrlib.translation.translator import Translator
 
             device = torch.device(spec["device"])
-            tcfg = TranslationConfig.preset("paper")
+            tcfg = seg.translation
             torch.manual_seed(0)
             reference = None
             if tcfg.needs_reference(spec["method"]):
@@ -196,7 +195,7 @@ def render(rows: list[dict], memory_kind: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--methods", nargs="+", default=list(TABLE1.values()))
+    p.add_argument("--methods", nargs="+", default=list(ALL))
     p.add_argument("--size", nargs=2, type=int, default=[128, 256], metavar=("H", "W"))
     p.add_argument("--translation-crop", nargs=2, type=int, default=[128, 128], metavar=("H", "W"))
     p.add_argument("--device", default="cpu")
@@ -207,9 +206,9 @@ def main(argv=None) -> int:
     if args.child is not None:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
-    unknown = sorted(set(args.methods) - set(TABLE1.values()))
+    unknown = sorted(set(args.methods) - set(ALL))
     if unknown:
-        p.error(f"--methods: unknown {unknown}; expected some of {list(TABLE1.values())}")
+        p.error(f"--methods: unknown {unknown}; expected some of {list(ALL)}")
     rows = measure(args.methods, tuple(args.size), tuple(args.translation_crop), args.device, args.steps,
                    args.threads, report=lambda s: print(s, file=sys.stderr))
     kind = "torch.cuda.max_memory_allocated" if args.device.startswith("cuda") else \

@@ -52,6 +52,7 @@ from . import methods
 from .data.spec import KINDS as DATASET_KINDS
 from .data.spec import parse_spec
 from .device import check_device_name
+from .translation.config import TranslationConfig
 
 __all__ = [
     "METHODS",
@@ -88,7 +89,7 @@ PRESETS: tuple[str, ...] = ("cpu", "paper")
 #: ``OptimConfig.param_listing`` values (see :mod:`pfrlib.optim`).
 PARAM_LISTINGS: tuple[str, ...] = ("adaptsegnet", "unique")
 
-_SECTIONS = ("data", "model", "optim", "loss", "run", "clan", "fcn_wild", "road", "curriculum")
+_SECTIONS = ("data", "model", "optim", "loss", "run", "clan", "fcn_wild", "road", "curriculum", "translation")
 
 
 def method_classifiers(method: str) -> int:
@@ -374,6 +375,8 @@ class TrainConfig:
     fcn_wild: FCNWildConfig = field(default_factory=FCNWildConfig)
     road: ROADConfig = field(default_factory=ROADConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    #: Stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.translation`).
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     preset_name: str = "custom"
 
     # ----------------------------------------------------------------- presets
@@ -617,6 +620,7 @@ class TrainConfig:
                 f"classifiers: method {l.method!r} trains {method_classifiers(l.method)} classifier(s), "
                 f"got classifiers={m.classifiers} (leave it out: giving --method sets it)")
         self._validate_baselines(check_paths)
+        self.translation.validate()
         return self
 
     def _validate_baselines(self, check_paths: bool) -> None:
@@ -658,6 +662,7 @@ _SECTION_TYPES: dict[str, type] = {
     "fcn_wild": FCNWildConfig,
     "road": ROADConfig,
     "curriculum": CurriculumConfig,
+    "translation": TranslationConfig,
 }
 
 
@@ -784,6 +789,7 @@ def _cpu() -> TrainConfig:
         fcn_wild=FCNWildConfig(fcn_lambda_adv=0.002, fcn_lambda_constraint=0.1),
         road=ROADConfig(road_lambda_adv=0.01, road_lambda_distill=0.01),
         curriculum=CurriculumConfig(curriculum_lambda=1.0, curriculum_start=300),
+        translation=TranslationConfig.preset("cpu"),
     )
 
 

@@ -97,6 +97,7 @@ from .io import to_jsonable
 from .optim import build_discriminator_optimizer, build_optimizer, poly_factor, poly_schedule
 from .record import FinalRecord
 from .step import FiniteCheck, NonFiniteLossError, discriminator_step, network_step
+from .translation import run as translation_run
 
 __all__ = [
     "TrainResult",
@@ -655,6 +656,9 @@ def train(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> TrainRes
     Returns a :class:`TrainResult` (``.final`` is the content of ``final.json``).
     """
     config.validate()
+    if config.method_info.family == "translation":  # translator first, then this loop (pfrlib.translation)
+        final = translation_run.train_translation(config, train_fn=train, trainer_cls=Trainer)
+        return TrainResult(out=Path(config.run.out), final=final, config=config)
     own_group = False
     if dist_info is None:
         dist_info = init_from_env(device_type(config.run.device))
@@ -671,7 +675,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pfrlib.train",
         description=f"Train {' / '.join(methods.names('ladder'))} (Eq. 6), or a Table-1 "
-                    f"baseline: {' / '.join(methods.names('baseline'))}.",
+                    f"baseline: {' / '.join(methods.names('baseline'))}, or an input-space row "
+                    f"(translator, then network): {' / '.join(methods.names('translation'))}.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -92,7 +92,6 @@ PLANNED_MODULES: dict[str, str] = {
     "pfrlib.sweep_report": "h3, issue 20.5: sweep split",
     "pfrlib.nbparams": "h3, issue 20.5: nbtools split",
     "pfrlib.tensorboard": "h7: TensorBoard events of a run",
-    "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
 
 

@@ -22,6 +22,7 @@ from pfrlib.translation import losses as L
 from pfrlib.translation.config import TRANSLATION_METHODS, TranslationConfig
 from pfrlib.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
                                          count_parameters, patch_receptive_field)
+from pfrlib.train import Trainer, train
 from pfrlib.translation.pool import ImagePool
 from pfrlib.translation.run import train_translation
 
@@ -33,15 +34,17 @@ TINY_T = dict(translation_iterations=4, translation_batch_size=2, gen_filters=4,
               pool_size=3, reference_iterations=1, translation_checkpoint_every=2)
 
 
-def tiny(tmp_path: Path, name: str, **overrides):
-    seg = {k: v for k, v in overrides.items() if k not in TINY_T and k not in TranslationConfig.__dataclass_fields__}
-    tr = {k: v for k, v in overrides.items() if k in TranslationConfig.__dataclass_fields__}
-    cfg = TrainConfig.preset("cpu", **{**TINY, "out": str(tmp_path / name), **seg})
-    return cfg, TranslationConfig.preset("cpu", **{**TINY_T, **tr})
+def tiny(tmp_path: Path, name: str, method: str, **overrides) -> TrainConfig:
+    return TrainConfig.preset("cpu", method=method, **{**TINY, **TINY_T, "out": str(tmp_path / name), **overrides})
 
 
 def quiet(_: str) -> None:
     pass
+
+
+def interrupted(cfg: TrainConfig, stop_at: int) -> dict:
+    """Both stages as ``pfrlib.train.train`` runs them, stage 1 stopped after ``stop_at``'s checkpoint."""
+    return train_translation(cfg, train_fn=train, trainer_cls=Trainer, stop_at=stop_at, progress=quiet)
 
 
 # --------------------------------------------------------------------------- losses by hand
@@ -160,13 +163,13 @@ def test_bad_hyper_parameters_are_named(tmp_path):
             TranslationConfig.preset("cpu", **{field: value}).validate()
     with pytest.raises(ValueError, match="unknown field"):
         TranslationConfig.preset("cpu", gen_filterz=3)
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.translation", "--method", "cycada", "--out",
+    with pytest.raises(ValueError, match="gen_blocks must be"):  # through the run's configuration
+        TrainConfig.preset("cpu", method="cycada", gen_blocks=-1).validate()
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.train", "--method", "cycada", "--out",
                            str(tmp_path / "x"), "--translation-lr", "0"], capture_output=True, text=True,
                           cwd=REPO)
     assert proc.returncode == 2 and "translation_lr must be" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.translation", "--method", "pfr"], capture_output=True,
-                          text=True, cwd=REPO)
-    assert proc.returncode == 2 and "method: expected one of ('cycada', 'dlow', 'tgcf_da')" in proc.stderr
+    assert not (tmp_path / "x").exists()
 
 
 # --------------------------------------------------------------------------- runs
@@ -187,13 +190,32 @@ def _same_files(a: Path, b: Path) -> bool:
 
 @pytest.mark.parametrize("method", TRANSLATION_METHODS)
 def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
-    cfg, tcfg = tiny(tmp_path, "straight")
-    straight = train_translation(method, cfg, tcfg, progress=quiet)
+    cfg = tiny(tmp_path, "straight", method)
+    straight = train(cfg)
     f = straight.final
     assert f["method"] == method and f["iterations"] == 2 and f["translation"]["iterations"] == 4
     assert 0.0 <= f["target_miou"] <= 1.0
     assert json.loads((straight.out / "final.json").read_text())["method"] == method
+    assert (straight.out / f["checkpoint"]).is_file()
+    assert TrainConfig.from_json(straight.out / "config.json") == cfg
     tset = straight.out / "translation" / "set"
+    # the stage-2 run trained on the translated set and validated on the original source
+    seg = TrainConfig.from_json(straight.out / "segmentation" / "config.json")
+    assert seg.data.source == f"folder:{tset}" and seg.data.source_val == "synth:source"
+    # interrupted after iteration 2's checkpoint, then continued: the same translator and set
+    cfg_i = tiny(tmp_path, "interrupted", method)
+    assert interrupted(cfg_i, 2) == {"stopped_at": 2}
+    resumed = train(cfg_i)
+    ca, cb = (torch.load(r.out / "translation" / "checkpoint_last.pt", weights_only=True)["translator"]
+              for r in (straight, resumed))
+    assert all(torch.equal(x, y) for x, y in zip(_tensors(ca), _tensors(cb), strict=True))
+    assert _same_files(tset, resumed.out / "translation" / "set")
+    assert resumed.final["target_miou"] == f["target_miou"]
+    # the same configuration again: every stage reused; another one is refused, naming the field
+    again = train(cfg)
+    assert again.final["translation"]["reused"] and again.final["target_miou"] == f["target_miou"]
+    with pytest.raises(FileExistsError, match="gen_filters"):
+        train(cfg.replace(gen_filters=5))
     n = 12 if method == "tgcf_da" else 6  # TGCF-DA's set holds the source images beside the generated ones
     assert len(list((tset / "images").glob("*.png"))) == n == len(list((tset / "labels").glob("*.png")))
     if method == "tgcf_da":  # stage 2 is the mean teacher: its term is logged, the teacher saved
@@ -206,23 +228,6 @@ def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
         assert any(not torch.equal(teacher[k], ckpt["model"][k]) for k in teacher if teacher[k].is_floating_point())
     else:
         assert f["stage2_method"] == "adaptsegnet"
-    # the stage-2 run trained on the translated set and validated on the original source
-    seg = TrainConfig.from_json(straight.out / "segmentation" / "config.json")
-    assert seg.data.source == f"folder:{tset}" and seg.data.source_val == "synth:source"
-    # interrupted after iteration 2's checkpoint, then continued: the same translator and set
-    cfg_i, _ = tiny(tmp_path, "interrupted")
-    assert train_translation(method, cfg_i, tcfg, stop_at=2, progress=quiet).final == {"stopped_at": 2}
-    resumed = train_translation(method, cfg_i, tcfg, progress=quiet)
-    ca, cb = (torch.load(r.out / "translation" / "checkpoint_last.pt", weights_only=True)["translator"]
-              for r in (straight, resumed))
-    assert all(torch.equal(x, y) for x, y in zip(_tensors(ca), _tensors(cb), strict=True))
-    assert _same_files(tset, resumed.out / "translation" / "set")
-    assert resumed.final["target_miou"] == f["target_miou"]
-    # the same configuration again: every stage reused; another one is refused, naming the field
-    again = train_translation(method, cfg, tcfg, progress=quiet)
-    assert again.final["translation"]["reused"] and again.final["target_miou"] == f["target_miou"]
-    with pytest.raises(FileExistsError, match="gen_filters"):
-        train_translation(method, cfg, tcfg.replace(gen_filters=5), progress=quiet)
 
 
 def _folder(root: Path, n: int, noise: bool) -> Path:
@@ -249,10 +254,7 @@ def test_target_labels_are_never_read(tmp_path, method):
     """Both stages on a target folder whose labels are noise give bit-identical translators,
     translated sets and segmentation weights; only validation reads (different) labels."""
     clean, noisy = _folder(tmp_path / "clean", 6, False), _folder(tmp_path / "noisy", 6, True)
-    runs = []
-    for name, root in (("a", clean), ("b", noisy)):
-        cfg, tcfg = tiny(tmp_path, name, target=f"folder:{root}")
-        runs.append(train_translation(method, cfg, tcfg, progress=quiet))
+    runs = [train(tiny(tmp_path, name, method, target=f"folder:{root}")) for name, root in (("a", clean), ("b", noisy))]
     a, b = runs
     assert _same_files(a.out / "translation" / "set", b.out / "translation" / "set")
     wa, wb = (torch.load(r.out / "segmentation" / "checkpoint_last.pt", weights_only=True)["model"] for r in runs)
@@ -263,30 +265,31 @@ def test_target_labels_are_never_read(tmp_path, method):
 def test_paper_preset_runs_one_iteration_of_each_stage(tmp_path):
     """The paper architecture (9-block 64-filter generator, 70x70 PatchGAN, DeepLab-v2 R101) for
     one iteration of each stage at 32 x 64 on SynthStreets."""
-    tcfg = TranslationConfig.preset("paper", translation_iterations=1, translation_resize=None,
-                                    translation_crop=None, cycada_semantic=False)  # no R101 reference run: time
+    tcfg = TrainConfig.preset("paper").translation
     assert (tcfg.gen_blocks, tcfg.gen_filters, tcfg.patch_filters, tcfg.patch_layers) == (9, 64, 64, 3)
     assert tcfg.translation_lr == 2e-4 and tcfg.translation_betas == (0.5, 0.999)
-    cfg = TrainConfig.preset("paper", source="synth:source", target="synth:target", source_size=None,
+    cfg = TrainConfig.preset("paper", method="cycada", translation_iterations=1, translation_resize=None,
+                             translation_crop=None, cycada_semantic=False,  # no R101 reference run: time
+                             source="synth:source", target="synth:target", source_size=None,
                              target_size=None, eval_size=None, synth_size=(32, 64), synth_train_length=2,
                              synth_val_length=1, val_limit=1, iterations=1, num_workers=0, prefetch_factor=None,
                              progress=False, num_threads=1, out=str(tmp_path / "paper"))
-    run = train_translation("cycada", cfg, tcfg, progress=quiet)
+    run = train(cfg)
     assert run.final["arch"] == "deeplabv2_r101" and run.final["iterations"] == 1
     assert run.final["translation"]["parameters"]["generators"] == 2 * 11_378_179
 
 
 # --------------------------------------------------------------------------- memory benchmark
 def test_memory_benchmark_covers_every_table1_row_and_renders():
-    import csv
     import importlib.util
+
+    from pfrlib import methods
 
     spec = importlib.util.spec_from_file_location("memory_bench", REPO / "benchmarks" / "memory.py")
     mem = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mem)
-    with open(REPO / "pfrlib" / "reference" / "table1.csv") as f:
-        rows = [r["method"] for r in csv.DictReader(f)]
-    assert set(rows) <= set(mem.TABLE1)  # every row of the paper's Table 1 is measured
+    assert mem.ALL == methods.names()  # every method, so every Table-1 row with a method here
+    assert {methods.get(m).table1_row for m in mem.ALL} >= {"CyCADA", "DLOW", "TGCF-DA", "CLAN", "ROAD", "AdaptSegNet"}
     common = dict(baseline_mib=600.0, frozen_parameters=0, seconds_per_iteration=1.0, device="cpu", threads=1,
                   torch="x", input_sizes="s", measured_as="m")
     table = mem.render([{"method": "cycada", "stage": "translation", "peak_memory_mib": 900.0,

@@ -1,9 +1,9 @@
 """Configuration of the input-space methods' first stage: one dataclass, two presets.
 
-:class:`TranslationConfig` holds everything stage 1 (training the image translator) needs; stage
-2 (the segmentation network on the translated source set) is an ordinary
-:class:`pfrlib.config.TrainConfig` run. Field names are unique across both, so each is one
-command-line option (``--translation-iterations``, ``--gen-blocks``, ...).
+:class:`TranslationConfig` holds everything stage 1 (training the image translator) needs; it is
+the ``translation`` section of :class:`pfrlib.config.TrainConfig` (whose other sections describe
+stage 2, the segmentation network on the translated source set). Field names are unique across
+all sections, so each is one command-line option (``--translation-iterations``, ``--gen-blocks``).
 
 ``paper``
     CycleGAN's published recipe (Zhu et al. 2017, Sec. 4 and appendix 7.2): ResNet generator with
@@ -28,10 +28,12 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
+from .. import methods
+
 __all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING"]
 
-#: The input-space rows of Table 1 this package trains.
-TRANSLATION_METHODS: tuple[str, ...] = ("cycada", "dlow", "tgcf_da")
+#: The input-space rows of Table 1 this package trains (the registry's ``"translation"`` family).
+TRANSLATION_METHODS: tuple[str, ...] = methods.names("translation")
 #: The segmentation method stage 2 trains on the translated source set.
 STAGE2_METHODS: tuple[str, ...] = ("adaptsegnet", "source_only", "mean_teacher")
 #: Each method's own stage 2 (``stage2_method = None``): CyCADA and DLOW adapt the output space
@@ -41,7 +43,7 @@ DEFAULT_STAGE2: dict[str, str] = {"cycada": "adaptsegnet", "dlow": "adaptsegnet"
 DLOW_Z_SAMPLING: tuple[str, ...] = ("uniform", "beta_schedule")
 
 
-@dataclass(frozen=True)
+@dataclass
 class TranslationConfig:
     """Stage 1 of ``cycada`` / ``dlow`` / ``tgcf_da`` (see the module docstring for the presets)."""
 

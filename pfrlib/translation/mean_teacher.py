@@ -15,24 +15,23 @@ It plugs into the engine's step as a :class:`~pfrlib.baselines.Baseline` (its te
 after the engine's source and target forwards) and the teacher's update is made at the start of
 each step from the student's current weights, i.e. right after the previous optimiser step (the
 teacher therefore lags the final student by one update; the reported model is the student).
-:class:`MeanTeacherTrainer` is :class:`pfrlib.train.Trainer` with this term and no adversary.
+:func:`mean_teacher_trainer` makes :class:`pfrlib.train.Trainer` (passed in: the run loop imports
+this package, not the other way round) train with this term and no adversary.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..baselines import Baseline, BaselineInputs, BaselineTerms
-from ..train import Trainer
 from . import losses as L
 
-__all__ = ["MeanTeacher", "MeanTeacherTrainer", "MEAN_TEACHER_FILE"]
+__all__ = ["MeanTeacher", "mean_teacher_trainer", "MEAN_TEACHER_FILE"]
 
 #: The mean teacher's settings, beside the segmentation run's ``config.json``.
 MEAN_TEACHER_FILE = "mean_teacher.json"
@@ -68,27 +67,31 @@ class MeanTeacher(Baseline):
         return BaselineTerms(terms={"consistency": L.consistency_loss(inputs.logits_t, t_logits)})
 
 
-class MeanTeacherTrainer(Trainer):
-    """:class:`pfrlib.train.Trainer` of an ``adaptsegnet`` configuration with ``lambda_adv = 0``
-    (a target forward, no discriminator) plus the :class:`MeanTeacher` term of weight
-    ``lambda_consistency``. The teacher is checkpointed with the run (``"baseline"``)."""
+def mean_teacher_trainer(trainer_cls: type) -> type:
+    """``trainer_cls`` (:class:`pfrlib.train.Trainer`) with the :class:`MeanTeacher` term.
 
-    def __init__(self, config, alpha: float, noise_std: float, lambda_consistency: float) -> None:
-        self._mt = {"mean_teacher_alpha": alpha, "mean_teacher_noise": noise_std,
-                    "lambda_consistency": lambda_consistency}
-        if config.loss.method != "adaptsegnet" or config.loss.lambda_adv or config.loss.lambda_adv_aux:
-            raise ValueError("MeanTeacherTrainer: expects method 'adaptsegnet' with lambda_adv = lambda_adv_aux = 0 "
-                             "(a target forward without an adversary)")
-        super().__init__(config)
+    The returned class takes ``(config, alpha, noise_std, lambda_consistency)``; ``config`` is an
+    ``adaptsegnet`` configuration with ``lambda_adv = 0`` (a target forward, no discriminator). The
+    teacher is checkpointed with the run (``"baseline"``) and its settings are written to
+    ``OUT/mean_teacher.json``.
+    """
 
-    def _add_baseline_parameters(self) -> None:  # the hook between building the model and the optimiser
-        mt = self._mt
-        self.baseline = MeanTeacher(self.model, mt["mean_teacher_alpha"], mt["mean_teacher_noise"]).to(self.device)
-        self.weights = {**self.weights, "consistency": mt["lambda_consistency"]}
-        if self.is_main and self.cfg.run.out:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / MEAN_TEACHER_FILE).write_text(json.dumps(mt, indent=2) + "\n")
-        super()._add_baseline_parameters()
+    class MeanTeacherTrainer(trainer_cls):
+        def __init__(self, config, alpha: float, noise_std: float, lambda_consistency: float) -> None:
+            self._mt = {"mean_teacher_alpha": alpha, "mean_teacher_noise": noise_std,
+                        "lambda_consistency": lambda_consistency}
+            if config.loss.method != "adaptsegnet" or config.loss.lambda_adv or config.loss.lambda_adv_aux:
+                raise ValueError("mean teacher: expects method 'adaptsegnet' with lambda_adv = lambda_adv_aux = 0 "
+                                 "(a target forward without an adversary)")
+            super().__init__(config)
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self._mt)
+        def _add_baseline_parameters(self) -> None:  # the hook between building the model and the optimiser
+            mt = self._mt
+            self.baseline = MeanTeacher(self.model, mt["mean_teacher_alpha"], mt["mean_teacher_noise"]).to(self.device)
+            self.weights = {**self.weights, "consistency": mt["lambda_consistency"]}
+            if self.is_main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                (self.out / MEAN_TEACHER_FILE).write_text(json.dumps(mt, indent=2) + "\n")
+            super()._add_baseline_parameters()
+
+    return MeanTeacherTrainer

@@ -1,81 +1,62 @@
 """Both stages of an input-space method (``cycada``, ``dlow``, ``tgcf_da``) as one run.
 
+``python -m pfrlib.train --preset cpu --method cycada --out runs/cycada`` (``--iterations`` is
+stage 2's, ``--translation-iterations`` stage 1's; every ``translation`` config field is an
+option) calls :func:`train_translation` through :func:`pfrlib.train.train`, which passes itself
+and its ``Trainer`` in (the run loop imports this module, not the other way round):
+
 0. **the frozen source model** ``f_S`` (CyCADA's semantic consistency, TGCF-DA's semantic
    constraint): ``semantic_reference`` if given, else a ``source_only`` run of
-   ``reference_iterations`` into ``OUT/reference`` (an ordinary :func:`pfrlib.train.train` run,
-   reused when its configuration is the same);
+   ``reference_iterations`` into ``OUT/reference`` (reused when its configuration is the same);
 1. **the translator** (:mod:`pfrlib.translation.stage1`) into ``OUT/translation``, which writes the
    translated source training set ``OUT/translation/set`` (a ``folder:`` dataset);
-2. **the segmentation network**: :func:`pfrlib.train.train` with the source spec pointing at the
-   translated set (validation still on the *original* source val set), method ``stage2_method``
-   (CyCADA, DLOW: ``adaptsegnet``, pixel + output-space adaptation; ``source_only``: pixel-level
-   only; TGCF-DA: ``mean_teacher``, :mod:`pfrlib.translation.mean_teacher`), into
-   ``OUT/segmentation``.
+2. **the segmentation network** on the translated set (validation still on the *original*
+   source val set), by ``stage2_method`` (CyCADA, DLOW: ``adaptsegnet``, pixel + output-space
+   adaptation; ``source_only``: pixel-level only; TGCF-DA: ``mean_teacher``,
+   :mod:`pfrlib.translation.mean_teacher`), into ``OUT/segmentation``.
 
-``OUT/final.json`` is stage 2's ``final.json`` with ``method`` set to the input-space method and
-a ``translation`` entry (stage 1's parameters, iterations, seconds, whether it was reused).
-
-Command line (the segmentation options are :mod:`pfrlib.cli`'s, the translator's are
-:class:`~pfrlib.translation.config.TranslationConfig`'s fields)::
-
-    python -m pfrlib.translation --preset cpu --method cycada --out runs/cycada \
-        --translation-iterations 300 --iterations 600
-
-``--iterations`` is stage 2's, ``--translation-iterations`` stage 1's.
+``OUT/config.json`` is the whole configuration; ``OUT/final.json`` is stage 2's record with
+``method`` set to the input-space method, ``checkpoint`` pointing into ``segmentation/``, and a
+``translation`` entry (stage 1's parameters, iterations, seconds, whether it was reused).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import sys
-import typing
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
 from .. import models
 from ..checkpoint import CHECKPOINT_LAST, load_checkpoint
-from ..cli import add_arguments, config_from_args
-from ..config import TrainConfig, _coerce, _type_name, _unwrap_optional
+from ..config import TrainConfig
+from ..device import resolve_device
 from ..io import write_json
-from ..train import resolve_device, train
-from ..distributed import DistInfo
 from .config import TRANSLATION_METHODS, TranslationConfig
-from .mean_teacher import MEAN_TEACHER_FILE, MeanTeacherTrainer
+from .mean_teacher import MEAN_TEACHER_FILE, mean_teacher_trainer
 from .stage1 import TRANSLATION_DIR, run_stage1
 
-__all__ = ["TranslationRun", "train_translation", "stage2_config", "reference_config", "main"]
+__all__ = ["train_translation", "stage2_config", "reference_config", "REFERENCE_DIR", "SEGMENTATION_DIR"]
 
 REFERENCE_DIR = "reference"
 SEGMENTATION_DIR = "segmentation"
 
 
-@dataclass
-class TranslationRun:
-    """What :func:`train_translation` returns: the run directory and ``final.json``'s content."""
-
-    out: Path
-    final: dict[str, Any]
-
-    @property
-    def target_miou(self) -> float:
-        return self.final["target_miou"]
+def reference_config(cfg: TrainConfig) -> TrainConfig:
+    """The ``source_only`` run that gives the frozen source model ``f_S`` (its ``translation``
+    section reset to the defaults: the translator's settings do not change this run)."""
+    ref = cfg.replace(method="source_only", iterations=cfg.translation.reference_iterations,
+                      out=str(Path(cfg.run.out) / REFERENCE_DIR), resume=False, overwrite=False)
+    return dataclasses.replace(ref, translation=TranslationConfig())
 
 
-def reference_config(cfg: TrainConfig, tcfg: TranslationConfig) -> TrainConfig:
-    """The ``source_only`` run that gives the frozen source model ``f_S``."""
-    return cfg.replace(method="source_only", iterations=tcfg.reference_iterations,
-                       out=str(Path(cfg.run.out) / REFERENCE_DIR), resume=False, overwrite=False)
-
-
-def stage2_config(method: str, cfg: TrainConfig, tcfg: TranslationConfig, translated_set: str | Path) -> TrainConfig:
-    """Stage 2: ``cfg`` trained by ``tcfg.stage2(method)`` on the translated source set (the mean
-    teacher is ``adaptsegnet`` without its adversary, plus :class:`MeanTeacherTrainer`'s term)."""
-    d = cfg.data
-    stage2 = tcfg.stage2(method)
+def stage2_config(cfg: TrainConfig, translated_set: str | Path) -> TrainConfig:
+    """Stage 2: ``cfg`` trained by ``translation.stage2(method)`` on the translated source set (the
+    mean teacher is ``adaptsegnet`` without its adversary, plus the teacher's term)."""
+    d, stage2 = cfg.data, cfg.translation.stage2(cfg.loss.method)
     extra = {"lambda_adv": 0.0, "lambda_adv_aux": 0.0} if stage2 == "mean_teacher" else {}
     return cfg.replace(method="adaptsegnet" if stage2 == "mean_teacher" else stage2, **extra,
                        source=f"folder:{translated_set}", source_val=d.source_val or d.source,
@@ -87,25 +68,26 @@ def _mean_teacher(tcfg: TranslationConfig) -> dict[str, float]:
             "lambda_consistency": tcfg.lambda_consistency}
 
 
-def _reuse_or_train(cfg: TrainConfig, progress, mean_teacher: Optional[dict[str, float]] = None) -> dict[str, Any]:
+def _reuse_or_train(cfg: TrainConfig, train_fn: Callable, progress,
+                    mean_teacher: Optional[tuple[type, dict[str, float]]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
     (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with
-    ``mean_teacher`` settings, by :class:`MeanTeacherTrainer`."""
+    ``mean_teacher = (trainer class, settings)``, by that class."""
     out = Path(cfg.run.out)
-    final, saved = out / "final.json", out / "config.json"
-    mt_file = out / MEAN_TEACHER_FILE
-    mt_same = (json.loads(mt_file.read_text()) == mean_teacher) if mt_file.is_file() else mean_teacher is None
+    final, saved, mt_file = out / "final.json", out / "config.json", out / MEAN_TEACHER_FILE
+    settings = mean_teacher[1] if mean_teacher else None
+    mt_same = (json.loads(mt_file.read_text()) == settings) if mt_file.is_file() else settings is None
     if final.is_file() and saved.is_file() and not cfg.run.overwrite and mt_same:
         same = TrainConfig.from_json(saved).replace(resume=cfg.run.resume, progress=cfg.run.progress,
                                                     num_threads=cfg.run.num_threads, device=cfg.run.device)
         if same == cfg:
             progress(f"reusing the finished run in {out}")
             return json.loads(final.read_text())
-    resume = (out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume
+    cfg = cfg.replace(resume=(out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume)
     if mean_teacher is None:
-        return train(cfg.replace(resume=resume)).final
-    return MeanTeacherTrainer(cfg.replace(resume=resume), mean_teacher["mean_teacher_alpha"],
-                              mean_teacher["mean_teacher_noise"], mean_teacher["lambda_consistency"]).run().final
+        return train_fn(cfg).final
+    cls, s = mean_teacher
+    return cls(cfg, s["mean_teacher_alpha"], s["mean_teacher_noise"], s["lambda_consistency"]).run().final
 
 
 def _load_reference(cfg: TrainConfig, path: str, device: torch.device) -> torch.nn.Module:
@@ -115,29 +97,30 @@ def _load_reference(cfg: TrainConfig, path: str, device: torch.device) -> torch.
     return model.to(device).eval().requires_grad_(False)
 
 
-def train_translation(method: str, cfg: TrainConfig, tcfg: TranslationConfig, *, stop_at: Optional[int] = None,
-                      progress=lambda s: print(s, file=sys.stderr)) -> TranslationRun:
-    """Train ``method`` (one of :data:`TRANSLATION_METHODS`) in both stages into ``cfg.run.out``.
+def train_translation(cfg: TrainConfig, *, train_fn: Callable, trainer_cls: type, stop_at: Optional[int] = None,
+                      progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> dict[str, Any]:
+    """Train ``cfg.loss.method`` (one of :data:`TRANSLATION_METHODS`) in both stages into ``cfg.run.out``.
 
-    ``cfg`` is the segmentation stage's configuration (its ``method`` is replaced by
-    ``tcfg.stage2_method``); ``stop_at`` interrupts stage 1 after that iteration's checkpoint
-    (tests), returning ``final = {"stopped_at": n}``.
+    ``train_fn`` is :func:`pfrlib.train.train` and ``trainer_cls`` its ``Trainer`` (passed in by
+    the run loop). ``stop_at`` interrupts stage 1 after that iteration's checkpoint (tests) and
+    returns ``{"stopped_at": n}``. Returns the content of ``OUT/final.json``.
     """
+    method, tcfg = cfg.loss.method, cfg.translation
     if method not in TRANSLATION_METHODS:
         raise ValueError(f"method: expected one of {TRANSLATION_METHODS}, got {method!r}")
     cfg = cfg.validate()
-    tcfg = tcfg.validate()
     if cfg.run.num_threads is not None:
         torch.set_num_threads(cfg.run.num_threads)
-    device = resolve_device(cfg.run.device, DistInfo())
+    device = resolve_device(cfg.run.device)
     out = Path(cfg.run.out)
     out.mkdir(parents=True, exist_ok=True)
+    cfg.to_json(out / "config.json")
     reference = None
     if tcfg.needs_reference(method):
         path = tcfg.semantic_reference
         if path is None:
             progress(f"stage 0: the frozen source model ({tcfg.reference_iterations} iterations of source_only)")
-            _reuse_or_train(reference_config(cfg, tcfg), progress)
+            _reuse_or_train(reference_config(cfg), train_fn, progress)
             path = str(out / REFERENCE_DIR / CHECKPOINT_LAST)
         elif not Path(path).is_file():
             raise FileNotFoundError(f"semantic_reference: checkpoint {path!r} does not exist")
@@ -146,59 +129,15 @@ def train_translation(method: str, cfg: TrainConfig, tcfg: TranslationConfig, *,
     stage1 = run_stage1(method, tcfg, cfg.data, cfg.run.seed, out, reference, device,
                         overwrite=cfg.run.overwrite, stop_at=stop_at, progress=progress)
     if "stopped_at" in stage1:
-        return TranslationRun(out=out, final=stage1)
+        return stage1
     stage2 = tcfg.stage2(method)
     progress(f"stage 2: {stage2} on the translated set, {cfg.optim.iterations} iterations")
-    final = _reuse_or_train(stage2_config(method, cfg, tcfg, stage1["set"]), progress,
-                            _mean_teacher(tcfg) if stage2 == "mean_teacher" else None)
-    final = {**final, "method": method, "stage2_method": stage2,
+    mt = (mean_teacher_trainer(trainer_cls), _mean_teacher(tcfg)) if stage2 == "mean_teacher" else None
+    final = _reuse_or_train(stage2_config(cfg, stage1["set"]), train_fn, progress, mt)
+    final = {**final, "method": method, "checkpoint": f"{SEGMENTATION_DIR}/{final['checkpoint']}",
+             "stage2_method": stage2,
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],
                              "seconds": stage1["seconds"], "reused": stage1["reused"],
-                             "directory": TRANSLATION_DIR, "config": tcfg.to_dict()}}
+                             "directory": TRANSLATION_DIR}}
     write_json(out / "final.json", final)
-    return TranslationRun(out=out, final=final)
-
-
-# --------------------------------------------------------------------------- command line
-def add_translation_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per :class:`TranslationConfig` field (default: the preset's value)."""
-    group = parser.add_argument_group("translation (stage 1)")
-    hints = typing.get_type_hints(TranslationConfig)
-    for f in fields(TranslationConfig):
-        base, optional = _unwrap_optional(hints[f.name])
-        nargs = "+" if typing.get_origin(base) is tuple else None
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, nargs=nargs,
-                           metavar=f.name.upper(), help=f"{_type_name(hints[f.name])}")
-
-
-def configs_from_args(args: argparse.Namespace) -> tuple[str, TrainConfig, TranslationConfig]:
-    """``(method, segmentation config, translation config)`` from parsed arguments."""
-    method = args.method
-    if method not in TRANSLATION_METHODS:
-        raise ValueError(f"method: expected one of {TRANSLATION_METHODS}, got {method!r}")
-    hints = typing.get_type_hints(TranslationConfig)
-    overrides = {f.name: _coerce(getattr(args, f.name), hints[f.name], f.name)
-                 for f in fields(TranslationConfig) if getattr(args, f.name, None) is not None}
-    args.method = None
-    cfg = config_from_args(args)
-    return method, cfg, TranslationConfig.preset(args.preset, **overrides)
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """``python -m pfrlib.translation``: see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m pfrlib.translation",
-                                     description=f"Train an input-space method of Table 1: {', '.join(TRANSLATION_METHODS)}.")
-    add_arguments(parser)
-    add_translation_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        method, cfg, tcfg = configs_from_args(args)
-        result = train_translation(method, cfg, tcfg)
-    except (ValueError, FileNotFoundError, FileExistsError, OSError, FloatingPointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    f = result.final
-    print(f"{method}: source mIoU {100 * f['source_miou']:.1f}, target mIoU {100 * f['target_miou']:.1f} "
-          f"(stage 1 {f['translation']['iterations']}, stage 2 {f['iterations']} iterations) -> "
-          f"{result.out / 'final.json'}")
-    return 0
+    return final
