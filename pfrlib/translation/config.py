@@ -11,9 +11,10 @@ all sections, so each is one command-line option (``--translation-iterations``, 
     with beta1 = 0.5, a constant rate for the first half of training then a linear decay to 0,
     a pool of 50 past fakes, batch 1, ``lambda_cycle = 10``, identity 0.5 (of the cycle weight),
     random 400x400 crops of images scaled to 1024 pixels wide (CyCADA's GTA5 -> Cityscapes
-    CycleGAN: ``--loadSize 1024 --fineSize 400``; our reading of its scripts). The iteration
-    count is CycleGAN's 200 epochs expressed in images of a 25k-image GTA5 epoch scaled down to
-    what CyCADA reports training (our choice, said so: 200k iterations at batch 1).
+    CycleGAN: ``--loadSize 1024 --fineSize 400``; our reading of its scripts, resized here to
+    512 x 1024). ``translation_iterations = 200k`` at batch 1 is our choice (about 8 GTA5 epochs;
+    CycleGAN's recipe counts 200 epochs of small sets, CyCADA's paper gives no schedule): to be
+    checked against CyCADA's released scripts.
 ``cpu``
     SynthStreets at 64 x 128: an 8-filter generator with 2 blocks trained on random 32 x 64 crops
     (the generator is fully convolutional; CycleGAN too trains on crops), a 16-filter PatchGAN
