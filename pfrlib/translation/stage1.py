@@ -114,7 +114,12 @@ def train_translator(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: 
 def _dlow_z(n: int, tcfg: TranslationConfig, gen: torch.Generator) -> torch.Tensor:
     """DLOW's domainness for ``n`` images: uniform, or Beta(alpha(t), 1) with
     ``alpha(t) = exp((t - 0.5) / 0.25)`` at ``t = i / n`` (so early indices are source-like).
-    Beta(alpha, 1) is sampled as ``u ** (1 / alpha)`` (its inverse CDF), ``u ~ U[0, 1]``."""
+    Beta(alpha, 1) is sampled as ``u ** (1 / alpha)`` (its inverse CDF), ``u ~ U[0, 1]``.
+
+    A simplification, said so: DLOW moves its schedule with the *training iteration*; here the set
+    is written once and stage 2 draws its images uniformly, so every iteration sees the schedule's
+    mixture over t, and its adversarial term is not weighted per image by z (AdaptSegNet's
+    unweighted loss on the translated set)."""
     u = torch.rand(n, generator=gen, dtype=torch.float64)
     if tcfg.dlow_z_sampling == "uniform":
         return u.float()
