@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from pfrlib import losses, models, viz
+from pfrlib.config import field_choices_of
 from pfrlib.data import SynthStreets
 from pfrlib.nbtools import (Param, check_parameters, figures_path, interactive, save_figure, save_metrics,
                             show_table, smoke_from_env)
@@ -65,7 +66,7 @@ P = check_parameters(globals(), _before, {
     "num_images": Param(int, min=2),
     "image_height": Param(int, min=32),
     "image_width": Param(int, min=32),
-    "gram_normalize": Param(str, choices=("chw", "hw", "none")),
+    "gram_normalize": Param(str, choices=field_choices_of("gram_normalize")),
     "out_dir": Param(str),
     "figures_dir": Param(str, optional=True),
 })

@@ -122,7 +122,17 @@ print(cfg.to_json())
 # (momentum and weight decay compound with it). The paper's 44.5 mIoU and AdaptSegNet's 42.4 were
 # trained that way, so the `paper` preset does the same (`param_listing="adaptsegnet"`, with the
 # repeats applied explicitly by `pfrlib.optim.RepeatedSGD`); `--param-listing unique` trains at
-# the stated rate. The counts, straight from the model:
+# the stated rate.
+#
+# Which SGD exactly? `RepeatedSGD` reproduces the one AdaptSegNet ran, PyTorch 0.4's: one
+# momentum buffer per tensor from its first listing on, updated and applied once per listing.
+# Today's `torch.optim.SGD` given the same list with duplicates does something else: on the first
+# step every duplicate starts its own buffer (at momentum 0.9 a 4x-listed tensor moves by
+# $4\,lr\,g$ instead of $9.05\,lr\,g$), and only from the second step on do they share one.
+# Replayed on a current PyTorch, AdaptSegNet's own iteration differs from `RepeatedSGD`'s first
+# update by 1.26 (relative norm) on the 4x-listed shortcut convolutions, while a replay with 0.4's
+# semantics matches it to 4e-6 (`pfrlib.optim`; `tests/test_optim.py` shows both on a small
+# module). The counts, straight from the model:
 
 # %%
 deeplab = models.build_model("deeplabv2_r101", 19, multi_level=True)

@@ -31,7 +31,7 @@ Choices where the paper is silent (each one an option):
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, NamedTuple, Sequence
+from typing import Literal, Mapping, NamedTuple, Sequence, get_args
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,10 @@ from .data.labels import IGNORE_INDEX
 __all__ = [
     "IGNORE_INDEX",
     "PFR_STAGES",
+    "GRAM_NORMALIZATIONS",
+    "CONTENT_FORMS",
+    "STYLE_PAIRINGS",
+    "GAN_KINDS",
     "PFRLoss",
     "gram_matrix",
     "style_loss",
@@ -65,9 +69,21 @@ GramNorm = Literal["chw", "hw", "none"]
 ContentForm = Literal["rms", "literal"]
 StylePairing = Literal["pair", "batch"]
 AdvKind = Literal["bce", "lsgan"]
+#: The allowed values of each option, defined once by its ``Literal`` above; the configuration's
+#: fields (``gram_normalize``, ``content_form``, ``style_pairing``, ``gan``) read them from here.
+GRAM_NORMALIZATIONS: tuple[str, ...] = get_args(GramNorm)
+CONTENT_FORMS: tuple[str, ...] = get_args(ContentForm)
+STYLE_PAIRINGS: tuple[str, ...] = get_args(StylePairing)
+GAN_KINDS: tuple[str, ...] = get_args(AdvKind)
 
 
 # --------------------------------------------------------------------------- helpers
+def _must_be(name: str, value, allowed: tuple[str, ...]) -> ValueError:
+    """``"name must be 'a', 'b' or 'c', got 'x'"``."""
+    words = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
+    return ValueError(f"{name} must be {words}, got {value!r}")
+
+
 def _check_feature_map(f: Tensor, name: str) -> None:
     if not isinstance(f, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(f).__name__}")
@@ -131,7 +147,7 @@ def gram_matrix(f: Tensor, normalize: GramNorm = "chw") -> Tensor:
         return g / (h * w)
     if normalize == "none":
         return g
-    raise ValueError(f"normalize must be 'chw', 'hw' or 'none', got {normalize!r}")
+    raise _must_be("normalize", normalize, GRAM_NORMALIZATIONS)
 
 
 def _style_term(fs: Tensor, ft: Tensor, normalize: GramNorm, pairing: StylePairing = "pair") -> Tensor:
@@ -148,7 +164,7 @@ def _style_term(fs: Tensor, ft: Tensor, normalize: GramNorm, pairing: StylePairi
     if pairing == "batch":
         return torch.linalg.matrix_norm(gs.mean(0) - gt.mean(0), ord="fro")
     if pairing != "pair":
-        raise ValueError(f"style_pairing must be 'pair' or 'batch', got {pairing!r}")
+        raise _must_be("style_pairing", pairing, STYLE_PAIRINGS)
     return torch.linalg.matrix_norm(gs - gt, ord="fro").mean()
 
 
@@ -187,7 +203,7 @@ def _content_term(fs: Tensor, ft: Tensor, form: ContentForm) -> Tensor:
     if form == "rms":
         norm = norm / diff.shape[1] ** 0.5
     elif form != "literal":
-        raise ValueError(f"content_form must be 'rms' or 'literal', got {form!r}")
+        raise _must_be("content_form", form, CONTENT_FORMS)
     return norm.mean()
 
 
@@ -252,8 +268,11 @@ def pfr_loss(
 ) -> PFRLoss:
     """Progressive feature refinement loss, Eq. (4): ``L_pfr = L_sty + L_con``.
 
-    The paper sums the two terms with equal weight; ``style_weight`` and ``content_weight``
-    (both 1.0 by default, i.e. the paper) let experiments switch either off or rebalance them.
+    Eq. (4) is Eq. (2) plus Eq. (3): each stage's terms are :func:`style_loss` and
+    :func:`content_loss` of that one stage (kept per stage for logging), and the total is
+    ``style_weight * sum_i S_i + content_weight * sum_i C_i``. The paper sums the two terms with
+    equal weight; ``style_weight`` and ``content_weight`` (both 1.0 by default, i.e. the paper)
+    let experiments switch either off or rebalance them.
 
     Args:
         feats_s, feats_t: 4-tuples of stage outputs (stage 2..5) for source and target images.
@@ -271,8 +290,9 @@ def pfr_loss(
         raise ValueError(
             f"style_weight and content_weight must be >= 0, got {style_weight} and {content_weight}"
         )
-    style = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _style_term(fs, ft, gram_normalize, style_pairing))
-    content = _per_stage(feats_s, feats_t, stages, lambda fs, ft, _: _content_term(fs, ft, content_form))
+    _per_stage(feats_s, feats_t, stages, lambda fs, ft, i: None)  # every stage checked before any is computed
+    style = {int(i): style_loss(feats_s, feats_t, (i,), gram_normalize, style_pairing) for i in stages}  # Eq. (2)
+    content = {int(i): content_loss(feats_s, feats_t, (i,), content_form) for i in stages}  # Eq. (3)
     total = style_weight * torch.stack(list(style.values())).sum()
     total = total + content_weight * torch.stack(list(content.values())).sum()
     return PFRLoss(
@@ -363,7 +383,7 @@ def _adv_criterion(d_out: Tensor, value: float, kind: AdvKind) -> Tensor:
         return F.binary_cross_entropy_with_logits(d_out, _adv_target(d_out, value))
     if kind == "lsgan":
         return F.mse_loss(d_out, _adv_target(d_out, value))
-    raise ValueError(f"adversarial loss kind must be 'bce' or 'lsgan', got {kind!r}")
+    raise _must_be("adversarial loss kind", kind, GAN_KINDS)
 
 
 def discriminator_loss(d_src: Tensor, d_tgt: Tensor, kind: AdvKind = "bce") -> Tensor:

@@ -107,3 +107,45 @@ def test_parse_spec():
     assert parse_spec("cityscapes:/d/cs:val") == ("cityscapes", "/d/cs", "val")
     assert parse_spec("folder:/d/b") == ("folder", "/d/b", None)
     assert set(METHODS) == {"source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle"}
+
+
+# --------------------------------------------------------------------------- choices and the command line
+def test_choices_are_field_metadata_read_by_validation_and_help():
+    from pfrlib import losses, methods, optim
+    from pfrlib.config import field_choices_of
+    from pfrlib.models import MODEL_NAMES
+
+    assert field_choices_of("gram_normalize") == losses.GRAM_NORMALIZATIONS
+    assert field_choices_of("content_form") == losses.CONTENT_FORMS and field_choices_of("gan") == losses.GAN_KINDS
+    assert field_choices_of("param_listing") == optim.PARAM_LISTINGS and field_choices_of("schedule") == optim.SCHEDULES
+    assert field_choices_of("method") == methods.names() and field_choices_of("arch") == MODEL_NAMES
+    assert field_choices_of("lr") is None
+    with pytest.raises(ValueError, match="unknown config field 'lamda'"):
+        field_choices_of("lamda")
+    with pytest.raises(ValueError, match=r"gan: unknown value 'wgan'; expected one of \('bce', 'lsgan'\)"):
+        TrainConfig.preset("cpu", gan="wgan").validate()
+    text = " ".join(add_arguments(argparse.ArgumentParser()).format_help().split())
+    assert "one of chw, hw, none" in text and "one of " + ", ".join(methods.names()) in text
+
+
+def test_cli_names_are_public_and_point_one_way():
+    import pfrlib.cli
+    import pfrlib.config
+
+    for name in ("add_arguments", "config_from_args", "config_from_argv"):
+        assert getattr(pfrlib.cli, name) is getattr(pfrlib.config, name)
+    assert pfrlib.config.config_from_argv(["--seed", "3", "--gan", "lsgan"]).loss.gan == "lsgan"
+    assert not hasattr(pfrlib.config, "__getattr__")  # no shim re-exporting from a layer above
+
+
+def test_baseline_sections_live_with_their_baselines():
+    from pfrlib import methods
+
+    cfg = TrainConfig.preset("cpu")
+    for m in methods.methods("baseline"):
+        section = getattr(cfg, m.section)
+        assert type(section).__module__ == m.baseline.__module__  # CLANConfig beside CLAN
+        assert set(section.loss_weights()) <= set(TrainConfig.preset("cpu", method=m.name).effective_weights())
+        assert type(section).cpu() == section  # the cpu preset takes each section's own cpu values
+    with pytest.raises(ValueError, match="clan_preheat"):
+        TrainConfig.preset("cpu", clan_preheat=2.0).validate()

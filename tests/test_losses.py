@@ -224,3 +224,44 @@ def test_bce_matches_adaptsegnet_labels():
     )
     with pytest.raises(ValueError, match="bce"):
         losses.generator_loss(d, kind="wgan")
+
+
+# ---------------------------------------------------------------- Eq. (4) = Eq. (2) + Eq. (3)
+def _inline_pfr(fs, ft, stages, sw, cw, norm, form, pairing):
+    """pfr_loss as it was computed inline before it called style_loss / content_loss."""
+    style = losses._per_stage(fs, ft, stages, lambda a, b, _: losses._style_term(a, b, norm, pairing))
+    content = losses._per_stage(fs, ft, stages, lambda a, b, _: losses._content_term(a, b, form))
+    total = sw * torch.stack(list(style.values())).sum() + cw * torch.stack(list(content.values())).sum()
+    return total, style, content
+
+
+@pytest.mark.parametrize("stages,norm,form,pairing,sw,cw", [
+    ((2, 3, 4, 5), "chw", "rms", "pair", 1.0, 1.0),
+    ((3, 5), "hw", "literal", "batch", 3.0, 0.0),
+    ((4,), "none", "rms", "pair", 0.5, 2.0),
+])
+def test_pfr_loss_is_style_plus_content_bit_identically(stages, norm, form, pairing, sw, cw):
+    # target maps at another resolution: the content term resizes them
+    fs = [f.requires_grad_() for f in feats(3, b=3)]
+    ft = [f.requires_grad_() for f in feats(4, b=3, size=(10, 14))]
+    new = losses.pfr_loss(fs, ft, stages, sw, cw, norm, form, pairing)
+    grads_new = torch.autograd.grad(new.total, [*fs, *ft], allow_unused=True)
+    total, style, content = _inline_pfr(fs, ft, stages, sw, cw, norm, form, pairing)
+    grads_old = torch.autograd.grad(total, [*fs, *ft], allow_unused=True)
+    assert torch.equal(new.total, total)
+    assert new.style.keys() == style.keys() and new.content.keys() == content.keys()
+    assert all(torch.equal(new.style[i], style[i]) and torch.equal(new.content[i], content[i]) for i in stages)
+    for a, b in zip(grads_new, grads_old):
+        assert (a is None and b is None) or torch.equal(a, b)
+    # and each stage's term is Eq. (2) / Eq. (3) of that stage
+    for i in stages:
+        assert torch.equal(new.style[i], losses.style_loss(fs, ft, (i,), norm, pairing))
+        assert torch.equal(new.content[i], losses.content_loss(fs, ft, (i,), form))
+
+
+def test_choices_are_the_literals():
+    assert losses.GRAM_NORMALIZATIONS == ("chw", "hw", "none") and losses.GAN_KINDS == ("bce", "lsgan")
+    with pytest.raises(ValueError, match="content_form must be 'rms' or 'literal', got 'x'"):
+        losses.content_loss(feats(), feats(1), form="x")
+    with pytest.raises(ValueError, match="normalize must be 'chw', 'hw' or 'none', got 'x'"):
+        losses.gram_matrix(torch.zeros(1, 2, 3, 3), normalize="x")

@@ -9,7 +9,9 @@
 ``curriculum``      Zhang, David, Gong, ICCV 2017 (Curriculum DA) :mod:`.curriculum`
 ==================  ============================================  ===================================
 
-Each is a :class:`~.common.Baseline`: extra loss terms on the engine's two forwards (one call
+Each module holds the baseline's configuration section (``CLANConfig``, ...: its options, its
+default weights, the ``cpu`` preset's weights, its validation; :class:`pfrlib.config.TrainConfig`
+composes them) and a :class:`~.common.Baseline`: extra loss terms on the engine's two forwards (one call
 from :func:`pfrlib.step.network_step`), its discriminators (trained by
 :func:`pfrlib.step.discriminator_step`) and whatever else it needs, all in its ``state_dict``.
 :func:`build_baseline` makes the one a configuration asks for (``None`` for the five methods of
@@ -24,14 +26,15 @@ from typing import Optional
 
 from torch import nn
 
-from .clan import CLAN
+from .clan import CLAN, CLANConfig
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, label_distribution, predicted_distribution
-from .curriculum import Curriculum
-from .fcn_wild import FCNWild
-from .road import ROAD
+from .curriculum import Curriculum, CurriculumConfig
+from .fcn_wild import FCNWild, FCNWildConfig
+from .road import ROAD, ROADConfig
 
 __all__ = ["build_baseline", "Baseline", "BaselineInputs", "BaselineTerms", "DiscriminatorInputs",
-           "CLAN", "FCNWild", "ROAD", "Curriculum", "label_distribution", "predicted_distribution"]
+           "CLAN", "FCNWild", "ROAD", "Curriculum", "CLANConfig", "FCNWildConfig", "ROADConfig", "CurriculumConfig",
+           "label_distribution", "predicted_distribution"]
 
 
 def build_baseline(cfg, model: nn.Module, source_dataset=None) -> Optional[Baseline]:

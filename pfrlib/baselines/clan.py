@@ -28,6 +28,7 @@ is shared by every row) and its focal CE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -36,10 +37,47 @@ from torch import Tensor, nn
 
 from ..losses import segmentation_loss
 from ..models import FCDiscriminator
-from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, per_element_adversarial
+from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, per_element_adversarial
 
-__all__ = ["CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
+__all__ = ["CLANConfig", "CLAN", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
            "clan_discriminator_loss", "clan_factors"]
+
+
+@dataclass
+class CLANConfig:
+    """``--method clan`` (Luo et al., CVPR 2019; :mod:`pfrlib.baselines.clan`).
+
+    Defaults: CLAN's released GTA5 -> Cityscapes script (``Lambda_adv``, ``Lambda_weight`` x its
+    factor 2, ``Lambda_local``, ``Epsilon``, ``PREHEAT_STEPS`` = 1/20 of the run, the linear damping).
+    """
+
+    #: Weight of the category-level adversarial loss (CLAN: 0.001).
+    clan_lambda_adv: float = 0.001
+    #: Weight of the weight-discrepancy loss (CLAN's code: 0.01, doubled in its loss: 0.02).
+    clan_lambda_weight: float = 0.02
+    #: ``lambda_local``: how much the discrepancy map scales the adversarial loss (CLAN: 40).
+    clan_lambda_local: float = 40.0
+    #: ``epsilon``: the adversarial weight where the two classifiers agree (CLAN: 0.4).
+    clan_epsilon: float = 0.4
+    #: Fraction of the poly horizon trained with the unweighted adversarial loss first (CLAN: 1/20).
+    clan_preheat: float = 0.05
+    #: Multiply both CLAN terms by ``1 - iteration / horizon`` (CLAN's ``damping``).
+    clan_damping: bool = True
+
+    def loss_weights(self) -> dict[str, float]:
+        """The weights of CLAN's terms in Eq. (6)'s sum (``TrainConfig.effective_weights``)."""
+        return {"clan_adv": self.clan_lambda_adv, "clan_discrepancy": self.clan_lambda_weight}
+
+    @classmethod
+    def cpu(cls) -> "CLANConfig":
+        """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
+        return cls(clan_lambda_adv=0.01)
+
+    def validate(self, check_paths: bool = True) -> None:
+        """Reject bad values (checked whatever the method: a config file stays valid)."""
+        check_weights(self, "clan_lambda_adv", "clan_lambda_weight", "clan_lambda_local", "clan_epsilon")
+        if not (0 <= self.clan_preheat <= 1):
+            raise ValueError(f"clan_preheat must be a fraction of the run in [0, 1], got {self.clan_preheat}")
 
 
 def discrepancy_map(p1: Tensor, p2: Tensor, eps: float = 1e-12) -> Tensor:

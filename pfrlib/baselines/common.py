@@ -18,6 +18,7 @@ labels).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
@@ -28,6 +29,7 @@ from torch import Tensor, nn
 from ..data.labels import IGNORE_INDEX
 
 __all__ = [
+    "check_weights",
     "Baseline",
     "BaselineInputs",
     "BaselineTerms",
@@ -99,6 +101,15 @@ class BaselineTerms:
     terms: dict[str, Tensor] = field(default_factory=dict)
     outputs: dict[str, DiscriminatorInputs] = field(default_factory=dict)
     logs: dict[str, Tensor] = field(default_factory=dict)
+
+
+def check_weights(section, *names: str) -> None:
+    """``ValueError`` naming the field unless each of ``names`` of a baseline's config section is a
+    finite number >= 0."""
+    for name in names:
+        v = getattr(section, name)
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v}")
 
 
 class Baseline(nn.Module):

@@ -27,14 +27,47 @@ The weight and the start are ours (:class:`pfrlib.config.CurriculumConfig`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .common import Baseline, BaselineInputs, BaselineTerms, label_distribution, predicted_distribution
+from .common import Baseline, BaselineInputs, BaselineTerms, check_weights, label_distribution, predicted_distribution
 from .fcn_wild import feature_channels
 
-__all__ = ["Curriculum", "LabelDistributionEstimator", "estimator_loss", "label_distribution_kl"]
+__all__ = ["CurriculumConfig", "Curriculum", "LabelDistributionEstimator", "estimator_loss", "label_distribution_kl"]
+
+
+@dataclass
+class CurriculumConfig:
+    """``--method curriculum`` (Zhang, David, Gong, ICCV 2017; :mod:`pfrlib.baselines.curriculum`).
+
+    The label-distribution estimator is a multinomial logistic regression on the pooled
+    last-stage features, trained on source labels in the same run (the paper trains its
+    estimators on source before adaptation); the weight and start are our choice.
+    """
+
+    #: Weight of the KL term between the estimated and the predicted target label distribution.
+    curriculum_lambda: float = 0.1
+    #: Iterations before the KL term starts (the estimator first learns from source labels).
+    curriculum_start: int = 5000
+
+    def loss_weights(self) -> dict[str, float]:
+        """The weights of the KL term and of the estimator's own loss (its gradient reaches only
+        the estimator) in Eq. (6)'s sum."""
+        return {"curriculum_kl": self.curriculum_lambda, "curriculum_estimator": 1.0}
+
+    @classmethod
+    def cpu(cls) -> "CurriculumConfig":
+        """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
+        return cls(curriculum_lambda=1.0, curriculum_start=300)
+
+    def validate(self, check_paths: bool = True) -> None:
+        """Reject bad values (checked whatever the method: a config file stays valid)."""
+        check_weights(self, "curriculum_lambda")
+        if self.curriculum_start < 0:
+            raise ValueError(f"curriculum_start must be >= 0, got {self.curriculum_start}")
 
 
 class LabelDistributionEstimator(nn.Module):

@@ -24,14 +24,63 @@ are ours (:class:`pfrlib.config.FCNWildConfig`): the paper's belong to its VGG-1
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
 from ..losses import generator_loss
-from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, label_distribution, predicted_distribution
+from ..models import feature_shapes
+from .common import (Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, label_distribution,
+                     predicted_distribution)
 
-__all__ = ["FCNWild", "FeatureDiscriminator", "class_size_bounds", "class_size_constraint_loss",
+__all__ = ["FCNWildConfig", "FCNWild", "FeatureDiscriminator", "class_size_bounds", "class_size_constraint_loss",
            "source_class_sizes", "feature_channels"]
+
+
+@dataclass
+class FCNWildConfig:
+    """``--method fcn_wild`` (Hoffman et al. 2016; :mod:`pfrlib.baselines.fcn_wild`).
+
+    The paper trains VGG-16 FCN8s with its own solver settings; its loss weights do not carry to
+    this network, so the weights below are our choice (AdaptSegNet's scale), the 10% / 90%
+    quantiles and the presence threshold too (the paper bounds class sizes by source statistics).
+    """
+
+    #: Weight of the fooling term of the feature-level (last stage) domain discriminator.
+    fcn_lambda_adv: float = 0.001
+    #: Weight of the category-specific class-size constraint.
+    fcn_lambda_constraint: float = 0.01
+    #: Per-class lower / upper bound: these quantiles of the class's pixel fraction over the source
+    #: images that contain it (1.0 = the maximum).
+    fcn_lower_quantile: float = 0.1
+    fcn_upper_quantile: float = 0.9
+    #: A class is constrained in a target image when its predicted (argmax) share is at least this.
+    fcn_presence: float = 0.001
+    #: Source training images whose labels give the class-size statistics (the first N).
+    fcn_stat_images: int = 200
+
+    def loss_weights(self) -> dict[str, float]:
+        """The weights of the two FCNs-in-the-Wild terms in Eq. (6)'s sum."""
+        return {"fcn_adv": self.fcn_lambda_adv, "fcn_constraint": self.fcn_lambda_constraint}
+
+    @classmethod
+    def cpu(cls) -> "FCNWildConfig":
+        """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
+        return cls(fcn_lambda_adv=0.002, fcn_lambda_constraint=0.1)
+
+    def validate(self, check_paths: bool = True) -> None:
+        """Reject bad values (checked whatever the method: a config file stays valid)."""
+        check_weights(self, "fcn_lambda_adv", "fcn_lambda_constraint")
+        for name in ("fcn_lower_quantile", "fcn_upper_quantile", "fcn_presence"):
+            v = getattr(self, name)
+            if not (0 <= v <= 1):
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.fcn_lower_quantile > self.fcn_upper_quantile:
+            raise ValueError(f"fcn_lower_quantile ({self.fcn_lower_quantile}) must be <= fcn_upper_quantile "
+                             f"({self.fcn_upper_quantile})")
+        if self.fcn_stat_images < 1:
+            raise ValueError(f"fcn_stat_images must be >= 1, got {self.fcn_stat_images}")
 
 
 class FeatureDiscriminator(nn.Module):
@@ -61,8 +110,6 @@ class FeatureDiscriminator(nn.Module):
 
 def feature_channels(model: nn.Module) -> int:
     """Channels of the network's stage-5 features (one shape-only forward on the meta device)."""
-    from ..models import feature_shapes  # noqa: PLC0415
-
     base = getattr(model, "base", model)
     return int(feature_shapes(base, (1, 3, 65, 65))[3][1])
 

@@ -27,6 +27,7 @@ VGG-16 / PSPNet training.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -34,10 +35,47 @@ import torch
 from torch import Tensor, nn
 
 from ..losses import generator_loss
-from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs
+from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights
 from .fcn_wild import feature_channels
 
-__all__ = ["ROAD", "RegionDiscriminators", "region_index", "distillation_loss", "load_reference"]
+__all__ = ["ROADConfig", "ROAD", "RegionDiscriminators", "region_index", "distillation_loss", "load_reference"]
+
+
+@dataclass
+class ROADConfig:
+    """``--method road`` (Chen, Li, Van Gool, CVPR 2018; :mod:`pfrlib.baselines.road`).
+
+    The weights and the grid are our choice (ROAD trains VGG-16 / PSPNet with its own settings).
+    """
+
+    #: Weight of the fooling term of the region discriminators (spatial-aware adaptation).
+    road_lambda_adv: float = 0.001
+    #: Weight of the target-guided distillation term.
+    road_lambda_distill: float = 0.1
+    #: The last-stage feature map is split into ``road_grid x road_grid`` regions, one domain
+    #: discriminator each.
+    road_grid: int = 3
+    #: The frozen reference network: ``None`` = this run's initial weights (the ImageNet-pretrained
+    #: DeepLab init with ``--init``: ROAD's reference exactly), or a checkpoint of this project
+    #: (e.g. a source-only run's ``checkpoint_last.pt``) with the same ``arch``.
+    road_reference: Optional[str] = None
+
+    def loss_weights(self) -> dict[str, float]:
+        """The weights of ROAD's two terms in Eq. (6)'s sum."""
+        return {"road_adv": self.road_lambda_adv, "road_distill": self.road_lambda_distill}
+
+    @classmethod
+    def cpu(cls) -> "ROADConfig":
+        """The ``cpu`` preset's values (chosen on seed 0; ``docs/tuning.md``, "Table 1 baselines")."""
+        return cls(road_lambda_adv=0.01, road_lambda_distill=0.01)
+
+    def validate(self, check_paths: bool = True) -> None:
+        """Reject bad values; with ``check_paths`` the reference checkpoint must exist."""
+        check_weights(self, "road_lambda_adv", "road_lambda_distill")
+        if self.road_grid < 1:
+            raise ValueError(f"road_grid must be >= 1, got {self.road_grid}")
+        if check_paths and self.road_reference is not None and not Path(self.road_reference).is_file():
+            raise FileNotFoundError(f"road_reference: reference checkpoint {self.road_reference!r} does not exist")
 
 
 def region_index(h: int, w: int, grid: int, device: Optional[torch.device] = None) -> Tensor:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, Optional
 
 from .. import methods
@@ -100,18 +101,24 @@ class TranslationConfig:
 
     # ------------------------------------------------------------------ presets
     @classmethod
+    def cpu(cls) -> "TranslationConfig":
+        """The ``cpu`` preset's values (module docstring); the defaults are the ``paper`` preset's."""
+        return cls(translation_iterations=200, translation_lr=1e-3, translation_batch_size=4,
+                   translation_resize=None, translation_crop=(32, 64), gen_filters=8, gen_blocks=2,
+                   patch_filters=16, patch_layers=2, pool_size=20, reference_iterations=300,
+                   translated_images=1000, translation_checkpoint_every=100)
+
+    @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TranslationConfig":
         """``"paper"`` or ``"cpu"`` (module docstring), then ``overrides`` by field name."""
-        if name == "paper":
-            base = cls()
-        elif name == "cpu":
-            base = cls(translation_iterations=200, translation_lr=1e-3, translation_batch_size=4,
-                       translation_resize=None, translation_crop=(32, 64), gen_filters=8, gen_blocks=2,
-                       patch_filters=16, patch_layers=2, pool_size=20, reference_iterations=300,
-                       translated_images=1000, translation_checkpoint_every=100)
-        else:
+        if name not in ("cpu", "paper"):
             raise ValueError(f"translation preset: unknown {name!r}; expected one of ('cpu', 'paper')")
-        return base.replace(**overrides)
+        return (cls.cpu() if name == "cpu" else cls()).replace(**overrides)
+
+    def loss_weights(self) -> dict[str, float]:
+        """No term of its own in the segmentation stage's Eq. (6) sum (stage 2 is an ordinary method
+        on the translated set; TGCF-DA's consistency weight is added by its mean teacher)."""
+        return {}
 
     def replace(self, **overrides: Any) -> "TranslationConfig":
         """A copy with the given fields changed (unknown names are an error listing the fields)."""
@@ -129,8 +136,11 @@ class TranslationConfig:
         tuples = {"translation_betas", "translation_resize", "translation_crop"}
         return cls(**{k: (tuple(v) if k in tuples and v is not None else v) for k, v in d.items()})
 
-    def validate(self) -> "TranslationConfig":
-        """Check every field; errors name the field and what was expected."""
+    def validate(self, check_paths: bool = True) -> "TranslationConfig":
+        """Check every field; errors name the field and what was expected (with ``check_paths``,
+        that ``semantic_reference`` exists)."""
+        if check_paths and self.semantic_reference is not None and not Path(self.semantic_reference).is_file():
+            raise FileNotFoundError(f"semantic_reference: checkpoint {self.semantic_reference!r} does not exist")
         for name in ("translation_iterations", "translation_batch_size", "gen_filters", "patch_filters",
                      "patch_layers", "style_dim", "translation_checkpoint_every"):
             v = getattr(self, name)

@@ -1,0 +1,102 @@
+"""Configuration of a training run: one dataclass per concern, composed by :class:`TrainConfig`.
+
+* :class:`DataConfig`  - which datasets (source, target, their val sets), sizes, batch, loaders
+* :class:`ModelConfig` - segmentation network, its initialisation, the multi-level option
+* :class:`OptimConfig` - optimisers and the poly learning-rate schedule, iteration budget
+* :class:`LossConfig`  - the method and the loss weights of Eq. (6), PFR options of Eq. (2)-(4)
+* :class:`RunConfig`   - seed, output directory, device, logging, checkpoints
+* :class:`CLANConfig`, :class:`FCNWildConfig`, :class:`ROADConfig`, :class:`CurriculumConfig` -
+  the four Table-1 baselines that change only the losses (:mod:`pfrlib.baselines`), one section
+  each, defined in the baseline's own module: defaults are the original papers' (or, where a paper
+  gives none we could verify, our choice, said so in the field's comment); the ``cpu`` preset's
+  values are each section's ``cpu()`` (why: ``docs/tuning.md``)
+
+Two presets (:meth:`TrainConfig.preset`):
+
+``paper``
+    GTA5 1280x720 -> Cityscapes 1024x512, DeepLab-v2 ResNet-101, SGD 2.5e-4 (10x on the heads),
+    poly 0.9 over 250k iterations stopped at 150k (AdaptSegNet's schedule), discriminator Adam
+    1e-4 (0.9, 0.99), lambda_adv = 0.002, lambda_pfr = 0.004 (Section 3.4), batch 1.
+``cpu``
+    SynthStreets source -> target with the small CPU model, tuned so a run takes a few minutes on
+    two cores (``docs/tuning.md`` records what was tried and why).
+
+The method (:mod:`pfrlib.methods`; :data:`METHODS` is the ladder) is a preset of the loss weights
+of Eq. (6); the lambdas stored in a config are the user's values and
+:meth:`LossConfig.effective_weights` zeroes the ones a method switches off (``source_only``: both; ``adaptsegnet``: PFR; ``pfr``: adversarial; ``oracle``:
+both, and it trains on the labelled *target* set). The baselines (:data:`BASELINE_METHODS`) switch
+both off and add their own terms (:meth:`TrainConfig.effective_weights`).
+
+Every field can be overridden by its flat name (field names are unique across the sections)::
+
+    cfg = TrainConfig.preset("cpu", method="pfr_adv", iterations=2000, lambda_pfr=0.3)
+    cfg = cfg.replace(seed=1, out="runs/seed1")
+
+from the command line as ``--iterations 2000 --lambda-pfr 0.3`` (:mod:`pfrlib.cli` maps every
+field to an option), and from notebook parameters (a papermill cell of plain variables passed as
+``**overrides``).
+
+The package, one module per idea:
+
+=====================  ==========================================================================
+``fields``             field metadata (choices, bookkeeping/execution roles) and type coercion
+``sections``           the five sections of the paper's method (data, model, optim, loss, run)
+``presets``            the ``cpu`` and ``paper`` presets
+``validation``         the checks of :meth:`TrainConfig.validate`
+``train_config``       :class:`TrainConfig`, which composes the sections (and the baselines')
+``command_line``       every field as a ``--option`` (public as :mod:`pfrlib.cli`)
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from .. import methods as _methods
+from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
+from ..data.spec import KINDS as DATASET_KINDS
+from ..data.spec import parse_spec
+from ..optim import PARAM_LISTINGS
+from .command_line import add_arguments, config_from_args, config_from_argv
+from .fields import BOOKKEEPING, EXECUTION
+from .presets import PRESETS
+from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
+from .train_config import (SECTION_TYPES, SECTIONS, TrainConfig, bookkeeping_fields, field_choices_of,
+                           fields_with_role, method_classifiers, resume_free_fields)
+
+__all__ = [
+    "METHODS",
+    "PRESETS",
+    "DATASET_KINDS",
+    "PARAM_LISTINGS",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "LossConfig",
+    "RunConfig",
+    "CLANConfig",
+    "FCNWildConfig",
+    "ROADConfig",
+    "CurriculumConfig",
+    "BASELINE_METHODS",
+    "ALL_METHODS",
+    "TrainConfig",
+    "SECTIONS",
+    "SECTION_TYPES",
+    "parse_spec",
+    "method_classifiers",
+    "BOOKKEEPING",
+    "EXECUTION",
+    "fields_with_role",
+    "bookkeeping_fields",
+    "resume_free_fields",
+    "field_choices_of",
+    "add_arguments",
+    "config_from_args",
+    "config_from_argv",
+]
+
+#: The ablation ladder: training methods that are each a preset of the loss weights of Eq. (6).
+METHODS: tuple[str, ...] = _methods.names("ladder")
+#: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.baselines`).
+BASELINE_METHODS: tuple[str, ...] = _methods.names("baseline")
+#: Every ``--method`` (:mod:`pfrlib.methods`): the ladder, then the baselines (the runnable rows of Table 1).
+ALL_METHODS: tuple[str, ...] = _methods.names()
