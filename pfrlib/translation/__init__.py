@@ -9,7 +9,8 @@ One module per idea, read next to the papers:
 * :mod:`.config`     - :class:`TranslationConfig` and its ``cpu`` / ``paper`` presets
 * :mod:`.translator` - the networks of each method and one update (stage 1's step)
 * :mod:`.stage1`     - stage 1's loop and the translated source set it writes
-* :mod:`.run`        - both stages as one run, and the command line
+* :mod:`.mean_teacher` - TGCF-DA's stage 2 (self-ensembling)
+* :mod:`.run`        - both stages as one run (``python -m pfrlib.train --method cycada|dlow|tgcf_da``)
 """
 
 from .config import STAGE2_METHODS, TRANSLATION_METHODS, TranslationConfig
