@@ -13,7 +13,8 @@ family            methods     what changes
                               ``adaptsegnet``, ``pfr``, ``pfr_adv``, ``oracle``
 ``"baseline"``    4           extra loss terms on the same network (:mod:`pfrlib.baselines`):
                               ``clan``, ``fcn_wild``, ``road``, ``curriculum``
-``"translation"`` 0 so far    image-translation rows of Table 1 (registered by their module)
+``"translation"`` 3           image-translation rows of Table 1 (:mod:`pfrlib.translation`):
+                              ``cycada``, ``dlow``, ``tgcf_da``
 ================  ==========  ===================================================================
 
 Usage::
@@ -139,3 +140,14 @@ register(Method("road", "ROAD (Chen, Li, Van Gool, CVPR 2018)", "baseline", uses
                 discriminator="region", baseline=ROAD, section="road", table1_row="ROAD"))
 register(Method("curriculum", "Curriculum DA (Zhang, David, Gong, ICCV 2017)", "baseline",
                 uses_target_images=True, baseline=Curriculum, section="curriculum", table1_row="Curriculum DA"))
+
+# --------------------------------------------------------------------------- input-space rows (pfrlib.translation)
+# Stage 1 trains an image translator (the ``translation`` config section), stage 2 the network on
+# the translated source set: CyCADA and DLOW with AdaptSegNet's output-space discriminator, TGCF-DA
+# with a mean teacher (pfrlib.translation.mean_teacher).
+register(Method("cycada", "CyCADA (Hoffman et al., ICML 2018)", "translation", uses_target_images=True,
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="CyCADA"))
+register(Method("dlow", "DLOW (Gong et al., CVPR 2019)", "translation", uses_target_images=True,
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="DLOW"))
+register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", uses_target_images=True,
+                section="translation", table1_row="TGCF-DA"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import torch
@@ -163,11 +163,13 @@ class Networks:
 
 
 def build_networks(cfg: TrainConfig, model: nn.Module, source: Any, device: torch.device, dist: DistInfo,
-                   use_adv: bool, channels_last: bool) -> Networks:
+                   use_adv: bool, channels_last: bool,
+                   baseline_factory: Optional[Callable[[nn.Module], Baseline]] = None) -> Networks:
     """Move ``model`` to ``device``; build the discriminators (AdaptSegNet's, one per output level
     when ``use_adv``, then a baseline's), the baseline, the optimisers and schedules, and the DDP
     wrappers under torchrun. ``source`` is the labelled source training set (FCNs in the Wild's
-    class-size statistics)."""
+    class-size statistics); ``baseline_factory(model)``, when given, makes the baseline instead of
+    the method registry (a term of a stage the registry does not name: TGCF-DA's mean teacher)."""
     memory_format = torch.channels_last if channels_last else torch.preserve_format
     model.to(device, memory_format=memory_format)
     discriminators: dict[str, nn.Module] = {}
@@ -176,7 +178,7 @@ def build_networks(cfg: TrainConfig, model: nn.Module, source: Any, device: torc
             d = models.FCDiscriminator(cfg.model.num_classes, ndf=cfg.model.ndf)
             discriminators[k] = d.to(device, memory_format=memory_format)
     # a Table-1 baseline: its discriminators join the others; its own state is the baseline's
-    baseline = build_baseline(cfg, model, source)
+    baseline = baseline_factory(model) if baseline_factory is not None else build_baseline(cfg, model, source)
     if baseline is not None:
         for k, d in baseline.build_discriminators().items():
             discriminators[k] = d.to(device, memory_format=memory_format)

@@ -75,6 +75,7 @@ from .scoring import evaluate_model
 from .step import discriminator_step, network_step
 from .watchdog import FiniteCheck, NonFiniteLossError, all_finite
 from .tensorboard import TensorBoardLog
+from .translation import run as translation_run
 
 __all__ = [
     "TrainResult",
@@ -147,6 +148,8 @@ class Trainer:
                 self.rundir.fail()  # a refused run leaves the folder as it found it
             raise
 
+    own_baseline = None  #: hook ``(model) -> Baseline`` before the optimiser (TGCF-DA's mean teacher)
+
     def _build(self) -> None:
         """The parts of :mod:`pfrlib.run_setup`, in the order the RNGs are drawn; then the run
         directory starts and a resume restores its checkpoint."""
@@ -157,7 +160,8 @@ class Trainer:
         data = build_train_data(cfg)
         check_classes(cfg, model, data)
         self.src_train, self.tgt_train, self.val_sets = data.source, data.target, data.val
-        nets = build_networks(cfg, model, data.source, self.device, self.dist, self.use_adv, self.channels_last)
+        nets = build_networks(cfg, model, data.source, self.device, self.dist, self.use_adv, self.channels_last,
+                              self.own_baseline)
         self.model, self.discriminators, self.baseline = nets.model, nets.discriminators, nets.baseline
         self.net, self.d_nets = nets.net, nets.d_nets  # DDP / compiled wrappers (or the same modules)
         self.opt, self.sched, self.d_opts, self.d_scheds = nets.opt, nets.sched, nets.d_opts, nets.d_scheds
@@ -192,8 +196,7 @@ class Trainer:
         self.best = json.loads(state.get("best", "null"))
 
     def save(self, name: str = CHECKPOINT_LAST, extra: Optional[dict[str, Any]] = None) -> Optional[Path]:
-        """Write a checkpoint (rank 0; :data:`~pfrlib.checkpoint.CHECKPOINT_PENDING` waits for the
-        next finite losses on every rank); non-finite weights are never written."""
+        """A checkpoint (rank 0; ``CHECKPOINT_PENDING`` waits for the next finite losses); never non-finite."""
         state = None
         if self.is_main:
             state = {**self.state_dict(), **(extra or {})}
@@ -244,8 +247,7 @@ class Trainer:
         return out
 
     def check_finite(self) -> None:
-        """Read the NaN/inf record back (one sync; every rank together under torchrun) and stop the
-        run naming the first non-finite term; otherwise confirm a pending checkpoint."""
+        """One sync: stop naming the first non-finite term (all ranks), else confirm a pending checkpoint."""
         what = self.finite.verdict(self.weights, all_reduce_sum if self.dist.enabled else None)
         if what is not None:
             self._stop(what)
@@ -373,6 +375,9 @@ def train(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> TrainRes
     a run that already finished says so and returns its result without training or writing.
     """
     config.validate()
+    if config.method_info.family == "translation":  # translator first, then this loop (pfrlib.translation)
+        final = translation_run.train_translation(config, train_fn=train, trainer_cls=Trainer)
+        return TrainResult(out=Path(config.run.out), final=final, config=config)
     own_group = False
     if dist_info is None:
         dist_info = init_from_env(device_type(config.run.device))
@@ -393,7 +398,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pfrlib.train",
         description=f"Train {' / '.join(methods.names('ladder'))} (Eq. 6), or a Table-1 "
-                    f"baseline: {' / '.join(methods.names('baseline'))}.",
+                    f"baseline: {' / '.join(methods.names('baseline'))}, or an input-space row "
+                    f"(translator, then network): {' / '.join(methods.names('translation'))}.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

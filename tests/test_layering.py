@@ -50,7 +50,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 # TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating
 # in issue 20 (COMMON.md's shared interfaces); each must exist once their branches are merged.
 PLANNED_MODULES: dict[str, str] = {
-    "pfrlib.translation": "h8: image translation (CycleGAN recipe, stage 2 through pfrlib.train)",
 }
 
 
@@ -379,3 +378,11 @@ def test_names_of_split_modules_still_import_from_the_old_place(old, names):
     missing = [n for n in names if not hasattr(module, n)]
     assert not missing, f"{old} lost {missing}"
     assert set(names) <= set(module.__all__)
+
+
+def test_the_trainer_only_runs_the_loop():
+    """Issue 20: ``Trainer`` runs the loop (step, log, validate, checkpoint calls) in at most 250
+    lines; the run-directory policy lives in pfrlib.rundir, the parts of a run in pfrlib.run_setup."""
+    tree = ast.parse((ROOT / PACKAGE / "train.py").read_text())
+    trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+    assert trainer.end_lineno - trainer.lineno + 1 <= 250

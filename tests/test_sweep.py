@@ -34,12 +34,14 @@ def test_shipped_specs_load_and_expand():
 
 
 def test_table1_specs_run_every_method_on_tuning_and_held_out_seeds():
+    from pfrlib import methods
     from pfrlib.config import ALL_METHODS
 
+    trained = set(ALL_METHODS) - set(methods.names("translation"))  # the input-space rows join when trained (issue 23)
     for name, seeds in (("table1", {0, 1, 2}), ("table1_heldout", {5, 6, 7})):
         spec = sweep.load_spec(ROOT / "sweeps" / f"{name}.yaml")
         runs = sweep.expand(spec)
-        assert {r.params["method"] for r in runs} == set(ALL_METHODS) and {r.params["seed"] for r in runs} == seeds
+        assert {r.params["method"] for r in runs} == trained and {r.params["seed"] for r in runs} == seeds
         assert len(runs) == 27 and spec.jobs == 2 and spec.threads == 1
         assert all(sweep._planned_config(r).run.seed in seeds for r in runs[:2])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
+from ..translation.config import TranslationConfig
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
 __all__ = ["PRESETS", "PRESET_SECTIONS", "paper", "cpu", "method_recipe"]
@@ -121,6 +122,7 @@ def cpu() -> dict[str, Any]:
         fcn_wild=FCNWildConfig.cpu(),
         road=ROADConfig.cpu(),
         curriculum=CurriculumConfig.cpu(),
+        translation=TranslationConfig.cpu(),
     )
 
 

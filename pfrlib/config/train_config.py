@@ -19,6 +19,7 @@ from typing import Any, Optional
 from .. import methods
 from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
 from ..io import atomic_write
+from ..translation.config import TranslationConfig
 from .fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
 from .presets import PRESET_SECTIONS, PRESETS, method_recipe
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
@@ -52,6 +53,8 @@ class TrainConfig:
     fcn_wild: FCNWildConfig = field(default_factory=FCNWildConfig)
     road: ROADConfig = field(default_factory=ROADConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    #: stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.translation`)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     preset_name: str = "custom"
 
     # ----------------------------------------------------------------- presets
@@ -219,6 +222,7 @@ class TrainConfig:
         validate(self, check_paths)
         for m in methods.methods("baseline"):  # each baseline's section checks itself, whatever the method
             getattr(self, m.section).validate(check_paths)
+        self.translation.validate(check_paths)
         return self
 
 

@@ -1,0 +1,299 @@
+"""pfrlib.translation: the input-space rows of Table 1 (CyCADA, DLOW, TGCF-DA).
+
+Each loss on hand-made tensors with values derived by hand; the networks against CycleGAN's
+published sizes; each method's two stages at a tiny size (bit-exact resume of stage 1, reuse,
+target labels never read); bad hyper-parameters named; the paper preset for one iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pfrlib.config import TrainConfig
+from pfrlib.translation import losses as L
+from pfrlib.translation.config import TRANSLATION_METHODS, TranslationConfig
+from pfrlib.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
+                                         count_parameters, patch_receptive_field)
+from pfrlib.train import Trainer, train
+from pfrlib.translation.pool import ImagePool
+from pfrlib.translation.run import train_translation
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(synth_size=(32, 64), synth_train_length=6, synth_val_length=3, batch_size=2, iterations=2,
+            log_every=1, checkpoint_every=2, val_every=0, progress=False,
+            model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1)
+TINY_T = dict(translation_iterations=4, translation_batch_size=2, gen_filters=4, gen_blocks=1, patch_filters=4,
+              pool_size=3, reference_iterations=1, translation_checkpoint_every=2)
+
+
+def tiny(tmp_path: Path, name: str, method: str, **overrides) -> TrainConfig:
+    return TrainConfig.preset("cpu", method=method, **{**TINY, **TINY_T, "out": str(tmp_path / name), **overrides})
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def interrupted(cfg: TrainConfig, stop_at: int) -> dict:
+    """Both stages as ``pfrlib.train.train`` runs them, stage 1 stopped after ``stop_at``'s checkpoint."""
+    return train_translation(cfg, train_fn=train, trainer_cls=Trainer, stop_at=stop_at, progress=quiet)
+
+
+# --------------------------------------------------------------------------- losses by hand
+def test_lsgan_terms_by_hand():
+    d_real = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    d_fake = torch.tensor([0.0, 2.0]).reshape(1, 1, 1, 2)
+    # 1/2 mean((1-1)^2, (0-1)^2) + 1/2 mean(0^2, 2^2) = 1/2 * 0.5 + 1/2 * 2
+    assert L.lsgan_discriminator(d_real, d_fake).item() == pytest.approx(1.25)
+    # mean((0-1)^2, (2-1)^2)
+    assert L.lsgan_generator(d_fake).item() == pytest.approx(1.0)
+
+
+def test_cycle_and_identity_are_mean_absolute_errors():
+    x = torch.zeros(1, 3, 2, 2)
+    rec = torch.zeros(1, 3, 2, 2)
+    rec[0, 0, 0, 0] = 2.0
+    rec[0, 1, 1, 1] = -1.0
+    assert L.cycle_loss(x, rec).item() == pytest.approx(3.0 / 12)
+    assert L.identity_loss(x, rec).item() == pytest.approx(3.0 / 12)
+    assert L.dlow_cycle(x, rec).item() == pytest.approx(3.0 / 12)
+
+
+def test_semantic_consistency_is_cross_entropy_with_ignore():
+    logits = torch.zeros(1, 2, 1, 2)
+    logits[0, 1, 0, 0] = math.log(3.0)  # pixel 0: p = (1/4, 3/4)
+    labels = torch.tensor([[[1, 255]]])  # pixel 1 ignored
+    assert L.semantic_consistency(logits, labels).item() == pytest.approx(math.log(4 / 3), rel=1e-6)
+
+
+def test_dlow_weighting_by_z():
+    ones, zeros = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
+    d_s = torch.cat([ones, zeros])  # image 0 fools D_S (term 0), image 1 does not (term 1)
+    d_t = torch.cat([zeros, ones])  # the reverse for D_T
+    # mean_b[(1 - z) * term_S + z * term_T] = ((0.75 * 0 + 0.25 * 1) + (0 * 1 + 1 * 0)) / 2
+    assert L.dlow_adversarial(d_s, d_t, torch.tensor([0.25, 1.0])).item() == pytest.approx(0.125)
+    # z = 0: only D_S counts (the source domain); z = 1: only D_T (CycleGAN's G)
+    assert L.dlow_adversarial(d_s, d_t, torch.zeros(2)).item() == pytest.approx(L.lsgan_generator(d_s).item())
+    assert L.dlow_adversarial(d_s, d_t, torch.ones(2)).item() == pytest.approx(L.lsgan_generator(d_t).item())
+    # discriminator: weight w_b on image b's least-squares terms; w = 1 is plain LSGAN
+    w1 = L.dlow_discriminator(d_s, d_t, torch.ones(2))
+    assert w1.item() == pytest.approx(L.lsgan_discriminator(d_s, d_t).item())
+    # image 0: real term 0, fake term 0; image 1: real 1, fake 1 -> 1/2 * mean(0.5 * 0, 0.5 * 2)
+    assert L.dlow_discriminator(d_s, d_t, torch.tensor([0.5, 0.5])).item() == pytest.approx(0.25)
+
+
+def test_ema_update_and_consistency():
+    student, teacher = torch.nn.BatchNorm1d(1), torch.nn.BatchNorm1d(1)
+    with torch.no_grad():
+        teacher.weight.fill_(1.0)
+        student.weight.fill_(3.0)
+        student.running_mean.fill_(5.0)
+    L.ema_update(teacher, student, alpha=0.9)
+    assert teacher.weight.item() == pytest.approx(0.9 * 1 + 0.1 * 3)
+    assert teacher.running_mean.item() == 5.0  # buffers copied
+    with pytest.raises(ValueError, match="alpha"):
+        L.ema_update(teacher, student, alpha=1.5)
+    s = torch.zeros(1, 2, 1, 1)
+    t = torch.zeros(1, 2, 1, 1)
+    t[0, 1] = math.log(3.0)  # p_t = (1/4, 3/4), p_s = (1/2, 1/2)
+    assert L.consistency_loss(s, t).item() == pytest.approx(0.0625)
+    assert L.consistency_loss(t, t).item() == 0.0
+
+
+# --------------------------------------------------------------------------- networks, pool, schedule
+def test_networks_have_cyclegans_published_sizes():
+    # CycleGAN's code prints 11.378 M parameters for resnet_9blocks (ngf 64) and 2.765 M for the
+    # 70x70 PatchGAN ("basic", ndf 64)
+    assert round(count_parameters(ResnetGenerator(64, 9)) / 1e6, 3) == 11.378
+    assert round(count_parameters(PatchDiscriminator(64, 3)) / 1e6, 3) == 2.765
+    assert patch_receptive_field(3) == 70 and patch_receptive_field(1) == 16
+    x = torch.randn(2, 3, 32, 64)
+    assert ResnetGenerator(8, 1).eval()(x).shape == x.shape
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ResnetGenerator(8, 1)(torch.randn(1, 3, 30, 64))
+
+
+def test_conditional_norm_starts_as_instance_norm_and_follows_z():
+    torch.manual_seed(0)
+    g = ResnetGenerator(8, 1, norm="conditional")
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(g(x, torch.zeros(2)), g(x, torch.ones(2)))  # zero-initialised affine maps
+    for m in g.modules():
+        if isinstance(m, ConditionalInstanceNorm2d):
+            torch.nn.init.normal_(m.gamma.weight)
+    assert not torch.allclose(g(x, torch.zeros(2)), g(x, torch.ones(2)))
+    with pytest.raises(ValueError, match="needs a condition"):
+        g(x)
+
+
+def test_pool_returns_fresh_images_until_full_and_is_seeded():
+    a, b = ImagePool(2, seed=1), ImagePool(2, seed=1)
+    first = torch.arange(2.0).reshape(2, 1, 1, 1)
+    assert torch.equal(a.query(first), first) and torch.equal(b.query(first), first)
+    for step in range(5):
+        batch = torch.full((2, 1, 1, 1), 10.0 + step)
+        out_a, out_b = a.query(batch), b.query(batch)
+        assert torch.equal(out_a, out_b)
+        assert all(v in [0.0, 1.0] + [10.0 + s for s in range(step + 1)] for v in out_a.flatten().tolist())
+    c = ImagePool(2, seed=1)
+    c.load_state_dict(a.state_dict())
+    batch = torch.full((2, 1, 1, 1), 99.0)
+    assert torch.equal(c.query(batch), a.query(batch))
+    assert torch.equal(ImagePool(0).query(batch), batch)
+
+
+def test_linear_decay_schedule():
+    c = TranslationConfig.preset("cpu", translation_iterations=10, translation_decay_start=0.5)
+    assert [c.decay_factor(i) for i in (0, 5, 7, 10)] == pytest.approx([1.0, 1.0, 0.6, 0.0])
+
+
+def test_bad_hyper_parameters_are_named(tmp_path):
+    for field, value in (("translation_lr", -1.0), ("gen_filters", 0), ("pool_size", -1),
+                         ("lambda_cycle", float("nan")), ("translation_decay_start", 2.0),
+                         ("dlow_z_sampling", "linear"), ("stage2_method", "pfr")):
+        with pytest.raises(ValueError, match=field):
+            TranslationConfig.preset("cpu", **{field: value}).validate()
+    with pytest.raises(ValueError, match="unknown field"):
+        TranslationConfig.preset("cpu", gen_filterz=3)
+    with pytest.raises(ValueError, match="gen_blocks must be"):  # through the run's configuration
+        TrainConfig.preset("cpu", method="cycada", gen_blocks=-1).validate()
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.train", "--method", "cycada", "--out",
+                           str(tmp_path / "x"), "--translation-lr", "0"], capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 2 and "translation_lr must be" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- runs
+def _tensors(state):
+    if torch.is_tensor(state):
+        return [state]
+    if isinstance(state, dict):
+        return [t for k in sorted(state, key=str) for t in _tensors(state[k])]
+    if isinstance(state, (list, tuple)):
+        return [t for v in state for t in _tensors(v)]
+    return []
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    fa, fb = sorted(p.relative_to(a) for p in a.rglob("*.png")), sorted(p.relative_to(b) for p in b.rglob("*.png"))
+    return fa == fb and all((a / p).read_bytes() == (b / p).read_bytes() for p in fa)
+
+
+@pytest.mark.parametrize("method", TRANSLATION_METHODS)
+def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
+    cfg = tiny(tmp_path, "straight", method)
+    straight = train(cfg)
+    f = straight.final
+    assert f["method"] == method and f["iterations"] == 2 and f["translation"]["iterations"] == 4
+    assert 0.0 <= f["target_miou"] <= 1.0
+    assert json.loads((straight.out / "final.json").read_text())["method"] == method
+    assert (straight.out / f["checkpoint"]).is_file()
+    assert TrainConfig.from_json(straight.out / "config.json") == cfg
+    tset = straight.out / "translation" / "set"
+    # the stage-2 run trained on the translated set and validated on the original source
+    seg = TrainConfig.from_json(straight.out / "segmentation" / "config.json")
+    assert seg.data.source == f"folder:{tset}" and seg.data.source_val == "synth:source"
+    # interrupted after iteration 2's checkpoint, then continued: the same translator and set
+    cfg_i = tiny(tmp_path, "interrupted", method)
+    assert interrupted(cfg_i, 2) == {"stopped_at": 2}
+    resumed = train(cfg_i)
+    ca, cb = (torch.load(r.out / "translation" / "checkpoint_last.pt", weights_only=True)["translator"]
+              for r in (straight, resumed))
+    assert all(torch.equal(x, y) for x, y in zip(_tensors(ca), _tensors(cb), strict=True))
+    assert _same_files(tset, resumed.out / "translation" / "set")
+    assert resumed.final["target_miou"] == f["target_miou"]
+    # the same configuration again: every stage reused; another one is refused, naming the field
+    again = train(cfg)
+    assert again.final["translation"]["reused"] and again.final["target_miou"] == f["target_miou"]
+    with pytest.raises(FileExistsError, match="gen_filters"):
+        train(cfg.replace(gen_filters=5))
+    n = 12 if method == "tgcf_da" else 6  # TGCF-DA's set holds the source images beside the generated ones
+    assert len(list((tset / "images").glob("*.png"))) == n == len(list((tset / "labels").glob("*.png")))
+    if method == "tgcf_da":  # stage 2 is the mean teacher: its term is logged, the teacher saved
+        assert f["stage2_method"] == "mean_teacher"
+        recs = [json.loads(line) for line in (straight.out / "segmentation" / "metrics.jsonl").read_text().splitlines()]
+        assert all("consistency" in r and "adv" not in r for r in recs if "seg" in r)
+        ckpt = torch.load(straight.out / "segmentation" / "checkpoint_last.pt", weights_only=True)
+        teacher = {k[len("teacher."):]: v for k, v in ckpt["baseline"].items() if k.startswith("teacher.")}
+        assert teacher.keys() == ckpt["model"].keys()
+        assert any(not torch.equal(teacher[k], ckpt["model"][k]) for k in teacher if teacher[k].is_floating_point())
+    else:
+        assert f["stage2_method"] == "adaptsegnet"
+
+
+def _folder(root: Path, n: int, noise: bool) -> Path:
+    from PIL import Image
+
+    from pfrlib.data import SynthStreets
+
+    ds = SynthStreets("target", "train", size=(32, 64), length=n)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(n):
+        image, label = ds[i]
+        lab = label.numpy().astype(np.uint8)
+        if noise:
+            lab = rng.choice(np.array(list(ds.class_ids) + [255], dtype=np.uint8), size=lab.shape)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "images" / f"{i:03d}.png")
+        Image.fromarray(lab).save(root / "labels" / f"{i:03d}.png")
+    return root
+
+
+@pytest.mark.parametrize("method", TRANSLATION_METHODS)
+def test_target_labels_are_never_read(tmp_path, method):
+    """Both stages on a target folder whose labels are noise give bit-identical translators,
+    translated sets and segmentation weights; only validation reads (different) labels."""
+    clean, noisy = _folder(tmp_path / "clean", 6, False), _folder(tmp_path / "noisy", 6, True)
+    runs = [train(tiny(tmp_path, name, method, target=f"folder:{root}")) for name, root in (("a", clean), ("b", noisy))]
+    a, b = runs
+    assert _same_files(a.out / "translation" / "set", b.out / "translation" / "set")
+    wa, wb = (torch.load(r.out / "segmentation" / "checkpoint_last.pt", weights_only=True)["model"] for r in runs)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.final["target_miou"] != b.final["target_miou"]
+
+
+def test_paper_preset_runs_one_iteration_of_each_stage(tmp_path):
+    """The paper architecture (9-block 64-filter generator, 70x70 PatchGAN, DeepLab-v2 R101) for
+    one iteration of each stage at 32 x 64 on SynthStreets."""
+    tcfg = TrainConfig.preset("paper").translation
+    assert (tcfg.gen_blocks, tcfg.gen_filters, tcfg.patch_filters, tcfg.patch_layers) == (9, 64, 64, 3)
+    assert tcfg.translation_lr == 2e-4 and tcfg.translation_betas == (0.5, 0.999)
+    cfg = TrainConfig.preset("paper", method="cycada", translation_iterations=1, translation_resize=None,
+                             translation_crop=None, cycada_semantic=False,  # no R101 reference run: time
+                             source="synth:source", target="synth:target", source_size=None,
+                             target_size=None, eval_size=None, synth_size=(32, 64), synth_train_length=2,
+                             synth_val_length=1, val_limit=1, iterations=1, num_workers=0, prefetch_factor=None,
+                             progress=False, num_threads=1, out=str(tmp_path / "paper"))
+    run = train(cfg)
+    assert run.final["arch"] == "deeplabv2_r101" and run.final["iterations"] == 1
+    assert run.final["translation"]["parameters"]["generators"] == 2 * 11_378_179
+
+
+# --------------------------------------------------------------------------- memory benchmark
+def test_memory_benchmark_covers_every_table1_row_and_renders():
+    import importlib.util
+
+    from pfrlib import methods
+
+    spec = importlib.util.spec_from_file_location("memory_bench", REPO / "benchmarks" / "memory.py")
+    mem = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mem)
+    assert mem.ALL == methods.names()  # every method, so every Table-1 row with a method here
+    assert {methods.get(m).table1_row for m in mem.ALL} >= {"CyCADA", "DLOW", "TGCF-DA", "CLAN", "ROAD", "AdaptSegNet"}
+    common = dict(baseline_mib=600.0, frozen_parameters=0, seconds_per_iteration=1.0, device="cpu", threads=1,
+                  torch="x", input_sizes="s", measured_as="m")
+    table = mem.render([{"method": "cycada", "stage": "translation", "peak_memory_mib": 900.0,
+                         "parameters": 2_000_000, **common},
+                        {"method": "cycada", "stage": "segmentation", "peak_memory_mib": 1000.0,
+                         "parameters": 3_000_000, **common}], "VmHWM")
+    assert "| cycada | 1000 | 5.0 |" in table  # peak over the stages, parameters of both stages
