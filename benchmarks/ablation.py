@@ -199,6 +199,7 @@ DOC_BLOCKS = {
     "synth_speed": ("docs/results.md", ("benchmarks/results/synth_speed.md",), "pasted"),
     "step_time_cpu": ("docs/results.md", ("benchmarks/results/step_time_cpu.md",), "pasted"),
     "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
+    "memory": ("docs/results.md", ("benchmarks/results/memory.md",), "pasted"),
 }
 
 #: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one;
