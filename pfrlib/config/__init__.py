@@ -80,6 +80,7 @@ __all__ = [
     "CurriculumConfig",
     "BASELINE_METHODS",
     "ALL_METHODS",
+    "TRANSLATION_METHODS",
     "TrainConfig",
     "SECTIONS",
     "SECTION_TYPES",
@@ -101,5 +102,8 @@ __all__ = [
 METHODS: tuple[str, ...] = _methods.names("ladder")
 #: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.baselines`).
 BASELINE_METHODS: tuple[str, ...] = _methods.names("baseline")
-#: Every ``--method`` (:mod:`pfrlib.methods`): the ladder, then the baselines (the runnable rows of Table 1).
-ALL_METHODS: tuple[str, ...] = _methods.names()
+#: The image-translation rows of Table 1 (:mod:`pfrlib.translation`: a translator, then this loop).
+TRANSLATION_METHODS: tuple[str, ...] = _methods.names("translation")
+#: The methods one run of the loop of Eq. (6) trains: the ladder, then the baselines (what notebook
+#: 07 and the Table-1 sweeps train today). Every ``--method`` is :func:`pfrlib.methods.names`.
+ALL_METHODS: tuple[str, ...] = METHODS + BASELINE_METHODS
