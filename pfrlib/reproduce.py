@@ -10,6 +10,11 @@ when done, and a closing summary::
 
     python -m pfrlib.reproduce                  # all notebooks/[0-9][0-9]_*.ipynb
     python -m pfrlib.reproduce notebooks/03_source_only_baseline.ipynb --out runs/notebooks
+
+``--times-markdown FILE`` writes the time per notebook as a Markdown table, read from the executed
+copies' own papermill records (``metadata.papermill.duration``), not from this report's clock;
+``--times-only`` writes it from an earlier run's ``--out`` without running anything (the table in
+``docs/teaching.md`` is pasted from ``benchmarks/results/reproduce_times.md`` this way).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .io import atomic_write
 from .launch import LOG_FILE, RUN_LINE, Job, LocalBackend, launch
 
-__all__ = ["what_it_trains", "run_notebook", "main"]
+__all__ = ["what_it_trains", "run_notebook", "times_markdown", "main"]
 
 # the kernel's transport notice (it talks to papermill over localhost): noise in a report
 _NOISE = re.compile(r"Kernel is running over TCP without encryption")
@@ -69,6 +75,27 @@ def run_notebook(path: Path, out: Path, cwd: Path) -> tuple[bool, float, list[st
     return outcome.ok, time.perf_counter() - start, tail
 
 
+def times_markdown(out_dir: Path, notebooks: list[Path]) -> str:
+    """The time of each notebook of a series run in ``out_dir`` (``<out_dir>/<stem>/<stem>.ipynb``,
+    papermill's own ``duration``), what it trains, and the total, as a Markdown table."""
+    rows, total, started = [], 0.0, None
+    for path in notebooks:
+        executed = out_dir / path.stem / f"{path.stem}.ipynb"
+        try:
+            meta = json.loads(executed.read_text())["metadata"]["papermill"]
+            seconds = float(meta["duration"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{executed}: no executed notebook with papermill's duration ({err!r}); "
+                             "run the series first (make reproduce)") from None
+        started = started or str(meta.get("start_time", ""))[:10]
+        total += seconds
+        rows.append(f"| {path.stem} | {_fmt(seconds)} | {what_it_trains(path)} |")
+    head = (f"Measured by `make reproduce` ({len(notebooks)} notebooks, defaults, in series order), started "
+            f"{started}; papermill's duration of each executed notebook.\n\n"
+            "| notebook | time | what it trains |\n|---|---|---|\n")
+    return head + "\n".join(rows) + f"\n| **all** | **{_fmt(total)}** | |\n"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """``python -m pfrlib.reproduce``: see the module docstring."""
     p = argparse.ArgumentParser(prog="python -m pfrlib.reproduce", description=__doc__.split("\n\n")[0])
@@ -76,12 +103,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--out", default="runs/notebooks",
                    help="folder for the executed copies, one subfolder per notebook (default: runs/notebooks)")
     p.add_argument("--cwd", default="notebooks", help="working directory of the kernels (default: notebooks)")
+    p.add_argument("--times-markdown", default=None, metavar="FILE",
+                   help="also write the time per notebook (papermill's records) as a Markdown table to FILE")
+    p.add_argument("--times-only", action="store_true",
+                   help="run nothing: write --times-markdown from the executed notebooks already in --out")
     args = p.parse_args(argv)
     paths = [Path(n) for n in args.notebooks] or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 2
+    if args.times_only and not args.times_markdown:
+        p.error("--times-only needs --times-markdown FILE")
     out_dir = Path(args.out)
+    if args.times_only:
+        return _write_times(out_dir, paths, Path(args.times_markdown))
     out_dir.mkdir(parents=True, exist_ok=True)
     Path("figures").mkdir(exist_ok=True)
     done: list[tuple[str, float, bool]] = []
@@ -104,7 +139,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"  {'all':<{width}}  {_fmt(total):>12}")
     print(f"Executed notebooks in {out_dir}/<name>/, figures in figures/, each notebook's metrics.json and training "
           "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
-    return 0 if all(ok for _, _, ok in done) and len(done) == len(paths) else 1
+    finished = all(ok for _, _, ok in done) and len(done) == len(paths)
+    if finished and args.times_markdown:
+        return _write_times(out_dir, paths, Path(args.times_markdown))
+    return 0 if finished else 1
+
+
+def _write_times(out_dir: Path, paths: list[Path], target: Path) -> int:
+    try:
+        text = times_markdown(out_dir, paths)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda f: f.write(text), mode="w")
+    print(f"wrote {target}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -239,6 +239,19 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
     assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo" / "01_demo.ipynb").exists()
     assert "without encryption" not in out + proc.stderr
+    # the time table comes from papermill's own record in the executed copy
+    table = tmp_path / "times.md"
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out",
+                           str(tmp_path / "out"), "--times-markdown", str(table), "--times-only"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    executed = nbformat.read(tmp_path / "out" / "01_demo" / "01_demo.ipynb", as_version=4)
+    seconds = round(executed.metadata.papermill.duration)
+    assert f"| 01_demo | {seconds} s |" in table.read_text() and f"| **all** | **{seconds} s** |" in table.read_text()
+    missing = subprocess.run([sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out",
+                              str(tmp_path / "nowhere"), "--times-markdown", str(table), "--times-only"],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert missing.returncode == 2 and "make reproduce" in missing.stderr
 
 
 @pytest.mark.slow
