@@ -200,6 +200,7 @@ DOC_BLOCKS = {
     "step_time_cpu": ("docs/results.md", ("benchmarks/results/step_time_cpu.md",), "pasted"),
     "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
     "memory": ("docs/results.md", ("benchmarks/results/memory.md",), "pasted"),
+    "reproduce_times": ("docs/teaching.md", ("benchmarks/results/reproduce_times.md",), "pasted"),
 }
 
 #: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one;
