@@ -32,11 +32,7 @@ TINY = dict(
 )
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one thread, restored after
 
 
 def _events(run: Path) -> EventAccumulator:

@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from pfrlib import losses
 from pfrlib.config import TrainConfig
 from pfrlib.train import NonFiniteLossError, Trainer, main, train
+from synth_folders import write_synth_folder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,22 +107,7 @@ def test_source_only_and_pfr_skip_the_discriminator(tmp_path):
 # --------------------------------------------------------------------------- label hygiene
 def _folder(root: Path, domain: str, n: int, noise: bool) -> Path:
     """SynthStreets items written as a FolderDataset (``images/`` + ``labels/``); optionally noisy labels."""
-    from PIL import Image
-
-    from pfrlib.data import SynthStreets
-
-    ds = SynthStreets(domain, "train", size=(32, 64), length=n)
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    rng = np.random.default_rng(123)
-    for i in range(n):
-        image, label = ds[i]
-        lab = label.numpy().astype(np.uint8)
-        if noise:
-            lab = rng.choice(np.array(list(ds.class_ids) + [255], dtype=np.uint8), size=lab.shape)
-        Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "images" / f"{i:03d}.png")
-        Image.fromarray(lab).save(root / "labels" / f"{i:03d}.png")
-    return root
+    return write_synth_folder(root, domain, n, noise, seed=123)
 
 
 @pytest.mark.parametrize("method", ["pfr_adv", "clan", "fcn_wild", "road", "curriculum"])

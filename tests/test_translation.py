@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -25,6 +24,7 @@ from pfrlib.translation.networks import (ConditionalInstanceNorm2d, PatchDiscrim
 from pfrlib.train import Trainer, train
 from pfrlib.translation.pool import ImagePool
 from pfrlib.translation.run import train_translation
+from synth_folders import write_synth_folder
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(synth_size=(32, 64), synth_train_length=6, synth_val_length=3, batch_size=2, iterations=2,
@@ -231,22 +231,7 @@ def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
 
 
 def _folder(root: Path, n: int, noise: bool) -> Path:
-    from PIL import Image
-
-    from pfrlib.data import SynthStreets
-
-    ds = SynthStreets("target", "train", size=(32, 64), length=n)
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    rng = np.random.default_rng(7)
-    for i in range(n):
-        image, label = ds[i]
-        lab = label.numpy().astype(np.uint8)
-        if noise:
-            lab = rng.choice(np.array(list(ds.class_ids) + [255], dtype=np.uint8), size=lab.shape)
-        Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "images" / f"{i:03d}.png")
-        Image.fromarray(lab).save(root / "labels" / f"{i:03d}.png")
-    return root
+    return write_synth_folder(root, "target", n, noise, seed=7)
 
 
 @pytest.mark.parametrize("method", TRANSLATION_METHODS)
