@@ -51,8 +51,6 @@ __all__ = ["SweepSpec", "Run", "load_spec", "expand", "is_finished", "check_runs
 
 #: The file in ``runs/<name>/`` that records which spec owns the folder.
 OWNER_FILE = "sweep.json"
-#: Old private names (tests and scripts used them).
-_planned_config, _result_path = planned_config, result_path
 
 
 def claim_root(spec: SweepSpec, root: str | os.PathLike = "runs", share: bool = False, write: bool = True) -> Path:

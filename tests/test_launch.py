@@ -99,7 +99,7 @@ def test_moved_names_still_import():
     from pfrlib.sweep import (TRAIN_METRICS, Run, SweepSpec, aggregate, check_runs, claim_root,  # noqa: F401
                               expand, is_finished, load_spec, main, run_sweep, summary_markdown)
 
-    assert callable(sweep._planned_config) and callable(sweep._result_path)
+    assert callable(sweep.planned_config) and callable(sweep.result_path)
 
 
 def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):

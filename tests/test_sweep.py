@@ -43,7 +43,7 @@ def test_table1_specs_run_every_method_on_tuning_and_held_out_seeds():
         runs = sweep.expand(spec)
         assert {r.params["method"] for r in runs} == trained and {r.params["seed"] for r in runs} == seeds
         assert len(runs) == 27 and spec.jobs == 2 and spec.threads == 1
-        assert all(sweep._planned_config(r).run.seed in seeds for r in runs[:2])
+        assert all(sweep.planned_config(r).run.seed in seeds for r in runs[:2])
 
 
 def test_bad_specs_name_the_problem(tmp_path):
@@ -66,7 +66,7 @@ def test_finished_train_run_with_another_configuration_is_rerun(tmp_path):
     (run,) = sweep.expand(spec, tmp_path / "runs")
     assert not sweep.is_finished(spec, run)  # nothing there yet
     run.out.mkdir(parents=True)
-    sweep._planned_config(run).replace(num_threads=2).to_json(run.out / "config.json")
+    sweep.planned_config(run).replace(num_threads=2).to_json(run.out / "config.json")
     (run.out / "final.json").write_text("{}")
     assert sweep.is_finished(spec, run)  # same configuration (threads are bookkeeping)
     changed = sweep.load_spec(write_spec(tmp_path, name="x", runner="train", fixed={**TINY, "d_lr": 1e-3}, grid={"seed": [0]}))
