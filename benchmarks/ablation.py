@@ -9,6 +9,7 @@ Usage::
     python benchmarks/ablation.py --table1                 # + the four Table-1 baselines, runs/table1
     python benchmarks/ablation.py --collect runs/series --save benchmarks/results/ablation.json
     python benchmarks/ablation.py --table1 --collect runs/table1 --save benchmarks/results/table1.json
+    python benchmarks/ablation.py --methods cycada --seeds 0 1 2 --out runs/table1 --update benchmarks/results/table1.json
     python benchmarks/ablation.py --render benchmarks/results/ablation.json --markdown
     python benchmarks/ablation.py --docs                   # rewrite the generated tables (README, docs/)
 
@@ -16,7 +17,11 @@ Usage::
 (``DIR/method={method}_seed={seed}``, what ``make sweep SPEC=sweeps/table1.yaml`` writes) or the
 notebooks' (``DIR/{method}_s{seed}``, what notebooks 03-07 train with the same preset), and checks
 that each is a finished ``cpu``-preset run of that method and seed. ``--save FILE`` writes the
-summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--render FILE``
+summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--update FILE``
+merges the summary of the methods trained or collected now into a saved one (its other rows kept,
+rows in the registry's order, the share of the gap closed taken against the file's source-only
+and oracle rows, which must be of the same seeds), so one row can be added or retrained without
+the others; ``--render FILE``
 prints the table of a saved summary without any run; ``--markdown`` prints it as Markdown (the
 ladder's own style, or Table 1's). The result and benchmark tables of ``README.md`` and
 ``docs/results.md`` are generated: ``--docs`` (older name ``--readme``) rewrites each block between
@@ -24,7 +29,8 @@ ladder's own style, or Table 1's). The result and benchmark tables of ``README.m
 (:data:`DOC_BLOCKS`: the Table-1 tables rendered from this benchmark's JSON summaries, the paper's
 numbers from ``pfrlib/reference/table1.csv``, and the ``--markdown`` files of ``step_time.py``,
 ``synth_gap.py``, ``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and
-``tests/test_docs_results.py`` checks that the documents match them.
+``tests/test_docs_results.py`` checks that the documents match them; ``--docs`` also draws the
+Table-1 figures of ``docs/results.md`` (:data:`DOC_FIGURES`) from the same files.
 
 Each run trains what ``python -m pfrlib.train --preset cpu --method M --seed S`` would, in
 ``OUT/method=M_seed=S``, launched by :mod:`pfrlib.launch` (like every sweep): the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
@@ -50,8 +56,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pfrlib import methods  # noqa: E402
 
 METHODS = methods.names("ladder")
-#: Every runnable Table-1 row: the ladder and the baselines that change only the losses.
-TABLE1_METHODS = methods.names("ladder") + methods.names("baseline")
+#: Every runnable Table-1 row: the ladder, the baselines that change only the losses and the
+#: input-space (image-translation) methods, in the registry's order.
+TABLE1_METHODS = methods.names("ladder") + methods.names("baseline") + methods.names("translation")
 
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:
@@ -119,6 +126,45 @@ def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def merge_summary(saved: dict, new: dict, where: str = "the saved summary") -> dict:
+    """``saved`` with the rows of ``new`` added or replaced, in :data:`TABLE1_METHODS` order (then any
+    other method); every row's share of the gap closed recomputed against the merged source-only
+    and oracle rows. All rows must be of the same seeds (a ValueError naming ``where`` otherwise)."""
+    merged = {**saved, **new}
+    seeds = {m: row["seeds"] for m, row in merged.items()}
+    if len({tuple(v) for v in seeds.values()}) > 1:
+        raise ValueError(f"{where}: rows of different seeds cannot be merged: "
+                         + ", ".join(f"{m} {v}" for m, v in seeds.items()))
+    order = [m for m in TABLE1_METHODS if m in merged] + [m for m in merged if m not in TABLE1_METHODS]
+    merged = {m: dict(merged[m]) for m in order}
+    if "source_only" in merged and "oracle" in merged:
+        lo, hi = merged["source_only"]["target"][0], merged["oracle"]["target"][0]
+        for m, row in merged.items():
+            row.pop("gap_closed", None)
+            if m not in ("source_only", "oracle") and hi != lo:
+                row["gap_closed"] = (row["target"][0] - lo) / (hi - lo)
+    return merged
+
+
+def _save(summary: dict, save: str | None, update: str | None) -> None:
+    """``--save FILE`` (the summary as it is) and ``--update FILE`` (merged into the file's rows)."""
+    if save:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        Path(save).write_text(json.dumps(summary, indent=2) + "\n")
+    if update:
+        path = Path(update)
+        if not path.is_file():
+            raise FileNotFoundError(f"--update {path}: no saved summary there (write one with --save)")
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--update {path}: not a JSON summary ({err})") from None
+        text = json.dumps(merge_summary(saved, summary, str(path)), indent=2) + "\n"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
 
 def _mean_per_class(per_class: list[dict]) -> dict:
     """Mean over runs of each class's target IoU, in % (``None`` for classes the data never draws)."""
@@ -206,7 +252,7 @@ DOC_BLOCKS = {
 #: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one;
 #: source only, PFR only and the oracle are not rows of the paper's table.
 PAPER_ROWS = {"adaptsegnet": "AdaptSegNet", "pfr_adv": "PFR (paper)", "clan": "CLAN", "fcn_wild": "FCN Wld",
-              "road": "ROAD", "curriculum": "Curriculum"}
+              "road": "ROAD", "curriculum": "Curriculum", "cycada": "CyCADA", "dlow": "DLOW", "tgcf_da": "TGCF-DA"}
 #: The paper's Table 1 as shipped with the package (GTA5 -> Cityscapes val, mIoU in %).
 PAPER_TABLE = "pfrlib/reference/table1.csv"
 
@@ -268,6 +314,35 @@ def doc_block(marker: str, root: Path = ROOT) -> str:
     return table1_table(summaries[0], walls=style == "table1_timed")
 
 
+#: The generated figures of ``docs/results.md``: ``{figure: (committed summary, seeds in words)}``,
+#: drawn by ``--docs`` from the same files as the tables (so a row added with ``--update`` appears
+#: in both); the sweeps' own plots stay in their run folders.
+DOC_FIGURES = {
+    "figures/table1_per_class_iou.png": ("benchmarks/results/table1.json", "seeds 0-2"),
+    "figures/table1_heldout_per_class_iou.png": ("benchmarks/results/table1_heldout.json", "held-out seeds 5-7"),
+}
+
+
+def draw_figures(root: Path = ROOT) -> list[str]:
+    """Draw every figure of :data:`DOC_FIGURES` from its committed summary: Table 1 as a heatmap,
+    one row per method (the registry's Table-1 name), one column per class SynthStreets draws,
+    mean target IoU over the seeds. Returns the figures written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from pfrlib.viz import plot_iou_heatmap, save_figure
+
+    written = []
+    for figure, (source, seeds) in DOC_FIGURES.items():
+        summary = json.loads((root / source).read_text())
+        rows = {_label(m, table1=True).strip("*"): row["per_class_target"] for m, row in summary.items()}
+        fig = plot_iou_heatmap(rows, highlight=_label(PAPERS_METHOD, table1=True).strip("*"),
+                               title=f"Table 1, SynthStreets edition: target val IoU (%), mean over {seeds}")
+        save_figure(fig, root / figure)
+        written.append(figure)
+    return written
+
+
 def update_docs(root: Path = ROOT) -> list[str]:
     """Rewrite every generated block of the README and ``docs/`` from its committed files (each
     document atomically: an interrupted rewrite never leaves half a file); returns the markers
@@ -306,6 +381,8 @@ def main(argv=None) -> int:
     p.add_argument("--collect", default=None, metavar="DIR",
                    help="read finished runs DIR/{method}_s{seed} (the notebooks' layout) instead of training")
     p.add_argument("--save", default=None, metavar="FILE", help="also write the summary to FILE")
+    p.add_argument("--update", default=None, metavar="FILE",
+                   help="merge the rows of these methods into the saved summary FILE (its other rows kept)")
     p.add_argument("--render", default=None, metavar="FILE", help="print the table of a saved summary; no runs")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--docs", "--readme", dest="docs", action="store_true",
@@ -329,7 +406,7 @@ def main(argv=None) -> int:
     if args.docs:
         changed = update_docs()
         docs = ", ".join(dict.fromkeys(d for d, _, _ in DOC_BLOCKS.values()))
-        print(f"{docs}: {', '.join(changed) or 'no'} table(s) changed")
+        print(f"{docs}: {', '.join(changed) or 'no'} table(s) changed; drew {', '.join(draw_figures())}")
         return 0
     if args.render:
         _print(json.loads(Path(args.render).read_text()))
@@ -341,9 +418,11 @@ def main(argv=None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         table, summary = summarize(results)
-        if args.save:
-            Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
+        try:
+            _save(summary, args.save, args.update)
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         if args.markdown:
             _print(summary)
         else:
@@ -360,9 +439,11 @@ def main(argv=None) -> int:
     print(f"\nSynthStreets source -> target, cpu preset, seeds {args.seeds} (target val mIoU, %)\n")
     print(readme_table(summary) if args.markdown else table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if args.save:
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.save).write_text(json.dumps(summary, indent=2) + "\n")
+    try:
+        _save(summary, args.save, args.update)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

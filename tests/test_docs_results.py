@@ -169,3 +169,43 @@ def test_step_time_results_cover_every_method():
     assert {"adaptsegnet", "pfr_adv", "clan", "fcn_wild", "road", "curriculum"} <= methods
     for r in rows:
         assert f"| {r['method']} |" in committed and r["median_s"] > 0 and r["peak_mib"] > 0
+
+
+def _row(mean: float, seeds=(0, 1, 2)) -> dict:
+    return {"target": [mean, 0.0], "per_seed_target": [mean] * len(seeds), "seeds": list(seeds)}
+
+
+def test_update_merges_rows_and_recomputes_the_gap(tmp_path):
+    """``--update`` adds a method's rows to a saved summary without retraining the others: the
+    registry's order, the gap closed against the file's source-only and oracle rows."""
+    saved = {"source_only": _row(20.0), "oracle": _row(70.0), "clan": {**_row(30.0), "gap_closed": 0.2}}
+    merged = ABLATION.merge_summary(saved, {"cycada": _row(45.0), "adaptsegnet": _row(40.0)})
+    assert list(merged) == ["source_only", "adaptsegnet", "oracle", "clan", "cycada"]
+    assert merged["cycada"]["gap_closed"] == pytest.approx(0.5) and merged["adaptsegnet"]["gap_closed"] == pytest.approx(0.4)
+    assert "gap_closed" not in merged["source_only"] and merged["clan"]["gap_closed"] == pytest.approx(0.2)
+    # a retrained oracle moves every gap
+    assert ABLATION.merge_summary(merged, {"oracle": _row(120.0)})["cycada"]["gap_closed"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="results.json: rows of different seeds"):
+        ABLATION.merge_summary(saved, {"dlow": _row(40.0, seeds=(5, 6, 7))}, "results.json")
+    # a missing or broken file is named, and left as it was
+    broken = tmp_path / "summary.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match="summary.json: not a JSON summary"):
+        ABLATION._save({"cycada": _row(45.0)}, None, str(broken))
+    assert broken.read_text() == "{not json"
+    with pytest.raises(FileNotFoundError, match="nothing.json: no saved summary"):
+        ABLATION._save({"cycada": _row(45.0)}, None, str(tmp_path / "nothing.json"))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(saved))
+    ABLATION._save({"cycada": _row(45.0)}, None, str(good))
+    assert list(json.loads(good.read_text())) == ["source_only", "oracle", "clan", "cycada"]
+
+
+def test_docs_figures_are_drawn_from_the_committed_summaries(tmp_path):
+    (tmp_path / "benchmarks").symlink_to(ROOT / "benchmarks")
+    written = ABLATION.draw_figures(tmp_path)
+    assert written == list(ABLATION.DOC_FIGURES)
+    for figure in written:
+        assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
+    for figure in ABLATION.DOC_FIGURES:  # every drawn figure is shown somewhere in the docs
+        assert any(Path(figure).name in p.read_text() for p in (ROOT / "docs").glob("*.md")), figure
