@@ -114,6 +114,7 @@ def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
         walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
         summary[m] = {"target": (t["mean"], t["std"]), "source": (s_["mean"], s_["std"]), "per_seed_target": t["runs"],
                       "seeds": [r["seed"] for r in runs], "wall_s": walls,
+                      "iterations": [r["iterations"] for r in runs],  # what wall_s measured (pfrlib.nbtools.announce)
                       "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
         gap = "-"
         if m not in ("source_only", "oracle") and t["gap_closed"] == t["gap_closed"]:  # not NaN
