@@ -153,7 +153,7 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
         summary[m] = {"target": (t["mean"], t["std"]), "source": (s["mean"], s["std"]), "per_seed_target": t["runs"],
                       "seeds": [r["seed"] for r in runs],
                       "wall_s": [r.get("process_wall_s", r["wall_time_s"]) for r in runs],
-                      "iterations": [r["iterations"] for r in runs],  # what wall_s measured
+                      "iterations": [r["iterations"] for r in runs],  # what wall_s measured (pfrlib.nbtools.announce)
                       "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
         if m not in (low, high) and t["gap_closed"] == t["gap_closed"]:  # not NaN
             summary[m]["gap_closed"] = t["gap_closed"]
