@@ -60,6 +60,8 @@ _KEY_TITLES = {
     "val_source_miou": "source val mIoU (%)",
     "adv": "fooling loss (Eq. 5)",
     "d": "discriminator loss",
+    "d_acc_source": "discriminator accuracy on source outputs",
+    "d_acc_target": "discriminator accuracy on target outputs",
     "pfr": "PFR loss (Eq. 4)",
 }
 
