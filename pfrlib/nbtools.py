@@ -56,7 +56,7 @@ def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None
         frame = frame.astype(object).where(frame.notna(), missing)
     if caption:
         print(caption)
-    with pd.option_context("display.max_columns", None, "display.width", None):
+    with pd.option_context("display.max_columns", None, "display.width", 1000):  # text too: one line per row
         display(frame)
 
 

@@ -43,13 +43,15 @@ class ResultsFile:
     Attributes:
         path: relative to the repository root.
         seeds: the seeds its runs were trained with.
-        what: the seed set in words, for captions.
+        label: the seed set in a few words, for a table's column headers (``"held-out 5-7"``).
+        what: the seed set in a sentence, for captions.
         sweep: the sweep specification that trains its runs (``make sweep SPEC=...``).
         runs: where that sweep writes its runs (``runs/<sweep name>``).
     """
 
     path: str
     seeds: tuple[int, ...]
+    label: str
     what: str
     sweep: str
     runs: str
@@ -70,9 +72,9 @@ class ResultsFile:
         return read_results(self.resolve(root), regenerate=self.regenerate())
 
 
-TABLE1 = ResultsFile("benchmarks/results/table1.json", (0, 1, 2),
+TABLE1 = ResultsFile("benchmarks/results/table1.json", (0, 1, 2), "seeds 0-2",
                      "seeds 0-2 (the cpu preset was tuned on seeds 0-4)", "sweeps/table1.yaml", "runs/table1")
-TABLE1_HELDOUT = ResultsFile("benchmarks/results/table1_heldout.json", (5, 6, 7),
+TABLE1_HELDOUT = ResultsFile("benchmarks/results/table1_heldout.json", (5, 6, 7), "held-out 5-7",
                              "held-out seeds 5-7 (no value was chosen on them)", "sweeps/table1_heldout.yaml",
                              "runs/table1_heldout")
 #: Both seed sets, the tuning one first.
