@@ -32,15 +32,18 @@ __all__ = ["start", "Setup", "announce", "measured_seconds_per_iteration", "MEAS
 
 # --------------------------------------------------------------------------- display
 def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None = None,
-               caption: str | None = None) -> None:
+               caption: str | None = None, missing: str = "-") -> None:
     """Display rows as a table (a pandas DataFrame: HTML in JupyterLab and on repository pages,
-    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping).
+    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping), every
+    column shown (pandas' column limit is lifted for this table only), missing values
+    (``None``, NaN) shown as ``missing``.
 
     Args:
         data: a list of dicts (one per row), a dict of columns, or a DataFrame.
         digits: decimals for float columns.
         index: the column to use as the row labels.
         caption: a line printed above the table.
+        missing: what a missing value shows as.
     """
     import pandas as pd  # noqa: PLC0415  (optional heavy dependency: only notebooks show tables)
     from IPython.display import display  # noqa: PLC0415  (only inside a notebook kernel)
@@ -49,9 +52,12 @@ def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None
     if index is not None:
         frame = frame.set_index(index)
     frame = frame.round(digits if isinstance(digits, int) else dict(digits))
+    if frame.isna().to_numpy().any():
+        frame = frame.astype(object).where(frame.notna(), missing)
     if caption:
         print(caption)
-    display(frame)
+    with pd.option_context("display.max_columns", None, "display.width", 1000):  # text too: one line per row
+        display(frame)
 
 
 def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str | None = None) -> None:
