@@ -247,3 +247,20 @@ def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
     assert len(fig.axes) == 24 and [ax.get_title() for ax in fig.axes[6:8]] == ["exposure", "blur"]
     assert all(t.get_fontsize() >= 9 for legend in fig.legends for t in legend.get_texts())
     plt.close(fig)
+
+
+def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_path):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("ablation_for_announce", root / "benchmarks" / "ablation.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    runs = {m: [{"seed": s, "target_miou": 0.2 + 0.01 * s + (0.1 if m == "oracle" else 0), "source_miou": 0.5,
+                 "wall_time_s": 100.0 + s, "iterations": 700, "target_val": {"per_class_iou": {"road": 0.5}}}
+                for s in (0, 1)] for m in ("source_only", "pfr", "oracle")}
+    _, summary = ablation.summarize(runs)
+    assert summary["pfr"]["iterations"] == [700, 700] and summary["pfr"]["wall_s"] == [100.0, 101.0]
+    write_json(tmp_path / "t.json", summary)
+    rate, _ = nbtools.measured_seconds_per_iteration(("t.json",), tmp_path, default_iterations=1500)
+    assert rate["pfr"] == pytest.approx(100.5 / 700)  # the recorded count, not the default
