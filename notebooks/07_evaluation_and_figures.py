@@ -71,7 +71,7 @@ from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metri
 from pfrlib.results_files import TABLE1_FILES, results_ladder, summarize_runs
 from pfrlib.selfcheck import check_close, check_equal
 
-LADDER, BASELINES, TRANSLATION = (registry.names(family) for family in ("ladder", "baseline", "translation"))
+LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
 
 # %% [markdown]
 # ## 1. Collect the runs
