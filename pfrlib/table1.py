@@ -17,7 +17,7 @@ from typing import Any, Iterable, Optional
 from .metrics import CITYSCAPES_CLASSES, format_table, format_table_row
 
 __all__ = ["PAPER_LABEL", "RESULT_KEYS", "default_reference_path", "reference_records", "reference_rows", "results_table",
-           "read_results"]
+           "read_results", "PAPER_LABELS", "paper_record"]
 
 #: How the paper's rows are labelled in a side-by-side table.
 PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
@@ -26,6 +26,12 @@ PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
 #: The keys every method's row of a results file holds (``gap_closed``, ``source``, ``wall_s`` and
 #: ``per_class_target`` may be there too): target-val mIoU ``[mean, std]`` in %, per seed, the seeds.
 RESULT_KEYS: tuple[str, ...] = ("target", "per_seed_target", "seeds")
+
+
+#: The paper's label (the ``method`` column of ``table1.csv``) of a Table-1 row where it differs
+#: from the row's name in the method registry (:attr:`pfrlib.methods.Method.table1_row`).
+PAPER_LABELS: dict[str, str] = {"PFR (the paper's method)": "PFR (paper)", "FCNs in the Wild": "FCN Wld",
+                                "Curriculum DA": "Curriculum"}
 
 
 def default_reference_path() -> Path:
@@ -59,6 +65,21 @@ def reference_records(path: str | Path | None = None) -> list[dict[str, Any]]:
             row["mIoU"] = float(rec["mIoU"])
             records.append(row)
     return records
+
+
+def paper_record(row: str | None, records: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The paper's Table-1 record (:func:`reference_records`) of the row the registry calls ``row``
+    (``methods.get(name).table1_row``); ``None`` for rows the paper does not have (source only,
+    PFR only, the oracle) or ``row=None``.
+
+    Args:
+        row: a registry row name (``"CyCADA"``, ``"PFR (the paper's method)"``).
+        records: the paper's records (default: the shipped CSV).
+    """
+    if row is None:
+        return None
+    label = PAPER_LABELS.get(row, row)
+    return next((r for r in (reference_records() if records is None else records) if r["method"] == label), None)
 
 
 def reference_rows(path: str | Path | None = None, label: str = PAPER_LABEL) -> list[str]:

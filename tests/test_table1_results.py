@@ -50,3 +50,17 @@ def test_the_committed_files_hold_every_key():
     for name in ("table1.json", "table1_heldout.json"):
         rows = read_results(results / name)
         assert "source_only" in rows and all(set(RESULT_KEYS) <= set(r) for r in rows.values())
+
+
+def test_every_table1_row_of_the_registry_finds_the_papers_row():
+    """Each method with a paper row finds it in the shipped CSV (the paper's Table 1 has nine rows
+    of other methods plus PFR's; source only, PFR only and the oracle are not among them)."""
+    from pfrlib import methods
+    from pfrlib.table1 import paper_record, reference_records
+
+    found = {m: paper_record(methods.get(m).table1_row) for m in methods.names()}
+    missing = {m for m, r in found.items() if r is None}
+    assert missing == {"source_only", "pfr", "oracle"}
+    assert found["pfr_adv"]["mIoU"] == 44.5 and found["dlow"]["mIoU"] == 42.3 and found["cycada"]["backbone"] == "ResNet-101"
+    assert len({r["method"] for r in found.values() if r}) == len(reference_records())  # every paper row, once
+    assert paper_record(None) is None
