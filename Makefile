@@ -13,6 +13,7 @@ SPEC ?= sweeps/ablation.yaml
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
+	@echo "make reproduce ALL=1   the same, and retrain every multi-seed table instead of reading benchmarks/results/"
 	@echo "make test       the whole test suite (what CI runs): unit, integration, notebooks (smoke)"
 	@echo "make lab        JupyterLab at the repository root, notebooks/ open"
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
@@ -47,7 +48,7 @@ test-fast: setup
 # Run the series headless with its default parameters; outputs go to runs/, never over notebooks/.
 # Reports one line per notebook (what it trains), each run as it starts/finishes, times, a summary.
 reproduce: setup
-	$(PY) -m pfrlib.reproduce --out $(RUNS)/notebooks $(NOTEBOOKS)
+	$(PY) -m pfrlib.reproduce --out $(RUNS)/notebooks $(if $(ALL),--all) $(NOTEBOOKS)
 
 # Re-execute the committed notebooks in place with their defaults (not papermill), then re-pair.
 # The kernel talks over socket files in a private temporary folder (ipc, absolute path: the kernel

@@ -94,40 +94,23 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
 
 
 def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
-    """Markdown table and a JSON summary from ``{method: [final.json, ...]}`` (``pfrlib.metrics.ladder``)."""
-    from pfrlib.metrics import ladder
+    """Markdown table and a JSON summary from ``{method: [final.json, ...]}``: the summary's rows are
+    :func:`pfrlib.results_files.summarize_runs` (the schema the notebooks read)."""
+    from pfrlib.results_files import summarize_runs
 
-    target = ladder({m: [100 * r["target_miou"] for r in runs] for m, runs in results.items()})
-    source = ladder({m: [100 * r["source_miou"] for r in runs] for m, runs in results.items()})
-    summary: dict = {}
+    summary = summarize_runs(results)
     lines = ["| method | target mIoU (mean +- std) | per seed | source mIoU | gap closed | wall time per run (s) |",
              "|---|---|---|---|---|---|"]
-    for m, runs in results.items():
-        t, s_ = target[m], source[m]
-        walls = [r.get("process_wall_s", r["wall_time_s"]) for r in runs]
-        summary[m] = {"target": (t["mean"], t["std"]), "source": (s_["mean"], s_["std"]), "per_seed_target": t["runs"],
-                      "seeds": [r["seed"] for r in runs], "wall_s": walls,
-                      "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
-        gap = "-"
-        if m not in ("source_only", "oracle") and t["gap_closed"] == t["gap_closed"]:  # not NaN
-            summary[m]["gap_closed"] = t["gap_closed"]
-            gap = f"{100 * t['gap_closed']:.0f}%"
-        per_seed = ", ".join(f"{v:.1f}" for v in t["runs"])
-        lines.append(f"| {m} | {t['mean']:.1f} +- {t['std']:.1f} | {per_seed} | "
-                     f"{s_['mean']:.1f} +- {s_['std']:.1f} | {gap} | {', '.join(f'{v:.0f}' for v in walls)} |")
+    for m, row in summary.items():
+        (t_mean, t_std), (s_mean, s_std) = row["target"], row["source"]
+        gap = f"{100 * row['gap_closed']:.0f}%" if "gap_closed" in row else "-"
+        per_seed = ", ".join(f"{v:.1f}" for v in row["per_seed_target"])
+        lines.append(f"| {m} | {t_mean:.1f} +- {t_std:.1f} | {per_seed} | "
+                     f"{s_mean:.1f} +- {s_std:.1f} | {gap} | {', '.join(f'{v:.0f}' for v in row['wall_s'])} |")
     return "\n".join(lines), summary
 
 
 ROOT = Path(__file__).resolve().parent.parent
-
-def _mean_per_class(per_class: list[dict]) -> dict:
-    """Mean over runs of each class's target IoU, in % (``None`` for classes the data never draws)."""
-    out = {}
-    for name in per_class[0]:
-        values = [p[name] for p in per_class if p.get(name) is not None]
-        out[name] = 100 * sum(values) / len(values) if values else None
-    return out
-
 
 #: The method shown in bold in the tables: the paper's.
 PAPERS_METHOD = "pfr_adv"
@@ -203,10 +186,10 @@ DOC_BLOCKS = {
     "reproduce_times": ("docs/teaching.md", ("benchmarks/results/reproduce_times.md",), "pasted"),
 }
 
-#: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one;
-#: source only, PFR only and the oracle are not rows of the paper's table.
-PAPER_ROWS = {"adaptsegnet": "AdaptSegNet", "pfr_adv": "PFR (paper)", "clan": "CLAN", "fcn_wild": "FCN Wld",
-              "road": "ROAD", "curriculum": "Curriculum"}
+#: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one,
+#: among :data:`TABLE1_METHODS`, from the registry (``Method.paper_row``); source only, PFR only and the
+#: oracle are not rows of the paper's table.
+PAPER_ROWS = {m.name: m.paper_row for m in methods.methods() if m.paper_row is not None and m.name in TABLE1_METHODS}
 #: The paper's Table 1 as shipped with the package (GTA5 -> Cityscapes val, mIoU in %).
 PAPER_TABLE = "pfrlib/reference/table1.csv"
 

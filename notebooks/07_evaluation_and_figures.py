@@ -4,9 +4,11 @@
 # **Paper:** Section 4: Eq. (7) (IoU), Table 1 (per-class IoU on GTA5 → Cityscapes) and
 # Figure 3 (target image, non-adapted, conventional adapt, ours, ground truth).
 #
-# This notebook collects the runs of notebooks 03-05 from the shared run directory (training
-# whatever is missing, with the same configurations, so it also runs on its own), evaluates them
-# with `pfrlib.evaluate`, and regenerates the figures in `figures/`:
+# This notebook collects the seed-0 runs of notebooks 03-05 from the shared run directory
+# (training whatever is missing, with the same configurations, so it also runs on its own),
+# evaluates them with `pfrlib.evaluate`, reads the multi-seed results of the project's sweeps
+# (committed in `benchmarks/results/`: two seed sets, 0-2 and the held-out 5-7), and regenerates
+# the figures in `figures/`:
 #
 # * Table 1 side by side: the paper's rows (shipped with `pfrlib` as
 #   `pfrlib/reference/table1.csv`) and ours, each labelled with what it ran on;
@@ -14,7 +16,11 @@
 # * training curves and the ablation bars;
 # * Table 1, SynthStreets edition: the four published baselines that change only the losses
 #   (CLAN, FCNs in the Wild, ROAD, Curriculum DA) trained in the same loop, and the paper's claim
-#   about frequent and rare classes tested against CLAN.
+#   about frequent and rare classes tested against CLAN, on both seed sets.
+#
+# Training every row of Table 1 on two seed sets takes hours on a laptop, so the multi-seed
+# tables come from the committed results files (the cells say which, and print the command that
+# regenerates each); `train_all=True` trains them all here instead (`make reproduce ALL=1`).
 #
 # **Read the table honestly.** Our rows are the small CPU model on SynthStreets at 64x128 with 11
 # of the 19 classes; the paper's are DeepLab-v2 / ResNet-101 on GTA5 → Cityscapes. The numbers
@@ -22,28 +28,11 @@
 # embedded benchmark can check. Paper-scale rows come from `python -m pfrlib.evaluate` on a real
 # checkpoint (notebook 06).
 
-# %%
-import matplotlib.pyplot as plt
-import torch
-
-from IPython.display import display
-
-from pfrlib import viz
-from pfrlib.config import ALL_METHODS, BASELINE_METHODS, METHODS, TrainConfig
-from pfrlib.data import SynthStreets
-from pfrlib.data.transforms import normalize
-from pfrlib.evaluate import PAPER_LABEL, load_model, predict, reference_records, reference_rows
-from pfrlib.io import atomic_write
-from pfrlib.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row, ladder, table_frame, table_record
-from pfrlib.nbtools import (Param, check_parameters, figures_path, load_or_train_many, save_figure, save_metrics,
-                            series_settings, show_table, smoke_from_env)
-from pfrlib.selfcheck import check_close, check_equal
-
-_before = set(globals())
-
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (one seed, 4 iterations); None: read $PFR_SMOKE (off by default)
-seeds = [0, 1, 2]  # seeds to collect (the same as notebook 05 reuses its runs)
+smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
+train_all = False  # True: also train every Table-1 row on both seed sets here (hours on 2 cores) instead of reading the committed results
+seeds = [0, 1, 2]  # seeds of the multi-seed tables; the first seed's runs are collected (or trained) live
+heldout_seeds = [5, 6, 7]  # the held-out seed set (trained only with train_all)
 iterations = None  # training iterations for runs that are missing; None: the cpu preset's default
 num_examples = 4  # target images in the Figure-3 grid
 runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
@@ -51,60 +40,93 @@ out_dir = "../runs/07_evaluation_and_figures"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(globals(), _before, {
+from pfrlib import methods as registry
+from pfrlib.nbtools import Param, start
+
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
+    "train_all": Param(bool),
     "seeds": Param(list, items=int, min=0),
+    "heldout_seeds": Param(list, items=int, min=0),
     "iterations": Param(int, min=1, optional=True),
     "num_examples": Param(int, min=1, max=16),
     "runs_dir": Param(str, optional=True),
     "out_dir": Param(str),
     "figures_dir": Param(str, optional=True),
-})
-smoke = smoke_from_env(smoke)
-runs_dir, base = series_settings(smoke, runs_dir, iterations)
-if smoke:
-    seeds = seeds[:1]
-FIG = figures_path(figures_dir, smoke)
+}, smoke_caps={"seeds": 1, "heldout_seeds": 1})
+runs_dir, base, FIG = setup.runs_dir, setup.base, setup.figures
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+from pfrlib import viz
+from pfrlib.config import TrainConfig
+from pfrlib.data import SynthStreets
+from pfrlib.data.transforms import normalize
+from pfrlib.evaluate import PAPER_LABEL, load_model, predict, reference_records, reference_rows
+from pfrlib.io import atomic_write
+from pfrlib.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row
+from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
+from pfrlib.results_files import TABLE1_FILES, results_ladder, summarize_runs
+from pfrlib.selfcheck import check_close, check_equal
+
+LADDER, BASELINES, TRANSLATION = (registry.names(family) for family in ("ladder", "baseline", "translation"))
 
 # %% [markdown]
 # ## 1. Collect the runs
+#
+# The ablation ladder's runs of the first seed: notebooks 03-05 trained them in the shared run
+# directory, so they are reused; whatever is missing is trained here (the line before says what
+# and about how long). `train_all=True` also trains the ladder and the four baselines on every
+# seed of both seed sets (section 4 and 5 then use those runs).
 
 # %%
-keys = [(method, seed) for method in METHODS for seed in seeds]
+trained_seeds = list(dict.fromkeys([seeds[0], *seeds, *heldout_seeds])) if train_all else [seeds[0]]
+keys = [(method, seed) for method in (LADDER + BASELINES if train_all else LADDER) for seed in trained_seeds]
 cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{m}_s{s}", **base) for m, s in keys]
-results = dict(zip(keys, load_or_train_many(cfgs, jobs=1 if smoke else None)))
-print(f"{len(results)} runs: {len(METHODS)} methods x seeds {seeds}, "
-      f"{results[keys[0]].final['iterations']} iterations each")
+jobs = 1 if smoke else None
+print(announce(cfgs, jobs=jobs))
+results = dict(zip(keys, load_or_train_many(cfgs, jobs=jobs)))
+print(f"{len(results)} runs: {len(LADDER)} ladder methods x seed {seeds[0]}"
+      + (f", and the ladder and baselines x seeds {trained_seeds}" if train_all else "")
+      + f", {results[keys[0]].final['iterations']} iterations each")
 
 # %% [markdown]
 # ## 2. Table 1, side by side
 #
-# Per-class IoU (%) of the first seed's final models on SynthStreets target val (classes
-# SynthStreets does not draw show as `-`; our mIoU averages the 9 it does), under the paper's
-# rows. First the paper's three ResNet-101 rows that matter most here, as the paper reports them:
+# Per-class IoU (%) of the first seed's final models on SynthStreets target val under the
+# paper's rows (our mIoU averages the 9 classes SynthStreets draws). First the paper's three
+# ResNet-101 rows that matter most here, as the paper reports them, a column per method:
 
 # %% tags=["nbval-check-output"]
 paper = reference_records()
-display(table_frame(paper[-3:]))
+show_table({r["method"]: {c: r[c] for c in [*CITYSCAPES_CLASSES, "mIoU"]} for r in paper[-3:]}, digits=1,
+           caption=f"IoU (%), {PAPER_LABEL}, backbone {', '.join(sorted({r['backbone'] for r in paper[-3:]}))}")
+
+# %% [markdown]
+# Then every row of the paper's table and ours, on the classes SynthStreets draws (the paper's
+# on the other ten follow, where ours have nothing to show):
 
 # %%
-LABELS = {
-    "source_only": "Non-adapted (source only)",
-    "adaptsegnet": "Conventional Adapt (AdaptSegNet)",
-    "pfr": "PFR only",
-    "pfr_adv": "Ours (PFR + adversarial)",
-    "oracle": "Oracle (target labels)",
-}
-arch = results[(METHODS[0], seeds[0])].config.model.arch
-h, w = results[(METHODS[0], seeds[0])].config.data.synth_size
+arch = results[(LADDER[0], seeds[0])].config.model.arch
+h, w = results[(LADDER[0], seeds[0])].config.data.synth_size
 ours = []
-for method in METHODS:
+for method in LADDER:
     f = results[(method, seeds[0])].final
-    ours.append(dict(name=f"{LABELS[method]} (ours)", per_class=f["target_val"]["per_class_iou"],
+    ours.append(dict(name=f"{registry.get(method).table1_row} (ours)", per_class=f["target_val"]["per_class_iou"],
                      miou_value=f["target_miou"], backbone=f"{arch} (CPU)"))
+drawn_by_synth = [c for c in CITYSCAPES_CLASSES if ours[0]["per_class"][c] is not None]
 ran_on = f"SynthStreets {h}x{w} target val, seed {seeds[0]}"
-display(table_frame([{**r, "ran on": PAPER_LABEL} for r in paper]
-                    + [{**table_record(**row), "ran on": ran_on} for row in ours]))
+row_name = {m.paper_row: m.table1_row for m in registry.methods() if m.paper_row}  # the paper's row -> ours
+show_table([{"row": f"paper: {row_name.get(r['method'], r['method'])}", **{c: r[c] for c in drawn_by_synth},
+             "mIoU": r["mIoU"], "backbone": r["backbone"]} for r in paper]
+           + [{"row": f"ours: {registry.get(m).table1_row}", **{c: 100 * row["per_class"][c] for c in drawn_by_synth},
+               "mIoU": 100 * row["miou_value"], "backbone": row["backbone"]} for m, row in zip(LADDER, ours)],
+           digits=1, index="row", caption=f"IoU (%) on the classes SynthStreets draws; paper: {PAPER_LABEL}; ours: {ran_on}")
+show_table([{"row": f"paper: {row_name.get(r['method'], r['method'])}",
+             **{c: r[c] for c in CITYSCAPES_CLASSES if c not in drawn_by_synth}} for r in paper], digits=1, index="row",
+           caption="the paper's IoU (%) on the other classes (SynthStreets does not draw them: ours are '-')")
 # the same table as Markdown, for a report
 markdown = format_table(reference_rows() + [format_table_row(**(row | {"name": f"{row['name']}; {ran_on}"}))
                                             for row in ours])
@@ -113,7 +135,7 @@ _ = atomic_write(FIG / "table1_side_by_side.md", lambda fh: fh.write(markdown + 
 # %% [markdown]
 # ### Exercise 1
 #
-# Which classes does the full method ("Ours", `pfr_adv`) improve over AdaptSegNet
+# Which classes does the full method ("PFR (the paper's method)", `pfr_adv`) improve over AdaptSegNet
 # (`adaptsegnet`) in the first seed's runs? Read the per-class IoUs from
 # `results[(method, seeds[0])].final["target_val"]["per_class_iou"]` (fractions; `None` for
 # classes SynthStreets does not draw) and set `improved_classes` to the list of class names
@@ -150,7 +172,7 @@ labels = torch.stack([tgt_val[i][1] for i in range(num_examples)])
 preds = {}
 for method in ("source_only", "adaptsegnet", "pfr_adv"):
     model, _ = load_model(results[(method, seeds[0])].out / "checkpoint_last.pt")
-    preds[LABELS[method].split(" (")[0]] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
+    preds[registry.get(method).table1_row] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
 fig = viz.prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
                           title=f"SynthStreets target val #0-{num_examples - 1}, models of seed {seeds[0]}",
                           class_ids=SynthStreets.class_ids)
@@ -165,18 +187,36 @@ plt.show()
 
 # %%
 fig = viz.plot_training_curves(
-    {m: results[(m, seeds[0])].out / "metrics.jsonl" for m in METHODS}, keys=("seg", "val_target_miou"),
-    title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
+    {registry.get(m).table1_row: results[(m, seeds[0])].out / "metrics.jsonl" for m in LADDER},
+    keys=("seg", "val_target_miou"), title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
 )
 save_figure(fig, FIG / "07_training_curves.png")
 plt.show()
 
+# %% [markdown]
+# Over seeds, from the project's sweeps: the committed results files (the cell prints which, and
+# the command that regenerates each), or with `train_all=True` the runs trained in section 1.
+# The ladder below is the first seed set's; section 5 puts both side by side.
+
 # %%
-table = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in METHODS})
-show_table([{"method": m, "mean mIoU": t["mean"], "std": t["std"], "gap closed (%)": 100 * t["gap_closed"],
-             "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])} for m, t in table.items()],
-           digits=1, index="method", caption=f"SynthStreets target val mIoU (%), seeds {seeds}")
-fig = viz.plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over seeds {seeds}")
+if train_all:
+    summaries = {f"{name} {', '.join(map(str, ss))}": summarize_runs({m: [results[(m, s)].final for s in ss]
+                                                                      for m in LADDER + BASELINES})
+                 for name, ss in (("seeds", seeds), ("held-out", heldout_seeds))}
+    print(f"computed from the runs trained above in {runs_dir}")
+else:
+    summaries = {}
+    for f in TABLE1_FILES:
+        summaries[f.label] = f.read()
+        print(f"{f.what}: read from {f.path}; regenerate it with\n    {f.regenerate()}")
+first = next(iter(summaries))
+table = results_ladder(summaries[first], LADDER)
+show_table([{"method": registry.get(m).table1_row, "mean mIoU": t["mean"], "std": t["std"],
+             "gap closed (%)": 100 * t["gap_closed"], "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])}
+            for m, t in table.items()],
+           digits=1, index="method", caption=f"SynthStreets target val mIoU (%), {first}")
+fig = viz.plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over {first}",
+                      labels={m: registry.get(m).table1_row for m in table})
 save_figure(fig, FIG / "07_ablation_bars.png")
 plt.show()
 
@@ -224,7 +264,7 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 # "stuff-like" classes: road, building, vegetation, terrain). On SynthStreets the target shift is
 # appearance, so adaptation shows where colour carried the class for the source-only model:
 # sky (grey instead of blue), sidewalk, building, and cars, and the two alignments split the
-# work: compare the sky column of "PFR only" with that of "Conventional Adapt". Small classes
+# work: compare the sky column of "PFR only" with that of "AdaptSegNet". Small classes
 # (pole, traffic sign, person) gain least and stay far below the oracle row of the table: small,
 # dark, noisy target objects are where the remaining gap lives.
 
@@ -248,13 +288,8 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 #   model trained on source, imposed on the target predictions (a KL term).
 #
 # The three image-translation methods (CyCADA, DLOW, TGCF-DA) first restyle the source images
-# with a GAN; they are not run here and appear with the paper's numbers only, labelled as such.
-
-# %%
-keys_b = [(method, seed) for method in BASELINE_METHODS for seed in seeds]
-cfgs_b = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{m}_s{s}", **base) for m, s in keys_b]
-results.update(zip(keys_b, load_or_train_many(cfgs_b, jobs=1 if smoke else None)))
-table1 = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in ALL_METHODS})
+# with a GAN (`pfrlib.translation`); their rows show our numbers where the results files hold
+# them, and "-" otherwise.
 
 # %% [markdown]
 # Every row of the paper's Table 1 once: what this project measured on SynthStreets (mean ± std
@@ -262,33 +297,32 @@ table1 = ladder({m: [100 * results[(m, s)].target_miou for s in seeds] for m in 
 # Read down a column, never across: the two columns are different benchmarks and networks.
 
 # %%
-PAPER_ROW = {"adaptsegnet": "AdaptSegNet", "pfr_adv": "PFR (paper)", "clan": "CLAN", "fcn_wild": "FCN Wld",
-             "road": "ROAD", "curriculum": "Curriculum"}
-ROW_LABEL = {**LABELS, "clan": "CLAN", "fcn_wild": "FCNs in the Wild", "road": "ROAD", "curriculum": "Curriculum DA"}
+table1 = {name: results_ladder(summary, [m for m in registry.names() if m in summary]) for name, summary in summaries.items()}
 paper_by_name = {r["method"]: r for r in paper}
 rows = []
-for m, t in table1.items():
-    p = paper_by_name.get(PAPER_ROW.get(m))
-    rows.append({"Table 1 row": ROW_LABEL[m], "ours: mIoU": t["mean"], "ours: ± std": t["std"],
-                 "ours: gap closed (%)": None if m in ("source_only", "oracle") else 100 * t["gap_closed"],
-                 "paper: mIoU": None if p is None else p["mIoU"], "paper: backbone": "" if p is None else p["backbone"]})
-for name in ("CyCADA", "DLOW", "TGCF-DA"):
-    p = paper_by_name[name]
-    rows.append({"Table 1 row": f"{name} (image translation, not run here)", "ours: mIoU": None, "ours: ± std": None,
-                 "ours: gap closed (%)": None, "paper: mIoU": p["mIoU"], "paper: backbone": p["backbone"]})
+for m in registry.names():
+    row = {"Table 1 row": registry.get(m).table1_row}
+    for name, t in table1.items():
+        r = t.get(m)
+        row |= {f"mIoU, {name}": r and f"{r['mean']:.1f} ± {r['std']:.1f}",
+                f"gap %, {name}": None if r is None or m in ("source_only", "oracle") else 100 * r["gap_closed"]}
+    p = paper_by_name.get(registry.get(m).paper_row)
+    rows.append(row | {"paper mIoU": p and p["mIoU"], "paper backbone": p and p["backbone"]})
 show_table(rows, digits=1, index="Table 1 row",
-           caption=f"ours: SynthStreets {h}x{w} target val, seeds {seeds}; paper: {PAPER_LABEL}")
+           caption=f"mIoU: ours, SynthStreets {h}x{w} target val (%), mean ± std over each seed set; "
+                   f"gap %: share of the source-only -> oracle gap closed; paper: {PAPER_LABEL}")
+absent = [registry.get(m).table1_row for m in registry.names() if not any(m in t for t in table1.values())]
+if absent:
+    print(f"{', '.join(absent)}: " + ("not trained here" if train_all else "not in the results file") + " ('-')")
 
 # %% [markdown]
-# Per class, mean over the seeds (a row per method, a column per class SynthStreets draws):
+# Per class, mean over the first seed set (a row per method, a column per class SynthStreets draws):
 
 # %%
-per_class_mean = {}
-for m in ALL_METHODS:
-    runs = [results[(m, s)].final["target_val"]["per_class_iou"] for s in seeds]
-    per_class_mean[m] = {c: None if runs[0][c] is None else 100 * sum(r[c] for r in runs) / len(runs) for c in runs[0]}
-fig = viz.plot_iou_heatmap({ROW_LABEL[m]: per_class_mean[m] for m in ALL_METHODS}, highlight=ROW_LABEL["pfr_adv"],
-                           title=f"Table 1, SynthStreets edition: target val IoU (%), mean over seeds {seeds}")
+per_class_mean = {m: row["per_class_target"] for m, row in summaries[first].items()}
+fig = viz.plot_iou_heatmap({registry.get(m).table1_row: v for m, v in per_class_mean.items()},
+                           highlight=registry.get("pfr_adv").table1_row,
+                           title=f"Table 1, SynthStreets edition: target val IoU (%), mean over {first}")
 save_figure(fig, FIG / "07_table1_per_class.png")
 plt.show()
 
@@ -303,7 +337,7 @@ plt.show()
 # numbers: PFR minus CLAN per class on GTA5 → Cityscapes.
 
 # %%
-pfr_row, clan_row = paper_by_name["PFR (paper)"], paper_by_name["CLAN"]
+pfr_row, clan_row = paper_by_name[registry.get("pfr_adv").paper_row], paper_by_name[registry.get("clan").paper_row]
 paper_delta = {c: pfr_row[c] - clan_row[c] for c in CITYSCAPES_CLASSES}
 show_table([{"class": c, "PFR": pfr_row[c], "CLAN": clan_row[c], "PFR - CLAN": d}
             for c, d in sorted(paper_delta.items(), key=lambda kv: -kv[1])],
@@ -345,13 +379,17 @@ share = class_pixel_share(val_labels)
 drawn = [c for c, v in zip(CITYSCAPES_CLASSES, share) if v > 0]
 share_pct = {c: 100 * float(share[CITYSCAPES_CLASSES.index(c)]) for c in drawn}
 split = 100 / len(drawn)
-delta = {c: per_class_mean["pfr_adv"][c] - per_class_mean["clan"][c] for c in drawn}
+deltas = {name: {c: summary["pfr_adv"]["per_class_target"][c] - summary["clan"]["per_class_target"][c] for c in drawn}
+          for name, summary in summaries.items()}
+delta = deltas[first]
 show_table([{"class": c, "pixel share (%)": share_pct[c], "group": "frequent" if share_pct[c] > split else "rare",
              "PFR + adv IoU": per_class_mean["pfr_adv"][c], "CLAN IoU": per_class_mean["clan"][c],
-             "PFR + adv - CLAN": delta[c]} for c in sorted(drawn, key=lambda c: -share_pct[c])],
-           digits=1, index="class", caption=f"SynthStreets target val, mean over seeds {seeds}; frequent = share > {split:.1f}%")
+             **{f"difference, {name}": d[c] for name, d in deltas.items()}}
+            for c in sorted(drawn, key=lambda c: -share_pct[c])],
+           digits=1, index="class", caption=f"SynthStreets target val; IoU: mean over {first}; difference: PFR + adv IoU "
+                                            f"minus CLAN IoU (points); frequent = share > {split:.1f}%")
 fig = viz.plot_share_vs_difference(share_pct, delta, split, ylabel="IoU: PFR + adv - CLAN (points)",
-                                   title=f"Is PFR's edge over CLAN on the frequent classes? (seeds {seeds})")
+                                   title=f"Is PFR's edge over CLAN on the frequent classes? ({first})")
 save_figure(fig, FIG / "07_frequent_vs_rare.png")
 plt.show()
 
@@ -362,7 +400,7 @@ plt.show()
 # points) over the **frequent** classes and over the **rare** ones, as a dict
 # `group_delta = {"frequent": ..., "rare": ...}`. The paper's claim predicts the first is larger
 # than the second. Does it hold here? Is the difference larger than the spread over seeds in the
-# table of section 5?
+# table of section 5? (`delta` is the first seed set's; the verdict below repeats it on both.)
 
 # %% tags=["solution"]
 # Exercise 5. Compute `group_delta`: the mean of `delta` over the frequent classes (share_pct > split)
@@ -384,21 +422,23 @@ check_close("mean IoU difference per group", group_delta, {g: sum(v) / len(v) fo
 # %%
 _freq = [c for c in drawn if share_pct[c] > split]
 _rare = [c for c in drawn if share_pct[c] <= split]
-_mean = {g: sum(delta[c] for c in cs) / len(cs) for g, cs in (("frequent", _freq), ("rare", _rare))}
-for g, cs in (("frequent", _freq), ("rare", _rare)):
-    ahead = [c for c in cs if delta[c] > 0]
-    print(f"{g:>8} classes ({', '.join(cs)}): PFR + adv ahead of CLAN on {len(ahead)} of {len(cs)}, "
-          f"mean difference {_mean[g]:+.1f} IoU points")
-print(f"overall: PFR + adv {table1['pfr_adv']['mean']:.1f} ± {table1['pfr_adv']['std']:.1f} mIoU, "
-      f"CLAN {table1['clan']['mean']:.1f} ± {table1['clan']['std']:.1f}")
-print("the paper's pattern (a larger edge on frequent classes) "
-      + ("holds" if _mean["frequent"] > _mean["rare"] else "does not hold") + " on SynthStreets")
-# one class can decide a mean over three to six classes: the verdict again without the largest difference
-_top = max(drawn, key=lambda c: abs(delta[c]))
-_without = {g: [delta[c] for c in cs if c != _top] for g, cs in (("frequent", _freq), ("rare", _rare))}
-_mean_without = {g: sum(v) / len(v) for g, v in _without.items() if v}
-print(f"without {_top} ({delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g, v in _mean_without.items())
-      + " -> the pattern " + ("holds" if _mean_without.get("frequent", 0) > _mean_without.get("rare", 0) else "does not hold"))
+for _name, _delta in deltas.items():
+    print(f"{_name}:")
+    _mean = {g: sum(_delta[c] for c in cs) / len(cs) for g, cs in (("frequent", _freq), ("rare", _rare))}
+    for g, cs in (("frequent", _freq), ("rare", _rare)):
+        ahead = [c for c in cs if _delta[c] > 0]
+        print(f"  {g:>8} classes ({', '.join(cs)}): PFR + adv ahead of CLAN on {len(ahead)} of {len(cs)}, "
+              f"mean difference {_mean[g]:+.1f} IoU points")
+    print(f"  overall: PFR + adv {table1[_name]['pfr_adv']['mean']:.1f} ± {table1[_name]['pfr_adv']['std']:.1f} mIoU, "
+          f"CLAN {table1[_name]['clan']['mean']:.1f} ± {table1[_name]['clan']['std']:.1f}")
+    print("  the paper's pattern (a larger edge on frequent classes) "
+          + ("holds" if _mean["frequent"] > _mean["rare"] else "does not hold") + " on SynthStreets")
+    # one class can decide a mean over three to six classes: the verdict again without the largest difference
+    _top = max(drawn, key=lambda c: abs(_delta[c]))
+    _without = {g: [_delta[c] for c in cs if c != _top] for g, cs in (("frequent", _freq), ("rare", _rare))}
+    _mean_without = {g: sum(v) / len(v) for g, v in _without.items() if v}
+    print(f"  without {_top} ({_delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g, v in _mean_without.items())
+          + " -> the pattern " + ("holds" if _mean_without.get("frequent", 0) > _mean_without.get("rare", 0) else "does not hold"))
 
 # %% [markdown]
 # **Reading it.** Three things to keep apart before agreeing or disagreeing with the paper:
@@ -418,17 +458,18 @@ print(f"without {_top} ({delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g
 #   classes?), not the paper's numbers.
 #
 # The held-out seeds (`sweeps/table1_heldout.yaml`, docs/results.md) repeat all nine rows on seeds no value
-# was chosen on; rerun this section on them with `-y "seeds: [5, 6, 7]"` (What to try).
+# was chosen on: where the two verdicts above disagree, the held-out one is the honest answer.
 
 # %%
 metrics = dict(
     notebook="07_evaluation_and_figures",
-    parameters=P | {"smoke": smoke, "runs_dir": runs_dir, "seeds": seeds},
+    parameters=setup.params | {"runs_dir": runs_dir},
+    results_source="trained here" if train_all else {f.label: f.path for f in TABLE1_FILES},
     ladder=table,
-    per_class_first_seed={m: results[(m, seeds[0])].final["target_val"]["per_class_iou"] for m in METHODS},
+    per_class_first_seed={m: results[(m, seeds[0])].final["target_val"]["per_class_iou"] for m in LADDER},
     table1=table1,
     table1_per_class_mean=per_class_mean,
-    frequent_vs_rare={"share_pct": share_pct, "split_pct": split, "pfr_adv_minus_clan": delta},
+    frequent_vs_rare={"share_pct": share_pct, "split_pct": split, "pfr_adv_minus_clan": deltas},
 )
 print("wrote", save_metrics(out_dir, metrics))
 
@@ -444,12 +485,12 @@ print("wrote", save_metrics(out_dir, metrics))
 # # Table 1, SynthStreets edition as a sweep (resumable), on the seeds above or the held-out ones
 # make sweep SPEC=sweeps/table1.yaml
 # make sweep SPEC=sweeps/table1_heldout.yaml
-# # section 5 on the held-out seeds (trains what is missing: all nine rows x 3 seeds, about an hour on 2 cores)
-# .venv/bin/papermill --cwd notebooks notebooks/07_evaluation_and_figures.ipynb runs/07_heldout.ipynb \
-#     -y "seeds: [5, 6, 7]" -p out_dir ../runs/07_heldout -p figures_dir ../runs/07_heldout
-# # regenerate the figures from five seeds
+# # then rewrite the results files this notebook reads from those runs
+# python benchmarks/ablation.py --table1 --seeds 0 1 2 --collect runs/table1 --save benchmarks/results/table1.json
+# python benchmarks/ablation.py --table1 --seeds 5 6 7 --collect runs/table1_heldout --save benchmarks/results/table1_heldout.json
+# # or train every table here instead of reading the files, on five seeds (hours on 2 cores)
 # .venv/bin/papermill --cwd notebooks notebooks/07_evaluation_and_figures.ipynb runs/07_5seeds.ipynb \
-#     -y "seeds: [0, 1, 2, 3, 4]" -p out_dir ../runs/07_5seeds -p figures_dir ../runs/07_5seeds
+#     -p train_all True -y "seeds: [0, 1, 2, 3, 4]" -p out_dir ../runs/07_5seeds -p figures_dir ../runs/07_5seeds
 # ```
 #
 # **More questions**

@@ -62,6 +62,8 @@ class Method:
         baseline: the :class:`pfrlib.baselines.Baseline` subclass that adds its terms, or None.
         section: the ``TrainConfig`` section holding its own options and weights, or None.
         table1_row: the row's name in the paper's Table 1 (or ours where it has none), or None.
+        paper_row: its row in the shipped copy of the paper's Table 1 (the ``method`` column of
+            ``pfrlib/reference/table1.csv``), or None where the paper has no such row.
         trains_on_target_labels: supervised on the labelled *target* training set (the oracle).
         classifiers: stage-5 classifiers of its network (2 for CLAN's ``C1``, ``C2``).
     """
@@ -75,6 +77,7 @@ class Method:
     baseline: Optional[type] = None
     section: Optional[str] = None
     table1_row: Optional[str] = None
+    paper_row: Optional[str] = None
     trains_on_target_labels: bool = False
     classifiers: int = 1
 
@@ -123,31 +126,38 @@ def methods(family: Optional[str] = None) -> tuple[Method, ...]:
 register(Method("source_only", "source only", "ladder", uses_target_images=False,
                 table1_row="Non-adapted (source only)"))
 register(Method("adaptsegnet", 'AdaptSegNet (output-space adversarial, "Conventional Adapt")', "ladder",
-                uses_target_images=True, discriminator="output", eq6_terms=("adv",), table1_row="AdaptSegNet"))
+                uses_target_images=True, discriminator="output", eq6_terms=("adv",), table1_row="AdaptSegNet",
+                paper_row="AdaptSegNet"))
 register(Method("pfr", "PFR only (Eq. 4)", "ladder", uses_target_images=True, eq6_terms=("pfr",),
                 table1_row="PFR only (Eq. 4)"))
 register(Method("pfr_adv", "PFR + adversarial (the paper's method)", "ladder", uses_target_images=True,
-                discriminator="output", eq6_terms=("adv", "pfr"), table1_row="PFR (the paper's method)"))
+                discriminator="output", eq6_terms=("adv", "pfr"), table1_row="PFR (the paper's method)",
+                paper_row="PFR (paper)"))
 register(Method("oracle", "oracle (target labels)", "ladder", uses_target_images=False,
                 trains_on_target_labels=True, table1_row="Oracle (target labels)"))
 
 # --------------------------------------------------------------------------- Table-1 baselines
 register(Method("clan", "CLAN (Luo et al., CVPR 2019)", "baseline", uses_target_images=True,
-                discriminator="output", baseline=CLAN, section="clan", table1_row="CLAN", classifiers=2))
+                discriminator="output", baseline=CLAN, section="clan", table1_row="CLAN", paper_row="CLAN",
+                classifiers=2))
 register(Method("fcn_wild", "FCNs in the Wild (Hoffman et al., 2016)", "baseline", uses_target_images=True,
-                discriminator="feature", baseline=FCNWild, section="fcn_wild", table1_row="FCNs in the Wild"))
+                discriminator="feature", baseline=FCNWild, section="fcn_wild", table1_row="FCNs in the Wild",
+                paper_row="FCN Wld"))
 register(Method("road", "ROAD (Chen, Li, Van Gool, CVPR 2018)", "baseline", uses_target_images=True,
-                discriminator="region", baseline=ROAD, section="road", table1_row="ROAD"))
+                discriminator="region", baseline=ROAD, section="road", table1_row="ROAD", paper_row="ROAD"))
 register(Method("curriculum", "Curriculum DA (Zhang, David, Gong, ICCV 2017)", "baseline",
-                uses_target_images=True, baseline=Curriculum, section="curriculum", table1_row="Curriculum DA"))
+                uses_target_images=True, baseline=Curriculum, section="curriculum", table1_row="Curriculum DA",
+                paper_row="Curriculum"))
 
 # --------------------------------------------------------------------------- input-space rows (pfrlib.translation)
 # Stage 1 trains an image translator (the ``translation`` config section), stage 2 the network on
 # the translated source set: CyCADA and DLOW with AdaptSegNet's output-space discriminator, TGCF-DA
 # with a mean teacher (pfrlib.translation.mean_teacher).
 register(Method("cycada", "CyCADA (Hoffman et al., ICML 2018)", "translation", uses_target_images=True,
-                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="CyCADA"))
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="CyCADA",
+                paper_row="CyCADA"))
 register(Method("dlow", "DLOW (Gong et al., CVPR 2019)", "translation", uses_target_images=True,
-                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="DLOW"))
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="DLOW",
+                paper_row="DLOW"))
 register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", uses_target_images=True,
-                section="translation", table1_row="TGCF-DA"))
+                section="translation", table1_row="TGCF-DA", paper_row="TGCF-DA"))

@@ -2,33 +2,43 @@
 
 Papermill injects parameters as a new cell after the ``parameters``-tagged cell and only *warns*
 about names the notebook does not declare, so a typo (``-p iters 50`` for ``iterations``) would
-silently run the defaults. Each notebook therefore snapshots its namespace before the parameters
-cell and checks every parameter in one call right after it, declaring each one's type, choices
-and range once::
+silently run the defaults. Each notebook therefore declares its parameters once (type, choices,
+range) and checks them in one call right after the parameters cell::
 
-    _before = set(globals())          # cell before the parameters cell
-    ...                               # parameters cell (papermill's injected cell follows it)
-    P = check_parameters(globals(), _before, {
+    # parameters cell (papermill's injected cell follows it)
+    seed = 0  # ...
+    gram_normalize = "chw"  # ...
+    figures_dir = None  # ...
+
+    # the next cell
+    from pfrlib import nbtools
+    from pfrlib.nbtools import Param
+    setup = nbtools.start(globals(), {
         "seed": Param(int, min=0),
         "gram_normalize": Param(str, choices=("chw", "hw", "none")),
         "figures_dir": Param(str, optional=True),
     })
 
-The names are declared explicitly: the injected cell runs between the parameters cell and the
-check, so the namespace alone cannot tell a declared name from a mistyped one.
+:func:`start` finds the notebook's parameters as the names of its namespace that can be one
+(:func:`notebook_parameters`: not private, not a module, function or class, not IPython's own),
+so a name papermill injected that the notebook does not declare is reported by name. Import
+lesson constants (tuples, dicts) *after* :func:`start`: before it they would look like parameters.
+The older :func:`check_parameters` takes the names that existed before the parameters cell
+instead (``_before = set(globals())``).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .io import write_json
 
-__all__ = ["smoke_from_env", "Param", "check_parameters", "figures_path", "series_settings", "save_metrics",
+__all__ = ["smoke_from_env", "Param", "Setup", "start", "notebook_parameters", "IPYTHON_NAMES", "check_parameters", "figures_path", "series_settings", "save_metrics",
            "live_frontend", "SMOKE_TRAINING"]
 
 #: Training overrides in smoke mode: a few iterations, no periodic validation, tiny val sets.
@@ -137,13 +147,19 @@ def check_parameters(
     """
     before = set(before) | {"_before"}
     params = {k: v for k, v in namespace.items() if k not in before and not k.startswith("_")}
+    return _checked(params, declared, choices, positive)
+
+
+def _checked(params: Mapping[str, Any], declared: Mapping[str, Param | type] | Iterable[str],
+             choices: Mapping[str, Iterable[Any]] | None = None, positive: Iterable[str] = ()) -> dict[str, Any]:
+    """``params`` (name -> value) checked against ``declared`` (see :func:`check_parameters`)."""
     if isinstance(declared, Mapping):
         specs = {k: (v if isinstance(v, Param) else Param(v)) for k, v in declared.items()}
     else:
         specs = {k: None for k in declared}
     missing = sorted(set(specs) - set(params))
     if missing:
-        raise ValueError(f"parameters {missing} are declared but not defined before check_parameters")
+        raise ValueError(f"parameters {missing} are declared but not defined in the parameters cell")
     unknown = sorted(set(params) - set(specs))
     if unknown:
         raise ValueError(f"unknown notebook parameter(s) {unknown}; this notebook takes: {sorted(specs)}")
@@ -159,7 +175,81 @@ def check_parameters(
         value = params.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"parameter {name!r} must be a number > 0, got {value!r}")
-    return params
+    return {name: params[name] for name in specs}
+
+
+#: Names IPython itself puts in a notebook's namespace (never parameters).
+IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The names of a notebook's namespace that can be parameters, with their values: every name
+    that is not private (``_x``), not IPython's own (:data:`IPYTHON_NAMES`) and not a module, a
+    function or a class (parameters are plain values: numbers, strings, lists, ``None``)."""
+    return {k: v for k, v in namespace.items()
+            if not k.startswith("_") and k not in IPYTHON_NAMES and not inspect.ismodule(v) and not callable(v)}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What :func:`start` settled for a notebook.
+
+    Attributes:
+        params: the checked parameters as the notebook runs them (``smoke`` resolved, smoke caps
+            applied): what it saves in ``metrics.json``.
+        smoke: smoke mode (see :func:`smoke_from_env`).
+        figures: the folder figures go to (see :func:`figures_path`).
+        runs_dir: the series' shared run directory (see :func:`series_settings`); ``None`` for a
+            notebook without a ``runs_dir`` parameter.
+        base: the training overrides every run of the notebook shares (see :func:`series_settings`).
+    """
+
+    params: dict[str, Any]
+    smoke: bool
+    figures: Path
+    runs_dir: str | None = None
+    base: dict[str, Any] = field(default_factory=dict)
+
+
+def start(namespace: dict[str, Any], spec: Mapping[str, Param | type],
+          smoke_caps: Mapping[str, int] | None = None) -> Setup:
+    """Everything a notebook does after its parameters cell, in one call.
+
+    Checks every parameter against ``spec`` (an undeclared name, e.g. one papermill injected with
+    a typo, is reported by name with the list of the parameters the notebook takes), resolves
+    ``smoke`` (``None``: ``$PFR_SMOKE``), cuts the parameters named in ``smoke_caps`` in smoke
+    mode, and works out where figures and runs go. ``smoke`` and the cut values are written back
+    into ``namespace``, so the rest of the notebook reads the values it runs with.
+
+    Args:
+        namespace: the notebook's ``globals()``, right after the parameters (and any injected) cell.
+        spec: ``{name: Param(...)}`` for every parameter (a bare type stands for ``Param(type)``);
+            ``smoke``, ``figures_dir``, ``runs_dir`` and ``iterations`` have their usual meaning
+            (:func:`figures_path`, :func:`series_settings`) when declared.
+        smoke_caps: in smoke mode, ``{name: n}``: an integer parameter becomes at most ``n``, a
+            list parameter its first ``n`` items (e.g. ``{"seeds": 1, "num_images": 4}``).
+
+    Returns:
+        A :class:`Setup`.
+
+    Raises:
+        ValueError naming the parameter and what was expected.
+    """
+    params = _checked(notebook_parameters(namespace), spec)
+    smoke = smoke_from_env(params.get("smoke"))
+    if "smoke" in spec:
+        params["smoke"] = smoke
+    if smoke:
+        for name, cap in (smoke_caps or {}).items():
+            if name not in params:
+                raise ValueError(f"smoke_caps names {name!r}, which is not a parameter of this notebook")
+            value = params[name]
+            params[name] = list(value)[:cap] if isinstance(value, (list, tuple)) else min(value, cap)
+    written = ["smoke", *(smoke_caps or {})] if smoke else ["smoke"]
+    namespace.update({k: params[k] for k in written if k in params})
+    runs_dir, base = series_settings(smoke, params.get("runs_dir"), params.get("iterations"))
+    return Setup(params=params, smoke=smoke, figures=figures_path(params.get("figures_dir"), smoke),
+                 runs_dir=runs_dir if "runs_dir" in spec else None, base=base)
 
 
 def figures_path(figures_dir: str | None, smoke: bool, default: str = "../figures") -> Path:

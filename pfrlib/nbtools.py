@@ -2,8 +2,10 @@
 and load-or-train, which reuses, resumes or trains runs by the launcher's one rule
 (:mod:`pfrlib.launch`).
 
-Notebooks import everything from here (``from pfrlib.nbtools import Param, check_parameters,
-load_or_train_many, ...``).
+Notebooks import everything from here (``from pfrlib.nbtools import Param, start,
+load_or_train_many, ...``). A notebook opens with one call, :func:`start` (its parameters checked,
+smoke mode, where figures and runs go), and says what it will train, and about how long that takes
+here from measured times, with :func:`announce` before it trains.
 """
 
 from __future__ import annotations
@@ -11,32 +13,37 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
+from .config import TrainConfig
 from .io import read_json
 from .launch import Job, LocalBackend, launch, plan, reused_line, same_configuration
-from .nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend, save_metrics,
-                       series_settings, smoke_from_env)
+from .nbparams import (IPYTHON_NAMES, SMOKE_TRAINING, Param, Setup, check_parameters, figures_path, live_frontend,
+                       notebook_parameters, save_metrics, series_settings, smoke_from_env, start)
 from .record import FINAL_JSON
 from .train import TrainResult, train
 from .viz import save_figure
 
-__all__ = ["smoke_from_env", "Param", "check_parameters", "figures_path", "series_settings", "save_figure",
+__all__ = ["start", "Setup", "announce", "measured_seconds_per_iteration", "MEASURED_TIMES", "notebook_parameters",
+           "IPYTHON_NAMES", "smoke_from_env", "Param", "check_parameters", "figures_path", "series_settings", "save_figure",
            "save_metrics", "live_frontend", "show_table", "interactive", "load_or_train", "load_or_train_many",
            "same_configuration", "SMOKE_TRAINING"]
 
 
 # --------------------------------------------------------------------------- display
 def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None = None,
-               caption: str | None = None) -> None:
+               caption: str | None = None, missing: str = "-") -> None:
     """Display rows as a table (a pandas DataFrame: HTML in JupyterLab and on repository pages,
-    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping).
+    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping), every
+    column shown (pandas' column limit is lifted for this table only), missing values
+    (``None``, NaN) shown as ``missing``.
 
     Args:
         data: a list of dicts (one per row), a dict of columns, or a DataFrame.
         digits: decimals for float columns.
         index: the column to use as the row labels.
         caption: a line printed above the table.
+        missing: what a missing value shows as.
     """
     import pandas as pd  # noqa: PLC0415  (optional heavy dependency: only notebooks show tables)
     from IPython.display import display  # noqa: PLC0415  (only inside a notebook kernel)
@@ -45,9 +52,12 @@ def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None
     if index is not None:
         frame = frame.set_index(index)
     frame = frame.round(digits if isinstance(digits, int) else dict(digits))
+    if frame.isna().to_numpy().any():
+        frame = frame.astype(object).where(frame.notna(), missing)
     if caption:
         print(caption)
-    display(frame)
+    with pd.option_context("display.max_columns", None, "display.width", 1000):  # text too: one line per row
+        display(frame)
 
 
 def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str | None = None) -> None:
@@ -168,3 +178,114 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
         print(f"training {len(todo)} run(s), 1 at a time: {', '.join(Path(c.run.out).name for c in todo)}", flush=True)
     return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / FINAL_JSON), config=c)
             if d == "reuse" else _train_here(c, d) for c, d in zip(configs, decisions)]
+
+
+# --------------------------------------------------------------------------- what training will take
+#: The committed, generated results files whose measured per-run wall times (``{method: {"wall_s":
+#: [...], "iterations": n, ...}}``: one-thread runs, two at a time on two cores) estimate how long
+#: a notebook's training takes; relative to the repository root.
+MEASURED_TIMES = ("benchmarks/results/table1_heldout.json", "benchmarks/results/table1.json")
+
+
+def _repository_root() -> Path:
+    """The folder that holds the ``pfrlib`` package (the repository root in a checkout)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
+                                   default_iterations: int | None = None) -> tuple[dict[str, float], list[str]]:
+    """Measured seconds per training iteration of each method, from the results files.
+
+    Each run's wall time is divided by its iteration count: the method entry's ``iterations``
+    (a number, or one per run), else ``default_iterations`` (the caller says which: the ``cpu``
+    preset's count for files written before they recorded it). A method's value is the mean over
+    the runs of every file that has it.
+
+    Args:
+        files: results files, relative to ``root``; missing ones are skipped.
+        root: default: the repository root (the folder above the ``pfrlib`` package).
+        default_iterations: iterations of a run whose file does not record them (``None``: skip it).
+
+    Returns:
+        ``({method: seconds per iteration}, [the files read, as given])``.
+
+    Raises:
+        ValueError naming a file that exists but is not a results file of that layout.
+    """
+    root = _repository_root() if root is None else Path(root)
+    per_run: dict[str, list[float]] = {}
+    used = []
+    for name in files:
+        path = root / name
+        if not path.is_file():
+            continue
+        data = read_json(path)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}}, got {type(data).__name__}")
+        for method, entry in data.items():
+            walls = entry.get("wall_s") if isinstance(entry, Mapping) else None
+            if not walls:
+                continue
+            iters = entry.get("iterations", default_iterations)
+            iters = list(iters) if isinstance(iters, (list, tuple)) else [iters] * len(walls)
+            if len(iters) != len(walls):
+                raise ValueError(f"{path}: {method} has {len(walls)} wall times but {len(iters)} iteration counts")
+            per_run.setdefault(method, []).extend(w / n for w, n in zip(walls, iters) if n)
+        used.append(name)
+    return {m: sum(v) / len(v) for m, v in per_run.items() if v}, used
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
+
+
+def _runs_line(configs: Sequence[Any]) -> str:
+    """``"pfr x seeds 0, 1, 2; source_only x seed 0"``."""
+    seeds: dict[str, list[int]] = {}
+    for c in configs:
+        seeds.setdefault(c.loss.method, []).append(c.run.seed)
+    return "; ".join(f"{m} x seed{'s' if len(s) > 1 else ''} {', '.join(str(x) for x in s)}" for m, s in seeds.items())
+
+
+def announce(configs, jobs: int | None = None, retrain: bool = False, files: Sequence[str] = MEASURED_TIMES,
+             root: Path | None = None) -> str:
+    """What :func:`load_or_train_many` (same ``configs``, ``jobs``, ``retrain``) will train, and about
+    how long that takes here, from measured times; the notebook prints it before training.
+
+    Which runs are reused, resumed or trained is the launcher's one rule
+    (:func:`pfrlib.launch.plan`). The time is each run's measured seconds per iteration
+    (:func:`measured_seconds_per_iteration` over ``files``; runs without a recorded count are
+    taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
+    runs at a time (default: one per core), never shorter than its longest run. A resumed run is
+    counted whole (an upper bound). A method without a measured time is named, not guessed.
+
+    Returns:
+        One line, e.g. ``"Training 3 runs (pfr x seeds 0, 1, 2): 3 to train; about 7 min on 2 cores
+        (measured: benchmarks/results/table1_heldout.json)."``
+    """
+    configs = list(configs)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    decisions = [plan(_job(c), retrain) for c in configs]
+    counts = {d: decisions.count(d) for d in ("reuse", "resume", "train")}
+    head = f"Training {len(configs)} run{'s' if len(configs) != 1 else ''} ({_runs_line(configs)}): "
+    parts = [f"{counts['reuse']} finished (reused)"] if counts["reuse"] else []
+    parts += [f"{counts['resume']} to resume"] if counts["resume"] else []
+    parts += [f"{counts['train']} to train"] if counts["train"] else []
+    todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
+    if not todo:
+        return head + "all finished, nothing to train."
+    rate, used = measured_seconds_per_iteration(files, root, TrainConfig.preset("cpu").optim.iterations)
+    if not used:
+        return head + ", ".join(parts) + "; no measured times to estimate how long (none of " + ", ".join(files) + " found)."
+    unmeasured = sorted({c.loss.method for c in todo} - set(rate))
+    timed = [rate[c.loss.method] * c.optim.iterations for c in todo if c.loss.method in rate]
+    slots = min(jobs, len(todo))
+    text = head + ", ".join(parts)
+    if timed:
+        seconds = max(sum(timed) / slots, max(timed))
+        text += f"; about {_duration(seconds)} on {slots} core{'s' if slots > 1 else ''} (measured: {', '.join(used)})"
+        if unmeasured:
+            text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
+    else:
+        text += f"; no measured time for {', '.join(unmeasured)} in {', '.join(used)}"
+    return text + "."

@@ -10,6 +10,13 @@ when done, and a closing summary::
 
     python -m pfrlib.reproduce                  # all notebooks/[0-9][0-9]_*.ipynb
     python -m pfrlib.reproduce notebooks/03_source_only_baseline.ipynb --out runs/notebooks
+    python -m pfrlib.reproduce --all            # also retrain every multi-seed table (make reproduce ALL=1)
+
+By default a notebook trains live what its lesson needs and reads its multi-seed tables from the
+committed results files (:mod:`pfrlib.results_files`). ``--all`` passes ``train_all=True``
+(:data:`ALL_PARAMETER`) to every notebook whose parameters cell declares it
+(:func:`parameters_for`), so those notebooks train every seed of their tables too; the report
+then says what each trains from its ``pfr.trains_all`` metadata.
 
 ``--times-markdown FILE`` writes the time per notebook as a Markdown table, read from the executed
 copies' own papermill records (``metadata.papermill.duration``), not from this report's clock;
@@ -20,6 +27,7 @@ copies' own papermill records (``metadata.papermill.duration``), not from this r
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 import sys
@@ -30,7 +38,12 @@ from typing import Optional
 from .io import atomic_write
 from .launch import LOG_FILE, RUN_LINE, Job, LocalBackend, launch
 
-__all__ = ["what_it_trains", "run_notebook", "times_markdown", "main"]
+__all__ = ["ALL_PARAMETER", "what_it_trains", "declared_parameters", "parameters_for", "run_notebook",
+           "times_markdown", "main"]
+
+#: The notebook parameter that ``--all`` (``make reproduce ALL=1``) sets to True: train every seed of
+#: the multi-seed tables instead of reading the committed results files.
+ALL_PARAMETER = "train_all"
 
 # the kernel's transport notice (it talks to papermill over localhost): noise in a report
 _NOISE = re.compile(r"Kernel is running over TCP without encryption")
@@ -41,24 +54,45 @@ def _fmt(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-def what_it_trains(notebook: Path) -> str:
-    """What a notebook trains, in words: its metadata ``{"pfr": {"trains": ...}}``, else the title
-    of its first markdown cell."""
+def what_it_trains(notebook: Path, train_all: bool = False) -> str:
+    """What a notebook trains, in words: its metadata ``{"pfr": {"trains": ...}}`` (with ``train_all``,
+    ``"trains_all"`` where it has one), else the title of its first markdown cell."""
     try:
         nb = json.loads(Path(notebook).read_text())
     except (OSError, ValueError):
         return "see the notebook"
-    trains = nb.get("metadata", {}).get("pfr", {}).get("trains")
-    if isinstance(trains, str) and trains:
-        return trains
+    meta = nb.get("metadata", {}).get("pfr", {})
+    for key in (("trains_all", "trains") if train_all else ("trains",)):
+        if isinstance(meta.get(key), str) and meta[key]:
+            return meta[key]
     titles = ["".join(c.get("source", "")).strip() for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
     if titles and titles[0]:
         return f"see the notebook ({titles[0].splitlines()[0].lstrip('# ').strip()})"
     return "see the notebook"
 
 
-def run_notebook(path: Path, out: Path, cwd: Path) -> tuple[bool, float, list[str]]:
-    """Execute one notebook (a launcher job in ``out``); print its run lines as they come.
+def declared_parameters(notebook: Path) -> set[str]:
+    """The names a notebook's parameters cell (the cell tagged ``parameters``) assigns; empty when it
+    has none. Raises ValueError naming the notebook when it cannot be read."""
+    try:
+        nb = json.loads(Path(notebook).read_text())
+        cells = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
+        tree = ast.parse("".join(cells[0].get("source", ""))) if cells else ast.Module(body=[], type_ignores=[])
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ValueError(f"{notebook}: cannot read its parameters cell ({err})") from None
+    return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+
+
+def parameters_for(notebook: Path, train_all: bool = False) -> dict[str, object]:
+    """The papermill parameters ``make reproduce`` gives a notebook: none by default (its defaults);
+    with ``train_all``, ``{ALL_PARAMETER: True}`` for a notebook that declares it."""
+    return {ALL_PARAMETER: True} if train_all and ALL_PARAMETER in declared_parameters(notebook) else {}
+
+
+def run_notebook(path: Path, out: Path, cwd: Path, parameters: Optional[dict] = None) -> tuple[bool, float, list[str]]:
+    """Execute one notebook (a launcher job in ``out``) with papermill ``parameters`` (default: none);
+    print its run lines as they come.
 
     Returns ``(ok, seconds, tail)``: ``tail`` holds the last lines of its log (for an error report).
     """
@@ -68,7 +102,7 @@ def run_notebook(path: Path, out: Path, cwd: Path) -> tuple[bool, float, list[st
         if RUN_LINE.match(line) and not _NOISE.search(line):
             print(f"      {line.strip()}  [{_fmt(time.perf_counter() - start)}]", flush=True)
 
-    job = Job(name=path.stem, out=out, notebook=path, parameters={}, cwd=cwd, threads=None)
+    job = Job(name=path.stem, out=out, notebook=path, parameters=dict(parameters or {}), cwd=cwd, threads=None)
     (outcome,) = launch([job], LocalBackend(jobs=1, follow=follow), retrain=True, report=lambda line: None)
     log = (out / LOG_FILE).read_text(errors="replace").splitlines() if (out / LOG_FILE).exists() else []
     tail = [line for line in log if not _NOISE.search(line)][-40:]
@@ -103,6 +137,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--out", default="runs/notebooks",
                    help="folder for the executed copies, one subfolder per notebook (default: runs/notebooks)")
     p.add_argument("--cwd", default="notebooks", help="working directory of the kernels (default: notebooks)")
+    p.add_argument("--all", action="store_true",
+                   help=f"also retrain every multi-seed table: {ALL_PARAMETER}=True for the notebooks that declare it")
     p.add_argument("--times-markdown", default=None, metavar="FILE",
                    help="also write the time per notebook (papermill's records) as a Markdown table to FILE")
     p.add_argument("--times-only", action="store_true",
@@ -122,9 +158,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     done: list[tuple[str, float, bool]] = []
     total_start = time.perf_counter()
     for k, path in enumerate(paths, start=1):
-        print(f"[{k}/{len(paths)}] {path.stem}: trains {what_it_trains(path)}  "
-              f"(series so far {_fmt(time.perf_counter() - total_start)})", flush=True)
-        ok, seconds, tail = run_notebook(path, out_dir / path.stem, Path(args.cwd))
+        parameters = parameters_for(path, args.all)
+        print(f"[{k}/{len(paths)}] {path.stem}: trains {what_it_trains(path, bool(parameters))}"
+              + "".join(f" ({name}={value})" for name, value in parameters.items())
+              + f"  (series so far {_fmt(time.perf_counter() - total_start)})", flush=True)
+        ok, seconds, tail = run_notebook(path, out_dir / path.stem, Path(args.cwd), parameters)
         done.append((path.stem, seconds, ok))
         if not ok:
             print(f"      FAILED after {_fmt(seconds)}; the end of its log:", flush=True)

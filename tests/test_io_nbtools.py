@@ -153,6 +153,17 @@ def test_show_table_and_static_interactive_view(capsys, monkeypatch):
                        caption="ratios")
     frame = shown[0]
     assert list(frame.columns) == ["ratio"] and frame.loc[2, "ratio"] == 1.23 and "ratios" in capsys.readouterr().out
+    # missing values read "-"; a wide table keeps every column (pandas would cut one past 20 with "...")
+    import pandas as pd
+
+    htmls = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: htmls.append(obj._repr_html_()))
+    wide = [{"row": "a", **{f"c{i}": float(i) for i in range(30)}, "last": None}, {"row": "b", "last": 1.0}]
+    with pd.option_context("display.max_columns", 20):  # a notebook kernel's default
+        nbtools.show_table(wide, digits=1, index="row")
+        before = pd.get_option("display.max_columns")
+    assert "c29" in htmls[0] and "<th>last</th>" in htmls[0] and "..." not in htmls[0] and "NaN" not in htmls[0]
+    assert "<td>-</td>" in htmls[0] and before == 20  # for that table only
 
     class Control:
         def __init__(self, value):

@@ -283,3 +283,44 @@ def test_make_notebooks_executes_in_place_without_transport_warning(tmp_path):
     after = nbformat.read(nb, as_version=4)
     assert all(c.execution_count for c in after.cells if c.cell_type == "code")
     assert (folder / "01_gram_matrices.py").exists()  # re-paired
+
+
+def test_reproduce_all_passes_train_all_to_the_notebooks_that_declare_it(tmp_path, monkeypatch, capsys):
+    """``make reproduce ALL=1`` -> ``--all`` -> papermill ``train_all=True``, only where a notebook's
+    parameters cell declares it; without ``--all`` every notebook runs with its defaults."""
+    from pfrlib import reproduce
+
+    def notebook(name: str, params: str, meta: dict) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell(f"# {name}"),
+            nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+        ], metadata={"pfr": meta})
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    tables = notebook("05_tables", "smoke = None  # x\ntrain_all = False  # y\nseeds: list = [0, 1]  # z",
+                      {"trains": "seed 0", "trains_all": "every seed"})
+    lesson = notebook("01_lesson", "smoke = None  # x\ntrain_all_not = 3  # y", {"trains": "nothing"})
+    assert reproduce.declared_parameters(tables) == {"smoke", "train_all", "seeds"}
+    assert reproduce.parameters_for(tables, train_all=True) == {"train_all": True}
+    assert reproduce.parameters_for(tables) == {} and reproduce.parameters_for(lesson, train_all=True) == {}
+    calls = []
+    monkeypatch.setattr(reproduce, "run_notebook",
+                        lambda path, out, cwd, parameters=None: calls.append((path.stem, parameters)) or (True, 0.0, []))
+    monkeypatch.chdir(tmp_path)  # main makes figures/ in the working directory
+    assert reproduce.main([str(lesson), str(tables), "--out", str(tmp_path / "out"), "--all"]) == 0
+    assert calls == [("01_lesson", {}), ("05_tables", {"train_all": True})]
+    out = capsys.readouterr().out
+    assert "05_tables: trains every seed (train_all=True)" in out and "01_lesson: trains nothing" in out
+    calls.clear()
+    assert reproduce.main([str(tables), "--out", str(tmp_path / "out")]) == 0
+    assert calls == [("05_tables", {})] and "05_tables: trains seed 0" in capsys.readouterr().out
+    # the series' notebooks with multi-seed tables declare it; a broken notebook is named
+    for stem in ("05_adversarial_output", "07_evaluation_and_figures"):
+        assert reproduce.ALL_PARAMETER in reproduce.declared_parameters(ROOT / "notebooks" / f"{stem}.ipynb")
+    (tmp_path / "bad.ipynb").write_text("{")
+    with pytest.raises(ValueError, match="bad.ipynb: cannot read its parameters cell"):
+        reproduce.declared_parameters(tmp_path / "bad.ipynb")
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(if $(ALL),--all)" in makefile and "ALL=1" in makefile

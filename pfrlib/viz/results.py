@@ -60,6 +60,8 @@ _KEY_TITLES = {
     "val_source_miou": "source val mIoU (%)",
     "adv": "fooling loss (Eq. 5)",
     "d": "discriminator loss",
+    "d_acc_source": "discriminator accuracy on source outputs",
+    "d_acc_target": "discriminator accuracy on target outputs",
     "pfr": "PFR loss (Eq. 4)",
 }
 
@@ -194,12 +196,13 @@ def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str
     return fig
 
 
-def plot_ladder(table, title: str = "Target mIoU", order=None):
+def plot_ladder(table, title: str = "Target mIoU", order=None, labels: Optional[Mapping[str, str]] = None):
     """Bars of mean ± std target mIoU per method (the ablation ladder).
 
     Args:
         table: ``{method: {"mean": %, "std": %, "runs": [%...]}}``.
         order: methods to show, in order (default: the table's order).
+        labels: ``{method: name in words}`` for the bars (default: the method keys).
     """
     order = list(order or table)
     means = [table[m]["mean"] for m in order]
@@ -211,7 +214,7 @@ def plot_ladder(table, title: str = "Target mIoU", order=None):
         runs = table[m].get("runs", [])
         ax.scatter([i] * len(runs), runs, color="k", s=10, zorder=3)
         ax.text(i, means[i] + stds[i] + 1, f"{means[i]:.1f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(order)), order, rotation=15)
+    ax.set_xticks(range(len(order)), [(labels or {}).get(m, m) for m in order], rotation=15)
     ax.set_ylabel("target mIoU (%)")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -1,0 +1,193 @@
+"""nbtools.start (a notebook's one opening call) and nbtools.announce (what training will take)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from pfrlib import nbtools
+from pfrlib.config import TrainConfig
+from pfrlib.io import write_json
+from pfrlib.nbtools import Param
+
+SPEC = {
+    "smoke": Param(bool, optional=True),
+    "seeds": Param(list, items=int, min=0),
+    "num_images": Param(int, min=2),
+    "iterations": Param(int, min=1, optional=True),
+    "runs_dir": Param(str, optional=True),
+    "figures_dir": Param(str, optional=True),
+}
+
+
+def _namespace(tmp_path, **changes):
+    """What a notebook's globals() holds after its parameters cell: IPython's names, imports, parameters."""
+    ns = {"__name__": "__main__", "_": None, "_i1": "x", "In": [""], "Out": {}, "get_ipython": lambda: None,
+          "exit": object(), "quit": object(), "json": json, "Path": Path, "Param": Param, "start": nbtools.start,
+          "smoke": None, "seeds": [0, 1, 2], "num_images": 32, "iterations": None, "runs_dir": None,
+          "figures_dir": str(tmp_path / "fig")}
+    ns.update(changes)
+    return ns
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    for name in ("PFR_SMOKE", "JPY_SESSION_NAME", "PFR_LIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_start_checks_and_settles_everything_after_the_parameters_cell(tmp_path):
+    ns = _namespace(tmp_path, iterations=50)
+    setup = nbtools.start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
+    assert setup.params == {"smoke": False, "seeds": [0, 1, 2], "num_images": 32, "iterations": 50, "runs_dir": None,
+                            "figures_dir": str(tmp_path / "fig")}
+    assert setup.smoke is False and ns["smoke"] is False  # resolved in the notebook's namespace too
+    assert ns["seeds"] == [0, 1, 2] and ns["num_images"] == 32  # caps apply only in smoke mode
+    assert setup.figures == tmp_path / "fig" and setup.figures.is_dir()
+    assert setup.runs_dir == "../runs/series" and setup.base == {"progress": False, "iterations": 50}
+    with pytest.raises(Exception):
+        setup.smoke = True  # frozen
+
+
+def test_start_in_smoke_mode_cuts_the_capped_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("PFR_SMOKE", "1")
+    ns = _namespace(tmp_path)
+    setup = nbtools.start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
+    assert setup.smoke is True and setup.params["smoke"] is True and ns["smoke"] is True
+    assert setup.params["seeds"] == [0] and ns["seeds"] == [0]
+    assert setup.params["num_images"] == 4 and ns["num_images"] == 4
+    assert setup.runs_dir == "../runs/smoke/series" and setup.base == {"progress": False, **nbtools.SMOKE_TRAINING}
+    ns = _namespace(tmp_path, num_images=3, smoke=True)
+    assert nbtools.start(ns, SPEC, smoke_caps={"num_images": 4}).params["num_images"] == 3  # a cap never raises
+    with pytest.raises(ValueError, match="'seed'"):
+        nbtools.start(_namespace(tmp_path), SPEC, smoke_caps={"seed": 1})
+
+
+def test_start_without_runs_or_figures_parameters(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    setup = nbtools.start({"In": [], "seed": 3}, {"seed": int})
+    assert setup.params == {"seed": 3} and setup.smoke is False and setup.runs_dir is None
+    assert setup.figures == Path("../figures")
+
+
+def test_start_reports_a_misspelt_injected_parameter_by_name_with_the_known_ones(tmp_path):
+    ns = _namespace(tmp_path, num_imgs=3)  # papermill -p num_imgs 3: a new cell assigns it
+    with pytest.raises(ValueError) as err:
+        nbtools.start(ns, SPEC)
+    message = str(err.value)
+    assert "unknown notebook parameter(s) ['num_imgs']" in message
+    assert "this notebook takes: ['figures_dir', 'iterations', 'num_images', 'runs_dir', 'seeds', 'smoke']" in message
+
+
+def test_start_names_a_missing_or_bad_parameter(tmp_path):
+    ns = _namespace(tmp_path)
+    del ns["num_images"]
+    with pytest.raises(ValueError, match=r"\['num_images'\] are declared but not defined"):
+        nbtools.start(ns, SPEC)
+    with pytest.raises(ValueError, match="'num_images' must be an integer, got 64.5"):
+        nbtools.start(_namespace(tmp_path, num_images=64.5), SPEC)
+    with pytest.raises(ValueError, match="'smoke' must be True or False"):
+        nbtools.start(_namespace(tmp_path, smoke="yes"), SPEC)
+
+
+def test_notebook_parameters_are_the_plain_public_values():
+    ns = {"__builtins__": {}, "_before": set(), "_oh": {}, "In": [], "Out": {}, "get_ipython": print, "exit": 1,
+          "quit": 1, "math": math, "Path": Path, "sqrt": math.sqrt, "f": lambda: 0, "seed": 0, "name": "x",
+          "sizes": [1], "root": None, "CONSTANTS": (1, 2)}
+    assert nbtools.notebook_parameters(ns) == {"seed": 0, "name": "x", "sizes": [1], "root": None, "CONSTANTS": (1, 2)}
+
+
+def test_the_old_names_stay_importable():
+    from pfrlib.nbtools import check_parameters, figures_path, series_settings, smoke_from_env  # noqa: F401
+    from pfrlib.nbparams import Setup, start  # noqa: F401
+
+    assert nbtools.check_parameters({"a": 1, "seed": 2}, {"a"}, {"seed": int}) == {"seed": 2}
+
+
+# --------------------------------------------------------------------------- announce
+def _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0, 1), iterations=300):
+    return [TrainConfig.preset("cpu", method=m, seed=s, iterations=iterations, out=str(tmp_path / "series" / f"{m}_s{s}"),
+                               progress=False) for m in methods for s in seeds]
+
+
+def _results(root, name, walls, iterations=None):
+    entries = {m: {"target": [1.0, 0.1], "wall_s": w, **({"iterations": iterations} if iterations else {})}
+               for m, w in walls.items()}
+    write_json(root / name, entries)
+    return name
+
+
+def _finish(cfg):
+    out = Path(cfg.run.out)
+    out.mkdir(parents=True)
+    cfg.to_json(out / "config.json")
+    write_json(out / "final.json", {"method": cfg.loss.method, "target_miou": 0.2, "source_miou": 0.5,
+                                    "iterations": cfg.optim.iterations, "wall_time_s": 1.0})
+
+
+def test_announce_estimates_from_measured_times_scaled_by_iterations_and_shared_over_jobs(tmp_path):
+    # measured: 1500 iterations in 150 s (source_only) and 300 s (pfr): 0.1 and 0.2 s per iteration
+    name = _results(tmp_path, "t.json", {"source_only": [140.0, 160.0], "pfr": [300.0]}, iterations=1500)
+    configs = _configs(tmp_path, iterations=3000)  # 2 x 300 s + 2 x 600 s = 1800 s of runs
+    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
+    assert text.startswith("Training 4 runs (source_only x seeds 0, 1; pfr x seeds 0, 1): 4 to train")
+    assert "about 15 min on 2 cores (measured: t.json)" in text  # 1800 s / 2 jobs
+    assert "about 30 min on 1 core" in nbtools.announce(configs, jobs=1, files=(name,), root=tmp_path)
+    # never shorter than the longest run: four jobs for four runs take one pfr run (600 s)
+    assert "about 10 min on 4 cores" in nbtools.announce(configs, jobs=8, files=(name,), root=tmp_path)
+
+
+def test_announce_counts_reused_runs_by_the_launchers_rule(tmp_path):
+    name = _results(tmp_path, "t.json", {"source_only": [150.0], "pfr": [300.0]}, iterations=1500)
+    configs = _configs(tmp_path, iterations=1500)
+    for cfg in configs[:3]:
+        _finish(cfg)
+    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
+    assert "3 finished (reused), 1 to train; about 5 min on 1 core" in text  # only pfr seed 1 is left
+    _finish(configs[3])
+    assert nbtools.announce(configs, files=(name,), root=tmp_path).endswith("all finished, nothing to train.")
+    assert "4 to train" in nbtools.announce(configs, jobs=2, retrain=True, files=(name,), root=tmp_path)
+
+
+def test_announce_pools_files_and_takes_unrecorded_iterations_as_the_cpu_presets(tmp_path):
+    preset = TrainConfig.preset("cpu").optim.iterations
+    a = _results(tmp_path, "a.json", {"source_only": [100.0]})  # no iterations recorded: the preset's
+    b = _results(tmp_path, "b.json", {"source_only": [300.0]}, iterations=[preset])
+    rate, used = nbtools.measured_seconds_per_iteration((a, b, "missing.json"), tmp_path, default_iterations=preset)
+    assert used == ["a.json", "b.json"] and rate == {"source_only": pytest.approx(200.0 / preset)}
+    configs = _configs(tmp_path, methods=("source_only",), seeds=(0,), iterations=preset)
+    assert "about 3 min on 1 core (measured: a.json, b.json)" in nbtools.announce(configs, files=(a, b), root=tmp_path)
+
+
+def test_announce_names_a_method_without_measured_time_instead_of_guessing(tmp_path):
+    name = _results(tmp_path, "t.json", {"source_only": [60.0]}, iterations=1500)
+    configs = _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0,), iterations=1500)
+    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
+    assert re.search(r"about 60 s on 2 cores \(measured: t\.json\), not counting pfr, which has no measured time", text)
+    only = nbtools.announce(configs[1:], files=(name,), root=tmp_path)
+    assert "about" not in only and only.endswith("no measured time for pfr in t.json.")
+
+
+def test_announce_without_the_results_files_says_no_measured_times(tmp_path):
+    configs = _configs(tmp_path, seeds=(0,))
+    text = nbtools.announce(configs, files=("benchmarks/results/table1.json",), root=tmp_path / "elsewhere")
+    assert "2 to train" in text and "no measured times" in text and "about" not in text
+
+
+def test_a_bad_results_file_is_named(tmp_path):
+    (tmp_path / "t.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="t.json"):
+        nbtools.measured_seconds_per_iteration(("t.json",), tmp_path)
+
+
+def test_announce_reads_the_committed_results_files():
+    root = Path(nbtools.__file__).resolve().parents[1]
+    if not all((root / f).is_file() for f in nbtools.MEASURED_TIMES):
+        pytest.skip("the committed results files are not next to this pfrlib")
+    rate, used = nbtools.measured_seconds_per_iteration(default_iterations=TrainConfig.preset("cpu").optim.iterations)
+    assert used == list(nbtools.MEASURED_TIMES)
+    assert {"source_only", "pfr_adv"} <= set(rate) and all(0 < r < 10 for r in rate.values())
