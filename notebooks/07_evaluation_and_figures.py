@@ -71,7 +71,7 @@ from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metri
 from pfrlib.results_files import TABLE1_FILES, results_ladder, summarize_runs
 from pfrlib.selfcheck import check_close, check_equal
 
-LADDER, BASELINES, TRANSLATION = (registry.names(family) for family in ("ladder", "baseline", "translation"))
+LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
 
 # %% [markdown]
 # ## 1. Collect the runs
@@ -293,8 +293,9 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 
 # %% [markdown]
 # Every row of the paper's Table 1 once: what this project measured on SynthStreets (mean ± std
-# over the seeds, same network for all), and the paper's number on GTA5 → Cityscapes beside it.
-# Read down a column, never across: the two columns are different benchmarks and networks.
+# over each seed set, same network for all; the held-out set is the honest check), and the
+# paper's number on GTA5 → Cityscapes beside it. Read down a column, never across: ours and the
+# paper's are different benchmarks and networks.
 
 # %%
 table1 = {name: results_ladder(summary, [m for m in registry.names() if m in summary]) for name, summary in summaries.items()}
@@ -482,7 +483,7 @@ print("wrote", save_metrics(out_dir, metrics))
 # # a paper-scale checkpoint as a Table-1 row (on a machine with Cityscapes)
 # python -m pfrlib.evaluate --checkpoint runs/paper_pfr_adv_s0/checkpoint_last.pt \
 #     --data cityscapes:/data/cityscapes:val --eval-size 512,1024 --out runs/eval_pfr_adv
-# # Table 1, SynthStreets edition as a sweep (resumable), on the seeds above or the held-out ones
+# # Table 1, SynthStreets edition as a sweep (resumable), on seeds 0-2 and on the held-out ones
 # make sweep SPEC=sweeps/table1.yaml
 # make sweep SPEC=sweeps/table1_heldout.yaml
 # # then rewrite the results files this notebook reads from those runs
