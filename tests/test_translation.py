@@ -257,6 +257,13 @@ def test_load_translator_reproduces_the_written_set(tmp_path):
     assert np.array_equal(mine, written)
     with pytest.raises(FileNotFoundError, match="key.json"):
         load_translator(tmp_path / "nothing")
+    # reused from elsewhere (another working directory, a moved folder): the set where it is now
+    import shutil
+
+    shutil.copytree(tmp_path / "dlow", tmp_path / "moved")
+    shutil.rmtree(tmp_path / "dlow")
+    again = run_stage1("dlow", cfg.translation, cfg.data, cfg.run.seed, tmp_path / "moved", None, torch.device("cpu"))
+    assert again["reused"] and Path(again["set"]) == tmp_path / "moved" / "translation" / "set"
 
 
 def _folder(root: Path, n: int, noise: bool) -> Path:

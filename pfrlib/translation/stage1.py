@@ -228,7 +228,9 @@ def run_stage1(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int, r
     if done_path.is_file():
         done = json.loads(done_path.read_text())
         progress(f"stage 1: reusing the translated set in {out / SET_DIR}")
-        return {**done, "reused": True}
+        # the set where it is now: done.json's path is relative to where stage 1 ran (a notebook's
+        # ``../runs/...`` is not the command line's ``runs/...``), or the folder may have moved
+        return {**done, "set": str(out / SET_DIR), "reused": True}
     out.mkdir(parents=True, exist_ok=True)
     write_json(key_path, key)
     t0 = time.perf_counter()
