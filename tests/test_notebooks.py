@@ -28,8 +28,10 @@ PAPERMILL_PARAMS = {
     "05_adversarial_output": dict(seeds=[3], methods=["source_only", "pfr_adv"], lambda_adv=0.001, d_lr=5e-4),
     "06_full_gpu_training": dict(method="adaptsegnet", iterations=3, bf16=False),
     "07_evaluation_and_figures": dict(seeds=[1], num_examples=2),
+    "08_input_space_alignment": dict(seed=1, z_values=[0.0, 1.0], num_images=2, full_run=True),
 }
-USES_RUNS_DIR = {"03_source_only_baseline", "04_pfr_alignment", "05_adversarial_output", "07_evaluation_and_figures"}
+USES_RUNS_DIR = {"03_source_only_baseline", "04_pfr_alignment", "05_adversarial_output", "07_evaluation_and_figures",
+                 "08_input_space_alignment"}
 
 # Notebooks being rewritten around the engine's step functions (issue 14 covers them too): the
 # output-quality and exercise checks below are expected to fail for them until that lands.

@@ -230,6 +230,42 @@ def test_both_stages_resume_bit_exactly_and_reuse(tmp_path, method):
         assert f["stage2_method"] == "adaptsegnet"
 
 
+def test_load_translator_reproduces_the_written_set(tmp_path):
+    """Stage 1 alone (``run_stage1``, DLOW: no reference model), then ``load_translator``: the loaded
+    translator translates a source image at its recorded z into the very bytes of the written set."""
+    import numpy as np
+    from PIL import Image
+
+    from pfrlib.data.spec import build_dataset
+    from pfrlib.data.transforms import EvalTransform
+    from pfrlib.translation.stage1 import load_translator, run_stage1
+    from pfrlib.translation.translator import from_unit, to_unit
+
+    cfg = tiny(tmp_path, "dlow", "dlow")
+    done = run_stage1("dlow", cfg.translation, cfg.data, cfg.run.seed, tmp_path / "dlow", None, torch.device("cpu"))
+    assert not done["reused"] and not (tmp_path / "dlow" / "final.json").exists()  # stage 1 only
+    translator = load_translator(tmp_path / "dlow" / "translation")
+    assert translator.method == "dlow" and not translator.training
+    ckpt = torch.load(tmp_path / "dlow" / "translation" / "checkpoint_last.pt", weights_only=True)["translator"]
+    assert all(torch.equal(v, translator.generators.state_dict()[k]) for k, v in ckpt["generators"].items())
+    z = json.loads((Path(done["set"]) / "domainness.json").read_text())["z"]
+    src = build_dataset(cfg.data.source, "train", EvalTransform(size=cfg.data.source_size, normalize=None,
+                                                               resize_label=True), cfg.data, "source")
+    image = to_unit(src[1][0].unsqueeze(0))
+    mine = from_unit(translator.translate(image, z=torch.tensor([z[1]])))[0].permute(1, 2, 0).numpy()
+    written = np.asarray(Image.open(Path(done["set"]) / "images" / "1.png"))
+    assert np.array_equal(mine, written)
+    with pytest.raises(FileNotFoundError, match="key.json"):
+        load_translator(tmp_path / "nothing")
+    # reused from elsewhere (another working directory, a moved folder): the set where it is now
+    import shutil
+
+    shutil.copytree(tmp_path / "dlow", tmp_path / "moved")
+    shutil.rmtree(tmp_path / "dlow")
+    again = run_stage1("dlow", cfg.translation, cfg.data, cfg.run.seed, tmp_path / "moved", None, torch.device("cpu"))
+    assert again["reused"] and Path(again["set"]) == tmp_path / "moved" / "translation" / "set"
+
+
 def _folder(root: Path, n: int, noise: bool) -> Path:
     return write_synth_folder(root, "target", n, noise, seed=7)
 

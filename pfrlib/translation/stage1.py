@@ -38,7 +38,8 @@ from ..io import to_jsonable, write_json
 from .config import TranslationConfig
 from .translator import Translator, from_unit, to_unit
 
-__all__ = ["stage1_key", "train_translator", "write_translated_set", "run_stage1", "TRANSLATION_DIR", "SET_DIR"]
+__all__ = ["stage1_key", "train_translator", "load_translator", "write_translated_set", "run_stage1", "TRANSLATION_DIR",
+           "SET_DIR"]
 
 TRANSLATION_DIR = "translation"
 SET_DIR = "set"
@@ -109,6 +110,32 @@ def train_translator(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: 
             if stop_at is not None and iteration >= stop_at:
                 break
     return translator
+
+
+def load_translator(directory: str | Path, device: torch.device | str = "cpu",
+                    reference: Optional[nn.Module] = None) -> Translator:
+    """The translator saved in ``directory`` (a run's ``translation/`` folder, as :func:`run_stage1`
+    or ``python -m pfrlib.train --method cycada|dlow|tgcf_da`` leave it), in eval mode.
+
+    The method, its :class:`TranslationConfig` and the seed are read from ``key.json``, the weights
+    from the last checkpoint (the end of stage 1 once ``done.json`` exists). ``reference`` is the
+    frozen source model for the methods whose translator uses one (CyCADA with
+    ``cycada_semantic``, TGCF-DA); DLOW and a plain CycleGAN need none.
+
+    Raises:
+        FileNotFoundError naming the missing file when ``directory`` holds no trained translator.
+    """
+    directory = Path(directory)
+    for path in (directory / "key.json", directory / _CHECKPOINT):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {directory} holds no trained translator "
+                                    f"(stage 1 writes it: pfrlib.translation.stage1.run_stage1)")
+    key = json.loads((directory / "key.json").read_text())
+    device = torch.device(device)
+    translator = Translator(key["method"], TranslationConfig.from_dict(key["translation"]), reference=reference,
+                            seed=key["seed"]).to(device)
+    translator.load(load_checkpoint(directory / _CHECKPOINT)["translator"], device)
+    return translator.eval()
 
 
 def _dlow_z(n: int, tcfg: TranslationConfig, gen: torch.Generator) -> torch.Tensor:
@@ -201,7 +228,9 @@ def run_stage1(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int, r
     if done_path.is_file():
         done = json.loads(done_path.read_text())
         progress(f"stage 1: reusing the translated set in {out / SET_DIR}")
-        return {**done, "reused": True}
+        # the set where it is now: done.json's path is relative to where stage 1 ran (a notebook's
+        # ``../runs/...`` is not the command line's ``runs/...``), or the folder may have moved
+        return {**done, "set": str(out / SET_DIR), "reused": True}
     out.mkdir(parents=True, exist_ok=True)
     write_json(key_path, key)
     t0 = time.perf_counter()
