@@ -1,6 +1,9 @@
 # %% [markdown]
 # # 01 · Gram matrices: what "style" means in PFR
 #
+# **The question:** what does PFR call the *style* of a feature map, and why does its Gram matrix
+# tell a game image from a real one while ignoring where things are?
+#
 # **Paper:** Section 3.2, Eq. (2) (style loss) and Eq. (3) (content loss) of *Towards Adaptive
 # Semantic Segmentation by Progressive Feature Refinement*.
 #
@@ -32,23 +35,6 @@
 #    benchmark: cross-domain style distances are larger than within-domain ones;
 # 4. look at the normalisation choices, which decide how large the loss is.
 
-# %%
-import math
-
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
-import numpy as np
-import torch
-
-from pfrlib import losses, models, viz
-from pfrlib.config import field_choices_of
-from pfrlib.data import SynthStreets
-from pfrlib.nbtools import (Param, check_parameters, figures_path, interactive, save_figure, save_metrics,
-                            show_table, smoke_from_env)
-from pfrlib.selfcheck import check_close, check_range
-
-_before = set(globals())
-
 # %% tags=["parameters"]
 smoke = None  # True: a seconds-long run on 4 images; None: read $PFR_SMOKE (off by default)
 seed = 0  # seed for the images and the random feature extractor
@@ -60,7 +46,11 @@ out_dir = "../runs/01_gram_matrices"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(globals(), _before, {
+from pfrlib import nbtools
+from pfrlib.config import field_choices_of
+from pfrlib.nbtools import Param
+
+setup = nbtools.start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "num_images": Param(int, min=2),
@@ -69,13 +59,22 @@ P = check_parameters(globals(), _before, {
     "gram_normalize": Param(str, choices=field_choices_of("gram_normalize")),
     "out_dir": Param(str),
     "figures_dir": Param(str, optional=True),
-})
-smoke = smoke_from_env(smoke)
-if smoke:
-    num_images = min(num_images, 4)
-FIG = figures_path(figures_dir, smoke)
-torch.manual_seed(seed)
-print(f"smoke={smoke}, {num_images} images per domain at {image_height}x{image_width}, figures -> {FIG}")
+}, smoke_caps={"num_images": 4})
+
+# %%
+import math
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from pfrlib import losses, models, viz
+from pfrlib.data import SynthStreets
+from pfrlib.nbtools import interactive, save_figure, save_metrics, show_table
+from pfrlib.selfcheck import check_close, check_range
+
+_ = torch.manual_seed(seed)
 
 # %% [markdown]
 # ## 1. A Gram matrix by hand
@@ -95,7 +94,7 @@ G_lib = losses.gram_matrix(f)  # default normalisation "chw"
 torch.testing.assert_close(G_by_hand, G_lib)
 print("our Gram matrix equals pfrlib.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
 print("shape:", tuple(G_lib.shape), "| symmetric:", torch.allclose(G_lib, G_lib.transpose(1, 2)))
-print("eigenvalues (all >= 0, positive semi-definite):", torch.linalg.eigvalsh(G_lib[0]).round(decimals=4).tolist())
+print("eigenvalues (all >= 0, positive semi-definite):", [round(v, 4) for v in torch.linalg.eigvalsh(G_lib[0]).tolist()])
 
 # %% [markdown]
 # ## 2. Style forgets layout, content does not
@@ -147,7 +146,7 @@ for ax, x, title in ((axes[2], rgb, "Gram (image)"), (axes[3], rgb_shuffled, "Gr
 for ax in axes[:2]:
     ax.axis("off")
 fig.tight_layout()
-save_figure(fig, FIG / "01_shuffle_invariance.png")
+save_figure(fig, setup.figures / "01_shuffle_invariance.png")
 plt.show()
 print("max |difference| of the two Gram matrices:", (losses.gram_matrix(rgb) - losses.gram_matrix(rgb_shuffled)).abs().max().item())
 
@@ -290,7 +289,7 @@ axes[3].set_ylabel("mean style distance")
 axes[3].set_yscale("log")
 axes[3].legend(fontsize=8)
 fig.tight_layout()
-save_figure(fig, FIG / "01_gram_source_vs_target.png")
+save_figure(fig, setup.figures / "01_gram_source_vs_target.png")
 plt.show()
 
 # %% [markdown]
@@ -393,7 +392,7 @@ print(f"content loss (Eq. 3), literal form:  {lit:.1f}   ({lit / sty_value:.0f}x
 # %%
 metrics = dict(
     notebook="01_gram_matrices",
-    parameters={k: P[k] for k in P if k != "smoke"} | {"smoke": smoke},
+    parameters=setup.params,
     style_distance_per_stage=rows,
     style_loss=sty_value,
     content_loss_rms=rms,

@@ -1,6 +1,9 @@
 # %% [markdown]
 # # 02 · Feature taps: the four stages PFR aligns
 #
+# **The question:** which features does PFR align, what shape are they, and at which stage do the
+# game and the real domain differ most?
+#
 # **Paper:** Section 3.1 (the segmentation network) and Section 3.2 ("the content feature ...
 # obtained from the *i*-th stage (i = 2, 3, 4, 5) of the backbone ResNet-101").
 #
@@ -25,6 +28,31 @@
 # 2. look at feature maps of a source and a target image;
 # 3. measure, per stage, how far apart the two domains are in style (Eq. 2) and content (Eq. 3),
 #    for a random network and for one trained on source only: where do the domains differ most?
+#
+# Section 2 **trains** that source-only network: a short run of `train_iterations` iterations,
+# a minute or so on a two-core laptop (the cell prints the estimate, from measured run times,
+# before it starts; a finished run is reused).
+
+# %% tags=["parameters"]
+smoke = None  # True: a seconds-long run (4 iterations, 4 images); None: read $PFR_SMOKE (off by default)
+seed = 0  # seed for data, model initialisation and training
+num_images = 32  # images per domain for the distance measurements
+train_iterations = 600  # source-only training iterations for the "trained" network
+out_dir = "../runs/02_feature_taps"  # where metrics.json and the training run go
+figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
+
+# %%
+from pfrlib import nbtools
+from pfrlib.nbtools import Param
+
+setup = nbtools.start(globals(), {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "num_images": Param(int, min=2),
+    "train_iterations": Param(int, min=1),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+}, smoke_caps={"num_images": 4, "train_iterations": 4})
 
 # %%
 import matplotlib.pyplot as plt
@@ -36,33 +64,9 @@ from pfrlib.config import TrainConfig
 from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluate import load_model
-from pfrlib.nbtools import (Param, check_parameters, figures_path, live_frontend, load_or_train, save_figure,
-                            save_metrics, show_table, smoke_from_env)
+from pfrlib.nbtools import announce, live_frontend, load_or_train, save_figure, save_metrics, show_table
 from pfrlib.selfcheck import check_close
 
-_before = set(globals())
-
-# %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations, 4 images); None: read $PFR_SMOKE (off by default)
-seed = 0  # seed for data, model initialisation and training
-num_images = 32  # images per domain for the distance measurements
-train_iterations = 600  # source-only training iterations for the "trained" network
-out_dir = "../runs/02_feature_taps"  # where metrics.json and the training run go
-figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
-
-# %%
-P = check_parameters(globals(), _before, {
-    "smoke": Param(bool, optional=True),
-    "seed": Param(int, min=0),
-    "num_images": Param(int, min=2),
-    "train_iterations": Param(int, min=1),
-    "out_dir": Param(str),
-    "figures_dir": Param(str, optional=True),
-})
-smoke = smoke_from_env(smoke)
-if smoke:
-    num_images, train_iterations = min(num_images, 4), min(train_iterations, 4)
-FIG = figures_path(figures_dir, smoke)
 _ = torch.manual_seed(seed)
 
 # %% [markdown]
@@ -149,6 +153,7 @@ cfg = TrainConfig.preset(
     "cpu", method="source_only", seed=seed, iterations=train_iterations, out=f"{out_dir}/source_only",
     val_every=0, progress=live_frontend() and not smoke, **({"synth_val_length": 8} if smoke else {}),
 )
+print(announce([cfg], jobs=1))
 result = load_or_train(cfg)  # a progress bar in JupyterLab; one summary line in a saved notebook
 trained, _ = load_model(f"{out_dir}/source_only/checkpoint_last.pt")
 print(f"source-only after {train_iterations} iterations: source-val mIoU {100 * result.source_miou:.1f}, "
@@ -179,7 +184,7 @@ for ax in axes.flat:
     ax.axis("off")
 fig.suptitle(f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
 fig.tight_layout()
-save_figure(fig, FIG / "02_feature_maps.png")
+save_figure(fig, setup.figures / "02_feature_maps.png")
 plt.show()
 
 # %% [markdown]
@@ -240,9 +245,9 @@ for ax, kind in zip(axes, ("style", "content")):
     ax.set_xticks(x, [f"stage {s}" for s in losses.PFR_STAGES])
     ax.set_title(f"{kind} distance: across / within domains ({n} val images, seed {seed})", fontsize=9)
 axes[0].set_ylabel("ratio (1 = domains indistinguishable)")
-axes[0].legend()
-fig.tight_layout()
-save_figure(fig, FIG / "02_stage_gaps.png")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)  # below the bars
+fig.tight_layout(rect=(0, 0.09, 1, 1))
+save_figure(fig, setup.figures / "02_stage_gaps.png")
 plt.show()
 
 # %% [markdown]
@@ -262,7 +267,7 @@ plt.show()
 # %%
 metrics = dict(
     notebook="02_feature_taps",
-    parameters=P | {"smoke": smoke},
+    parameters=setup.params,
     source_only=dict(source_miou=result.source_miou, target_miou=result.target_miou),
     stage_gaps=gaps,
     parameters_small=models.count_parameters(small),

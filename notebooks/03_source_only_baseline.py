@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 03 · The source-only baseline and the domain gap
 #
+# **The question:** how large is the domain gap, i.e. how much worse on real (target) images is a
+# network trained on game (source) images only than one trained on target labels, and where does
+# it fail?
+#
 # **Paper:** Section 3.1, Eq. (1) (the segmentation loss), and the "Non-Adapted" column of
 # Figure 3.
 #
@@ -18,6 +22,27 @@
 # On SynthStreets the two domains draw scenes from the same layout distribution and differ in
 # appearance (palette, textures, lighting, blur, noise), as GTA5 and Cityscapes mostly do.
 
+# %% tags=["parameters"]
+smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
+seed = 0  # training seed
+iterations = None  # training iterations; None: the cpu preset's default
+runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
+out_dir = "../runs/03_source_only"  # where metrics.json is written
+figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
+
+# %%
+from pfrlib import nbtools
+from pfrlib.nbtools import Param
+
+setup = nbtools.start(globals(), {
+    "smoke": Param(bool, optional=True),
+    "seed": Param(int, min=0),
+    "iterations": Param(int, min=1, optional=True),
+    "runs_dir": Param(str, optional=True),
+    "out_dir": Param(str),
+    "figures_dir": Param(str, optional=True),
+})
+
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -29,36 +54,8 @@ from pfrlib.data import SynthShift, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluate import load_model, predict
 from pfrlib.metrics import CITYSCAPES_CLASSES
-from pfrlib.nbtools import (Param, check_parameters, figures_path, interactive, load_or_train_many, save_figure,
-                            save_metrics, series_settings, show_table, smoke_from_env)
+from pfrlib.nbtools import announce, interactive, load_or_train_many, save_figure, save_metrics, show_table
 from pfrlib.selfcheck import check_close, check_equal
-
-_before = set(globals())
-
-# %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
-seed = 0  # training seed
-iterations = None  # training iterations; None: the cpu preset's default
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
-out_dir = "../runs/03_source_only"  # where metrics.json is written
-figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
-
-# %%
-P = check_parameters(globals(), _before, {
-    "smoke": Param(bool, optional=True),
-    "seed": Param(int, min=0),
-    "iterations": Param(int, min=1, optional=True),
-    "runs_dir": Param(str, optional=True),
-    "out_dir": Param(str),
-    "figures_dir": Param(str, optional=True),
-})
-smoke = smoke_from_env(smoke)
-preset = TrainConfig.preset("cpu")
-runs_dir, overrides = series_settings(smoke, runs_dir, iterations)  # checks iterations
-if iterations is None:
-    iterations = preset.optim.iterations
-overrides["seed"] = seed
-FIG = figures_path(figures_dir, smoke)
 
 # %% [markdown]
 # ## 0. The two domains
@@ -73,7 +70,7 @@ print("SynthStreets classes (trainId: name):", {i: CITYSCAPES_CLASSES[i] for i i
 
 # %%
 fig = viz.synthstreets_samples(n=4, seed=0, size=(64, 128))
-save_figure(fig, FIG / "synthstreets_samples.png")
+save_figure(fig, setup.figures / "synthstreets_samples.png")
 plt.show()
 
 # %% [markdown]
@@ -83,7 +80,7 @@ plt.show()
 
 # %%
 fig = viz.shift_components(n=2, seed=0, size=(64, 128))
-save_figure(fig, FIG / "synthstreets_shift_components.png")
+save_figure(fig, setup.figures / "synthstreets_shift_components.png")
 plt.show()
 
 # %% [markdown]
@@ -97,8 +94,10 @@ plt.show()
 
 # %%
 methods = ("source_only", "oracle")
-cfgs = [TrainConfig.preset("cpu", method=m, out=f"{runs_dir}/{m}_s{seed}", **overrides) for m in methods]
-runs = dict(zip(methods, load_or_train_many(cfgs, jobs=1 if smoke else None)))
+cfgs = [TrainConfig.preset("cpu", method=m, seed=seed, out=f"{setup.runs_dir}/{m}_s{seed}", **setup.base) for m in methods]
+jobs = 1 if smoke else None
+print(announce(cfgs, jobs))
+runs = dict(zip(methods, load_or_train_many(cfgs, jobs=jobs)))
 run_rows = [{"run": m, "source-val mIoU": 100 * r.final["source_miou"], "target-val mIoU": 100 * r.final["target_miou"],
              "training time (s)": r.final["wall_time_s"]} for m, r in runs.items()]
 show_table(run_rows, digits=1, index="run", caption=f"seed {seed}, {runs['source_only'].final['iterations']} iterations")
@@ -134,7 +133,7 @@ per_class = {
     "oracle on target": orc["target_val"]["per_class_iou"],
 }
 fig = viz.plot_per_class_iou(per_class, title=f"Per-class IoU on the val splits: the domain gap by class (seed {seed})")
-save_figure(fig, FIG / "03_per_class_iou.png")
+save_figure(fig, setup.figures / "03_per_class_iou.png")
 plt.show()
 
 # %% [markdown]
@@ -214,7 +213,7 @@ check_equal("the class that loses most IoU", most_hurt_class,
 # %%
 fig = viz.plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"),
                                title=f"source only and oracle, seed {seed}")
-save_figure(fig, FIG / "03_training_curves.png")
+save_figure(fig, setup.figures / "03_training_curves.png")
 plt.show()
 
 # %% [markdown]
@@ -232,7 +231,7 @@ for method, r in runs.items():
     preds[method] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
 fig = viz.prediction_grid(images, preds, labels, title=f"target val #0-{n_show - 1}, models of seed {seed}",
                           class_ids=SynthStreets.class_ids)
-save_figure(fig, FIG / "03_predictions.png")
+save_figure(fig, setup.figures / "03_predictions.png")
 plt.show()
 
 # %% [markdown]
@@ -258,7 +257,8 @@ interactive(show_shift, controls)
 # %%
 metrics = dict(
     notebook="03_source_only_baseline",
-    parameters=P | {"smoke": smoke, "iterations": iterations, "runs_dir": runs_dir},
+    parameters=setup.params | {"iterations": TrainConfig.preset("cpu").optim.iterations if iterations is None else iterations,
+                               "runs_dir": setup.runs_dir},
     source_only=dict(source_miou=so["source_miou"], target_miou=so["target_miou"], wall_time_s=so["wall_time_s"]),
     oracle=dict(target_miou=orc["target_miou"], source_miou=orc["source_miou"], wall_time_s=orc["wall_time_s"]),
     gap=gap,

@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 04 · Progressive feature refinement: aligning style and content
 #
+# **The question:** does pulling the style and content of source and target features together,
+# stage by stage (the PFR loss), close part of the domain gap of notebook 03, which stages
+# matter, and what goes wrong at the wrong loss scale?
+#
 # **Paper:** Section 3.2, Eq. (2)-(4), and Eq. (6) with $\lambda_{adv} = 0$.
 #
 # Now we add the PFR loss to training. For the four backbone stages $i = 2..5$,
@@ -25,24 +29,6 @@
 # Exercise 1 computes the style term of Eq. (2) by hand; exercise 2 weights the stages and
 # looks at what each one contributes.
 
-# %%
-import json
-
-import matplotlib.pyplot as plt
-import torch
-
-from pfrlib import losses, models, step, viz
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
-from pfrlib.data.transforms import TrainTransform, normalize
-from pfrlib.evaluate import load_model
-from pfrlib.nbtools import (Param, check_parameters, figures_path, load_or_train_many, save_figure, save_metrics,
-                            series_settings, show_table, smoke_from_env)
-from pfrlib.optim import build_optimizer
-from pfrlib.selfcheck import check_close
-
-_before = set(globals())
-
 # %% tags=["parameters"]
 smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
 seed = 0  # training seed
@@ -57,33 +43,41 @@ out_dir = "../runs/04_pfr_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(globals(), _before, {
+from pfrlib import nbtools
+from pfrlib.config import pfr_stages_problem
+from pfrlib.nbtools import Param
+
+setup = nbtools.start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "iterations": Param(int, min=1, optional=True),
     "lambda_pfr": Param(float, min=0, optional=True),
     "style_weight": Param(float, min=0, optional=True),
     "content_weight": Param(float, min=0, optional=True),
-    "stage_sets": Param(list, items=list, nonempty=False),
+    "stage_sets": Param(list, items=list, nonempty=False, check=pfr_stages_problem),
     "show_trap": Param(bool),
     "runs_dir": Param(str, optional=True),
     "out_dir": Param(str),
     "figures_dir": Param(str, optional=True),
 })
-if not all(subset and set(subset) <= set(losses.PFR_STAGES) for subset in stage_sets):
-    raise ValueError(f"parameter 'stage_sets' must hold non-empty subsets of {losses.PFR_STAGES}, got {stage_sets!r}")
-smoke = smoke_from_env(smoke)
-FIG = figures_path(figures_dir, smoke)
 
-runs_dir, base = series_settings(smoke, runs_dir, iterations)
-base["seed"] = seed
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import torch
+
+from pfrlib import losses, models, step, viz
+from pfrlib.config import TrainConfig
+from pfrlib.data import SynthStreets
+from pfrlib.data.transforms import TrainTransform, normalize
+from pfrlib.evaluate import load_model
+from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
+from pfrlib.optim import build_optimizer
+from pfrlib.selfcheck import check_close
+
+# the PFR weights given as parameters (None: the cpu preset's)
 pfr_overrides = {k: v for k, v in dict(lambda_pfr=lambda_pfr, style_weight=style_weight, content_weight=content_weight).items() if v is not None}
-
-
-def config(method: str, name: str, **overrides) -> TrainConfig:
-    """One cpu-preset run under runs_dir/name."""
-    return TrainConfig.preset("cpu", method=method, out=f"{runs_dir}/{name}", **base, **overrides)
-
 
 # %% [markdown]
 # ## 0. One iteration of Eq. (6), in code
@@ -199,6 +193,11 @@ print("PFR settings:", {k: getattr(preset.loss, k) for k in ("lambda_pfr", "styl
 
 # %%
 # Every run of this notebook (sections 1, 3 and 4), trained side by side, or reused if it exists.
+def config(method: str, name: str, **overrides) -> TrainConfig:
+    """One cpu-preset run under the series' run directory."""
+    return TrainConfig.preset("cpu", method=method, seed=seed, out=f"{setup.runs_dir}/{name}", **setup.base, **overrides)
+
+
 planned = {
     "source_only": config("source_only", f"source_only_s{seed}"),
     "pfr": config("pfr", f"pfr_s{seed}" + "".join(f"_{k}{v}" for k, v in pfr_overrides.items()), **pfr_overrides),
@@ -209,7 +208,9 @@ for subset in stage_sets:
 if show_trap:  # Eq. (4) as printed: literal content norm, the paper's lambda_pfr
     planned["trap"] = config("pfr", f"pfr_literal_paper_s{seed}", content_form="literal", content_weight=1.0,
                              style_weight=1.0, lambda_pfr=0.004)
-RUNS = dict(zip(planned, load_or_train_many(planned.values(), jobs=1 if smoke else None)))
+jobs = 1 if smoke else None
+print(announce(planned.values(), jobs))
+RUNS = dict(zip(planned, load_or_train_many(planned.values(), jobs=jobs)))
 runs = {k: RUNS[k] for k in ("source_only", "pfr")}
 show_table([{"run": name, "target-val mIoU": 100 * r.target_miou, "source-val mIoU": 100 * r.source_miou,
              "training time (s)": r.final["wall_time_s"]} for name, r in runs.items()],
@@ -227,7 +228,7 @@ fig = viz.plot_training_curves(
     {"pfr": runs["pfr"].out / "metrics.jsonl"},
     keys=tuple(f"pfr_style_{s}" for s in preset.loss.pfr_stages) + ("seg",),
 )
-save_figure(fig, FIG / "04_style_terms.png")
+save_figure(fig, setup.figures / "04_style_terms.png")
 plt.show()
 
 # %% [markdown]
@@ -273,7 +274,7 @@ ax.barh(list(table), [100 * v for v in table.values()], color=["grey"] + ["C0"] 
 ax.set_xlabel("target-val mIoU")
 ax.invert_yaxis()
 fig.tight_layout()
-save_figure(fig, FIG / "04_stage_ablation.png")
+save_figure(fig, setup.figures / "04_stage_ablation.png")
 plt.show()
 
 # %% [markdown]
@@ -318,7 +319,7 @@ if trap is not None:
         {"literal content, lambda 0.004": trap.out / "metrics.jsonl", "pfrlib defaults": runs["pfr"].out / "metrics.jsonl"},
         keys=("seg", "pfr"),
     )
-    save_figure(fig, FIG / "04_loss_scale_trap.png")
+    save_figure(fig, setup.figures / "04_loss_scale_trap.png")
     plt.show()
 
 # %% [markdown]
@@ -335,7 +336,7 @@ if trap is not None:
 # %%
 metrics = dict(
     notebook="04_pfr_alignment",
-    parameters=P | {"smoke": smoke, "runs_dir": runs_dir},
+    parameters=setup.params | {"runs_dir": setup.runs_dir},
     target_miou={name: r.target_miou for name, r in runs.items()},
     source_miou={name: r.source_miou for name, r in runs.items()},
     stage_ablation={k: r.target_miou for k, r in stage_runs.items()},

@@ -1,6 +1,10 @@
 # %% [markdown]
 # # 06 · Paper-scale training: GTA5 → Cityscapes with DeepLab-v2 / ResNet-101
 #
+# **The question:** what does the same training loop take at the paper's scale (GTA5 →
+# Cityscapes, DeepLab-v2 / ResNet-101): how much memory, how long per step, and can this machine
+# run it?
+#
 # **Paper:** Section 3.1 (DeepLab-v2, ResNet-101), Section 3.4 ($\lambda_{adv} = 0.002$,
 # $\lambda_{pfr} = 0.004$), Section 4 (GTA5 → Cityscapes, Table 1).
 #
@@ -31,25 +35,6 @@
 # Two exercises size one paper-scale iteration without a GPU: the memory of the training state
 # (exercise 1) and of the stage features PFR compares (exercise 2).
 
-# %%
-import json
-import time
-from collections import Counter
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import torch
-
-from pfrlib import models, viz
-from pfrlib.config import TrainConfig
-from pfrlib.nbtools import (Param, check_parameters, figures_path, live_frontend, save_figure, save_metrics, show_table,
-                            smoke_from_env)
-from pfrlib.optim import adaptsegnet_repeats
-from pfrlib.selfcheck import check_close, check_equal
-from pfrlib.train import train
-
-_before = set(globals())
-
 # %% tags=["parameters"]
 smoke = None  # True: a seconds-long run (2 iterations); None: read $PFR_SMOKE (off by default)
 gta5_root = None  # GTA5 root (images/, labels/); None: not available
@@ -63,7 +48,10 @@ out_dir = "../runs/06_full_gpu_training"  # run directory and metrics.json
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-P = check_parameters(globals(), _before, {
+from pfrlib import nbtools
+from pfrlib.nbtools import Param
+
+setup = nbtools.start(globals(), {
     "smoke": Param(bool, optional=True),
     "gta5_root": Param(str, optional=True),
     "cityscapes_root": Param(str, optional=True),
@@ -75,16 +63,30 @@ P = check_parameters(globals(), _before, {
     "out_dir": Param(str),
     "figures_dir": Param(str, optional=True),
 })
-smoke = smoke_from_env(smoke)
-has_gpu = torch.cuda.is_available()
-has_data = bool(gta5_root and cityscapes_root and Path(gta5_root).is_dir() and Path(cityscapes_root).is_dir())
-paper_scale = has_gpu and has_data and not smoke
-FIG = figures_path(figures_dir, smoke)
+
+# %%
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from pfrlib import models, viz
+from pfrlib.config import TrainConfig
+from pfrlib.nbtools import live_frontend, save_figure, save_metrics, show_table
+from pfrlib.optim import adaptsegnet_repeats
+from pfrlib.selfcheck import check_close, check_equal
+from pfrlib.train import train
 
 # %% [markdown]
 # ## 1. What is available?
 
 # %%
+has_gpu = torch.cuda.is_available()
+has_data = bool(gta5_root and cityscapes_root and Path(gta5_root).is_dir() and Path(cityscapes_root).is_dir())
+paper_scale = has_gpu and has_data and not smoke
 if paper_scale:
     print(f"GPU: {torch.cuda.get_device_name(0)} | GTA5: {gta5_root} | Cityscapes: {cityscapes_root}")
     cfg = TrainConfig.preset(
@@ -230,7 +232,7 @@ if has_gpu:
 # %%
 fig = viz.plot_training_curves({"paper" if paper_scale else "stand-in": Path(cfg.run.out) / "metrics.jsonl"},
                                keys=("seg", "seg_aux", "adv", "pfr", "d"), smooth=1)
-save_figure(fig, FIG / ("06_paper_losses.png" if paper_scale else "06_stand_in_losses.png"))
+save_figure(fig, setup.figures / ("06_paper_losses.png" if paper_scale else "06_stand_in_losses.png"))
 plt.show()
 
 # %% [markdown]
@@ -302,7 +304,7 @@ else:
 # %%
 metrics = dict(
     notebook="06_full_gpu_training",
-    parameters=P | {"smoke": smoke},
+    parameters=setup.params,
     paper_scale=paper_scale,
     has_gpu=has_gpu,
     has_data=has_data,

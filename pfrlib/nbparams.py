@@ -34,7 +34,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .io import write_json
 
@@ -71,6 +71,8 @@ class Param:
         optional: ``None`` is allowed as well.
         items: for a ``list``: the type of each item (``int``, ``float`` or ``str``).
         nonempty: for a ``list``: at least one item.
+        check: a further rule, ``check(value) -> why it is wrong, or None`` (for a ``list``: of each
+            item), e.g. :func:`pfrlib.config.pfr_stages_problem` for a list of stage subsets.
     """
 
     type: type
@@ -80,6 +82,7 @@ class Param:
     optional: bool = False
     items: type | None = None
     nonempty: bool = True
+    check: Callable[[Any], str | None] | None = None
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed (``None`` when it is)."""
@@ -92,10 +95,11 @@ class Param:
                 return "must not be empty"
             for item in value:
                 why = self._scalar_problem(item, self.items) if self.items is not None else None
+                why = why or (self.check(item) if self.check is not None else None)
                 if why:
                     return f"item {item!r}: {why}"
             return None
-        return self._scalar_problem(value, self.type)
+        return self._scalar_problem(value, self.type) or (self.check(value) if self.check is not None else None)
 
     def _scalar_problem(self, value: Any, kind: type) -> str | None:
         ok = {

@@ -240,11 +240,17 @@ def _duration(seconds: float) -> str:
 
 
 def _runs_line(configs: Sequence[Any]) -> str:
-    """``"pfr x seeds 0, 1, 2; source_only x seed 0"``."""
+    """``"pfr x seeds 0, 1, 2; source_only x seed 0"``; several runs of a method on one seed
+    (other settings) read ``"pfr x 4 settings, seed 0"``."""
     seeds: dict[str, list[int]] = {}
     for c in configs:
         seeds.setdefault(c.loss.method, []).append(c.run.seed)
-    return "; ".join(f"{m} x seed{'s' if len(s) > 1 else ''} {', '.join(str(x) for x in s)}" for m, s in seeds.items())
+    parts = []
+    for method, runs in seeds.items():
+        distinct = sorted(set(runs))
+        listed = f"seed{'s' if len(distinct) > 1 else ''} {', '.join(str(x) for x in distinct)}"
+        parts.append(f"{method} x {listed}" if len(distinct) == len(runs) else f"{method} x {len(runs)} settings, {listed}")
+    return "; ".join(parts)
 
 
 def announce(configs, jobs: int | None = None, retrain: bool = False, files: Sequence[str] = MEASURED_TIMES,

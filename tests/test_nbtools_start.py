@@ -153,6 +153,14 @@ def test_announce_counts_reused_runs_by_the_launchers_rule(tmp_path):
     assert "4 to train" in nbtools.announce(configs, jobs=2, retrain=True, files=(name,), root=tmp_path)
 
 
+def test_announce_names_several_settings_of_one_method_and_seed(tmp_path):
+    name = _results(tmp_path, "t.json", {"pfr": [300.0]}, iterations=1500)
+    configs = [TrainConfig.preset("cpu", method="pfr", seed=0, iterations=1500, pfr_stages=stages,
+                                  out=str(tmp_path / f"pfr{i}"), progress=False) for i, stages in enumerate([(2, 3), (4, 5)])]
+    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
+    assert text.startswith("Training 2 runs (pfr x 2 settings, seed 0): 2 to train; about 5 min on 2 cores")
+
+
 def test_announce_pools_files_and_takes_unrecorded_iterations_as_the_cpu_presets(tmp_path):
     preset = TrainConfig.preset("cpu").optim.iterations
     a = _results(tmp_path, "a.json", {"source_only": [100.0]})  # no iterations recorded: the preset's
@@ -191,3 +199,68 @@ def test_announce_reads_the_committed_results_files():
     rate, used = nbtools.measured_seconds_per_iteration(default_iterations=TrainConfig.preset("cpu").optim.iterations)
     assert used == list(nbtools.MEASURED_TIMES)
     assert {"source_only", "pfr_adv"} <= set(rate) and all(0 < r < 10 for r in rate.values())
+
+
+# --------------------------------------------------------------------------- what the notebooks show
+def test_a_parameter_rule_from_the_config_checks_each_item():
+    from pfrlib.config import pfr_stages_problem
+
+    spec = {"stage_sets": Param(list, items=list, nonempty=False, check=pfr_stages_problem)}
+    assert nbtools.start({"stage_sets": [[2, 3], [5]]}, spec).params == {"stage_sets": [[2, 3], [5]]}
+    assert nbtools.start({"stage_sets": []}, spec).params == {"stage_sets": []}
+    for bad in ([[6]], [[]], [[2, True]], [[2], "45"]):
+        with pytest.raises(ValueError, match=r"parameter 'stage_sets' item .*must be"):
+            nbtools.start({"stage_sets": bad}, spec)
+    assert pfr_stages_problem((2, 5)) is None and "subset of (2, 3, 4, 5)" in pfr_stages_problem((1,))
+    with pytest.raises(ValueError, match=r"pfr_stages must be a non-empty subset of \(2, 3, 4, 5\)"):
+        TrainConfig.preset("cpu", method="pfr", pfr_stages=(1, 2)).validate()
+
+
+def test_logged_keys_are_titled_in_words_from_one_map():
+    from pfrlib import viz
+
+    assert viz.term_title("pfr_style_2") == "style, stage 2"
+    assert viz.term_title("pfr_content_5") == "content, stage 5"
+    assert viz.term_title("seg") == viz.TERM_TITLES["seg"] and viz.term_title("d_acc_source") != "d_acc_source"
+    assert viz.term_title("pfr_style_x") == "pfr_style_x" and viz.term_title("new_key") == "new_key"
+
+
+def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pfrlib import viz
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("\n".join(json.dumps({"iter": i, "seg": 2.0 - i / 10, **{f"pfr_style_{s}": 0.1 for s in (2, 3, 4, 5)}})
+                             for i in range(1, 6)))
+    fig = viz.plot_training_curves({"pfr": log}, keys=("pfr_style_2", "pfr_style_3", "pfr_style_4", "pfr_style_5", "seg"))
+    titles = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert titles[0].startswith("style, stage 2") and len(titles) == 5 and not any("pfr_style" in t for t in titles)
+    assert fig.get_size_inches()[0] <= viz.NOTEBOOK_WIDTH_IN
+    assert all(t.get_fontsize() >= 9 for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+    fig = viz.shift_components(n=2, size=(32, 64))
+    assert fig.get_size_inches()[0] <= viz.NOTEBOOK_WIDTH_IN
+    assert len(fig.axes) == 24 and [ax.get_title() for ax in fig.axes[6:8]] == ["exposure", "blur"]
+    assert all(t.get_fontsize() >= 9 for legend in fig.legends for t in legend.get_texts())
+    plt.close(fig)
+
+
+def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_path):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("ablation_for_announce", root / "benchmarks" / "ablation.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    runs = {m: [{"seed": s, "target_miou": 0.2 + 0.01 * s + (0.1 if m == "oracle" else 0), "source_miou": 0.5,
+                 "wall_time_s": 100.0 + s, "iterations": 700, "target_val": {"per_class_iou": {"road": 0.5}}}
+                for s in (0, 1)] for m in ("source_only", "pfr", "oracle")}
+    _, summary = ablation.summarize(runs)
+    assert summary["pfr"]["iterations"] == [700, 700] and summary["pfr"]["wall_s"] == [100.0, 101.0]
+    write_json(tmp_path / "t.json", summary)
+    rate, _ = nbtools.measured_seconds_per_iteration(("t.json",), tmp_path, default_iterations=1500)
+    assert rate["pfr"] == pytest.approx(100.5 / 700)  # the recorded count, not the default

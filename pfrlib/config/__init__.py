@@ -63,6 +63,7 @@ from .presets import PRESETS
 from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 from .train_config import (LR_HISTORY_KEY, SECTION_TYPES, SECTIONS, TrainConfig, bookkeeping_fields,
                            field_choices_of, fields_with_role, method_classifiers, resume_free_fields)
+from .validation import pfr_stages_problem
 
 __all__ = [
     "METHODS",
@@ -87,6 +88,7 @@ __all__ = [
     "LR_HISTORY_KEY",
     "parse_spec",
     "method_classifiers",
+    "pfr_stages_problem",
     "BOOKKEEPING",
     "EXECUTION",
     "fields_with_role",

@@ -17,7 +17,17 @@ from ..device import check_device_name
 from ..losses import PFR_STAGES
 from .fields import field_choices, one_of
 
-__all__ = ["validate"]
+__all__ = ["validate", "pfr_stages_problem"]
+
+
+def pfr_stages_problem(stages) -> str | None:
+    """Why ``stages`` cannot be a ``pfr_stages`` value (``None`` when it can): it must be a
+    non-empty list or tuple of stages out of :data:`pfrlib.losses.PFR_STAGES` (a notebook's
+    parameter of stage subsets is checked with it too)."""
+    if (not isinstance(stages, (list, tuple)) or not stages
+            or any(isinstance(s, bool) or s not in PFR_STAGES for s in stages)):
+        return f"must be a non-empty subset of {PFR_STAGES}, got {stages!r}"
+    return None
 
 
 def validate(cfg, check_paths: bool = True) -> None:
@@ -49,8 +59,9 @@ def validate(cfg, check_paths: bool = True) -> None:
         v = getattr(l, name)
         if not (v >= 0) or v != v or v == float("inf"):
             raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-    if not l.pfr_stages or any(s not in PFR_STAGES for s in l.pfr_stages):
-        raise ValueError(f"pfr_stages must be a non-empty subset of {PFR_STAGES}, got {l.pfr_stages}")
+    why = pfr_stages_problem(l.pfr_stages)
+    if why:
+        raise ValueError(f"pfr_stages {why}")
     for name in ("lr", "d_lr"):
         v = getattr(o, name)
         if not (v > 0 and math.isfinite(v)):

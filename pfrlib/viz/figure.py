@@ -59,7 +59,7 @@ def add_class_legend(fig: Figure, class_ids: Sequence[int], ignore: bool = True,
     ncol = ncol or (len(handles) if len(handles) <= 8 else (len(handles) + 1) // 2)
     fig.legend(handles=handles, loc="outside lower center" if fig.get_layout_engine() is not None and
                type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine" else "lower center",
-               ncol=ncol, fontsize=8, frameon=False, handlelength=1.2, columnspacing=1.0)
+               ncol=ncol, fontsize=9, frameon=False, handlelength=1.2, columnspacing=1.0)
 
 
 def image_grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titles: Optional[Sequence[str]] = None,
@@ -79,7 +79,7 @@ def image_grid(rows: list[list[np.ndarray]], col_titles: Sequence[str], row_titl
             if r == 0:
                 ax.set_title(col_titles[c], fontsize=9)
             if c == 0 and row_titles is not None:
-                ax.set_ylabel(row_titles[r], fontsize=8)
+                ax.set_ylabel(row_titles[r], fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     if legend is not None:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..data.labels import CLASS_NAMES
 
-__all__ = ["plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
+__all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
            "plot_ladder"]
 
 
@@ -54,19 +54,40 @@ def _with_final(path, key: str, x: list, y: list) -> tuple[list, list]:
     return [*x, it], [*y, value]
 
 
-_KEY_TITLES = {
+#: Titles in words of the keys a run logs in ``metrics.jsonl`` (the one place notebooks and
+#: figures read them from; per-stage PFR terms are named by :func:`term_title`).
+TERM_TITLES = {
     "seg": "segmentation loss (source, Eq. 1)",
+    "seg_aux": "segmentation loss, auxiliary head",
     "val_target_miou": "target val mIoU (%)",
     "val_source_miou": "source val mIoU (%)",
     "adv": "fooling loss (Eq. 5)",
+    "adv_aux": "fooling loss, auxiliary head",
     "d": "discriminator loss",
-    "d_acc_source": "discriminator accuracy on source outputs",
-    "d_acc_target": "discriminator accuracy on target outputs",
+    "d_aux": "discriminator loss, auxiliary head",
+    "d_acc_source": "discriminator accuracy on source",
+    "d_acc_target": "discriminator accuracy on target",
     "pfr": "PFR loss (Eq. 4)",
+    "total": "total loss (Eq. 6)",
 }
+_STAGE_TERMS = {"pfr_style_": "style", "pfr_content_": "content"}
 
 
-def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5, title: Optional[str] = None):
+def term_title(key: str) -> str:
+    """A logged key in words: ``"pfr_style_2"`` -> ``"style, stage 2"``, ``"seg"`` -> the
+    segmentation loss (:data:`TERM_TITLES`); an unknown key is returned as it is."""
+    for prefix, word in _STAGE_TERMS.items():
+        if key.startswith(prefix) and key[len(prefix):].isdigit():
+            return f"{word}, stage {key[len(prefix):]}"
+    return TERM_TITLES.get(key, key)
+
+
+#: The width a figure may take (inches at 100 dpi) to show unscaled in a 1,200-pixel-wide JupyterLab.
+NOTEBOOK_WIDTH_IN = 10.5
+
+
+def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5, title: Optional[str] = None,
+                         max_cols: int = 3):
     """One panel per logged key, one line per run, from each run's ``metrics.jsonl``.
 
     Args:
@@ -75,15 +96,22 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5,
             ``d_acc_source``, or the periodic ``val_source_miou`` / ``val_target_miou``).
         smooth: moving-average window for loss terms (validation curves are not smoothed).
         title: a title over the panels (say which runs and seed).
+        max_cols: panels per row (more keys wrap onto further rows), so that the figure fits a
+            notebook's width (:data:`NOTEBOOK_WIDTH_IN`) and its text is read at full size.
 
     Returns:
-        The matplotlib figure. A key a run never logged is skipped for that run. Validation
+        The matplotlib figure, each panel titled in words (:func:`term_title`). A key a run never logged is skipped for that run. Validation
         curves end with the run's final validation (``final.json`` beside ``metrics.jsonl``, at
         the last iteration), the number a results table reports, so curve and table agree.
     """
     keys = tuple(keys)
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    cols = max(1, min(max_cols, len(keys)))
+    rows = -(-len(keys) // cols)
+    width = min(4.2, NOTEBOOK_WIDTH_IN / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_axis_off()
+    for ax, key in zip(axes.flat, keys):
         for label, path in runs.items():
             recs = [r for r in _read_jsonl(path) if r.get(key) is not None]
             x = [r["iter"] for r in recs]
@@ -95,13 +123,13 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5,
             if not x:
                 continue
             ax.plot(x, y if is_val else _smooth(y, smooth), label=label, marker="o" if is_val else None, ms=3)
-        ax.set_title(_KEY_TITLES.get(key, key) + (f", moving average of {smooth}" if smooth > 1 and not
+        ax.set_title(term_title(key) + (f", moving average of {smooth}" if smooth > 1 and not
                                                    key.startswith("val_") else ""), fontsize=9)
         ax.set_xlabel("iteration")
         if key.startswith("d_acc"):
             ax.set_ylim(-0.02, 1.02)
         if ax.lines:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -58,27 +58,40 @@ def synthstreets_samples(n: int = 4, seed: int = 0, size: tuple[int, int] = (64,
 
 
 def shift_components(n: int = 3, seed: int = 0, size: tuple[int, int] = (64, 128), strength: float = 1.0,
-                     split: str = "val") -> Figure:
+                     split: str = "val", per_row: int = 6) -> Figure:
     """Target scenes rendered with no shift, each shift component alone, and the full shift.
 
-    Columns: ``none`` (the target scene in source style), one per :class:`SynthShift`
-    component at ``strength`` (``layout`` changes the scene itself, the others only its
-    look), ``full``, and the label. Rows: items 0..n-1 of the target split.
+    Panels of one scene: ``none`` (the target scene in source style), one per :class:`SynthShift`
+    component at ``strength`` (``layout`` changes the scene itself, the others only its look),
+    ``full``, and the label; ``per_row`` panels to a row (a scene takes several rows), so the
+    figure stays narrow enough to read at a notebook's width. Scenes: items 0..n-1 of the
+    target split.
     """
     shifts = {"none": SynthShift.none()}
     for name in SynthShift.components():
         shifts[name] = SynthShift.only(name, strength=strength)
     shifts["full"] = SynthShift.full().scaled(strength)
     sets = {k: SynthStreets("target", split, size=size, seed=seed, length=max(n, 1), shift=s) for k, s in shifts.items()}
-    rows = []
+    names = [*shifts, "label"]
+    per_row = max(1, min(per_row, len(names)))
+    rows, row_titles, titles = [], [], []
     for i in range(n):
-        row = [sets[k].render(i)[0] for k in shifts]
-        row.append(colorize(sets["full"].render(i)[1]))
-        rows.append(row)
-    return image_grid(rows, [*shifts, "label"], [f"#{i}" for i in range(n)], cell_width=1.6,
-                 title=f"SynthStreets target ({split} split, seed {seed}): each shift component alone "
-                       f"(strength {strength:g})",
-                 legend=sets["full"].class_ids)
+        panels = [sets[k].render(i)[0] for k in shifts] + [colorize(sets["full"].render(i)[1])]
+        blank = np.full_like(panels[0], 255)
+        for start in range(0, len(panels), per_row):
+            chunk = panels[start:start + per_row]
+            rows.append(chunk + [blank] * (per_row - len(chunk)))
+            titles += names[start:start + per_row] + [""] * (per_row - len(chunk))
+            row_titles.append(f"#{i}" if start == 0 else "")
+    fig = image_grid(rows, names[:per_row], row_titles, cell_width=1.6,
+                     title=f"SynthStreets target ({split} split, seed {seed}): each shift component alone "
+                           f"(strength {strength:g})",
+                     legend=sets["full"].class_ids)
+    for ax, text in zip(fig.axes, titles):  # every row of panels is titled: a scene spans several rows
+        ax.set_title(text, fontsize=9)
+        if not text:  # a blank panel filling the last row
+            ax.set_axis_off()
+    return fig
 
 
 def prediction_grid(images, predictions, labels=None, titles=None, title: Optional[str] = None,
