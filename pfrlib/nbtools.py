@@ -24,7 +24,7 @@ from .record import FINAL_JSON
 from .train import TrainResult, train
 from .viz import save_figure
 
-__all__ = ["start", "Setup", "announce", "measured_seconds_per_iteration", "MEASURED_TIMES", "notebook_parameters",
+__all__ = ["start", "Setup", "announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "notebook_parameters",
            "IPYTHON_NAMES", "smoke_from_env", "Param", "check_parameters", "figures_path", "series_settings", "save_figure",
            "save_metrics", "live_frontend", "show_table", "interactive", "load_or_train", "load_or_train_many",
            "same_configuration", "SMOKE_TRAINING"]
@@ -181,10 +181,16 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
 
 
 # --------------------------------------------------------------------------- what training will take
-#: The committed, generated results files whose measured per-run wall times (``{method: {"wall_s":
-#: [...], "iterations": n, ...}}``: one-thread runs, two at a time on two cores) estimate how long
-#: a notebook's training takes; relative to the repository root.
-MEASURED_TIMES = ("benchmarks/results/table1_heldout.json", "benchmarks/results/table1.json")
+#: The committed, generated files whose measured times estimate how long a notebook's training
+#: takes, relative to the repository root, in order of trust: the step-time benchmark (median
+#: seconds per iteration of each method at the ``cpu`` preset on an idle machine,
+#: ``benchmarks/step_time.py``), then the Table-1 sweeps' per-run wall times (``{method:
+#: {"wall_s": [...], "iterations": n, ...}}``: one-thread runs two at a time, validation included,
+#: on a machine that was often doing other work) for the methods the benchmark does not time.
+MEASURED_TIMES = ("benchmarks/results/step_time_cpu.json", "benchmarks/results/table1_heldout.json",
+                  "benchmarks/results/table1.json")
+#: The rows of the step-time file that time the ``cpu`` preset (its ``label`` starts so).
+_STEP_TIME_LABEL = "cpu preset"
 
 
 def _repository_root() -> Path:
@@ -192,47 +198,76 @@ def _repository_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
-                                   default_iterations: int | None = None) -> tuple[dict[str, float], list[str]]:
-    """Measured seconds per training iteration of each method, from the results files.
+def _step_rates(path: Path, data: list) -> dict[str, float]:
+    """``{method: median seconds per iteration}`` from a step-time benchmark's rows (the ``cpu`` preset's)."""
+    if not all(isinstance(r, Mapping) for r in data):
+        raise ValueError(f"{path}: expected a list of step-time rows ({{'label', 'method', 'median_s', ...}})")
+    rows = [r for r in data if str(r.get("label", "")).startswith(_STEP_TIME_LABEL)]
+    if any("method" not in r or "median_s" not in r for r in rows):
+        raise ValueError(f"{path}: expected step-time rows with 'method' and 'median_s'")
+    return {r["method"]: float(r["median_s"]) for r in rows}
 
-    Each run's wall time is divided by its iteration count: the method entry's ``iterations``
-    (a number, or one per run), else ``default_iterations`` (the caller says which: the ``cpu``
-    preset's count for files written before they recorded it). A method's value is the mean over
-    the runs of every file that has it.
+
+def _run_rates(path: Path, data: Mapping, default_iterations: int | None) -> dict[str, list[float]]:
+    """``{method: [seconds per iteration of each run]}`` from a results file (wall time / iterations)."""
+    rates: dict[str, list[float]] = {}
+    for method, entry in data.items():
+        walls = entry.get("wall_s") if isinstance(entry, Mapping) else None
+        if not walls:
+            continue
+        iters = entry.get("iterations", default_iterations)
+        iters = list(iters) if isinstance(iters, (list, tuple)) else [iters] * len(walls)
+        if len(iters) != len(walls):
+            raise ValueError(f"{path}: {method} has {len(walls)} wall times but {len(iters)} iteration counts")
+        rates[method] = [w / n for w, n in zip(walls, iters) if n]
+    return rates
+
+
+def measured_rates(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
+                   default_iterations: int | None = None) -> dict[str, tuple[float, str]]:
+    """``{method: (measured seconds per training iteration, the file it comes from)}``.
+
+    A step-time file (a list of rows, ``benchmarks/step_time.py``) gives the median step of each
+    method timed at the ``cpu`` preset on an idle machine, and wins over every results file. A
+    results file gives each run's wall time / iterations (the method entry's ``iterations``, a number
+    or one per run, else ``default_iterations``: the caller says which, the ``cpu`` preset's count
+    for files written before they recorded it); a method's value is its **fastest** run over all
+    the results files, the one least slowed by whatever else the machine was doing.
 
     Args:
-        files: results files, relative to ``root``; missing ones are skipped.
+        files: measurement files, relative to ``root``; missing ones are skipped.
         root: default: the repository root (the folder above the ``pfrlib`` package).
         default_iterations: iterations of a run whose file does not record them (``None``: skip it).
 
-    Returns:
-        ``({method: seconds per iteration}, [the files read, as given])``.
-
     Raises:
-        ValueError naming a file that exists but is not a results file of that layout.
+        ValueError naming a file that exists but has neither layout.
     """
     root = _repository_root() if root is None else Path(root)
-    per_run: dict[str, list[float]] = {}
-    used = []
+    steps: dict[str, tuple[float, str]] = {}
+    runs: dict[str, tuple[float, str]] = {}
     for name in files:
         path = root / name
         if not path.is_file():
             continue
         data = read_json(path)
-        if not isinstance(data, Mapping):
-            raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}}, got {type(data).__name__}")
-        for method, entry in data.items():
-            walls = entry.get("wall_s") if isinstance(entry, Mapping) else None
-            if not walls:
-                continue
-            iters = entry.get("iterations", default_iterations)
-            iters = list(iters) if isinstance(iters, (list, tuple)) else [iters] * len(walls)
-            if len(iters) != len(walls):
-                raise ValueError(f"{path}: {method} has {len(walls)} wall times but {len(iters)} iteration counts")
-            per_run.setdefault(method, []).extend(w / n for w, n in zip(walls, iters) if n)
-        used.append(name)
-    return {m: sum(v) / len(v) for m, v in per_run.items() if v}, used
+        if isinstance(data, list):
+            steps.update({m: (r, name) for m, r in _step_rates(path, data).items() if m not in steps})
+        elif isinstance(data, Mapping):
+            for m, per_run in _run_rates(path, data, default_iterations).items():
+                if per_run and (m not in runs or min(per_run) < runs[m][0]):
+                    runs[m] = (min(per_run), name)
+        else:
+            raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}} or a list of step-time rows, "
+                             f"got {type(data).__name__}")
+    return {**runs, **steps}
+
+
+def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
+                                   default_iterations: int | None = None) -> tuple[dict[str, float], list[str]]:
+    """:func:`measured_rates` as ``({method: seconds per iteration}, [the files the values come from])``."""
+    measured = measured_rates(files, root, default_iterations)
+    used = {name for _, name in measured.values()}
+    return {m: r for m, (r, _) in measured.items()}, [f for f in files if f in used]
 
 
 def _duration(seconds: float) -> str:
@@ -260,7 +295,7 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
 
     Which runs are reused, resumed or trained is the launcher's one rule
     (:func:`pfrlib.launch.plan`). The time is each run's measured seconds per iteration
-    (:func:`measured_seconds_per_iteration` over ``files``; runs without a recorded count are
+    (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run; runs without a recorded count are
     taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
     runs at a time (default: one per core), never shorter than its longest run. A resumed run is
     counted whole (an upper bound). A method without a measured time is named, not guessed.
@@ -280,8 +315,10 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
     if not todo:
         return head + "all finished, nothing to train."
-    rate, used = measured_seconds_per_iteration(files, root, TrainConfig.preset("cpu").optim.iterations)
-    if not used:
+    measured = measured_rates(files, root, TrainConfig.preset("cpu").optim.iterations)
+    rate = {m: r for m, (r, _) in measured.items()}
+    used = [f for f in files if f in {measured[c.loss.method][1] for c in todo if c.loss.method in measured}]
+    if not measured:
         return head + ", ".join(parts) + "; no measured times to estimate how long (none of " + ", ".join(files) + " found)."
     unmeasured = sorted({c.loss.method for c in todo} - set(rate))
     timed = [rate[c.loss.method] * c.optim.iterations for c in todo if c.loss.method in rate]
@@ -293,5 +330,6 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
         if unmeasured:
             text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
     else:
-        text += f"; no measured time for {', '.join(unmeasured)} in {', '.join(used)}"
+        base = _repository_root() if root is None else Path(root)
+        text += f"; no measured time for {', '.join(unmeasured)} in {', '.join(f for f in files if (base / f).is_file())}"
     return text + "."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pfrlib import nbtools
+from pfrlib import methods, nbtools
 from pfrlib.config import TrainConfig
 from pfrlib.io import write_json
 from pfrlib.nbtools import Param
@@ -130,8 +130,8 @@ def _finish(cfg):
 
 
 def test_announce_estimates_from_measured_times_scaled_by_iterations_and_shared_over_jobs(tmp_path):
-    # measured: 1500 iterations in 150 s (source_only) and 300 s (pfr): 0.1 and 0.2 s per iteration
-    name = _results(tmp_path, "t.json", {"source_only": [140.0, 160.0], "pfr": [300.0]}, iterations=1500)
+    # measured: 1500 iterations in 150 s (source_only's fastest run) and 300 s (pfr): 0.1 and 0.2 s per iteration
+    name = _results(tmp_path, "t.json", {"source_only": [150.0, 170.0], "pfr": [300.0]}, iterations=1500)
     configs = _configs(tmp_path, iterations=3000)  # 2 x 300 s + 2 x 600 s = 1800 s of runs
     text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
     assert text.startswith("Training 4 runs (source_only x seeds 0, 1; pfr x seeds 0, 1): 4 to train")
@@ -161,14 +161,33 @@ def test_announce_names_several_settings_of_one_method_and_seed(tmp_path):
     assert text.startswith("Training 2 runs (pfr x 2 settings, seed 0): 2 to train; about 5 min on 2 cores")
 
 
-def test_announce_pools_files_and_takes_unrecorded_iterations_as_the_cpu_presets(tmp_path):
+def test_the_fastest_measured_run_decides_and_unrecorded_iterations_are_the_cpu_presets(tmp_path):
     preset = TrainConfig.preset("cpu").optim.iterations
-    a = _results(tmp_path, "a.json", {"source_only": [100.0]})  # no iterations recorded: the preset's
-    b = _results(tmp_path, "b.json", {"source_only": [300.0]}, iterations=[preset])
+    a = _results(tmp_path, "a.json", {"source_only": [100.0, 400.0, 130.0]})  # no iterations recorded: the preset's
+    b = _results(tmp_path, "b.json", {"source_only": [300.0], "pfr": [600.0]}, iterations=[preset])
     rate, used = nbtools.measured_seconds_per_iteration((a, b, "missing.json"), tmp_path, default_iterations=preset)
-    assert used == ["a.json", "b.json"] and rate == {"source_only": pytest.approx(200.0 / preset)}
+    # each method's fastest run over the files (the least slowed by other work): source_only 100 s in a.json
+    assert used == ["a.json", "b.json"]
+    assert rate == {"source_only": pytest.approx(100.0 / preset), "pfr": pytest.approx(600.0 / preset)}
     configs = _configs(tmp_path, methods=("source_only",), seeds=(0,), iterations=preset)
-    assert "about 3 min on 1 core (measured: a.json, b.json)" in nbtools.announce(configs, files=(a, b), root=tmp_path)
+    assert "about 2 min on 1 core (measured: a.json)." in nbtools.announce(configs, files=(a, b), root=tmp_path)
+
+
+def test_the_step_time_benchmark_is_read_for_the_cpu_presets_rows(tmp_path):
+    """The step-time benchmark's file is a list of rows; only the ``cpu`` preset's rows time the notebooks' runs."""
+    write_json(tmp_path / "steps.json", [
+        {"label": "cpu preset (small, SynthStreets 64x128, batch 4)", "method": "pfr", "median_s": 0.05},
+        {"label": "DeepLab-v2 R101 multi-level", "method": "pfr", "median_s": 4.0},
+        {"label": "DeepLab-v2 R101 multi-level", "method": "clan", "median_s": 3.0}])
+    runs = _results(tmp_path, "runs.json", {"pfr": [900.0], "source_only": [150.0]}, iterations=1500)
+    rate, used = nbtools.measured_seconds_per_iteration(("steps.json", runs), tmp_path)
+    assert rate == {"pfr": pytest.approx(0.05), "source_only": pytest.approx(0.1)} and used == ["steps.json", "runs.json"]
+    configs = _configs(tmp_path, methods=("pfr",), seeds=(0, 1), iterations=1500)  # 2 x 75 s on 2 cores
+    assert "about 75 s on 2 cores (measured: steps.json)" in nbtools.announce(configs, jobs=2, files=("steps.json", runs),
+                                                                              root=tmp_path)
+    write_json(tmp_path / "bad.json", [{"label": "cpu preset", "method": "pfr"}])
+    with pytest.raises(ValueError, match="bad.json: expected step-time rows"):
+        nbtools.measured_seconds_per_iteration(("bad.json",), tmp_path)
 
 
 def test_announce_names_a_method_without_measured_time_instead_of_guessing(tmp_path):
@@ -197,8 +216,9 @@ def test_announce_reads_the_committed_results_files():
     if not all((root / f).is_file() for f in nbtools.MEASURED_TIMES):
         pytest.skip("the committed results files are not next to this pfrlib")
     rate, used = nbtools.measured_seconds_per_iteration(default_iterations=TrainConfig.preset("cpu").optim.iterations)
-    assert used == list(nbtools.MEASURED_TIMES)
-    assert {"source_only", "pfr_adv"} <= set(rate) and all(0 < r < 10 for r in rate.values())
+    assert used[0] == "benchmarks/results/step_time_cpu.json"
+    assert set(methods.names()) <= set(rate)  # every registered method has a measured time
+    assert all(0 < r < 10 for r in rate.values())
 
 
 # --------------------------------------------------------------------------- what the notebooks show
@@ -263,4 +283,4 @@ def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_p
     assert summary["pfr"]["iterations"] == [700, 700] and summary["pfr"]["wall_s"] == [100.0, 101.0]
     write_json(tmp_path / "t.json", summary)
     rate, _ = nbtools.measured_seconds_per_iteration(("t.json",), tmp_path, default_iterations=1500)
-    assert rate["pfr"] == pytest.approx(100.5 / 700)  # the recorded count, not the default
+    assert rate["pfr"] == pytest.approx(100.0 / 700)  # the fastest run, by the recorded count, not the default
