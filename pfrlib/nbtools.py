@@ -295,7 +295,8 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
 
     Which runs are reused, resumed or trained is the launcher's one rule
     (:func:`pfrlib.launch.plan`). The time is each run's measured seconds per iteration
-    (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run; runs without a recorded count are
+    (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run;
+    runs without a recorded count are
     taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
     runs at a time (default: one per core), never shorter than its longest run. A resumed run is
     counted whole (an upper bound). A method without a measured time is named, not guessed.
