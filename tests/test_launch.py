@@ -181,8 +181,11 @@ def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
     try:
         child = next(int(m.group(1)) for line in proc.stdout if (m := re.search(r"started seed=0 \(pid (\d+)\)", line)))
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        # communicate, not wait: it keeps reading both pipes, so a sweep that still has output to
+        # write (flushed at exit) cannot block on a full pipe while the test waits for it
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130
     finally:
         proc.kill()
     assert _gone(child)
-    assert "interrupted: the running runs were stopped; run the sweep again to resume" in proc.stderr.read()
+    assert "interrupted: the running runs were stopped; run the sweep again to resume" in err
