@@ -75,7 +75,7 @@ from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import TrainTransform
 from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
 from pfrlib.optim import build_discriminator_optimizer, build_optimizer
-from pfrlib.results_files import TABLE1_FILES, results_ladder, summarize_runs
+from pfrlib.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
 from pfrlib.selfcheck import check_close, check_equal
 
 # %% tags=["nbval-check-output"]
@@ -230,15 +230,8 @@ show_table([{"method": registry.get(m).table1_row, "target mIoU (%)": 100 * resu
 # source-only → oracle gap each method closes.
 
 # %%
-if train_all:
-    summaries = {f"{name} {', '.join(map(str, ss))}": summarize_runs({m: [results[(m, s)].final for s in ss] for m in methods})
-                 for name, ss in (("seeds", seeds), ("held-out", heldout_seeds))}
-    print(f"computed from the runs trained above in {runs_dir}")
-else:
-    summaries = {}
-    for f in TABLE1_FILES:
-        summaries[f.label] = f.read()
-        print(f"{f.what}: read from {f.path}; regenerate it with\n    {f.regenerate()}")
+summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None, methods,
+                               {"seeds": seeds, "held-out": heldout_seeds}, where=runs_dir)
 tables = {name: results_ladder(summary, [m for m in methods if m in summary]) for name, summary in summaries.items()}
 rows = []
 for m in methods:

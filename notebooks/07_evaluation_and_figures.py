@@ -68,7 +68,7 @@ from pfrlib.evaluate import PAPER_LABEL, load_model, predict, reference_records,
 from pfrlib.io import atomic_write
 from pfrlib.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row
 from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.results_files import TABLE1_FILES, results_ladder, summarize_runs
+from pfrlib.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
 from pfrlib.selfcheck import check_close, check_equal
 
 LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
@@ -199,16 +199,8 @@ plt.show()
 # The ladder below is the first seed set's; section 5 puts both side by side.
 
 # %%
-if train_all:
-    summaries = {f"{name} {', '.join(map(str, ss))}": summarize_runs({m: [results[(m, s)].final for s in ss]
-                                                                      for m in LADDER + BASELINES})
-                 for name, ss in (("seeds", seeds), ("held-out", heldout_seeds))}
-    print(f"computed from the runs trained above in {runs_dir}")
-else:
-    summaries = {}
-    for f in TABLE1_FILES:
-        summaries[f.label] = f.read()
-        print(f"{f.what}: read from {f.path}; regenerate it with\n    {f.regenerate()}")
+summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None, LADDER + BASELINES,
+                               {"seeds": seeds, "held-out": heldout_seeds}, where=runs_dir)
 first = next(iter(summaries))
 table = results_ladder(summaries[first], LADDER)
 show_table([{"method": registry.get(m).table1_row, "mean mIoU": t["mean"], "std": t["std"],

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from . import methods as _methods
 from .io import read_json
 from .metrics import ladder
 
-__all__ = ["ResultsFile", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results",
+__all__ = ["ResultsFile", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results", "seed_set_summaries",
            "summarize_runs", "results_ladder"]
 
 #: The keys every method's entry must hold.
@@ -174,3 +174,26 @@ def results_ladder(results: Mapping[str, Mapping[str, Any]], methods: Optional[S
     bounds = [b for b in (low, high) if b in results and b not in methods]
     table = ladder({m: results[m]["per_seed_target"] for m in [*methods, *bounds]}, low=low, high=high)
     return {m: table[m] for m in methods}
+
+
+def seed_set_summaries(trained: Optional[Mapping[tuple[str, int], Mapping[str, Any]]] = None,
+                       methods: Sequence[str] = (), seed_sets: Optional[Mapping[str, Sequence[int]]] = None,
+                       where: str = "", say: Callable[[str], None] = print) -> dict[str, dict[str, dict[str, Any]]]:
+    """The multi-seed summaries a notebook shows, one per seed set, saying where they come from.
+
+    Without ``trained``: the committed files (:data:`TABLE1_FILES`, keyed by their ``label``), each
+    announced with its path and the command that regenerates it. With ``trained`` (``{(method,
+    seed): final.json record}``, what a notebook's ``train_all=True`` trained): :func:`summarize_runs`
+    of ``methods`` for each seed set of ``seed_sets`` (``{"held-out": [5, 6, 7]}`` is keyed
+    ``"held-out 5, 6, 7"``), in the same layout as the files."""
+    if trained is not None:
+        summaries = {f"{name} {', '.join(map(str, seeds))}": summarize_runs({m: [trained[(m, s)] for s in seeds]
+                                                                              for m in methods})
+                     for name, seeds in (seed_sets or {}).items()}
+        say("computed from the runs trained above" + (f" in {where}" if where else ""))
+        return summaries
+    summaries = {}
+    for f in TABLE1_FILES:
+        summaries[f.label] = f.read()
+        say(f"{f.what}: read from {f.path}; regenerate it with\n    {f.regenerate()}")
+    return summaries

@@ -176,8 +176,12 @@ def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(dict(name="i", fixed={"preset": "cpu", **TINY, "iterations": 1000},
                                              grid={"seed": [0]}, jobs=1)))
+    # Ctrl-C in a terminal reaches a sweep whose SIGINT is the default; a process started with SIGINT
+    # ignored (as a test worker may leave it) keeps it ignored, and Python then never raises
+    # KeyboardInterrupt: the sweep ran to its end (exit 0) in two CI runs. Start it as a shell would.
     proc = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec_path), "--root", str(tmp_path / "runs")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         child = next(int(m.group(1)) for line in proc.stdout if (m := re.search(r"started seed=0 \(pid (\d+)\)", line)))
         proc.send_signal(signal.SIGINT)

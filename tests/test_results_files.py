@@ -96,3 +96,19 @@ def test_paper_rows_are_rows_of_the_shipped_paper_table():
     named = {m.paper_row for m in methods.methods() if m.paper_row is not None}
     assert named == shipped  # every paper row has exactly one method, and no method names a row the paper lacks
     assert methods.get("pfr_adv").paper_row == "PFR (paper)" and methods.get("source_only").paper_row is None
+
+
+def test_seed_set_summaries_read_the_files_or_summarize_the_trained_runs():
+    from pfrlib.results_files import TABLE1_FILES, seed_set_summaries
+
+    said: list[str] = []
+    read = seed_set_summaries(say=said.append)
+    assert list(read) == [f.label for f in TABLE1_FILES]
+    assert all(f.path in line and "regenerate it with" in line for f, line in zip(TABLE1_FILES, said))
+    runs = _runs()
+    trained = {(m, r["seed"]): r for m, rs in runs.items() for r in rs}
+    said.clear()
+    mine = seed_set_summaries(trained, list(runs), {"seeds": [0], "held-out": [1]}, where="runs/series", say=said.append)
+    assert list(mine) == ["seeds 0", "held-out 1"] and said == ["computed from the runs trained above in runs/series"]
+    assert mine["held-out 1"]["pfr_adv"]["per_seed_target"] == pytest.approx([36.0])
+    assert mine["seeds 0"]["pfr_adv"]["gap_closed"] == pytest.approx((40 - 20) / (60 - 20))
