@@ -129,14 +129,15 @@ def merge_summary(saved: dict, new: dict, where: str = "the saved summary") -> d
     if len({tuple(v) for v in seeds.values()}) > 1:
         raise ValueError(f"{where}: rows of different seeds cannot be merged: "
                          + ", ".join(f"{m} {v}" for m, v in seeds.items()))
+    from pfrlib.results_files import results_ladder
+
     order = [m for m in TABLE1_METHODS if m in merged] + [m for m in merged if m not in TABLE1_METHODS]
     merged = {m: dict(merged[m]) for m in order}
-    if "source_only" in merged and "oracle" in merged:
-        lo, hi = merged["source_only"]["target"][0], merged["oracle"]["target"][0]
-        for m, row in merged.items():
-            row.pop("gap_closed", None)
-            if m not in ("source_only", "oracle") and hi != lo:
-                row["gap_closed"] = (row["target"][0] - lo) / (hi - lo)
+    table = results_ladder(merged)  # the gap between the merged file's own source-only and oracle rows
+    for m, row in merged.items():
+        row.pop("gap_closed", None)
+        if m not in ("source_only", "oracle") and table[m]["gap_closed"] == table[m]["gap_closed"]:  # not NaN
+            row["gap_closed"] = table[m]["gap_closed"]
     return merged
 
 

@@ -84,7 +84,7 @@ from pfrlib.device import resolve_device
 from pfrlib.evaluate import PAPER_LABEL, reference_records
 from pfrlib.io import read_json
 from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.results_files import TABLE1_FILES
+from pfrlib.results_files import TABLE1_FILES, seed_set_summaries
 from pfrlib.selfcheck import check_close, check_equal
 from pfrlib.translation import losses as L
 from pfrlib.translation.stage1 import TRANSLATION_DIR, load_translator, run_stage1
@@ -371,7 +371,7 @@ for m in methods.names("translation"):
 
 # %%
 shown = ["source_only", "pfr_adv", *methods.names("translation"), "oracle"]
-files = {f.label: f.read() for f in TABLE1_FILES}
+files = seed_set_summaries()  # each file named, with the commands that regenerate it
 paper = {r["method"]: r for r in reference_records()}
 
 
@@ -400,7 +400,6 @@ for f in TABLE1_FILES:
     missing = [m for m in methods.names("translation") if m not in files[f.label]]
     if missing:
         print(f"{f.path} holds no row for {', '.join(missing)} yet ('-' above)")
-    print(f"{f.label}: regenerate with  {f.regenerate()}")
 
 # %% [markdown]
 # Read down a column, never across: the paper's rows are DeepLab-v2 (or VGG-16) on GTA5 →
