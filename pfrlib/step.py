@@ -103,6 +103,7 @@ def network_step(
     baseline: Optional[Baseline] = None,
     iteration: int = 0,
     horizon: int = 1,
+    adv_weight: Optional[Tensor] = None,
 ) -> NetworkStep:
     """One update of the segmentation network by Eq. (6).
 
@@ -123,6 +124,11 @@ def network_step(
             Eq. (6); ``discriminators`` then includes its discriminators.
         iteration, horizon: iterations done so far and the schedule length (CLAN's preheat and
             damping, Curriculum's start).
+        adv_weight: optional per-source-image weights ``B`` (DLOW's stage 2: each translated
+            image's :func:`~pfrlib.translation.losses.domainness_weight`); the adversarial terms
+            ``adv`` / ``adv_aux`` are multiplied by their mean (at the paper's batch of one, by
+            that image's own weight: target and source images are not paired) and the mean is
+            logged as ``adv_weight``. ``None``: unweighted.
 
     Returns:
         :class:`NetworkStep` (terms, total, per-stage PFR terms, the outputs the discriminator
@@ -164,6 +170,12 @@ def network_step(
                     d_aux = discriminators["aux"](F.softmax(aux_t, dim=1))
                     terms["adv_aux"] = losses.generator_loss(d_aux, loss_cfg.gan)
                     outputs["aux"] = (aux_s, aux_t)
+                if adv_weight is not None:  # DLOW: the batch's translated images' domainness weight
+                    scale = adv_weight.to(terms["adv"].dtype).mean()
+                    for key in ("adv", "adv_aux"):
+                        if key in terms:
+                            terms[key] = terms[key] * scale
+                    stage_terms["adv_weight"] = scale.detach()
             # 3. PFR, Eq. (4), on the stage features of the two forwards above
             if use_pfr:
                 feats_s = list(out_s.features)

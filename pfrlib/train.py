@@ -69,6 +69,7 @@ from .run_setup import (
     make_streams,
     rescale_learning_rates,
     seed_everything,
+    TrainData,
 )
 from .rundir import RunDirectory, RunFinished
 from .scoring import evaluate_model
@@ -157,7 +158,7 @@ class Trainer:
         seed_everything(cfg.run.seed)  # identical initial weights on every rank
         model = models.build_from_config(cfg.model)
         self.normalization = model.normalization
-        data = build_train_data(cfg)
+        data = self.train_data()
         check_classes(cfg, model, data)
         self.src_train, self.tgt_train, self.val_sets = data.source, data.target, data.val
         nets = build_networks(cfg, model, data.source, self.device, self.dist, self.use_adv, self.channels_last,
@@ -175,6 +176,9 @@ class Trainer:
                 rescale_learning_rates(nets, self.rundir.resume_changes)
         self.src_iter, self.tgt_iter = make_streams(cfg, self.src_train, self.tgt_train, self.dist, self.iteration,
                                                     self.pin_memory)
+
+    def train_data(self) -> TrainData:  # a hook: DLOW's stage 2 weights the source items (translation.domainness)
+        return build_train_data(self.cfg)
 
     # ----------------------------------------------------------------- state
     def _parts(self) -> dict[str, Any]:
@@ -224,7 +228,7 @@ class Trainer:
         """
         cfg = self.cfg
         self.net.train()
-        xs, ys = next(self.src_iter)
+        xs, ys, *weights = next(self.src_iter)  # a weighted set (DLOW) adds each image's weight
         source = (self._images(xs), ys.to(self.device, non_blocking=True))
         target = self._images(next(self.tgt_iter)) if self.tgt_iter is not None else None
         lr = self.opt.param_groups[0]["lr"]
@@ -232,9 +236,8 @@ class Trainer:
             self.net, self.discriminators, self.opt, source, target, self.weights, cfg.loss,
             multi_level=self.multi_level, autocast=self.bf16, grad_clip=cfg.optim.grad_clip,
             clip_parameters=list(self.model.parameters()) if cfg.optim.grad_clip is not None else None,
-            baseline=self.baseline, iteration=self.iteration,
-            horizon=cfg.optim.schedule_iterations or cfg.optim.iterations,
-        )
+            baseline=self.baseline, iteration=self.iteration, horizon=cfg.optim.schedule_iterations or cfg.optim.iterations,
+            adv_weight=weights[0].to(self.device, non_blocking=True) if weights else None)
         self.sched.step()
         d_logs = discriminator_step(self.d_nets, self.discriminators, self.d_opts, ns.outputs, cfg.loss.gan,
                                     autocast=self.bf16) if ns.outputs else {}

@@ -90,6 +90,37 @@ def test_dlow_weighting_by_z():
     assert L.dlow_discriminator(d_s, d_t, torch.tensor([0.5, 0.5])).item() == pytest.approx(0.25)
 
 
+def test_domainness_weight_by_hand():
+    z = torch.tensor([0.0, 0.36, 1.0])
+    assert L.domainness_weight(z).tolist() == pytest.approx([1.0, 0.8, 0.0])  # sqrt(1 - z), the default
+    assert L.domainness_weight(z, "one_minus_z").tolist() == pytest.approx([1.0, 0.64, 0.0])
+    assert L.domainness_weight(z, "none").tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="dlow_adv_weighting"):
+        L.domainness_weight(z, "sqrt")
+
+
+def test_network_step_scales_the_adversarial_terms_by_the_mean_weight():
+    """``adv_weight`` multiplies ``adv`` (and ``adv_aux``) by the batch's mean weight; the
+    segmentation terms and the discriminators' inputs are unchanged."""
+    from pfrlib.step import network_step
+
+    cfg = TrainConfig.preset("cpu", method="adaptsegnet", **{**TINY, "out": "unused"})
+    tr = Trainer(cfg, prepare_output=False)
+    xs, ys = next(tr.src_iter)
+    source, target = (tr._images(xs), ys), tr._images(next(tr.tgt_iter))
+    start = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    runs = []
+    for weight in (None, torch.tensor([0.1, 0.5])):
+        tr.model.load_state_dict(start)
+        runs.append(network_step(tr.net, tr.discriminators, tr.opt, source, target, tr.weights, cfg.loss,
+                                 multi_level=tr.multi_level, adv_weight=weight))
+    plain, weighted = runs
+    assert weighted.terms["adv"].item() == pytest.approx(0.3 * plain.terms["adv"].item(), rel=1e-5)
+    assert weighted.terms["seg"].item() == pytest.approx(plain.terms["seg"].item(), rel=1e-6)
+    assert weighted.stage_terms["adv_weight"].item() == pytest.approx(0.3) and "adv_weight" not in plain.stage_terms
+    assert torch.equal(weighted.outputs["main"][1], plain.outputs["main"][1])
+
+
 def test_ema_update_and_consistency():
     student, teacher = torch.nn.BatchNorm1d(1), torch.nn.BatchNorm1d(1)
     with torch.no_grad():
@@ -158,7 +189,8 @@ def test_linear_decay_schedule():
 def test_bad_hyper_parameters_are_named(tmp_path):
     for field, value in (("translation_lr", -1.0), ("gen_filters", 0), ("pool_size", -1),
                          ("lambda_cycle", float("nan")), ("translation_decay_start", 2.0),
-                         ("dlow_z_sampling", "linear"), ("stage2_method", "pfr")):
+                         ("dlow_z_sampling", "linear"), ("stage2_method", "pfr"),
+                         ("dlow_adv_weighting", "sqrt")):
         with pytest.raises(ValueError, match=field):
             TranslationConfig.preset("cpu", **{field: value}).validate()
     with pytest.raises(ValueError, match="unknown field"):
@@ -264,6 +296,36 @@ def test_load_translator_reproduces_the_written_set(tmp_path):
     shutil.rmtree(tmp_path / "dlow")
     again = run_stage1("dlow", cfg.translation, cfg.data, cfg.run.seed, tmp_path / "moved", None, torch.device("cpu"))
     assert again["reused"] and Path(again["set"]) == tmp_path / "moved" / "translation" / "set"
+
+
+def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
+    """DLOW's stage 2 reads each image's z from the set, logs the batch's adversarial weight, and
+    a stage-2 option alone (``dlow_adv_weighting``) reuses the translator and retrains stage 2."""
+    from pfrlib.data import FolderDataset
+    from pfrlib.translation.domainness import WEIGHTING_FILE, DomainnessWeighted
+
+    cfg = tiny(tmp_path, "dlow", "dlow", iterations=3)
+    run = train(cfg)
+    tset, seg = run.out / "translation" / "set", run.out / "segmentation"
+    z = torch.tensor(json.loads((tset / "domainness.json").read_text())["z"])
+    assert json.loads((seg / WEIGHTING_FILE).read_text()) == {"dlow_adv_weighting": "sqrt_one_minus_z"}
+    data = DomainnessWeighted(FolderDataset(tset), "sqrt_one_minus_z")
+    assert torch.allclose(data.weights, (1 - z).sqrt()) and len(data[2]) == 3 and data[2][2] == data.weights[2]
+    assert data.num_classes == 19 and data.has_labels  # the wrapped set's attributes
+    logged = [json.loads(line) for line in (seg / "metrics.jsonl").read_text().splitlines()]
+    weights = [r["adv_weight"] for r in logged if "adv_weight" in r]
+    assert len(weights) == 3 and all(float(data.weights.min()) <= w <= float(data.weights.max()) for w in weights)
+    # the unweighted stage 2: same translator and set (reused), other segmentation weights
+    weighted = torch.load(seg / "checkpoint_last.pt", weights_only=True)["model"]
+    plain = train(cfg.replace(dlow_adv_weighting="none", overwrite=True))
+    assert plain.final["translation"]["reused"] and not (seg / WEIGHTING_FILE).exists()
+    assert not any("adv_weight" in json.loads(line) for line in (seg / "metrics.jsonl").read_text().splitlines())
+    unweighted = torch.load(seg / "checkpoint_last.pt", weights_only=True)["model"]
+    assert any(not torch.equal(weighted[k], unweighted[k]) for k in weighted if weighted[k].is_floating_point())
+    # a set without its domainness file is refused, naming the file
+    (tset / "domainness.json").unlink()
+    with pytest.raises(FileNotFoundError, match="domainness.json"):
+        DomainnessWeighted(FolderDataset(tset), "one_minus_z")
 
 
 def _folder(root: Path, n: int, noise: bool) -> Path:

@@ -58,13 +58,13 @@ class SeededItems(Dataset):
             random.seed(sample_seed)
             np.random.seed(sample_seed % 2**32)
             try:
-                image, label = self.dataset[idx]
+                item = self.dataset[idx]
             finally:
                 random.setstate(py_state)
                 np.random.set_state(np_state)
         if self.with_labels:
-            return image, label
-        return image
+            return tuple(item)  # (image, label), or (image, label, weight) for a weighted set
+        return item[0]
 
 
 class StreamSampler(Sampler):
@@ -104,7 +104,9 @@ def seed_worker(worker_id: int) -> None:
 def make_stream(dataset: Dataset, seed: int, stream: int, batch_size: int, *, num_workers: int = 0,
                 rank: int = 0, world_size: int = 1, start_iteration: int = 0, with_labels: bool = True,
                 pin_memory: bool = False, prefetch_factor: Optional[int] = None) -> Iterator:
-    """An iterator of batches ``(images, labels)`` (or ``images`` when ``with_labels=False``).
+    """An iterator of batches ``(images, labels)`` (or ``images`` when ``with_labels=False``); a
+    dataset whose items carry a third entry, a per-image weight (DLOW's translated set,
+    :mod:`pfrlib.translation.domainness`), gives ``(images, labels, weights)``.
 
     ``start_iteration`` batches of this rank are skipped (resume). ``prefetch_factor`` (batches
     each worker keeps ready) applies with ``num_workers > 0``.

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .. import methods
+from .losses import DLOW_ADV_WEIGHTING  # the forms of domainness_weight, defined beside it
 
-__all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING"]
+__all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING",
+           "DLOW_ADV_WEIGHTING", "STAGE2_FIELDS"]
 
 #: The input-space rows of Table 1 this package trains (the registry's ``"translation"`` family).
 TRANSLATION_METHODS: tuple[str, ...] = methods.names("translation")
@@ -43,6 +45,9 @@ STAGE2_METHODS: tuple[str, ...] = ("adaptsegnet", "source_only", "mean_teacher")
 DEFAULT_STAGE2: dict[str, str] = {"cycada": "adaptsegnet", "dlow": "adaptsegnet", "tgcf_da": "mean_teacher"}
 #: How DLOW draws the domainness of each translated training image (``dlow_z_sampling``).
 DLOW_Z_SAMPLING: tuple[str, ...] = ("uniform", "beta_schedule")
+#: The fields only stage 2 reads: changing one of them reuses the trained translator and its set.
+STAGE2_FIELDS: tuple[str, ...] = ("stage2_method", "mean_teacher_alpha", "mean_teacher_noise", "lambda_consistency",
+                                  "dlow_adv_weighting")
 
 
 @dataclass
@@ -83,6 +88,11 @@ class TranslationConfig:
     #: ``"beta_schedule"``: Beta(alpha, 1) with alpha = exp((t - T/2) / (T/4)) over the set's index
     #: t of T, moving from source-like to target-like images).
     dlow_z_sampling: str = "beta_schedule"
+    #: DLOW's stage 2: the adversarial term of a batch is scaled by the mean of its translated
+    #: images' weights ``w(z)``: ``sqrt(1 - z)`` (our reading of DLOW's Sec. 4.1, see
+    #: docs/choices.md), ``1 - z``, or ``"none"`` (AdaptSegNet's unweighted term, how the
+    #: translated-set rows were first trained).
+    dlow_adv_weighting: str = "sqrt_one_minus_z"
     #: TGCF-DA: size of the target style code.
     style_dim: int = 8
     #: The segmentation method stage 2 trains on the translated source set (None = the method's
@@ -176,6 +186,9 @@ class TranslationConfig:
                 raise ValueError(f"{name} must be (H, W) with positive entries or None, got {v}")
         if self.dlow_z_sampling not in DLOW_Z_SAMPLING:
             raise ValueError(f"dlow_z_sampling: expected one of {DLOW_Z_SAMPLING}, got {self.dlow_z_sampling!r}")
+        if self.dlow_adv_weighting not in DLOW_ADV_WEIGHTING:
+            raise ValueError(f"dlow_adv_weighting: expected one of {DLOW_ADV_WEIGHTING}, "
+                             f"got {self.dlow_adv_weighting!r}")
         if not 0 <= self.mean_teacher_alpha <= 1:
             raise ValueError(f"mean_teacher_alpha must be in [0, 1], got {self.mean_teacher_alpha}")
         for name in ("mean_teacher_noise", "lambda_consistency"):

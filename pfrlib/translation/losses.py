@@ -16,6 +16,8 @@ discriminators of each domain, ``x_s`` / ``x_t`` images ``B x 3 x H x W`` in ``[
 :func:`dlow_adversarial`      DLOW Eq. (3)-(4): the two adversarial terms weighted by ``1 - z``
                               and ``z``
 :func:`dlow_cycle`            DLOW's cycle term (the source image is recovered from ``M(z)``)
+:func:`domainness_weight`     DLOW's stage 2: the adversarial weight of a translated image of
+                              domainness ``z`` (``sqrt(1 - z)``, ``1 - z`` or 1)
 :func:`ema_update`            the mean teacher (TGCF-DA Sec. 3.2): ``theta' <- a theta' + (1 - a) theta``
 :func:`consistency_loss`      the self-ensembling consistency: mean squared difference of the
                               student's and the teacher's class probabilities
@@ -33,7 +35,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["lsgan_discriminator", "lsgan_generator", "cycle_loss", "identity_loss", "semantic_consistency",
-           "dlow_adversarial", "dlow_discriminator", "dlow_cycle", "ema_update", "consistency_loss", "IGNORE_INDEX"]
+           "dlow_adversarial", "dlow_discriminator", "dlow_cycle", "domainness_weight", "ema_update", "consistency_loss",
+           "IGNORE_INDEX", "DLOW_ADV_WEIGHTING"]
+
+#: The forms of :func:`domainness_weight` (the ``dlow_adv_weighting`` option), the paper's first.
+DLOW_ADV_WEIGHTING: tuple[str, ...] = ("sqrt_one_minus_z", "one_minus_z", "none")
 
 #: Label value that :func:`semantic_consistency` ignores (Cityscapes' 255).
 IGNORE_INDEX = 255
@@ -120,6 +126,26 @@ def dlow_cycle(x: Tensor, reconstructed: Tensor) -> Tensor:
     """DLOW's cycle term: the source image is recovered from any intermediate domain,
     ``mean |F(G(x_s, z), z) - x_s|`` (the same L1 as :func:`cycle_loss`; shapes ``B x 3 x H x W``)."""
     return cycle_loss(x, reconstructed)
+
+
+def domainness_weight(z: Tensor, form: str = "sqrt_one_minus_z") -> Tensor:
+    """DLOW's stage 2 (Gong et al., CVPR 2019, Sec. 4.1): how much the adversarial term counts
+    for a training image translated at domainness ``z``.
+
+    An image at ``z`` near 1 already looks like the target, so there is less left to align: its
+    weight falls from 1 at ``z = 0`` to 0 at ``z = 1``.
+
+    ``form``: ``"sqrt_one_minus_z"`` -> ``w = sqrt(1 - z)`` (our reading of the paper; see
+    docs/choices.md), ``"one_minus_z"`` -> ``w = 1 - z``, ``"none"`` -> ``w = 1`` (AdaptSegNet's
+    unweighted term). ``z``: any shape, values in ``[0, 1]``; returns ``w`` of the same shape.
+    """
+    if form == "none":
+        return torch.ones_like(z)
+    if form == "one_minus_z":
+        return 1.0 - z
+    if form == "sqrt_one_minus_z":
+        return (1.0 - z).clamp_min(0.0).sqrt()
+    raise ValueError(f"dlow_adv_weighting: expected one of {DLOW_ADV_WEIGHTING}, got {form!r}")
 
 
 @torch.no_grad()

@@ -12,8 +12,9 @@ and its ``Trainer`` in (the run loop imports this module, not the other way roun
    translated source training set ``OUT/translation/set`` (a ``folder:`` dataset);
 2. **the segmentation network** on the translated set (validation still on the *original*
    source val set), by ``stage2_method`` (CyCADA, DLOW: ``adaptsegnet``, pixel + output-space
-   adaptation; ``source_only``: pixel-level only; TGCF-DA: ``mean_teacher``,
-   :mod:`pfrlib.translation.mean_teacher`), into ``OUT/segmentation``.
+   adaptation, DLOW's adversarial term weighted by each image's domainness,
+   :mod:`pfrlib.translation.domainness`; ``source_only``: pixel-level only; TGCF-DA:
+   ``mean_teacher``, :mod:`pfrlib.translation.mean_teacher`), into ``OUT/segmentation``.
 
 ``OUT/config.json`` is the whole configuration; ``OUT/final.json`` is stage 2's record with
 ``method`` set to the input-space method, ``checkpoint`` pointing into ``segmentation/``, and a
@@ -36,6 +37,7 @@ from ..config import TrainConfig
 from ..device import resolve_device
 from ..io import write_json
 from .config import TRANSLATION_METHODS, TranslationConfig
+from .domainness import WEIGHTING_FILE, domainness_trainer
 from .mean_teacher import MEAN_TEACHER_FILE, mean_teacher_trainer
 from .stage1 import TRANSLATION_DIR, run_stage1
 
@@ -63,31 +65,46 @@ def stage2_config(cfg: TrainConfig, translated_set: str | Path) -> TrainConfig:
                        out=str(Path(cfg.run.out) / SEGMENTATION_DIR))
 
 
-def _mean_teacher(tcfg: TranslationConfig) -> dict[str, float]:
-    return {"mean_teacher_alpha": tcfg.mean_teacher_alpha, "mean_teacher_noise": tcfg.mean_teacher_noise,
-            "lambda_consistency": tcfg.lambda_consistency}
+def _own_trainer(cfg: TrainConfig, stage2: str, trainer_cls: type) -> Optional[tuple[Callable, dict, str]]:
+    """Stage 2's own trainer when it is not the plain run loop: ``(make(config) -> trainer,
+    settings, settings file)``: TGCF-DA's mean teacher, or DLOW's domainness weighting."""
+    tcfg = cfg.translation
+    if stage2 == "mean_teacher":
+        s = {"mean_teacher_alpha": tcfg.mean_teacher_alpha, "mean_teacher_noise": tcfg.mean_teacher_noise,
+             "lambda_consistency": tcfg.lambda_consistency}
+        cls = mean_teacher_trainer(trainer_cls)
+        return (lambda c: cls(c, s["mean_teacher_alpha"], s["mean_teacher_noise"], s["lambda_consistency"]),
+                s, MEAN_TEACHER_FILE)
+    if cfg.loss.method == "dlow" and stage2 == "adaptsegnet" and tcfg.dlow_adv_weighting != "none":
+        cls, form = domainness_trainer(trainer_cls), tcfg.dlow_adv_weighting
+        return (lambda c: cls(c, form)), {"dlow_adv_weighting": form}, WEIGHTING_FILE
+    return None
 
 
 def _reuse_or_train(cfg: TrainConfig, train_fn: Callable, progress,
-                    mean_teacher: Optional[tuple[type, dict[str, float]]] = None) -> dict[str, Any]:
+                    own: Optional[tuple[Callable, dict, str]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
-    (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with
-    ``mean_teacher = (trainer class, settings)``, by that class."""
+    (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with ``own =
+    (make, settings, file)`` (:func:`_own_trainer`), by ``make(cfg)``, and reused only when its
+    ``file`` holds the same settings."""
     out = Path(cfg.run.out)
-    final, saved, mt_file = out / "final.json", out / "config.json", out / MEAN_TEACHER_FILE
-    settings = mean_teacher[1] if mean_teacher else None
-    mt_same = (json.loads(mt_file.read_text()) == settings) if mt_file.is_file() else settings is None
-    if final.is_file() and saved.is_file() and not cfg.run.overwrite and mt_same:
+    final, saved = out / "final.json", out / "config.json"
+    if own is None:  # the plain loop: a run an own trainer made is not this one
+        same_own = not any((out / name).is_file() for name in (MEAN_TEACHER_FILE, WEIGHTING_FILE))
+    else:
+        _, settings, name = own
+        same_own = (out / name).is_file() and json.loads((out / name).read_text()) == settings
+    if final.is_file() and saved.is_file() and not cfg.run.overwrite and same_own:
         same = TrainConfig.from_json(saved).replace(resume=cfg.run.resume, progress=cfg.run.progress,
                                                     num_threads=cfg.run.num_threads, device=cfg.run.device)
         if same == cfg:
             progress(f"reusing the finished run in {out}")
             return json.loads(final.read_text())
     cfg = cfg.replace(resume=(out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume)
-    if mean_teacher is None:
-        return train_fn(cfg).final
-    cls, s = mean_teacher
-    return cls(cfg, s["mean_teacher_alpha"], s["mean_teacher_noise"], s["lambda_consistency"]).run().final
+    record = train_fn(cfg).final if own is None else own[0](cfg).run().final
+    for name in {MEAN_TEACHER_FILE, WEIGHTING_FILE} - ({own[2]} if own else set()):
+        (out / name).unlink(missing_ok=True)  # an overwritten run's settings: this run replaced it
+    return record
 
 
 def _load_reference(cfg: TrainConfig, path: str, device: torch.device) -> torch.nn.Module:
@@ -132,8 +149,8 @@ def train_translation(cfg: TrainConfig, *, train_fn: Callable, trainer_cls: type
         return stage1
     stage2 = tcfg.stage2(method)
     progress(f"stage 2: {stage2} on the translated set, {cfg.optim.iterations} iterations")
-    mt = (mean_teacher_trainer(trainer_cls), _mean_teacher(tcfg)) if stage2 == "mean_teacher" else None
-    final = _reuse_or_train(stage2_config(cfg, stage1["set"]), train_fn, progress, mt)
+    final = _reuse_or_train(stage2_config(cfg, stage1["set"]), train_fn, progress,
+                            _own_trainer(cfg, stage2, trainer_cls))
     final = {**final, "method": method, "checkpoint": f"{SEGMENTATION_DIR}/{final['checkpoint']}",
              "stage2_method": stage2,
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],

@@ -35,24 +35,33 @@ from ..data.spec import build_dataset
 from ..data.streams import make_stream, seed_from
 from ..data.transforms import EvalTransform, TrainTransform
 from ..io import to_jsonable, write_json
-from .config import TranslationConfig
+from .config import STAGE2_FIELDS, TranslationConfig
 from .translator import Translator, from_unit, to_unit
 
 __all__ = ["stage1_key", "train_translator", "load_translator", "write_translated_set", "run_stage1", "TRANSLATION_DIR",
-           "SET_DIR"]
+           "SET_DIR", "DOMAINNESS_FILE"]
 
 TRANSLATION_DIR = "translation"
 SET_DIR = "set"
+#: DLOW's domainness of each translated image, in the set (``{"sampling": ..., "z": [...]}``).
+DOMAINNESS_FILE = "domainness.json"
 #: Stream ids of stage 1 (apart from the segmentation stage's source / target streams 1 and 2).
 _SOURCE, _TARGET, _WRITE = 11, 12, 13
 _CHECKPOINT = "checkpoint_last.pt"
 
 
 def stage1_key(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int) -> dict[str, Any]:
-    """What determines stage 1's result: equal keys give an identical translated set."""
+    """What determines stage 1's result: equal keys give an identical translated set (the
+    translation fields only stage 2 reads, :data:`~pfrlib.translation.config.STAGE2_FIELDS`, are
+    left out: changing them reuses the translator)."""
     data = {k: getattr(data_cfg, k) for k in ("source", "target", "source_size", "target_size", "synth_size",
                                                "synth_train_length")}
-    return to_jsonable({"method": method, "seed": seed, "translation": tcfg.to_dict(), "data": data})
+    return to_jsonable({"method": method, "seed": seed, "translation": _stage1_fields(tcfg.to_dict()), "data": data})
+
+
+def _stage1_fields(translation: dict[str, Any]) -> dict[str, Any]:
+    """A ``translation`` section without :data:`STAGE2_FIELDS` (keys written before they were left out too)."""
+    return {k: v for k, v in translation.items() if k not in STAGE2_FIELDS}
 
 
 def _datasets(data_cfg: Any, tcfg: TranslationConfig):
@@ -145,8 +154,8 @@ def _dlow_z(n: int, tcfg: TranslationConfig, gen: torch.Generator) -> torch.Tens
 
     A simplification, said so: DLOW moves its schedule with the *training iteration*; here the set
     is written once and stage 2 draws its images uniformly, so every iteration sees the schedule's
-    mixture over t, and its adversarial term is not weighted per image by z (AdaptSegNet's
-    unweighted loss on the translated set)."""
+    mixture over t; each image's z is written to :data:`DOMAINNESS_FILE`, from which stage 2
+    weights its adversarial term (:mod:`pfrlib.translation.domainness`)."""
     u = torch.rand(n, generator=gen, dtype=torch.float64)
     if tcfg.dlow_z_sampling == "uniform":
         return u.float()
@@ -200,7 +209,7 @@ def write_translated_set(translator: Translator, data_cfg: Any, tcfg: Translatio
     # SynthStreets marks the ego-vehicle hood 255; a crop may hold no class pixel
     write_json(root / "pfr_dataset.json", {"empty_labels": "allow"})
     if z_all is not None:
-        write_json(root / "domainness.json", {"sampling": tcfg.dlow_z_sampling, "z": [round(float(v), 6) for v in z_all]})
+        write_json(root / DOMAINNESS_FILE, {"sampling": tcfg.dlow_z_sampling, "z": [round(float(v), 6) for v in z_all]})
     return root
 
 
@@ -217,6 +226,7 @@ def run_stage1(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int, r
     key_path, done_path = out / "key.json", out / "done.json"
     if key_path.is_file():
         old = json.loads(key_path.read_text())
+        old = {**old, "translation": _stage1_fields(old.get("translation", {}))}
         if old != key:
             if not overwrite:
                 diff = sorted({k for sec in ("translation", "data") for k in set(old.get(sec, {})) | set(key[sec])
