@@ -234,6 +234,7 @@ class Trainer:
             clip_parameters=list(self.model.parameters()) if cfg.optim.grad_clip is not None else None,
             baseline=self.baseline, iteration=self.iteration,
             horizon=cfg.optim.schedule_iterations or cfg.optim.iterations,
+            target_size=cfg.data.target_size if cfg.data.image_scales else None,  # CLAN's rescaled inputs
         )
         self.sched.step()
         d_logs = discriminator_step(self.d_nets, self.discriminators, self.d_opts, ns.outputs, cfg.loss.gan,
