@@ -85,22 +85,21 @@ class TrainData:
 
 
 def build_train_data(cfg: TrainConfig) -> TrainData:
-    """Training sets give uint8 items (normalised on the device); errors name the field."""
+    """Training sets give uint8 items (normalised on the device); errors name the field. With
+    ``image_scales`` (CLAN's rescaling) each image alone is rescaled, its label keeps its size."""
     d, method = cfg.data, cfg.method_info
+    kw = dict(hflip=d.hflip, normalize=None, image_scales=d.image_scales)
     if method.trains_on_target_labels:  # the oracle: supervised training on labelled target
-        source = build_dataset(d.target, "train", TrainTransform(d.target_size, hflip=d.hflip, normalize=None),
-                               d, "target")
+        source = build_dataset(d.target, "train", TrainTransform(d.target_size, **kw), d, "target")
         if not getattr(source, "has_labels", True):
             raise ValueError(f"target: method {method.name!r} needs a labelled target set, {d.target!r} has no labels")
     else:
-        source = build_dataset(d.source, "train", TrainTransform(d.source_size, hflip=d.hflip, normalize=None),
-                               d, "source")
+        source = build_dataset(d.source, "train", TrainTransform(d.source_size, **kw), d, "source")
         if not getattr(source, "has_labels", True):
             raise ValueError(f"source: the source set {d.source!r} has no labels")
     target = None
     if method.uses_target_images:  # images only: the label files are not even opened
-        target = build_dataset(d.target, "train", TrainTransform(d.target_size, hflip=d.hflip, normalize=None),
-                               d, "target", labels=False)
+        target = build_dataset(d.target, "train", TrainTransform(d.target_size, **kw), d, "target", labels=False)
     ev = EvalTransform(size=d.eval_size, normalize=None)
     val = {
         "source": (d.source_val or d.source, build_dataset(d.source_val or d.source, "val", ev, d, "source_val")),

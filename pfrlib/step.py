@@ -5,7 +5,7 @@ Two pure functions (no files, no logging, no data loading), called once each per
 
 :func:`network_step` - the segmentation network's update (AdaptSegNet's Algorithm, Sec. 3.3):
 
-1. discriminators frozen; **source forward**, Eq. (1) on the logits upsampled to the input size;
+1. discriminators frozen; **source forward**, Eq. (1) on the logits upsampled to the label size;
 2. **target forward** (images only), the fooling side of Eq. (5) on its softmax;
 3. **PFR**, Eq. (4), between the stage features of those *same* two forwards (no extra pass);
 4. **Eq. (6)**: :func:`pfrlib.losses.total_loss` of the terms, one backward, one optimiser step.
@@ -104,6 +104,7 @@ def network_step(
     iteration: int = 0,
     horizon: int = 1,
     adv_weight: Optional[Tensor] = None,
+    target_size: Optional[Sequence[int]] = None,
 ) -> NetworkStep:
     """One update of the segmentation network by Eq. (6).
 
@@ -129,6 +130,9 @@ def network_step(
             ``adv`` / ``adv_aux`` are multiplied by their mean (at the paper's batch of one, by
             that image's own weight: target and source images are not paired) and the mean is
             logged as ``adv_weight``. ``None``: unweighted.
+        target_size: ``(H, W)`` the target logits are upsampled to; None = the target images'
+            size. Source logits go to the labels' size. (With CLAN's rescaled inputs,
+            ``DataConfig.image_scales``, both are the fixed sizes, not the inputs'.)
 
     Returns:
         :class:`NetworkStep` (terms, total, per-stage PFR terms, the outputs the discriminator
@@ -149,24 +153,25 @@ def network_step(
         # 1. source forward, Eq. (1)
         out_s = net(xs)
         forwards += 1
-        logits_s = upsample(out_s.logits, xs.shape[-2:])
+        logits_s = upsample(out_s.logits, ys.shape[-2:])
         terms["seg"] = losses.segmentation_loss(logits_s, ys, check=False)
         aux_s = None
         if multi_level:
-            aux_s = upsample(out_s.aux_logits, xs.shape[-2:])
+            aux_s = upsample(out_s.aux_logits, ys.shape[-2:])
             terms["seg_aux"] = losses.segmentation_loss(aux_s, ys, check=False)
 
         if target is not None:
+            size_t = target.shape[-2:] if target_size is None else tuple(target_size)
             # 2. target forward, fooling side of Eq. (5): make D call the target "source"
             out_t = net(target)
             forwards += 1
             if use_adv:
-                logits_t = upsample(out_t.logits, target.shape[-2:])
+                logits_t = upsample(out_t.logits, size_t)
                 d_out = discriminators["main"](F.softmax(logits_t, dim=1))
                 terms["adv"] = losses.generator_loss(d_out, loss_cfg.gan)
                 outputs["main"] = (logits_s, logits_t)
                 if multi_level:
-                    aux_t = upsample(out_t.aux_logits, target.shape[-2:])
+                    aux_t = upsample(out_t.aux_logits, size_t)
                     d_aux = discriminators["aux"](F.softmax(aux_t, dim=1))
                     terms["adv_aux"] = losses.generator_loss(d_aux, loss_cfg.gan)
                     outputs["aux"] = (aux_s, aux_t)
@@ -197,7 +202,7 @@ def network_step(
             if baseline is not None:
                 extra = baseline.network_terms(BaselineInputs(
                     out_s=out_s, out_t=out_t, xs=xs, ys=ys, xt=target, logits_s=logits_s,
-                    logits_t=upsample(out_t.logits, target.shape[-2:]), discriminators=discriminators,
+                    logits_t=upsample(out_t.logits, size_t), discriminators=discriminators,
                     iteration=iteration, horizon=horizon, gan=loss_cfg.gan))
                 terms.update(extra.terms)
                 outputs.update(extra.outputs)

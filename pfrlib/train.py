@@ -221,11 +221,9 @@ class Trainer:
     def step(self) -> dict[str, Tensor]:
         """One training iteration (Eq. 6 for the network, Eq. 5 for the discriminators).
 
-        Returns the detached loss terms (device scalars): ``seg``, ``seg_aux``, ``adv``,
-        ``adv_aux``, ``pfr``, ``total``, ``pfr_style_i`` / ``pfr_content_i`` per stage, ``d``,
-        ``d_aux``, ``d_acc_source``, ``d_acc_target``, ``lr``. Non-finite terms are recorded in
-        :attr:`finite` (checked by :meth:`check_finite`), not raised here: no host sync.
-        """
+        Returns the detached loss terms (device scalars): ``seg``, ``seg_aux``, ``adv``, ``adv_aux``,
+        ``pfr``, ``total``, ``pfr_style_i`` / ``pfr_content_i`` per stage, ``d``, ``d_aux``, ``d_acc_source``,
+        ``d_acc_target``, ``lr``. Non-finite terms are recorded in :attr:`finite` (checked by :meth:`check_finite`)."""
         cfg = self.cfg
         self.net.train()
         xs, ys, *weights = next(self.src_iter)  # a weighted set (DLOW) adds each image's weight
@@ -237,7 +235,8 @@ class Trainer:
             multi_level=self.multi_level, autocast=self.bf16, grad_clip=cfg.optim.grad_clip,
             clip_parameters=list(self.model.parameters()) if cfg.optim.grad_clip is not None else None,
             baseline=self.baseline, iteration=self.iteration, horizon=cfg.optim.schedule_iterations or cfg.optim.iterations,
-            adv_weight=weights[0].to(self.device, non_blocking=True) if weights else None)
+            adv_weight=weights[0].to(self.device, non_blocking=True) if weights else None,
+            target_size=cfg.data.target_size if cfg.data.image_scales else None)  # CLAN's rescaled inputs
         self.sched.step()
         d_logs = discriminator_step(self.d_nets, self.discriminators, self.d_opts, ns.outputs, cfg.loss.gan,
                                     autocast=self.bf16) if ns.outputs else {}

@@ -27,6 +27,7 @@ from pfrlib.baselines.curriculum import label_distribution_kl, sharpened_distrib
 from pfrlib.config import TrainConfig
 from pfrlib.models.common import ASPPClassifier
 from pfrlib.optim import poly_schedule
+from pfrlib.train import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -223,26 +224,64 @@ def test_clan_paper_network_has_two_four_branch_classifiers_on_the_last_stage_an
     torch.testing.assert_close(out.logits, out.head_logits[0] + out.head_logits[1])
 
 
-def test_clan_step_trains_d_with_its_source_half_at_the_source_size():
+@pytest.mark.parametrize("xs_size,xt_size", [((40, 72), (32, 64)), ((32, 57), (35, 70))])
+def test_clan_step_trains_d_with_its_source_half_at_the_source_size(xs_size, xt_size):
     """The wiring of ``CLAN.network_terms``: the discriminator loss it hands the step takes D's
-    source output to the source image size (``interp_source`` in ``CLAN_train.py``)."""
+    source output to the source label size and the target half to the target size
+    (``interp_source``, ``interp_target`` in ``CLAN_train.py``: the fixed sizes, also when the
+    inputs were rescaled by ``__scale__``, the second case)."""
     torch.manual_seed(5)
     cfg = TrainConfig.preset("cpu", method="clan", model_kwargs={"widths": [8, 8, 16, 16]})
     net = models.build_from_config(cfg.model)
     clan = CLAN(net, cfg)
     d = clan.build_discriminators()
-    xs, xt = torch.randn(1, 3, 40, 72), torch.randn(1, 3, 32, 64)
+    xs, xt = torch.randn(1, 3, *xs_size), torch.randn(1, 3, *xt_size)
     ys = torch.randint(0, 19, (1, 40, 72))
     out_s, out_t = net(xs), net(xt)
-    up = lambda t, x: F.interpolate(t, size=x.shape[-2:], mode="bilinear", align_corners=True)  # noqa: E731
-    inp = BaselineInputs(out_s, out_t, xs, ys, xt, up(out_s.logits, xs), up(out_t.logits, xt), d, iteration=0,
-                         horizon=100)
+    up = lambda t, size: F.interpolate(t, size=size, mode="bilinear", align_corners=True)  # noqa: E731
+    inp = BaselineInputs(out_s, out_t, xs, ys, xt, up(out_s.logits, (40, 72)), up(out_t.logits, (32, 64)), d,
+                         iteration=0, horizon=100)
     loss = clan.network_terms(inp).outputs["main"].loss
     d_s, d_t = torch.randn(1, 1, 2, 3), torch.randn(1, 1, 2, 3)
     up_s = F.interpolate(d_s, size=(40, 72), mode="bilinear", align_corners=True)
     up_t = F.interpolate(d_t, size=(32, 64), mode="bilinear", align_corners=True)
     code = clan_code_bce(up_s, torch.zeros_like(up_s)) + clan_code_bce(up_t, torch.ones_like(up_t))
     torch.testing.assert_close(loss(d_s, d_t), code, rtol=1e-6, atol=1e-7)
+
+
+def test_clan_paper_preset_rescales_its_inputs_as_its_code_and_the_cpu_preset_does_not():
+    """``dataset/gta5_dataset.py`` and ``dataset/cityscapes_dataset.py``, ``__scale__`` (both built
+    with ``scale=True`` in ``CLAN_train.py``): ``r = random.random()``; 1.1 if ``r > 0.7``, 0.8 if
+    ``r < 0.3``, else 1.0: the factors drawn uniformly from ``image_scales`` in that proportion."""
+    scales = TrainConfig.preset("paper", method="clan").validate(check_paths=False).data.image_scales
+    assert sorted(set(scales)) == [0.8, 1.0, 1.1]
+    assert {f: scales.count(f) / len(scales) for f in set(scales)} == {0.8: 0.3, 1.0: 0.4, 1.1: 0.3}
+    assert TrainConfig.preset("cpu", method="clan").data.image_scales is None
+    assert TrainConfig.preset("paper").data.image_scales is None  # the other rows' recipe
+
+
+def test_clan_paper_preset_runs_one_iteration_at_a_tiny_size_with_rescaled_inputs(tmp_path):
+    """CLAN's ``paper`` recipe (DeepLab-v2 with one block a stage, four-branch heads, 33 x 65
+    labels) for one iteration on SynthStreets: each input is ``int(33 f) x int(65 f)`` for ``f``
+    of its factors, the losses are finite and D judges both halves at the fixed 33 x 65 (the
+    source labels' size and ``target_size``), not at the rescaled inputs' sizes."""
+    cfg = TrainConfig.preset("paper", method="clan", source="synth:source", target="synth:target",
+                             source_size=(33, 65), target_size=(33, 65), eval_size=(33, 65), synth_size=(40, 80),
+                             synth_train_length=4, synth_val_length=2, iterations=1, num_workers=0, device="cpu",
+                             model_kwargs={"layers": [1, 1, 1, 1]}, out=str(tmp_path / "clan"), progress=False,
+                             num_threads=1, seed=10)
+    tr = Trainer(cfg, prepare_output=False)
+    seen = []
+    judged = []
+    tr.net.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape[-2:])))
+    tr.discriminators["main"].register_forward_pre_hook(lambda _m, args: judged.append(tuple(args[0].shape[-2:])))
+    logs = tr.step()
+    allowed = {(int(33 * f), int(65 * f)) for f in cfg.data.image_scales}
+    assert len(seen) == 2 and set(seen) <= allowed and allowed == {(26, 52), (33, 65), (36, 71)}
+    assert seen == [(26, 52), (36, 71)]  # seed 10 draws 0.8 (source), 1.1 (target): the check below can fail
+    assert len(judged) == 3 and set(judged) == {(33, 65)}  # the fooling term, then D's two halves
+    assert all(torch.isfinite(v).all() for v in logs.values())
+    assert {"seg", "clan_adv", "clan_discrepancy", "d"} <= set(logs)
 
 
 # ============================================================ Curriculum DA (YangZhang4065/AdaptationSeg)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from pfrlib.config import METHODS, TrainConfig, add_arguments, config_from_args, parse_spec
+from pfrlib.config import METHODS, TrainConfig, add_arguments, config_from_args, config_from_argv, parse_spec
 
 
 def test_paper_preset_matches_the_paper_and_adaptsegnet():
@@ -87,10 +87,20 @@ def test_command_line_overrides_every_field():
     ({"pfr_stages": (1, 2)}, "pfr_stages"),
     ({"content_form": "l1"}, "content_form"),
     ({"style_pairing": "images"}, "style_pairing"),
+    ({"image_scales": (0.8, 1.0)}, "image_scales: needs target_size"),
+    ({"image_scales": (0.8, 1.0), "target_size": (32, 64)}, "image_scales: each image gets its own size"),
+    ({"image_scales": (0.8, 0.0), "target_size": (32, 64), "batch_size": 1}, "image_scales must be"),
 ])
 def test_validation_names_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
         TrainConfig.preset("cpu", **overrides).validate()
+
+
+def test_image_scales_is_a_command_line_option_and_none_turns_it_off():
+    """CLAN's rescaling through the field -> option machinery: several values, or ``none``."""
+    cfg = config_from_argv(["--preset", "paper", "--image-scales", "0.8", "1", "1.1"])
+    assert cfg.data.image_scales == (0.8, 1.0, 1.1)
+    assert config_from_argv(["--preset", "paper", "--method", "clan", "--image-scales", "none"]).data.image_scales is None
 
 
 def test_missing_data_root_is_named(tmp_path):

@@ -145,6 +145,38 @@ def test_network_step_returns_the_weighted_sum_of_eq6(tmp_path):
     assert {"pfr_style_2", "pfr_style_5"} <= set(ns.stage_terms)
 
 
+class _RecordingNet(torch.nn.Module):
+    """Calls ``net`` and keeps each output, so a test can recompute a loss from the same logits."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.outs = net, []
+
+    def forward(self, x):
+        self.outs.append(self.net(x))
+        return self.outs[-1]
+
+
+def test_network_step_upsamples_to_the_label_and_target_sizes_not_the_rescaled_inputs(tmp_path):
+    """CLAN's rescaled inputs (``image_scales``): the source logits go to the labels' size and the
+    target logits to ``target_size`` (its ``interp_source`` / ``interp_target``), and Eq. (1) is
+    the cross-entropy of those upsampled logits."""
+    tr = _trainer(tmp_path, "t", method="adaptsegnet", multi_level=True)
+    torch.manual_seed(0)
+    xs, xt = torch.randn(2, 3, 26, 52), torch.randn(2, 3, 35, 70)  # rescaled by 0.8 and 1.1
+    ys = torch.randint(0, 19, (2, 32, 64))
+    net = _RecordingNet(tr.net)
+    ns = network_step(net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss, multi_level=True,
+                      target_size=(32, 64))
+    (ls, lt), (aux_s, aux_t) = ns.outputs["main"], ns.outputs["aux"]
+    assert ls.shape[-2:] == aux_s.shape[-2:] == lt.shape[-2:] == aux_t.shape[-2:] == (32, 64)
+    up = F.interpolate(net.outs[0].logits.detach(), size=(32, 64), mode="bilinear", align_corners=True)
+    torch.testing.assert_close(ns.terms["seg"].detach(), losses.segmentation_loss(up, ys))
+    # without target_size the target logits keep the target images' size, as before
+    ns = network_step(tr.net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss, multi_level=True)
+    assert ns.outputs["main"][1].shape[-2:] == (35, 70)
+
+
 def test_total_loss_is_eq6_and_names_a_term_without_weight():
     t = {"seg": torch.tensor(2.0), "adv": torch.tensor(3.0), "pfr": torch.tensor(5.0)}
     w = {"seg": 1.0, "adv": 0.1, "pfr": 0.01, "seg_aux": 0.5}

@@ -26,8 +26,9 @@ Defaults (:class:`pfrlib.config.CLANConfig`) are the code's GTA5 values: ``lambd
 D's source half is upsampled to the source size as in the code (``clan_d_source_size``). The
 ``paper`` preset with ``--method clan`` trains CLAN's recipe (:meth:`CLANConfig.paper_overrides`:
 100k iterations after a linear learning-rate warm-up over the preheat, no auxiliary head, four
-ASPP branches, mirroring). Not reproduced: its random rescaling of the input images; its focal CE is an option (``clan_focal_gamma = 2``),
-off by default; every difference: ``docs/baselines.md``.
+ASPP branches, mirroring, and its random rescaling of the input images by 0.8 / 1.0 / 1.1 with the
+predictions upsampled to the fixed label sizes: ``DataConfig.image_scales``). Its focal CE is an
+option (``clan_focal_gamma = 2``), off by default; every difference: ``docs/baselines.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from ..losses import IGNORE_INDEX, segmentation_loss
 from ..models import FCDiscriminator
 from .common import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs, check_weights, per_element_adversarial
 
-__all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
+__all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "CLAN_IMAGE_SCALES", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
            "clan_discriminator_loss", "clan_factors", "focal_segmentation_loss"]
 
 
@@ -52,6 +53,10 @@ __all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "discrepancy_map", "weight_di
 #: upsampled to the source image size, as CLAN's ``CLAN_train.py`` does with ``interp_source``) or
 #: ``"target"`` (upsampled to the target map's size, this project's first version).
 D_SOURCE_SIZES: tuple[str, ...] = ("source", "target")
+
+#: CLAN's input rescaling factors as ``DataConfig.image_scales`` (drawn uniformly): 0.8 three
+#: times, 1.0 four times, 1.1 three times, the 30 / 40 / 30 % of its datasets' ``__scale__``.
+CLAN_IMAGE_SCALES: tuple[float, ...] = (0.8,) * 3 + (1.0,) * 4 + (1.1,) * 3
 
 
 @dataclass
@@ -101,11 +106,15 @@ class CLANConfig:
         both learning rates over the preheat (``lr_warmup``, ``warmup_fraction`` 1/20); the two classifiers
         ``layer5``, ``layer6`` both on ``layer4`` and no auxiliary head on ``layer3``; each
         ``Classifier_Module`` summing all four ASPP branches; the loaders' random mirroring
-        (``mirror=True``). The SGD / Adam settings, sizes and batch are AdaptSegNet's, as the
-        ``paper`` preset already has them.
+        (``mirror=True``) and rescaling (``scale=True``: ``__scale__`` in ``dataset/gta5_dataset.py``
+        and ``dataset/cityscapes_dataset.py`` draws ``r = random.random()`` and resizes the image to
+        ``int(size * 1.1)`` if ``r > 0.7``, ``int(size * 0.8)`` if ``r < 0.3``, else ``size``: 30 / 40 /
+        30 %, the factors repeated here in that proportion; the GTA5 label stays at ``crop_size``
+        and ``interp_source`` / ``interp_target`` upsample the predictions to the fixed sizes). The
+        SGD / Adam settings, sizes and batch are AdaptSegNet's, as the ``paper`` preset already has them.
         """
         return {"iterations": 100_000, "schedule_iterations": None, "warmup_fraction": 0.05, "multi_level": False,
-                "aspp_branches": 4, "hflip": True}
+                "aspp_branches": 4, "hflip": True, "image_scales": CLAN_IMAGE_SCALES}
 
     def validate(self, check_paths: bool = True) -> None:
         """Reject bad values (checked whatever the method: a config file stays valid)."""
@@ -256,7 +265,8 @@ class CLAN(Baseline):
     def network_terms(self, inp: BaselineInputs) -> BaselineTerms:
         c = self.c
         weighted, damping = clan_factors(inp.iteration, inp.horizon, c.clan_preheat, c.clan_damping)
-        size_s, size_t = inp.xs.shape[-2:], inp.xt.shape[-2:]
+        # the sizes the step upsampled to: the labels' (CLAN's interp_source / interp_target sizes)
+        size_s, size_t = inp.logits_s.shape[-2:], inp.logits_t.shape[-2:]
         up = partial(F.interpolate, mode="bilinear", align_corners=True)
         s1, s2 = (up(t, size=size_s) for t in inp.out_s.head_logits)
         if c.clan_focal_gamma > 0:

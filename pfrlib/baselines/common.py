@@ -67,7 +67,9 @@ class BaselineInputs:
             forwards; ``logits`` B x K x h x w, ``features`` the stage 2..5 maps).
         xs, ys: normalised source images B x 3 x H x W and their labels B x H x W.
         xt: normalised target images B x 3 x H' x W' (never labels).
-        logits_s, logits_t: ``out_s.logits`` / ``out_t.logits`` upsampled to the image sizes.
+        logits_s, logits_t: ``out_s.logits`` / ``out_t.logits`` upsampled to the label sizes (the
+            source labels'; the target images' or the step's ``target_size``): the image sizes
+            unless the inputs are rescaled (``DataConfig.image_scales``).
         discriminators: the baseline's discriminators (frozen during this step).
         iteration: iterations finished before this one (0 on the first).
         horizon: the poly schedule's length (``schedule_iterations`` or ``iterations``).

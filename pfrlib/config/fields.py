@@ -94,6 +94,8 @@ _NONE_STRINGS = ("none", "null", "", "auto")
 def coerce(value: Any, tp: Any, key: str) -> Any:
     """Convert ``value`` (possibly a string from the CLI or a notebook) to the field type ``tp``."""
     base, optional = unwrap_optional(tp)
+    if optional and isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0] if value[0].strip().lower() in _NONE_STRINGS else value  # a tuple option: --x none
     if value is None or (optional and isinstance(value, str) and value.strip().lower() in _NONE_STRINGS):
         if optional:
             return None

@@ -43,6 +43,12 @@ class DataConfig:
     eval_size: Optional[tuple[int, int]] = None
     #: Random horizontal flip of training images (AdaptSegNet's default: off).
     hflip: bool = False
+    #: CLAN's random input rescaling (its datasets' ``__scale__``): each training image alone is
+    #: resized to ``int(size * f)``, ``f`` drawn uniformly per image from this tuple (repeat a
+    #: factor to weight it); its label keeps ``source_size`` / ``target_size`` and the predictions
+    #: are upsampled to those sizes. None = off (both presets; CLAN's ``paper`` recipe sets its
+    #: code's 0.8 / 1.0 / 1.1 at 30 / 40 / 30 %). Needs ``target_size`` and ``batch_size`` 1.
+    image_scales: Optional[tuple[float, ...]] = None
     batch_size: int = 1
     num_workers: int = field(default=0, metadata=role(EXECUTION))
     #: Batches each loader worker keeps ready (None = PyTorch's default, 2); only with workers.

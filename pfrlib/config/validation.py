@@ -92,6 +92,13 @@ def validate(cfg, check_paths: bool = True) -> None:
         size = getattr(d, name)
         if size is not None and (len(size) != 2 or min(size) < 1):
             raise ValueError(f"{name} must be (H, W) with positive entries, got {size}")
+    if d.image_scales is not None:
+        if not d.image_scales or not all(math.isfinite(f) and f > 0 for f in d.image_scales):
+            raise ValueError(f"image_scales must be a non-empty tuple of finite factors > 0 or None, got {d.image_scales}")
+        if d.target_size is None:
+            raise ValueError("image_scales: needs target_size, the fixed size target predictions are upsampled to")
+        if d.batch_size != 1:
+            raise ValueError(f"image_scales: each image gets its own size, so batch_size must be 1, got {d.batch_size}")
     for name in ("synth_train_length", "synth_val_length", "val_limit"):
         v = getattr(d, name)
         if v is not None and v < 1:

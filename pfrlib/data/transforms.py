@@ -8,7 +8,8 @@ dataset, never hard-wired, so the same dataset serves training, evaluation and p
   ``"caffe_bgr"`` (DeepLab-v2 / AdaptSegNet: BGR, mean subtraction on the 0..255 scale, no std),
   ``"imagenet"`` (torchvision weights) or ``"unit"`` (the small model, ``[-1, 1]``).
 * :class:`TrainTransform` - resize (bicubic image, nearest label), optional random scale, random
-  crop and horizontal flip, then normalise.
+  crop and horizontal flip, then normalise; or CLAN's rescaling of the image alone by a factor
+  drawn from a set (``image_scales``), the label kept at the un-rescaled size.
 * :class:`EvalTransform` - resize the image only (the label stays at full resolution: the
   paper's protocol upsamples the logits to the label), then normalise.
 
@@ -25,6 +26,7 @@ transform is reproducible under ``torch.manual_seed`` (per-worker seeding is the
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -159,14 +161,19 @@ class TrainTransform:
         hflip: flip horizontally with probability 0.5.
         normalize: normalisation mode (see :func:`normalize`), or ``None`` to return the uint8
             image and a uint8 label (normalise later, on the device).
+        image_scales: factors ``f`` (CLAN's ``__scale__``): the *image alone* is resized to
+            ``int(H * f) x int(W * f)`` of ``size`` (or of the stored size), ``f`` drawn uniformly
+            from the tuple (repeat a factor to weight it); the label keeps ``size``. ``None``: off.
+            Not with ``scale`` or ``crop`` (they would cut image and label apart).
 
     Call: ``(uint8 3 x H x W, int64 H x W) -> (float32 3 x H' x W', int64 H' x W')``
-    (``normalize=None``: ``(uint8 3 x H' x W', uint8 H' x W')``).
-    Random draws use torch's global RNG.
+    (``normalize=None``: ``(uint8 3 x H' x W', uint8 H' x W')``; with ``image_scales`` the image
+    is ``int(H' * f) x int(W' * f)``). Random draws use torch's global RNG.
     """
 
     def __init__(self, size: Optional[Sequence[int]] = None, scale: Optional[Sequence[float]] = None,
-                 crop: Optional[Sequence[int]] = None, hflip: bool = True, normalize: Optional[str] = "unit") -> None:
+                 crop: Optional[Sequence[int]] = None, hflip: bool = True, normalize: Optional[str] = "unit",
+                 image_scales: Optional[Sequence[float]] = None) -> None:
         _check_mode(normalize, allow_none=True)
         self.size = _size(size, "size")
         self.crop = _size(crop, "crop")
@@ -176,10 +183,15 @@ class TrainTransform:
                 raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi, got {scale!r}")
             scale = (lo, hi)
         self.scale = scale
+        self.image_scales = _factors(image_scales)
+        if self.image_scales is not None and (scale is not None or self.crop is not None):
+            raise ValueError("image_scales: rescales the image alone, so it cannot be combined with scale or crop")
         self.hflip = bool(hflip)
         self.mode = normalize
         steps: list = []
-        if self.size is not None:
+        if self.image_scales is not None:
+            steps.append(_ImageOnlyScale(self.size, self.image_scales))
+        elif self.size is not None:
             steps.append(v2.Resize(self.size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True))
         if self.scale is not None:
             steps.append(_RandomScale(self.scale))
@@ -196,8 +208,48 @@ class TrainTransform:
         return _output(img.as_subclass(Tensor), lab.as_subclass(Tensor), self.mode)
 
     def __repr__(self) -> str:
+        extra = "" if self.image_scales is None else f", image_scales={self.image_scales}"
         return (f"TrainTransform(size={self.size}, scale={self.scale}, crop={self.crop}, "
-                f"hflip={self.hflip}, normalize={self.mode!r})")
+                f"hflip={self.hflip}, normalize={self.mode!r}{extra})")
+
+
+def _factors(factors: Optional[Sequence[float]]) -> Optional[tuple[float, ...]]:
+    """``image_scales`` checked: a non-empty tuple of finite factors > 0, or None."""
+    if factors is None:
+        return None
+    try:
+        out = tuple(float(f) for f in factors)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_scales must be a tuple of factors > 0 (e.g. 0.8 1.0 1.1) or None, got {factors!r}") from None
+    if not out or not all(math.isfinite(f) and f > 0 for f in out):
+        raise ValueError(f"image_scales must be a non-empty tuple of finite factors > 0 or None, got {factors!r}")
+    return out
+
+
+class _ImageOnlyScale(v2.Transform):
+    """CLAN's input rescaling (its datasets' ``__scale__``): the image is resized (bicubic) to
+    ``int(H * f) x int(W * f)`` of the base size, ``f`` drawn uniformly from ``factors``; the mask
+    is resized (nearest) to the base size itself. Base: ``size``, or the stored size if None."""
+
+    def __init__(self, size: Optional[tuple[int, int]], factors: tuple[float, ...]) -> None:
+        super().__init__()
+        self.size, self.factors = size, factors
+
+    def make_params(self, flat_inputs: list) -> dict:
+        f = self.factors[int(torch.randint(len(self.factors), ()))]
+        h, w = self.size if self.size is not None else v2.query_size(flat_inputs)
+        return {"image": [max(1, int(h * f)), max(1, int(w * f))], "label": [h, w]}  # int(): CLAN truncates
+
+    def transform(self, inpt, params: dict):
+        if isinstance(inpt, tv_tensors.Mask):
+            if list(inpt.shape[-2:]) == params["label"]:
+                return inpt
+            return TF.resize(inpt, params["label"], interpolation=v2.InterpolationMode.NEAREST)
+        if isinstance(inpt, tv_tensors.Image):
+            if list(inpt.shape[-2:]) == params["image"]:
+                return inpt
+            return TF.resize(inpt, params["image"], interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
+        return inpt
 
 
 class _RandomScale(v2.Transform):

@@ -63,7 +63,7 @@ class MeanTeacher(Baseline):
         self.teacher.eval()
         with torch.no_grad():
             t_logits = self.teacher(self.perturb(inputs.xt)).logits
-            t_logits = F.interpolate(t_logits, size=inputs.xt.shape[-2:], mode="bilinear", align_corners=True)
+            t_logits = F.interpolate(t_logits, size=inputs.logits_t.shape[-2:], mode="bilinear", align_corners=True)
         return BaselineTerms(terms={"consistency": L.consistency_loss(inputs.logits_t, t_logits)})
 
 
