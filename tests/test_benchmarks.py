@@ -22,6 +22,7 @@ BENCH = ROOT / "benchmarks"
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is made
     spec.loader.exec_module(mod)
     return mod
 
@@ -157,3 +158,36 @@ def test_synth_benchmarks_write_their_markdown_tables(tmp_path, one_torch_thread
     _load("synth_speed").main(["--n", "4", "--markdown", str(speed)])
     lines = speed.read_text().splitlines()
     assert lines[0].startswith("| domain |") and [ln.split(" | ")[0] for ln in lines[2:]] == ["| source", "| target"]
+
+
+# ------------------------------------------------------------------ translation_tuning.py
+def test_translation_tuning_variants_and_the_adoption_rule(tmp_path: Path):
+    """Every variant's options are real command-line options of the method it names; the rule
+    adopts a variant only with both the mean gain and the seeds won; a missing run is named."""
+    tt = _load("translation_tuning")
+    planned = tt.jobs(tmp_path)
+    assert len(planned) == len(tt.VARIANTS) * len(tt.SEEDS)
+    for v in tt.VARIANTS:  # the option changed what it says it changes
+        cfg = next(j.config for j in planned if j.name.startswith(f"{v.name}/method={v.method}_"))
+        assert cfg.loss.method == v.method
+        for flag, value in zip(v.options[::2], v.options[1::2]):
+            field = flag[2:].replace("-", "_")
+            got = getattr(cfg.translation, field)
+            assert got == (type(got)(value) if not isinstance(got, str) else value)
+    variants = (tt.Variant("base", "cycada", (), "b"), tt.Variant("better", "cycada", (), "x"),
+                tt.Variant("lucky", "cycada", (), "y"))
+    values = {"base": [40, 40, 40, 40, 40], "better": [42, 41, 39, 42, 43], "lucky": [50, 39, 39, 39, 41]}
+    for v in variants:
+        for s, x in zip(tt.SEEDS, values[v.name]):
+            d = tt.run_dir(tmp_path, v, s)
+            d.mkdir(parents=True)
+            (d / "final.json").write_text(json.dumps({"method": "cycada", "seed": s, "target_miou": x / 100}))
+    rows = {r["variant"]: r for r in tt.collect(tmp_path, variants)}
+    assert rows["better"]["gain"] == pytest.approx(1.4) and rows["better"]["wins"] == 4 and rows["better"]["adopted"]
+    assert rows["lucky"]["gain"] == pytest.approx(1.6) and rows["lucky"]["wins"] == 2 and not rows["lucky"]["adopted"]
+    assert "adopted" not in rows["base"]
+    table = tt.markdown(list(rows.values()))
+    assert "| cycada | x | 42.0, 41.0, 39.0, 42.0, 43.0 | 41.4 | +1.4 | 4 of 5 | yes |" in table
+    (tt.run_dir(tmp_path, variants[2], 3) / "final.json").unlink()
+    with pytest.raises(FileNotFoundError, match="lucky cycada seed 3"):
+        tt.collect(tmp_path, variants)

@@ -380,3 +380,17 @@ def test_memory_benchmark_covers_every_table1_row_and_renders():
                         {"method": "cycada", "stage": "segmentation", "peak_memory_mib": 1000.0,
                          "parameters": 3_000_000, **common}], "VmHWM")
     assert "| cycada | 1000 | 5.0 |" in table  # peak over the stages, parameters of both stages
+
+
+def test_a_run_written_before_dlow_weighting_existed_reads_as_unweighted(tmp_path):
+    """A ``config.json`` whose translation section lacks ``dlow_adv_weighting`` was trained
+    unweighted: it loads as ``none`` (so it is never taken for a finished run of the new default);
+    a current one round-trips its value."""
+    cfg = TrainConfig.preset("cpu", method="dlow")
+    assert cfg.translation.dlow_adv_weighting == "sqrt_one_minus_z"
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    old = json.loads(cfg.to_json())
+    del old["translation"]["dlow_adv_weighting"]
+    loaded = TrainConfig.from_json(json.dumps(old))
+    assert loaded.translation.dlow_adv_weighting == "none" and loaded != cfg
+    assert loaded == cfg.replace(dlow_adv_weighting="none")

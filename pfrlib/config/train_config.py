@@ -30,6 +30,10 @@ __all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method
 
 #: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
 #: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
+#: Fields added after runs had been written whose default changes what a run computes: a
+#: ``config.json`` that has the section but not the field was trained with this value (so a run of
+#: the old behaviour never counts as a finished run of the new default).
+ADDED_FIELDS: dict[str, Any] = {"translation.dlow_adv_weighting": "none"}  # before: DLOW's stage 2 unweighted
 LR_HISTORY_KEY = "lr_history"
 
 
@@ -170,7 +174,8 @@ class TrainConfig:
 
         Fields the dict lacks (a ``config.json`` written before a section existed) take the values
         of the preset it names (``preset_name``), or the dataclass defaults for ``custom``: an
-        old ``cpu`` run then still equals ``TrainConfig.preset("cpu", ...)`` of the same options.
+        old ``cpu`` run then still equals ``TrainConfig.preset("cpu", ...)`` of the same options;
+        except :data:`ADDED_FIELDS`, which take the value the run was trained with.
         """
         if not isinstance(d, dict):
             raise ValueError(f"config must be a JSON object, got {type(d).__name__}")
@@ -185,6 +190,9 @@ class TrainConfig:
                     flat[f"{key}.{name}"] = v
             else:
                 raise ValueError(f"config: unknown section {key!r}; expected {SECTIONS}")
+        for name, old_value in ADDED_FIELDS.items():
+            if name.split(".")[0] in d and name not in flat:
+                flat[name] = old_value
         base = cls.preset(d["preset_name"]) if d.get("preset_name") in PRESETS else cls()
         return base.replace(**flat)
 
