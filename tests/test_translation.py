@@ -394,3 +394,18 @@ def test_a_run_written_before_dlow_weighting_existed_reads_as_unweighted(tmp_pat
     loaded = TrainConfig.from_json(json.dumps(old))
     assert loaded.translation.dlow_adv_weighting == "none" and loaded != cfg
     assert loaded == cfg.replace(dlow_adv_weighting="none")
+    other = json.loads(TrainConfig.preset("cpu", method="cycada").to_json())  # the field changes nothing there
+    del other["translation"]["dlow_adv_weighting"]
+    assert TrainConfig.from_json(json.dumps(other)) == TrainConfig.preset("cpu", method="cycada")
+
+
+def test_a_failed_retrain_keeps_the_finished_runs_config(tmp_path):
+    """A finished run retrained with another configuration that fails (here stage 0: the reference
+    folder is occupied) leaves ``config.json`` describing the ``final.json`` beside it."""
+    cfg = tiny(tmp_path, "run", "cycada")
+    first = train(cfg)
+    before = (first.out / "config.json").read_text()
+    with pytest.raises(FileExistsError):  # the reference run differs and is never overwritten silently
+        train(cfg.replace(reference_iterations=2))
+    assert (first.out / "config.json").read_text() == before
+    assert TrainConfig.from_json(first.out / "config.json") == cfg

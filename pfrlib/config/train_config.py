@@ -30,10 +30,14 @@ __all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method
 
 #: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
 #: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
-#: Fields added after runs had been written whose default changes what a run computes: a
-#: ``config.json`` that has the section but not the field was trained with this value (so a run of
-#: the old behaviour never counts as a finished run of the new default).
-ADDED_FIELDS: dict[str, Any] = {"translation.dlow_adv_weighting": "none"}  # before: DLOW's stage 2 unweighted
+#: Fields added after runs had been written whose default changes what a run of some methods
+#: computes: ``{field: (the value those runs were trained with, the methods it changes)}``. A
+#: ``config.json`` of such a method that has the section but not the field loads with the old
+#: value (so a run of the old behaviour never counts as a finished run of the new default); for
+#: every other method the field changes nothing and takes the default.
+ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "translation.dlow_adv_weighting": ("none", ("dlow",)),  # before it, DLOW's stage 2 was unweighted
+}
 LR_HISTORY_KEY = "lr_history"
 
 
@@ -190,8 +194,8 @@ class TrainConfig:
                     flat[f"{key}.{name}"] = v
             else:
                 raise ValueError(f"config: unknown section {key!r}; expected {SECTIONS}")
-        for name, old_value in ADDED_FIELDS.items():
-            if name.split(".")[0] in d and name not in flat:
+        for name, (old_value, changed) in ADDED_FIELDS.items():
+            if name.split(".")[0] in d and name not in flat and flat.get("loss.method") in changed:
                 flat[name] = old_value
         base = cls.preset(d["preset_name"]) if d.get("preset_name") in PRESETS else cls()
         return base.replace(**flat)

@@ -131,7 +131,8 @@ def train_translation(cfg: TrainConfig, *, train_fn: Callable, trainer_cls: type
     device = resolve_device(cfg.run.device)
     out = Path(cfg.run.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg.to_json(out / "config.json")
+    if not (out / "final.json").is_file():  # a finished run keeps its config.json until this one replaces it
+        cfg.to_json(out / "config.json")
     reference = None
     if tcfg.needs_reference(method):
         path = tcfg.semantic_reference
@@ -156,5 +157,6 @@ def train_translation(cfg: TrainConfig, *, train_fn: Callable, trainer_cls: type
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],
                              "seconds": stage1["seconds"], "reused": stage1["reused"],
                              "directory": TRANSLATION_DIR}}
+    cfg.to_json(out / "config.json")  # with its final.json: a failed retrain never pairs a new config with an old result
     write_json(out / "final.json", final)
     return final
