@@ -61,6 +61,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("cycada_semantic3", "cycada", ("--lambda-semantic", "3"), "semantic consistency weight 3 (3x)"),
     Variant("dlow_sqrt", "dlow", ("--dlow-adv-weighting", "sqrt_one_minus_z"),
             "stage 2's adversarial term weighted by sqrt(1 - z) (DLOW's paper)"),
+    Variant("dlow_sqrt_same_mean", "dlow", ("--dlow-adv-weighting", "sqrt_one_minus_z", "--lambda-adv", "0.006"),
+            "weighted by sqrt(1 - z), lambda_adv 0.006 (the same mean weight: sqrt(1 - z) averages 0.65 over the sets)"),
 )
 
 
