@@ -232,6 +232,7 @@ DOC_BLOCKS = {
     "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
     "memory": ("docs/results.md", ("benchmarks/results/memory.md",), "pasted"),
     "reproduce_times": ("docs/teaching.md", ("benchmarks/results/reproduce_times.md",), "pasted"),
+    "translation_tuning": ("docs/tuning.md", ("benchmarks/results/translation_tuning.md",), "pasted"),
 }
 
 #: The paper's Table-1 row (``method`` column of :data:`PAPER_TABLE`) of each method that has one,

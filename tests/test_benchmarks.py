@@ -172,7 +172,8 @@ def test_translation_tuning_variants_and_the_adoption_rule(tmp_path: Path):
         assert cfg.loss.method == v.method
         for flag, value in zip(v.options[::2], v.options[1::2]):
             field = flag[2:].replace("-", "_")
-            got = getattr(cfg.translation, field)
+            section = next(getattr(cfg, sec) for sec in ("translation", "loss") if hasattr(getattr(cfg, sec), field))
+            got = getattr(section, field)
             assert got == (type(got)(value) if not isinstance(got, str) else value)
     variants = (tt.Variant("base", "cycada", (), "b"), tt.Variant("better", "cycada", (), "x"),
                 tt.Variant("lucky", "cycada", (), "y"))

@@ -304,7 +304,9 @@ def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
     from pfrlib.data import FolderDataset
     from pfrlib.translation.domainness import WEIGHTING_FILE, DomainnessWeighted
 
-    cfg = tiny(tmp_path, "dlow", "dlow", iterations=3)
+    assert TrainConfig.preset("cpu", method="dlow").translation.dlow_adv_weighting == "none"  # as measured
+    assert TrainConfig.preset("paper", method="dlow").translation.dlow_adv_weighting == "sqrt_one_minus_z"
+    cfg = tiny(tmp_path, "dlow", "dlow", iterations=3, dlow_adv_weighting="sqrt_one_minus_z")
     run = train(cfg)
     tset, seg = run.out / "translation" / "set", run.out / "segmentation"
     z = torch.tensor(json.loads((tset / "domainness.json").read_text())["z"])
@@ -386,7 +388,7 @@ def test_a_run_written_before_dlow_weighting_existed_reads_as_unweighted(tmp_pat
     """A ``config.json`` whose translation section lacks ``dlow_adv_weighting`` was trained
     unweighted: it loads as ``none`` (so it is never taken for a finished run of the new default);
     a current one round-trips its value."""
-    cfg = TrainConfig.preset("cpu", method="dlow")
+    cfg = TrainConfig.preset("paper", method="dlow")
     assert cfg.translation.dlow_adv_weighting == "sqrt_one_minus_z"
     assert TrainConfig.from_json(cfg.to_json()) == cfg
     old = json.loads(cfg.to_json())
