@@ -302,7 +302,7 @@ def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
     """DLOW's stage 2 reads each image's z from the set, logs the batch's adversarial weight, and
     a stage-2 option alone (``dlow_adv_weighting``) reuses the translator and retrains stage 2."""
     from pfrlib.data import FolderDataset
-    from pfrlib.translation.domainness import WEIGHTING_FILE, DomainnessWeighted
+    from pfrlib.translation.domainness import DomainnessWeighted
 
     assert TrainConfig.preset("cpu", method="dlow").translation.dlow_adv_weighting == "none"  # as measured
     assert TrainConfig.preset("paper", method="dlow").translation.dlow_adv_weighting == "sqrt_one_minus_z"
@@ -310,7 +310,7 @@ def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
     run = train(cfg)
     tset, seg = run.out / "translation" / "set", run.out / "segmentation"
     z = torch.tensor(json.loads((tset / "domainness.json").read_text())["z"])
-    assert json.loads((seg / WEIGHTING_FILE).read_text()) == {"dlow_adv_weighting": "sqrt_one_minus_z"}
+    assert TrainConfig.from_json(seg / "config.json").translation.dlow_adv_weighting == "sqrt_one_minus_z"
     data = DomainnessWeighted(FolderDataset(tset), "sqrt_one_minus_z")
     assert torch.allclose(data.weights, (1 - z).sqrt()) and len(data[2]) == 3 and data[2][2] == data.weights[2]
     assert data.num_classes == 19 and data.has_labels  # the wrapped set's attributes
@@ -320,7 +320,8 @@ def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
     # the unweighted stage 2: same translator and set (reused), other segmentation weights
     weighted = torch.load(seg / "checkpoint_last.pt", weights_only=True)["model"]
     plain = train(cfg.replace(dlow_adv_weighting="none", overwrite=True))
-    assert plain.final["translation"]["reused"] and not (seg / WEIGHTING_FILE).exists()
+    assert plain.final["translation"]["reused"]
+    assert TrainConfig.from_json(seg / "config.json").translation.dlow_adv_weighting == "none"
     assert not any("adv_weight" in json.loads(line) for line in (seg / "metrics.jsonl").read_text().splitlines())
     unweighted = torch.load(seg / "checkpoint_last.pt", weights_only=True)["model"]
     assert any(not torch.equal(weighted[k], unweighted[k]) for k in weighted if weighted[k].is_floating_point())

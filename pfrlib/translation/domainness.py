@@ -27,10 +27,7 @@ from torch.utils.data import Dataset
 from .losses import domainness_weight
 from .stage1 import DOMAINNESS_FILE
 
-__all__ = ["DomainnessWeighted", "read_domainness", "domainness_trainer", "WEIGHTING_FILE"]
-
-#: The weighting a DLOW stage-2 run used, beside its ``config.json`` (reuse compares it).
-WEIGHTING_FILE = "domainness_weighting.json"
+__all__ = ["DomainnessWeighted", "read_domainness", "domainness_trainer"]
 
 
 def read_domainness(root: str | Path, stems: Sequence[str]) -> torch.Tensor:
@@ -91,8 +88,8 @@ def domainness_trainer(trainer_cls: type) -> type:
 
     The returned class takes ``(config, form)``; ``config`` is DLOW's stage 2 (``adaptsegnet`` on
     ``folder:OUT/translation/set``), ``form`` one of
-    :data:`pfrlib.translation.losses.DLOW_ADV_WEIGHTING` other than ``"none"``. The weighting is
-    written to ``OUT/domainness_weighting.json``.
+    :data:`pfrlib.translation.losses.DLOW_ADV_WEIGHTING` other than ``"none"`` (the run's
+    ``config.json`` records it, as ``dlow_adv_weighting``).
     """
 
     class DomainnessTrainer(trainer_cls):
@@ -105,9 +102,6 @@ def domainness_trainer(trainer_cls: type) -> type:
         def train_data(self):  # Trainer's hook: the source set with each image's weight
             data = super().train_data()
             data.source = DomainnessWeighted(data.source, self._form)
-            if self.is_main:
-                self.out.mkdir(parents=True, exist_ok=True)
-                (self.out / WEIGHTING_FILE).write_text(json.dumps({"dlow_adv_weighting": self._form}, indent=2) + "\n")
             return data
 
     return DomainnessTrainer

@@ -37,7 +37,7 @@ from ..config import TrainConfig
 from ..device import resolve_device
 from ..io import write_json
 from .config import TRANSLATION_METHODS, TranslationConfig
-from .domainness import WEIGHTING_FILE, domainness_trainer
+from .domainness import domainness_trainer
 from .mean_teacher import MEAN_TEACHER_FILE, mean_teacher_trainer
 from .stage1 import TRANSLATION_DIR, run_stage1
 
@@ -65,36 +65,33 @@ def stage2_config(cfg: TrainConfig, translated_set: str | Path) -> TrainConfig:
                        out=str(Path(cfg.run.out) / SEGMENTATION_DIR))
 
 
-def _own_trainer(cfg: TrainConfig, stage2: str, trainer_cls: type) -> Optional[tuple[Callable, dict, str]]:
+def _own_trainer(cfg: TrainConfig, stage2: str, trainer_cls: type) -> Optional[tuple[Callable, Optional[dict]]]:
     """Stage 2's own trainer when it is not the plain run loop: ``(make(config) -> trainer,
-    settings, settings file)``: TGCF-DA's mean teacher, or DLOW's domainness weighting."""
+    settings)``: TGCF-DA's mean teacher (its settings, kept in :data:`MEAN_TEACHER_FILE`), or
+    DLOW's domainness weighting (``None``: ``dlow_adv_weighting`` is in the run's config.json)."""
     tcfg = cfg.translation
     if stage2 == "mean_teacher":
         s = {"mean_teacher_alpha": tcfg.mean_teacher_alpha, "mean_teacher_noise": tcfg.mean_teacher_noise,
              "lambda_consistency": tcfg.lambda_consistency}
         cls = mean_teacher_trainer(trainer_cls)
-        return (lambda c: cls(c, s["mean_teacher_alpha"], s["mean_teacher_noise"], s["lambda_consistency"]),
-                s, MEAN_TEACHER_FILE)
+        return (lambda c: cls(c, s["mean_teacher_alpha"], s["mean_teacher_noise"], s["lambda_consistency"])), s
     if cfg.loss.method == "dlow" and stage2 == "adaptsegnet" and tcfg.dlow_adv_weighting != "none":
         cls, form = domainness_trainer(trainer_cls), tcfg.dlow_adv_weighting
-        return (lambda c: cls(c, form)), {"dlow_adv_weighting": form}, WEIGHTING_FILE
+        return (lambda c: cls(c, form)), None
     return None
 
 
 def _reuse_or_train(cfg: TrainConfig, train_fn: Callable, progress,
-                    own: Optional[tuple[Callable, dict, str]] = None) -> dict[str, Any]:
+                    own: Optional[tuple[Callable, Optional[dict]]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
     (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with ``own =
-    (make, settings, file)`` (:func:`_own_trainer`), by ``make(cfg)``, and reused only when its
-    ``file`` holds the same settings."""
+    (make, settings)`` (:func:`_own_trainer`), by ``make(cfg)``, and reused only when
+    :data:`MEAN_TEACHER_FILE` holds the same mean-teacher settings (or neither has any)."""
     out = Path(cfg.run.out)
-    final, saved = out / "final.json", out / "config.json"
-    if own is None:  # the plain loop: a run an own trainer made is not this one
-        same_own = not any((out / name).is_file() for name in (MEAN_TEACHER_FILE, WEIGHTING_FILE))
-    else:
-        _, settings, name = own
-        same_own = (out / name).is_file() and json.loads((out / name).read_text()) == settings
-    if final.is_file() and saved.is_file() and not cfg.run.overwrite and same_own:
+    final, saved, mt_file = out / "final.json", out / "config.json", out / MEAN_TEACHER_FILE
+    settings = own[1] if own else None
+    mt_same = (json.loads(mt_file.read_text()) == settings) if mt_file.is_file() else settings is None
+    if final.is_file() and saved.is_file() and not cfg.run.overwrite and mt_same:
         same = TrainConfig.from_json(saved).replace(resume=cfg.run.resume, progress=cfg.run.progress,
                                                     num_threads=cfg.run.num_threads, device=cfg.run.device)
         if same == cfg:
@@ -102,8 +99,8 @@ def _reuse_or_train(cfg: TrainConfig, train_fn: Callable, progress,
             return json.loads(final.read_text())
     cfg = cfg.replace(resume=(out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume)
     record = train_fn(cfg).final if own is None else own[0](cfg).run().final
-    for name in {MEAN_TEACHER_FILE, WEIGHTING_FILE} - ({own[2]} if own else set()):
-        (out / name).unlink(missing_ok=True)  # an overwritten run's settings: this run replaced it
+    if settings is None:
+        mt_file.unlink(missing_ok=True)  # an overwritten mean-teacher run's settings: this run replaced it
     return record
 
 
