@@ -66,10 +66,10 @@ from .run_setup import (
     build_train_data,
     check_classes,
     device_options,
+    TrainData,
     make_streams,
     rescale_learning_rates,
     seed_everything,
-    TrainData,
 )
 from .rundir import RunDirectory, RunFinished
 from .scoring import evaluate_model

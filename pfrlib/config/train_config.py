@@ -30,6 +30,7 @@ __all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method
 
 #: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
 #: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
+LR_HISTORY_KEY = "lr_history"
 #: Fields added after runs had been written whose default changes what a run of some methods
 #: computes: ``{field: (the value those runs were trained with, the methods it changes)}``. A
 #: ``config.json`` of such a method that has the section but not the field loads with the old
@@ -38,7 +39,6 @@ __all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method
 ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "translation.dlow_adv_weighting": ("none", ("dlow",)),  # before it, DLOW's stage 2 was unweighted
 }
-LR_HISTORY_KEY = "lr_history"
 
 
 def method_classifiers(method: str) -> int:
