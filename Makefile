@@ -79,14 +79,14 @@ SWEEP_ARGS ?=
 sweep: setup
 	$(PY) -m pfrlib.sweep $(SPEC) --launcher $(LAUNCHER) $(SWEEP_ARGS)
 
-# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/tensorboard.py).
+# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/engine/tensorboard.py).
 TB_PORT ?= 6006
 tensorboard: setup
 	$(VENV)/bin/tensorboard --logdir $(RUNS) --port $(TB_PORT)
 
 # Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup
-	$(PY) -m pfrlib.student --out student
+	$(PY) -m pfrlib.teaching.student --out student
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

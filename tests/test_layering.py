@@ -382,7 +382,7 @@ def test_names_of_split_modules_still_import_from_the_old_place(old, names):
 
 def test_the_trainer_only_runs_the_loop():
     """Issue 20: ``Trainer`` runs the loop (step, log, validate, checkpoint calls) in at most 250
-    lines; the run-directory policy lives in pfrlib.rundir, the parts of a run in pfrlib.run_setup."""
+    lines; the run-directory policy lives in pfrlib.engine.rundir, the parts of a run in pfrlib.engine.setup."""
     tree = ast.parse((ROOT / PACKAGE / "train.py").read_text())
     trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
     assert trainer.end_lineno - trainer.lineno + 1 <= 250

@@ -1,4 +1,4 @@
-"""Unit tests for pfrlib.losses (Eq. 1-5)."""
+"""Unit tests for pfrlib.paper.losses (Eq. 1-5)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pfrlib import losses
+from pfrlib.paper import losses
 
 
 def feats(seed: int = 0, b: int = 2, size: tuple[int, int] = (8, 12), channels=(4, 6, 8, 8)):

@@ -1,4 +1,4 @@
-"""Unit tests for pfrlib.metrics (Eq. 7)."""
+"""Unit tests for pfrlib.paper.metrics (Eq. 7)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pfrlib import metrics
+from pfrlib.paper import metrics
 
 
 def test_confusion_matrix_hand_case():
@@ -77,7 +77,7 @@ def test_table_row_formatting():
 
 
 def test_ladder_mean_std_and_gap_closed():
-    from pfrlib.metrics import ladder
+    from pfrlib.paper.metrics import ladder
 
     t = ladder({"source_only": [20.0, 22.0], "pfr_adv": [35.0, 37.0, 39.0], "oracle": [70.0, 74.0]})
     assert list(t) == ["source_only", "pfr_adv", "oracle"]
@@ -102,7 +102,7 @@ def test_table_record_and_frame_render_percent_and_dashes():
 
 
 def test_class_pixel_share_counts_labelled_pixels_only():
-    from pfrlib.metrics import class_pixel_share
+    from pfrlib.paper.metrics import class_pixel_share
 
     labels = torch.tensor([[0, 0, 0, 2], [255, 255, 2, 18]])
     share = class_pixel_share(labels)

@@ -22,12 +22,14 @@ import torch
 import yaml
 from PIL import Image
 
-from pfrlib import launch, sweep
-from pfrlib.checkpoint import load_checkpoint, save_checkpoint
-from pfrlib.config import TrainConfig
-from pfrlib.data import DataFileError, FolderDataset, ids_to_train_ids
+from pfrlib.launch.launcher import launcher as launch, sweep
+from pfrlib.engine.checkpoint import load_checkpoint, save_checkpoint
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.folder import FolderDataset
+from pfrlib.data.labels import ids_to_train_ids
 from pfrlib.data.convert_labels import main as convert_main
-from pfrlib.evaluate import evaluate_checkpoint
+from pfrlib.evaluation.evaluate import evaluate_checkpoint
 from pfrlib.evaluate import main as evaluate_main
 
 TINY = dict(
@@ -173,7 +175,7 @@ def test_data_file_error_parses_the_text_torch_reraises_with():
 
 
 def test_training_on_labels_that_are_all_out_of_range_stops_with_one_line(tmp_path, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     root = folder(tmp_path / "d", [np.full((32, 64), 200)] * 2)
     rc = train_main(["--preset", "cpu", "--source", f"folder:{root}", "--source-val", "synth:source",
@@ -192,7 +194,7 @@ def test_training_on_labels_that_are_all_out_of_range_stops_with_one_line(tmp_pa
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """One tiny finished run (2 iterations): its checkpoint_last.pt."""
-    from pfrlib.train import train
+    from pfrlib.engine.run import train
 
     out = tmp_path_factory.mktemp("run") / "run"
     result = train(TrainConfig.preset("cpu", **{**TINY, "out": str(out)}))
@@ -266,7 +268,7 @@ def test_weights_that_do_not_fit_the_saved_config(tmp_path, tiny_run, capsys):
 
 
 def test_checkpoint_classes_differ_from_the_data(tmp_path, tiny_run):
-    from pfrlib.train import build_segmentation_model
+    from pfrlib.engine.trainer import build_segmentation_model
 
     state = torch.load(tiny_run, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(state["config"]).replace(num_classes=5)
@@ -325,10 +327,10 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_second_writer_is_refused_with_one_line_naming_the_holder(tmp_path, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     out = tmp_path / "run"
-    holder = ("import time; from pfrlib.config import TrainConfig; from pfrlib.rundir import RunDirectory; "
+    holder = ("import time; from pfrlib.config import TrainConfig; from pfrlib.engine.rundir import RunDirectory; "
               f"r = RunDirectory(TrainConfig.preset('cpu', out={str(out)!r})); print('locked', flush=True); "
               "time.sleep(300)")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -350,8 +352,8 @@ def test_a_second_writer_is_refused_with_one_line_naming_the_holder(tmp_path, ca
 
 
 def test_resuming_a_finished_run_changes_nothing(tmp_path, capsys):
-    from pfrlib.train import main as train_main
-    from pfrlib.train import train
+    from pfrlib.engine.trainer import main as train_main
+    from pfrlib.engine.run import train
 
     out = tmp_path / "fin"
     assert train_main(_run_args(out)) == 0
@@ -380,7 +382,7 @@ class _Interrupted(RuntimeError):
 
 def _interrupt_at(monkeypatch, call: int) -> None:
     """Make the ``call``-th ``Trainer.step`` of the next run raise (a run stopped mid-way)."""
-    from pfrlib.train import Trainer
+    from pfrlib.engine.trainer import Trainer
 
     real, calls = Trainer.step, {"n": 0}
 
@@ -394,7 +396,7 @@ def _interrupt_at(monkeypatch, call: int) -> None:
 
 
 def test_a_resume_that_changes_lr_records_it_per_iteration_range(tmp_path, monkeypatch, capsys):
-    from pfrlib.train import train
+    from pfrlib.engine.run import train
 
     cfg = TrainConfig.preset("cpu", **{**TINY, "iterations": 6, "out": str(tmp_path / "lr")})
     lr, d_lr = cfg.optim.lr, cfg.optim.d_lr
@@ -420,7 +422,7 @@ def test_a_resume_that_changes_lr_records_it_per_iteration_range(tmp_path, monke
 
 
 def test_a_refused_run_leaves_no_folder_it_created(tmp_path, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     unlabelled = tmp_path / "unlabelled"
     (unlabelled / "images").mkdir(parents=True)
@@ -445,7 +447,7 @@ def test_a_refused_run_leaves_no_folder_it_created(tmp_path, capsys):
 
 
 def test_an_interrupted_overwrite_is_put_back_at_the_next_start(tmp_path, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     out = tmp_path / "ow"
     assert train_main(_run_args(out)) == 0
@@ -453,7 +455,7 @@ def test_an_interrupted_overwrite_is_put_back_at_the_next_start(tmp_path, capsys
     # what a --overwrite killed before its first good checkpoint leaves: the old run moved aside
     aside = out / ".replaced-20260101-000000-1"
     aside.mkdir()
-    from pfrlib.rundir import RUN_FILES
+    from pfrlib.engine.rundir import RUN_FILES
 
     for name in RUN_FILES:  # what --overwrite moves aside (its events folder included)
         if (out / name).exists():
@@ -505,7 +507,7 @@ def _fill(disk: Path) -> None:
 
 
 def test_a_full_disk_is_one_line_naming_the_file_and_nothing_half_written_stays(small_disk, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     disk = small_disk("1m")  # config.json and metrics fit, a checkpoint (~2.4 MB) does not
     out = disk / "run"
@@ -519,7 +521,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_nothing_half_written_stays(
 
 
 def test_overwrite_on_a_nearly_full_disk_keeps_the_old_run(small_disk, capsys):
-    from pfrlib.train import main as train_main
+    from pfrlib.engine.trainer import main as train_main
 
     disk = small_disk("4m")  # one run fits, a second checkpoint beside it does not
     out = disk / "run"
@@ -534,7 +536,7 @@ def test_overwrite_on_a_nearly_full_disk_keeps_the_old_run(small_disk, capsys):
 
 
 def test_a_metrics_record_cut_by_a_full_disk_is_taken_back(small_disk):
-    from pfrlib.rundir import DiskFullError, RunDirectory
+    from pfrlib.engine.rundir import DiskFullError, RunDirectory
 
     disk = small_disk("64k")
     rundir = RunDirectory(TrainConfig.preset("cpu", out=str(disk / "run")))
@@ -595,7 +597,8 @@ def test_sweep_spec_that_is_not_yaml(tmp_path, capsys):
 
 def _fake_backend(fail: set[str]):
     """A stand-in for the local launcher: writes config.json (+ final.json unless the run should fail)."""
-    from pfrlib.launch import Backend, Outcome
+    from pfrlib.launch.local import Backend
+    from pfrlib.launch.job import Outcome
 
     class Fake(Backend):
         def __init__(self, jobs=None):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib import sweep
+from pfrlib.launch.launcher import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"preset": "cpu", "iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4,
@@ -141,7 +141,7 @@ def test_configs_built_through_the_config_api_equal_the_command_line_ones(tmp_pa
     """A sweep builds each run's TrainConfig with ``TrainConfig.preset(...).replace(...)``: for every
     run of every shipped spec it equals what ``python -m pfrlib.train`` would build from the same
     options (so moving off the argv round trip changed no run)."""
-    from pfrlib.cli import config_from_argv
+    from pfrlib.config.command_line import config_from_argv
 
     def argv(run):
         args = ["--out", str(run.out)]

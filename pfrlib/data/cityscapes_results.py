@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image
 from torch import Tensor
 
-from ..io import atomic_write
-from .labels import train_ids_to_ids
+from pfrlib.io import atomic_write
+from pfrlib.data.labels import train_ids_to_ids
 
 __all__ = ["CityscapesResultWriter", "result_path"]
 
@@ -52,7 +52,7 @@ class CityscapesResultWriter:
         images: the dataset's image files, by item index (``Cityscapes.items[i][0]``).
 
     Call it as ``writer(index, pred)`` with a (H, W) tensor of trainIds 0..18 at the label's
-    size (:func:`pfrlib.scoring.evaluate_model`'s ``on_prediction``); ``writer.written`` counts files.
+    size (:func:`pfrlib.engine.scoring.evaluate_model`'s ``on_prediction``); ``writer.written`` counts files.
     """
 
     def __init__(self, out_dir: str | os.PathLike, images: Sequence[str | os.PathLike]) -> None:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..data.labels import CLASS_NAMES
+from pfrlib.data.labels import CLASS_NAMES
 
 __all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
            "plot_ladder"]
