@@ -84,12 +84,11 @@ def _child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if spec["stage"] == "segmentation":
             if spec["method"] == "mean_teacher":  # TGCF-DA's stage 2: adaptsegnet without adversary + teacher
-                from pfrlib.engine.two_stage.mean_teacher import mean_teacher_trainer
+                from pfrlib.engine.two_stage.mean_teacher import MeanTeacherTrainer
 
                 mt = seg.replace(method="adaptsegnet", lambda_adv=0.0, lambda_adv_aux=0.0, out=tmp)
                 t = seg.translation
-                trainer = mean_teacher_trainer(Trainer)(mt, t.mean_teacher_alpha, t.mean_teacher_noise,
-                                                        t.lambda_consistency)
+                trainer = MeanTeacherTrainer(mt, t.mean_teacher_alpha, t.mean_teacher_noise, t.lambda_consistency)
             else:
                 trainer = Trainer(seg.replace(method=spec["method"], out=tmp), prepare_output=False)
             step = trainer.step

@@ -1,18 +1,12 @@
-"""``python -m pfrlib.evaluate``: a trained checkpoint's per-class IoU (Eq. 7) beside the paper's Table 1.
-
-The protocol is :func:`pfrlib.evaluation.evaluate.evaluate_checkpoint`'s.
-
-Usage::
+"""``python -m pfrlib.evaluate``: a checkpoint's per-class IoU (Eq. 7) beside the paper's Table 1::
 
     python -m pfrlib.evaluate --checkpoint runs/x/checkpoint_last.pt --data synth:target
     python -m pfrlib.evaluate --checkpoint ckpt.pt --data cityscapes:/data/cs:val \\
         --eval-size 512 1024 --out runs/x/eval --save-results runs/x/eval/results
 
-prints a Table-1-style table (the paper's rows, shipped with the package as
-``pfrlib/reference/table1.csv``, beside ours, each labelled with what it was run on) and, with
-``--out``, writes ``eval.json`` and the same table as ``table.md``. ``--save-results DIR`` writes
-one label-id PNG per Cityscapes image in the benchmark's format
-(:mod:`pfrlib.data.cityscapes_results`), for cityscapesscripts' evaluator or the server.
+prints the paper's rows (``pfrlib/reference/table1.csv``) beside ours and, with ``--out``, writes
+``eval.json`` and ``table.md``; ``--save-results DIR`` writes the Cityscapes benchmark's label-id
+PNGs. The protocol is :func:`pfrlib.evaluation.evaluate.evaluate_checkpoint`'s.
 """
 
 from __future__ import annotations

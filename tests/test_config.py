@@ -142,16 +142,6 @@ def test_choices_are_field_metadata_read_by_validation_and_help():
     assert "one of chw, hw, none" in text and "one of " + ", ".join(methods.names()) in text
 
 
-def test_cli_names_are_public_and_point_one_way():
-    import pfrlib.config.command_line
-    import pfrlib.config
-
-    for name in ("add_arguments", "config_from_args", "config_from_argv"):
-        assert getattr(pfrlib.config.command_line, name) is getattr(pfrlib.config, name)
-    assert pfrlib.config.config_from_argv(["--seed", "3", "--gan", "lsgan"]).loss.gan == "lsgan"
-    assert not hasattr(pfrlib.config, "__getattr__")  # no shim re-exporting from a layer above
-
-
 def test_baseline_sections_live_with_their_baselines():
     from pfrlib import methods
 

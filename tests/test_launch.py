@@ -15,50 +15,52 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib.launch.launcher import launcher as launch, sweep
+from pfrlib.launch import job as launch_job, launcher as launch, sweep, sweep_spec
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
 from pfrlib.launch.job import JOB_FILE, read_job
+from pfrlib.launch.job import Job, job_command, job_environment, plan
+from pfrlib.launch.sweep_spec import load_spec, planned_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
         "log_every": 1}
 
 
-def tiny_job(tmp_path: Path, name: str = "run", **overrides) -> launch.Job:
-    return launch.Job(name=name, out=tmp_path / name, config=TrainConfig.preset("cpu", **{**TINY, **overrides}))
+def tiny_job(tmp_path: Path, name: str = "run", **overrides) -> Job:
+    return Job(name=name, out=tmp_path / name, config=TrainConfig.preset("cpu", **{**TINY, **overrides}))
 
 
 def test_one_rule_reuse_resume_train(tmp_path):
     job = tiny_job(tmp_path)
-    assert launch.plan(job) == "train" and not launch.is_finished(job)  # nothing there
+    assert plan(job) == "train" and not launch_job.is_finished(job)  # nothing there
     job.out.mkdir()
     job.train_config().replace(num_threads=3, overwrite=True).to_json(job.out / "config.json")
     (job.out / "checkpoint_last.pt").write_bytes(b"")
-    assert launch.plan(job) == "resume"  # a checkpoint of the same configuration, no result: resume it
+    assert plan(job) == "resume"  # a checkpoint of the same configuration, no result: resume it
     write_json(job.out / "final.json", {"target_miou": 0.5})
-    assert launch.plan(job) == "reuse" and launch.is_finished(job)  # bookkeeping (threads, overwrite) aside
-    assert launch.plan(job, retrain=True) == "train"
+    assert plan(job) == "reuse" and launch_job.is_finished(job)  # bookkeeping (threads, overwrite) aside
+    assert plan(job, retrain=True) == "train"
     other = tiny_job(tmp_path, lr=1e-3)  # another experiment in the same folder: trained, not reused
-    assert launch.plan(other) == "train" and not launch.is_finished(other)
-    nb = launch.Job(name="nb", out=tmp_path / "nb", notebook=ROOT / "notebooks" / "01_gram_matrices.ipynb")
-    assert launch.plan(nb) == "train"
+    assert plan(other) == "train" and not launch_job.is_finished(other)
+    nb = Job(name="nb", out=tmp_path / "nb", notebook=ROOT / "notebooks" / "01_gram_matrices.ipynb")
+    assert plan(nb) == "train"
     write_json(nb.out / "metrics.json", {"style_loss": 1.0})
-    assert launch.plan(nb) == "reuse"
+    assert plan(nb) == "reuse"
 
 
 def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     job = tiny_job(tmp_path, method="pfr_adv", seed=3)
     job.threads = 2
-    cmd = launch.job_command(job)
+    cmd = job_command(job)
     assert cmd == [sys.executable, "-m", "pfrlib.launch.job", str(job.out / JOB_FILE)]
     again, retrain = read_job(job.out / JOB_FILE)
     assert again.train_config() == job.train_config() and not retrain
     assert again.train_config().run.num_threads == 2 and again.train_config().run.out == str(job.out)
-    env = launch.job_environment(job, {"PYTHONPATH": "/elsewhere"})
+    env = job_environment(job, {"PYTHONPATH": "/elsewhere"})
     assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
     with pytest.raises(ValueError, match="exactly one"):
-        launch.Job(name="x", out=tmp_path / "x")
+        Job(name="x", out=tmp_path / "x")
     with pytest.raises(ValueError, match="same run.out"):
         launch.launch([tiny_job(tmp_path), tiny_job(tmp_path)], report=lambda _: None)
     (tmp_path / "bad.json").write_text("{}")
@@ -100,9 +102,10 @@ def test_moved_names_still_import():
     from pfrlib.viz.figure import save_figure  # noqa: F401
     from pfrlib.launch.sweep_spec import TRAIN_METRICS, Run, SweepSpec, check_runs, expand, load_spec
     from pfrlib.launch.sweep_report import aggregate, summary_markdown
-    from pfrlib.launch.sweep import claim_root, is_finished, main, run_sweep  # noqa: F401
+    from pfrlib.launch.sweep import claim_root, is_finished, run_sweep  # noqa: F401
+    from pfrlib.sweep import main  # noqa: F401
 
-    assert callable(sweep.planned_config) and callable(sweep.result_path)
+    assert callable(planned_config) and callable(sweep_spec.result_path)
 
 
 def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):
@@ -162,7 +165,7 @@ def test_killed_sweep_takes_its_run_along_and_a_rerun_resumes_it(tmp_path):
     before = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
     logs: list[str] = []
-    statuses = sweep.run_sweep(sweep.load_spec(spec_path), root=root, log=logs.append)
+    statuses = sweep.run_sweep(load_spec(spec_path), root=root, log=logs.append)
     assert statuses[0]["ok"] and "1 resumed from their checkpoint" in logs[0]
     assert any(x.startswith("  resuming seed=0 from its last checkpoint") for x in logs)
     after = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]

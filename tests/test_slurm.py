@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib.launch.launcher import sweep
+from pfrlib.launch import sweep
+from pfrlib.sweep import main as sweep_main
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.launch.job import Job
 from pfrlib.launch.slurm import ATTEMPTS_FILE, SLURM_FILE, SlurmBackend, job_states
@@ -60,7 +61,7 @@ def _sweep(spec: Path, root: Path, *args: str) -> tuple[int, str, str]:
     (In-process saves an interpreter and a torch import per call; the runs are subprocesses or jobs.)"""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = sweep.main([str(spec), "--root", str(root), *args])
+        code = sweep_main([str(spec), "--root", str(root), *args])
     return code, out.getvalue(), err.getvalue()
 
 

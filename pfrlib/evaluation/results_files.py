@@ -64,7 +64,7 @@ class ResultsFile:
 
     def resolve(self, root: Optional[str | Path] = None) -> Path:
         """Its path under ``root`` (default: the repository root, the folder above ``pfrlib``)."""
-        return (Path(__file__).resolve().parent.parent if root is None else Path(root)) / self.path
+        return (Path(__file__).resolve().parents[2] if root is None else Path(root)) / self.path
 
     def read(self, root: Optional[str | Path] = None) -> dict[str, dict[str, Any]]:
         """:func:`read_results` of this file (under ``root``); a missing file's error gives the commands

@@ -21,7 +21,7 @@ PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
 
 def default_reference_path() -> Path:
     """The paper's Table 1 as shipped with the package: ``pfrlib/reference/table1.csv``."""
-    return Path(__file__).resolve().parent / "reference" / "table1.csv"
+    return Path(__file__).resolve().parents[1] / "reference" / "table1.csv"
 
 
 def reference_records(path: str | Path | None = None) -> list[dict[str, Any]]:

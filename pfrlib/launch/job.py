@@ -220,7 +220,7 @@ def job_environment(job: Job, base: Optional[dict[str, str]] = None) -> dict[str
     ``job.threads`` threads (when it says), and this ``pfrlib`` first on ``PYTHONPATH`` (the child
     imports the code that launched it, installed or not)."""
     env = dict(os.environ if base is None else base)
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     if env.get("PYTHONPATH", "").split(os.pathsep)[0] != root:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     if job.threads is not None:

@@ -193,7 +193,7 @@ _STEP_TIME_LABEL = "cpu preset"
 
 def _repository_root() -> Path:
     """The folder that holds the ``pfrlib`` package (the repository root in a checkout)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def _step_rates(path: Path, data: list) -> dict[str, float]:

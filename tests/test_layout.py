@@ -362,27 +362,121 @@ def test_a_fresh_interpreter_loads_no_higher_layer():
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("old,names", [
-    ("pfrlib.viz", ["colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
-                    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder",
-                    "add_class_legend", "present_classes", "gram_pair", "shift_prediction", "plot_iou_heatmap",
-                    "plot_share_vs_difference"]),
-    ("pfrlib.data.synthstreets", ["SynthShift", "SynthStreets", "SYNTH_CLASS_IDS", "draw_scene", "render",
-                                  "make_texture_bank", "gaussian_blur", "ROAD", "SIDEWALK", "BUILDING", "POLE",
-                                  "SIGN", "VEGETATION", "SKY", "PERSON", "CAR"]),
-    ("pfrlib.data", ["SynthShift", "SynthStreets", "SYNTH_CLASS_IDS"]),
-])
-def test_names_of_split_modules_still_import_from_the_old_place(old, names):
-    """viz.py and data/synthstreets.py became packages; every public name still imports from there."""
-    module = importlib.import_module(old)
-    missing = [n for n in names if not hasattr(module, n)]
-    assert not missing, f"{old} lost {missing}"
-    assert set(names) <= set(module.__all__)
-
-
 def test_the_trainer_only_runs_the_loop():
-    """Issue 20: ``Trainer`` runs the loop (step, log, validate, checkpoint calls) in at most 250
-    lines; the run-directory policy lives in pfrlib.engine.rundir, the parts of a run in pfrlib.engine.setup."""
-    tree = ast.parse((ROOT / PACKAGE / "train.py").read_text())
+    """``Trainer`` runs the loop (step, log, validate, checkpoint calls) and declares the hooks a
+    method's trainer overrides, in at most 280 lines; the run-directory policy lives in
+    pfrlib.engine.rundir, the parts of a run in pfrlib.engine.setup."""
+    tree = ast.parse((ROOT / PACKAGE / "engine" / "trainer.py").read_text())
     trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
-    assert trainer.end_lineno - trainer.lineno + 1 <= 250
+    assert trainer.end_lineno - trainer.lineno + 1 <= 280
+
+
+# --------------------------------------------------------------------------------------------
+# The tree is the architecture
+# --------------------------------------------------------------------------------------------
+#: What may stand at the top of pfrlib/: the package, the file helpers, the command-line entry points.
+TOP_LEVEL = {"__init__", "io", "train", "evaluate", "sweep", "reproduce"}
+ENTRY_POINTS = ("train", "evaluate", "sweep", "reproduce")
+ENTRY_POINT_MAX_LINES = 80
+
+
+def test_the_layer_table_names_folders():
+    """Every layer entry is a folder of pfrlib (a package), except the package's own ``__init__``,
+    ``pfrlib.io`` and the entry points; every folder of pfrlib is in the table."""
+    loose = {"pfrlib", "pfrlib.io"} | {f"pfrlib.{e}" for e in ENTRY_POINTS}
+    entries = [e for layer in layers() for e in layer.entries]
+    not_folders = [e for e in entries if e not in loose and not (ROOT / Path(*e.split(".")) / "__init__.py").is_file()]
+    assert not not_folders, f"layer entries that are not folders of pfrlib: {not_folders}"
+    folders = {f"pfrlib.{d.name}" for d in (ROOT / PACKAGE).iterdir() if (d / "__init__.py").is_file()}
+    assert folders <= set(entries), f"folders of pfrlib in no layer: {sorted(folders - set(entries))}"
+
+
+def test_the_top_of_pfrlib_holds_only_the_package_io_and_the_entry_points():
+    top = {p.stem for p in (ROOT / PACKAGE).glob("*.py")}
+    assert top <= TOP_LEVEL, f"modules at the top of pfrlib/ beyond {sorted(TOP_LEVEL)}: {sorted(top - TOP_LEVEL)}"
+    for name in ENTRY_POINTS:
+        path = ROOT / PACKAGE / f"{name}.py"
+        n = len(path.read_text().splitlines())
+        assert n <= ENTRY_POINT_MAX_LINES, f"{path.relative_to(ROOT)}: {n} lines (an entry point parses and calls)"
+        assert 'if __name__ == "__main__":' in path.read_text(), f"python -m pfrlib.{name} must run"
+
+
+def test_network_step_takes_at_most_eight_parameters():
+    """The batch, the networks, the optimiser, Eq. (6)'s weights and one object of a method's extras."""
+    tree = ast.parse((ROOT / PACKAGE / "paper" / "step.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "network_step")
+    a = fn.args
+    count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+    assert count <= 8, f"network_step takes {count} parameters"
+
+
+def _public_reexports() -> dict[str, str]:
+    """The names the README promises at ``pfrlib``'s top, read from ``pfrlib.PUBLIC``."""
+    import pfrlib
+
+    return dict(pfrlib.PUBLIC)
+
+
+def _defined_names(module: str) -> tuple[set[str], dict[str, tuple[str, str]]]:
+    """Names a module defines at its top level, and the pfrlib names it imports (alias -> (module, name))."""
+    path = modules()[module]
+    tree = ast.parse(path.read_text())
+    defined: set[str] = set()
+    imported: dict[str, tuple[str, str]] = {}
+    for node in tree.body:
+        for n in ([node] if not isinstance(node, (ast.If, ast.Try)) else list(ast.walk(node))):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(n.name)
+            elif isinstance(n, ast.Assign):
+                defined.update(x.id for t in n.targets for x in ast.walk(t) if isinstance(x, ast.Name))
+            elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name):
+                defined.add(n.target.id)
+            elif isinstance(n, ast.ImportFrom):
+                base = _resolve_from(module, path.name == "__init__.py", n)
+                for a in n.names:
+                    imported[a.asname or a.name] = (base, a.name)
+    return defined, imported
+
+
+def _python_files_outside_pfrlib() -> list[Path]:
+    files = [p for d in ("tests", "benchmarks", "notebooks") for p in (ROOT / d).rglob("*.py")]
+    return files + [p for p in (ROOT / PACKAGE).rglob("*.py")]
+
+
+def test_every_name_is_imported_from_the_module_that_defines_it():
+    """No facades: ``from M import name`` names the module that defines ``name`` (or a submodule
+    of M), in pfrlib, the tests, the benchmarks and the notebooks; ``pfrlib.PUBLIC`` lists the
+    only re-exports, the names the README promises."""
+    known = modules()
+    public = _public_reexports()
+    bad = []
+    for path in _python_files_outside_pfrlib():
+        rel = path.relative_to(ROOT)
+        parts = rel.with_suffix("").parts
+        importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts) if parts[0] == PACKAGE else None
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _resolve_from(importer, path.name == "__init__.py", node) if importer else (node.module or "")
+            if base not in known:
+                continue
+            defined, imported = _defined_names(base)
+            for a in node.names:
+                if f"{base}.{a.name}" in known or a.name in defined:
+                    continue
+                if base == PACKAGE and a.name in public:
+                    continue
+                where = f"from {imported[a.name][0]}" if a.name in imported else "nowhere"
+                bad.append(f"{rel}:{node.lineno}: {a.name} from {base}, defined {where}")
+    assert not bad, "names imported through a re-export:\n" + "\n".join(bad)
+
+
+def test_the_public_names_import_and_are_the_defining_modules_objects():
+    import importlib
+
+    import pfrlib
+
+    for name, module in pfrlib.PUBLIC.items():
+        assert getattr(pfrlib, name) is getattr(importlib.import_module(module), name), name
+    assert set(pfrlib.__all__) == set(pfrlib.PUBLIC)
