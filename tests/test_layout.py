@@ -480,3 +480,12 @@ def test_the_public_names_import_and_are_the_defining_modules_objects():
     for name, module in pfrlib.PUBLIC.items():
         assert getattr(pfrlib, name) is getattr(importlib.import_module(module), name), name
     assert set(pfrlib.__all__) == set(pfrlib.PUBLIC)
+
+
+def test_the_readme_promises_exactly_the_public_names():
+    import pfrlib
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(l for l in readme.splitlines() if l.startswith("`from pfrlib import "))
+    promised = {n.strip() for n in line.split("import", 1)[1].split("`")[0].split(",")}
+    assert promised == set(pfrlib.PUBLIC), f"README promises {sorted(promised)}, pfrlib.PUBLIC has {sorted(pfrlib.PUBLIC)}"
