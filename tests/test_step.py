@@ -37,7 +37,7 @@ def _trainer(tmp_path, name, **overrides) -> Trainer:
 
 
 def _reference_iteration(tr: Trainer) -> None:
-    """The pre-refactoring ``Trainer.step``, transcribed: forwards, Eq. (1)-(6), both updates."""
+    """One ``Trainer.step`` written out inline: forwards, Eq. (1)-(6), both updates."""
     cfg, w = tr.cfg, tr.weights
     tr.model.train()
     tr.opt.zero_grad(set_to_none=True)
