@@ -64,11 +64,12 @@ from pfrlib import viz
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluation.tables import PAPER_LABEL, reference_records, reference_rows
+from pfrlib.evaluation.tables import (PAPER_LABEL, class_pixel_share, format_table, format_table_row, reference_records,
+                                      reference_rows)
 from pfrlib.engine.trained_model import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.io import atomic_write
-from pfrlib.paper.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row
+from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics

@@ -1,7 +1,7 @@
 """pfrlib.paper.step and pfrlib.paper.optim: one iteration of Eq. (6), AdaptSegNet's SGD listing, GPU options on CPU.
 
-The reference iteration below is the training step as it stood before the step functions were
-extracted (one monolithic method); the step functions must reproduce it bit for bit on CPU.
+The reference iteration below writes one whole training step out in a single function (Eq. 1-6
+inline, the discriminators after); the step functions must reproduce it bit for bit on CPU.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _trainer(tmp_path, name, **overrides) -> Trainer:
 
 
 def _reference_iteration(tr: Trainer) -> None:
-    """The pre-refactoring ``Trainer.step``, transcribed: forwards, Eq. (1)-(6), both updates."""
+    """One ``Trainer.step`` written out inline: forwards, Eq. (1)-(6), both updates."""
     cfg, w = tr.cfg, tr.weights
     tr.model.train()
     tr.opt.zero_grad(set_to_none=True)
@@ -101,7 +101,7 @@ def _state(tr: Trainer) -> dict[str, torch.Tensor]:
     ("source_only", False), ("adaptsegnet", True), ("pfr", False), ("pfr_adv", False), ("pfr_adv", True),
     ("oracle", False),
 ])
-def test_step_functions_reproduce_the_monolithic_step_bit_for_bit(tmp_path, method, multi_level):
+def test_step_functions_reproduce_the_inline_reference_step_bit_for_bit(tmp_path, method, multi_level):
     new = _trainer(tmp_path, "new", method=method, multi_level=multi_level)
     ref = _trainer(tmp_path, "ref", method=method, multi_level=multi_level)
     for _ in range(3):

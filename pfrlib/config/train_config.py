@@ -40,7 +40,7 @@ LR_HISTORY_KEY = "lr_history"
 #: value (so a run of the old behaviour never counts as a finished run of the new default); for
 #: every other method the field changes nothing and takes the default.
 ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "translation.dlow_adv_weighting": ("none", ("dlow",)),  # before it, DLOW's stage 2 was unweighted
+    "translation.dlow_adv_weighting": ("none", ("dlow",)),  # without the field, DLOW's stage 2 is unweighted
 }
 
 

@@ -6,10 +6,10 @@ Cityscapes val, the input resized to 1024x512, the logits upsampled bilinearly t
 confusion matrix over the whole set, IoU per class (Eq. 7), mIoU over the 19 classes. For a
 dataset that contains only some classes (SynthStreets), the mean runs over its ``class_ids``.
 
-The pieces live in their own modules and are re-exported here (their old home):
-:mod:`pfrlib.engine.scoring` (``predict``, ``evaluate_model``, ``EvalResult``,
-``NonFiniteLogitsError``), :mod:`pfrlib.engine.trained_model` (``load_model``) and
-:mod:`pfrlib.evaluation.tables` (``reference_rows``, ``reference_records``, ``results_table``, ...).
+The pieces it uses live in their own modules: :mod:`pfrlib.engine.scoring` (``predict``,
+``evaluate_model``, ``EvalResult``, ``NonFiniteLogitsError``), :mod:`pfrlib.engine.trained_model`
+(``load_model``) and :mod:`pfrlib.evaluation.tables` (``reference_rows``, ``reference_records``,
+``results_table``, ...).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from pfrlib import methods as _methods
 from pfrlib.io import read_json
-from pfrlib.paper.metrics import ladder
+from pfrlib.evaluation.tables import ladder
 
 __all__ = ["ResultsFile", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results", "seed_set_summaries",
            "summarize_runs", "results_ladder"]
@@ -142,7 +142,7 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
                    low: str = "source_only", high: str = "oracle") -> dict[str, dict[str, Any]]:
     """The rows of a results file from finished runs: ``{method: [final.json record of each seed]}``.
 
-    Target and source mIoU: mean and sample std over the runs (:func:`pfrlib.paper.metrics.ladder`);
+    Target and source mIoU: mean and sample std over the runs (:func:`pfrlib.evaluation.tables.ladder`);
     ``wall_s``: each run's ``process_wall_s`` where the caller added it, else its ``wall_time_s``
     (``iterations``: each run's iteration count, what ``wall_s`` measured);
     ``gap_closed``: for every method except ``low`` and ``high``, when both are present.
@@ -164,7 +164,7 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
 
 def results_ladder(results: Mapping[str, Mapping[str, Any]], methods: Optional[Sequence[str]] = None,
                    low: str = "source_only", high: str = "oracle") -> dict[str, dict]:
-    """:func:`pfrlib.paper.metrics.ladder` of a results file's per-seed target mIoU (%): ``{method: {"mean",
+    """:func:`pfrlib.evaluation.tables.ladder` of a results file's per-seed target mIoU (%): ``{method: {"mean",
     "std", "runs", "gap_closed"}}`` for ``methods`` (default: all, in the file's order), the gap
     measured between ``low`` and ``high`` of the same file."""
     methods = list(results) if methods is None else list(methods)

@@ -35,8 +35,8 @@ JOB_FILE, LOG_FILE, STATUS_FILE = "job.json", "log.txt", "status.json"
 #: Lines the launcher prints about runs (``pfrlib.reproduce`` picks them out of a notebook's output).
 RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED )")
 
-#: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a run saved with
-#: ``False`` before they became automatic is the same run as ``None`` on a CPU.
+#: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a saved
+#: configuration that holds ``False`` for one of them is the same run as ``None`` on a CPU.
 _DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchmark"), ("run", "tf32"),
                 ("data", "pin_memory"))
 

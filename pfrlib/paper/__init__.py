@@ -5,6 +5,7 @@
               (4) PFR, (5) adversarial, (6) the total loss
 ``step``      one adaptation iteration: Eq. (1)-(6) computed and minimised
 ``metrics``   Eq. (7): the confusion matrix, IoU per class, mIoU
-``optim``     the optimisers and the poly learning-rate schedule (Sec. 4.1)
+``optim``     the optimisers and the poly learning-rate schedule: AdaptSegNet's
+              setting, which the paper adopts (Sec. 3.1)
 ============  ==================================================================
 """

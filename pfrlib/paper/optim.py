@@ -1,63 +1,23 @@
-"""Optimisers and the poly learning-rate schedule of AdaptSegNet (which the paper follows).
+"""Optimisers and the poly learning-rate schedule of AdaptSegNet, which the paper follows.
+
+The paper states no optimiser settings: it adopts AdaptSegNet's setting (Sec. 3.1, "the same
+setting as the method in [10]"), whose training script uses SGD with momentum 0.9 and weight
+decay 5e-4 at 2.5e-4 (10x on the heads), the poly schedule ``(1 - it / 250k) ** 0.9`` stopped at
+150k iterations, and Adam for the discriminators (values in ``OptimConfig`` and the presets).
 
 * :func:`build_optimizer` - SGD (or Adam) over the segmentation network: the backbone at ``lr``,
   the classifier heads at ``head_lr_mult * lr`` (AdaptSegNet's ``optim_parameters``).
 * :func:`build_discriminator_optimizer` - Adam for an output-space discriminator.
-* :func:`poly_factor` / :func:`poly_schedule` - ``lr_t = lr * (1 - t / T) ** power``.
-* :func:`adaptsegnet_repeats` and :class:`RepeatedSGD` - AdaptSegNet's *actual* SGD update.
+* :func:`poly_factor` / :func:`poly_schedule` - ``lr_t = lr * (1 - t / T) ** power``, set from
+  the closed form each iteration (``LambdaLR``) as AdaptSegNet does.
+* :func:`adaptsegnet_repeats` and :class:`RepeatedSGD` - AdaptSegNet's SGD update as its code
+  runs it: its nested ``modules()`` / ``parameters()`` loop lists a backbone tensor once per
+  enclosing module (3x bottleneck convs, 4x shortcut convs), and PyTorch 0.4's SGD stepped each
+  listing with one shared momentum buffer per tensor (``OptimConfig.param_listing``).
 
-**How AdaptSegNet's code really updates the backbone** (``OptimConfig.param_listing``).
-AdaptSegNet's ``get_1x_lr_params_NOscale`` builds the 1x-lr group as::
-
-    for module in (conv1, bn1, layer1, layer2, layer3, layer4):
-        for sub in module.modules():        # the module itself and every module inside it
-            for p in sub.parameters():      # recursive: every parameter below ``sub``
-                if p.requires_grad: yield p
-
-``parameters()`` recurses, so a tensor is yielded once for *every enclosing module* it has
-inside the walked stage: ``conv1`` once; a bottleneck convolution 3 times (the stage, the
-bottleneck, the conv); a shortcut ``downsample`` convolution 4 times (the stage, the bottleneck,
-the ``downsample`` Sequential, the conv). The frozen BN parameters are skipped, and the heads
-(``get_10x_lr_params``: ``layer5/layer6.parameters()``) are listed once. On the multi-level
-DeepLab-v2 that is 330 listed tensors for 120 parameters. PyTorch's SGD then steps a tensor once
-per listing: the momentum update runs 3-4 times per iteration on the backbone, so its effective
-learning rate is about 3x (bottleneck convs) and 4x (shortcut convs) the stated 2.5e-4, with
-weight decay and momentum compounding; ``conv1`` and the heads get 1x. (The pattern comes from an
-older PyTorch DeepLab port; ADVENT, CLAN and others inherited it.) The paper's 44.5 and
-AdaptSegNet's 42.4 mIoU were trained this way, so the ``paper`` preset reproduces it
-(``param_listing="adaptsegnet"``); ``"unique"`` lists every tensor once (the stated rate).
-
-**What exactly is reproduced: PyTorch 0.4's SGD**, the version AdaptSegNet ran. Its
-``SGD.step`` walked the listed tensors one by one and kept the momentum buffer in
-``state[p]``, keyed by the tensor: a tensor listed ``r`` times has *one* buffer from its first
-listing on, and each listing updates it and steps the current value. :class:`RepeatedSGD` keeps
-every tensor once with its repeat count ``r`` and applies that sequence explicitly::
-
-    for k in range(r):   d = g + wd * p;   buf = d if buf is None else m * buf + d;   p -= lr * buf
-
-On the first iteration (no buffer yet, no weight decay) a 4x-listed tensor with gradient ``g``
-moves by ``lr * g * (1 + 1.9 + 2.71 + 3.439) = 9.05 lr g`` at ``m = 0.9``. Today's ``torch.optim.SGD``,
-given the same list with duplicates, does something else: it gathers one buffer slot per
-*listing* before the update, so on the first step every duplicate starts a fresh buffer
-(``4 lr g`` for that tensor) and only from the second step on do the listings share the buffer
-(the last one written). Replayed on a current PyTorch, AdaptSegNet's own iteration differs from
-:class:`RepeatedSGD`'s first update by 1.26 in relative norm on the 4x-listed shortcut
-convolutions, while a replay with 0.4's semantics matches it to 4e-6 (``tests/test_optim.py``
-shows both on a small module). So the ``paper`` preset follows 0.4, what the paper's numbers
-were trained with; a duplicated list would also draw PyTorch's warning that it will refuse
-duplicate parameters, and its multi-tensor (``foreach``) kernels, the default on CUDA, do not
-promise to apply aliased entries one after another. One 0.4 detail is not reproduced: it added
-the weight decay into ``p.grad`` in place, so later listings saw it again; at ``wd = 5e-4`` that
-changes the gradient by a relative amount of order ``wd * |p| / |g|`` (on the test's small
-module, whose gradients are small, 1e-3 of the update; without it the replay and
-:class:`RepeatedSGD` agree bit for bit).
-
-Why ``LambdaLR`` and not ``torch.optim.lr_scheduler.PolynomialLR``: AdaptSegNet sets
-``lr * (1 - it / max_it) ** power`` from the closed form every iteration, with ``max_it`` =
-250k while training stops at 150k. ``LambdaLR(poly_factor)`` computes exactly that product;
-``PolynomialLR`` multiplies the previous rate by a ratio each step (a recursive form whose
-rounding drifts from the closed form) and has no separate horizon from the stopping point
-other than ``total_iters``.
+Why the listing is reproduced, how PyTorch 0.4's SGD differs from today's given a duplicated
+list, and why ``LambdaLR`` rather than ``PolynomialLR``: docs/choices.md, "The optimiser:
+AdaptSegNet's parameter listing and PyTorch 0.4's SGD".
 """
 
 from __future__ import annotations
@@ -118,9 +78,9 @@ class RepeatedSGD(torch.optim.Optimizer):
     the first of them on: PyTorch 0.4's ``SGD`` given the tensor listed ``r`` times (what
     AdaptSegNet ran), apart from 0.4's in-place weight decay on the gradient. It is *not* what
     today's ``torch.optim.SGD`` does with a duplicated list (a fresh buffer per duplicate on the
-    first step; see the module docstring). With every ``r = 1`` it is ``torch.optim.SGD``'s update. Tensors are updated with the multi-tensor
-    ``torch._foreach_*`` ops, one batch per repeat index over distinct tensors, so there is never
-    an aliased entry in a kernel's list.
+    first step; see docs/choices.md). With every ``r = 1`` it is ``torch.optim.SGD``'s update.
+    Tensors are updated with the multi-tensor ``torch._foreach_*`` ops, one batch per repeat
+    index over distinct tensors, so there is never an aliased entry in a kernel's list.
     """
 
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
@@ -170,7 +130,7 @@ def build_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
     ``head_lr_mult * lr``, only parameters with ``requires_grad`` (frozen BN parameters and unused
     ASPP branches are left out: no update, no weight decay). ``optimizer="sgd"`` with
     ``param_listing="adaptsegnet"`` gives :class:`RepeatedSGD` with AdaptSegNet's repeat counts
-    on the backbone (see the module docstring); ``"unique"`` gives ``torch.optim.SGD``.
+    on the backbone (see docs/choices.md); ``"unique"`` gives ``torch.optim.SGD``.
     ``optimizer="adam"`` ignores ``param_listing`` (the ``cpu`` preset).
     """
     o = optim_cfg

@@ -60,7 +60,7 @@ def stage1_key(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int) -
 
 
 def _stage1_fields(translation: dict[str, Any]) -> dict[str, Any]:
-    """A ``translation`` section without :data:`STAGE2_FIELDS` (keys written before they were left out too)."""
+    """A ``translation`` section without :data:`STAGE2_FIELDS` (also when a saved key holds them)."""
     return {k: v for k, v in translation.items() if k not in STAGE2_FIELDS}
 
 
