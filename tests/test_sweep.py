@@ -129,7 +129,7 @@ def test_notebook_sweep_records_metrics(tmp_path, monkeypatch):
     blocker.write_text("")  # figures cannot go under a file: the run fails inside the notebook
     spec = load_spec(write_spec(
         tmp_path, name="nb", runner="notebook", notebook=str(ROOT / "notebooks" / "01_gram_matrices.ipynb"),
-        runs=[{"gram_normalize": "chw"}, {"gram_normalize": "hw", "figures_dir": str(blocker / "figures")}],
+        grid={"gram_normalize": ["chw"]}, runs=[{"gram_normalize": "hw", "figures_dir": str(blocker / "figures")}],
         group_by=["gram_normalize"], metrics=["style_loss"],
     ))
     statuses = {s["name"].split("_figures_dir")[0]: s
