@@ -215,9 +215,9 @@ def launch(jobs: Sequence[Job], backend: Optional[Backend] = None, retrain: bool
     backend = backend or LocalBackend()
     locks, held = _claim([j for j in jobs if plan(j, retrain) != "reuse"])
     try:
-        decisions = {id(j): "held" if id(j) in held else plan(j, retrain) for j in jobs}  # after the claim: final
+        decisions = {id(j): HELD if id(j) in held else plan(j, retrain) for j in jobs}  # after the claim: final
         reused = [j for j in jobs if decisions[id(j)] == "reuse"]
-        todo = [j for j in jobs if decisions[id(j)] not in ("reuse", "held")]
+        todo = [j for j in jobs if decisions[id(j)] not in ("reuse", HELD)]
         if reused:
             report(reused_line([j.out for j in reused]))
         for j in jobs:
