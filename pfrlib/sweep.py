@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Optional
 
+from pfrlib.launch.job import HELD
 from pfrlib.launch.launcher import add_launcher_arguments, backend_from_args
 from pfrlib.launch.sweep import claim_root, run_sweep
 from pfrlib.launch.sweep_report import aggregate
@@ -53,7 +54,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"wrote {result['dir']}/results.csv, summary.csv, summary.md and plots")
     for w in result["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
-    failed = [s["name"] for s in statuses if not s.get("ok", True)]
+    held = [s["name"] for s in statuses if s.get("status") == HELD]
+    if held:
+        print(f"{len(held)} run(s) in progress in another sweep, left to it: {held} (run this sweep again once that "
+              f"one has finished, to aggregate them)")
+    failed = [s["name"] for s in statuses if not s.get("ok", True) and s.get("status") != HELD]
     if failed:
         print(f"{len(failed)} run(s) failed: {failed} (their status.json has the error)")
         return 1

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Optional
 
 from pfrlib import methods
 from pfrlib.config.command_line import add_arguments, config_from_args
+from pfrlib.engine.rundir import resume_config_file
 from pfrlib.engine.run import train_to_exit_status
 
 
@@ -38,7 +38,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     if args.resume and args.config is None and args.out is not None:
-        saved = Path(args.out) / "config.json"
+        saved = resume_config_file(args.out)
         if saved.is_file():  # --resume continues the run in --out with its own configuration
             args.config = str(saved)
     try:

@@ -125,18 +125,22 @@ def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
 @pytest.mark.slow
 def test_notebook_sweep_records_metrics(tmp_path, monkeypatch):
     monkeypatch.setenv("PFR_SMOKE", "1")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")  # figures cannot go under a file: the run fails inside the notebook
     spec = load_spec(write_spec(
         tmp_path, name="nb", runner="notebook", notebook=str(ROOT / "notebooks" / "01_gram_matrices.ipynb"),
-        grid={"gram_normalize": ["chw", "bogus"]}, group_by=["gram_normalize"], metrics=["style_loss"],
+        grid={"gram_normalize": ["chw"]}, runs=[{"gram_normalize": "hw", "figures_dir": str(blocker / "figures")}],
+        group_by=["gram_normalize"], metrics=["style_loss"],
     ))
-    statuses = {s["name"]: s for s in sweep.run_sweep(spec, root=tmp_path / "runs", jobs=1, log=lambda *_: None)}
+    statuses = {s["name"].split("_figures_dir")[0]: s
+                for s in sweep.run_sweep(spec, root=tmp_path / "runs", jobs=1, log=lambda *_: None)}
     assert statuses["gram_normalize=chw"]["ok"]
-    bad = statuses["gram_normalize=bogus"]
-    assert not bad["ok"] and bad["failing_cell"]["ename"] == "ValueError" and "gram_normalize" in bad["failing_cell"]["evalue"]
+    bad = statuses["gram_normalize=hw"]
+    assert not bad["ok"] and bad["failing_cell"]["ename"] == "NotADirectoryError" and "a_file" in bad["failing_cell"]["evalue"]
     result = aggregate(spec, root=tmp_path / "runs")
     # the failed run is listed as failed, not dropped
-    assert [(e["gram_normalize"], e["n"], e["failed"]) for e in result["summary"]] == [("chw", 1, 0), ("bogus", 0, 1)]
-    assert "| bogus | 0 (1 failed) | FAILED |" in result["markdown"]
+    assert [(e["gram_normalize"], e["n"], e["failed"]) for e in result["summary"]] == [("chw", 1, 0), ("hw", 0, 1)]
+    assert "| hw | 0 (1 failed) | FAILED |" in result["markdown"]
 
 
 def test_configs_built_through_the_config_api_equal_the_command_line_ones(tmp_path):

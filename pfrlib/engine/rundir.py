@@ -62,7 +62,7 @@ from pfrlib.engine.record import FINAL_JSON, FinalRecord
 
 __all__ = ["RunDirectory", "RunFinished", "RunDirectoryInUse", "DiskFullError", "CONFIG_FILE", "METRICS_FILE",
            "FINAL_FILE", "LOCK_FILE", "EVENTS_DIR", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
-           "check_resume_config", "truncate_metrics", "remove_stale_temporaries"]
+           "check_resume_config", "resume_config_file", "truncate_metrics", "remove_stale_temporaries"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -156,6 +156,17 @@ def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def resume_config_file(out: str | os.PathLike) -> Path:
+    """The ``config.json`` of the run ``--resume`` in ``out`` continues: ``out``'s own, or that of the old run an
+    ``--overwrite`` stopped before its first good checkpoint moved aside (:class:`RunDirectory` puts it back)."""
+    aside = [] if (Path(out) / CHECKPOINT_LAST).exists() else _moved_aside(Path(out))
+    return (aside[-1] if aside else Path(out)) / CONFIG_FILE
+
+
+def _moved_aside(out: Path) -> list[Path]:  # the runs an --overwrite moved aside and has not settled, oldest first
+    return sorted(p for p in out.glob(REPLACED_PREFIX + "*") if p.is_dir())
+
+
 class RunDirectory:
     """The folder of one run and its policy (see the module docstring).
 
@@ -214,15 +225,13 @@ class RunDirectory:
         self._recover_replaced()
 
     def _recover_replaced(self) -> None:
-        for old in sorted(self.path.glob(REPLACED_PREFIX + "*")):
-            if not old.is_dir():
-                continue
+        for old in _moved_aside(self.path):
             if (self.path / CHECKPOINT_LAST).exists():  # the replacing run had a good checkpoint
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 self._put_back(old)
-                print(f"out: put back the run in {self.path} that an interrupted --overwrite had moved "
-                      f"aside to {old.name}", file=sys.stderr)
+                print(f"out: put back the run in {self.path} that an --overwrite had moved aside to {old.name} "
+                      f"(the replacing run stopped before its first good checkpoint)", file=sys.stderr)
 
     def _put_back(self, old: Path) -> None:
         """Remove what the replacing run wrote (it has no good checkpoint), then move ``old`` back."""

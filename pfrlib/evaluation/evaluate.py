@@ -23,10 +23,10 @@ import torch
 
 from pfrlib.data.real import Cityscapes
 from pfrlib.data.spec import build_dataset
-from pfrlib.data.cityscapes_results import CityscapesResultWriter
+from pfrlib.data.cityscapes_results import CityscapesResultWriter, check_results_folder
 from pfrlib.data.transforms import EvalTransform
 from pfrlib.config.device import resolve_device
-from pfrlib.io import write_json
+from pfrlib.io import check_writable_folder, write_json
 from pfrlib.engine.scoring import EvalResult, NonFiniteLogitsError, evaluate_model
 from pfrlib.engine.trained_model import load_model
 
@@ -64,6 +64,7 @@ def evaluate_checkpoint(
         differs from the data's, non-finite logits, ``device`` ``cuda`` without CUDA, ``limit`` < 1,
         ``save_results`` on non-Cityscapes data or a folder that already holds files.
         FileNotFoundError: a missing checkpoint or dataset.
+        OSError: ``out`` or ``save_results`` cannot be written (checked before the model is loaded).
     """
     device = str(resolve_device(device))
     for name, value, low in (("limit", limit, 1), ("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
@@ -74,6 +75,11 @@ def evaluate_checkpoint(
             raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
     if eval_size is not None and (len(eval_size) != 2 or min(int(v) for v in eval_size) < 1):
         raise ValueError(f"eval_size: must be two positive integers H W, got {list(eval_size)}")
+    # where the results go is checked before the model is loaded: a refusal costs no evaluation
+    if out is not None:
+        check_writable_folder(out, "out", "a folder that can be written (choose another --out)")
+    if save_results is not None:
+        check_results_folder(save_results)
     model, cfg = load_model(checkpoint, device)
     size = tuple(eval_size) if eval_size is not None else cfg.data.eval_size
     ds = build_dataset(data, "val", EvalTransform(size=size, normalize=model.normalization), cfg.data, "data")

@@ -28,12 +28,17 @@ from pfrlib.engine.run import train_to_exit_status
 
 __all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "read_job",
            "job_command", "job_environment", "run_job_file", "collect_outcome", "RUN_LINE", "JOB_FILE", "LOG_FILE",
-           "STATUS_FILE", "main"]
+           "STATUS_FILE", "LAUNCH_LOCK", "HELD", "main"]
 
 #: Files the launcher keeps in a job's folder: what to run, its output, its outcome.
 JOB_FILE, LOG_FILE, STATUS_FILE = "job.json", "log.txt", "status.json"
+#: The lock a launching process holds on a job's folder while it runs the job (the pid of that
+#: process inside): another launcher, e.g. a second sweep of the same spec, leaves the job alone.
+LAUNCH_LOCK = ".launch.lock"
+#: The :class:`Outcome` status of a job that another launching process holds (its pid in ``details["held_by"]``).
+HELD = "held"
 #: Lines the launcher prints about runs (``pfrlib.reproduce`` picks them out of a notebook's output).
-RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED )")
+RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED |skipped )")
 
 #: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a saved
 #: configuration that holds ``False`` for one of them is the same run as ``None`` on a CPU.
@@ -108,8 +113,10 @@ class Job:
 class Outcome:
     """What became of one job.
 
-    ``status`` is ``"finished"`` (ran and left its result), ``"reused"`` (was finished already)
-    or ``"failed"`` (``error`` says why in one line); ``final`` is its ``final.json`` (train) or
+    ``status`` is ``"finished"`` (ran and left its result), ``"reused"`` (was finished already),
+    ``"failed"`` (``error`` says why in one line) or :data:`HELD` (another launching process runs
+    it: nothing was started or written here, and there is no result yet); ``ok`` means a result is
+    there (finished or reused). ``final`` is its ``final.json`` (train) or
     ``metrics.json`` (notebook) when there is one; ``launched`` says how it ran (``backend``, and
     the backend's id of the job, e.g. ``pid``).
     """
@@ -124,7 +131,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status in ("finished", "reused")
 
     def to_status(self) -> dict[str, Any]:
         """The job's ``status.json``."""

@@ -9,6 +9,11 @@ to a :class:`Backend`. :class:`LocalBackend` runs them as subprocesses ``jobs`` 
 line per run as it starts and finishes; :class:`~pfrlib.launch.slurm.SlurmBackend`, beside it in
 :data:`BACKENDS`, submits the same command (:func:`pfrlib.launch.job.job_command`) as Slurm jobs.
 
+While a job runs, the launching process holds the job's :data:`~pfrlib.launch.job.LAUNCH_LOCK`:
+a second launcher (another sweep of the same spec, started meanwhile) skips that job with one
+line naming the holder's pid, and writes nothing in its folder (its outcome is
+:data:`~pfrlib.launch.job.HELD`, not a failure).
+
 Children of :class:`LocalBackend` die with the launching process, even when that is killed with
 ``kill -9`` (Linux: a parent-death signal), so a re-launch never meets a second writer in a run
 directory. ``sweep``, the notebooks' ``load_or_train_many``, ``benchmarks/ablation.py`` and
@@ -27,12 +32,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from pfrlib.engine.dirlock import FolderLock
 from pfrlib.launch.local import Backend, done_line, start_line
 from pfrlib.io import read_json
-from pfrlib.launch.job import LOG_FILE, Job, Outcome, collect_outcome, job_command, job_environment, plan
+from pfrlib.launch.job import (HELD, LAUNCH_LOCK, LOG_FILE, Job, Outcome, collect_outcome, job_command, job_environment,
+    plan)
 from pfrlib.launch.slurm import SlurmBackend
 
-__all__ = ["LocalBackend", "BACKENDS", "launch", "reused_line", "add_launcher_arguments", "backend_from_args"]
+__all__ = ["LocalBackend", "BACKENDS", "launch", "reused_line", "held_line", "add_launcher_arguments",
+           "backend_from_args"]
 
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
@@ -166,13 +174,38 @@ def reused_line(outs: Sequence[Path]) -> str:
             f"{', '.join(p.name for p in outs)} (delete a run directory to train it again)")
 
 
+def held_line(job: Job, holder: str) -> str:
+    """The line for a job that another launching process holds."""
+    return (f"  skipped {job.name}: in progress in another sweep (pid {holder}, lock {job.out / LAUNCH_LOCK}); "
+            f"nothing was started or written here: run this again once that one has finished")
+
+
+def _claim(jobs: Sequence[Job]) -> tuple[list[FolderLock], dict[int, str]]:
+    """Take every job's launch lock (creating its folder): ``(locks taken, {id(job): holder's pid}
+    of the jobs another process holds)``."""
+    locks, held = [], {}
+    for job in jobs:
+        job.out.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(job.out / LAUNCH_LOCK)
+        holder = lock.acquire()
+        if holder is None:
+            lock.write_pid()
+            locks.append(lock)
+        else:
+            held[id(job)] = holder
+    return locks, held
+
+
 def launch(jobs: Sequence[Job], backend: Optional[Backend] = None, retrain: bool = False,
            report: Callable[[str], None] = print) -> list[Outcome]:
     """Run every job that is not finished (``retrain``: every job) on ``backend`` (default
     :class:`LocalBackend`); return one :class:`Outcome` per job, in order.
 
-    Prints (``report``) one line for all reused runs, a header line, and one line per run as it
-    starts and as it finishes. Raises ``ValueError`` if two jobs share an output folder.
+    Each job to run is claimed first (its :data:`~pfrlib.launch.job.LAUNCH_LOCK`, held until the
+    backend is done); a job another process holds is skipped (:func:`held_line`, outcome
+    :data:`~pfrlib.launch.job.HELD`), and one it finished meanwhile is reused. Prints (``report``)
+    one line for all reused runs, a header line, and one line per run as it starts and as it
+    finishes. Raises ``ValueError`` if two jobs share an output folder.
     """
     jobs = list(jobs)
     outs = [str(j.out.resolve()) for j in jobs]
@@ -180,14 +213,24 @@ def launch(jobs: Sequence[Job], backend: Optional[Backend] = None, retrain: bool
         twice = sorted({o for o in outs if outs.count(o) > 1})
         raise ValueError(f"several jobs write to the same folder (same run.out): {', '.join(twice)}")
     backend = backend or LocalBackend()
-    decisions = [plan(j, retrain) for j in jobs]
-    reused = [j for j, d in zip(jobs, decisions) if d == "reuse"]
-    todo = [j for j, d in zip(jobs, decisions) if d != "reuse"]
-    if reused:
-        report(reused_line([j.out for j in reused]))
-    done: dict[int, Outcome] = {}
-    if todo:
-        report(f"training {len(todo)} run(s){backend.at_once(todo)}: {', '.join(j.name for j in todo)}")
-        done = {id(o.job): o for o in backend.run(todo, report, retrain)}
-    return [done[id(j)] if id(j) in done else Outcome(j, "reused", read_json(j.result))
-            for j in jobs]
+    locks, held = _claim([j for j in jobs if plan(j, retrain) != "reuse"])
+    try:
+        decisions = {id(j): HELD if id(j) in held else plan(j, retrain) for j in jobs}  # after the claim: final
+        reused = [j for j in jobs if decisions[id(j)] == "reuse"]
+        todo = [j for j in jobs if decisions[id(j)] not in ("reuse", HELD)]
+        if reused:
+            report(reused_line([j.out for j in reused]))
+        for j in jobs:
+            if id(j) in held:
+                report(held_line(j, held[id(j)]))
+        done: dict[int, Outcome] = {}
+        if todo:
+            report(f"training {len(todo)} run(s){backend.at_once(todo)}: {', '.join(j.name for j in todo)}")
+            done = {id(o.job): o for o in backend.run(todo, report, retrain)}
+    finally:
+        for lock in locks:
+            lock.release(remove_created=True)
+    return [done[id(j)] if id(j) in done
+            else Outcome(j, HELD, details={"held_by": held[id(j)]},
+                         error=f"in progress in another sweep (pid {held[id(j)]})") if id(j) in held
+            else Outcome(j, "reused", read_json(j.result)) for j in jobs]

@@ -25,6 +25,10 @@ HH:MM:SS] [--mem 16G] [--slurm-extra KEY=VALUE ...]`` hands the sweep's unfinish
   a Slurm job records ``launched: {"backend": "slurm", "job_id": ..., "node": ...}`` in its
   ``final.json``.
 
+A cluster that does not answer (``squeue`` fails or takes over :data:`REACH_TIMEOUT_S`, e.g. a
+wrong ``SLURM_CONF``) stops the sweep with one line when the backend is built, before the sweep
+claims its folder or submits anything.
+
 Stopping the sweep (Ctrl-C) does not cancel the jobs: submit the sweep again to follow them, or
 ``scancel`` them.
 """
@@ -52,7 +56,7 @@ from pfrlib.io import read_json, write_json
 from pfrlib.launch.job import LOG_FILE, STATUS_FILE, Job, Outcome, collect_outcome, job_command, job_environment, plan
 from pfrlib.launch.slurm_run import SlurmRun, read_attempts
 
-__all__ = ["SlurmBackend", "SLURM_FILE", "ATTEMPTS_FILE", "parse_time", "job_states"]
+__all__ = ["SlurmBackend", "SLURM_FILE", "ATTEMPTS_FILE", "REACH_TIMEOUT_S", "parse_time", "job_states"]
 
 #: The run directory's record of the Slurm jobs submitted for it (written by the sweep).
 SLURM_FILE = "slurm.json"
@@ -80,11 +84,15 @@ def parse_time(value: str) -> int:
     return math.ceil(seconds / 60)
 
 
-def job_states(job_ids: Sequence[str]) -> dict[str, str]:
+#: Seconds the controller has to answer the ``squeue`` that checks it is reachable, before anything is claimed.
+REACH_TIMEOUT_S = 20
+
+
+def job_states(job_ids: Sequence[str], timeout_s: float = 60) -> dict[str, str]:
     """``{job id: Slurm state}`` of this user's jobs among ``job_ids`` that ``squeue`` still
     knows (finished ones for ``MinJobAge`` seconds); a job it no longer lists is absent."""
     proc = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-u", getpass.getuser(), "-o", "%i|%T"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         raise RuntimeError(f"squeue failed: {proc.stderr.strip() or proc.stdout.strip()}")
     wanted, states = set(job_ids), {}
@@ -93,6 +101,22 @@ def job_states(job_ids: Sequence[str]) -> dict[str, str]:
         if jid in wanted:
             states[jid] = state.split()[0] if state else "UNKNOWN"
     return states
+
+
+def _check_reachable() -> None:
+    """Ask the controller once (the ``squeue`` the backend follows its jobs with), so that an
+    unreachable cluster is one line before any folder is claimed or any job submitted."""
+    try:
+        job_states([], timeout_s=REACH_TIMEOUT_S)
+        return
+    except subprocess.TimeoutExpired:
+        why = f"squeue did not answer within {REACH_TIMEOUT_S} s"
+    except (RuntimeError, OSError) as err:
+        why = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    conf = os.environ.get("SLURM_CONF")
+    raise ValueError(f"--launcher slurm: the Slurm controller does not answer ({why}); check "
+                     + (f"SLURM_CONF={conf}" if conf else "the cluster's slurm.conf")
+                     + " and that slurmctld is up (scontrol ping); nothing was submitted or written")
 
 
 @dataclass
@@ -143,6 +167,8 @@ class SlurmBackend(Backend):
         if shutil.which("sbatch") is None or shutil.which("squeue") is None:
             raise ValueError("--launcher slurm: sbatch/squeue not found; run on a Slurm cluster's login node "
                              "(or start a one-node cluster with .ci/slurm-up)")
+        _check_reachable()
+
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,8 @@
   runner the full configuration each run would train is built and validated, dataset paths
   included; for notebooks the parameter names against the notebook's parameters cell) and every
   metric name; a bad spec is one error line naming the key and the allowed values;
+* leaves a run that another sweep is running (started meanwhile on the same spec) to that sweep:
+  one line naming its pid, nothing written in the run's folder, not counted as failed;
 * records a failed run in its ``status.json`` (with the failing notebook cell, for notebooks)
   and goes on with the others; failed runs are listed as failed in ``results.csv`` and the
   summary (never silently dropped);
@@ -41,7 +43,7 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import read_json, write_json
 from pfrlib.launch.launcher import BACKENDS, launch
 from pfrlib.launch.local import Backend
-from pfrlib.launch.job import plan
+from pfrlib.launch.job import HELD, plan
 from pfrlib.launch.job import is_finished as job_is_finished
 from pfrlib.launch.sweep_spec import (Run, SweepSpec, _one_line, check_runs, expand, planned_config, result_path,
     sweep_job)
@@ -147,8 +149,10 @@ def run_sweep(spec: SweepSpec, root: str | os.PathLike = "runs", jobs: Optional[
 
     A finished run whose saved configuration differs from the spec's is moved to
     ``root/<name>/_replaced/<date-time>/`` with a warning before it is rerun (``dry_run`` only
-    reports it); a run cut short resumes from its checkpoint. Raises ``ValueError`` (one line)
-    for a bad spec or a folder another spec owns; nothing has started then.
+    reports it); a run cut short resumes from its checkpoint; a run another sweep is running is
+    left to it (its status is :data:`~pfrlib.launch.job.HELD`, ``ok`` false: no result yet, and
+    not a failure). Raises ``ValueError`` (one line) for a bad spec or a folder another spec owns;
+    nothing has started then.
     """
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
@@ -177,8 +181,9 @@ def run_sweep(spec: SweepSpec, root: str | os.PathLike = "runs", jobs: Optional[
         for r, j in todo:
             log(f"  {plan(j)} {r.name}: {j.describe()} -> {r.out}")
         return []
-    launch([j for _, j in todo], backend or BACKENDS["local"](jobs=jobs), report=log)
-    return [_status(spec, r) for r in runs]
+    outcomes = launch([j for _, j in todo], backend or BACKENDS["local"](jobs=jobs), report=log)
+    held = {o.job.name: o.to_status() for o in outcomes if o.status == HELD}  # another sweep's: its files untouched
+    return [held.get(r.name) or _status(spec, r) for r in runs]
 
 
 def _status(spec: SweepSpec, run: Run) -> dict[str, Any]:

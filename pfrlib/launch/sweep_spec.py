@@ -39,6 +39,7 @@ import yaml
 
 from pfrlib.config.train_config import TrainConfig, bookkeeping_fields
 from pfrlib.launch.job import Job
+from pfrlib.launch.notebook_check import check_notebook_values
 from pfrlib.engine.record import FINAL_JSON, METRIC_KEYS
 
 __all__ = ["SweepSpec", "Run", "load_spec", "expand", "run_name", "check_runs", "planned_config", "sweep_job",
@@ -245,7 +246,8 @@ def check_runs(spec: SweepSpec, runs: list[Run], check_paths: bool = True) -> No
     the sweep sets itself: ``out``, ``overwrite``, ``progress``, ``num_threads``, ``resume``), and
     each run's configuration is built exactly as its job will train it (:func:`planned_config`)
     and validated (``TrainConfig.validate(check_paths=...)``: method, values, dataset roots). Notebook runner:
-    parameter names must be assigned in the notebook's ``parameters`` cell. Metrics: for train,
+    parameter names must be assigned in the notebook's ``parameters`` cell, and each run's values
+    pass the notebook's own ``start()`` check (:func:`pfrlib.launch.notebook_check.check_notebook_values`). Metrics: for train,
     top-level keys of ``final.json`` (:data:`TRAIN_METRICS`, optionally ``.sub.keys``); for a
     notebook, names its code mentions (``metrics.json`` is written from literal keys).
     """
@@ -278,6 +280,11 @@ def check_runs(spec: SweepSpec, runs: list[Run], check_paths: bool = True) -> No
         for key in keys:
             if key not in allowed:
                 raise _unknown_key(spec, key, allowed, f"the parameters of {nb.name}")
+    for run in runs:  # the values, by the notebook's own start() check (its Param declarations)
+        try:
+            check_notebook_values(nb, sweep_job(spec, run).parameters)
+        except ValueError as err:
+            raise ValueError(f"{spec.path}: run {run.name!r}: {nb.name}: {_one_line(err)}") from None
     code = _notebook_code(nb)
     for metric in spec.metrics:
         head = metric.split(".")[0]

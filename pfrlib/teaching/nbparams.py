@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pfrlib.io import write_json
+from pfrlib.launch.notebook_check import CHECK_ONLY, ParametersChecked
 
 __all__ = ["smoke_from_env", "Param", "Setup", "start", "notebook_parameters", "IPYTHON_NAMES", "check_parameters", "figures_path", "series_settings", "save_metrics",
            "live_frontend", "SMOKE_TRAINING"]
@@ -237,9 +238,17 @@ def start(namespace: dict[str, Any], spec: Mapping[str, Param | type],
         A :class:`Setup`.
 
     Raises:
-        ValueError naming the parameter and what was expected.
+        ValueError naming the parameter and what was expected. In a namespace holding
+        :data:`pfrlib.launch.notebook_check.CHECK_ONLY` (a sweep checking a run before it
+        launches the notebook) ``start`` checks and then raises ``ParametersChecked``.
     """
+    check_only = namespace.get(CHECK_ONLY)  # a launcher checks a run's values before it starts the notebook
+    if check_only is not None:
+        check_only["checking"] = True
     params = _checked(notebook_parameters(namespace), spec)
+    if check_only is not None:
+        check_only["params"] = params
+        raise ParametersChecked()  # checked: nothing else is done (pfrlib.launch.notebook_check)
     smoke = smoke_from_env(params.get("smoke"))
     if "smoke" in spec:
         params["smoke"] = smoke
