@@ -210,17 +210,23 @@ def download_box(nb: Path, repo: Path) -> str:
 
 def page_notebook(nb: Path, repo: Path, pages: set[Path], images: set[Path]) -> bytes:
     """The notebook as it is committed (outputs untouched), its markdown links fixed and a download
-    box inserted after the cell that holds its title."""
+    box right below its title (in the title's cell; a cell of its own when there is no title)."""
     data = json.loads(nb.read_text(encoding="utf-8"))
     cells = data["cells"]
     for cell in cells:
         if cell["cell_type"] == "markdown":
             cell["source"] = rewrite_links("".join(cell["source"]), nb, repo, pages, images)
-    first_md = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
-    box = {"cell_type": "markdown", "metadata": {}, "source": download_box(nb, repo)}
-    if data.get("nbformat", 4) * 10 + data.get("nbformat_minor", 0) >= 45:
-        box["id"] = "pfr-site-downloads"
-    cells.insert(first_md + 1, box)
+    box = download_box(nb, repo)
+    for cell in cells:
+        if cell["cell_type"] == "markdown" and re.search(r"^# ", cell["source"], re.M):
+            cell["source"] = re.sub(r"^(# .*\n?)", lambda m: m.group(1).rstrip("\n") + "\n\n" + box + "\n",
+                                    cell["source"], count=1, flags=re.M)
+            break
+    else:
+        new = {"cell_type": "markdown", "metadata": {}, "source": box}
+        if data.get("nbformat", 4) * 10 + data.get("nbformat_minor", 0) >= 45:
+            new["id"] = "pfr-site-downloads"
+        cells.insert(0, new)
     return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
 
 
