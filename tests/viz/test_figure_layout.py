@@ -319,6 +319,19 @@ FIGURES = {
     "Gram matrices of a stage": lambda p: viz.gram_pair(
         torch.rand(16, 16), torch.rand(16, 16),
         title="stage 2: 16 channels, mean over 8 train images per domain, seed 0, normalisation 'chw'"),
+    # notebook 01: the shuffle experiment and the style gap (both had no colour bar; tiny legend, log ticks)
+    "shuffle invariance": lambda p: viz.shuffle_invariance(
+        torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8), torch.rand(3, 64, 128), torch.rand(3, 3),
+        torch.rand(3, 3), image_title="source image (train #0, seed 0)"),
+    "style gap": lambda p: viz.style_gap(
+        torch.rand(16, 16), torch.rand(16, 16),
+        [{"stage": s, "within_source": 0.17, "within_target": 0.18, "across": 0.27} for s in (2, 3, 4, 5)], stage=2),
+    # notebook 02: each stage's output for a source and a target image (row titles overlapped)
+    "stage maps": lambda p: viz.stage_maps(
+        [torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8)] * 2,
+        [torch.rand(2, c, h, 2 * h) for c, h in ((16, 16), (32, 8), (64, 8), (64, 8))],
+        ["source val #0", "target val #0"],
+        title="mean over channels of each stage's output, source-only network (600 iterations, seed 0)"),
     "Figure 3 grid": lambda p: viz.prediction_grid(
         torch.randint(0, 255, (3, 3, 64, 128), dtype=torch.uint8),
         {"source only": torch.randint(0, 19, (3, 64, 128)), "AdaptSegNet": torch.randint(0, 19, (3, 64, 128)),
