@@ -158,15 +158,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server:
+    """A folder served on 127.0.0.1 (a free port) by Python's http.server, in a thread."""
+
+    def __init__(self, folder: Path):
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def served_site(built_site):
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield built_site, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    server = _Server(built_site)
+    yield built_site, server.base
+    server.close()
 
 
 # What each page reports back: links, images, figures in outputs, ids, width and its widest element.
@@ -239,7 +249,7 @@ async def _search_hits(browser, base: str, word: str) -> int:
         await context.close()
 
 
-async def _open_all(base: str, pages: list[str]) -> tuple[dict[str, dict], int]:
+async def _open_all(base: str, pages: list[str], search: str | None) -> tuple[dict[str, dict], int]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -247,27 +257,20 @@ async def _open_all(base: str, pages: list[str]) -> tuple[dict[str, dict], int]:
         try:
             sem = asyncio.Semaphore(PARALLEL_PAGES)
             reports = await asyncio.gather(*[_visit(browser, base, path, sem) for path in pages])
-            hits = await _search_hits(browser, base, "gram")
+            hits = await _search_hits(browser, base, search) if search else 0
         finally:
             await browser.close()
     return dict(zip(pages, reports)), hits
 
 
-def test_site_in_a_browser(served_site):
-    html, base = served_site
-    start = time.perf_counter()
-    pages = _pages(html)
-
-    # Every notebook, guide and the README is a page; the downloads are in the site.
-    expected = {"index.html", "README.html", "search.html",
-                *(f"notebooks/{nb.stem}.html" for nb in build_site.notebooks()),
-                *(f"docs/{d.stem}.html" for d in build_site.doc_pages())}
-    assert not expected - set(pages), f"pages missing from the site: {sorted(expected - set(pages))}"
-    assert not _external_refs(html), "the site loads from other hosts:\n" + "\n".join(_external_refs(html))
-
-    reports, hits = asyncio.run(_open_all(base, pages))
-
-    problems: list[str] = []
+def site_problems(html: Path, base: str, pages: list[str], notebooks: list[Path],
+                  search: str | None = None) -> tuple[list[str], str]:
+    """Open every page of the site in `html` (served at `base`) in Chromium and list what is wrong:
+    console errors and failed or foreign requests, broken links, anchors and images, pages wider
+    than MAX_WIDTH, notebook figures missing from their page (`notebooks`: the .ipynb whose page is
+    notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary."""
+    problems = [f"loads from another host: {ref}" for ref in _external_refs(html)]
+    reports, hits = asyncio.run(_open_all(base, pages, search))
     ids = {path: set(r["ids"]) for path, r in reports.items()}
     checked: dict[str, bool] = {}
     for path, report in reports.items():
@@ -291,14 +294,66 @@ def test_site_in_a_browser(served_site):
                 problems.append(f"{path}: broken link {link}")
             elif fragment and target in ids and urllib.parse.unquote(fragment) not in ids[target]:
                 problems.append(f"{path}: link to a missing anchor {link}")
-    for nb in build_site.notebooks():
+    for nb in notebooks:
         want = _expected_figures(nb)
         got = reports[f"notebooks/{nb.stem}.html"]["outputImages"]
         if got != want:
             problems.append(f"notebooks/{nb.stem}.html: {got} figures in its outputs, the notebook has {want}")
-    if hits == 0:
-        problems.append("search.html?q=gram found nothing")
+    if search and hits == 0:
+        problems.append(f"search.html?q={search} found nothing")
+    summary = f"{len(pages)} pages, {len(checked)} link targets" + (f", search {search!r}: {hits} hits" if search else "")
+    return problems, summary
 
-    print(f"{len(pages)} pages opened in Chromium in {time.perf_counter() - start:.1f} s; "
-          f"{len(checked)} link targets checked; search 'gram': {hits} hits")
+
+BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</title>
+<script src="http://example.invalid/cdn.js"></script></head><body>
+<a href="missing.html">gone</a> <a href="fine.html#nowhere">no such anchor</a> <a href="fine.html#here">ok</a>
+<img src="nothere.png" alt="missing">
+<div style="width: 3000px" class="wide-table">a table too wide</div>
+<script>console.error("boom")</script>
+</body></html>"""
+FINE_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>fine</title></head>
+<body><h1 id="here">fine</h1></body></html>"""
+NOTEBOOK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>nb</title></head>
+<body><div class="cell_output"><pre>no figure here</pre></div></body></html>"""
+
+
+def test_the_browser_check_finds_what_it_should(tmp_path):
+    """The checks fail where they must: a foreign script, a console error, a missing page, anchor
+    and image, a page 3,000 px wide, and a notebook figure that is not on its page."""
+    _need_browser()
+    site = tmp_path / "html"
+    (site / "notebooks").mkdir(parents=True)
+    (site / "index.html").write_text(BROKEN_PAGE)
+    (site / "fine.html").write_text(FINE_PAGE)
+    (site / "notebooks" / "nb.html").write_text(NOTEBOOK_PAGE)
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {},
+                                               "outputs": [{"output_type": "display_data", "metadata": {},
+                                                            "data": {"image/png": "iVBORw0KGgo=", "text/plain": "x"}}]}]}))
+    server = _Server(site)
+    try:
+        problems, _ = site_problems(site, server.base, ["index.html", "fine.html", "notebooks/nb.html"], [notebook])
+    finally:
+        server.close()
+    text = "\n".join(problems)
+    for expected in ("loads from another host: index.html", "request to another host: http://example.invalid/cdn.js",
+                     "index.html: console error: boom", "index.html: broken link", "missing.html",
+                     "link to a missing anchor", "fine.html#nowhere", "broken image", "nothere.png",
+                     "px wide at a 1200 px viewport", "widest element: div.wide-table", "notebooks/nb.html: 0 figures in its outputs, the notebook has 1"):
+        assert expected in text, f"{expected!r} not reported; got:\n{text}"
+    assert "fine.html#here" not in text and not any(p.startswith("fine.html") for p in problems)
+
+
+def test_site_in_a_browser(served_site):
+    html, base = served_site
+    start = time.perf_counter()
+    pages = _pages(html)
+    # Every notebook, guide and the README is a page, besides the home and search pages.
+    expected = {"index.html", "README.html", "search.html",
+                *(f"notebooks/{nb.stem}.html" for nb in build_site.notebooks()),
+                *(f"docs/{d.stem}.html" for d in build_site.doc_pages())}
+    assert not expected - set(pages), f"pages missing from the site: {sorted(expected - set(pages))}"
+    problems, summary = site_problems(html, base, pages, build_site.notebooks(), search="gram")
+    print(f"{summary}, opened in Chromium in {time.perf_counter() - start:.1f} s")
     assert not problems, f"{len(problems)} problems on the site:\n" + "\n".join(problems)
