@@ -167,8 +167,7 @@ def lab_table(repo: Path = REPO) -> str:
     (the times table), the paper sections and what it teaches (README's map), and the downloads."""
     times, total, opening = lab_times(repo)
     teaches = notebook_map(repo)
-    lines = ["| lab | time | what it teaches | what it trains | paper | downloads |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| lab | time | what it teaches | what it trains | download |", "|---|---|---|---|---|"]
     for nb in notebooks(repo):
         stem = nb.stem
         time_, trains = times.get(stem, ("not measured", ""))
@@ -176,11 +175,11 @@ def lab_table(repo: Path = REPO) -> str:
         student = repo / "student" / nb.name
         downloads = f"{{download}}`notebook <notebooks/{nb.name}>`"
         if student.is_file():
-            downloads += f" · {{download}}`student copy <student/{nb.name}>`"
-        lines.append(f"| [{notebook_title(nb)}](notebooks/{nb.name}) | {time_} | {what} | {trains} "
-                     f"| {paper} | {downloads} |")
+            downloads += f", {{download}}`student copy <student/{nb.name}>`"
+        lab = f"[{notebook_title(nb)}](notebooks/{nb.name})" + (f" ({paper})" if paper else "")
+        lines.append(f"| {lab} | {time_} | {what} | {trains} | {downloads} |")
     if total:
-        lines.append(f"| **all** | **{total}** | | | | |")
+        lines.append(f"| **all** | **{total}** | | | |")
     note = (f"Times: {opening} Source: `{TIMES_TABLE}`, written by `make reproduce` "
             f"(the same table as the guide's [time per notebook](docs/teaching.md#time-per-notebook-on-a-laptop)).")
     return "\n".join(lines) + "\n\n" + note + "\n"

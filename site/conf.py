@@ -40,6 +40,8 @@ html_theme_options = {
     "use_repository_button": False,
     "navigation_with_keys": False,
     "home_page_in_toc": True,
+    # The home page's lab table needs the width: no "contents" column beside it.
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
 }
 # The theme reads its colour mode from here; without it a first visit logs the console error
 # "Got invalid theme mode" (the browser test fails on console errors).
