@@ -10,7 +10,9 @@ the relative links between README.md, docs/*.md and notebooks/*.ipynb work as th
     README.md                 the repository's README, a page
     docs/*.md                 every guide
     notebooks/0*.ipynb        every executed notebook, a download box added below its title
-    student/0*.ipynb          the student copies, download targets only (not pages)
+    download/notebooks/, download/student/
+                              the committed notebooks and student copies as they are: the files
+                              the download links give (not pages)
     figures/...               the images that README and docs show
 
 Links in README/docs/notebook text to repository files that are not pages (`../pfrlib/x.py`) become
@@ -33,6 +35,7 @@ NOTEBOOK_GLOB = "0*.ipynb"
 TIMES_TABLE = "benchmarks/results/reproduce_times.md"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 LAB_TABLE_MARK = "<!-- lab-table -->"
+DOWNLOADS = "download"         # src/download/{notebooks,student}/: the files as committed (site/conf.py excludes it)
 
 
 # --- which repository files are pages -------------------------------------------------------
@@ -173,9 +176,9 @@ def lab_table(repo: Path = REPO) -> str:
         time_, trains = times.get(stem, ("not measured", ""))
         paper, what = teaches.get(stem, ("", ""))
         student = repo / "student" / nb.name
-        downloads = f"{{download}}`notebook <notebooks/{nb.name}>`"
+        downloads = f"{{download}}`notebook <{DOWNLOADS}/notebooks/{nb.name}>`"
         if student.is_file():
-            downloads += f", {{download}}`student copy <student/{nb.name}>`"
+            downloads += f", {{download}}`student copy <{DOWNLOADS}/student/{nb.name}>`"
         lab = f"[{notebook_title(nb)}](notebooks/{nb.name})" + (f" ({paper})" if paper else "")
         lines.append(f"| {lab} | {time_} | {what} | {trains} | {downloads} |")
     if total:
@@ -198,10 +201,10 @@ def _write(path: Path, data: bytes, written: set[Path]) -> None:
 def download_box(nb: Path, repo: Path) -> str:
     student = repo / "student" / nb.name
     lines = ["```{admonition} Download this lab", ":class: tip",
-             f"- {{download}}`The worked notebook, {nb.name} <{nb.name}>`: executed, with the "
+             f"- {{download}}`The worked notebook, {nb.name} <../{DOWNLOADS}/notebooks/{nb.name}>`: executed, with the "
              "outputs shown on this page (from `notebooks/`)."]
     if student.is_file():
-        lines.append(f"- {{download}}`The student copy, {nb.name} <../student/{nb.name}>`: the "
+        lines.append(f"- {{download}}`The student copy, {nb.name} <../{DOWNLOADS}/student/{nb.name}>`: the "
                      "exercises as TODO stubs with their self-checks (from `student/`).")
     lines.append("```")
     return "\n".join(lines) + "\n"
@@ -243,9 +246,10 @@ def assemble(src: Path, repo: Path = REPO) -> Path:
         _write(src / md.relative_to(repo), text.encode("utf-8"), written)
     for nb in notebooks(repo):
         _write(src / "notebooks" / nb.name, page_notebook(nb, repo, pages, images), written)
+        _write(src / DOWNLOADS / "notebooks" / nb.name, nb.read_bytes(), written)
         student = repo / "student" / nb.name
         if student.is_file():
-            _write(src / "student" / nb.name, student.read_bytes(), written)
+            _write(src / DOWNLOADS / "student" / nb.name, student.read_bytes(), written)
     for image in sorted(images):
         _write(src / image.relative_to(repo), image.read_bytes(), written)
     for stale in [p for p in src.rglob("*") if p.is_file() and p not in written]:

@@ -12,7 +12,8 @@ copyright = "the pfr authors"
 extensions = ["myst_nb", "sphinx-mathjax-offline"]
 
 root_doc = "index"
-exclude_patterns = ["student/**", "figures/**", "**/.ipynb_checkpoints"]
+# download/: the committed notebooks and student copies, linked for download (site/build_site.py)
+exclude_patterns = ["download/**", "figures/**", "**/.ipynb_checkpoints"]
 
 # --- MyST (markdown in docs/, README.md and the notebooks' text cells)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
@@ -35,7 +36,9 @@ html_last_updated_fmt = None
 html_show_sourcelink = False
 html_theme_options = {
     "show_toc_level": 2,
-    "use_download_button": True,
+    # Each notebook page links the committed notebook and its student copy itself; the theme's
+    # button would offer the page's source, which carries the site's download box.
+    "use_download_button": False,
     "use_fullscreen_button": False,
     "use_repository_button": False,
     "navigation_with_keys": False,

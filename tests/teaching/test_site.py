@@ -354,6 +354,15 @@ def test_site_in_a_browser(served_site):
                 *(f"notebooks/{nb.stem}.html" for nb in build_site.notebooks()),
                 *(f"docs/{d.stem}.html" for d in build_site.doc_pages())}
     assert not expected - set(pages), f"pages missing from the site: {sorted(expected - set(pages))}"
+    # Each notebook page links the notebook and its student copy, the files exactly as committed.
+    for nb in build_site.notebooks():
+        page = (html / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        files = {(html / "notebooks" / urllib.parse.unquote(href)).resolve()
+                 for href in re.findall(r'href="([^"#]*_downloads/[^"]*\.ipynb)"', page)}
+        wanted = [nb] + [p for p in [REPO / "student" / nb.name] if p.is_file()]
+        for original in wanted:
+            assert any(f.is_file() and f.read_bytes() == original.read_bytes() for f in files), (
+                f"notebooks/{nb.stem}.html has no download of {original.relative_to(REPO)} as committed")
     problems, summary = site_problems(html, base, pages, build_site.notebooks(), search="gram")
     print(f"{summary}, opened in Chromium in {time.perf_counter() - start:.1f} s")
     assert not problems, f"{len(problems)} problems on the site:\n" + "\n".join(problems)
