@@ -254,6 +254,9 @@ def assemble(src: Path, repo: Path = REPO) -> Path:
         _write(src / image.relative_to(repo), image.read_bytes(), written)
     for stale in [p for p in src.rglob("*") if p.is_file() and p not in written]:
         stale.unlink()                               # a page whose source was removed
+    for folder in sorted((p for p in src.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
     return src
 
 
