@@ -31,6 +31,8 @@ nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json
 html_theme = "sphinx_book_theme"
 html_title = "pfr: a course on domain adaptation for segmentation"
 html_static_path = ["_static"]
+# A page without an icon makes the browser ask for /favicon.ico, which the site does not have.
+html_favicon = "_static/favicon.svg"
 html_css_files = ["pfr-site.css"]
 html_last_updated_fmt = None
 html_show_sourcelink = False

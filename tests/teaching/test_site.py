@@ -159,10 +159,19 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class _Server:
-    """A folder served on 127.0.0.1 (a free port) by Python's http.server, in a thread."""
+    """A folder served on 127.0.0.1 (a free port) by Python's http.server, in a thread. `errors`
+    collects every request it could not answer, the browser's own (a favicon) included."""
 
     def __init__(self, folder: Path):
-        handler = functools.partial(_QuietHandler, directory=str(folder))
+        errors: list[str] = []
+
+        class Handler(_QuietHandler):
+            def send_error(self, code, message=None, explain=None):
+                errors.append(f"HTTP {code} served for {self.path}")
+                super().send_error(code, message, explain)
+
+        self.errors = errors
+        handler = functools.partial(Handler, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -175,7 +184,7 @@ class _Server:
 @pytest.fixture(scope="module")
 def served_site(built_site):
     server = _Server(built_site)
-    yield built_site, server.base
+    yield built_site, server
     server.close()
 
 
@@ -263,14 +272,16 @@ async def _open_all(base: str, pages: list[str], search: str | None) -> tuple[di
     return dict(zip(pages, reports)), hits
 
 
-def site_problems(html: Path, base: str, pages: list[str], notebooks: list[Path],
+def site_problems(html: Path, server: "_Server", pages: list[str], notebooks: list[Path],
                   search: str | None = None) -> tuple[list[str], str]:
-    """Open every page of the site in `html` (served at `base`) in Chromium and list what is wrong:
+    """Open every page of the site in `html` (served by `server`) in Chromium and list what is wrong:
     console errors and failed or foreign requests, broken links, anchors and images, pages wider
     than MAX_WIDTH, notebook figures missing from their page (`notebooks`: the .ipynb whose page is
     notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary."""
+    base = server.base
     problems = [f"loads from another host: {ref}" for ref in _external_refs(html)]
     reports, hits = asyncio.run(_open_all(base, pages, search))
+    problems += sorted(set(server.errors))
     ids = {path: set(r["ids"]) for path, r in reports.items()}
     checked: dict[str, bool] = {}
     for path, report in reports.items():
@@ -333,20 +344,21 @@ def test_the_browser_check_finds_what_it_should(tmp_path):
                                                             "data": {"image/png": "iVBORw0KGgo=", "text/plain": "x"}}]}]}))
     server = _Server(site)
     try:
-        problems, _ = site_problems(site, server.base, ["index.html", "fine.html", "notebooks/nb.html"], [notebook])
+        problems, _ = site_problems(site, server, ["index.html", "fine.html", "notebooks/nb.html"], [notebook])
     finally:
         server.close()
     text = "\n".join(problems)
     for expected in ("loads from another host: index.html", "request to another host: http://example.invalid/cdn.js",
                      "index.html: console error: boom", "index.html: broken link", "missing.html",
                      "link to a missing anchor", "fine.html#nowhere", "broken image", "nothere.png",
+                     "HTTP 404 served for /nothere.png",
                      "px wide at a 1200 px viewport", "widest element: div.wide-table", "notebooks/nb.html: 0 figures in its outputs, the notebook has 1"):
         assert expected in text, f"{expected!r} not reported; got:\n{text}"
     assert "fine.html#here" not in text and not any(p.startswith("fine.html") for p in problems)
 
 
 def test_site_in_a_browser(served_site):
-    html, base = served_site
+    html, server = served_site
     start = time.perf_counter()
     pages = _pages(html)
     # Every notebook, guide and the README is a page, besides the home and search pages.
@@ -363,6 +375,6 @@ def test_site_in_a_browser(served_site):
         for original in wanted:
             assert any(f.is_file() and f.read_bytes() == original.read_bytes() for f in files), (
                 f"notebooks/{nb.stem}.html has no download of {original.relative_to(REPO)} as committed")
-    problems, summary = site_problems(html, base, pages, build_site.notebooks(), search="gram")
+    problems, summary = site_problems(html, server, pages, build_site.notebooks(), search="gram")
     print(f"{summary}, opened in Chromium in {time.perf_counter() - start:.1f} s")
     assert not problems, f"{len(problems)} problems on the site:\n" + "\n".join(problems)
