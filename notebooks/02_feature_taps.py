@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pfrlib import losses, models, viz
+from pfrlib import losses, models
 from pfrlib.config import TrainConfig
 from pfrlib.data import SynthStreets
 from pfrlib.data.transforms import normalize
@@ -173,8 +173,17 @@ def batch(ds, n: int) -> torch.Tensor:
 with torch.no_grad():
     one = trained(torch.cat([batch(src, 1), batch(tgt, 1)])).features
 
-fig = viz.stage_maps([src[0][0], tgt[0][0]], one, ["source val #0", "target val #0"],
-                     title=f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
+fig, axes = plt.subplots(2, 5, figsize=(16, 4))
+for row, (ds, name) in enumerate(((src, "source"), (tgt, "target"))):
+    axes[row, 0].imshow(ds[0][0].permute(1, 2, 0))
+    axes[row, 0].set_title(f"{name} val #0")
+    for s, f in enumerate(one):
+        axes[row, s + 1].imshow(f[row].mean(0), cmap="magma")
+        axes[row, s + 1].set_title(f"stage {s + 2}  {tuple(f.shape[1:])}")
+for ax in axes.flat:
+    ax.axis("off")
+fig.suptitle(f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
+fig.tight_layout()
 save_figure(fig, setup.figures / "02_feature_maps.png")
 plt.show()
 

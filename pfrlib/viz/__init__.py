@@ -14,10 +14,6 @@
 * :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
   here that shows labels carries one).
 * :func:`gram_pair` - mean source and target Gram matrices of one stage and their difference.
-* :func:`shuffle_invariance` - an image, its pixels shuffled, and their (equal) Gram matrices.
-* :func:`style_gap` - a stage's mean Gram matrices and their difference, and the style distance
-  within and across domains per stage (notebook 01).
-* :func:`stage_maps` - an image and the mean over channels of each stage's output, per row (notebook 02).
 * :func:`shift_prediction` - one target scene under a chosen :class:`~pfrlib.data.SynthShift`:
   image, label and a model's prediction (the interactive view of notebook 03).
 
@@ -32,13 +28,13 @@ The package, one module per kind of figure (every name is importable from ``pfrl
   :func:`save_figure` and the picture grid the others use.
 * :mod:`.scenes` - dataset samples, the SynthStreets shift, predictions (Figure 3).
 * :mod:`.results` - training curves, per-class IoU, the heat map, frequent vs rare, the ladder.
-* :mod:`.features` - :func:`gram_pair`, :func:`shuffle_invariance`, :func:`style_gap`, :func:`stage_maps`.
+* :mod:`.features` - :func:`gram_pair`.
 """
 
 from __future__ import annotations
 
 from ..data.palette import colorize
-from .features import gram_pair, shuffle_invariance, stage_maps, style_gap
+from .features import gram_pair
 from .figure import add_class_legend, present_classes, save_figure, to_rgb
 from .results import (NOTEBOOK_WIDTH_IN, TERM_TITLES, plot_iou_heatmap, plot_ladder, plot_per_class_iou,
                       plot_share_vs_difference, plot_training_curves, term_title)
@@ -48,5 +44,5 @@ __all__ = [
     "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
     "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
     "present_classes", "gram_pair", "shift_prediction", "plot_iou_heatmap", "plot_share_vs_difference",
-    "term_title", "TERM_TITLES", "NOTEBOOK_WIDTH_IN", "shuffle_invariance", "style_gap", "stage_maps",
+    "term_title", "TERM_TITLES", "NOTEBOOK_WIDTH_IN",
 ]

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from .figure import image_grid
-from .results import NOTEBOOK_WIDTH_IN
+from pfrlib.viz.figure import image_grid
+from pfrlib.viz.results import NOTEBOOK_WIDTH_IN
 
 __all__ = ["gram_pair", "shuffle_invariance", "style_gap", "stage_maps"]
 

@@ -26,8 +26,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 
-from pfrlib import viz  # noqa: E402
 from pfrlib.data.labels import CLASS_NAMES  # noqa: E402
+from pfrlib.data.synthstreets.shift import SynthShift  # noqa: E402
+from pfrlib.models import build_model  # noqa: E402
+from pfrlib.viz.features import gram_pair, shuffle_invariance, stage_maps, style_gap  # noqa: E402
+from pfrlib.viz.results import (plot_iou_heatmap, plot_ladder, plot_per_class_iou,  # noqa: E402
+                                plot_share_vs_difference, plot_training_curves)
+from pfrlib.viz.scenes import prediction_grid, shift_components, shift_prediction, synthstreets_samples  # noqa: E402
 
 TOLERANCE_PX = 1.0          # boxes touching by a pixel (anti-aliasing) are not an overlap
 LADDER = {"source_only": "Non-adapted (source only)", "adaptsegnet": "AdaptSegNet",
@@ -262,7 +267,7 @@ def _metrics(path, keys, iters=200, every=50, seed=0):
 
 def _curves(tmp_path, labels, keys, **kw):
     runs = {label: _metrics(tmp_path / f"{j}.jsonl", keys, seed=j) for j, label in enumerate(labels)}
-    return viz.plot_training_curves(runs, keys=keys, **kw)
+    return plot_training_curves(runs, keys=keys, **kw)
 
 
 def _classes(values_of):
@@ -297,50 +302,50 @@ FIGURES = {
     "training curves, stage terms": lambda p: _curves(p, ["pfr"], ("pfr_style_2", "pfr_style_3", "pfr_style_4",
                                                                    "pfr_style_5", "seg")),
     "training curves, five keys": lambda p: _curves(p, ["stand-in"], ("seg", "seg_aux", "adv", "pfr", "d"), smooth=1),
-    "per-class IoU, two results": lambda p: viz.plot_per_class_iou(
+    "per-class IoU, two results": lambda p: plot_per_class_iou(
         {"source only": _classes(lambda k: 0.3 + 0.03 * k), "oracle": _classes(lambda k: 0.9 - 0.02 * k)},
         title="Per-class IoU on the val splits: the domain gap by class (seed 0)"),
-    "per-class IoU, five results": lambda p: viz.plot_per_class_iou(
+    "per-class IoU, five results": lambda p: plot_per_class_iou(
         {label: _classes(lambda k, j=j: 0.2 + 0.04 * j + 0.02 * k) for j, label in enumerate(LADDER.values())},
         title="Per-class IoU"),
-    "IoU heat map, Table 1": lambda p: viz.plot_iou_heatmap(
+    "IoU heat map, Table 1": lambda p: plot_iou_heatmap(
         {row: _classes(lambda k, j=j: (7 * k + 13 * j) % 100) for j, row in enumerate(TABLE1_ROWS)},
         highlight=LADDER["pfr_adv"], title="Table 1, SynthStreets edition: target val IoU (%), mean over seeds 0-2"),
-    "frequent vs rare, crowded": lambda p: viz.plot_share_vs_difference(
+    "frequent vs rare, crowded": lambda p: plot_share_vs_difference(
         _classes(lambda k: 30.0 / (k + 1)), _classes(lambda k: (-1) ** k * (k % 5) * 2.0), split=3.0,
         title="sixteen classes, several of them close together"),
-    "frequent vs rare": lambda p: viz.plot_share_vs_difference(
+    "frequent vs rare": lambda p: plot_share_vs_difference(
         SHARES, DIFFERENCES, split=11.1,
         ylabel="IoU: PFR + adv - CLAN (points)", title="Is PFR's edge over CLAN on the frequent classes? (seeds 0-2)"),
     # notebooks 05 cell 20 and 07 cell 19: value labels over error bars and the seeds' points
-    "ablation ladder": lambda p: viz.plot_ladder(
+    "ablation ladder": lambda p: plot_ladder(
         _ladder_table(), labels=LADDER,
         title="Target mIoU on SynthStreets, mean ± std, seeds 0, 1, 2"),
-    "Gram matrices of a stage": lambda p: viz.gram_pair(
+    "Gram matrices of a stage": lambda p: gram_pair(
         torch.rand(16, 16), torch.rand(16, 16),
         title="stage 2: 16 channels, mean over 8 train images per domain, seed 0, normalisation 'chw'"),
     # notebook 01: the shuffle experiment and the style gap (both had no colour bar; tiny legend, log ticks)
-    "shuffle invariance": lambda p: viz.shuffle_invariance(
+    "shuffle invariance": lambda p: shuffle_invariance(
         torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8), torch.rand(3, 64, 128), torch.rand(3, 3),
         torch.rand(3, 3), image_title="source image (train #0, seed 0)"),
-    "style gap": lambda p: viz.style_gap(
+    "style gap": lambda p: style_gap(
         torch.rand(16, 16), torch.rand(16, 16),
         [{"stage": s, "within_source": 0.17, "within_target": 0.18, "across": 0.27} for s in (2, 3, 4, 5)], stage=2),
     # notebook 02: each stage's output for a source and a target image (row titles overlapped)
-    "stage maps": lambda p: viz.stage_maps(
+    "stage maps": lambda p: stage_maps(
         [torch.randint(0, 255, (3, 64, 128), dtype=torch.uint8)] * 2,
         [torch.rand(2, c, h, 2 * h) for c, h in ((16, 16), (32, 8), (64, 8), (64, 8))],
         ["source val #0", "target val #0"],
         title="mean over channels of each stage's output, source-only network (600 iterations, seed 0)"),
-    "Figure 3 grid": lambda p: viz.prediction_grid(
+    "Figure 3 grid": lambda p: prediction_grid(
         torch.randint(0, 255, (3, 3, 64, 128), dtype=torch.uint8),
         {"source only": torch.randint(0, 19, (3, 64, 128)), "AdaptSegNet": torch.randint(0, 19, (3, 64, 128)),
          "PFR": torch.randint(0, 19, (3, 64, 128))},
         torch.randint(0, 19, (3, 64, 128)),
         titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
         title="SynthStreets target val #0-2, models of seed 0"),
-    "SynthStreets samples": lambda p: viz.synthstreets_samples(n=2, seed=0, size=(32, 64)),
-    "shift components": lambda p: viz.shift_components(n=1, seed=0, size=(32, 64)),
+    "SynthStreets samples": lambda p: synthstreets_samples(n=2, seed=0, size=(32, 64)),
+    "shift components": lambda p: shift_components(n=1, seed=0, size=(32, 64)),
 }
 
 
@@ -355,12 +360,9 @@ def test_viz_figures_have_no_overlapping_text(name, tmp_path):
 
 
 def test_shift_prediction_has_no_overlapping_text():
-    from pfrlib import models
-    from pfrlib.data import SynthShift
-
     torch.manual_seed(0)
-    model = models.build_model("small", num_classes=19).eval()
-    fig = viz.shift_prediction(model, SynthShift(), index=0, size=(32, 64), model_name="source only (seed 0)")
+    model = build_model("small", num_classes=19).eval()
+    fig = shift_prediction(model, SynthShift(), index=0, size=(32, 64), model_name="source only (seed 0)")
     try:
         problems = layout_problems(fig)
     finally:
