@@ -9,7 +9,7 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student tensorboard clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student tensorboard site clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -22,6 +22,7 @@ help:
 	@echo "make sweep SPEC=... LAUNCHER=slurm SWEEP_ARGS='--partition gpu'   the same, one Slurm job per run"
 	@echo "make tensorboard  TensorBoard on runs/ (every run's losses, validation mIoU, images)"
 	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
+	@echo "make site       build the course site (notebooks as executed, docs, search) into site/_build/html/, offline"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
 setup: $(STAMP)
@@ -87,6 +88,12 @@ tensorboard: setup
 # Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup
 	$(PY) -m pfrlib.teaching.student --out student
+
+# The course site: every executed notebook as a page with its committed outputs (never re-run),
+# docs/ and the README as pages, a search box, the notebooks and student copies to download.
+# Offline: theme, MathJax and search come from installed packages (site/build_site.py, site/conf.py).
+site: setup
+	$(PY) site/build_site.py
 
 clean:
 	rm -rf $(RUNS) .pytest_cache
