@@ -271,12 +271,12 @@ def test_weights_that_do_not_fit_the_saved_config(tmp_path, tiny_run, capsys):
 
 
 def test_checkpoint_classes_differ_from_the_data(tmp_path, tiny_run):
-    from pfrlib.engine.trainer import build_segmentation_model
+    from pfrlib.models import build_from_config
 
     state = torch.load(tiny_run, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(state["config"]).replace(num_classes=5)
     state["config"] = cfg.to_dict()
-    state["model"] = build_segmentation_model(cfg.model, load_init=False).state_dict()
+    state["model"] = build_from_config(cfg.model, load_init=False).state_dict()
     path = save_checkpoint(tmp_path / "five_ok.pt", state)
     with pytest.raises(ValueError) as err:
         evaluate_checkpoint(path, "synth:target", eval_size=(32, 64), limit=1)
@@ -333,7 +333,7 @@ def test_a_second_writer_is_refused_with_one_line_naming_the_holder(tmp_path, ca
     from pfrlib.train import main as train_main
 
     out = tmp_path / "run"
-    holder = ("import time; from pfrlib.config import TrainConfig; from pfrlib.engine.rundir import RunDirectory; "
+    holder = ("import time; from pfrlib.config.train_config import TrainConfig; from pfrlib.engine.rundir import RunDirectory; "
               f"r = RunDirectory(TrainConfig.preset('cpu', out={str(out)!r})); print('locked', flush=True); "
               "time.sleep(300)")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}

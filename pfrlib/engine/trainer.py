@@ -56,10 +56,8 @@ from pfrlib.paper.step import Baseline, StepExtras, discriminator_step, network_
 from pfrlib.engine.watchdog import FiniteCheck, NonFiniteLossError, all_finite
 from pfrlib.engine.tensorboard import TensorBoardLog
 
-__all__ = ["TrainResult", "Trainer", "build_segmentation_model"]
+__all__ = ["TrainResult", "Trainer", "train_loop"]
 
-#: The model builder moved to :func:`pfrlib.models.build_from_config` (old name kept).
-build_segmentation_model = models.build_from_config
 
 
 @dataclass
