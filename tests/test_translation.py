@@ -45,7 +45,7 @@ def quiet(_: str) -> None:
 
 def interrupted(cfg: TrainConfig, stop_at: int) -> dict:
     """Both stages as ``pfrlib.engine.run.train`` runs them, stage 1 stopped after ``stop_at``'s checkpoint."""
-    return train_translation(cfg, train_fn=train, trainer_cls=Trainer, stop_at=stop_at, progress=quiet)
+    return train_translation(cfg, stop_at=stop_at, progress=quiet)
 
 
 # --------------------------------------------------------------------------- losses by hand
