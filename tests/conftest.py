@@ -1,11 +1,22 @@
-"""Shared test fixtures, and one thread per pytest-xdist worker."""
+"""Shared test fixtures, and one thread per pytest-xdist worker.
+
+The tests mirror the package: ``tests/<folder>/test_<module>.py`` tests ``pfrlib/<folder>/<module>.py``
+(tests/test_layout.py checks it). Themes that cut across modules are markers, declared in
+pyproject.toml: ``slow``, ``reliability`` (bad input and faults: one clear line, nothing lost) and
+``notebooks``; e.g. ``pytest tests -m reliability``. Helpers shared by several folders are plain
+modules here (``one_line``, ``shipped_datasets``, ``synth_folders``), imported by name.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
+
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.run import train
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one xdist worker per core. Each worker, and what it starts (training
@@ -23,3 +34,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """One tiny finished run (source_only, SynthStreets 32x64, 2 iterations): its checkpoint_last.pt.
+    Read, never changed, by the checkpoint and evaluation tests."""
+    out = tmp_path_factory.mktemp("run") / "run"
+    result = train(TrainConfig.preset("cpu", out=str(out), synth_size=(32, 64), synth_train_length=4,
+                                      synth_val_length=2, batch_size=2, iterations=2, log_every=1, checkpoint_every=2,
+                                      val_every=0, progress=False, model_kwargs={"widths": [8, 8, 16, 16]},
+                                      num_threads=1))
+    ckpt = result.out / "checkpoint_last.pt"
+    assert ckpt.is_file()
+    return ckpt

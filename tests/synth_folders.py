@@ -1,9 +1,10 @@
-"""SynthStreets items written as a folder dataset (``images/`` + ``labels/``), optionally with
+"""Folder datasets for the tests: SynthStreets items written as a folder dataset (``images/`` + ``labels/``), optionally with
 noisy labels: the trees the label-blindness tests train on (a method that never reads target
-labels trains the same on the clean and the noisy tree)."""
+labels trains the same on the clean and the noisy tree), or random images with given label arrays."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +28,17 @@ def write_synth_folder(root: Path, domain: str, n: int, noise: bool, seed: int =
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "images" / f"{i:03d}.png")
         Image.fromarray(lab).save(root / "labels" / f"{i:03d}.png")
     return root
+
+
+def label_folder(root: Path, labels: list[np.ndarray], h: int = 32, w: int = 64, options: dict | None = None) -> Path:
+    """A folder dataset: random RGB images and the given label arrays (uint8 PNGs)."""
+    rng = np.random.default_rng(0)
+    for i, lab in enumerate(labels):
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / "images" / f"f{i}.png")
+        Image.fromarray(np.broadcast_to(lab, (h, w)).astype(np.uint8), mode="L").save(root / "labels" / f"f{i}.png")
+    if options is not None:
+        (root / "pfr_dataset.json").write_text(json.dumps(options))
+    return root
+

@@ -64,7 +64,7 @@ def test_every_method_runs_the_paper_preset_on_shipped_trees_and_evaluates(tmp_p
 
     # the CLI a user runs next: per-class table, eval.json, benchmark-format predictions
     out, results = tmp_path / "eval", tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                         os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pfrlib.evaluate", "--checkpoint",
                            str(runs / "pfr_adv" / "checkpoint_last.pt"), "--data", f"cityscapes:{cs}:val",

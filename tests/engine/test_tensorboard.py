@@ -139,7 +139,7 @@ def test_a_disabled_log_is_a_no_op(tmp_path):
 
 
 def test_under_ddp_rank_0_alone_writes_events(tmp_path):
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "pfrlib.train", "--preset", "cpu", "--method", "adaptsegnet", "--out", str(out),

@@ -25,7 +25,7 @@ from pfrlib.engine.run import train
 from pfrlib.train import main
 from synth_folders import write_synth_folder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,

@@ -14,7 +14,7 @@ from pfrlib import methods
 from pfrlib.evaluation.results_files import (TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results, results_ladder,
     summarize_runs)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _final(method: str, seed: int, target: float, road: float) -> dict:

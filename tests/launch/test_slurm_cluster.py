@@ -29,7 +29,7 @@ from pfrlib.launch.job import Job
 from pfrlib.launch.slurm import ATTEMPTS_FILE, SLURM_FILE, SlurmBackend, job_states
 from pfrlib.launch.slurm_run import read_attempts
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXED = {"preset": "cpu", "iterations": 40, "checkpoint_every": 4, "log_every": 4, "synth_size": [32, 64],
          "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2, "model_kwargs": {"widths": [8, 8, 16, 16]}}
 METHODS = ["source_only", "adaptsegnet"]

@@ -1,4 +1,5 @@
-"""start (a notebook's one opening call) and nbtools.announce (what training will take)."""
+"""pfrlib.teaching.nbparams: start (a notebook's one opening call), the declared parameters and their checks,
+smoke mode, where runs and figures go; and what the notebooks show (term titles, figure widths)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pfrlib import methods
 from pfrlib.teaching import nbtools
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
-from pfrlib.teaching.nbparams import Param
-from pfrlib.teaching.nbparams import SMOKE_TRAINING, check_parameters, notebook_parameters, start
+from pfrlib.teaching.nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend,
+                                      notebook_parameters, series_settings, smoke_from_env, start)
 from pfrlib.viz.results import NOTEBOOK_WIDTH_IN, TERM_TITLES, plot_training_curves, term_title
 from pfrlib.viz.scenes import shift_components
 
@@ -112,119 +112,6 @@ def test_the_old_names_stay_importable():
     assert check_parameters({"a": 1, "seed": 2}, {"a"}, {"seed": int}) == {"seed": 2}
 
 
-# --------------------------------------------------------------------------- announce
-def _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0, 1), iterations=300):
-    return [TrainConfig.preset("cpu", method=m, seed=s, iterations=iterations, out=str(tmp_path / "series" / f"{m}_s{s}"),
-                               progress=False) for m in methods for s in seeds]
-
-
-def _results(root, name, walls, iterations=None):
-    entries = {m: {"target": [1.0, 0.1], "wall_s": w, **({"iterations": iterations} if iterations else {})}
-               for m, w in walls.items()}
-    write_json(root / name, entries)
-    return name
-
-
-def _finish(cfg):
-    out = Path(cfg.run.out)
-    out.mkdir(parents=True)
-    cfg.to_json(out / "config.json")
-    write_json(out / "final.json", {"method": cfg.loss.method, "target_miou": 0.2, "source_miou": 0.5,
-                                    "iterations": cfg.optim.iterations, "wall_time_s": 1.0})
-
-
-def test_announce_estimates_from_measured_times_scaled_by_iterations_and_shared_over_jobs(tmp_path):
-    # measured: 1500 iterations in 150 s (source_only's fastest run) and 300 s (pfr): 0.1 and 0.2 s per iteration
-    name = _results(tmp_path, "t.json", {"source_only": [150.0, 170.0], "pfr": [300.0]}, iterations=1500)
-    configs = _configs(tmp_path, iterations=3000)  # 2 x 300 s + 2 x 600 s = 1800 s of runs
-    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert text.startswith("Training 4 runs (source_only x seeds 0, 1; pfr x seeds 0, 1): 4 to train")
-    assert "about 15 min on 2 cores (measured: t.json)" in text  # 1800 s / 2 jobs
-    assert "about 30 min on 1 core" in nbtools.announce(configs, jobs=1, files=(name,), root=tmp_path)
-    # never shorter than the longest run: four jobs for four runs take one pfr run (600 s)
-    assert "about 10 min on 4 cores" in nbtools.announce(configs, jobs=8, files=(name,), root=tmp_path)
-
-
-def test_announce_counts_reused_runs_by_the_launchers_rule(tmp_path):
-    name = _results(tmp_path, "t.json", {"source_only": [150.0], "pfr": [300.0]}, iterations=1500)
-    configs = _configs(tmp_path, iterations=1500)
-    for cfg in configs[:3]:
-        _finish(cfg)
-    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert "3 finished (reused), 1 to train; about 5 min on 1 core" in text  # only pfr seed 1 is left
-    _finish(configs[3])
-    assert nbtools.announce(configs, files=(name,), root=tmp_path).endswith("all finished, nothing to train.")
-    assert "4 to train" in nbtools.announce(configs, jobs=2, retrain=True, files=(name,), root=tmp_path)
-
-
-def test_announce_names_several_settings_of_one_method_and_seed(tmp_path):
-    name = _results(tmp_path, "t.json", {"pfr": [300.0]}, iterations=1500)
-    configs = [TrainConfig.preset("cpu", method="pfr", seed=0, iterations=1500, pfr_stages=stages,
-                                  out=str(tmp_path / f"pfr{i}"), progress=False) for i, stages in enumerate([(2, 3), (4, 5)])]
-    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert text.startswith("Training 2 runs (pfr x 2 settings, seed 0): 2 to train; about 5 min on 2 cores")
-
-
-def test_the_fastest_measured_run_decides_and_unrecorded_iterations_are_the_cpu_presets(tmp_path):
-    preset = TrainConfig.preset("cpu").optim.iterations
-    a = _results(tmp_path, "a.json", {"source_only": [100.0, 400.0, 130.0]})  # no iterations recorded: the preset's
-    b = _results(tmp_path, "b.json", {"source_only": [300.0], "pfr": [600.0]}, iterations=[preset])
-    rate, used = nbtools.measured_seconds_per_iteration((a, b, "missing.json"), tmp_path, default_iterations=preset)
-    # each method's fastest run over the files (the least slowed by other work): source_only 100 s in a.json
-    assert used == ["a.json", "b.json"]
-    assert rate == {"source_only": pytest.approx(100.0 / preset), "pfr": pytest.approx(600.0 / preset)}
-    configs = _configs(tmp_path, methods=("source_only",), seeds=(0,), iterations=preset)
-    assert "about 2 min on 1 core (measured: a.json)." in nbtools.announce(configs, files=(a, b), root=tmp_path)
-
-
-def test_the_step_time_benchmark_is_read_for_the_cpu_presets_rows(tmp_path):
-    """The step-time benchmark's file is a list of rows; only the ``cpu`` preset's rows time the notebooks' runs."""
-    write_json(tmp_path / "steps.json", [
-        {"label": "cpu preset (small, SynthStreets 64x128, batch 4)", "method": "pfr", "median_s": 0.05},
-        {"label": "DeepLab-v2 R101 multi-level", "method": "pfr", "median_s": 4.0},
-        {"label": "DeepLab-v2 R101 multi-level", "method": "clan", "median_s": 3.0}])
-    runs = _results(tmp_path, "runs.json", {"pfr": [900.0], "source_only": [150.0]}, iterations=1500)
-    rate, used = nbtools.measured_seconds_per_iteration(("steps.json", runs), tmp_path)
-    assert rate == {"pfr": pytest.approx(0.05), "source_only": pytest.approx(0.1)} and used == ["steps.json", "runs.json"]
-    configs = _configs(tmp_path, methods=("pfr",), seeds=(0, 1), iterations=1500)  # 2 x 75 s on 2 cores
-    assert "about 75 s on 2 cores (measured: steps.json)" in nbtools.announce(configs, jobs=2, files=("steps.json", runs),
-                                                                              root=tmp_path)
-    write_json(tmp_path / "bad.json", [{"label": "cpu preset", "method": "pfr"}])
-    with pytest.raises(ValueError, match="bad.json: expected step-time rows"):
-        nbtools.measured_seconds_per_iteration(("bad.json",), tmp_path)
-
-
-def test_announce_names_a_method_without_measured_time_instead_of_guessing(tmp_path):
-    name = _results(tmp_path, "t.json", {"source_only": [60.0]}, iterations=1500)
-    configs = _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0,), iterations=1500)
-    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert re.search(r"about 60 s on 2 cores \(measured: t\.json\), not counting pfr, which has no measured time", text)
-    only = nbtools.announce(configs[1:], files=(name,), root=tmp_path)
-    assert "about" not in only and only.endswith("no measured time for pfr in t.json.")
-
-
-def test_announce_without_the_results_files_says_no_measured_times(tmp_path):
-    configs = _configs(tmp_path, seeds=(0,))
-    text = nbtools.announce(configs, files=("benchmarks/results/table1.json",), root=tmp_path / "elsewhere")
-    assert "2 to train" in text and "no measured times" in text and "about" not in text
-
-
-def test_a_bad_results_file_is_named(tmp_path):
-    (tmp_path / "t.json").write_text(json.dumps([1, 2]))
-    with pytest.raises(ValueError, match="t.json"):
-        nbtools.measured_seconds_per_iteration(("t.json",), tmp_path)
-
-
-def test_announce_reads_the_committed_results_files():
-    root = Path(nbtools.__file__).resolve().parents[1]
-    if not all((root / f).is_file() for f in nbtools.MEASURED_TIMES):
-        pytest.skip("the committed results files are not next to this pfrlib")
-    rate, used = nbtools.measured_seconds_per_iteration(default_iterations=TrainConfig.preset("cpu").optim.iterations)
-    assert used[0] == "benchmarks/results/step_time_cpu.json"
-    assert set(methods.names()) <= set(rate)  # every registered method has a measured time
-    assert all(0 < r < 10 for r in rate.values())
-
-
 # --------------------------------------------------------------------------- what the notebooks show
 def test_a_parameter_rule_from_the_config_checks_each_item():
     from pfrlib.config.validation import pfr_stages_problem
@@ -276,7 +163,7 @@ def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
 def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_path):
     import importlib.util
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("ablation_for_announce", root / "benchmarks" / "ablation.py")
     ablation = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablation)
@@ -288,3 +175,86 @@ def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_p
     write_json(tmp_path / "t.json", summary)
     rate, _ = nbtools.measured_seconds_per_iteration(("t.json",), tmp_path, default_iterations=1500)
     assert rate["pfr"] == pytest.approx(100.0 / 700)  # the fastest run, by the recorded count, not the default
+
+
+# --------------------------------------------------------------------------- parameters, smoke mode, where runs and figures go
+def test_smoke_from_env(monkeypatch):
+    monkeypatch.delenv("PFR_SMOKE", raising=False)
+    assert smoke_from_env(None) is False
+    monkeypatch.setenv("PFR_SMOKE", "1")
+    assert smoke_from_env(None) is True
+    assert smoke_from_env(False) is False
+    with pytest.raises(ValueError, match="smoke"):
+        smoke_from_env("yes")
+
+def test_check_parameters():
+    before = {"np", "torch"}
+    ns = {"np": 1, "torch": 2, "seed": 0, "norm": "chw", "n": 4, "_private": 1}
+    assert check_parameters(ns, before, declared=("seed", "norm", "n"), choices={"norm": ("chw", "hw")}, positive=("n",)) == {
+        "seed": 0, "norm": "chw", "n": 4,
+    }
+    with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['iters'\]"):
+        check_parameters(ns | {"iters": 5}, before, declared=("seed", "norm", "n"))
+    with pytest.raises(ValueError, match="'norm' must be one of"):
+        check_parameters(ns | {"norm": "bogus"}, before, declared=("seed", "norm", "n"), choices={"norm": ("chw",)})
+    with pytest.raises(ValueError, match="'n' must be a number > 0"):
+        check_parameters(ns | {"n": 0}, before, declared=("seed", "norm", "n"), positive=("n",))
+
+def test_figures_path_smoke_never_targets_committed_figures(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert figures_path(None, smoke=True).as_posix().endswith("runs/smoke/figures")
+    assert figures_path(None, smoke=False).as_posix() == "../figures"
+    assert figures_path(str(tmp_path / "f"), smoke=True) == tmp_path / "f"
+
+def test_series_settings(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("PFR_LIVE", raising=False)
+    runs_dir, o = series_settings(False)
+    assert runs_dir == "../runs/series" and o == {"progress": False}  # headless: summary lines, no frozen bars
+    runs_dir, o = series_settings(True, None, 50)
+    assert runs_dir == "../runs/smoke/series" and o == {"progress": False, **SMOKE_TRAINING}
+    assert series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": False, "iterations": 50})
+    monkeypatch.setenv("JPY_SESSION_NAME", "/lab/notebooks/03.ipynb")  # a kernel JupyterLab started
+    assert series_settings(False)[1] == {"progress": True}
+    assert series_settings(True)[1]["progress"] is False
+    monkeypatch.setenv("PFR_LIVE", "0")
+    assert live_frontend() is False
+    for bad in (0, -5, 2.5, True, "100"):
+        with pytest.raises(ValueError, match="iterations"):
+            series_settings(False, None, bad)
+
+def test_check_parameters_with_declared_types_choices_and_ranges():
+    spec = {
+        "smoke": Param(bool, optional=True),
+        "seed": Param(int, min=0),
+        "num_images": Param(int, min=2, max=512),
+        "lr": Param(float, min=0),
+        "norm": Param(str, choices=("chw", "hw", "none")),
+        "seeds": Param(list, items=int, min=0),
+        "figures_dir": Param(str, optional=True),
+        "note": str,
+    }
+    good = {"smoke": None, "seed": 0, "num_images": 64, "lr": 1, "norm": "hw", "seeds": [0, 1],
+            "figures_dir": None, "note": "x"}
+    assert check_parameters(good, (), spec) == good  # an int is a valid float
+    bad_values = [
+        ("num_images", 64.5, "'num_images' must be an integer, got 64.5"),
+        ("num_images", "abc", "'num_images' must be an integer, got 'abc'"),
+        ("num_images", True, "'num_images' must be an integer"),
+        ("num_images", 1, "'num_images' must be >= 2"),
+        ("num_images", 1000, "'num_images' must be <= 512"),
+        ("seed", None, "'seed' must be an integer, got None"),
+        ("lr", float("nan"), "'lr' must be a number"),
+        ("lr", -1.0, "'lr' must be >= 0"),
+        ("norm", "bogus", "'norm' must be one of"),
+        ("smoke", "yes", "'smoke' must be True or False"),
+        ("seeds", [], "'seeds' must not be empty"),
+        ("seeds", [0, 1.5], "'seeds' item 1.5: must be an integer"),
+        ("seeds", 3, "'seeds' must be a list of integers"),
+        ("note", 3, "'note' must be a string"),
+    ]
+    for name, value, message in bad_values:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_parameters(good | {name: value}, (), spec)
+    with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['num_imgs'\]"):
+        check_parameters(good | {"num_imgs": 3}, (), spec)

@@ -15,7 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.notebooks
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # Non-default parameters for each notebook's papermill smoke run, and the metrics they must give.
@@ -116,7 +119,6 @@ def test_committed_executed_with_one_parameters_cell(nb_path):
     assert "## What to try" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
-@pytest.mark.notebook
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
     import papermill as pm
@@ -219,7 +221,6 @@ def _assert_self_checks_pass(executed: Path) -> None:
             )
 
 
-@pytest.mark.notebook
 def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     """`make reproduce`'s driver: a line per notebook, the run lines it prints, times, a summary,
     and no kernel transport notice."""

@@ -11,7 +11,7 @@ import pytest
 
 from pfrlib.teaching import student
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WITH_SOLUTIONS = [p for p in NOTEBOOKS if student.solution_cells(nbformat.read(p, as_version=4))]
 
@@ -183,7 +183,7 @@ def test_student_copies_write_under_student_and_point_at_themselves(nb_path):
     assert " ../runs/" not in commands
 
 
-@pytest.mark.notebook
+@pytest.mark.notebooks
 def test_a_student_copy_run_from_student_writes_nothing_outside_it(tmp_path, monkeypatch):
     """Notebook 01's student copy, run as a student would (from student/, defaults, smoke mode,
     up to its first exercise), writes its runs and figures under student/ only."""
@@ -200,7 +200,7 @@ def test_a_student_copy_run_from_student_writes_nothing_outside_it(tmp_path, mon
     assert all(w.startswith("student/") for w in written), written
 
 
-@pytest.mark.notebook
+@pytest.mark.notebooks
 @pytest.mark.parametrize("nb_path", WITH_SOLUTIONS, ids=lambda p: p.stem)
 def test_student_copy_runs_up_to_its_first_exercise(nb_path, tmp_path, monkeypatch):
     from nbclient import NotebookClient

@@ -27,7 +27,7 @@ from pfrlib.methods.translation.pool import ImagePool
 from pfrlib.engine.two_stage.run import train_translation
 from synth_folders import write_synth_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 TINY = dict(synth_size=(32, 64), synth_train_length=6, synth_val_length=3, batch_size=2, iterations=2,
             log_every=1, checkpoint_every=2, val_every=0, progress=False,
             model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1)

@@ -22,7 +22,7 @@ from pfrlib.launch.job import JOB_FILE, read_job
 from pfrlib.launch.job import Job, job_command, job_environment, plan
 from pfrlib.launch.sweep_spec import load_spec, planned_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
         "log_every": 1}
 
@@ -199,3 +199,26 @@ def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
         proc.kill()
     assert _gone(child)
     assert "interrupted: the running runs were stopped; run the sweep again to resume" in err
+
+
+def test_same_configuration_ignores_bookkeeping_only(tmp_path):
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.config.command_line import config_from_argv
+    from pfrlib.launch.job import same_configuration
+
+    cfg = TrainConfig.preset("cpu", method="pfr_adv", seed=1, out=str(tmp_path / "run"))
+    assert not same_configuration(cfg)  # no run there
+    (tmp_path / "run").mkdir()
+    cfg.replace(num_threads=1, progress=False, overwrite=True).to_json(tmp_path / "run" / "config.json")
+    assert same_configuration(cfg)
+    # the command line builds the same configuration; another value of a real field does not match
+    argv = ["--preset", "cpu", "--method", "pfr_adv", "--seed", "1", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert same_configuration(config_from_argv(argv), tmp_path / "run")
+    assert not same_configuration(config_from_argv(argv + ["--d-lr", "1e-4"]), tmp_path / "run")
+    # where a run lives is bookkeeping too: a notebook saves "../runs/series/x", the root names it
+    # "runs/series/x", a sweep may hold a copy; all are the same run
+    (tmp_path / "copy").mkdir()
+    cfg.replace(out="../runs/series/pfr_adv_s1").to_json(tmp_path / "copy" / "config.json")
+    assert same_configuration(cfg, tmp_path / "copy")
+    (tmp_path / "run" / "config.json").write_text("{broken")
+    assert not same_configuration(cfg)

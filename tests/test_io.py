@@ -1,0 +1,49 @@
+"""pfrlib.io: JSON written atomically (the old file kept on failure, normal permissions), errors naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pfrlib import io
+
+
+def test_write_json_roundtrip_and_nan(tmp_path):
+    path = io.write_json(tmp_path / "a" / "m.json", {"x": torch.tensor([1.0, float("nan")]), "p": tmp_path, "t": (1, 2)})
+    data = json.loads(path.read_text())
+    assert data == {"x": [1.0, None], "p": str(tmp_path), "t": [1, 2]}
+    assert io.read_json(path) == data
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "result.json"
+    io.write_json(path, {"ok": 1})
+
+    def boom(f):
+        f.write("partial")
+        raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError):
+        io.atomic_write(path, boom, mode="w")
+    assert io.read_json(path) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left behind
+
+def test_read_json_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        io.read_json(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        io.read_json(bad)
+
+def test_unwritable_directory_is_a_clear_error(tmp_path):
+    # a parent that is a regular file cannot hold a directory, even for root (CI runs as root)
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="not_a_dir"):
+        io.write_json(blocker / "run" / "x.json", {})
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    path = io.write_json(tmp_path / "m.json", {})
+    assert path.stat().st_mode & 0o044, "written files must be readable by others (umask permitting), not 0600"
