@@ -29,7 +29,7 @@ ladder's own style, or Table 1's). The result and benchmark tables of ``README.m
 (:data:`DOC_BLOCKS`: the Table-1 tables rendered from this benchmark's JSON summaries, the paper's
 numbers from ``pfrlib/reference/table1.csv``, and the ``--markdown`` files of ``step_time.py``,
 ``synth_gap.py``, ``synth_speed.py`` and ``data_pipeline.py`` pasted as they are), and
-``tests/test_docs_results.py`` checks that the documents match them; ``--docs`` also draws the
+``tests/docs/test_results_docs.py`` checks that the documents match them; ``--docs`` also draws the
 Table-1 figures of ``docs/results.md`` (:data:`DOC_FIGURES`) from the same files.
 
 Each run trains what ``python -m pfrlib.train --preset cpu --method M --seed S`` would, in
@@ -217,7 +217,7 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
 #: The generated tables of the README and ``docs/``: ``{marker: (document, committed source files, style)}``.
 #: ``python benchmarks/ablation.py --docs`` (or ``--readme``) rewrites each block between
 #: ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in its document, the only place it appears;
-#: ``tests/test_docs_results.py`` checks every document matches. Styles: ``front`` (the README's
+#: ``tests/docs/test_results_docs.py`` checks every document matches. Styles: ``front`` (the README's
 #: Table 1: both seed sets and the paper's number, each row once), ``table1`` / ``table1_timed``
 #: (one seed set, per seed; ``timed`` adds the wall times), ``pasted`` (another benchmark's
 #: ``--markdown`` file, copied as it is). The ablation ladder's five rows are the first rows of

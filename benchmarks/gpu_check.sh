@@ -2,7 +2,7 @@
 # The paper-scale step-time table on a GPU machine, from a fresh checkout of this repository.
 #
 #   bash benchmarks/gpu_check.sh [OUT.md]                         # on a GPU machine (about 5 minutes)
-#   DEVICE=cpu SIZE=tiny bash benchmarks/gpu_check.sh /tmp/x.md    # the CPU smoke test (tests/test_gpu_check.py)
+#   DEVICE=cpu SIZE=tiny bash benchmarks/gpu_check.sh /tmp/x.md    # the CPU smoke test (tests/benchmarks/test_gpu_check.py)
 #
 # 1. Environment: if the chosen Python already imports torch and torchvision, it is used as is
 #    (missing light dependencies are installed at requirements.txt's pins; pfrlib is imported from

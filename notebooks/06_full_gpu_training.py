@@ -140,7 +140,7 @@ print(cfg.summary())  # the whole configuration: cfg.to_json()
 # $4\,lr\,g$ instead of $9.05\,lr\,g$), and only from the second step on do they share one.
 # Replayed on a current PyTorch, AdaptSegNet's own iteration differs from `RepeatedSGD`'s first
 # update by 1.26 (relative norm) on the 4x-listed shortcut convolutions, while a replay with 0.4's
-# semantics matches it to 4e-6 (`pfrlib.paper.optim`; `tests/test_optim.py` shows both on a small
+# semantics matches it to 4e-6 (`pfrlib.paper.optim`; `tests/paper/test_optim.py` shows both on a small
 # module). The counts, straight from the model:
 
 # %%

@@ -15,6 +15,11 @@ cycle is still seen. The rules:
 A fresh interpreter then imports the modules of each layer and those below it and checks that
 nothing of a later layer got loaded (what really happens at import time, package ``__init__``
 files included). And one module per idea: none longer than ``[tool.pfrlib] max-module-lines``.
+
+The tests mirror the package: ``pfrlib/<folder>/<module>.py`` is tested in
+``tests/<folder>/test_<module>.py`` (a package ``__init__`` with content in
+``tests/<folder>/test_<folder>.py``), or the module is listed in ``COVERED_ELSEWHERE`` with the test
+file that covers it and why; that list only shrinks.
 """
 
 from __future__ import annotations
@@ -489,3 +494,147 @@ def test_the_readme_promises_exactly_the_public_names():
     line = next(l for l in readme.splitlines() if l.startswith("`from pfrlib import "))
     promised = {n.strip() for n in line.split("import", 1)[1].split("`")[0].split(",")}
     assert promised == set(pfrlib.PUBLIC), f"README promises {sorted(promised)}, pfrlib.PUBLIC has {sorted(pfrlib.PUBLIC)}"
+
+
+# --------------------------------------------------------------------------------------------
+# The tests mirror the package
+# --------------------------------------------------------------------------------------------
+TESTS = ROOT / "tests"
+
+#: pfrlib modules whose tests live in another file than ``tests/<folder>/test_<module>.py``, each
+#: with that file and why. Every entry must name a module that exists, a test file that exists, and a
+#: module that has no mirrored test file of its own yet: the list can only shrink (give a module its
+#: own file, and the test says to remove it here).
+COVERED_ELSEWHERE: dict[str, str] = {
+    # the package and its entry points
+    "pfrlib": "tests/test_layout.py: pfrlib.PUBLIC, the re-exports the README promises, is tested with the layout",
+    "pfrlib.train": "tests/engine/test_trainer.py: python -m pfrlib.train's main (exit codes, one-line errors, torchrun) is tested with the trainer it runs",
+    "pfrlib.evaluate": "tests/evaluation/test_evaluate.py: python -m pfrlib.evaluate's main is tested with the evaluation it runs",
+    "pfrlib.sweep": "tests/launch/test_sweep.py: python -m pfrlib.sweep's main is tested with the sweep it runs",
+    "pfrlib.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver runs notebooks; tested with them",
+    # config
+    "pfrlib.config": "tests/config/test_train_config.py: the package's method lists (METHODS, ALL_METHODS) are read through TrainConfig",
+    "pfrlib.config.command_line": "tests/config/test_train_config.py: every field as an --option, tested beside the fields it maps",
+    "pfrlib.config.presets": "tests/config/test_train_config.py: the cpu and paper presets, through TrainConfig.preset",
+    "pfrlib.config.sections": "tests/config/test_train_config.py: the sections, through the TrainConfig that composes them",
+    "pfrlib.config.validation": "tests/config/test_train_config.py: the checks of TrainConfig.validate",
+    # data
+    "pfrlib.data.cityscapes_results": "tests/evaluation/test_evaluate.py: the benchmark-format predictions of --save-results, scored by the official evaluator",
+    "pfrlib.data.convert_labels": "tests/data/test_folder.py: the converter is the folder dataset's answer to Cityscapes label ids (also tests/data/test_releases.py)",
+    "pfrlib.data.labels": "tests/data/test_data.py: the label tables against cityscapesscripts",
+    "pfrlib.data.palette": "tests/data/test_data.py: colorize",
+    "pfrlib.data.real": "tests/data/test_data.py: the GTA5 and Cityscapes loaders on trees in their exact layouts",
+    "pfrlib.data.spec": "tests/data/test_data.py: dataset specs (synth:, gta5:, cityscapes:, folder:)",
+    "pfrlib.data.streams": "tests/data/test_data.py: the seeded stream that a resumed run replays (image scales)",
+    "pfrlib.data.transforms": "tests/data/test_data.py: normalisation, train/eval transforms, image scales",
+    "pfrlib.data.synthstreets.dataset": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    "pfrlib.data.synthstreets.layout": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    "pfrlib.data.synthstreets.rendering": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    "pfrlib.data.synthstreets.shift": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    "pfrlib.data.synthstreets.styles": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    # engine
+    "pfrlib.engine.dirlock": "tests/launch/test_launcher.py: the folder lock, held by another process (also tests/engine/test_rundir.py's second writer)",
+    "pfrlib.engine.distributed": "tests/engine/test_trainer.py: DDP and torchrun runs",
+    "pfrlib.engine.run": "tests/engine/test_trainer.py: train(), the run the trainer's tests start",
+    "pfrlib.engine.scoring": "tests/evaluation/test_evaluate.py: confusion matrix and mIoU of a known model",
+    "pfrlib.engine.setup": "tests/engine/test_trainer.py: the parts of a run, built by every run the trainer's tests start",
+    "pfrlib.engine.trained_model": "tests/methods/baselines/test_baselines.py: load_model of every method's checkpoint (also tests/evaluation/test_evaluate.py)",
+    "pfrlib.engine.watchdog": "tests/engine/test_trainer.py: the NaN guard naming the term (FiniteCheck also in tests/paper/test_step.py)",
+    "pfrlib.engine.two_stage.domainness": "tests/methods/translation/test_translation.py: DLOW's domainness, with the input-space methods' runs",
+    "pfrlib.engine.two_stage.mean_teacher": "tests/methods/translation/test_translation.py: TGCF-DA's stage 2, with the input-space methods' runs",
+    "pfrlib.engine.two_stage.run": "tests/methods/translation/test_translation.py: the two-stage runs of the input-space methods",
+    "pfrlib.engine.two_stage.stage1": "tests/methods/translation/test_translation.py: stage 1 (the translator), with the input-space methods' runs",
+    # launch
+    "pfrlib.launch.local": "tests/launch/test_launcher.py: the local backend, through launch()",
+    "pfrlib.launch.slurm_run": "tests/launch/test_slurm_cluster.py: the job script's attempts, on a real cluster",
+    "pfrlib.launch.sweep_report": "tests/launch/test_sweep.py: aggregation, tested on the sweeps it reports",
+    "pfrlib.launch.sweep_spec": "tests/launch/test_sweep.py: the spec, expanded and checked, tested with the sweep that reads it",
+    # methods
+    "pfrlib.methods": "tests/methods/test_registry.py: the package's __init__ is the method registry",
+    "pfrlib.methods.baselines.clan": "tests/methods/baselines/test_baselines.py: the four baselines, one section each (against the public code: test_public_code.py)",
+    "pfrlib.methods.baselines.common": "tests/methods/baselines/test_baselines.py: the baselines' shared pieces",
+    "pfrlib.methods.baselines.curriculum": "tests/methods/baselines/test_baselines.py: the four baselines, one section each (against the public code: test_public_code.py)",
+    "pfrlib.methods.baselines.fcn_wild": "tests/methods/baselines/test_baselines.py: the four baselines, one section each",
+    "pfrlib.methods.baselines.road": "tests/methods/baselines/test_baselines.py: the four baselines, one section each",
+    "pfrlib.methods.translation.config": "tests/methods/translation/test_translation.py: the input-space methods tested as one family",
+    "pfrlib.methods.translation.losses": "tests/methods/translation/test_translation.py: the losses by hand, first section",
+    "pfrlib.methods.translation.networks": "tests/methods/translation/test_translation.py: networks against CycleGAN's, second section",
+    "pfrlib.methods.translation.pool": "tests/methods/translation/test_translation.py: the image pool, second section",
+    "pfrlib.methods.translation.translator": "tests/methods/translation/test_translation.py: the translator, in the runs section",
+    # models
+    "pfrlib.models.common": "tests/models/test_models.py: the models share one independent reference and fixtures (ASPP heads, output structure)",
+    "pfrlib.models.deeplabv2": "tests/models/test_models.py: the models share one independent reference and fixtures (AdaptSegNet parity)",
+    "pfrlib.models.dilated_resnet": "tests/models/test_models.py: the models share one independent reference and fixtures",
+    "pfrlib.models.discriminator": "tests/models/test_models.py: the models share one independent reference and fixtures",
+    "pfrlib.models.small": "tests/models/test_models.py: the models share one independent reference and fixtures",
+    "pfrlib.models.two_classifier": "tests/methods/baselines/test_baselines.py: CLAN's two-classifier network, with CLAN",
+    "pfrlib.models.weights": "tests/models/test_models.py: weight loading, on the models' shared reference state dicts",
+    # teaching
+    "pfrlib.teaching.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver, run on notebooks",
+    "pfrlib.teaching.selfcheck": "tests/teaching/test_notebooks.py: the worked exercises pass their self-checks",
+    # viz
+    "pfrlib.viz.features": "tests/viz/test_figure_layout.py: every pfrlib.viz figure drawn and checked for overlaps",
+    "pfrlib.viz.figure": "tests/viz/test_figure_layout.py: every pfrlib.viz figure drawn and checked for overlaps",
+    "pfrlib.viz.scenes": "tests/viz/test_figure_layout.py: every pfrlib.viz figure drawn (prediction grid also in tests/viz/test_results.py)",
+}
+
+
+def _has_content(init: Path) -> bool:
+    """A package ``__init__`` that defines something (more than a docstring, imports and ``__all__``)."""
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            continue
+        return True
+    return False
+
+
+def mirrored_test_file(module: str) -> Path | None:
+    """``tests/<folder>/test_<module>.py`` for a module, ``tests/<folder>/test_<folder>.py`` for a package
+    whose ``__init__`` has content (``tests/test_pfrlib.py`` for pfrlib itself); None for an empty ``__init__``."""
+    path = modules()[module]
+    parts = module.split(".")[1:]
+    if path.name == "__init__.py":
+        if not _has_content(path):
+            return None
+        return TESTS.joinpath(*parts, f"test_{parts[-1] if parts else PACKAGE}.py")
+    return TESTS.joinpath(*parts[:-1], f"test_{parts[-1]}.py")
+
+
+def test_every_module_has_its_test_file_or_says_where_it_is_tested():
+    missing = [f"{m}: {f.relative_to(ROOT)}" for m in sorted(modules())
+               if (f := mirrored_test_file(m)) is not None and not f.is_file() and m not in COVERED_ELSEWHERE]
+    assert not missing, ("modules without their test file (write it, or add the module to COVERED_ELSEWHERE in "
+                         f"{Path(__file__).name} with the file that tests it and why):\n" + "\n".join(missing))
+
+
+def test_covered_elsewhere_only_shrinks():
+    bad = []
+    for module, where in COVERED_ELSEWHERE.items():
+        file, _, why = where.partition(": ")
+        if module not in modules():
+            bad.append(f"{module}: no such pfrlib module")
+            continue
+        if not (file.startswith("tests/") and (ROOT / file).is_file()):
+            bad.append(f"{module}: {file!r} is not a test file (expected 'tests/...py: why')")
+        if not why.strip():
+            bad.append(f"{module}: say why it is tested in {file}")
+        own = mirrored_test_file(module)
+        if own is None or own.is_file():
+            bad.append(f"{module}: has {'no content to test' if own is None else own.relative_to(ROOT)}; remove it from COVERED_ELSEWHERE")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_test_folder_is_a_package_that_shadows_nothing():
+    """``tests/<folder>/__init__.py`` makes its tests ``<folder>.test_x`` (tests/ itself is on sys.path, so the
+    helpers next to conftest.py import by name): a folder must not take the name of a module tests import."""
+    folders = [d for d in TESTS.rglob("*") if d.is_dir() and d.name != "__pycache__" and not d.name.startswith(".")]
+    no_init = [str(d.relative_to(ROOT)) for d in folders if not (d / "__init__.py").is_file()]
+    assert not no_init, f"test folders without __init__.py: {no_init}"
+    assert not (TESTS / "__init__.py").exists(), "tests/ must stay a plain folder (its helpers import by name)"
+    top = [d.name for d in folders if d.parent == TESTS]
+    shadowing = [n for n in top if n in sys.stdlib_module_names or n in _distributions() or n == PACKAGE]
+    assert not shadowing, f"test folders named like a module that can be imported: {shadowing}"

@@ -3,7 +3,7 @@ venv), not the first name on PATH: a version manager's shim that cannot run is p
 
 The script runs from a copy of itself in a stand-in checkout whose ``step_time.py`` only writes its
 table and whose ``pfrlib`` is empty, so only the choice of Python is exercised (the real benchmark
-at tiny size is tests/test_benchmarks.py's)."""
+at tiny size is tests/benchmarks/test_benchmarks.py's)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Fixture trees are built in tmp_path in the exact GTA5 / Cityscapes layouts (no download), with
 the label ids each dataset's files hold (GTA5 0..34, Cityscapes gtFine_labelIds 0..33; see
 tests/shipped_datasets.py). These small trees are partial downloads by design: the warning that
-says so is asserted in tests/test_releases.py and silenced here.
+says so is asserted in tests/data/test_releases.py and silenced here.
 """
 
 from __future__ import annotations

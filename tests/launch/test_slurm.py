@@ -1,7 +1,7 @@
 """pfrlib.launch.slurm without a cluster: Slurm's tools are there but the controller does not answer
 (a wrong ``SLURM_CONF``). The sweep stops with one line naming ``--launcher slurm`` and what to
 check, before it claims its folder or submits anything. ``squeue`` is faked on ``PATH`` (the real
-cluster tests are tests/test_slurm.py)."""
+cluster tests are tests/launch/test_slurm_cluster.py)."""
 
 from __future__ import annotations
 

@@ -342,4 +342,4 @@ def test_compiled_step_runs(tmp_path):
 
 
 # --------------------------------------------------------------------------- layout
-# the layering of every pfrlib module: tests/test_layering.py
+# the layering of every pfrlib module: tests/test_layout.py

@@ -2,7 +2,7 @@
 
 Loss terms on hand-made tensors, then each method as a run: a few iterations, bit-exact resume,
 its checkpoint, the bad-input errors. (Label blindness and the 2-process torchrun runs of every
-baseline are in tests/test_train.py, next to the ladder's.)
+baseline are in tests/engine/test_trainer.py, next to the ladder's.)
 """
 
 from __future__ import annotations

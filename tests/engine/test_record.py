@@ -1,0 +1,38 @@
+"""pfrlib.engine.record: final.json's record, its keys in order, NaN as null, errors naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pfrlib.engine.record import METRIC_KEYS, FinalRecord
+
+
+def _record(**kw):
+    d = dict(method="pfr", preset="cpu", seed=0, arch="small", iterations=2, world_size=1, replicas_identical=None,
+             effective_weights={"seg": 1.0}, source_miou=0.5, target_miou=float("nan"),
+             source_val={"miou": 0.5}, target_val={"miou": float("nan")}, wall_time_s=1.25,
+             checkpoint="checkpoint_last.pt", best_on_val=None)
+    d.update(kw)
+    return FinalRecord(**d)
+
+
+def test_final_record_round_trip_keeps_key_order(tmp_path):
+    rec = _record()
+    path = rec.write(tmp_path / "final.json")
+    raw = json.loads(path.read_text())
+    assert list(raw) == [*list(rec.to_dict())] and raw["target_miou"] is None  # NaN -> null, strict JSON
+    back = FinalRecord.read(path)
+    assert back.source_val == {"miou": 0.5} and back.checkpoint == "checkpoint_last.pt"
+    assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note", "launched"}
+
+
+def test_final_record_errors_name_the_file(tmp_path):
+    path = tmp_path / "final.json"
+    path.write_text(json.dumps({"method": "pfr"}))
+    with pytest.raises(ValueError, match=f"{path}: missing key.*target_miou"):
+        FinalRecord.read(path)
+    path.write_text("[]")
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        FinalRecord.read(path)
