@@ -521,12 +521,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     # data
     "pfrlib.data.cityscapes_results": "tests/evaluation/test_evaluate.py: the benchmark-format predictions of --save-results, scored by the official evaluator",
     "pfrlib.data.convert_labels": "tests/data/test_folder.py: the converter is the folder dataset's answer to Cityscapes label ids (also tests/data/test_releases.py)",
-    "pfrlib.data.labels": "tests/data/test_data.py: the label tables against cityscapesscripts",
-    "pfrlib.data.palette": "tests/data/test_data.py: colorize",
-    "pfrlib.data.real": "tests/data/test_data.py: the GTA5 and Cityscapes loaders on trees in their exact layouts",
-    "pfrlib.data.spec": "tests/data/test_data.py: dataset specs (synth:, gta5:, cityscapes:, folder:)",
-    "pfrlib.data.streams": "tests/data/test_data.py: the seeded stream that a resumed run replays (image scales)",
-    "pfrlib.data.transforms": "tests/data/test_data.py: normalisation, train/eval transforms, image scales",
+    "pfrlib.data.streams": "tests/data/test_transforms.py: the seeded stream a resumed run replays draws the same image scales",
     "pfrlib.data.synthstreets.dataset": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
     "pfrlib.data.synthstreets.layout": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
     "pfrlib.data.synthstreets.rendering": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from pfrlib.data.folder import FolderDataset
 from pfrlib.data.labels import ids_to_train_ids
 from pfrlib.train import main as train_main
 from synth_folders import label_folder
+
+from .trees import save_gray_label, save_rgb
 
 TINY_WIDTHS = {"widths": [8, 8, 16, 16]}
 
@@ -144,3 +147,37 @@ def test_training_on_labels_that_are_all_out_of_range_stops_with_one_line(tmp_pa
     assert line.startswith("error: ") and "labels/f" in line and "[200]" in line
     assert not (tmp_path / "run" / "final.json").exists()
 
+
+# --------------------------------------------------------------------------- the folder layout
+def test_folder_dataset(tmp_path: Path):
+    root = tmp_path / "mine"
+    save_rgb(root / "images" / "a.png")
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(root / "images" / "b.jpg")
+    tids = np.array([[0, 5, 18, 19, 100, 255]] * 8, np.uint8)[:, np.arange(12) % 6]
+    save_gray_label(root / "labels" / "a.png", tids)
+    save_gray_label(root / "labels" / "b.png", tids)
+    ds = FolderDataset(root)
+    assert len(ds) == 2 and ds.has_labels
+    with pytest.raises(ValueError, match=r"labels.a.png holds value\(s\) \[19, 100\].*neither class ids 0..18 nor 255"):
+        ds[0]
+    _, label = FolderDataset(root, unknown_labels="ignore")[0]
+    assert label[0, :6].tolist() == [0, 5, 18, 255, 255, 255]
+    unl = FolderDataset(root, labels=False)
+    assert not unl.has_labels and bool((unl[1][1] == 255).all())
+    (root / "labels" / "b.png").unlink()
+    with pytest.raises(FileNotFoundError, match="b.jpg"):
+        FolderDataset(root)
+    import shutil
+
+    shutil.rmtree(root / "labels")
+    assert not FolderDataset(root).has_labels  # no labels/ -> unlabelled target
+    with pytest.raises(FileNotFoundError, match="images/"):
+        FolderDataset(tmp_path / "nothing")
+
+
+def test_folder_dataset_splits(tmp_path: Path):
+    for split in ("train", "val"):
+        save_rgb(tmp_path / "d" / split / "images" / f"{split}.png")
+    assert FolderDataset(tmp_path / "d", split="val").items[0][0].name == "val.png"
+    with pytest.raises(ValueError, match="found splits: \\['train', 'val'\\]"):
+        FolderDataset(tmp_path / "d", split="test")
