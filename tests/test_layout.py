@@ -546,11 +546,6 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.launch.sweep_spec": "tests/launch/test_sweep.py: the spec, expanded and checked, tested with the sweep that reads it",
     # methods
     "pfrlib.methods": "tests/methods/test_registry.py: the package's __init__ is the method registry",
-    "pfrlib.methods.baselines.clan": "tests/methods/baselines/test_baselines.py: the four baselines, one section each (against the public code: test_public_code.py)",
-    "pfrlib.methods.baselines.common": "tests/methods/baselines/test_baselines.py: the baselines' shared pieces",
-    "pfrlib.methods.baselines.curriculum": "tests/methods/baselines/test_baselines.py: the four baselines, one section each (against the public code: test_public_code.py)",
-    "pfrlib.methods.baselines.fcn_wild": "tests/methods/baselines/test_baselines.py: the four baselines, one section each",
-    "pfrlib.methods.baselines.road": "tests/methods/baselines/test_baselines.py: the four baselines, one section each",
     "pfrlib.methods.translation.config": "tests/methods/translation/test_translation.py: the input-space methods tested as one family",
     "pfrlib.methods.translation.losses": "tests/methods/translation/test_translation.py: the losses by hand, first section",
     "pfrlib.methods.translation.networks": "tests/methods/translation/test_translation.py: networks against CycleGAN's, second section",
@@ -562,7 +557,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.models.dilated_resnet": "tests/models/test_models.py: the models share one independent reference and fixtures",
     "pfrlib.models.discriminator": "tests/models/test_models.py: the models share one independent reference and fixtures",
     "pfrlib.models.small": "tests/models/test_models.py: the models share one independent reference and fixtures",
-    "pfrlib.models.two_classifier": "tests/methods/baselines/test_baselines.py: CLAN's two-classifier network, with CLAN",
+    "pfrlib.models.two_classifier": "tests/methods/baselines/test_clan.py: CLAN's two-classifier network, with CLAN",
     "pfrlib.models.weights": "tests/models/test_models.py: weight loading, on the models' shared reference state dicts",
     # teaching
     "pfrlib.teaching.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver, run on notebooks",
