@@ -546,10 +546,6 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.launch.sweep_spec": "tests/launch/test_sweep.py: the spec, expanded and checked, tested with the sweep that reads it",
     # methods
     "pfrlib.methods": "tests/methods/test_registry.py: the package's __init__ is the method registry",
-    "pfrlib.methods.translation.config": "tests/methods/translation/test_translation.py: the input-space methods tested as one family",
-    "pfrlib.methods.translation.losses": "tests/methods/translation/test_translation.py: the losses by hand, first section",
-    "pfrlib.methods.translation.networks": "tests/methods/translation/test_translation.py: networks against CycleGAN's, second section",
-    "pfrlib.methods.translation.pool": "tests/methods/translation/test_translation.py: the image pool, second section",
     "pfrlib.methods.translation.translator": "tests/methods/translation/test_translation.py: the translator, in the runs section",
     # models
     "pfrlib.models.common": "tests/models/test_models.py: the models share one independent reference and fixtures (ASPP heads, output structure)",

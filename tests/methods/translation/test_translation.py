@@ -1,29 +1,23 @@
 """pfrlib.methods.translation: the input-space rows of Table 1 (CyCADA, DLOW, TGCF-DA).
 
-Each loss on hand-made tensors with values derived by hand; the networks against CycleGAN's
-published sizes; each method's two stages at a tiny size (bit-exact resume of stage 1, reuse,
-target labels never read); bad hyper-parameters named; the paper preset for one iteration.
+The losses, networks, pool and configuration are tested in their modules' files (test_losses.py,
+test_networks.py, test_pool.py, test_config.py); here the adversarial terms scaled in the step, and
+each method's two stages at a tiny size (bit-exact resume of stage 1, reuse,
+target labels never read); the paper preset for one iteration.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.methods.translation import losses as L
-from pfrlib.methods.translation.config import TRANSLATION_METHODS, TranslationConfig
-from pfrlib.methods.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
-    count_parameters, patch_receptive_field)
+from pfrlib.methods.translation.config import TRANSLATION_METHODS
 from pfrlib.engine.trainer import Trainer
 from pfrlib.engine.run import train
-from pfrlib.methods.translation.pool import ImagePool
 from pfrlib.engine.two_stage.run import train_translation
 from synth_folders import write_synth_folder
 
@@ -48,58 +42,6 @@ def interrupted(cfg: TrainConfig, stop_at: int) -> dict:
     return train_translation(cfg, stop_at=stop_at, progress=quiet)
 
 
-# --------------------------------------------------------------------------- losses by hand
-def test_lsgan_terms_by_hand():
-    d_real = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
-    d_fake = torch.tensor([0.0, 2.0]).reshape(1, 1, 1, 2)
-    # 1/2 mean((1-1)^2, (0-1)^2) + 1/2 mean(0^2, 2^2) = 1/2 * 0.5 + 1/2 * 2
-    assert L.lsgan_discriminator(d_real, d_fake).item() == pytest.approx(1.25)
-    # mean((0-1)^2, (2-1)^2)
-    assert L.lsgan_generator(d_fake).item() == pytest.approx(1.0)
-
-
-def test_cycle_and_identity_are_mean_absolute_errors():
-    x = torch.zeros(1, 3, 2, 2)
-    rec = torch.zeros(1, 3, 2, 2)
-    rec[0, 0, 0, 0] = 2.0
-    rec[0, 1, 1, 1] = -1.0
-    assert L.cycle_loss(x, rec).item() == pytest.approx(3.0 / 12)
-    assert L.identity_loss(x, rec).item() == pytest.approx(3.0 / 12)
-    assert L.dlow_cycle(x, rec).item() == pytest.approx(3.0 / 12)
-
-
-def test_semantic_consistency_is_cross_entropy_with_ignore():
-    logits = torch.zeros(1, 2, 1, 2)
-    logits[0, 1, 0, 0] = math.log(3.0)  # pixel 0: p = (1/4, 3/4)
-    labels = torch.tensor([[[1, 255]]])  # pixel 1 ignored
-    assert L.semantic_consistency(logits, labels).item() == pytest.approx(math.log(4 / 3), rel=1e-6)
-
-
-def test_dlow_weighting_by_z():
-    ones, zeros = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
-    d_s = torch.cat([ones, zeros])  # image 0 fools D_S (term 0), image 1 does not (term 1)
-    d_t = torch.cat([zeros, ones])  # the reverse for D_T
-    # mean_b[(1 - z) * term_S + z * term_T] = ((0.75 * 0 + 0.25 * 1) + (0 * 1 + 1 * 0)) / 2
-    assert L.dlow_adversarial(d_s, d_t, torch.tensor([0.25, 1.0])).item() == pytest.approx(0.125)
-    # z = 0: only D_S counts (the source domain); z = 1: only D_T (CycleGAN's G)
-    assert L.dlow_adversarial(d_s, d_t, torch.zeros(2)).item() == pytest.approx(L.lsgan_generator(d_s).item())
-    assert L.dlow_adversarial(d_s, d_t, torch.ones(2)).item() == pytest.approx(L.lsgan_generator(d_t).item())
-    # discriminator: weight w_b on image b's least-squares terms; w = 1 is plain LSGAN
-    w1 = L.dlow_discriminator(d_s, d_t, torch.ones(2))
-    assert w1.item() == pytest.approx(L.lsgan_discriminator(d_s, d_t).item())
-    # image 0: real term 0, fake term 0; image 1: real 1, fake 1 -> 1/2 * mean(0.5 * 0, 0.5 * 2)
-    assert L.dlow_discriminator(d_s, d_t, torch.tensor([0.5, 0.5])).item() == pytest.approx(0.25)
-
-
-def test_domainness_weight_by_hand():
-    z = torch.tensor([0.0, 0.36, 1.0])
-    assert L.domainness_weight(z).tolist() == pytest.approx([1.0, 0.8, 0.0])  # sqrt(1 - z), the default
-    assert L.domainness_weight(z, "one_minus_z").tolist() == pytest.approx([1.0, 0.64, 0.0])
-    assert L.domainness_weight(z, "none").tolist() == [1.0, 1.0, 1.0]
-    with pytest.raises(ValueError, match="dlow_adv_weighting"):
-        L.domainness_weight(z, "sqrt")
-
-
 def test_network_step_scales_the_adversarial_terms_by_the_mean_weight():
     """``adv_weight`` multiplies ``adv`` (and ``adv_aux``) by the batch's mean weight; the
     segmentation terms and the discriminators' inputs are unchanged."""
@@ -120,89 +62,6 @@ def test_network_step_scales_the_adversarial_terms_by_the_mean_weight():
     assert weighted.terms["seg"].item() == pytest.approx(plain.terms["seg"].item(), rel=1e-6)
     assert weighted.stage_terms["adv_weight"].item() == pytest.approx(0.3) and "adv_weight" not in plain.stage_terms
     assert torch.equal(weighted.outputs["main"][1], plain.outputs["main"][1])
-
-
-def test_ema_update_and_consistency():
-    student, teacher = torch.nn.BatchNorm1d(1), torch.nn.BatchNorm1d(1)
-    with torch.no_grad():
-        teacher.weight.fill_(1.0)
-        student.weight.fill_(3.0)
-        student.running_mean.fill_(5.0)
-    L.ema_update(teacher, student, alpha=0.9)
-    assert teacher.weight.item() == pytest.approx(0.9 * 1 + 0.1 * 3)
-    assert teacher.running_mean.item() == 5.0  # buffers copied
-    with pytest.raises(ValueError, match="alpha"):
-        L.ema_update(teacher, student, alpha=1.5)
-    s = torch.zeros(1, 2, 1, 1)
-    t = torch.zeros(1, 2, 1, 1)
-    t[0, 1] = math.log(3.0)  # p_t = (1/4, 3/4), p_s = (1/2, 1/2)
-    assert L.consistency_loss(s, t).item() == pytest.approx(0.0625)
-    assert L.consistency_loss(t, t).item() == 0.0
-
-
-# --------------------------------------------------------------------------- networks, pool, schedule
-def test_networks_have_cyclegans_published_sizes():
-    # CycleGAN's code prints 11.378 M parameters for resnet_9blocks (ngf 64) and 2.765 M for the
-    # 70x70 PatchGAN ("basic", ndf 64)
-    assert round(count_parameters(ResnetGenerator(64, 9)) / 1e6, 3) == 11.378
-    assert round(count_parameters(PatchDiscriminator(64, 3)) / 1e6, 3) == 2.765
-    assert patch_receptive_field(3) == 70 and patch_receptive_field(1) == 16
-    x = torch.randn(2, 3, 32, 64)
-    assert ResnetGenerator(8, 1).eval()(x).shape == x.shape
-    with pytest.raises(ValueError, match="divisible by 4"):
-        ResnetGenerator(8, 1)(torch.randn(1, 3, 30, 64))
-
-
-def test_conditional_norm_starts_as_instance_norm_and_follows_z():
-    torch.manual_seed(0)
-    g = ResnetGenerator(8, 1, norm="conditional")
-    x = torch.randn(2, 3, 16, 16)
-    assert torch.allclose(g(x, torch.zeros(2)), g(x, torch.ones(2)))  # zero-initialised affine maps
-    for m in g.modules():
-        if isinstance(m, ConditionalInstanceNorm2d):
-            torch.nn.init.normal_(m.gamma.weight)
-    assert not torch.allclose(g(x, torch.zeros(2)), g(x, torch.ones(2)))
-    with pytest.raises(ValueError, match="needs a condition"):
-        g(x)
-
-
-def test_pool_returns_fresh_images_until_full_and_is_seeded():
-    a, b = ImagePool(2, seed=1), ImagePool(2, seed=1)
-    first = torch.arange(2.0).reshape(2, 1, 1, 1)
-    assert torch.equal(a.query(first), first) and torch.equal(b.query(first), first)
-    for step in range(5):
-        batch = torch.full((2, 1, 1, 1), 10.0 + step)
-        out_a, out_b = a.query(batch), b.query(batch)
-        assert torch.equal(out_a, out_b)
-        assert all(v in [0.0, 1.0] + [10.0 + s for s in range(step + 1)] for v in out_a.flatten().tolist())
-    c = ImagePool(2, seed=1)
-    c.load_state_dict(a.state_dict())
-    batch = torch.full((2, 1, 1, 1), 99.0)
-    assert torch.equal(c.query(batch), a.query(batch))
-    assert torch.equal(ImagePool(0).query(batch), batch)
-
-
-def test_linear_decay_schedule():
-    c = TranslationConfig.preset("cpu", translation_iterations=10, translation_decay_start=0.5)
-    assert [c.decay_factor(i) for i in (0, 5, 7, 10)] == pytest.approx([1.0, 1.0, 0.6, 0.0])
-
-
-def test_bad_hyper_parameters_are_named(tmp_path):
-    for field, value in (("translation_lr", -1.0), ("gen_filters", 0), ("pool_size", -1),
-                         ("lambda_cycle", float("nan")), ("translation_decay_start", 2.0),
-                         ("dlow_z_sampling", "linear"), ("stage2_method", "pfr"),
-                         ("dlow_adv_weighting", "sqrt")):
-        with pytest.raises(ValueError, match=field):
-            TranslationConfig.preset("cpu", **{field: value}).validate()
-    with pytest.raises(ValueError, match="unknown field"):
-        TranslationConfig.preset("cpu", gen_filterz=3)
-    with pytest.raises(ValueError, match="gen_blocks must be"):  # through the run's configuration
-        TrainConfig.preset("cpu", method="cycada", gen_blocks=-1).validate()
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.train", "--method", "cycada", "--out",
-                           str(tmp_path / "x"), "--translation-lr", "0"], capture_output=True, text=True,
-                          cwd=REPO)
-    assert proc.returncode == 2 and "translation_lr must be" in proc.stderr
-    assert not (tmp_path / "x").exists()
 
 
 # --------------------------------------------------------------------------- runs
