@@ -16,6 +16,7 @@ def test_write_json_roundtrip_and_nan(tmp_path):
     assert data == {"x": [1.0, None], "p": str(tmp_path), "t": [1, 2]}
     assert io.read_json(path) == data
 
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     path = tmp_path / "result.json"
     io.write_json(path, {"ok": 1})
@@ -29,6 +30,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert io.read_json(path) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left behind
 
+
 def test_read_json_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.json"):
         io.read_json(tmp_path / "missing.json")
@@ -37,12 +39,14 @@ def test_read_json_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="bad.json"):
         io.read_json(bad)
 
+
 def test_unwritable_directory_is_a_clear_error(tmp_path):
     # a parent that is a regular file cannot hold a directory, even for root (CI runs as root)
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     with pytest.raises(OSError, match="not_a_dir"):
         io.write_json(blocker / "run" / "x.json", {})
+
 
 def test_atomic_write_gives_normal_permissions(tmp_path):
     path = io.write_json(tmp_path / "m.json", {})

@@ -548,13 +548,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.methods": "tests/methods/test_registry.py: the package's __init__ is the method registry",
     "pfrlib.methods.translation.translator": "tests/methods/translation/test_translation.py: the translator, in the runs section",
     # models
-    "pfrlib.models.common": "tests/models/test_models.py: the models share one independent reference and fixtures (ASPP heads, output structure)",
-    "pfrlib.models.deeplabv2": "tests/models/test_models.py: the models share one independent reference and fixtures (AdaptSegNet parity)",
-    "pfrlib.models.dilated_resnet": "tests/models/test_models.py: the models share one independent reference and fixtures",
-    "pfrlib.models.discriminator": "tests/models/test_models.py: the models share one independent reference and fixtures",
-    "pfrlib.models.small": "tests/models/test_models.py: the models share one independent reference and fixtures",
     "pfrlib.models.two_classifier": "tests/methods/baselines/test_clan.py: CLAN's two-classifier network, with CLAN",
-    "pfrlib.models.weights": "tests/models/test_models.py: weight loading, on the models' shared reference state dicts",
     # teaching
     "pfrlib.teaching.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver, run on notebooks",
     "pfrlib.teaching.selfcheck": "tests/teaching/test_notebooks.py: the worked exercises pass their self-checks",

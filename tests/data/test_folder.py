@@ -41,6 +41,7 @@ def cityscapes_ids(h: int = 32, w: int = 64) -> np.ndarray:
     lab[-4:, -8:] = 26
     return lab
 
+
 @pytest.mark.reliability
 def test_out_of_range_label_values_are_an_error_naming_file_and_values(tmp_path):
     ds = FolderDataset(label_folder(tmp_path / "d", [np.full((32, 64), 200)]))

@@ -256,6 +256,8 @@ def spec_file(path: Path, **spec) -> Path:
      ["run 'method=pfr'", "seed: cannot interpret [0, 1]", "under 'grid:'"]),
     (dict(name=5, grid={"seed": [0]}), ["'name' must be a non-empty word"]),
 ])
+
+
 @pytest.mark.reliability
 def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phrases):
     path = spec_file(tmp_path / "spec.yaml", **spec)

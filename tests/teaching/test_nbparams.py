@@ -187,6 +187,7 @@ def test_smoke_from_env(monkeypatch):
     with pytest.raises(ValueError, match="smoke"):
         smoke_from_env("yes")
 
+
 def test_check_parameters():
     before = {"np", "torch"}
     ns = {"np": 1, "torch": 2, "seed": 0, "norm": "chw", "n": 4, "_private": 1}
@@ -200,11 +201,13 @@ def test_check_parameters():
     with pytest.raises(ValueError, match="'n' must be a number > 0"):
         check_parameters(ns | {"n": 0}, before, declared=("seed", "norm", "n"), positive=("n",))
 
+
 def test_figures_path_smoke_never_targets_committed_figures(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert figures_path(None, smoke=True).as_posix().endswith("runs/smoke/figures")
     assert figures_path(None, smoke=False).as_posix() == "../figures"
     assert figures_path(str(tmp_path / "f"), smoke=True) == tmp_path / "f"
+
 
 def test_series_settings(monkeypatch):
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
@@ -222,6 +225,7 @@ def test_series_settings(monkeypatch):
     for bad in (0, -5, 2.5, True, "100"):
         with pytest.raises(ValueError, match="iterations"):
             series_settings(False, None, bad)
+
 
 def test_check_parameters_with_declared_types_choices_and_ranges():
     spec = {

@@ -45,6 +45,7 @@ def test_show_table_and_static_interactive_view(capsys, monkeypatch):
                         note="live: pick a stage")
     assert calls == [(3, True)] and "live: pick a stage" in capsys.readouterr().out
 
+
 def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
     from pfrlib.config.train_config import TrainConfig
     from pfrlib.io import write_json

@@ -96,6 +96,8 @@ def test_a_config_saved_before_the_baselines_still_equals_its_preset(preset):
     (["--method", "curriculum", "--curriculum-start", "-1"], "curriculum_start"),
     (["--method", "curriculum", "--curriculum-lambda", "inf"], "curriculum_lambda"),
 ])
+
+
 def test_bad_baseline_hyperparameters_are_rejected_naming_the_field(tmp_path, capsys, args, field):
     out = tmp_path / "bad"
     assert main(["--preset", "cpu", "--out", str(out), "--no-progress", *args]) == 2

@@ -18,6 +18,7 @@ def test_linear_decay_schedule():
     c = TranslationConfig.preset("cpu", translation_iterations=10, translation_decay_start=0.5)
     assert [c.decay_factor(i) for i in (0, 5, 7, 10)] == pytest.approx([1.0, 1.0, 0.6, 0.0])
 
+
 def test_bad_hyper_parameters_are_named(tmp_path):
     for field, value in (("translation_lr", -1.0), ("gen_filters", 0), ("pool_size", -1),
                          ("lambda_cycle", float("nan")), ("translation_decay_start", 2.0),

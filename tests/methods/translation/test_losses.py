@@ -18,6 +18,7 @@ def test_lsgan_terms_by_hand():
     # mean((0-1)^2, (2-1)^2)
     assert L.lsgan_generator(d_fake).item() == pytest.approx(1.0)
 
+
 def test_cycle_and_identity_are_mean_absolute_errors():
     x = torch.zeros(1, 3, 2, 2)
     rec = torch.zeros(1, 3, 2, 2)
@@ -27,11 +28,13 @@ def test_cycle_and_identity_are_mean_absolute_errors():
     assert L.identity_loss(x, rec).item() == pytest.approx(3.0 / 12)
     assert L.dlow_cycle(x, rec).item() == pytest.approx(3.0 / 12)
 
+
 def test_semantic_consistency_is_cross_entropy_with_ignore():
     logits = torch.zeros(1, 2, 1, 2)
     logits[0, 1, 0, 0] = math.log(3.0)  # pixel 0: p = (1/4, 3/4)
     labels = torch.tensor([[[1, 255]]])  # pixel 1 ignored
     assert L.semantic_consistency(logits, labels).item() == pytest.approx(math.log(4 / 3), rel=1e-6)
+
 
 def test_dlow_weighting_by_z():
     ones, zeros = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
@@ -48,6 +51,7 @@ def test_dlow_weighting_by_z():
     # image 0: real term 0, fake term 0; image 1: real 1, fake 1 -> 1/2 * mean(0.5 * 0, 0.5 * 2)
     assert L.dlow_discriminator(d_s, d_t, torch.tensor([0.5, 0.5])).item() == pytest.approx(0.25)
 
+
 def test_domainness_weight_by_hand():
     z = torch.tensor([0.0, 0.36, 1.0])
     assert L.domainness_weight(z).tolist() == pytest.approx([1.0, 0.8, 0.0])  # sqrt(1 - z), the default
@@ -55,6 +59,7 @@ def test_domainness_weight_by_hand():
     assert L.domainness_weight(z, "none").tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="dlow_adv_weighting"):
         L.domainness_weight(z, "sqrt")
+
 
 def test_ema_update_and_consistency():
     student, teacher = torch.nn.BatchNorm1d(1), torch.nn.BatchNorm1d(1)

@@ -21,6 +21,7 @@ def test_networks_have_cyclegans_published_sizes():
     with pytest.raises(ValueError, match="divisible by 4"):
         ResnetGenerator(8, 1)(torch.randn(1, 3, 30, 64))
 
+
 def test_conditional_norm_starts_as_instance_norm_and_follows_z():
     torch.manual_seed(0)
     g = ResnetGenerator(8, 1, norm="conditional")
