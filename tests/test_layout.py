@@ -514,10 +514,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver runs notebooks; tested with them",
     # config
     "pfrlib.config": "tests/config/test_train_config.py: the package's method lists (METHODS, ALL_METHODS) are read through TrainConfig",
-    "pfrlib.config.command_line": "tests/config/test_train_config.py: every field as an --option, tested beside the fields it maps",
-    "pfrlib.config.presets": "tests/config/test_train_config.py: the cpu and paper presets, through TrainConfig.preset",
     "pfrlib.config.sections": "tests/config/test_train_config.py: the sections, through the TrainConfig that composes them",
-    "pfrlib.config.validation": "tests/config/test_train_config.py: the checks of TrainConfig.validate",
     # data
     "pfrlib.data.cityscapes_results": "tests/evaluation/test_evaluate.py: the benchmark-format predictions of --save-results, scored by the official evaluator",
     "pfrlib.data.convert_labels": "tests/data/test_folder.py: the converter is the folder dataset's answer to Cityscapes label ids (also tests/data/test_releases.py)",
