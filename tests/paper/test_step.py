@@ -1,4 +1,5 @@
-"""pfrlib.paper.step and pfrlib.paper.optim: one iteration of Eq. (6), AdaptSegNet's SGD listing, GPU options on CPU.
+"""pfrlib.paper.step: one iteration of Eq. (6), and the GPU options on CPU (the optimiser and
+AdaptSegNet's SGD listing: tests/paper/test_optim.py).
 
 The reference iteration below writes one whole training step out in a single function (Eq. 1-6
 inline, the discriminators after); the step functions must reproduce it bit for bit on CPU.
@@ -6,7 +7,6 @@ inline, the discriminators after); the step functions must reproduce it bit for 
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 import torch
@@ -14,9 +14,7 @@ import torch.nn.functional as F
 
 from pfrlib.data.labels import IGNORE_INDEX
 from pfrlib.paper import losses
-from pfrlib import models
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.paper.optim import RepeatedSGD, adaptsegnet_repeats, build_optimizer
 from pfrlib.engine.watchdog import FiniteCheck
 from pfrlib.paper.step import NetworkStep, StepExtras, network_step
 from pfrlib.engine.trainer import Trainer
@@ -208,103 +206,6 @@ def test_finite_check_records_the_first_failure_without_raising():
     fc.update({"seg": torch.tensor(float("inf")), "pfr": torch.tensor(1.0)}, 3)
     it, bad, values = fc.first_failure()
     assert it == 2 and "pfr" in bad and "seg" not in bad and values["seg"] == 1.0
-
-
-# --------------------------------------------------------------------------- AdaptSegNet's SGD listing
-def test_adaptsegnet_listing_counts_on_the_multi_level_deeplab():
-    net = models.build_model("deeplabv2_r101", 19, multi_level=True)
-    reps = adaptsegnet_repeats(net.backbone_modules())
-    names = {id(p): n for n, p in net.named_parameters()}
-    by_name = {names[id(p)]: r for p, r in reps.items()}
-    assert by_name["conv1.weight"] == 1
-    for n, r in by_name.items():
-        if n == "conv1.weight":
-            continue
-        expected = 4 if ".downsample." in n else 3
-        assert r == expected, (n, r)
-    assert sum(1 for n in by_name if ".downsample." in n) == 4
-    # AdaptSegNet lists 330 tensors for the 120 trainable ones (104 backbone + 16 head tensors)
-    heads = [p for m in net.head_modules() for p in m.parameters()]
-    assert len(by_name) + len(heads) == 120
-    assert sum(by_name.values()) + len(heads) == 330
-    # branches 3-4 of each ASPP head are never summed: not trained (DDP needs every trainable
-    # parameter to get a gradient), but still in the state_dict for AdaptSegNet checkpoints
-    used = [p for m in net.head_modules() for p in m.parameters() if p.requires_grad]
-    assert len(used) == 8 and "layer6.conv2d_list.3.weight" in net.state_dict()
-
-
-def _sgd_loop(params, grads, repeats, lr, m, wd, bufs):
-    """The independent reference: the SGD update applied r times in a row, one momentum buffer."""
-    out = []
-    for p, g, r, i in zip(params, grads, repeats, range(len(params))):
-        p = p.clone()
-        for _ in range(r):
-            d = g + wd * p
-            bufs[i] = d.clone() if bufs[i] is None else m * bufs[i] + d
-            p = p - lr * bufs[i]
-        out.append(p)
-    return out
-
-
-def test_repeated_sgd_matches_an_independent_loop_on_deeplab():
-    torch.manual_seed(0)
-    net = models.build_model("deeplabv2_r101", 5, multi_level=True, layers=(2, 1, 1, 1))
-    cfg = TrainConfig.preset("paper").optim
-    opt = build_optimizer(net, cfg)
-    assert isinstance(opt, RepeatedSGD)
-    backbone, heads = opt.param_groups
-    assert heads["lr"] == pytest.approx(10 * backbone["lr"]) and set(heads["repeats"]) == {1}
-    assert set(backbone["repeats"]) == {1, 3, 4}
-    params = [p for g in opt.param_groups for p in g["params"]]
-    repeats = [r for g in opt.param_groups for r in g["repeats"]]
-    lrs = [g["lr"] for g in opt.param_groups for _ in g["params"]]
-    bufs = [None] * len(params)
-    x = torch.randn(1, 3, 33, 33)
-    for _ in range(2):  # two steps: the second one reuses the momentum buffers
-        before = [p.detach().clone() for p in params]
-        opt.zero_grad()
-        out = net(x)
-        (out.logits.square().mean() + out.aux_logits.square().mean()).backward()
-        grads = [p.grad.clone() for p in params]
-        expected = []
-        for i, (b, g, r, lr) in enumerate(zip(before, grads, repeats, lrs)):
-            sub = [bufs[i]]
-            expected.append(_sgd_loop([b], [g], [r], lr, cfg.momentum, cfg.weight_decay, sub)[0])
-            bufs[i] = sub[0]
-        opt.step()
-        for p, e in zip(params, expected):
-            torch.testing.assert_close(p.detach(), e, rtol=1e-6, atol=1e-9)
-
-
-def test_unique_listing_is_torch_sgd_and_differs_from_adaptsegnet():
-    torch.manual_seed(0)
-    net_a = models.build_model("deeplabv2_r101", 5, multi_level=False, layers=(1, 1, 1, 1))
-    net_u = copy.deepcopy(net_a)
-    cfg = TrainConfig.preset("paper").optim
-    opt_a = build_optimizer(net_a, cfg)
-    opt_u = build_optimizer(net_u, TrainConfig.preset("paper", param_listing="unique").optim)
-    assert type(opt_u) is torch.optim.SGD
-    x = torch.randn(1, 3, 33, 33)
-    for net, opt in ((net_a, opt_a), (net_u, opt_u)):
-        net(x).logits.square().mean().backward()
-        opt.step()
-    conv = "layer1.0.conv1.weight"
-    pa, pu, p0 = (dict(n.named_parameters())[conv] for n in (net_a, net_u, net_a))
-    assert not torch.equal(pa, pu)
-    assert torch.equal(dict(net_a.named_parameters())["layer6.conv2d_list.0.bias"],
-                       dict(net_u.named_parameters())["layer6.conv2d_list.0.bias"])  # heads: once in both
-
-
-@pytest.mark.parametrize("listing", ["adaptsegnet", "unique"])
-def test_paper_preset_trains_with_either_listing(tmp_path, listing):
-    cfg = TrainConfig.preset(
-        "paper", method="pfr_adv", source="synth:source", target="synth:target", source_val="synth:source",
-        target_val="synth:target", synth_size=(48, 64), source_size=(48, 64), target_size=(48, 64),
-        eval_size=(48, 64), iterations=2, synth_train_length=4, synth_val_length=2, device="cpu", num_workers=0,
-        model_kwargs={"layers": [1, 1, 1, 1]}, progress=False, out=str(tmp_path / listing), param_listing=listing)
-    tr = Trainer(cfg, prepare_output=False)
-    terms = tr.step()
-    assert torch.isfinite(terms["total"])
 
 
 # --------------------------------------------------------------------------- GPU options, on CPU
