@@ -173,12 +173,13 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     env = dict(os.environ, PFR_SMOKE="1", PFR_LIVE="0")
     env.setdefault("OMP_NUM_THREADS", "1")
     # the kernel talks over socket files in the scratch folder (no TCP port, no "running over TCP" warning)
-    km = KernelManager(kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"), transport="ipc",
+    km = AsyncKernelManager(kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"), transport="ipc",
                        ip=str(workdir.parent / "kernel"))
     client = NotebookClient(nb, km=km, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=False,
                             resources={"metadata": {"path": str(workdir)}}, iopub_timeout=10)
@@ -219,22 +220,28 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
         problems.append(f"the notebook could not be run: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
     finally:
         if km.has_kernel:  # a kernel that did not stop when asked
-            km.shutdown_kernel(now=True)
+            run_sync(km.shutdown_kernel)(now=True)
     return ran, problems, solution_trouble
 
 
-def _recover(client, wait: int = 15) -> bool:
-    """Interrupt a hanging cell; whether the kernel answers again within ``wait`` seconds."""
-    from nbclient.exceptions import CellTimeoutError
+def _recover(client, wait: float = 15) -> bool:
+    """Interrupt a hanging cell; whether the kernel answers again within ``wait`` seconds (a
+    ``pass`` sent straight to the kernel, outside the notebook, so no cell gets its outputs)."""
+    from queue import Empty
+
+    from jupyter_core.utils import run_sync
 
     try:
-        client.km.interrupt_kernel()
-        probe = nbformat.v4.new_code_cell("pass")
-        client.timeout = wait
-        client.execute_cell(probe, -1)
-        return True
-    except (CellTimeoutError, RuntimeError):
-        return False
+        run_sync(client.km.interrupt_kernel)()
+        msg_id = client.kc.execute("pass", store_history=False)
+        until = time.monotonic() + wait
+        while (left := until - time.monotonic()) > 0:
+            reply = run_sync(client.kc.get_shell_msg)(timeout=left)
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
+    except (Empty, TimeoutError, RuntimeError):
+        pass
+    return False
 
 
 def grade_submission(sub: Submission, grading: Path, cell_timeout: float = 60, timeout: float = 300) -> Graded:
@@ -271,7 +278,8 @@ def grade_submission(sub: Submission, grading: Path, cell_timeout: float = 60, t
             error = _error_line(run.cells[tests[gid]].get("outputs", []))
             if error:
                 reason = (error.split(": ", 1)[1] if error.startswith("AssertionError: ")  # the verdict line
-                          else f"its test cell raised {error}") + (f"; {trouble[r.number]}" if r.number in trouble else "")
+                          else f"its test cell raised {error}")
+                reason = f"{trouble[r.number]}, then {reason}" if r.number in trouble else reason
         r.reason = reason or ""
         r.points = 0 if reason else r.max_points
     graded.seconds = time.monotonic() - started
