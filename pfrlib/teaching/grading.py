@@ -117,18 +117,21 @@ def _max_points(grading_nb) -> list[ExerciseResult]:
 def _prepare(grading_nb, submitted) -> tuple[nbformat.NotebookNode, dict[str, str], list[str], dict[int, int]]:
     """The notebook to run: the submission with its locked cells replaced by the grading copy's.
 
-    Returns it, the problem per grade_id (deleted, edited), general problem lines, and for each
-    executed code cell index the exercise whose solution it is (to name a hang or an error)."""
+    Returns it, the problem per grade_id (deleted, edited), general problem lines, for each cell
+    index whose solution cell it is (to name a hang or an error), and each cell's number in the
+    submission, counted from 1 as a student counts from the top."""
     source = {m["grade_id"]: c for c in grading_nb.cells if (m := _nbgrader(c)).get("grade_id")}
     seen: dict[str, int] = {}
     broken: dict[str, str] = {}
     problems: list[str] = []
     run = nbformat.v4.new_notebook(metadata=grading_nb.metadata)
     owner: dict[int, int] = {}
-    for cell in submitted.cells:
+    number: list[int] = []
+    for position, cell in enumerate(submitted.cells, 1):
         gid = _nbgrader(cell).get("grade_id")
         if gid not in source:
             run.cells.append(cell)
+            number.append(position)
             continue
         seen[gid] = seen.get(gid, 0) + 1
         original = source[gid]
@@ -147,6 +150,7 @@ def _prepare(grading_nb, submitted) -> tuple[nbformat.NotebookNode, dict[str, st
         elif _nbgrader(original).get("solution"):
             owner[len(run.cells)] = int(gid[len("exercise"):])
         run.cells.append(cell)
+        number.append(position)
     for gid in source:
         if gid not in seen:
             what = "its solution cell" if _nbgrader(source[gid]).get("solution") else "its test cell"
@@ -154,7 +158,7 @@ def _prepare(grading_nb, submitted) -> tuple[nbformat.NotebookNode, dict[str, st
                 problems.append("the parameters cell was deleted")
             else:
                 broken.setdefault(gid, f"{what} was deleted (or its nbgrader metadata removed), so it was not graded")
-    return run, broken, problems, owner
+    return run, broken, problems, owner, number
 
 
 def _error_line(outputs) -> Optional[str]:
@@ -167,7 +171,8 @@ def _error_line(outputs) -> Optional[str]:
     return None
 
 
-def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int, int]) -> tuple[set[int], list[str], dict[int, str]]:
+def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int, int],
+         number: list[int]) -> tuple[set[int], list[str], dict[int, str]]:
     """Execute ``nb`` in place in a new kernel; returns the indices of the cells that ran to their
     end, problem lines, and per exercise the hang or error of its solution cell."""
     from nbclient import NotebookClient
@@ -194,13 +199,13 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
                     continue
                 left = deadline - time.monotonic()
                 if left <= 1:
-                    problems.append(f"the notebook ran past its time limit ({timeout:g} s): cells from {index} on did not run")
+                    problems.append(f"the notebook ran past its time limit ({timeout:g} s): cells from cell {number[index]} on did not run")
                     break
                 client.timeout = int(max(1, min(cell_timeout, left)))
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    line = f"cell {index} ran past the time limit ({client.timeout} s) and was stopped"
+                    line = f"cell {number[index]} ran past the time limit ({client.timeout} s) and was stopped"
                     problems.append(line)
                     if index in owner:
                         solution_trouble[owner[index]] = f"its solution cell ran past the time limit ({client.timeout} s)"
@@ -213,7 +218,7 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
                 if error and index in owner:
                     solution_trouble[owner[index]] = f"its solution cell raised {error}"
                 elif error and not _nbgrader(cell).get("grade"):
-                    problems.append(f"cell {index} raised {error}")
+                    problems.append(f"cell {number[index]} raised {error}")
     except DeadKernelError:
         problems.append("the kernel died (the notebook exited or ran out of memory); later cells did not run")
     except Exception as err:  # a kernel that cannot start, a broken cell: never the whole run
@@ -257,14 +262,14 @@ def grade_submission(sub: Submission, grading: Path, cell_timeout: float = 60, t
             r.reason = "the notebook could not be read"
         graded.problems.append(f"the file is not a notebook that can be read ({type(err).__name__})")
         return graded
-    run, broken, graded.problems, owner = _prepare(grading_nb, submitted)
+    run, broken, graded.problems, owner, number = _prepare(grading_nb, submitted)
     scratch = Path(tempfile.mkdtemp(prefix="pfr-grade-"))
     try:
         for name in SHARED_READ_ONLY:
             if (_ROOT / name).is_dir():
                 (scratch / name).symlink_to(_ROOT / name, target_is_directory=True)
         (scratch / "work").mkdir()
-        ran, problems, trouble = _run(run, scratch / "work", cell_timeout, timeout, owner)
+        ran, problems, trouble = _run(run, scratch / "work", cell_timeout, timeout, owner, number)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     graded.problems += problems
@@ -299,7 +304,8 @@ def feedback_text(graded: Graded) -> str:
         reason = (r.reason or "passes its tests").replace("|", "\\|")
         lines.append(f"| {r.number} | {r.points} | {r.max_points} | {reason} |")
     if graded.problems:
-        lines += ["", "Also:", ""] + [f"- {p}" for p in graded.problems]
+        lines += ["", "Also (cells counted from the top of your notebook, the first is 1):", ""]
+        lines += [f"- {p}" for p in graded.problems]
     return "\n".join(lines) + "\n"
 
 
