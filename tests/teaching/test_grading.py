@@ -218,3 +218,14 @@ def test_make_grade_runs_this_module_in_smoke_mode():
     makefile = (ROOT / "Makefile").read_text()
     assert '-m pfrlib.teaching.grading "$(SUBMISSIONS)" --grading grading' in makefile
     assert "PFR_SMOKE=1" in G.__doc__ and 'PFR_SMOKE="1"' in Path(G.__file__).read_text()
+
+
+def test_the_docs_give_the_commands_the_makefile_runs():
+    docs = (ROOT / "docs" / "teaching.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for command, target in (("make assignments", "assignments:"), ("make grade SUBMISSIONS=", "grade:")):
+        assert command in docs, command
+        assert f"\n{target} setup\n" in makefile, target
+    for variable in ("CELL_TIMEOUT", "TIMEOUT"):
+        assert f"{variable} ?=" in makefile and variable in docs
+    assert "`student, notebook,\nexercise, points, max_points`" in docs or "student, notebook, exercise, points, max_points" in docs
