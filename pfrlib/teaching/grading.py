@@ -37,9 +37,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Optional
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from pfrlib.teaching.assignments import checksum, release_source
 
@@ -175,12 +180,6 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
          number: list[int]) -> tuple[set[int], list[str], dict[int, str]]:
     """Execute ``nb`` in place in a new kernel; returns the indices of the cells that ran to their
     end, problem lines, and per exercise the hang or error of its solution cell."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
     env = dict(os.environ, PFR_SMOKE="1", PFR_LIVE="0")
     env.setdefault("OMP_NUM_THREADS", "1")
     # the kernel talks over socket files in the scratch folder (no TCP port, no "running over TCP" warning)
@@ -232,10 +231,6 @@ def _run(nb, workdir: Path, cell_timeout: float, timeout: float, owner: dict[int
 def _recover(client, wait: float = 15) -> bool:
     """Interrupt a hanging cell; whether the kernel answers again within ``wait`` seconds (a
     ``pass`` sent straight to the kernel, outside the notebook, so no cell gets its outputs)."""
-    from queue import Empty
-
-    from jupyter_core.utils import run_sync
-
     try:
         run_sync(client.km.interrupt_kernel)()
         msg_id = client.kc.execute("pass", store_history=False)
