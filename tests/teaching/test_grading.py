@@ -97,60 +97,42 @@ def feedback(subs: Path, student: str) -> str:
 
 
 @pytest.mark.slow
-def test_solutions_get_full_marks_and_release_copies_zero(class01):
-    subs, _ = class01
+def test_a_class_is_graded_exercise_by_exercise(class01):
+    """One test, so that pytest-xdist grades the class once (a module fixture runs once per worker)."""
+    subs, nb = class01
     marks = rows(subs)
+    assert len(marks) == 6  # every submission has its rows, whatever the others did
+    # the solutions get full marks; the untouched release copy gets zero
     assert marks[("full", NB01.stem)] == [2, 1, 2]
+    assert "Score: 5 / 5" in feedback(subs, "full")
     assert marks[("untouched", NB01.stem)] == [0, 0, 0]
     assert "not answered yet" in feedback(subs, "untouched")
-    assert "Score: 5 / 5" in feedback(subs, "full")
-
-
-@pytest.mark.slow
-def test_one_wrong_answer_loses_exactly_its_points_and_another_spelling_passes(class01):
-    subs, _ = class01
-    assert rows(subs)[("wrong", NB01.stem)] == [2, 0, 2]
+    # one wrong answer loses exactly its points; a right answer spelled another way passes
+    assert marks[("wrong", NB01.stem)] == [2, 0, 2]
     text = feedback(subs, "wrong")
     assert "| 2 | 0 | 1 | ✘ stage with the largest across/within ratio: not yet" in text
     assert "parameters cell was edited" in text
-
-
-@pytest.mark.slow
-def test_a_hanging_and_a_raising_submission_lose_only_what_hangs(class01):
-    subs, _ = class01
-    assert rows(subs)[("hang", NB01.stem)] == [0, 1, 2]
+    # a hanging solution loses its exercise only; a cell that raises is named
+    assert marks[("hang", NB01.stem)] == [0, 1, 2]
     text = feedback(subs, "hang")
     assert "| 1 | 0 | 2 |" in text and "ran past the time limit (25 s)" in text
     assert "cell 4 raised RuntimeError: my own experiment" in text  # counted from 1, as in the notebook
-
-
-@pytest.mark.slow
-def test_deleted_and_edited_test_cells_score_zero_with_a_reason(class01):
-    subs, _ = class01
-    assert rows(subs)[("cut", NB01.stem)] == [2, 0, 0]
+    # a deleted and an edited test cell score zero, each with its reason
+    assert marks[("cut", NB01.stem)] == [2, 0, 0]
     text = feedback(subs, "cut")
     assert "| 2 | 0 | 1 | its test cell was deleted" in text
     assert "| 3 | 0 | 2 | its test cell (locked) was edited" in text
-
-
-@pytest.mark.slow
-def test_an_unreadable_file_scores_zero_and_nobody_else_is_touched(class01):
-    subs, _ = class01
-    assert rows(subs)[("broken", NB01.stem)] == [0, 0, 0]
+    # an unreadable file scores zero
+    assert marks[("broken", NB01.stem)] == [0, 0, 0]
     assert "not a notebook that can be read" in feedback(subs, "broken")
-    assert len(rows(subs)) == 6
-
-
-@pytest.mark.slow
-def test_feedback_never_contains_a_solution(class01):
-    subs, nb = class01
+    # no feedback quotes a solution or a hidden test
     from test_assignments import _solution_lines
 
     secret = _solution_lines(nb)
     assert secret
     for path in subs.glob("*/*.feedback.md"):
         text = path.read_text()
-        assert not [s for s in secret if s in text], path
+        assert not [line for line in secret if line in text], path
         assert A.BEGIN_HIDDEN not in text and "graded(" not in text
 
 
