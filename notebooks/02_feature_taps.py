@@ -64,7 +64,7 @@ from pfrlib import models
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 from pfrlib.teaching.nbtools import announce, load_or_train, show_table
 from pfrlib.teaching.nbparams import live_frontend, save_metrics
 from pfrlib.viz.features import stage_maps
