@@ -9,7 +9,7 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student assignments grade tensorboard clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student assignments grade tensorboard site clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -24,6 +24,7 @@ help:
 	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
 	@echo "make assignments  release copies for students (assignments/) and grading copies (grading/), nbgrader format"
 	@echo "make grade SUBMISSIONS=DIR   grade DIR/<student>/<notebook>.ipynb: DIR/grades.csv and a feedback file each"
+	@echo "make site       build the course site (notebooks as executed, docs, search) into site/_build/html/, offline"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
 setup: $(STAMP)
@@ -81,14 +82,20 @@ SWEEP_ARGS ?=
 sweep: setup
 	$(PY) -m pfrlib.sweep $(SPEC) --launcher $(LAUNCHER) $(SWEEP_ARGS)
 
-# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/tensorboard.py).
+# Every run writes TensorBoard events to runs/<run>/tensorboard/ (pfrlib/engine/tensorboard.py).
 TB_PORT ?= 6006
 tensorboard: setup
 	$(VENV)/bin/tensorboard --logdir $(RUNS) --port $(TB_PORT)
 
 # Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
 student: setup
-	$(PY) -m pfrlib.student --out student
+	$(PY) -m pfrlib.teaching.student --out student
+
+# The course site: every executed notebook as a page with its committed outputs (never re-run),
+# docs/ and the README as pages, a search box, the notebooks and student copies to download.
+# Offline: theme, MathJax and search come from installed packages (site/build_site.py, site/conf.py).
+site: setup
+	$(PY) site/build_site.py
 
 # Assignments (pfrlib/teaching/assignments.py): release copies, what students open and autosave, into
 # assignments/ (ignored; no jupytext pairing), and grading copies with solutions and hidden tests

@@ -33,7 +33,7 @@ numbers from ``pfrlib/reference/table1.csv``, and the ``--markdown`` files of ``
 Table-1 figures of ``docs/results.md`` (:data:`DOC_FIGURES`) from the same files.
 
 Each run trains what ``python -m pfrlib.train --preset cpu --method M --seed S`` would, in
-``OUT/method=M_seed=S``, launched by :mod:`pfrlib.launch` (like every sweep): the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
+``OUT/method=M_seed=S``, launched by :mod:`pfrlib.launch.launcher` (like every sweep): the layout of the shipped sweep ``sweeps/ablation.yaml`` (``python -m pfrlib.sweep``): either
 reuses the other's finished runs (``--table1``: nine methods in ``runs/table1``, the layout of
 ``sweeps/table1.yaml``). A run whose ``final.json`` exists and whose saved
 ``config.json`` is what this command would train is reused, an interrupted one resumed
@@ -63,15 +63,15 @@ TABLE1_METHODS = methods.names("ladder") + methods.names("baseline") + methods.n
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:
     """The sweep's run name for the grid (method, seed): ``method=M_seed=S``."""
-    from pfrlib.sweep_spec import run_name
+    from pfrlib.launch.sweep_spec import run_name
 
     return out / run_name({"method": method, "seed": seed})
 
 
 def _job(method: str, seed: int, out: Path, extra: list[str], threads: int | None):
     """One run: ``python -m pfrlib.train --preset cpu --method M --seed S [extra]`` in the sweep's layout."""
-    from pfrlib.cli import config_from_argv
-    from pfrlib.launch import Job
+    from pfrlib.config.command_line import config_from_argv
+    from pfrlib.launch.job import Job
 
     config = config_from_argv(["--preset", "cpu", "--method", method, "--seed", str(seed), *extra])
     run_dir = _run_dir(out, method, seed)
@@ -82,7 +82,7 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
     """Train the unfinished runs through the launcher (``force``: all of them); every run's
     ``final.json``, with ``process_wall_s`` (the training process's wall time, kept in
     ``process_wall.json``) for the runs trained now or before."""
-    from pfrlib.launch import LocalBackend, launch
+    from pfrlib.launch.launcher import LocalBackend, launch
 
     outcomes = launch(jobs, LocalBackend(jobs=parallel), retrain=force,
                       report=lambda line: print(line, file=sys.stderr, flush=True))
@@ -102,8 +102,8 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
 
 def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
     """Markdown table and a JSON summary from ``{method: [final.json, ...]}``: the summary's rows are
-    :func:`pfrlib.results_files.summarize_runs` (the schema the notebooks read)."""
-    from pfrlib.results_files import summarize_runs
+    :func:`pfrlib.evaluation.results_files.summarize_runs` (the schema the notebooks read)."""
+    from pfrlib.evaluation.results_files import summarize_runs
 
     summary = summarize_runs(results)
     lines = ["| method | target mIoU (mean +- std) | per seed | source mIoU | gap closed | wall time per run (s) |",
@@ -129,7 +129,7 @@ def merge_summary(saved: dict, new: dict, where: str = "the saved summary") -> d
     if len({tuple(v) for v in seeds.values()}) > 1:
         raise ValueError(f"{where}: rows of different seeds cannot be merged: "
                          + ", ".join(f"{m} {v}" for m, v in seeds.items()))
-    from pfrlib.results_files import results_ladder
+    from pfrlib.evaluation.results_files import results_ladder
 
     order = [m for m in TABLE1_METHODS if m in merged] + [m for m in merged if m not in TABLE1_METHODS]
     merged = {m: dict(merged[m]) for m in order}
@@ -316,7 +316,8 @@ def draw_figures(root: Path = ROOT) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from pfrlib.viz import plot_iou_heatmap, save_figure
+    from pfrlib.viz.results import plot_iou_heatmap
+    from pfrlib.viz.figure import save_figure
 
     written = []
     for figure, (source, seeds) in DOC_FIGURES.items():

@@ -173,7 +173,7 @@ def _time(fn: Callable[[], object]) -> float:
 
 def measure_decoders(paths: Sequence[Path], repeats: int) -> dict:
     """Median CPU ms per frame of each decoder (interleaved, one thread) and whether the pixels agree."""
-    from pfrlib.data import read_image
+    from pfrlib.data.readers import read_image
 
     decoders: dict[str, Callable[[Path], np.ndarray]] = {"PIL": decode_pil}
     tv = decode_torchvision()
@@ -205,7 +205,7 @@ def paper_transform(size: tuple[int, int], hflip: bool):
 
 def open_loaders(gta5_root: Path, cs_root: Path, hflip: bool) -> dict:
     """``{name: dataset}``: GTA5 source (with labels) and Cityscapes target (no labels), paper transforms."""
-    from pfrlib.data import from_spec
+    from pfrlib.data.spec import from_spec
 
     return {
         "source: GTA5 -> 1280x720": from_spec(f"gta5:{gta5_root}", split="train",
@@ -232,7 +232,7 @@ def measure_stages(ds, items: int) -> dict:
     """
     import warnings
 
-    from pfrlib.data import read_image
+    from pfrlib.data.readers import read_image
 
     def to_tensors(image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """What the dataset hands its transform: uint8 3 x H x W and int64 H x W."""

@@ -19,6 +19,8 @@
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
 # DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), STEP_ARGS, DATA_PIPELINE (1).
+# Without PYTHON, the first Python that runs and imports torch is used (else the first that can
+# create a venv): a version manager's shim that cannot run is passed over.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,12 +36,40 @@ START=$SECONDS
 log() { echo "[gpu_check $((SECONDS - START)) s] $*" >&2; }
 
 # ------------------------------------------------------------------ 1. environment
-if [ -z "${PYTHON:-}" ]; then
-    for cand in python3.12 python3.11 python3 python; do
-        if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
+# The Python: PYTHON if set, else the first of python3.12, python3.11, python3, python that runs
+# and imports torch and torchvision, else the first that runs and can create a venv. A name that
+# is on PATH but does not run (a version manager's shim for a version it has not installed) is
+# passed over, with the reason in the error line if nothing fits.
+CANDIDATES=(python3.12 python3.11 python3 python)
+tried=()
+works() {  # works NAME CODE WHY: NAME is on PATH, runs, and runs CODE; else the reason goes to $tried
+    if ! command -v "$1" >/dev/null 2>&1; then tried+=("$1: not found"); return 1; fi
+    if ! "$1" -c 'import sys' >/dev/null 2>&1; then tried+=("$1: does not run"); return 1; fi
+    if ! "$1" -c "$2" >/dev/null 2>&1; then tried+=("$1: $3"); return 1; fi
+}
+if [ -n "${PYTHON:-}" ]; then
+    if ! "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
+        echo "gpu_check: PYTHON=$PYTHON does not run; expected a Python 3 interpreter (or leave PYTHON unset)" >&2
+        exit 1
+    fi
+else
+    for cand in "${CANDIDATES[@]}"; do
+        if works "$cand" 'import torch, torchvision' "no torch"; then PYTHON=$cand; break; fi
     done
+    if [ -z "${PYTHON:-}" ]; then
+        for cand in "${CANDIDATES[@]}"; do
+            if works "$cand" 'import venv, ensurepip' "cannot create a venv"; then PYTHON=$cand; break; fi
+        done
+    fi
+    if [ -z "${PYTHON:-}" ]; then
+        reasons=""
+        for r in "${tried[@]}"; do  # each reason once (both passes try every name)
+            case "; $reasons; " in *"; $r; "*) ;; *) reasons=${reasons:+$reasons; }$r ;; esac
+        done
+        echo "gpu_check: no Python that runs and imports torch or can create a venv (${reasons:-none tried}); set PYTHON to one" >&2
+        exit 1
+    fi
 fi
-: "${PYTHON:?no python found (set PYTHON)}"
 
 pin() {  # the requirements.txt line of a package (its pinned version), or the bare name
     grep -iE "^$1==" requirements.txt || echo "$1"

@@ -22,8 +22,8 @@ the child's resident-set high-water mark, ``VmHWM`` from ``/proc/self/status`` (
 counts: the Python interpreter, torch's libraries, weights, activations, optimiser state); on
 CUDA it is ``torch.cuda.max_memory_allocated`` (tensors only). Python-level tools such as
 ``tracemalloc`` do not see torch's allocations and are not used. Segmentation stages run
-``pfrlib.train.Trainer.step`` on SynthStreets images; translation stages run
-``pfrlib.translation.translator.Translator.step`` on random images of the same size (memory and
+``pfrlib.engine.trainer.Trainer.step`` on SynthStreets images; translation stages run
+``pfrlib.methods.translation.translator.Translator.step`` on random images of the same size (memory and
 time do not depend on the pixel values). Stage 2 of CyCADA and DLOW trains ``adaptsegnet`` on the
 translated set: the same computation as the ``adaptsegnet`` row, so that row's measurement is
 reused (``measured_as``); TGCF-DA's stage 2 is the mean teacher (student + EMA teacher).
@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pfrlib import methods  # noqa: E402 (after the path)
-from pfrlib.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS, TranslationConfig  # noqa: E402
+from pfrlib.methods.translation.config import DEFAULT_STAGE2, TRANSLATION_METHODS, TranslationConfig  # noqa: E402
 
 PAPER = TranslationConfig.preset("paper")
 
@@ -70,8 +70,8 @@ def _status_mib(key: str) -> float:
 def _child(spec: dict) -> dict:
     import torch
 
-    from pfrlib.config import TrainConfig
-    from pfrlib.train import Trainer
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.engine.trainer import Trainer
 
     torch.set_num_threads(spec["threads"])
     baseline = _status_mib("VmHWM")
@@ -84,12 +84,11 @@ def _child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if spec["stage"] == "segmentation":
             if spec["method"] == "mean_teacher":  # TGCF-DA's stage 2: adaptsegnet without adversary + teacher
-                from pfrlib.translation.mean_teacher import mean_teacher_trainer
+                from pfrlib.engine.two_stage.mean_teacher import MeanTeacherTrainer
 
                 mt = seg.replace(method="adaptsegnet", lambda_adv=0.0, lambda_adv_aux=0.0, out=tmp)
                 t = seg.translation
-                trainer = mean_teacher_trainer(Trainer)(mt, t.mean_teacher_alpha, t.mean_teacher_noise,
-                                                        t.lambda_consistency)
+                trainer = MeanTeacherTrainer(mt, t.mean_teacher_alpha, t.mean_teacher_noise, t.lambda_consistency)
             else:
                 trainer = Trainer(seg.replace(method=spec["method"], out=tmp), prepare_output=False)
             step = trainer.step
@@ -102,7 +101,7 @@ def _child(spec: dict) -> dict:
             device = trainer.device
         else:
             from pfrlib import models
-            from pfrlib.translation.translator import Translator
+            from pfrlib.methods.translation.translator import Translator
 
             device = torch.device(spec["device"])
             tcfg = seg.translation

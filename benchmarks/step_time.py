@@ -12,7 +12,7 @@ peak resident set size on CPU, ``torch.cuda.max_memory_allocated`` on GPU), one 
 the same invocation; the PFR overhead is ``pfr_adv`` step / ``adaptsegnet`` step from this same
 run. Step time is the median over ``--steps`` training iterations (``Trainer.step``: data,
 forwards, losses, backward, optimiser and discriminator steps) after ``--warmup`` iterations.
-Evaluation throughput is input megapixels per second of ``pfrlib.evaluate.evaluate_model``
+Evaluation throughput is input megapixels per second of ``pfrlib.evaluation.evaluate.evaluate_model``
 (forward, upsampling to the label size, argmax, confusion matrix).
 
 With ``--device cuda`` (or ``--flops`` / ``--profile`` on any device) each child also runs, after
@@ -147,9 +147,9 @@ def _child(spec: dict) -> dict:
     """Measure one (model, method) in this process; returns a JSON-able dict."""
     import torch
 
-    from pfrlib.config import TrainConfig
-    from pfrlib.evaluate import evaluate_model
-    from pfrlib.train import Trainer
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.engine.scoring import evaluate_model
+    from pfrlib.engine.trainer import Trainer
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
@@ -246,7 +246,7 @@ def engine_overrides(args: argparse.Namespace, precision: str, fields: Optional[
     Options left at ``None`` are not passed (the preset's default holds).
     """
     if fields is None:
-        from pfrlib.config import TrainConfig
+        from pfrlib.config.train_config import TrainConfig
 
         fields = set(TrainConfig.field_index())
     wanted: dict = {}
@@ -387,7 +387,7 @@ def main(argv=None) -> int:
     profile = cuda if args.profile is None else args.profile
     extended = cuda or flops or profile
     precisions = args.precisions or (["bf16"] if args.bf16 else ["fp32"])
-    from pfrlib.config import TrainConfig
+    from pfrlib.config.train_config import TrainConfig
 
     fields = set(TrainConfig.field_index())
     common = dict(device=args.device, threads=args.threads, flops=flops, profile=profile,

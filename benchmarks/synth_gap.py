@@ -7,9 +7,9 @@ The bar this benchmark checks (issue 3): with ``build_model("small")`` and 1000 
   is large).
 
 The loop is deliberately minimal (the engine in ``pfrlib.train`` does much more): Adam, lr
-2e-3, batch 8, cross-entropy with ignore 255 (``pfrlib.losses.segmentation_loss``, Eq. 1),
+2e-3, batch 8, cross-entropy with ignore 255 (``pfrlib.paper.losses.segmentation_loss``, Eq. 1),
 no augmentation; mIoU from one confusion matrix over the val split, restricted to
-``dataset.class_ids`` (``pfrlib.metrics``), logits upsampled bilinearly (align_corners=True).
+``dataset.class_ids`` (``pfrlib.paper.metrics``), logits upsampled bilinearly (align_corners=True).
 Data are rendered once into ``--cache-dir`` and read from memory, so ms/iteration is the
 training step only.
 
@@ -39,9 +39,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pfrlib.data import SynthShift, SynthStreets, normalize  # noqa: E402
-from pfrlib.losses import segmentation_loss  # noqa: E402
-from pfrlib.metrics import confusion_matrix, miou  # noqa: E402
+from pfrlib.data.synthstreets.shift import SynthShift
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.transforms import normalize  # noqa: E402
+from pfrlib.paper.losses import segmentation_loss  # noqa: E402
+from pfrlib.paper.metrics import confusion_matrix, miou  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
 
 

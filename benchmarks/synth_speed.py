@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pfrlib.data import SynthStreets  # noqa: E402
+from pfrlib.data.synthstreets.dataset import SynthStreets  # noqa: E402
 
 
 def images_per_second(domain: str, size: tuple[int, int], n: int, repeats: int = 3) -> float:

@@ -12,7 +12,7 @@ Usage::
         --json benchmarks/results/translation_tuning.json --markdown benchmarks/results/translation_tuning.md
     python benchmarks/ablation.py --docs     # pastes the Markdown into docs/tuning.md
 
-``--run`` trains every unfinished run through the project's launcher (``pfrlib.launch``) in
+``--run`` trains every unfinished run through the project's launcher (``pfrlib.launch.launcher``) in
 ``OUT/<variant>/method=M_seed=S`` with ``python -m pfrlib.train --preset cpu --method M --seed S
 [the variant's options]``, one thread each; ``--only`` restricts it to some variants.
 """
@@ -68,15 +68,15 @@ VARIANTS: tuple[Variant, ...] = (
 
 def run_dir(out: Path, variant: Variant, seed: int) -> Path:
     """``OUT/<variant>/method=M_seed=S`` (the sweeps' run name)."""
-    from pfrlib.sweep_spec import run_name
+    from pfrlib.launch.sweep_spec import run_name
 
     return out / variant.name / run_name({"method": variant.method, "seed": seed})
 
 
 def jobs(out: Path, variants: tuple[Variant, ...] = VARIANTS, seeds: tuple[int, ...] = SEEDS, threads: int = 1) -> list:
     """The launcher's jobs of ``variants`` x ``seeds`` (options checked by the command line's parser)."""
-    from pfrlib.cli import config_from_argv
-    from pfrlib.launch import Job
+    from pfrlib.config.command_line import config_from_argv
+    from pfrlib.launch.job import Job
 
     out_jobs = []
     for v in variants:
@@ -151,7 +151,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not args.run and args.collect is None:
         p.error("nothing to do: give --run and/or --collect DIR")
     if args.run:
-        from pfrlib.launch import LocalBackend, launch
+        from pfrlib.launch.launcher import LocalBackend, launch
 
         outcomes = launch(jobs(args.out, chosen), LocalBackend(jobs=max(1, args.jobs)),
                           report=lambda line: print(line, file=sys.stderr, flush=True))

@@ -29,7 +29,7 @@
 #
 # In this notebook we
 #
-# 1. build a Gram matrix by hand and check it against `pfrlib.losses.gram_matrix`;
+# 1. build a Gram matrix by hand and check it against `pfrlib.paper.losses.gram_matrix`;
 # 2. shuffle pixels: the style loss stays zero while the content loss does not;
 # 3. compare Gram matrices of source and target images of SynthStreets, our embedded two-domain
 #    benchmark: cross-domain style distances are larger than within-domain ones;
@@ -46,11 +46,11 @@ out_dir = "../runs/01_gram_matrices"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.config import field_choices_of
-from pfrlib.nbtools import Param
+from pfrlib.config.train_config import field_choices_of
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "num_images": Param(int, min=2),
@@ -69,10 +69,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pfrlib import losses, models, viz
-from pfrlib.data import SynthStreets
-from pfrlib.nbtools import interactive, save_figure, save_metrics, show_table
-from pfrlib.selfcheck import check_close, check_range
+from pfrlib.paper import losses
+from pfrlib import models, viz
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.teaching.nbtools import interactive, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.teaching.selfcheck import check_close, check_range
+from pfrlib.data.palette import colorize
+from pfrlib.viz.features import gram_pair, shuffle_invariance, style_gap
+from pfrlib.viz.figure import add_class_legend
 
 _ = torch.manual_seed(seed)
 
@@ -92,7 +98,7 @@ G_by_hand = F_flat @ F_flat.transpose(1, 2) / (C * H * W)  # (B, C, C)
 
 G_lib = losses.gram_matrix(f)  # default normalisation "chw"
 torch.testing.assert_close(G_by_hand, G_lib)
-print("our Gram matrix equals pfrlib.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
+print("our Gram matrix equals pfrlib.paper.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
 print("shape:", tuple(G_lib.shape), "| symmetric:", torch.allclose(G_lib, G_lib.transpose(1, 2)))
 print("eigenvalues (all >= 0, positive semi-definite):", [round(v, 4) for v in torch.linalg.eigvalsh(G_lib[0]).tolist()])
 
@@ -133,19 +139,8 @@ img, lab = src[0]
 rgb = img.float().unsqueeze(0) / 255  # (1, 3, H, W)
 rgb_shuffled = shuffle_positions(rgb)
 
-fig, axes = plt.subplots(1, 4, figsize=(14, 2.6))
-axes[0].imshow(img.permute(1, 2, 0))
-axes[0].set_title(f"source image (train #0, seed {seed})")
-axes[1].imshow(rgb_shuffled[0].permute(1, 2, 0))
-axes[1].set_title("pixels shuffled")
-for ax, x, title in ((axes[2], rgb, "Gram (image)"), (axes[3], rgb_shuffled, "Gram (shuffled)")):
-    ax.imshow(losses.gram_matrix(x)[0], cmap="viridis")
-    ax.set_title(title)
-    ax.set_xticks(range(3), list("RGB"))
-    ax.set_yticks(range(3), list("RGB"))
-for ax in axes[:2]:
-    ax.axis("off")
-fig.tight_layout()
+fig = shuffle_invariance(img, rgb_shuffled[0], losses.gram_matrix(rgb)[0], losses.gram_matrix(rgb_shuffled)[0],
+                         image_title=f"source image (train #0, seed {seed})")
 save_figure(fig, setup.figures / "01_shuffle_invariance.png")
 plt.show()
 print("max |difference| of the two Gram matrices:", (losses.gram_matrix(rgb) - losses.gram_matrix(rgb_shuffled)).abs().max().item())
@@ -191,13 +186,13 @@ for col in range(2):
         x, y = ds[col]
         axes[row, 2 * col].imshow(x.permute(1, 2, 0))
         axes[row, 2 * col].set_title(f"{name} #{col}")
-        axes[row, 2 * col + 1].imshow(viz.colorize(y))
+        axes[row, 2 * col + 1].imshow(colorize(y))
         axes[row, 2 * col + 1].set_title(f"{name} #{col}: labels")
 for ax in axes.flat:
     ax.axis("off")
 fig.suptitle(f"SynthStreets train split, seed {seed}, {image_height}x{image_width}")
 fig.tight_layout(rect=(0, 0.1, 1, 1))
-viz.add_class_legend(fig, SynthStreets.class_ids)
+add_class_legend(fig, SynthStreets.class_ids)
 plt.show()
 
 # %% [markdown]
@@ -266,29 +261,7 @@ show_table(rows, digits={"within_source": 4, "within_target": 4, "across": 4, "r
 # %%
 mean_g_src = losses.gram_matrix(feats_src[0], gram_normalize).mean(0)
 mean_g_tgt = losses.gram_matrix(feats_tgt[0], gram_normalize).mean(0)
-vmax = float(torch.maximum(mean_g_src.abs().max(), mean_g_tgt.abs().max()))
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 1, 1, 1.3]})
-axes[0].imshow(mean_g_src, cmap="viridis", vmin=0, vmax=vmax)
-axes[0].set_title("mean Gram, source (stage 2)")
-axes[1].imshow(mean_g_tgt, cmap="viridis", vmin=0, vmax=vmax)
-axes[1].set_title("mean Gram, target (stage 2)")
-d = mean_g_src - mean_g_tgt
-lim = float(d.abs().max())
-axes[2].imshow(d, cmap="coolwarm", vmin=-lim, vmax=lim)
-axes[2].set_title("source - target")
-for ax in axes[:3]:
-    ax.set_xticks([])
-    ax.set_yticks([])
-stages = [r["stage"] for r in rows]
-w = 0.27
-axes[3].bar(np.array(stages) - w, [r["within_source"] for r in rows], w, label="within source")
-axes[3].bar(np.array(stages), [r["within_target"] for r in rows], w, label="within target")
-axes[3].bar(np.array(stages) + w, [r["across"] for r in rows], w, label="across domains")
-axes[3].set_xticks(stages, [f"stage {s}" for s in stages])
-axes[3].set_ylabel("mean style distance")
-axes[3].set_yscale("log")
-axes[3].legend(fontsize=8)
-fig.tight_layout()
+fig = style_gap(mean_g_src, mean_g_tgt, rows, stage=2)
 save_figure(fig, setup.figures / "01_gram_source_vs_target.png")
 plt.show()
 
@@ -308,7 +281,7 @@ mean_grams = {
 def show_stage(stage: int) -> None:
     """Mean source and target Gram matrices of one stage, and their difference."""
     g_s, g_t = mean_grams[stage]
-    viz.gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
+    gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
                                   f"per domain, seed {seed}, normalisation {gram_normalize!r}")
     plt.show()
 
@@ -376,7 +349,7 @@ check_close("predicted growth of the Gram matrix at 2x resolution", predicted_ra
 
 # %% [markdown]
 # The content term has the same issue, only worse. The paper's literal $\lVert C^s - C^t\rVert$
-# sums over every element, so it grows with $\sqrt{CHW}$; `pfrlib.losses.content_loss` divides
+# sums over every element, so it grows with $\sqrt{CHW}$; `pfrlib.paper.losses.content_loss` divides
 # by $\sqrt{CHW}$ by default (a root-mean-square difference) and keeps the literal form as
 # `form="literal"`. Notebook 04 shows what the literal form does to training at the paper's
 # $\lambda_{pfr}=0.004$.

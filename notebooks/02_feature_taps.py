@@ -42,10 +42,10 @@ out_dir = "../runs/02_feature_taps"  # where metrics.json and the training run g
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.nbtools import Param
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "num_images": Param(int, min=2),
@@ -59,13 +59,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pfrlib import losses, models
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
+from pfrlib.paper import losses
+from pfrlib import models
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluate import load_model
-from pfrlib.nbtools import announce, live_frontend, load_or_train, save_figure, save_metrics, show_table
-from pfrlib.selfcheck import check_close
+from pfrlib.engine.checkpoint import load_model
+from pfrlib.teaching.nbtools import announce, load_or_train, show_table
+from pfrlib.teaching.nbparams import live_frontend, save_metrics
+from pfrlib.viz.features import stage_maps
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.selfcheck import check_close
+from pfrlib.models.common import count_parameters, feature_shapes
 
 _ = torch.manual_seed(seed)
 
@@ -85,7 +90,7 @@ with torch.device("meta"):
 
 def shapes_row(model, h: int, w: int) -> list[str]:
     """Each output's shape for one h x w image, as "CxHxW" (stages 2-5, logits, aux logits)."""
-    shapes = models.feature_shapes(model, (1, 3, h, w))
+    shapes = feature_shapes(model, (1, 3, h, w))
     return [f"{s[1]}x{s[2]}x{s[3]}" for s in shapes]
 
 
@@ -93,7 +98,7 @@ cases = [("small", small, 64, 128), ("deeplabv2_r101", deeplab, 720, 1280), ("de
 header = ["stage 2", "stage 3", "stage 4", "stage 5", "logits", "aux"]
 show_table([{"model": name, "input": f"{h}x{w}", **dict(zip(header, shapes_row(model, h, w)))}
             for name, model, h, w in cases], index="model")
-print(f"parameters: small {models.count_parameters(small):,}, DeepLabV2-R101 {models.count_parameters(deeplab):,}")
+print(f"parameters: small {count_parameters(small):,}, DeepLabV2-R101 {count_parameters(deeplab):,}")
 
 # %% [markdown]
 # Note the odd sizes at DeepLab-v2 scale (e.g. 91x161 at 720x1280): its max-pool uses
@@ -104,13 +109,13 @@ print(f"parameters: small {models.count_parameters(small):,}, DeepLabV2-R101 {mo
 # ### Exercise 1
 #
 # The **stride** of a stage is how many input pixels one feature position spans. From the
-# 720x1280 shapes (`models.feature_shapes(deeplab, (1, 3, 720, 1280))` gives `(B, C, H, W)` per
+# 720x1280 shapes (`feature_shapes(deeplab, (1, 3, 720, 1280))` gives `(B, C, H, W)` per
 # output), compute the stride of stages 2-5 as `round(720 / H)` and store them in
 # `deeplab_strides` (a list of four integers). Which stages share the output stride 8?
 
 # %% tags=["solution"]
 # Exercise 1. Store the strides of DeepLab-v2's stages 2-5 at 720x1280 in `deeplab_strides`.
-stage_shapes = models.feature_shapes(deeplab, (1, 3, 720, 1280))[:4]
+stage_shapes = feature_shapes(deeplab, (1, 3, 720, 1280))[:4]
 deeplab_strides = [round(720 / s[2]) for s in stage_shapes]
 print("strides of stages 2-5:", deeplab_strides)
 
@@ -173,17 +178,8 @@ def batch(ds, n: int) -> torch.Tensor:
 with torch.no_grad():
     one = trained(torch.cat([batch(src, 1), batch(tgt, 1)])).features
 
-fig, axes = plt.subplots(2, 5, figsize=(16, 4))
-for row, (ds, name) in enumerate(((src, "source"), (tgt, "target"))):
-    axes[row, 0].imshow(ds[0][0].permute(1, 2, 0))
-    axes[row, 0].set_title(f"{name} val #0")
-    for s, f in enumerate(one):
-        axes[row, s + 1].imshow(f[row].mean(0), cmap="magma")
-        axes[row, s + 1].set_title(f"stage {s + 2}  {tuple(f.shape[1:])}")
-for ax in axes.flat:
-    ax.axis("off")
-fig.suptitle(f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
-fig.tight_layout()
+fig = stage_maps([src[0][0], tgt[0][0]], one, ["source val #0", "target val #0"],
+                 title=f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
 save_figure(fig, setup.figures / "02_feature_maps.png")
 plt.show()
 
@@ -270,8 +266,8 @@ metrics = dict(
     parameters=setup.params,
     source_only=dict(source_miou=result.source_miou, target_miou=result.target_miou),
     stage_gaps=gaps,
-    parameters_small=models.count_parameters(small),
-    parameters_deeplabv2_r101=models.count_parameters(deeplab),
+    parameters_small=count_parameters(small),
+    parameters_deeplabv2_r101=count_parameters(deeplab),
 )
 print("wrote", save_metrics(out_dir, metrics))
 

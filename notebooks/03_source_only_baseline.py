@@ -31,10 +31,10 @@ out_dir = "../runs/03_source_only"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.nbtools import Param
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "iterations": Param(int, min=1, optional=True),
@@ -48,14 +48,21 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
-from pfrlib import metrics, viz
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthShift, SynthStreets
+from pfrlib.paper import metrics
+from pfrlib import viz
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.shift import SynthShift
+from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluate import load_model, predict
-from pfrlib.metrics import CITYSCAPES_CLASSES
-from pfrlib.nbtools import announce, interactive, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.selfcheck import check_close, check_equal
+from pfrlib.engine.checkpoint import load_model
+from pfrlib.engine.scoring import predict
+from pfrlib.paper.metrics import CITYSCAPES_CLASSES
+from pfrlib.teaching.nbtools import announce, interactive, load_or_train_many, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.teaching.selfcheck import check_close, check_equal
+from pfrlib.viz.results import plot_per_class_iou, plot_training_curves
+from pfrlib.viz.scenes import prediction_grid, shift_components, shift_prediction, synthstreets_samples
 
 # %% [markdown]
 # ## 0. The two domains
@@ -69,7 +76,7 @@ from pfrlib.selfcheck import check_close, check_equal
 print("SynthStreets classes (trainId: name):", {i: CITYSCAPES_CLASSES[i] for i in SynthStreets.class_ids})
 
 # %%
-fig = viz.synthstreets_samples(n=4, seed=0, size=(64, 128))
+fig = synthstreets_samples(n=4, seed=0, size=(64, 128))
 save_figure(fig, setup.figures / "synthstreets_samples.png")
 plt.show()
 
@@ -79,7 +86,7 @@ plt.show()
 # them on and off and watch what the trained model makes of each.
 
 # %%
-fig = viz.shift_components(n=2, seed=0, size=(64, 128))
+fig = shift_components(n=2, seed=0, size=(64, 128))
 save_figure(fig, setup.figures / "synthstreets_shift_components.png")
 plt.show()
 
@@ -132,7 +139,7 @@ per_class = {
     "source-only on target": so["target_val"]["per_class_iou"],
     "oracle on target": orc["target_val"]["per_class_iou"],
 }
-fig = viz.plot_per_class_iou(per_class, title=f"Per-class IoU on the val splits: the domain gap by class (seed {seed})")
+fig = plot_per_class_iou(per_class, title=f"Per-class IoU on the val splits: the domain gap by class (seed {seed})")
 save_figure(fig, setup.figures / "03_per_class_iou.png")
 plt.show()
 
@@ -211,7 +218,7 @@ check_equal("the class that loses most IoU", most_hurt_class,
 # mIoU on source and target.
 
 # %%
-fig = viz.plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"),
+fig = plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"),
                                title=f"source only and oracle, seed {seed}")
 save_figure(fig, setup.figures / "03_training_curves.png")
 plt.show()
@@ -229,7 +236,7 @@ preds = {}
 for method, r in runs.items():
     model, _ = load_model(r.out / "checkpoint_last.pt")
     preds[method] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = viz.prediction_grid(images, preds, labels, title=f"target val #0-{n_show - 1}, models of seed {seed}",
+fig = prediction_grid(images, preds, labels, title=f"target val #0-{n_show - 1}, models of seed {seed}",
                           class_ids=SynthStreets.class_ids)
 save_figure(fig, setup.figures / "03_predictions.png")
 plt.show()
@@ -246,7 +253,7 @@ plt.show()
 def show_shift(index: int = 0, **components: bool) -> None:
     """Target val scene `index` with the chosen shift components on, and the source-only prediction."""
     shift = SynthShift(**{name: 1.0 if on else 0.0 for name, on in components.items()})
-    viz.shift_prediction(so_model, shift, index=index, size=size, model_name=f"source only (seed {seed})")
+    shift_prediction(so_model, shift, index=index, size=size, model_name=f"source only (seed {seed})")
     plt.show()
 
 

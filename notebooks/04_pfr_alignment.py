@@ -43,11 +43,11 @@ out_dir = "../runs/04_pfr_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.config import pfr_stages_problem
-from pfrlib.nbtools import Param
+from pfrlib.config.validation import pfr_stages_problem
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "seed": Param(int, min=0),
     "iterations": Param(int, min=1, optional=True),
@@ -67,14 +67,18 @@ import json
 import matplotlib.pyplot as plt
 import torch
 
-from pfrlib import losses, models, step, viz
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
+from pfrlib.paper import losses, step
+from pfrlib import models, viz
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import TrainTransform, normalize
-from pfrlib.evaluate import load_model
-from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.optim import build_optimizer
-from pfrlib.selfcheck import check_close
+from pfrlib.engine.checkpoint import load_model
+from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.paper.optim import build_optimizer
+from pfrlib.teaching.selfcheck import check_close
+from pfrlib.viz.results import plot_training_curves
 
 # the PFR weights given as parameters (None: the cpu preset's)
 pfr_overrides = {k: v for k, v in dict(lambda_pfr=lambda_pfr, style_weight=style_weight, content_weight=content_weight).items() if v is not None}
@@ -83,9 +87,9 @@ pfr_overrides = {k: v for k, v in dict(lambda_pfr=lambda_pfr, style_weight=style
 # ## 0. One iteration of Eq. (6), in code
 #
 # Everything the training loop does in one iteration is one function,
-# `pfrlib.step.network_step` (read it in `pfrlib/step.py`, next to the paper): a source forward
+# `pfrlib.paper.step.network_step` (read it in `pfrlib/paper/step.py`, next to the paper): a source forward
 # and Eq. (1); a target forward (images only); Eq. (4) between the stage features of *those same
-# two forwards*; Eq. (6) as `pfrlib.losses.total_loss(terms, weights)`; one backward, one
+# two forwards*; Eq. (6) as `pfrlib.paper.losses.total_loss(terms, weights)`; one backward, one
 # optimiser step. Here it is called by hand, once, on a fresh small model, with the `pfr`
 # method's weights (no discriminator yet: that is notebook 05).
 
@@ -118,7 +122,7 @@ show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item
 # the Frobenius norm of the difference between the source and the target image of a pair, averaged
 # over the pairs of the batch. The next cell takes the stage features `fs`, `ft` of the updated
 # network on the same four source and target images. Compute the style term of each stage by
-# hand (no `pfrlib.losses`), as a dict `style_by_hand` from stage (2 ... 5) to a number.
+# hand (no `pfrlib.paper.losses`), as a dict `style_by_hand` from stage (2 ... 5) to a number.
 
 # %%
 with torch.no_grad():
@@ -181,7 +185,7 @@ check_close("share of each stage", weighted_share, {s: stage_weights[s] * _terms
 #   content term mostly pulls unrelated images together; section 4 shows what it does at the
 #   paper's scale;
 # * the weight is larger than the paper's $\lambda_{pfr} = 0.004$: with the normalised Gram
-#   matrix of `pfrlib.losses` (divided by $CHW$) the style term is small. The preset's
+#   matrix of `pfrlib.paper.losses` (divided by $CHW$) the style term is small. The preset's
 #   $\lambda_{pfr}$ and style weight came from a small search with the full method, recorded
 #   with its measurements in `docs/tuning.md` (the tuning history); too large a weight made
 #   training collapse. `sweeps/lambda_grid.yaml` runs that search over seeds (see "What to try").
@@ -224,7 +228,7 @@ show_table([{"run": name, "target-val mIoU": 100 * r.target_miou, "source-val mI
 # statistics no longer tell the domains apart.
 
 # %%
-fig = viz.plot_training_curves(
+fig = plot_training_curves(
     {"pfr": runs["pfr"].out / "metrics.jsonl"},
     keys=tuple(f"pfr_style_{s}" for s in preset.loss.pfr_stages) + ("seg",),
 )
@@ -315,7 +319,7 @@ if trap is not None:
     show_table(trap_rows, digits=4, index="iteration", caption="logged terms of the literal-content run")
     print(f"literal content at lambda 0.004: target-val mIoU {100 * trap.target_miou:.1f} "
           f"(source-val {100 * trap.source_miou:.1f}); the preset: {100 * runs['pfr'].target_miou:.1f}")
-    fig = viz.plot_training_curves(
+    fig = plot_training_curves(
         {"literal content, lambda 0.004": trap.out / "metrics.jsonl", "pfrlib defaults": runs["pfr"].out / "metrics.jsonl"},
         keys=("seg", "pfr"),
     )

@@ -11,12 +11,12 @@
 # $$\mathcal{L}_{adv} = \mathbb{E}_{x \sim \mathcal{D}_s}[\log D(M(x))]
 #   + \mathbb{E}_{x \sim \mathcal{D}_t}[\log(1 - D(M(x)))].$$
 #
-# The two players alternate each iteration (`pfrlib.step`, called by the training loop):
+# The two players alternate each iteration (`pfrlib.paper.step`, called by the training loop):
 #
 # 1. **network step**, discriminator frozen: segmentation loss on source, PFR loss on the paired
 #    stage features, and the *fooling* loss: make $D$ call the target output "source" (label 0);
 # 2. **discriminator step**, on detached softmax outputs: source is 0, target is 1
-#    (`pfrlib.losses.discriminator_loss`).
+#    (`pfrlib.paper.losses.discriminator_loss`).
 #
 # The full objective is Eq. (6), $\mathcal{L}_{seg} + \lambda_{adv}\mathcal{L}_{adv} +
 # \lambda_{pfr}\mathcal{L}_{pfr}$. This notebook trains the two adversarial methods of the
@@ -44,7 +44,7 @@ figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
 from pfrlib import methods as registry
-from pfrlib.nbtools import Param, start
+from pfrlib.teaching.nbparams import Param, start
 
 setup = start(globals(), {
     "smoke": Param(bool, optional=True),
@@ -69,14 +69,19 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from pfrlib import losses, models, step, viz
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
+from pfrlib.paper import losses, step
+from pfrlib import models, viz
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import TrainTransform
-from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.optim import build_discriminator_optimizer, build_optimizer
-from pfrlib.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
-from pfrlib.selfcheck import check_close, check_equal
+from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.paper.optim import build_discriminator_optimizer, build_optimizer
+from pfrlib.evaluation.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
+from pfrlib.teaching.selfcheck import check_close, check_equal
+from pfrlib.models.discriminator import FCDiscriminator
+from pfrlib.viz.results import plot_ladder, plot_training_curves
 
 # %% tags=["nbval-check-output"]
 preset = TrainConfig.preset("cpu", **adversarial)
@@ -99,7 +104,7 @@ print("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv
 # %% [markdown]
 # ## 0. One adversarial iteration, in code
 #
-# The two players are two functions of `pfrlib/step.py`. `network_step` (notebook 04) now also
+# The two players are two functions of `pfrlib/paper/step.py`. `network_step` (notebook 04) now also
 # gets the discriminator: it runs the target softmax through it, frozen, and adds the fooling
 # term $\lambda_{adv}\mathcal{L}_{adv}$ to Eq. (6). `discriminator_step` then trains the
 # discriminator on the *detached* softmax outputs that `network_step` returns, so it cannot move
@@ -109,7 +114,7 @@ print("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv
 demo = TrainConfig.preset("cpu", method="pfr_adv")
 torch.manual_seed(0)
 net = models.build_from_config(demo.model)
-D = {"main": models.FCDiscriminator(demo.model.num_classes, ndf=demo.model.ndf)}
+D = {"main": FCDiscriminator(demo.model.num_classes, ndf=demo.model.ndf)}
 net_opt, d_opts = build_optimizer(net, demo.optim), {"main": build_discriminator_optimizer(D["main"], demo.optim)}
 to_input = TrainTransform(hflip=False, normalize=net.normalization)
 src = SynthStreets("source", "train", size=demo.data.synth_size, length=4, transform=to_input)
@@ -141,7 +146,7 @@ show_table([{"step": "network", "term": k, "value": v.item()} for k, v in result
 #
 # The next cell runs the discriminator (after its update) on the detached softmax outputs of the
 # step above: `d_src` and `d_tgt` are its logits. Compute $\mathcal{L}_D$ by hand as `d_loss_by_hand`
-# (a number), with `torch` but without `pfrlib.losses` or a ready-made BCE. (For large logits,
+# (a number), with `torch` but without `pfrlib.paper.losses` or a ready-made BCE. (For large logits,
 # `F.logsigmoid` is the stable way to write $\log\sigma$; $\log(1 - \sigma(x)) = \log\sigma(-x)$.)
 
 # %%
@@ -221,7 +226,7 @@ show_table([{"method": registry.get(m).table1_row, "target mIoU (%)": 100 * resu
 # One seed cannot order methods whose means are a few points apart, so the ladder needs several
 # seeds per method: 5 methods x 3 seeds is about an hour on two cores, longer than a lab. The
 # table below therefore reads the results of the project's sweeps, generated and committed in
-# `benchmarks/results/` (`pfrlib.results_files`; the cell prints the command that regenerates
+# `benchmarks/results/` (`pfrlib.evaluation.results_files`; the cell prints the command that regenerates
 # each file), for two seed sets: seeds 0-2, and the **held-out** seeds 5-7. The `cpu` preset's
 # values were chosen looking at seeds 0-4, so the held-out set is the honest check. With
 # `train_all=True` the notebook computes the same table from the runs it trained in section 1.
@@ -246,7 +251,7 @@ show_table(rows, digits=1, index="method",
 table = next(iter(tables.values()))
 
 # %%
-fig = viz.plot_ladder(table, title=f"Target mIoU on SynthStreets, mean ± std, {next(iter(tables))}",
+fig = plot_ladder(table, title=f"Target mIoU on SynthStreets, mean ± std, {next(iter(tables))}",
                       labels={m: registry.get(m).table1_row for m in table})
 save_figure(fig, FIG / "05_ablation_ladder.png")
 plt.show()
@@ -282,7 +287,7 @@ plt.show()
 adv_runs = {registry.get(m).table1_row: results[(m, seeds[0])].out / "metrics.jsonl"
             for m in methods if m in ("adaptsegnet", "pfr_adv")}
 if adv_runs:
-    fig = viz.plot_training_curves(adv_runs, keys=("d_acc_source", "d_acc_target", "adv", "d"),
+    fig = plot_training_curves(adv_runs, keys=("d_acc_source", "d_acc_target", "adv", "d"),
                                    title=f"The adversarial game, seed {seeds[0]}")
     save_figure(fig, FIG / "05_discriminator.png")
     plt.show()

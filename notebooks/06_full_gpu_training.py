@@ -48,10 +48,10 @@ out_dir = "../runs/06_full_gpu_training"  # run directory and metrics.json
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib import nbtools
-from pfrlib.nbtools import Param
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import start
 
-setup = nbtools.start(globals(), {
+setup = start(globals(), {
     "smoke": Param(bool, optional=True),
     "gta5_root": Param(str, optional=True),
     "cityscapes_root": Param(str, optional=True),
@@ -74,11 +74,15 @@ import matplotlib.pyplot as plt
 import torch
 
 from pfrlib import models, viz
-from pfrlib.config import TrainConfig
-from pfrlib.nbtools import live_frontend, save_figure, save_metrics, show_table
-from pfrlib.optim import adaptsegnet_repeats
-from pfrlib.selfcheck import check_close, check_equal
-from pfrlib.train import train
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.teaching.nbparams import live_frontend, save_metrics
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbtools import show_table
+from pfrlib.paper.optim import adaptsegnet_repeats
+from pfrlib.teaching.selfcheck import check_close, check_equal
+from pfrlib.engine.run import train
+from pfrlib.models.common import count_parameters, feature_shapes
+from pfrlib.viz.results import plot_training_curves
 
 # %% [markdown]
 # ## 1. What is available?
@@ -126,7 +130,7 @@ print(cfg.summary())  # the whole configuration: cfg.to_json()
 # once per listing, so the backbone's effective learning rate is about 3-4x the stated 2.5e-4
 # (momentum and weight decay compound with it). The paper's 44.5 mIoU and AdaptSegNet's 42.4 were
 # trained that way, so the `paper` preset does the same (`param_listing="adaptsegnet"`, with the
-# repeats applied explicitly by `pfrlib.optim.RepeatedSGD`); `--param-listing unique` trains at
+# repeats applied explicitly by `pfrlib.paper.optim.RepeatedSGD`); `--param-listing unique` trains at
 # the stated rate.
 #
 # Which SGD exactly? `RepeatedSGD` reproduces the one AdaptSegNet ran, PyTorch 0.4's: one
@@ -136,7 +140,7 @@ print(cfg.summary())  # the whole configuration: cfg.to_json()
 # $4\,lr\,g$ instead of $9.05\,lr\,g$), and only from the second step on do they share one.
 # Replayed on a current PyTorch, AdaptSegNet's own iteration differs from `RepeatedSGD`'s first
 # update by 1.26 (relative norm) on the 4x-listed shortcut convolutions, while a replay with 0.4's
-# semantics matches it to 4e-6 (`pfrlib.optim`; `tests/test_optim.py` shows both on a small
+# semantics matches it to 4e-6 (`pfrlib.paper.optim`; `tests/test_optim.py` shows both on a small
 # module). The counts, straight from the model:
 
 # %%
@@ -157,15 +161,15 @@ show_table([{"tensor": k, "steps per iteration": r, "tensors": c} for (k, r), c 
 # SGD with momentum keeps three fp32 numbers (4 bytes each) per *trainable* parameter: the
 # weight, its gradient and the momentum buffer (the frozen BatchNorm statistics and affine
 # parameters of DeepLab-v2 have no gradient). Count the trainable parameters of `deeplab` with
-# `models.count_parameters` as `n_trainable`, and compute the memory of that state in GiB
+# `count_parameters` as `n_trainable`, and compute the memory of that state in GiB
 # ($2^{30}$ bytes) as `train_state_gib`. How much of a 12 GiB Titan X, AdaptSegNet's GPU, is left?
 
 # %% tags=["solution"]
 # Exercise 1. Set `n_trainable` (trainable parameters of `deeplab`) and `train_state_gib` (weights,
 # gradients and momentum in fp32, in GiB).
-n_trainable = models.count_parameters(deeplab, trainable_only=True)
+n_trainable = count_parameters(deeplab, trainable_only=True)
 train_state_gib = 3 * 4 * n_trainable / 2**30
-print(f"{n_trainable:,} trainable of {models.count_parameters(deeplab):,} parameters; "
+print(f"{n_trainable:,} trainable of {count_parameters(deeplab):,} parameters; "
       f"weights + gradients + momentum: {train_state_gib:.2f} GiB")
 
 # %% tags=["selfcheck"]
@@ -180,7 +184,7 @@ check_close("training state (GiB)", train_state_gib,
 # ### Exercise 2
 #
 # PFR compares the stage features of a source and a target image. At paper scale the source is
-# 1280x720: `models.feature_shapes(deeplab, (1, 3, 720, 1280))` gives the shape of each stage's
+# 1280x720: `feature_shapes(deeplab, (1, 3, 720, 1280))` gives the shape of each stage's
 # output without computing anything (it runs on PyTorch's `meta` device). For stages 2..5
 # compute the number of values in the feature map, $C \cdot H \cdot W$, as a dict
 # `feature_values`, and in its Gram matrix, $C \cdot C$, as a dict `gram_values` (stage -> int).
@@ -188,7 +192,7 @@ check_close("training state (GiB)", train_state_gib,
 # source with a 1024x512 target?
 
 # %%
-paper_shapes = models.feature_shapes(deeplab, (1, 3, 720, 1280))
+paper_shapes = feature_shapes(deeplab, (1, 3, 720, 1280))
 print("stage outputs, then the logits of the two heads:", paper_shapes)
 
 # %% tags=["solution"]
@@ -230,7 +234,7 @@ if has_gpu:
 # loss and its auxiliary head, the two fooling terms, the PFR term, and the discriminators'.
 
 # %%
-fig = viz.plot_training_curves({"paper" if paper_scale else "stand-in": Path(cfg.run.out) / "metrics.jsonl"},
+fig = plot_training_curves({"paper" if paper_scale else "stand-in": Path(cfg.run.out) / "metrics.jsonl"},
                                keys=("seg", "seg_aux", "adv", "pfr", "d"), smooth=1)
 save_figure(fig, setup.figures / ("06_paper_losses.png" if paper_scale else "06_stand_in_losses.png"))
 plt.show()
@@ -335,4 +339,4 @@ print("wrote", save_metrics(out_dir, metrics))
 # 1. AdaptSegNet trained for 3 days on a Titan X. From your measured step time, what does PFR's
 #    extra Gram computation cost per iteration (compare `--method adaptsegnet`)?
 # 2. The paper's 1280x720 source and 1024x512 target give stage features of different sizes.
-#    Which of the two PFR terms needs them resized, and which does not? (`pfrlib.losses`)
+#    Which of the two PFR terms needs them resized, and which does not? (`pfrlib.paper.losses`)

@@ -41,7 +41,7 @@ figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
 from pfrlib import methods as registry
-from pfrlib.nbtools import Param, start
+from pfrlib.teaching.nbparams import Param, start
 
 setup = start(globals(), {
     "smoke": Param(bool, optional=True),
@@ -61,15 +61,22 @@ import matplotlib.pyplot as plt
 import torch
 
 from pfrlib import viz
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluate import PAPER_LABEL, load_model, predict, reference_records, reference_rows
+from pfrlib.evaluation.tables import (PAPER_LABEL, class_pixel_share, format_table, format_table_row, reference_records,
+                                      reference_rows)
+from pfrlib.engine.checkpoint import load_model
+from pfrlib.engine.scoring import predict
 from pfrlib.io import atomic_write
-from pfrlib.metrics import CITYSCAPES_CLASSES, class_pixel_share, format_table, format_table_row
-from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
-from pfrlib.selfcheck import check_close, check_equal
+from pfrlib.paper.metrics import CITYSCAPES_CLASSES
+from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.evaluation.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
+from pfrlib.teaching.selfcheck import check_close, check_equal
+from pfrlib.viz.results import plot_iou_heatmap, plot_ladder, plot_share_vs_difference, plot_training_curves
+from pfrlib.viz.scenes import prediction_grid
 
 LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
 
@@ -173,7 +180,7 @@ preds = {}
 for method in ("source_only", "adaptsegnet", "pfr_adv"):
     model, _ = load_model(results[(method, seeds[0])].out / "checkpoint_last.pt")
     preds[registry.get(method).table1_row] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = viz.prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
+fig = prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
                           title=f"SynthStreets target val #0-{num_examples - 1}, models of seed {seeds[0]}",
                           class_ids=SynthStreets.class_ids)
 save_figure(fig, FIG / "07_figure3_qualitative.png")
@@ -186,7 +193,7 @@ plt.show()
 # more at the last iteration; that last point is the number in the table above.
 
 # %%
-fig = viz.plot_training_curves(
+fig = plot_training_curves(
     {registry.get(m).table1_row: results[(m, seeds[0])].out / "metrics.jsonl" for m in LADDER},
     keys=("seg", "val_target_miou"), title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
 )
@@ -207,7 +214,7 @@ show_table([{"method": registry.get(m).table1_row, "mean mIoU": t["mean"], "std"
              "gap closed (%)": 100 * t["gap_closed"], "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])}
             for m, t in table.items()],
            digits=1, index="method", caption=f"SynthStreets target val mIoU (%), {first}")
-fig = viz.plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over {first}",
+fig = plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over {first}",
                       labels={m: registry.get(m).table1_row for m in table})
 save_figure(fig, FIG / "07_ablation_bars.png")
 plt.show()
@@ -280,7 +287,7 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 #   model trained on source, imposed on the target predictions (a KL term).
 #
 # The three image-translation methods (CyCADA, DLOW, TGCF-DA) first restyle the source images
-# with a GAN (`pfrlib.translation`); their rows show our numbers where the results files hold
+# with a GAN (`pfrlib.methods.translation`); their rows show our numbers where the results files hold
 # them, and "-" otherwise.
 
 # %% [markdown]
@@ -313,7 +320,7 @@ if absent:
 
 # %%
 per_class_mean = {m: row["per_class_target"] for m, row in summaries[first].items()}
-fig = viz.plot_iou_heatmap({registry.get(m).table1_row: v for m, v in per_class_mean.items()},
+fig = plot_iou_heatmap({registry.get(m).table1_row: v for m, v in per_class_mean.items()},
                            highlight=registry.get("pfr_adv").table1_row,
                            title=f"Table 1, SynthStreets edition: target val IoU (%), mean over {first}")
 save_figure(fig, FIG / "07_table1_per_class.png")
@@ -381,7 +388,7 @@ show_table([{"class": c, "pixel share (%)": share_pct[c], "group": "frequent" if
             for c in sorted(drawn, key=lambda c: -share_pct[c])],
            digits=1, index="class", caption=f"SynthStreets target val; IoU: mean over {first}; difference: PFR + adv IoU "
                                             f"minus CLAN IoU (points); frequent = share > {split:.1f}%")
-fig = viz.plot_share_vs_difference(share_pct, delta, split, ylabel="IoU: PFR + adv - CLAN (points)",
+fig = plot_share_vs_difference(share_pct, delta, split, ylabel="IoU: PFR + adv - CLAN (points)",
                                    title=f"Is PFR's edge over CLAN on the frequent classes? ({first})")
 save_figure(fig, FIG / "07_frequent_vs_rare.png")
 plt.show()

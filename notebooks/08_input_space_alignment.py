@@ -30,7 +30,7 @@
 #   by **self-ensembling**: a mean-teacher model whose predictions on perturbed target images the
 #   student must match.
 #
-# `pfrlib.translation` implements all three (`python -m pfrlib.train --method cycada|dlow|tgcf_da`):
+# `pfrlib.methods.translation` implements all three (`python -m pfrlib.train --method cycada|dlow|tgcf_da`):
 # stage 1 trains the translator and writes the translated source set into the run directory,
 # stage 2 trains the segmentation network on it (docs/choices.md, "Image-translation rows", says
 # what each follows and where it departs from its paper).
@@ -58,7 +58,7 @@ out_dir = "../runs/08_input_space_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
 # %%
-from pfrlib.nbtools import Param, start
+from pfrlib.teaching.nbparams import Param, start
 
 setup = start(globals(), {
     "smoke": Param(bool, optional=True),
@@ -81,17 +81,19 @@ import matplotlib.pyplot as plt
 import torch
 
 from pfrlib import methods
-from pfrlib.config import TrainConfig
-from pfrlib.data import SynthStreets
-from pfrlib.device import resolve_device
-from pfrlib.evaluate import PAPER_LABEL, reference_records
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.config.device import resolve_device
+from pfrlib.evaluation.tables import PAPER_LABEL, reference_records
 from pfrlib.io import read_json
-from pfrlib.nbtools import announce, load_or_train_many, save_figure, save_metrics, show_table
-from pfrlib.results_files import TABLE1_FILES, seed_set_summaries
-from pfrlib.selfcheck import check_close, check_equal
-from pfrlib.translation import losses as L
-from pfrlib.translation.stage1 import TRANSLATION_DIR, load_translator, run_stage1
-from pfrlib.translation.translator import from_unit, to_unit
+from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.viz.figure import save_figure
+from pfrlib.teaching.nbparams import save_metrics
+from pfrlib.evaluation.results_files import TABLE1_FILES, seed_set_summaries
+from pfrlib.teaching.selfcheck import check_close, check_equal
+from pfrlib.methods.translation import losses as L
+from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, load_translator, run_stage1
+from pfrlib.methods.translation.translator import from_unit, to_unit
 from pfrlib.viz.figure import image_grid
 
 stage1 = {} if translation_iterations is None else {"translation_iterations": translation_iterations}
@@ -109,7 +111,7 @@ if full_run:
 # %% [markdown]
 # ## 1. Train a DLOW translator (stage 1)
 #
-# Stage 1 alone is `pfrlib.translation.stage1.run_stage1`: it trains the two generators ($G$ with
+# Stage 1 alone is `pfrlib.engine.two_stage.stage1.run_stage1`: it trains the two generators ($G$ with
 # a *conditional* instance norm driven by $z$, and $F$ back to the source) and two PatchGAN
 # discriminators, then writes the translated source set, each image at its own $z$. It goes into
 # the same folder a whole DLOW run of this seed uses (`runs_dir/dlow_s0/translation`), so the full
@@ -219,7 +221,7 @@ print("x_s:", tuple(x_s.shape), "| reconstructed[z]:", tuple(reconstructed[z_val
 # The cycle loss (CycleGAN Eq. 2; DLOW uses it from every intermediate domain) is the mean
 # absolute difference between an image and its round trip,
 # $\mathcal{L}_{cyc} = \mathbb{E}\,\lVert F(G(x_s, z)) - x_s \rVert_1$, averaged over every
-# pixel, channel and image. Compute it by hand (no `pfrlib.translation.losses`) for each $z$, as a
+# pixel, channel and image. Compute it by hand (no `pfrlib.methods.translation.losses`) for each $z$, as a
 # dict `cycle_by_z` from $z$ to a number. Is the round trip easier from some domains than from
 # others? In training it is weighted by `lambda_cycle`: how large is the weighted term next to a
 # least-squares adversarial term, which lies between 0 and about 1?
@@ -367,7 +369,7 @@ for m in methods.names("translation"):
 #
 # The multi-seed numbers come from the committed results files of the Table-1 sweeps, not from
 # this notebook (training three two-stage methods on six seeds takes hours on a laptop):
-# `pfrlib.results_files.TABLE1_FILES`, seeds 0-2 (the seeds the `cpu` preset was tuned on) and the
+# `pfrlib.evaluation.results_files.TABLE1_FILES`, seeds 0-2 (the seeds the `cpu` preset was tuned on) and the
 # held-out seeds 5-7. The cell prints the commands that regenerate each. Beside our rows, the
 # source-only, PFR + adversarial and oracle rows of the same files, and the paper's mIoU on GTA5 →
 # Cityscapes (`pfrlib/reference/table1.csv`). A row the files do not hold yet shows "-".

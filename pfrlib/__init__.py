@@ -1,40 +1,54 @@
 """pfrlib: Progressive Feature Refinement (PFR) for adaptive semantic segmentation.
 
 A readable, runnable reproduction of Zhang, Zhao and Zhang, "Towards Adaptive Semantic
-Segmentation by Progressive Feature Refinement". One module per idea:
+Segmentation by Progressive Feature Refinement". The tree is the architecture, one folder per
+layer, lowest first (``pyproject.toml``'s ``[[tool.pfrlib.layers]]``; a module imports only from
+its own layer and the layers below, checked by ``tests/test_layout.py``):
 
-================  =============================================================
-``data``          SynthStreets (embedded two-domain benchmark), GTA5, Cityscapes,
-                  folders (their label ids, partial-download checks); transforms
-``models``        DeepLab-v2 (AdaptSegNet layout), dilated ResNets, the small CPU
-                  model, the output-space discriminator; uniform feature taps
-``losses``        Eq. (1)-(5): segmentation, Gram/style, content, PFR, adversarial
-``metrics``       confusion matrix, IoU (Eq. 7), mIoU, Table-1 formatting
-``methods``       the registry: every ``--method``, what it trains and reads
-``baselines``     the Table-1 baselines that change only the losses: CLAN, FCNs in
-                  the Wild, ROAD, Curriculum DA (``--method clan`` ...)
-``config``        one dataclass per concern, ``cpu`` and ``paper`` presets
-``optim``         SGD as AdaptSegNet lists it (``RepeatedSGD``), the poly schedule
-``step``          one adaptation iteration (network and discriminator steps)
-``watchdog``      the NaN watchdog: non-finite loss terms and weights, named
-``run_setup``     what a run is built from: device options, datasets, networks
-``rundir``        a run's folder: one writer, checkpoints, resume, --overwrite
-``record``        ``final.json``, the record of a finished run
-``train``         the training loop of Eq. (6) (``python -m pfrlib.train``)
-``tensorboard``   a run's TensorBoard events
-``translation``   the image-translation rows: CyCADA, DLOW, TGCF-DA (two stages)
-``scoring``       a model on a dataset -> confusion matrix, per-class IoU
-``evaluate``      checkpoint -> per-class IoU (``python -m pfrlib.evaluate``)
-``launch``        one launcher: runs and notebooks, N at a time or on Slurm
-``sweep``         parameter sweeps (``python -m pfrlib.sweep SPEC``)
-``nbtools``       what the notebooks call: parameters, tables, load-or-train
-``viz``           colourised labels and the figures the notebooks draw
-================  =============================================================
+==============  ===============================================================
+``data``        SynthStreets (the embedded two-domain benchmark), GTA5, Cityscapes,
+                folders; label ids, transforms, seeded training streams
+``models``      DeepLab-v2 (AdaptSegNet's layout), dilated ResNets, the small CPU
+                model, the output-space discriminator
+``paper``       the paper's Eq. (1)-(7): ``losses``, one adaptation ``step``,
+                ``metrics``; its ``optim``\\ isation
+``methods``     the registry of every ``--method``; the Table-1 ``baselines``;
+                the input-space methods' ``translation`` networks and losses
+``config``      one dataclass per concern, the ``cpu`` / ``paper`` presets, the
+                command line
+``engine``      training a run: the loop, its folder, checkpoints, the record,
+                scoring, the two-stage methods
+``evaluation``  a checkpoint's IoU, the paper's Table 1 beside ours, the
+                committed results files
+``viz``         colourised labels and the notebooks' figures
+``launch``      one launcher (here, N at a time, or on Slurm); sweeps
+``teaching``    the notebooks' helpers, self-checks, student copies, the series
+==============  ===============================================================
 
-The layers (lowest first, each module importing only from its own and lower layers) are listed in
-``pyproject.toml`` (``[[tool.pfrlib.layers]]``) and checked by ``tests/test_layering.py``.
-
-Submodules are imported on use (``from pfrlib import losses``), so ``import pfrlib`` is cheap.
+The command-line entry points stand at the top: ``python -m pfrlib.train | evaluate | sweep |
+reproduce``. Each name is imported from the module that defines it; the few names below
+(:data:`PUBLIC`) are the only ones also available as ``pfrlib.<name>``, loaded on first use so
+that ``import pfrlib`` stays cheap.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: The names the README promises at the top of the package -> the module that defines each.
+PUBLIC: dict[str, str] = {
+    "TrainConfig": "pfrlib.config.train_config",
+    "load_model": "pfrlib.engine.checkpoint",
+    "SynthStreets": "pfrlib.data.synthstreets.dataset",
+}
+
+__all__ = list(PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in PUBLIC:
+        return getattr(importlib.import_module(PUBLIC[name]), name)
+    raise AttributeError(f"module 'pfrlib' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "write_json", "read_json", "to_jsonable"]
+__all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -42,6 +42,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         except FileNotFoundError:
             pass
         raise
+    return path
+
+
+def check_writable_folder(path: str | os.PathLike, option: str, expected: str) -> Path:
+    """Check, before any work, that files can be written in the folder ``path`` (it may not exist
+    yet: then in its nearest existing parent, where it will be created), by creating and removing
+    a probe file there: permissions, a read-only mount and a full inode table all show.
+
+    Raises:
+        OSError (its subclass as the probe raised it) in one line naming ``option``, the folder
+        and ``expected``, e.g. ``save_results: cannot write in /r (Read-only file system); expected
+        a new or empty folder that can be written``.
+    """
+    path = Path(path)
+    where = next((p for p in (path, *path.parents) if p.exists()), Path.cwd())
+    if not where.is_dir():
+        raise NotADirectoryError(f"{option}: {where} is a file, not a folder; expected {expected}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise type(err)(f"{option}: cannot write in {where} ({err.strerror or err}); expected {expected}") from None
     return path
 
 

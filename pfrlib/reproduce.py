@@ -1,137 +1,24 @@
-"""``make reproduce``: run the notebook series headless and report as it goes.
+"""``python -m pfrlib.reproduce`` (``make reproduce``): run the notebook series headless, reporting as it goes.
 
-Each notebook runs through papermill with its default parameters (``--cwd notebooks``), one
-:class:`pfrlib.launch.Job` at a time; the executed copies go to ``runs/notebooks/<name>/``
-(with the notebook's log) and the figures the notebooks write to ``figures/``, never over a
-committed notebook. The report has one line per notebook as it starts (what it trains: the
-notebook's own ``pfr.trains`` metadata, see :func:`what_it_trains`), a line for each run it
-starts, finishes or reuses (read from the notebook's own output as it arrives), its elapsed time
-when done, and a closing summary::
+What it runs and reports is :mod:`pfrlib.teaching.reproduce`'s::
 
     python -m pfrlib.reproduce                  # all notebooks/[0-9][0-9]_*.ipynb
     python -m pfrlib.reproduce notebooks/03_source_only_baseline.ipynb --out runs/notebooks
     python -m pfrlib.reproduce --all            # also retrain every multi-seed table (make reproduce ALL=1)
-
-By default a notebook trains live what its lesson needs and reads its multi-seed tables from the
-committed results files (:mod:`pfrlib.results_files`). ``--all`` passes ``train_all=True``
-(:data:`ALL_PARAMETER`) to every notebook whose parameters cell declares it
-(:func:`parameters_for`), so those notebooks train every seed of their tables too; the report
-then says what each trains from its ``pfr.trains_all`` metadata.
-
-``--times-markdown FILE`` writes the time per notebook as a Markdown table, read from the executed
-copies' own papermill records (``metadata.papermill.duration``), not from this report's clock;
-``--times-only`` writes it from an earlier run's ``--out`` without running anything (the table in
-``docs/teaching.md`` is pasted from ``benchmarks/results/reproduce_times.md`` this way).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import json
-import re
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
-from .io import atomic_write
-from .launch import LOG_FILE, RUN_LINE, Job, LocalBackend, launch
-
-__all__ = ["ALL_PARAMETER", "what_it_trains", "declared_parameters", "parameters_for", "run_notebook",
-           "times_markdown", "main"]
-
-#: The notebook parameter that ``--all`` (``make reproduce ALL=1``) sets to True: train every seed of
-#: the multi-seed tables instead of reading the committed results files.
-ALL_PARAMETER = "train_all"
-
-# the kernel's transport notice (it talks to papermill over localhost): noise in a report
-_NOISE = re.compile(r"Kernel is running over TCP without encryption")
-
-
-def _fmt(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
-def what_it_trains(notebook: Path, train_all: bool = False) -> str:
-    """What a notebook trains, in words: its metadata ``{"pfr": {"trains": ...}}`` (with ``train_all``,
-    ``"trains_all"`` where it has one), else the title of its first markdown cell."""
-    try:
-        nb = json.loads(Path(notebook).read_text())
-    except (OSError, ValueError):
-        return "see the notebook"
-    meta = nb.get("metadata", {}).get("pfr", {})
-    for key in (("trains_all", "trains") if train_all else ("trains",)):
-        if isinstance(meta.get(key), str) and meta[key]:
-            return meta[key]
-    titles = ["".join(c.get("source", "")).strip() for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
-    if titles and titles[0]:
-        return f"see the notebook ({titles[0].splitlines()[0].lstrip('# ').strip()})"
-    return "see the notebook"
-
-
-def declared_parameters(notebook: Path) -> set[str]:
-    """The names a notebook's parameters cell (the cell tagged ``parameters``) assigns; empty when it
-    has none. Raises ValueError naming the notebook when it cannot be read."""
-    try:
-        nb = json.loads(Path(notebook).read_text())
-        cells = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
-        tree = ast.parse("".join(cells[0].get("source", ""))) if cells else ast.Module(body=[], type_ignores=[])
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ValueError(f"{notebook}: cannot read its parameters cell ({err})") from None
-    return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
-
-
-def parameters_for(notebook: Path, train_all: bool = False) -> dict[str, object]:
-    """The papermill parameters ``make reproduce`` gives a notebook: none by default (its defaults);
-    with ``train_all``, ``{ALL_PARAMETER: True}`` for a notebook that declares it."""
-    return {ALL_PARAMETER: True} if train_all and ALL_PARAMETER in declared_parameters(notebook) else {}
-
-
-def run_notebook(path: Path, out: Path, cwd: Path, parameters: Optional[dict] = None) -> tuple[bool, float, list[str]]:
-    """Execute one notebook (a launcher job in ``out``) with papermill ``parameters`` (default: none);
-    print its run lines as they come.
-
-    Returns ``(ok, seconds, tail)``: ``tail`` holds the last lines of its log (for an error report).
-    """
-    start = time.perf_counter()
-
-    def follow(job: Job, line: str) -> None:
-        if RUN_LINE.match(line) and not _NOISE.search(line):
-            print(f"      {line.strip()}  [{_fmt(time.perf_counter() - start)}]", flush=True)
-
-    job = Job(name=path.stem, out=out, notebook=path, parameters=dict(parameters or {}), cwd=cwd, threads=None)
-    (outcome,) = launch([job], LocalBackend(jobs=1, follow=follow), retrain=True, report=lambda line: None)
-    log = (out / LOG_FILE).read_text(errors="replace").splitlines() if (out / LOG_FILE).exists() else []
-    tail = [line for line in log if not _NOISE.search(line)][-40:]
-    return outcome.ok, time.perf_counter() - start, tail
-
-
-def times_markdown(out_dir: Path, notebooks: list[Path]) -> str:
-    """The time of each notebook of a series run in ``out_dir`` (``<out_dir>/<stem>/<stem>.ipynb``,
-    papermill's own ``duration``), what it trains, and the total, as a Markdown table."""
-    rows, total, started = [], 0.0, None
-    for path in notebooks:
-        executed = out_dir / path.stem / f"{path.stem}.ipynb"
-        try:
-            meta = json.loads(executed.read_text())["metadata"]["papermill"]
-            seconds = float(meta["duration"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{executed}: no executed notebook with papermill's duration ({err!r}); "
-                             "run the series first (make reproduce)") from None
-        started = started or str(meta.get("start_time", ""))[:10]
-        total += seconds
-        rows.append(f"| {path.stem} | {_fmt(seconds)} | {what_it_trains(path)} |")
-    head = (f"Measured by `make reproduce` ({len(notebooks)} notebooks, defaults, in series order), started "
-            f"{started}; papermill's duration of each executed notebook.\n\n"
-            "| notebook | time | what it trains |\n|---|---|---|\n")
-    return head + "\n".join(rows) + f"\n| **all** | **{_fmt(total)}** | |\n"
+from pfrlib.teaching.reproduce import ALL_PARAMETER, run_series, write_times
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """``python -m pfrlib.reproduce``: see the module docstring."""
+    """Parse ``argv``, run the notebooks one by one, print the summary; the exit status."""
     p = argparse.ArgumentParser(prog="python -m pfrlib.reproduce", description=__doc__.split("\n\n")[0])
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: notebooks/[0-9][0-9]_*.ipynb)")
     p.add_argument("--out", default="runs/notebooks",
@@ -150,49 +37,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     if args.times_only and not args.times_markdown:
         p.error("--times-only needs --times-markdown FILE")
-    out_dir = Path(args.out)
     if args.times_only:
-        return _write_times(out_dir, paths, Path(args.times_markdown))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    Path("figures").mkdir(exist_ok=True)
-    done: list[tuple[str, float, bool]] = []
-    total_start = time.perf_counter()
-    for k, path in enumerate(paths, start=1):
-        parameters = parameters_for(path, args.all)
-        print(f"[{k}/{len(paths)}] {path.stem}: trains {what_it_trains(path, bool(parameters))}"
-              + "".join(f" ({name}={value})" for name, value in parameters.items())
-              + f"  (series so far {_fmt(time.perf_counter() - total_start)})", flush=True)
-        ok, seconds, tail = run_notebook(path, out_dir / path.stem, Path(args.cwd), parameters)
-        done.append((path.stem, seconds, ok))
-        if not ok:
-            print(f"      FAILED after {_fmt(seconds)}; the end of its log:", flush=True)
-            print("\n".join("      | " + line for line in tail), flush=True)
-            break
-        print(f"      done in {_fmt(seconds)}", flush=True)
-    total = time.perf_counter() - total_start
-    print("\nSummary")
-    width = max(len(name) for name, _, _ in done)
-    for name, seconds, ok in done:
-        print(f"  {name:<{width}}  {_fmt(seconds):>12}  {'ok' if ok else 'FAILED'}")
-    print(f"  {'all':<{width}}  {_fmt(total):>12}")
-    print(f"Executed notebooks in {out_dir}/<name>/, figures in figures/, each notebook's metrics.json and training "
-          "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
-    finished = all(ok for _, _, ok in done) and len(done) == len(paths)
-    if finished and args.times_markdown:
-        return _write_times(out_dir, paths, Path(args.times_markdown))
-    return 0 if finished else 1
-
-
-def _write_times(out_dir: Path, paths: list[Path], target: Path) -> int:
-    try:
-        text = times_markdown(out_dir, paths)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, lambda f: f.write(text), mode="w")
-    print(f"wrote {target}")
-    return 0
+        return write_times(Path(args.out), paths, Path(args.times_markdown))
+    return run_series(paths, Path(args.out), args.cwd, args.all, args.times_markdown)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pfrlib.data import SynthStreets
+from pfrlib.data.synthstreets.dataset import SynthStreets
 
 
 def write_synth_folder(root: Path, domain: str, n: int, noise: bool, seed: int = 123) -> Path:

@@ -1,4 +1,4 @@
-"""pfrlib.baselines: the four Table-1 baselines (CLAN, FCNs in the Wild, ROAD, Curriculum DA).
+"""pfrlib.methods.baselines: the four Table-1 baselines (CLAN, FCNs in the Wild, ROAD, Curriculum DA).
 
 Loss terms on hand-made tensors, then each method as a run: a few iterations, bit-exact resume,
 its checkpoint, the bad-input errors. (Label blindness and the 2-process torchrun runs of every
@@ -18,14 +18,24 @@ import torch.nn.functional as F
 
 from pfrlib import models
 from pfrlib import methods
-from pfrlib.baselines import CLAN, ROAD, Baseline, Curriculum, FCNWild, label_distribution, predicted_distribution
-from pfrlib.baselines.clan import (clan_discriminator_loss, clan_factors, discrepancy_map, weight_discrepancy_loss,
-                                   weighted_adversarial_loss)
-from pfrlib.baselines.curriculum import LabelDistributionEstimator, estimator_loss, label_distribution_kl
-from pfrlib.baselines.fcn_wild import FeatureDiscriminator, class_size_bounds, class_size_constraint_loss
-from pfrlib.baselines.road import RegionDiscriminators, distillation_loss, load_reference, region_index
-from pfrlib.config import ALL_METHODS, BASELINE_METHODS, METHODS, TrainConfig
-from pfrlib.train import Trainer, main, train
+from pfrlib.methods.baselines.clan import CLAN
+from pfrlib.methods.baselines.road import ROAD
+from pfrlib.paper.step import Baseline
+from pfrlib.methods.baselines.common import label_distribution, predicted_distribution
+from pfrlib.methods.baselines.curriculum import Curriculum
+from pfrlib.methods.baselines.fcn_wild import FCNWild
+from pfrlib.methods.baselines.clan import (clan_discriminator_loss, clan_factors, discrepancy_map,
+    weight_discrepancy_loss, weighted_adversarial_loss)
+from pfrlib.methods.baselines.curriculum import LabelDistributionEstimator, estimator_loss, label_distribution_kl
+from pfrlib.methods.baselines.fcn_wild import FeatureDiscriminator, class_size_bounds, class_size_constraint_loss
+from pfrlib.methods.baselines.road import RegionDiscriminators, distillation_loss, load_reference, region_index
+from pfrlib.config import ALL_METHODS, BASELINE_METHODS, METHODS
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.trainer import Trainer
+from pfrlib.engine.run import train
+from pfrlib.train import main
+from pfrlib.models.common import ASPPClassifier
+from pfrlib.models.two_classifier import TwoClassifierNet
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,
@@ -72,7 +82,7 @@ def test_clan_discrepancy_map_is_zero_where_the_classifiers_agree():
 
 
 def test_clan_weight_discrepancy_is_one_for_identical_classifiers():
-    head = models.ASPPClassifier(8, 5, (1, 2))
+    head = ASPPClassifier(8, 5, (1, 2))
     same = copy.deepcopy(head)
     assert weight_discrepancy_loss(head, same).item() == pytest.approx(1.0, abs=1e-6)
     neg = copy.deepcopy(head)
@@ -80,7 +90,7 @@ def test_clan_weight_discrepancy_is_one_for_identical_classifiers():
         p.data.neg_()
     assert weight_discrepancy_loss(head, neg).item() == pytest.approx(-1.0, abs=1e-6)
     # a frozen (unused) branch does not count
-    frozen = models.ASPPClassifier(8, 5, (1, 2), branches_used=1)
+    frozen = ASPPClassifier(8, 5, (1, 2), branches_used=1)
     other = copy.deepcopy(frozen)
     other.conv2d_list[1].weight.data.normal_()
     assert weight_discrepancy_loss(frozen, other).item() == pytest.approx(1.0, abs=1e-6)
@@ -110,7 +120,7 @@ def test_clan_preheat_and_damping_follow_its_code():
 
 def test_two_classifier_net_predicts_the_sum_of_two_different_heads():
     torch.manual_seed(0)
-    net = models.TwoClassifierNet(models.build_model("small", 5, multi_level=True, widths=(8, 8, 16, 16)))
+    net = TwoClassifierNet(models.build_model("small", 5, multi_level=True, widths=(8, 8, 16, 16)))
     out = net(torch.randn(2, 3, 32, 64))
     l1, l2 = out.head_logits
     assert torch.allclose(out.logits, l1 + l2) and out.aux_logits is not None
@@ -276,7 +286,7 @@ def test_bad_baseline_hyperparameters_are_rejected_naming_the_field(tmp_path, ca
 # --------------------------------------------------------------------------- runs
 @pytest.mark.parametrize("method", BASELINE_METHODS)
 def test_each_baseline_trains_and_its_checkpoint_evaluates(tmp_path, method):
-    from pfrlib.evaluate import load_model
+    from pfrlib.engine.checkpoint import load_model
 
     result = train(tiny(tmp_path, method, method=method, multi_level=True))
     final = result.final

@@ -19,15 +19,17 @@ import torch
 import torch.nn.functional as F
 
 from pfrlib import models
-from pfrlib.baselines import CLAN, Curriculum
-from pfrlib.baselines.clan import clan_discriminator_loss, clan_factors, discrepancy_map, weight_discrepancy_loss
-from pfrlib.baselines.clan import focal_segmentation_loss, weighted_adversarial_loss
-from pfrlib.baselines.common import BaselineInputs
-from pfrlib.baselines.curriculum import label_distribution_kl, sharpened_distribution
-from pfrlib.config import TrainConfig
+from pfrlib.methods.baselines.clan import CLAN
+from pfrlib.methods.baselines.curriculum import Curriculum
+from pfrlib.methods.baselines.clan import (clan_discriminator_loss, clan_factors, discrepancy_map,
+    weight_discrepancy_loss)
+from pfrlib.methods.baselines.clan import focal_segmentation_loss, weighted_adversarial_loss
+from pfrlib.paper.step import BaselineInputs
+from pfrlib.methods.baselines.curriculum import label_distribution_kl, sharpened_distribution
+from pfrlib.config.train_config import TrainConfig
 from pfrlib.models.common import ASPPClassifier
-from pfrlib.optim import poly_schedule
-from pfrlib.train import Trainer
+from pfrlib.paper.optim import poly_schedule
+from pfrlib.engine.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

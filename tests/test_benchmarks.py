@@ -38,7 +38,7 @@ def test_fixture_trees_have_the_real_layouts_and_sizes(tmp_path: Path):
     dp = _load("data_pipeline")
     gta5 = dp.write_gta5(tmp_path / "gta5", frames=2, noise=1.0, odd_label_every=2)
     cs = dp.write_cityscapes(tmp_path / "cs", frames=1, noise=1.0)
-    from pfrlib.data import GTA5, Cityscapes
+    from pfrlib.data.real import GTA5, Cityscapes
 
     g = GTA5(gta5)
     assert len(g) == 2 and g.count_size_mismatches() == 1

@@ -6,7 +6,10 @@ import argparse
 
 import pytest
 
-from pfrlib.config import METHODS, TrainConfig, add_arguments, config_from_args, config_from_argv, parse_spec
+from pfrlib.config import METHODS
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.config.command_line import add_arguments, config_from_args, config_from_argv
+from pfrlib.data.spec import parse_spec
 
 
 def test_paper_preset_matches_the_paper_and_adaptsegnet():
@@ -121,8 +124,9 @@ def test_parse_spec():
 
 # --------------------------------------------------------------------------- choices and the command line
 def test_choices_are_field_metadata_read_by_validation_and_help():
-    from pfrlib import losses, methods, optim
-    from pfrlib.config import field_choices_of
+    from pfrlib.paper import losses, optim
+    from pfrlib import methods
+    from pfrlib.config.train_config import field_choices_of
     from pfrlib.models import MODEL_NAMES
 
     assert field_choices_of("gram_normalize") == losses.GRAM_NORMALIZATIONS
@@ -136,16 +140,6 @@ def test_choices_are_field_metadata_read_by_validation_and_help():
         TrainConfig.preset("cpu", gan="wgan").validate()
     text = " ".join(add_arguments(argparse.ArgumentParser()).format_help().split())
     assert "one of chw, hw, none" in text and "one of " + ", ".join(methods.names()) in text
-
-
-def test_cli_names_are_public_and_point_one_way():
-    import pfrlib.cli
-    import pfrlib.config
-
-    for name in ("add_arguments", "config_from_args", "config_from_argv"):
-        assert getattr(pfrlib.cli, name) is getattr(pfrlib.config, name)
-    assert pfrlib.config.config_from_argv(["--seed", "3", "--gan", "lsgan"]).loss.gan == "lsgan"
-    assert not hasattr(pfrlib.config, "__getattr__")  # no shim re-exporting from a layer above
 
 
 def test_baseline_sections_live_with_their_baselines():

@@ -54,8 +54,8 @@ def _restore_backends() -> Iterator[None]:
 def first_step_losses(tmp_path, setup: str, bf16: bool, channels_last: bool = False,
                       cudnn_benchmark: bool = False) -> dict[str, float]:
     """Loss terms of the first ``pfr_adv`` step on CUDA with these options (seed 0)."""
-    from pfrlib.config import TrainConfig
-    from pfrlib.train import Trainer
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.engine.trainer import Trainer
 
     fields = TrainConfig.field_index()
     wanted = dict(bf16=bf16, channels_last=channels_last, cudnn_benchmark=cudnn_benchmark, tf32=False)

@@ -17,10 +17,14 @@ import torch
 from cityscapesscripts.helpers.labels import labels as cs_labels
 from PIL import Image
 
-from pfrlib.data import (CLASS_NAMES, GTA5, PALETTE, Cityscapes, EvalTransform, FolderDataset, SynthStreets,
-                         TrainTransform, denormalize, from_spec, ids_to_train_ids, normalize)
+from pfrlib.data.labels import CLASS_NAMES, PALETTE, ids_to_train_ids
+from pfrlib.data.real import GTA5, Cityscapes
+from pfrlib.data.transforms import EvalTransform, TrainTransform, denormalize, normalize
+from pfrlib.data.folder import FolderDataset
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.spec import from_spec
 from pfrlib.data.labels import ID_TO_TRAINID
-from pfrlib.viz import colorize
+from pfrlib.data.palette import colorize
 from shipped_datasets import CS_IDS, GTA5_IDS
 
 pytestmark = pytest.mark.filterwarnings("ignore::pfrlib.data.releases.PartialDownloadWarning")
@@ -398,7 +402,7 @@ def test_image_scales_factor_one_is_the_plain_resize():
 
 
 def test_image_scales_are_drawn_uniformly_so_repeats_give_clans_30_40_30():
-    from pfrlib.baselines.clan import CLAN_IMAGE_SCALES
+    from pfrlib.methods.baselines.clan import CLAN_IMAGE_SCALES
     image, label = torch.zeros(3, 10, 20, dtype=torch.uint8), torch.zeros(10, 20, dtype=torch.int64)
     t = TrainTransform(size=(10, 20), image_scales=CLAN_IMAGE_SCALES, hflip=False, normalize=None)
     heights = [_scaled(t, image, label, seed)[0].shape[-2] for seed in range(1000)]

@@ -1,4 +1,4 @@
-"""Tests for pfrlib.io (atomic writes) and pfrlib.nbtools (notebook parameters)."""
+"""Tests for pfrlib.io (atomic writes) and pfrlib.teaching.nbtools (notebook parameters)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pfrlib import io, nbtools
+from pfrlib import io
+from pfrlib.teaching import nbtools
+from pfrlib.teaching.nbparams import SMOKE_TRAINING, check_parameters, figures_path, live_frontend, series_settings, smoke_from_env
 
 
 def test_write_json_roundtrip_and_nan(tmp_path):
@@ -53,33 +55,33 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
 
 def test_smoke_from_env(monkeypatch):
     monkeypatch.delenv("PFR_SMOKE", raising=False)
-    assert nbtools.smoke_from_env(None) is False
+    assert smoke_from_env(None) is False
     monkeypatch.setenv("PFR_SMOKE", "1")
-    assert nbtools.smoke_from_env(None) is True
-    assert nbtools.smoke_from_env(False) is False
+    assert smoke_from_env(None) is True
+    assert smoke_from_env(False) is False
     with pytest.raises(ValueError, match="smoke"):
-        nbtools.smoke_from_env("yes")
+        smoke_from_env("yes")
 
 
 def test_check_parameters():
     before = {"np", "torch"}
     ns = {"np": 1, "torch": 2, "seed": 0, "norm": "chw", "n": 4, "_private": 1}
-    assert nbtools.check_parameters(ns, before, declared=("seed", "norm", "n"), choices={"norm": ("chw", "hw")}, positive=("n",)) == {
+    assert check_parameters(ns, before, declared=("seed", "norm", "n"), choices={"norm": ("chw", "hw")}, positive=("n",)) == {
         "seed": 0, "norm": "chw", "n": 4,
     }
     with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['iters'\]"):
-        nbtools.check_parameters(ns | {"iters": 5}, before, declared=("seed", "norm", "n"))
+        check_parameters(ns | {"iters": 5}, before, declared=("seed", "norm", "n"))
     with pytest.raises(ValueError, match="'norm' must be one of"):
-        nbtools.check_parameters(ns | {"norm": "bogus"}, before, declared=("seed", "norm", "n"), choices={"norm": ("chw",)})
+        check_parameters(ns | {"norm": "bogus"}, before, declared=("seed", "norm", "n"), choices={"norm": ("chw",)})
     with pytest.raises(ValueError, match="'n' must be a number > 0"):
-        nbtools.check_parameters(ns | {"n": 0}, before, declared=("seed", "norm", "n"), positive=("n",))
+        check_parameters(ns | {"n": 0}, before, declared=("seed", "norm", "n"), positive=("n",))
 
 
 def test_figures_path_smoke_never_targets_committed_figures(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert nbtools.figures_path(None, smoke=True).as_posix().endswith("runs/smoke/figures")
-    assert nbtools.figures_path(None, smoke=False).as_posix() == "../figures"
-    assert nbtools.figures_path(str(tmp_path / "f"), smoke=True) == tmp_path / "f"
+    assert figures_path(None, smoke=True).as_posix().endswith("runs/smoke/figures")
+    assert figures_path(None, smoke=False).as_posix() == "../figures"
+    assert figures_path(str(tmp_path / "f"), smoke=True) == tmp_path / "f"
 
 
 def test_atomic_write_gives_normal_permissions(tmp_path):
@@ -90,23 +92,23 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
 def test_series_settings(monkeypatch):
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     monkeypatch.delenv("PFR_LIVE", raising=False)
-    runs_dir, o = nbtools.series_settings(False)
+    runs_dir, o = series_settings(False)
     assert runs_dir == "../runs/series" and o == {"progress": False}  # headless: summary lines, no frozen bars
-    runs_dir, o = nbtools.series_settings(True, None, 50)
-    assert runs_dir == "../runs/smoke/series" and o == {"progress": False, **nbtools.SMOKE_TRAINING}
-    assert nbtools.series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": False, "iterations": 50})
+    runs_dir, o = series_settings(True, None, 50)
+    assert runs_dir == "../runs/smoke/series" and o == {"progress": False, **SMOKE_TRAINING}
+    assert series_settings(False, "/x/runs", 50) == ("/x/runs", {"progress": False, "iterations": 50})
     monkeypatch.setenv("JPY_SESSION_NAME", "/lab/notebooks/03.ipynb")  # a kernel JupyterLab started
-    assert nbtools.series_settings(False)[1] == {"progress": True}
-    assert nbtools.series_settings(True)[1]["progress"] is False
+    assert series_settings(False)[1] == {"progress": True}
+    assert series_settings(True)[1]["progress"] is False
     monkeypatch.setenv("PFR_LIVE", "0")
-    assert nbtools.live_frontend() is False
+    assert live_frontend() is False
     for bad in (0, -5, 2.5, True, "100"):
         with pytest.raises(ValueError, match="iterations"):
-            nbtools.series_settings(False, None, bad)
+            series_settings(False, None, bad)
 
 
 def test_check_parameters_with_declared_types_choices_and_ranges():
-    from pfrlib.nbtools import Param
+    from pfrlib.teaching.nbparams import Param
 
     spec = {
         "smoke": Param(bool, optional=True),
@@ -120,7 +122,7 @@ def test_check_parameters_with_declared_types_choices_and_ranges():
     }
     good = {"smoke": None, "seed": 0, "num_images": 64, "lr": 1, "norm": "hw", "seeds": [0, 1],
             "figures_dir": None, "note": "x"}
-    assert nbtools.check_parameters(good, (), spec) == good  # an int is a valid float
+    assert check_parameters(good, (), spec) == good  # an int is a valid float
     bad_values = [
         ("num_images", 64.5, "'num_images' must be an integer, got 64.5"),
         ("num_images", "abc", "'num_images' must be an integer, got 'abc'"),
@@ -139,9 +141,9 @@ def test_check_parameters_with_declared_types_choices_and_ranges():
     ]
     for name, value, message in bad_values:
         with pytest.raises(ValueError, match=re.escape(message)):
-            nbtools.check_parameters(good | {name: value}, (), spec)
+            check_parameters(good | {name: value}, (), spec)
     with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['num_imgs'\]"):
-        nbtools.check_parameters(good | {"num_imgs": 3}, (), spec)
+        check_parameters(good | {"num_imgs": 3}, (), spec)
 
 
 def test_show_table_and_static_interactive_view(capsys, monkeypatch):
@@ -176,7 +178,7 @@ def test_show_table_and_static_interactive_view(capsys, monkeypatch):
 
 
 def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
-    from pfrlib.config import TrainConfig
+    from pfrlib.config.train_config import TrainConfig
     from pfrlib.io import write_json
 
     cfgs = [TrainConfig.preset("cpu", method=m, out=str(tmp_path / "series" / f"{m}_s0"), progress=False)
@@ -194,8 +196,9 @@ def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
 
 
 def test_same_configuration_ignores_bookkeeping_only(tmp_path):
-    from pfrlib.config import TrainConfig, config_from_argv
-    from pfrlib.nbtools import same_configuration
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.config.command_line import config_from_argv
+    from pfrlib.launch.job import same_configuration
 
     cfg = TrainConfig.preset("cpu", method="pfr_adv", seed=1, out=str(tmp_path / "run"))
     assert not same_configuration(cfg)  # no run there

@@ -1,4 +1,4 @@
-"""pfrlib.launch / pfrlib.job: the one "already finished" rule, the job file and its command, children
+"""pfrlib.launch.launcher / pfrlib.launch.job: the one "already finished" rule, the job file and its command, children
 that die with the launcher (kill -9 included), a re-run that resumes, and the names that moved."""
 
 from __future__ import annotations
@@ -15,54 +15,56 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib import launch, sweep
-from pfrlib.config import TrainConfig
+from pfrlib.launch import job as launch_job, launcher as launch, sweep, sweep_spec
+from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
-from pfrlib.job import JOB_FILE, read_job
+from pfrlib.launch.job import JOB_FILE, read_job
+from pfrlib.launch.job import Job, job_command, job_environment, plan
+from pfrlib.launch.sweep_spec import load_spec, planned_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
         "log_every": 1}
 
 
-def tiny_job(tmp_path: Path, name: str = "run", **overrides) -> launch.Job:
-    return launch.Job(name=name, out=tmp_path / name, config=TrainConfig.preset("cpu", **{**TINY, **overrides}))
+def tiny_job(tmp_path: Path, name: str = "run", **overrides) -> Job:
+    return Job(name=name, out=tmp_path / name, config=TrainConfig.preset("cpu", **{**TINY, **overrides}))
 
 
 def test_one_rule_reuse_resume_train(tmp_path):
     job = tiny_job(tmp_path)
-    assert launch.plan(job) == "train" and not launch.is_finished(job)  # nothing there
+    assert plan(job) == "train" and not launch_job.is_finished(job)  # nothing there
     job.out.mkdir()
     job.train_config().replace(num_threads=3, overwrite=True).to_json(job.out / "config.json")
     (job.out / "checkpoint_last.pt").write_bytes(b"")
-    assert launch.plan(job) == "resume"  # a checkpoint of the same configuration, no result: resume it
+    assert plan(job) == "resume"  # a checkpoint of the same configuration, no result: resume it
     write_json(job.out / "final.json", {"target_miou": 0.5})
-    assert launch.plan(job) == "reuse" and launch.is_finished(job)  # bookkeeping (threads, overwrite) aside
-    assert launch.plan(job, retrain=True) == "train"
+    assert plan(job) == "reuse" and launch_job.is_finished(job)  # bookkeeping (threads, overwrite) aside
+    assert plan(job, retrain=True) == "train"
     other = tiny_job(tmp_path, lr=1e-3)  # another experiment in the same folder: trained, not reused
-    assert launch.plan(other) == "train" and not launch.is_finished(other)
-    nb = launch.Job(name="nb", out=tmp_path / "nb", notebook=ROOT / "notebooks" / "01_gram_matrices.ipynb")
-    assert launch.plan(nb) == "train"
+    assert plan(other) == "train" and not launch_job.is_finished(other)
+    nb = Job(name="nb", out=tmp_path / "nb", notebook=ROOT / "notebooks" / "01_gram_matrices.ipynb")
+    assert plan(nb) == "train"
     write_json(nb.out / "metrics.json", {"style_loss": 1.0})
-    assert launch.plan(nb) == "reuse"
+    assert plan(nb) == "reuse"
 
 
 def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     job = tiny_job(tmp_path, method="pfr_adv", seed=3)
     job.threads = 2
-    cmd = launch.job_command(job)
-    assert cmd == [sys.executable, "-m", "pfrlib.job", str(job.out / JOB_FILE)]
+    cmd = job_command(job)
+    assert cmd == [sys.executable, "-m", "pfrlib.launch.job", str(job.out / JOB_FILE)]
     again, retrain = read_job(job.out / JOB_FILE)
     assert again.train_config() == job.train_config() and not retrain
     assert again.train_config().run.num_threads == 2 and again.train_config().run.out == str(job.out)
-    env = launch.job_environment(job, {"PYTHONPATH": "/elsewhere"})
+    env = job_environment(job, {"PYTHONPATH": "/elsewhere"})
     assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
     with pytest.raises(ValueError, match="exactly one"):
-        launch.Job(name="x", out=tmp_path / "x")
+        Job(name="x", out=tmp_path / "x")
     with pytest.raises(ValueError, match="same run.out"):
         launch.launch([tiny_job(tmp_path), tiny_job(tmp_path)], report=lambda _: None)
     (tmp_path / "bad.json").write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.job", str(tmp_path / "bad.json")], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pfrlib.launch.job", str(tmp_path / "bad.json")], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "bad.json is not a job file" in proc.stderr
 
@@ -81,7 +83,7 @@ def test_a_reused_run_is_one_line_and_nothing_starts(tmp_path):
 
 
 def test_one_place_starts_runs():
-    """Only pfrlib/launch.py starts training subprocesses (``benchmarks/step_time.py`` times one
+    """Only pfrlib/launch/launcher.py starts training subprocesses (``benchmarks/step_time.py`` times one
     measurement in a child of its own, one at a time)."""
     starters = {}
     for path in [*(ROOT / "pfrlib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
@@ -89,21 +91,25 @@ def test_one_place_starts_runs():
         hits = re.findall(r"ThreadPoolExecutor|ProcessPoolExecutor|subprocess\.Popen|multiprocessing\.Pool", text)
         if hits:
             starters[str(path.relative_to(ROOT))] = hits
-    assert starters == {"pfrlib/launch.py": ["subprocess.Popen"]}
+    assert starters == {"pfrlib/launch/launcher.py": ["subprocess.Popen"]}
 
 
 def test_moved_names_still_import():
-    from pfrlib.nbtools import (SMOKE_TRAINING, Param, check_parameters, figures_path, interactive,  # noqa: F401
-                                live_frontend, load_or_train, load_or_train_many, same_configuration, save_figure,
-                                save_metrics, series_settings, show_table, smoke_from_env)
-    from pfrlib.sweep import (TRAIN_METRICS, Run, SweepSpec, aggregate, check_runs, claim_root,  # noqa: F401
-                              expand, is_finished, load_spec, main, run_sweep, summary_markdown)
+    from pfrlib.teaching.nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend,
+        save_metrics, series_settings, smoke_from_env)
+    from pfrlib.teaching.nbtools import interactive, load_or_train, load_or_train_many, show_table
+    from pfrlib.launch.job import same_configuration
+    from pfrlib.viz.figure import save_figure  # noqa: F401
+    from pfrlib.launch.sweep_spec import TRAIN_METRICS, Run, SweepSpec, check_runs, expand, load_spec
+    from pfrlib.launch.sweep_report import aggregate, summary_markdown
+    from pfrlib.launch.sweep import claim_root, is_finished, run_sweep  # noqa: F401
+    from pfrlib.sweep import main  # noqa: F401
 
-    assert callable(sweep.planned_config) and callable(sweep.result_path)
+    assert callable(planned_config) and callable(sweep_spec.result_path)
 
 
 def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):
-    from pfrlib.reproduce import what_it_trains
+    from pfrlib.teaching.reproduce import what_it_trains
 
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         trains = json.loads(nb.read_text())["metadata"]["pfr"]["trains"]
@@ -159,7 +165,7 @@ def test_killed_sweep_takes_its_run_along_and_a_rerun_resumes_it(tmp_path):
     before = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
     logs: list[str] = []
-    statuses = sweep.run_sweep(sweep.load_spec(spec_path), root=root, log=logs.append)
+    statuses = sweep.run_sweep(load_spec(spec_path), root=root, log=logs.append)
     assert statuses[0]["ok"] and "1 resumed from their checkpoint" in logs[0]
     assert any(x.startswith("  resuming seed=0 from its last checkpoint") for x in logs)
     after = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]

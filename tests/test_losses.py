@@ -1,4 +1,4 @@
-"""Unit tests for pfrlib.losses (Eq. 1-5)."""
+"""Unit tests for pfrlib.paper.losses (Eq. 1-6)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pfrlib import losses
+from pfrlib.paper import losses
 
 
 def feats(seed: int = 0, b: int = 2, size: tuple[int, int] = (8, 12), channels=(4, 6, 8, 8)):
@@ -227,10 +227,10 @@ def test_bce_matches_adaptsegnet_labels():
 
 
 # ---------------------------------------------------------------- Eq. (4) = Eq. (2) + Eq. (3)
-def _inline_pfr(fs, ft, stages, sw, cw, norm, form, pairing):
-    """pfr_loss as it was computed inline before it called style_loss / content_loss."""
-    style = losses._per_stage(fs, ft, stages, lambda a, b, _: losses._style_term(a, b, norm, pairing))
-    content = losses._per_stage(fs, ft, stages, lambda a, b, _: losses._content_term(a, b, form))
+def _eq4_by_hand(fs, ft, stages, sw, cw, norm, form, pairing):
+    """Eq. (4) written out from the public Eq. (2) and Eq. (3), one stage at a time."""
+    style = {i: losses.style_loss(fs, ft, (i,), norm, pairing) for i in stages}
+    content = {i: losses.content_loss(fs, ft, (i,), form) for i in stages}
     total = sw * torch.stack(list(style.values())).sum() + cw * torch.stack(list(content.values())).sum()
     return total, style, content
 
@@ -244,19 +244,51 @@ def test_pfr_loss_is_style_plus_content_bit_identically(stages, norm, form, pair
     # target maps at another resolution: the content term resizes them
     fs = [f.requires_grad_() for f in feats(3, b=3)]
     ft = [f.requires_grad_() for f in feats(4, b=3, size=(10, 14))]
-    new = losses.pfr_loss(fs, ft, stages, sw, cw, norm, form, pairing)
-    grads_new = torch.autograd.grad(new.total, [*fs, *ft], allow_unused=True)
-    total, style, content = _inline_pfr(fs, ft, stages, sw, cw, norm, form, pairing)
-    grads_old = torch.autograd.grad(total, [*fs, *ft], allow_unused=True)
-    assert torch.equal(new.total, total)
-    assert new.style.keys() == style.keys() and new.content.keys() == content.keys()
-    assert all(torch.equal(new.style[i], style[i]) and torch.equal(new.content[i], content[i]) for i in stages)
-    for a, b in zip(grads_new, grads_old):
+    pfr = losses.pfr_loss(fs, ft, stages, sw, cw, norm, form, pairing)
+    grads = torch.autograd.grad(pfr.total, [*fs, *ft], allow_unused=True)
+    total, style, content = _eq4_by_hand(fs, ft, stages, sw, cw, norm, form, pairing)
+    grads_by_hand = torch.autograd.grad(total, [*fs, *ft], allow_unused=True)
+    assert torch.equal(pfr.total, total)
+    assert pfr.style.keys() == style.keys() and pfr.content.keys() == content.keys()
+    assert all(torch.equal(pfr.style[i], style[i]) and torch.equal(pfr.content[i], content[i]) for i in stages)
+    for a, b in zip(grads, grads_by_hand):
         assert (a is None and b is None) or torch.equal(a, b)
-    # and each stage's term is Eq. (2) / Eq. (3) of that stage
-    for i in stages:
-        assert torch.equal(new.style[i], losses.style_loss(fs, ft, (i,), norm, pairing))
-        assert torch.equal(new.content[i], losses.content_loss(fs, ft, (i,), form))
+
+
+@pytest.mark.parametrize("option,value", [("gram_normalize", "x"), ("content_form", "x"), ("style_pairing", "x")])
+def test_pfr_loss_names_a_bad_option(option, value):
+    with pytest.raises(ValueError, match=f"{option} must be .*, got 'x'"):
+        losses.pfr_loss(feats(0), feats(1), **{option: value})
+
+
+def test_inputs_are_checked_before_anything_is_computed(monkeypatch):
+    """A bad stage, option or kind raises on entry: no Gram matrix or content norm is taken first."""
+    def not_reached(*args, **kwargs):
+        raise AssertionError("computed before the inputs were checked")
+
+    for helper in ("_gram", "_style_term", "_content_term", "_adv_criterion"):
+        monkeypatch.setattr(losses, helper, not_reached)
+    bad_stage_5 = feats(1, channels=(4, 6, 8, 9))
+    with pytest.raises(ValueError, match="stage 5"):
+        losses.pfr_loss(feats(0), bad_stage_5)
+    with pytest.raises(ValueError, match="content_form"):
+        losses.pfr_loss(feats(0), feats(1), content_form="x")
+    with pytest.raises(ValueError, match="style_pairing"):
+        losses.style_loss(feats(0), feats(1), pairing="x")
+    with pytest.raises(ValueError, match="normalize"):
+        losses.gram_matrix(torch.zeros(1, 2, 3, 3), normalize="x")
+    with pytest.raises(ValueError, match="bce"):
+        losses.discriminator_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), kind="wgan")
+
+
+def test_definitions_follow_the_paper_order():
+    """The module reads like Section 3: Eq. (1), (2), (3), (4), (5), (6) from top to bottom."""
+    import inspect
+
+    order = ["segmentation_loss", "gram_matrix", "style_loss", "content_loss", "pfr_loss", "discriminator_loss",
+             "generator_loss", "total_loss"]
+    lines = [inspect.getsourcelines(getattr(losses, name))[1] for name in order]
+    assert lines == sorted(lines)
 
 
 def test_choices_are_the_literals():

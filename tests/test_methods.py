@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from pfrlib import methods
-from pfrlib.rundir import RESUME_FREE_FIELDS
-from pfrlib.config import (ALL_METHODS, BOOKKEEPING, EXECUTION, TrainConfig, bookkeeping_fields, fields_with_role,
-                           resume_free_fields)
-from pfrlib.device import check_device_name, device_type, resolve_device
-from pfrlib.record import METRIC_KEYS, FinalRecord
+from pfrlib.engine.rundir import RESUME_FREE_FIELDS
+from pfrlib.config import ALL_METHODS
+from pfrlib.config.fields import BOOKKEEPING, EXECUTION
+from pfrlib.config.train_config import TrainConfig, bookkeeping_fields, fields_with_role, resume_free_fields
+from pfrlib.config.device import check_device_name, device_type, resolve_device
+from pfrlib.engine.record import METRIC_KEYS, FinalRecord
 
 
 # --------------------------------------------------------------------------- methods

@@ -16,21 +16,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pfrlib.models import (
-    MODEL_NAMES,
-    ASPPClassifier,
-    DeepLabV2,
-    DilatedResNet,
-    FCDiscriminator,
-    LoadReport,
-    SegmentationOutput,
-    SmallSegNet,
-    WeightsMismatchError,
-    build_model,
-    count_parameters,
-    feature_shapes,
-    load_adaptsegnet_weights,
-)
+from pfrlib.models import MODEL_NAMES, build_model
+from pfrlib.models.common import ASPPClassifier, SegmentationOutput, count_parameters, feature_shapes
+from pfrlib.models.deeplabv2 import DeepLabV2
+from pfrlib.models.dilated_resnet import DilatedResNet
+from pfrlib.models.discriminator import FCDiscriminator
+from pfrlib.models.weights import LoadReport, WeightsMismatchError, load_adaptsegnet_weights
+from pfrlib.models.small import SmallSegNet
 
 R101 = (3, 4, 23, 3)
 TINY = (1, 1, 1, 1)

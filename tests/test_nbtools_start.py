@@ -1,4 +1,4 @@
-"""nbtools.start (a notebook's one opening call) and nbtools.announce (what training will take)."""
+"""start (a notebook's one opening call) and nbtools.announce (what training will take)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pfrlib import methods, nbtools
-from pfrlib.config import TrainConfig
+from pfrlib import methods
+from pfrlib.teaching import nbtools
+from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
-from pfrlib.nbtools import Param
+from pfrlib.teaching.nbparams import Param
+from pfrlib.teaching.nbparams import SMOKE_TRAINING, check_parameters, notebook_parameters, start
+from pfrlib.viz.results import NOTEBOOK_WIDTH_IN, TERM_TITLES, plot_training_curves, term_title
+from pfrlib.viz.scenes import shift_components
 
 SPEC = {
     "smoke": Param(bool, optional=True),
@@ -27,7 +31,7 @@ SPEC = {
 def _namespace(tmp_path, **changes):
     """What a notebook's globals() holds after its parameters cell: IPython's names, imports, parameters."""
     ns = {"__name__": "__main__", "_": None, "_i1": "x", "In": [""], "Out": {}, "get_ipython": lambda: None,
-          "exit": object(), "quit": object(), "json": json, "Path": Path, "Param": Param, "start": nbtools.start,
+          "exit": object(), "quit": object(), "json": json, "Path": Path, "Param": Param, "start": start,
           "smoke": None, "seeds": [0, 1, 2], "num_images": 32, "iterations": None, "runs_dir": None,
           "figures_dir": str(tmp_path / "fig")}
     ns.update(changes)
@@ -42,7 +46,7 @@ def _headless(monkeypatch):
 
 def test_start_checks_and_settles_everything_after_the_parameters_cell(tmp_path):
     ns = _namespace(tmp_path, iterations=50)
-    setup = nbtools.start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
+    setup = start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
     assert setup.params == {"smoke": False, "seeds": [0, 1, 2], "num_images": 32, "iterations": 50, "runs_dir": None,
                             "figures_dir": str(tmp_path / "fig")}
     assert setup.smoke is False and ns["smoke"] is False  # resolved in the notebook's namespace too
@@ -56,20 +60,20 @@ def test_start_checks_and_settles_everything_after_the_parameters_cell(tmp_path)
 def test_start_in_smoke_mode_cuts_the_capped_parameters(tmp_path, monkeypatch):
     monkeypatch.setenv("PFR_SMOKE", "1")
     ns = _namespace(tmp_path)
-    setup = nbtools.start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
+    setup = start(ns, SPEC, smoke_caps={"seeds": 1, "num_images": 4})
     assert setup.smoke is True and setup.params["smoke"] is True and ns["smoke"] is True
     assert setup.params["seeds"] == [0] and ns["seeds"] == [0]
     assert setup.params["num_images"] == 4 and ns["num_images"] == 4
-    assert setup.runs_dir == "../runs/smoke/series" and setup.base == {"progress": False, **nbtools.SMOKE_TRAINING}
+    assert setup.runs_dir == "../runs/smoke/series" and setup.base == {"progress": False, **SMOKE_TRAINING}
     ns = _namespace(tmp_path, num_images=3, smoke=True)
-    assert nbtools.start(ns, SPEC, smoke_caps={"num_images": 4}).params["num_images"] == 3  # a cap never raises
+    assert start(ns, SPEC, smoke_caps={"num_images": 4}).params["num_images"] == 3  # a cap never raises
     with pytest.raises(ValueError, match="'seed'"):
-        nbtools.start(_namespace(tmp_path), SPEC, smoke_caps={"seed": 1})
+        start(_namespace(tmp_path), SPEC, smoke_caps={"seed": 1})
 
 
 def test_start_without_runs_or_figures_parameters(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    setup = nbtools.start({"In": [], "seed": 3}, {"seed": int})
+    setup = start({"In": [], "seed": 3}, {"seed": int})
     assert setup.params == {"seed": 3} and setup.smoke is False and setup.runs_dir is None
     assert setup.figures == Path("../figures")
 
@@ -77,7 +81,7 @@ def test_start_without_runs_or_figures_parameters(tmp_path, monkeypatch):
 def test_start_reports_a_misspelt_injected_parameter_by_name_with_the_known_ones(tmp_path):
     ns = _namespace(tmp_path, num_imgs=3)  # papermill -p num_imgs 3: a new cell assigns it
     with pytest.raises(ValueError) as err:
-        nbtools.start(ns, SPEC)
+        start(ns, SPEC)
     message = str(err.value)
     assert "unknown notebook parameter(s) ['num_imgs']" in message
     assert "this notebook takes: ['figures_dir', 'iterations', 'num_images', 'runs_dir', 'seeds', 'smoke']" in message
@@ -87,25 +91,25 @@ def test_start_names_a_missing_or_bad_parameter(tmp_path):
     ns = _namespace(tmp_path)
     del ns["num_images"]
     with pytest.raises(ValueError, match=r"\['num_images'\] are declared but not defined"):
-        nbtools.start(ns, SPEC)
+        start(ns, SPEC)
     with pytest.raises(ValueError, match="'num_images' must be an integer, got 64.5"):
-        nbtools.start(_namespace(tmp_path, num_images=64.5), SPEC)
+        start(_namespace(tmp_path, num_images=64.5), SPEC)
     with pytest.raises(ValueError, match="'smoke' must be True or False"):
-        nbtools.start(_namespace(tmp_path, smoke="yes"), SPEC)
+        start(_namespace(tmp_path, smoke="yes"), SPEC)
 
 
 def test_notebook_parameters_are_the_plain_public_values():
     ns = {"__builtins__": {}, "_before": set(), "_oh": {}, "In": [], "Out": {}, "get_ipython": print, "exit": 1,
           "quit": 1, "math": math, "Path": Path, "sqrt": math.sqrt, "f": lambda: 0, "seed": 0, "name": "x",
           "sizes": [1], "root": None, "CONSTANTS": (1, 2)}
-    assert nbtools.notebook_parameters(ns) == {"seed": 0, "name": "x", "sizes": [1], "root": None, "CONSTANTS": (1, 2)}
+    assert notebook_parameters(ns) == {"seed": 0, "name": "x", "sizes": [1], "root": None, "CONSTANTS": (1, 2)}
 
 
 def test_the_old_names_stay_importable():
-    from pfrlib.nbtools import check_parameters, figures_path, series_settings, smoke_from_env  # noqa: F401
-    from pfrlib.nbparams import Setup, start  # noqa: F401
+    from pfrlib.teaching.nbparams import check_parameters, figures_path, series_settings, smoke_from_env  # noqa: F401
+    from pfrlib.teaching.nbparams import Setup, start  # noqa: F401
 
-    assert nbtools.check_parameters({"a": 1, "seed": 2}, {"a"}, {"seed": int}) == {"seed": 2}
+    assert check_parameters({"a": 1, "seed": 2}, {"a"}, {"seed": int}) == {"seed": 2}
 
 
 # --------------------------------------------------------------------------- announce
@@ -223,14 +227,14 @@ def test_announce_reads_the_committed_results_files():
 
 # --------------------------------------------------------------------------- what the notebooks show
 def test_a_parameter_rule_from_the_config_checks_each_item():
-    from pfrlib.config import pfr_stages_problem
+    from pfrlib.config.validation import pfr_stages_problem
 
     spec = {"stage_sets": Param(list, items=list, nonempty=False, check=pfr_stages_problem)}
-    assert nbtools.start({"stage_sets": [[2, 3], [5]]}, spec).params == {"stage_sets": [[2, 3], [5]]}
-    assert nbtools.start({"stage_sets": []}, spec).params == {"stage_sets": []}
+    assert start({"stage_sets": [[2, 3], [5]]}, spec).params == {"stage_sets": [[2, 3], [5]]}
+    assert start({"stage_sets": []}, spec).params == {"stage_sets": []}
     for bad in ([[6]], [[]], [[2, True]], [[2], "45"]):
         with pytest.raises(ValueError, match=r"parameter 'stage_sets' item .*must be"):
-            nbtools.start({"stage_sets": bad}, spec)
+            start({"stage_sets": bad}, spec)
     assert pfr_stages_problem((2, 5)) is None and "subset of (2, 3, 4, 5)" in pfr_stages_problem((1,))
     with pytest.raises(ValueError, match=r"pfr_stages must be a non-empty subset of \(2, 3, 4, 5\)"):
         TrainConfig.preset("cpu", method="pfr", pfr_stages=(1, 2)).validate()
@@ -239,10 +243,10 @@ def test_a_parameter_rule_from_the_config_checks_each_item():
 def test_logged_keys_are_titled_in_words_from_one_map():
     from pfrlib import viz
 
-    assert viz.term_title("pfr_style_2") == "style, stage 2"
-    assert viz.term_title("pfr_content_5") == "content, stage 5"
-    assert viz.term_title("seg") == viz.TERM_TITLES["seg"] and viz.term_title("d_acc_source") != "d_acc_source"
-    assert viz.term_title("pfr_style_x") == "pfr_style_x" and viz.term_title("new_key") == "new_key"
+    assert term_title("pfr_style_2") == "style, stage 2"
+    assert term_title("pfr_content_5") == "content, stage 5"
+    assert term_title("seg") == TERM_TITLES["seg"] and term_title("d_acc_source") != "d_acc_source"
+    assert term_title("pfr_style_x") == "pfr_style_x" and term_title("new_key") == "new_key"
 
 
 def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
@@ -256,14 +260,14 @@ def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
     log = tmp_path / "metrics.jsonl"
     log.write_text("\n".join(json.dumps({"iter": i, "seg": 2.0 - i / 10, **{f"pfr_style_{s}": 0.1 for s in (2, 3, 4, 5)}})
                              for i in range(1, 6)))
-    fig = viz.plot_training_curves({"pfr": log}, keys=("pfr_style_2", "pfr_style_3", "pfr_style_4", "pfr_style_5", "seg"))
+    fig = plot_training_curves({"pfr": log}, keys=("pfr_style_2", "pfr_style_3", "pfr_style_4", "pfr_style_5", "seg"))
     titles = [ax.get_title() for ax in fig.axes if ax.axison]
     assert titles[0].startswith("style, stage 2") and len(titles) == 5 and not any("pfr_style" in t for t in titles)
-    assert fig.get_size_inches()[0] <= viz.NOTEBOOK_WIDTH_IN
+    assert fig.get_size_inches()[0] <= NOTEBOOK_WIDTH_IN
     assert all(t.get_fontsize() >= 9 for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
     plt.close(fig)
-    fig = viz.shift_components(n=2, size=(32, 64))
-    assert fig.get_size_inches()[0] <= viz.NOTEBOOK_WIDTH_IN
+    fig = shift_components(n=2, size=(32, 64))
+    assert fig.get_size_inches()[0] <= NOTEBOOK_WIDTH_IN
     assert len(fig.axes) == 24 and [ax.get_title() for ax in fig.axes[6:8]] == ["exposure", "blur"]
     assert all(t.get_fontsize() >= 9 for legend in fig.legends for t in legend.get_texts())
     plt.close(fig)

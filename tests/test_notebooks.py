@@ -195,7 +195,7 @@ def test_committed_outputs_read_well(nb_path):
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_worked_exercises_pass_their_self_checks(nb_path):
     """Every self-check cell of the committed (worked) notebook printed a pass and no failure."""
-    from pfrlib import selfcheck
+    from pfrlib.teaching import selfcheck
 
     _pending(nb_path)
     nb = nbformat.read(nb_path, as_version=4)
@@ -208,7 +208,7 @@ def test_committed_worked_exercises_pass_their_self_checks(nb_path):
 
 
 def _assert_self_checks_pass(executed: Path) -> None:
-    from pfrlib import selfcheck
+    from pfrlib.teaching import selfcheck
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
@@ -290,7 +290,8 @@ def test_make_notebooks_executes_in_place_without_transport_warning(tmp_path):
 def test_reproduce_all_passes_train_all_to_the_notebooks_that_declare_it(tmp_path, monkeypatch, capsys):
     """``make reproduce ALL=1`` -> ``--all`` -> papermill ``train_all=True``, only where a notebook's
     parameters cell declares it; without ``--all`` every notebook runs with its defaults."""
-    from pfrlib import reproduce
+    from pfrlib.teaching import reproduce
+    from pfrlib.reproduce import main as reproduce_main
 
     def notebook(name: str, params: str, meta: dict) -> Path:
         nb = nbformat.v4.new_notebook(cells=[
@@ -311,12 +312,12 @@ def test_reproduce_all_passes_train_all_to_the_notebooks_that_declare_it(tmp_pat
     monkeypatch.setattr(reproduce, "run_notebook",
                         lambda path, out, cwd, parameters=None: calls.append((path.stem, parameters)) or (True, 0.0, []))
     monkeypatch.chdir(tmp_path)  # main makes figures/ in the working directory
-    assert reproduce.main([str(lesson), str(tables), "--out", str(tmp_path / "out"), "--all"]) == 0
+    assert reproduce_main([str(lesson), str(tables), "--out", str(tmp_path / "out"), "--all"]) == 0
     assert calls == [("01_lesson", {}), ("05_tables", {"train_all": True})]
     out = capsys.readouterr().out
     assert "05_tables: trains every seed (train_all=True)" in out and "01_lesson: trains nothing" in out
     calls.clear()
-    assert reproduce.main([str(tables), "--out", str(tmp_path / "out")]) == 0
+    assert reproduce_main([str(tables), "--out", str(tmp_path / "out")]) == 0
     assert calls == [("05_tables", {})] and "05_tables: trains seed 0" in capsys.readouterr().out
     # the series' notebooks with multi-seed tables declare it; a broken notebook is named
     for stem in ("05_adversarial_output", "07_evaluation_and_figures"):

@@ -6,7 +6,7 @@ shortcut convolution). Three optimisers take the same three steps:
 * an explicit replay of PyTorch 0.4's ``SGD.step`` over the duplicated list (one momentum buffer
   per tensor, in ``state[p]``, from its first listing on; weight decay added into ``p.grad`` in
   place, as 0.4 did);
-* :class:`pfrlib.optim.RepeatedSGD` with repeat counts 1 and 4;
+* :class:`pfrlib.paper.optim.RepeatedSGD` with repeat counts 1 and 4;
 * today's ``torch.optim.SGD`` given the duplicated list.
 """
 
@@ -17,7 +17,7 @@ import warnings
 import pytest
 import torch
 
-from pfrlib.optim import RepeatedSGD
+from pfrlib.paper.optim import RepeatedSGD
 
 LR, M = 0.1, 0.9
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from pfrlib import methods
-from pfrlib.cli import config_from_argv
+from pfrlib.config.command_line import config_from_argv
 from pfrlib.data.releases import PartialDownloadWarning
-from pfrlib.train import train
+from pfrlib.engine.run import train
 from shipped_datasets import make_cityscapes, make_gta5
 
 # The loss family of issue 21, from the registry: the ladder and the Table-1 baselines (the

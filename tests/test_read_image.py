@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from pfrlib.data.real import _decode_rgb8_png, read_image
+from pfrlib.data.readers import _decode_rgb8_png, read_image
 
 
 def pil_rgb(path: Path) -> np.ndarray:

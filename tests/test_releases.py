@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pfrlib.data import GTA5, Cityscapes, DataFileError
+from pfrlib.data.real import GTA5, Cityscapes
+from pfrlib.data.errors import DataFileError
 from pfrlib.data.convert_labels import main as convert_main
 from pfrlib.data.labels import STORED_IDS
-from pfrlib.data.releases import (PartialDownloadError, PartialDownloadWarning, cityscapes_problems,
-                                  gta5_problems)
+from pfrlib.data.releases import PartialDownloadError, PartialDownloadWarning, cityscapes_problems, gta5_problems
 from shipped_datasets import (CS_IDS, GTA5_IDS, cityscapes_frame, gta5_label, make_cityscapes, make_gta5,
                               save_gta5_label)
 

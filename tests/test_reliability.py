@@ -22,13 +22,18 @@ import torch
 import yaml
 from PIL import Image
 
-from pfrlib import launch, sweep
-from pfrlib.checkpoint import load_checkpoint, save_checkpoint
-from pfrlib.config import TrainConfig
-from pfrlib.data import DataFileError, FolderDataset, ids_to_train_ids
+from pfrlib.launch import launcher as launch, sweep
+from pfrlib.sweep import main as sweep_main
+from pfrlib.engine.checkpoint import load_checkpoint, save_checkpoint
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.folder import FolderDataset
+from pfrlib.data.labels import ids_to_train_ids
 from pfrlib.data.convert_labels import main as convert_main
-from pfrlib.evaluate import evaluate_checkpoint
+from pfrlib.evaluation.evaluate import evaluate_checkpoint
 from pfrlib.evaluate import main as evaluate_main
+from pfrlib.launch.sweep_report import aggregate
+from pfrlib.launch.sweep_spec import load_spec
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=4, synth_val_length=2, batch_size=2,
@@ -192,7 +197,7 @@ def test_training_on_labels_that_are_all_out_of_range_stops_with_one_line(tmp_pa
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """One tiny finished run (2 iterations): its checkpoint_last.pt."""
-    from pfrlib.train import train
+    from pfrlib.engine.run import train
 
     out = tmp_path_factory.mktemp("run") / "run"
     result = train(TrainConfig.preset("cpu", **{**TINY, "out": str(out)}))
@@ -266,12 +271,12 @@ def test_weights_that_do_not_fit_the_saved_config(tmp_path, tiny_run, capsys):
 
 
 def test_checkpoint_classes_differ_from_the_data(tmp_path, tiny_run):
-    from pfrlib.train import build_segmentation_model
+    from pfrlib.models import build_from_config
 
     state = torch.load(tiny_run, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(state["config"]).replace(num_classes=5)
     state["config"] = cfg.to_dict()
-    state["model"] = build_segmentation_model(cfg.model, load_init=False).state_dict()
+    state["model"] = build_from_config(cfg.model, load_init=False).state_dict()
     path = save_checkpoint(tmp_path / "five_ok.pt", state)
     with pytest.raises(ValueError) as err:
         evaluate_checkpoint(path, "synth:target", eval_size=(32, 64), limit=1)
@@ -328,7 +333,7 @@ def test_a_second_writer_is_refused_with_one_line_naming_the_holder(tmp_path, ca
     from pfrlib.train import main as train_main
 
     out = tmp_path / "run"
-    holder = ("import time; from pfrlib.config import TrainConfig; from pfrlib.rundir import RunDirectory; "
+    holder = ("import time; from pfrlib.config.train_config import TrainConfig; from pfrlib.engine.rundir import RunDirectory; "
               f"r = RunDirectory(TrainConfig.preset('cpu', out={str(out)!r})); print('locked', flush=True); "
               "time.sleep(300)")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -351,7 +356,7 @@ def test_a_second_writer_is_refused_with_one_line_naming_the_holder(tmp_path, ca
 
 def test_resuming_a_finished_run_changes_nothing(tmp_path, capsys):
     from pfrlib.train import main as train_main
-    from pfrlib.train import train
+    from pfrlib.engine.run import train
 
     out = tmp_path / "fin"
     assert train_main(_run_args(out)) == 0
@@ -380,7 +385,7 @@ class _Interrupted(RuntimeError):
 
 def _interrupt_at(monkeypatch, call: int) -> None:
     """Make the ``call``-th ``Trainer.step`` of the next run raise (a run stopped mid-way)."""
-    from pfrlib.train import Trainer
+    from pfrlib.engine.trainer import Trainer
 
     real, calls = Trainer.step, {"n": 0}
 
@@ -394,7 +399,7 @@ def _interrupt_at(monkeypatch, call: int) -> None:
 
 
 def test_a_resume_that_changes_lr_records_it_per_iteration_range(tmp_path, monkeypatch, capsys):
-    from pfrlib.train import train
+    from pfrlib.engine.run import train
 
     cfg = TrainConfig.preset("cpu", **{**TINY, "iterations": 6, "out": str(tmp_path / "lr")})
     lr, d_lr = cfg.optim.lr, cfg.optim.d_lr
@@ -453,7 +458,7 @@ def test_an_interrupted_overwrite_is_put_back_at_the_next_start(tmp_path, capsys
     # what a --overwrite killed before its first good checkpoint leaves: the old run moved aside
     aside = out / ".replaced-20260101-000000-1"
     aside.mkdir()
-    from pfrlib.rundir import RUN_FILES
+    from pfrlib.engine.rundir import RUN_FILES
 
     for name in RUN_FILES:  # what --overwrite moves aside (its events folder included)
         if (out / name).exists():
@@ -534,7 +539,7 @@ def test_overwrite_on_a_nearly_full_disk_keeps_the_old_run(small_disk, capsys):
 
 
 def test_a_metrics_record_cut_by_a_full_disk_is_taken_back(small_disk):
-    from pfrlib.rundir import DiskFullError, RunDirectory
+    from pfrlib.engine.rundir import DiskFullError, RunDirectory
 
     disk = small_disk("64k")
     rundir = RunDirectory(TrainConfig.preset("cpu", out=str(disk / "run")))
@@ -577,7 +582,7 @@ def spec_file(path: Path, **spec) -> Path:
 ])
 def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phrases):
     path = spec_file(tmp_path / "spec.yaml", **spec)
-    assert sweep.main([str(path), "--root", str(tmp_path / "runs")]) == 2
+    assert sweep_main([str(path), "--root", str(tmp_path / "runs")]) == 2
     line = one_line(capsys.readouterr().err)
     assert line.startswith("error: ") and str(path) in line
     for phrase in phrases:
@@ -588,14 +593,15 @@ def test_bad_sweep_specs_stop_before_anything_runs(tmp_path, capsys, spec, phras
 def test_sweep_spec_that_is_not_yaml(tmp_path, capsys):
     path = tmp_path / "spec.yaml"
     path.write_text("name: x\ngrid: {seed: [0}\n")
-    assert sweep.main([str(path), "--root", str(tmp_path / "runs")]) == 2
+    assert sweep_main([str(path), "--root", str(tmp_path / "runs")]) == 2
     line = one_line(capsys.readouterr().err)
     assert f"{path} is not valid YAML (line 2, column 16)" in line
 
 
 def _fake_backend(fail: set[str]):
     """A stand-in for the local launcher: writes config.json (+ final.json unless the run should fail)."""
-    from pfrlib.launch import Backend, Outcome
+    from pfrlib.launch.local import Backend
+    from pfrlib.launch.job import Outcome
 
     class Fake(Backend):
         def __init__(self, jobs=None):
@@ -619,11 +625,11 @@ def _fake_backend(fail: set[str]):
 def test_failed_runs_appear_in_the_summary(tmp_path, monkeypatch):
     monkeypatch.setitem(launch.BACKENDS, "local", _fake_backend({"method=pfr_seed=1", "method=pfr_adv_seed=0",
                                                                 "method=pfr_adv_seed=1"}))
-    spec = sweep.load_spec(spec_file(tmp_path / "spec.yaml", name="s", fixed=SWEEP_TINY,
+    spec = load_spec(spec_file(tmp_path / "spec.yaml", name="s", fixed=SWEEP_TINY,
                                      grid={"method": ["pfr", "pfr_adv"], "seed": [0, 1]}, group_by=["method"]))
     statuses = sweep.run_sweep(spec, root=tmp_path / "runs", log=lambda *_: None)
     assert sum(not s["ok"] for s in statuses) == 3
-    result = sweep.aggregate(spec, root=tmp_path / "runs")
+    result = aggregate(spec, root=tmp_path / "runs")
     md = result["markdown"]
     assert "| pfr | 1 (1 failed) | 25.0 ± 0.0 |" in md and "| pfr_adv | 0 (2 failed) | FAILED |" in md
     assert "Failed runs (3" in md and "method=pfr_adv_seed=1" in md
@@ -636,15 +642,15 @@ def test_two_specs_with_one_name_do_not_share_a_folder_unless_asked(tmp_path, mo
     a = spec_file(tmp_path / "a" / "spec.yaml", name="same", fixed=SWEEP_TINY, grid={"seed": [0]})
     b = spec_file(tmp_path / "b" / "spec.yaml", name="same", fixed={**SWEEP_TINY, "lr": 1e-3}, grid={"seed": [0]})
     root = tmp_path / "runs"
-    assert sweep.main([str(a), "--root", str(root)]) == 0
+    assert sweep_main([str(a), "--root", str(root)]) == 0
     capsys.readouterr()
     final = (root / "same" / "seed=0" / "final.json").read_text()
-    assert sweep.main([str(b), "--root", str(root)]) == 2
+    assert sweep_main([str(b), "--root", str(root)]) == 2
     line = one_line(capsys.readouterr().err)
     assert "holds the runs of sweep spec a/spec.yaml" in line and "b/spec.yaml" in line and "--share-dir" in line
     assert (root / "same" / "seed=0" / "final.json").read_text() == final  # untouched
     # asked to share: b may write there; its run (another configuration) is moved aside, not lost
-    assert sweep.main([str(b), "--root", str(root), "--share-dir"]) == 0
+    assert sweep_main([str(b), "--root", str(root), "--share-dir"]) == 0
     (kept,) = (root / "same" / "_replaced").glob("*/seed=0")
     assert (kept / "final.json").read_text() == final
     assert json.loads((root / "same" / "sweep.json").read_text())["specs"] == ["a/spec.yaml", "b/spec.yaml"]
@@ -654,12 +660,12 @@ def test_a_finished_run_with_another_configuration_is_kept_not_overwritten(tmp_p
     monkeypatch.setitem(launch.BACKENDS, "local", _fake_backend(set()))
     path = spec_file(tmp_path / "spec.yaml", name="s", fixed=SWEEP_TINY, grid={"seed": [0]})
     root = tmp_path / "runs"
-    sweep.run_sweep(sweep.load_spec(path), root=root, log=lambda *_: None)
+    sweep.run_sweep(load_spec(path), root=root, log=lambda *_: None)
     run_dir = root / "s" / "seed=0"
     (run_dir / "final.json").write_text('{"target_miou": 0.99}')  # the old result, to be kept
     spec_file(path, name="s", fixed={**SWEEP_TINY, "lr": 1e-3}, grid={"seed": [0]})
     logs: list[str] = []
-    sweep.run_sweep(sweep.load_spec(path), root=root, log=logs.append)
+    sweep.run_sweep(load_spec(path), root=root, log=logs.append)
     warning = next(x for x in logs if "WARNING" in x)
     assert re.search(r"seed=0 finished with another configuration \(lr: [0-9.e-]+ -> 0.001\)", one_line(warning))
     (kept,) = (root / "s" / "_replaced").glob("*/seed=0")

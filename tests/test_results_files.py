@@ -1,4 +1,4 @@
-"""The committed multi-seed results files the notebooks read (pfrlib.results_files): their schema,
+"""The committed multi-seed results files the notebooks read (pfrlib.evaluation.results_files): their schema,
 clear errors naming the file, and the same rows whether read from a file or built from runs."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from pfrlib import methods
-from pfrlib.results_files import (TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results, results_ladder,
-                                  summarize_runs)
+from pfrlib.evaluation.results_files import (TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results, results_ladder,
+    summarize_runs)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _final(method: str, seed: int, target: float, road: float) -> dict:
-    """A final.json record with the fields the summary reads (the layout pfrlib.record writes)."""
+    """A final.json record with the fields the summary reads (the layout pfrlib.engine.record writes)."""
     return {"method": method, "seed": seed, "target_miou": target, "source_miou": 0.8, "wall_time_s": 10.0 + seed,
             "iterations": 100, "target_val": {"per_class_iou": {"road": road, "wall": None}}}
 
@@ -99,7 +99,7 @@ def test_paper_rows_are_rows_of_the_shipped_paper_table():
 
 
 def test_seed_set_summaries_read_the_files_or_summarize_the_trained_runs():
-    from pfrlib.results_files import TABLE1_FILES, seed_set_summaries
+    from pfrlib.evaluation.results_files import TABLE1_FILES, seed_set_summaries
 
     said: list[str] = []
     read = seed_set_summaries(say=said.append)

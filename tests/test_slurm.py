@@ -1,4 +1,4 @@
-"""The Slurm launcher (pfrlib.slurm) against a real one-node Slurm cluster (.ci/slurm-up).
+"""The Slurm launcher (pfrlib.launch.slurm) against a real one-node Slurm cluster (.ci/slurm-up).
 
 CI brings the cluster up before the tests (.ci/run) and these tests must run there: they are
 skipped only where no Slurm is installed *and* CI is not set; in CI a missing or stopped cluster
@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib import sweep
-from pfrlib.config import TrainConfig
-from pfrlib.launch import Job
-from pfrlib.slurm import ATTEMPTS_FILE, SLURM_FILE, SlurmBackend, job_states, read_attempts
+from pfrlib.launch import sweep
+from pfrlib.sweep import main as sweep_main
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.launch.job import Job
+from pfrlib.launch.slurm import ATTEMPTS_FILE, SLURM_FILE, SlurmBackend, job_states
+from pfrlib.launch.slurm_run import read_attempts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED = {"preset": "cpu", "iterations": 40, "checkpoint_every": 4, "log_every": 4, "synth_size": [32, 64],
@@ -59,7 +61,7 @@ def _sweep(spec: Path, root: Path, *args: str) -> tuple[int, str, str]:
     (In-process saves an interpreter and a torch import per call; the runs are subprocesses or jobs.)"""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = sweep.main([str(spec), "--root", str(root), *args])
+        code = sweep_main([str(spec), "--root", str(root), *args])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -202,9 +204,9 @@ def test_several_gpus_per_run_train_with_torchrun_in_one_task_of_the_job(tmp_pat
     job = Job(name="r", out=tmp_path / "r", config=TrainConfig.preset("cpu", out=str(tmp_path / "r")), threads=2)
     argv = backend._slurm_run(job, retrain=False).argv
     assert argv[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
-    assert argv[5:7] == ["-m", "pfrlib.job"] and argv[7] == str(tmp_path / "r" / "job.json")
+    assert argv[5:7] == ["-m", "pfrlib.launch.job"] and argv[7] == str(tmp_path / "r" / "job.json")
     p = backend._executor([job], threads=2).parameters
     assert (p["nodes"], p["ntasks_per_node"], p["gpus_per_node"], p["cpus_per_task"]) == (1, 1, 4, 8)
     assert (p["time"], p["mem"], p["partition"], p["additional_parameters"]) == (1440, "64G", "gpu", {"qos": "high"})
     one_gpu = SlurmBackend(gpus_per_run=1)._slurm_run(job, retrain=False).argv
-    assert one_gpu[1:3] == ["-m", "pfrlib.job"]  # one GPU: the plain command
+    assert one_gpu[1:3] == ["-m", "pfrlib.launch.job"]  # one GPU: the plain command

@@ -1,7 +1,7 @@
-"""pfrlib.step and pfrlib.optim: one iteration of Eq. (6), AdaptSegNet's SGD listing, GPU options on CPU.
+"""pfrlib.paper.step and pfrlib.paper.optim: one iteration of Eq. (6), AdaptSegNet's SGD listing, GPU options on CPU.
 
-The reference iteration below is the training step as it stood before the step functions were
-extracted (one monolithic method); the step functions must reproduce it bit for bit on CPU.
+The reference iteration below writes one whole training step out in a single function (Eq. 1-6
+inline, the discriminators after); the step functions must reproduce it bit for bit on CPU.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pfrlib import losses, models
-from pfrlib.config import TrainConfig
-from pfrlib.optim import RepeatedSGD, adaptsegnet_repeats, build_optimizer
-from pfrlib.step import FiniteCheck, NetworkStep, network_step
-from pfrlib.train import Trainer
+from pfrlib.data.labels import IGNORE_INDEX
+from pfrlib.paper import losses
+from pfrlib import models
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.paper.optim import RepeatedSGD, adaptsegnet_repeats, build_optimizer
+from pfrlib.engine.watchdog import FiniteCheck
+from pfrlib.paper.step import NetworkStep, StepExtras, network_step
+from pfrlib.engine.trainer import Trainer
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,
@@ -34,7 +37,7 @@ def _trainer(tmp_path, name, **overrides) -> Trainer:
 
 
 def _reference_iteration(tr: Trainer) -> None:
-    """The pre-refactoring ``Trainer.step``, transcribed: forwards, Eq. (1)-(6), both updates."""
+    """One ``Trainer.step`` written out inline: forwards, Eq. (1)-(6), both updates."""
     cfg, w = tr.cfg, tr.weights
     tr.model.train()
     tr.opt.zero_grad(set_to_none=True)
@@ -98,7 +101,7 @@ def _state(tr: Trainer) -> dict[str, torch.Tensor]:
     ("source_only", False), ("adaptsegnet", True), ("pfr", False), ("pfr_adv", False), ("pfr_adv", True),
     ("oracle", False),
 ])
-def test_step_functions_reproduce_the_monolithic_step_bit_for_bit(tmp_path, method, multi_level):
+def test_step_functions_reproduce_the_inline_reference_step_bit_for_bit(tmp_path, method, multi_level):
     new = _trainer(tmp_path, "new", method=method, multi_level=multi_level)
     ref = _trainer(tmp_path, "ref", method=method, multi_level=multi_level)
     for _ in range(3):
@@ -136,7 +139,7 @@ def test_network_step_returns_the_weighted_sum_of_eq6(tmp_path):
     xs, ys = next(tr.src_iter)
     xt = next(tr.tgt_iter)
     ns = network_step(tr.net, tr.discriminators, tr.opt, (tr._images(xs), ys), tr._images(xt), tr.weights,
-                      tr.cfg.loss, multi_level=True)
+                      tr.cfg.loss)
     assert isinstance(ns, NetworkStep) and ns.forwards == 2
     assert set(ns.terms) == {"seg", "seg_aux", "adv", "adv_aux", "pfr"}
     expected = sum(tr.weights[k] * v.detach() for k, v in ns.terms.items())
@@ -166,14 +169,14 @@ def test_network_step_upsamples_to_the_label_and_target_sizes_not_the_rescaled_i
     xs, xt = torch.randn(2, 3, 26, 52), torch.randn(2, 3, 35, 70)  # rescaled by 0.8 and 1.1
     ys = torch.randint(0, 19, (2, 32, 64))
     net = _RecordingNet(tr.net)
-    ns = network_step(net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss, multi_level=True,
-                      target_size=(32, 64))
+    ns = network_step(net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss,
+                      StepExtras(target_size=(32, 64)))
     (ls, lt), (aux_s, aux_t) = ns.outputs["main"], ns.outputs["aux"]
     assert ls.shape[-2:] == aux_s.shape[-2:] == lt.shape[-2:] == aux_t.shape[-2:] == (32, 64)
     up = F.interpolate(net.outs[0].logits.detach(), size=(32, 64), mode="bilinear", align_corners=True)
     torch.testing.assert_close(ns.terms["seg"].detach(), losses.segmentation_loss(up, ys))
     # without target_size the target logits keep the target images' size, as before
-    ns = network_step(tr.net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss, multi_level=True)
+    ns = network_step(tr.net, tr.discriminators, tr.opt, (xs, ys), xt, tr.weights, tr.cfg.loss)
     assert ns.outputs["main"][1].shape[-2:] == (35, 70)
 
 
@@ -187,13 +190,13 @@ def test_total_loss_is_eq6_and_names_a_term_without_weight():
 
 def test_segmentation_loss_without_check_is_zero_when_all_pixels_are_ignored():
     logits = torch.randn(2, 4, 8, 8, requires_grad=True)
-    labels = torch.full((2, 8, 8), losses.IGNORE_INDEX, dtype=torch.uint8)
+    labels = torch.full((2, 8, 8), IGNORE_INDEX, dtype=torch.uint8)
     loss = losses.segmentation_loss(logits, labels, check=False)
     assert loss.item() == 0.0
     loss.backward()
     assert torch.count_nonzero(logits.grad) == 0
     labels[0, 0, 0] = 1
-    ref = F.cross_entropy(logits, labels.long(), ignore_index=losses.IGNORE_INDEX)
+    ref = F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
     assert torch.equal(losses.segmentation_loss(logits, labels, check=False), ref)
 
 
@@ -340,15 +343,3 @@ def test_compiled_step_runs(tmp_path):
 
 # --------------------------------------------------------------------------- layout
 # the layering of every pfrlib module: tests/test_layering.py
-def test_moved_names_still_work():
-    from pfrlib.config import add_arguments, config_from_argv  # moved to pfrlib.cli
-    from pfrlib.step import FiniteCheck, NonFiniteLossError  # moved to pfrlib.watchdog
-    from pfrlib.train import (  # noqa: F401
-        CHECKPOINT_BEST, CHECKPOINT_LAST, NonFiniteLossError as TrainNonFinite, Trainer, TrainResult, build_dataset,
-        build_segmentation_model, main, poly_factor, resolve_device, seed_everything, train)
-    from pfrlib import watchdog
-
-    assert FiniteCheck is watchdog.FiniteCheck and NonFiniteLossError is watchdog.NonFiniteLossError is TrainNonFinite
-
-    assert config_from_argv(["--seed", "3"]).run.seed == 3 and callable(add_arguments)
-    assert build_segmentation_model is models.build_from_config

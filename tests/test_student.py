@@ -9,7 +9,7 @@ import re
 import nbformat
 import pytest
 
-from pfrlib import student
+from pfrlib.teaching import student
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -80,7 +80,7 @@ def test_stub_keeps_exercise_text_and_drops_solution():
 
 
 def test_stub_defines_the_answers_its_self_check_reads(capsys):
-    from pfrlib import selfcheck
+    from pfrlib.teaching import selfcheck
 
     solution = "# Exercise 2. Sum the list `xs` as `total`.\nacc = 0\nfor x in xs:\n    acc += x\ntotal, count = acc, len(xs)"
     check = "check_close('the sum', total, sum(xs))"
@@ -107,7 +107,7 @@ def test_stub_defines_the_answers_its_self_check_reads(capsys):
 def test_selfcheck_verdicts(capsys):
     import torch
 
-    from pfrlib import selfcheck
+    from pfrlib.teaching import selfcheck
 
     assert selfcheck.check_close("iou", torch.tensor([0.5, float("nan")]), [0.5, float("nan")]) is None
     selfcheck.check_close("iou", [0.5, 0.7], [0.5, 0.6], hint="divide by TP + FP + FN")
@@ -126,7 +126,7 @@ def test_selfcheck_verdicts(capsys):
 
 
 def test_a_wrong_answer_is_told_what_is_wrong_never_the_expected_value(capsys):
-    from pfrlib import selfcheck
+    from pfrlib.teaching import selfcheck
 
     selfcheck.check_close("ratios", {"none": 2.0, "hw": 1.0}, {"none": 4.0, "hw": 1.0}, hint="count the products")
     selfcheck.check_close("entries", [5.0, 9.0], [3.5, 9.0])

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from pfrlib.data import SYNTH_CLASS_IDS, SynthShift, SynthStreets, TrainTransform, from_spec
+from pfrlib.data.synthstreets.layout import SYNTH_CLASS_IDS
+from pfrlib.data.synthstreets.shift import SynthShift
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.transforms import TrainTransform
+from pfrlib.data.spec import from_spec
 from pfrlib.data.synthstreets.styles import hsv_to_rgb
 
 SIZE = (64, 128)
@@ -164,7 +168,8 @@ def test_hsv_to_rgb_matches_colorsys():
 
 
 def test_viz_figures(tmp_path: Path):
-    from pfrlib.viz import save_figure, shift_components, synthstreets_samples
+    from pfrlib.viz.figure import save_figure
+    from pfrlib.viz.scenes import shift_components, synthstreets_samples
 
     fig = synthstreets_samples(n=2)
     assert len(fig.axes) == 2 * 4

@@ -1,4 +1,4 @@
-"""TensorBoard events (pfrlib.tensorboard): read back with TensorBoard's own event reader.
+"""TensorBoard events (pfrlib.engine.tensorboard): read back with TensorBoard's own event reader.
 
 Tiny runs (SynthStreets 32x64, the small model, 6 iterations); the assertions check tags, steps
 and that the values are the run's own (metrics.jsonl, final.json), not the curves' shape.
@@ -20,10 +20,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from PIL import Image
 
-from pfrlib.config import TrainConfig
+from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.labels import PALETTE
-from pfrlib.tensorboard import EVENTS_DIR, TensorBoardLog, scalar_tag
-from pfrlib.train import train
+from pfrlib.engine.rundir import EVENTS_DIR
+from pfrlib.engine.tensorboard import TensorBoardLog, scalar_tag
+from pfrlib.engine.run import train
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pfrlib import losses
-from pfrlib.config import TrainConfig
-from pfrlib.train import NonFiniteLossError, Trainer, main, train
+from pfrlib.paper import losses
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.watchdog import NonFiniteLossError
+from pfrlib.engine.trainer import Trainer
+from pfrlib.engine.run import train
+from pfrlib.train import main
 from synth_folders import write_synth_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -263,7 +266,7 @@ def test_torchrun_trains_the_papers_model(tmp_path):
 def test_a_diverged_run_keeps_a_checkpoint_whose_model_is_finite(tmp_path, capsys):
     """SGD at lr 30: weights blow up (finite, ~1e11) one iteration before the losses turn NaN.
     Only checkpoints whose next losses were finite are kept, so the kept model evaluates."""
-    from pfrlib.evaluate import evaluate_checkpoint
+    from pfrlib.evaluation.evaluate import evaluate_checkpoint
 
     out = tmp_path / "nan"
     code = main(_cli(tmp_path, "nan", "--optimizer", "sgd", "--lr", "30", "--checkpoint-every", "1",
@@ -385,7 +388,7 @@ def test_nan_guard_names_the_term_and_keeps_the_last_good_checkpoint(tmp_path, m
 
 # --------------------------------------------------------------------------- load-or-train (notebooks)
 def test_load_or_train_reuses_resumes_and_retrains(tmp_path, capsys):
-    from pfrlib.nbtools import load_or_train
+    from pfrlib.teaching.nbtools import load_or_train
 
     cfg = tiny(tmp_path, "lot")
     first = load_or_train(cfg)
@@ -398,7 +401,7 @@ def test_load_or_train_reuses_resumes_and_retrains(tmp_path, capsys):
 
 
 def test_load_or_train_many_in_parallel_matches_in_process_training(tmp_path, capsys):
-    from pfrlib.nbtools import load_or_train_many
+    from pfrlib.teaching.nbtools import load_or_train_many
 
     cfgs = [tiny(tmp_path, f"many_{m}", method=m) for m in ("source_only", "pfr_adv")]
     ref = train(tiny(tmp_path, "ref_pfr_adv", method="pfr_adv"))
@@ -415,7 +418,7 @@ def test_load_or_train_many_in_parallel_matches_in_process_training(tmp_path, ca
 
 
 def test_load_or_train_many_names_a_failed_run(tmp_path):
-    from pfrlib.nbtools import load_or_train_many
+    from pfrlib.teaching.nbtools import load_or_train_many
 
     good = tiny(tmp_path, "good")
     bad = tiny(tmp_path, "bad", source=f"folder:{tmp_path / 'missing'}")

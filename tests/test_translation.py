@@ -1,4 +1,4 @@
-"""pfrlib.translation: the input-space rows of Table 1 (CyCADA, DLOW, TGCF-DA).
+"""pfrlib.methods.translation: the input-space rows of Table 1 (CyCADA, DLOW, TGCF-DA).
 
 Each loss on hand-made tensors with values derived by hand; the networks against CycleGAN's
 published sizes; each method's two stages at a tiny size (bit-exact resume of stage 1, reuse,
@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from pfrlib.config import TrainConfig
-from pfrlib.translation import losses as L
-from pfrlib.translation.config import TRANSLATION_METHODS, TranslationConfig
-from pfrlib.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
-                                         count_parameters, patch_receptive_field)
-from pfrlib.train import Trainer, train
-from pfrlib.translation.pool import ImagePool
-from pfrlib.translation.run import train_translation
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.methods.translation import losses as L
+from pfrlib.methods.translation.config import TRANSLATION_METHODS, TranslationConfig
+from pfrlib.methods.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
+    count_parameters, patch_receptive_field)
+from pfrlib.engine.trainer import Trainer
+from pfrlib.engine.run import train
+from pfrlib.methods.translation.pool import ImagePool
+from pfrlib.engine.two_stage.run import train_translation
 from synth_folders import write_synth_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +44,8 @@ def quiet(_: str) -> None:
 
 
 def interrupted(cfg: TrainConfig, stop_at: int) -> dict:
-    """Both stages as ``pfrlib.train.train`` runs them, stage 1 stopped after ``stop_at``'s checkpoint."""
-    return train_translation(cfg, train_fn=train, trainer_cls=Trainer, stop_at=stop_at, progress=quiet)
+    """Both stages as ``pfrlib.engine.run.train`` runs them, stage 1 stopped after ``stop_at``'s checkpoint."""
+    return train_translation(cfg, stop_at=stop_at, progress=quiet)
 
 
 # --------------------------------------------------------------------------- losses by hand
@@ -102,7 +103,7 @@ def test_domainness_weight_by_hand():
 def test_network_step_scales_the_adversarial_terms_by_the_mean_weight():
     """``adv_weight`` multiplies ``adv`` (and ``adv_aux``) by the batch's mean weight; the
     segmentation terms and the discriminators' inputs are unchanged."""
-    from pfrlib.step import network_step
+    from pfrlib.paper.step import StepExtras, network_step
 
     cfg = TrainConfig.preset("cpu", method="adaptsegnet", **{**TINY, "out": "unused"})
     tr = Trainer(cfg, prepare_output=False)
@@ -113,7 +114,7 @@ def test_network_step_scales_the_adversarial_terms_by_the_mean_weight():
     for weight in (None, torch.tensor([0.1, 0.5])):
         tr.model.load_state_dict(start)
         runs.append(network_step(tr.net, tr.discriminators, tr.opt, source, target, tr.weights, cfg.loss,
-                                 multi_level=tr.multi_level, adv_weight=weight))
+                                 StepExtras(adv_weight=weight)))
     plain, weighted = runs
     assert weighted.terms["adv"].item() == pytest.approx(0.3 * plain.terms["adv"].item(), rel=1e-5)
     assert weighted.terms["seg"].item() == pytest.approx(plain.terms["seg"].item(), rel=1e-6)
@@ -270,8 +271,8 @@ def test_load_translator_reproduces_the_written_set(tmp_path):
 
     from pfrlib.data.spec import build_dataset
     from pfrlib.data.transforms import EvalTransform
-    from pfrlib.translation.stage1 import load_translator, run_stage1
-    from pfrlib.translation.translator import from_unit, to_unit
+    from pfrlib.engine.two_stage.stage1 import load_translator, run_stage1
+    from pfrlib.methods.translation.translator import from_unit, to_unit
 
     cfg = tiny(tmp_path, "dlow", "dlow")
     done = run_stage1("dlow", cfg.translation, cfg.data, cfg.run.seed, tmp_path / "dlow", None, torch.device("cpu"))
@@ -301,8 +302,8 @@ def test_load_translator_reproduces_the_written_set(tmp_path):
 def test_dlow_stage2_weights_each_translated_image_by_its_domainness(tmp_path):
     """DLOW's stage 2 reads each image's z from the set, logs the batch's adversarial weight, and
     a stage-2 option alone (``dlow_adv_weighting``) reuses the translator and retrains stage 2."""
-    from pfrlib.data import FolderDataset
-    from pfrlib.translation.domainness import DomainnessWeighted
+    from pfrlib.data.folder import FolderDataset
+    from pfrlib.engine.two_stage.domainness import DomainnessWeighted
 
     assert TrainConfig.preset("cpu", method="dlow").translation.dlow_adv_weighting == "none"  # as measured
     assert TrainConfig.preset("paper", method="dlow").translation.dlow_adv_weighting == "sqrt_one_minus_z"

@@ -6,7 +6,7 @@
 * :class:`LossConfig`  - the method and the loss weights of Eq. (6), PFR options of Eq. (2)-(4)
 * :class:`RunConfig`   - seed, output directory, device, logging, checkpoints
 * :class:`CLANConfig`, :class:`FCNWildConfig`, :class:`ROADConfig`, :class:`CurriculumConfig` -
-  the four Table-1 baselines that change only the losses (:mod:`pfrlib.baselines`), one section
+  the four Table-1 baselines that change only the losses (:mod:`pfrlib.methods.baselines`), one section
   each, defined in the baseline's own module: defaults are the original papers' (or, where a paper
   gives none we could verify, our choice, said so in the field's comment); the ``cpu`` preset's
   values are each section's ``cpu()`` (why: ``docs/tuning.md``)
@@ -34,7 +34,7 @@ Every field can be overridden by its flat name (field names are unique across th
     cfg = TrainConfig.preset("cpu", method="pfr_adv", iterations=2000, lambda_pfr=0.3)
     cfg = cfg.replace(seed=1, out="runs/seed1")
 
-from the command line as ``--iterations 2000 --lambda-pfr 0.3`` (:mod:`pfrlib.cli` maps every
+from the command line as ``--iterations 2000 --lambda-pfr 0.3`` (:mod:`pfrlib.config.command_line` maps every
 field to an option), and from notebook parameters (a papermill cell of plain variables passed as
 ``**overrides``).
 
@@ -46,65 +46,21 @@ The package, one module per idea:
 ``presets``            the ``cpu`` and ``paper`` presets
 ``validation``         the checks of :meth:`TrainConfig.validate`
 ``train_config``       :class:`TrainConfig`, which composes the sections (and the baselines')
-``command_line``       every field as a ``--option`` (public as :mod:`pfrlib.cli`)
+``command_line``       every field as a ``--option`` (public as :mod:`pfrlib.config.command_line`)
 =====================  ==========================================================================
 """
 
 from __future__ import annotations
 
-from .. import methods as _methods
-from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
-from ..data.spec import KINDS as DATASET_KINDS
-from ..data.spec import parse_spec
-from ..optim import PARAM_LISTINGS
-from .command_line import add_arguments, config_from_args, config_from_argv
-from .fields import BOOKKEEPING, EXECUTION
-from .presets import PRESETS
-from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
-from .train_config import (LR_HISTORY_KEY, SECTION_TYPES, SECTIONS, TrainConfig, bookkeeping_fields,
-                           field_choices_of, fields_with_role, method_classifiers, resume_free_fields)
-from .validation import pfr_stages_problem
+from pfrlib import methods as _methods
 
-__all__ = [
-    "METHODS",
-    "PRESETS",
-    "DATASET_KINDS",
-    "PARAM_LISTINGS",
-    "DataConfig",
-    "ModelConfig",
-    "OptimConfig",
-    "LossConfig",
-    "RunConfig",
-    "CLANConfig",
-    "FCNWildConfig",
-    "ROADConfig",
-    "CurriculumConfig",
-    "BASELINE_METHODS",
-    "ALL_METHODS",
-    "TRANSLATION_METHODS",
-    "TrainConfig",
-    "SECTIONS",
-    "SECTION_TYPES",
-    "LR_HISTORY_KEY",
-    "parse_spec",
-    "method_classifiers",
-    "pfr_stages_problem",
-    "BOOKKEEPING",
-    "EXECUTION",
-    "fields_with_role",
-    "bookkeeping_fields",
-    "resume_free_fields",
-    "field_choices_of",
-    "add_arguments",
-    "config_from_args",
-    "config_from_argv",
-]
+__all__ = ["METHODS", "BASELINE_METHODS", "ALL_METHODS", "TRANSLATION_METHODS"]
 
 #: The ablation ladder: training methods that are each a preset of the loss weights of Eq. (6).
 METHODS: tuple[str, ...] = _methods.names("ladder")
-#: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.baselines`).
+#: The Table-1 baselines that change only the losses on the same network (:mod:`pfrlib.methods.baselines`).
 BASELINE_METHODS: tuple[str, ...] = _methods.names("baseline")
-#: The image-translation rows of Table 1 (:mod:`pfrlib.translation`: a translator, then this loop).
+#: The image-translation rows of Table 1 (:mod:`pfrlib.methods.translation`: a translator, then this loop).
 TRANSLATION_METHODS: tuple[str, ...] = _methods.names("translation")
 #: The methods one run of the loop of Eq. (6) trains: the ladder, then the baselines (what notebook
 #: 07 and the Table-1 sweeps train today). Every ``--method`` is :func:`pfrlib.methods.names`.

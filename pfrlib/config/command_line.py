@@ -8,7 +8,7 @@ tuples as several values, ``--source-size 720 1280``; a field's choices are list
 :func:`config_from_argv` tells what ``python -m pfrlib.train ARGV`` would train.
 
 The options are the configuration's own fields, so this lives in the configuration package;
-:mod:`pfrlib.cli` is its public name.
+:mod:`pfrlib.config.command_line` is its public name.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import argparse
 import typing
 from dataclasses import fields
 
-from .fields import field_choices, field_types, type_name, unwrap_optional
-from .presets import PRESETS
-from .train_config import SECTION_TYPES, SECTIONS, TrainConfig
+from pfrlib.config.fields import field_choices, field_types, type_name, unwrap_optional
+from pfrlib.config.presets import PRESETS
+from pfrlib.config.train_config import SECTION_TYPES, SECTIONS, TrainConfig
 
 __all__ = ["add_arguments", "config_from_args", "config_from_argv"]
 

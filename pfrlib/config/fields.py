@@ -4,7 +4,7 @@ Field metadata (``dataclasses.field(metadata=...)``), read by validation, the co
 the notebooks' parameter checks:
 
 * :func:`choices` - the allowed values of a field (``gan``: ``("bce", "lsgan")``), defined by the
-  module that implements them (:mod:`pfrlib.losses`, :mod:`pfrlib.optim`, :mod:`pfrlib.methods`);
+  module that implements them (:mod:`pfrlib.paper.losses`, :mod:`pfrlib.paper.optim`, :mod:`pfrlib.methods`);
 * :func:`role` - :data:`BOOKKEEPING` (how or where a run is driven: never changes what it
   computes) or :data:`EXECUTION` (which machine resources it uses: may change on resume).
 

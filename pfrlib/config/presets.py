@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
-from ..translation.config import TranslationConfig
-from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
+from pfrlib.methods.baselines.clan import CLANConfig
+from pfrlib.methods.baselines.curriculum import CurriculumConfig
+from pfrlib.methods.baselines.fcn_wild import FCNWildConfig
+from pfrlib.methods.baselines.road import ROADConfig
+from pfrlib.methods.translation.config import TranslationConfig
+from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
 __all__ = ["PRESETS", "PRESET_SECTIONS", "paper", "cpu", "method_recipe"]
 
@@ -29,7 +32,7 @@ def paper() -> dict[str, Any]:
     iteration: an effective backbone learning rate of about 3-4x the stated 2.5e-4 (on the first
     iteration the backbone update differs by 75% in relative norm from a single listing). The
     paper's 44.5 and AdaptSegNet's 42.4 mIoU were trained that way; ``--param-listing unique``
-    trains at the stated rate. Details: :mod:`pfrlib.optim`.
+    trains at the stated rate. Details: :mod:`pfrlib.paper.optim`.
     """
     return dict(
         data=DataConfig(

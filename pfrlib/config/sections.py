@@ -5,7 +5,7 @@
 A field with a closed set of values carries its choices (:func:`pfrlib.config.fields.choices`),
 read from the module that implements them; a field that does not change what a run computes
 carries its role (:data:`~pfrlib.config.fields.BOOKKEEPING`, :data:`~pfrlib.config.fields.EXECUTION`).
-The Table-1 baselines own their sections (:mod:`pfrlib.baselines`).
+The Table-1 baselines own their sections (:mod:`pfrlib.methods.baselines`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import methods
-from ..losses import CONTENT_FORMS, GAN_KINDS, GRAM_NORMALIZATIONS, PFR_STAGES, STYLE_PAIRINGS
-from ..models import MODEL_NAMES
-from ..optim import OPTIMIZERS, PARAM_LISTINGS, SCHEDULES
-from .fields import BOOKKEEPING, EXECUTION, choices, role
+from pfrlib import methods
+from pfrlib.paper.losses import CONTENT_FORMS, GAN_KINDS, GRAM_NORMALIZATIONS, PFR_STAGES, STYLE_PAIRINGS
+from pfrlib.models import MODEL_NAMES
+from pfrlib.paper.optim import OPTIMIZERS, PARAM_LISTINGS, SCHEDULES
+from pfrlib.config.fields import BOOKKEEPING, EXECUTION, choices, role
 
 __all__ = ["DataConfig", "ModelConfig", "OptimConfig", "LossConfig", "RunConfig"]
 
@@ -115,7 +115,7 @@ class OptimConfig:
     warmup_fraction: float = 0.0
     #: Clip the segmentation network's gradient norm (None = no clipping, as AdaptSegNet).
     grad_clip: Optional[float] = None
-    #: How SGD lists the backbone parameters (``pfrlib.optim``): ``"adaptsegnet"`` steps each
+    #: How SGD lists the backbone parameters (``pfrlib.paper.optim``): ``"adaptsegnet"`` steps each
     #: backbone tensor as many times per iteration as AdaptSegNet's nested ``modules()`` loop
     #: lists it (1x conv1, 3x bottleneck convs, 4x shortcut convs: how the paper's numbers were
     #: trained; the ``paper`` preset); ``"unique"`` steps each once (the stated learning rate).
@@ -174,7 +174,7 @@ class RunConfig:
 
     out: str = field(default="runs/default", metadata=role(BOOKKEEPING))
     seed: int = 0
-    #: One of :data:`pfrlib.device.DEVICE_FORMS` (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+    #: One of :data:`pfrlib.config.device.DEVICE_FORMS` (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
     device: str = field(default="auto", metadata=role(EXECUTION))
     #: bf16 autocast over the whole network step (forwards, upsampling, softmax, discriminators,
     #: PFR); Gram products and losses stay float32. None = auto: on for CUDA, off on CPU.
@@ -201,5 +201,5 @@ class RunConfig:
     resume: bool = field(default=False, metadata=role(BOOKKEEPING))
     #: Start afresh even if ``out`` already holds a run (its files are replaced).
     overwrite: bool = field(default=False, metadata=role(BOOKKEEPING))
-    #: Write TensorBoard events to ``out/tensorboard`` (:mod:`pfrlib.tensorboard`; rank 0 only).
+    #: Write TensorBoard events to ``out/tensorboard`` (:mod:`pfrlib.engine.tensorboard`; rank 0 only).
     tensorboard: bool = field(default=True, metadata=role(BOOKKEEPING))

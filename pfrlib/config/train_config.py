@@ -2,7 +2,7 @@
 
 The sections: :class:`~pfrlib.config.sections.DataConfig`, ``ModelConfig``, ``OptimConfig``,
 ``LossConfig``, ``RunConfig`` (:mod:`pfrlib.config.sections`) and the Table-1 baselines' own
-(``CLANConfig``, ... in :mod:`pfrlib.baselines`). Field names are unique across sections, so a
+(``CLANConfig``, ... in :mod:`pfrlib.methods.baselines`). Field names are unique across sections, so a
 flat name (``lr``) finds its field. This module also answers questions about the fields:
 :func:`fields_with_role` (bookkeeping, execution) and :func:`field_choices_of` (allowed values).
 """
@@ -16,20 +16,23 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import methods
-from ..baselines import CLANConfig, CurriculumConfig, FCNWildConfig, ROADConfig
-from ..io import atomic_write
-from ..translation.config import TranslationConfig
-from .fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
-from .presets import PRESET_SECTIONS, PRESETS, method_recipe
-from .sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
-from .validation import validate
+from pfrlib import methods
+from pfrlib.methods.baselines.clan import CLANConfig
+from pfrlib.methods.baselines.curriculum import CurriculumConfig
+from pfrlib.methods.baselines.fcn_wild import FCNWildConfig
+from pfrlib.methods.baselines.road import ROADConfig
+from pfrlib.io import atomic_write
+from pfrlib.methods.translation.config import TranslationConfig
+from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
+from pfrlib.config.presets import PRESET_SECTIONS, PRESETS, method_recipe
+from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
+from pfrlib.config.validation import validate
 
 __all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method_classifiers", "fields_with_role",
            "bookkeeping_fields", "resume_free_fields", "field_choices_of"]
 
 #: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
-#: range (written by :mod:`pfrlib.rundir`): a record of the run, not a field; ``from_dict`` skips it.
+#: range (written by :mod:`pfrlib.engine.rundir`): a record of the run, not a field; ``from_dict`` skips it.
 LR_HISTORY_KEY = "lr_history"
 #: Fields added after runs had been written whose default changes what a run of some methods
 #: computes: ``{field: (the value those runs were trained with, the methods it changes)}``. A
@@ -37,7 +40,7 @@ LR_HISTORY_KEY = "lr_history"
 #: value (so a run of the old behaviour never counts as a finished run of the new default); for
 #: every other method the field changes nothing and takes the default.
 ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "translation.dlow_adv_weighting": ("none", ("dlow",)),  # before it, DLOW's stage 2 was unweighted
+    "translation.dlow_adv_weighting": ("none", ("dlow",)),  # without the field, DLOW's stage 2 is unweighted
 }
 
 
@@ -61,7 +64,7 @@ class TrainConfig:
     fcn_wild: FCNWildConfig = field(default_factory=FCNWildConfig)
     road: ROADConfig = field(default_factory=ROADConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
-    #: stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.translation`)
+    #: stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.methods.translation`)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     preset_name: str = "custom"
 
@@ -187,7 +190,7 @@ class TrainConfig:
         for key, value in d.items():
             if key == "preset_name":
                 flat["preset_name"] = value
-            elif key == LR_HISTORY_KEY:  # a record of the run (pfrlib.rundir), not a field
+            elif key == LR_HISTORY_KEY:  # a record of the run (pfrlib.engine.rundir), not a field
                 continue
             elif key in SECTION_TYPES and isinstance(value, dict):
                 for name, v in value.items():

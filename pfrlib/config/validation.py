@@ -11,18 +11,18 @@ import math
 from dataclasses import fields
 from pathlib import Path
 
-from .. import methods
-from ..data.spec import parse_spec
-from ..device import check_device_name
-from ..losses import PFR_STAGES
-from .fields import field_choices, one_of
+from pfrlib import methods
+from pfrlib.data.spec import parse_spec
+from pfrlib.config.device import check_device_name
+from pfrlib.paper.losses import PFR_STAGES
+from pfrlib.config.fields import field_choices, one_of
 
 __all__ = ["validate", "pfr_stages_problem"]
 
 
 def pfr_stages_problem(stages) -> str | None:
     """Why ``stages`` cannot be a ``pfr_stages`` value (``None`` when it can): it must be a
-    non-empty list or tuple of stages out of :data:`pfrlib.losses.PFR_STAGES` (a notebook's
+    non-empty list or tuple of stages out of :data:`pfrlib.paper.losses.PFR_STAGES` (a notebook's
     parameter of stage subsets is checked with it too)."""
     if (not isinstance(stages, (list, tuple)) or not stages
             or any(isinstance(s, bool) or s not in PFR_STAGES for s in stages)):

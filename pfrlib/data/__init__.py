@@ -25,35 +25,5 @@ DataLoader worker (see :mod:`pfrlib.data.errors`).
 
 from __future__ import annotations
 
-from .errors import DataFileError
-from .labels import CLASS_NAMES, IGNORE_INDEX, LABEL_FORMATS, NUM_CLASSES, PALETTE, ids_to_train_ids, label_to_train_ids
-from .real import GTA5, Cityscapes, FolderDataset, read_image, read_label
-from .spec import build_dataset, from_spec, parse_spec
-from .synthstreets import SYNTH_CLASS_IDS, SynthShift, SynthStreets
-from .transforms import EvalTransform, TrainTransform, denormalize, normalize
 
-__all__ = [
-    "SynthStreets",
-    "SynthShift",
-    "SYNTH_CLASS_IDS",
-    "GTA5",
-    "Cityscapes",
-    "FolderDataset",
-    "from_spec",
-    "build_dataset",
-    "parse_spec",
-    "normalize",
-    "denormalize",
-    "TrainTransform",
-    "EvalTransform",
-    "CLASS_NAMES",
-    "PALETTE",
-    "NUM_CLASSES",
-    "IGNORE_INDEX",
-    "ids_to_train_ids",
-    "read_image",
-    "read_label",
-    "DataFileError",
-    "LABEL_FORMATS",
-    "label_to_train_ids",
-]
+__all__ = []

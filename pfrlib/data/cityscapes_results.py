@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image
 from torch import Tensor
 
-from ..io import atomic_write
-from .labels import train_ids_to_ids
+from pfrlib.io import atomic_write, check_writable_folder
+from pfrlib.data.labels import train_ids_to_ids
 
-__all__ = ["CityscapesResultWriter", "result_path"]
+__all__ = ["CityscapesResultWriter", "result_path", "check_results_folder"]
 
 _SUFFIX = "_leftImg8bit.png"
 
@@ -43,23 +43,34 @@ def result_path(out_dir: str | os.PathLike, image: str | os.PathLike) -> Path:
     return Path(out_dir) / parts[0] / image.name
 
 
+def check_results_folder(out_dir: str | os.PathLike) -> Path:
+    """Check the results folder before anything is evaluated: new or empty (results of another run
+    in it would be found by the evaluator too), and writable.
+
+    Raises:
+        ValueError (it holds files) or OSError (it cannot be written), one line naming ``save_results``.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ValueError(f"save_results: {out_dir} already exists and is not an empty folder; "
+                         f"choose a new one (the evaluator would also find the files already there)")
+    return check_writable_folder(out_dir, "save_results", "a new or empty folder that can be written "
+                                 "(choose another --save-results)")
+
+
 class CityscapesResultWriter:
     """Writes each prediction it is given as a label-id PNG, named for the benchmark.
 
     Args:
-        out_dir: the results folder; must not exist or be empty (results of another run in it
-            would be found by the evaluator too).
+        out_dir: the results folder: new or empty, and writable (:func:`check_results_folder`).
         images: the dataset's image files, by item index (``Cityscapes.items[i][0]``).
 
     Call it as ``writer(index, pred)`` with a (H, W) tensor of trainIds 0..18 at the label's
-    size (:func:`pfrlib.scoring.evaluate_model`'s ``on_prediction``); ``writer.written`` counts files.
+    size (:func:`pfrlib.engine.scoring.evaluate_model`'s ``on_prediction``); ``writer.written`` counts files.
     """
 
     def __init__(self, out_dir: str | os.PathLike, images: Sequence[str | os.PathLike]) -> None:
-        self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())):
-            raise ValueError(f"save_results: {self.out_dir} already exists and is not an empty folder; "
-                             f"choose a new one (the evaluator would also find the files already there)")
+        self.out_dir = check_results_folder(out_dir)
         self.paths = [result_path(self.out_dir, p) for p in images]
         self.written = 0
 

@@ -26,9 +26,9 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_write
-from .errors import DataFileError
-from .labels import STORED_IDS, label_to_train_ids
+from pfrlib.io import atomic_write
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.labels import STORED_IDS, label_to_train_ids
 
 __all__ = ["convert_label_folder", "main"]
 

@@ -36,11 +36,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import DataFileError
-from .labels import (DATASET_OPTIONS_FILE, EMPTY_LABEL_POLICIES, IGNORE_INDEX, NUM_CLASSES, UNKNOWN_LABEL_POLICIES,
-                     canonical_label_format)
-from .readers import read_image, read_label
-from .transforms import to_item
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.labels import (DATASET_OPTIONS_FILE, EMPTY_LABEL_POLICIES, IGNORE_INDEX, NUM_CLASSES,
+    UNKNOWN_LABEL_POLICIES, canonical_label_format)
+from pfrlib.data.readers import read_image, read_label
+from pfrlib.data.transforms import to_item
 
 __all__ = ["SegmentationFolder", "FolderDataset", "dataset_options", "IMAGE_EXTENSIONS", "FOLDER_LAYOUT"]
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from cityscapesscripts.helpers.labels import labels as _CS_LABELS
 
-from .errors import DataFileError
+from pfrlib.data.errors import DataFileError
 
 __all__ = [
     "IGNORE_INDEX",

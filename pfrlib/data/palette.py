@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .labels import COLOR_LUT, IGNORE_INDEX
+from pfrlib.data.labels import COLOR_LUT, IGNORE_INDEX
 
 __all__ = ["colorize"]
 

@@ -27,8 +27,8 @@ try:  # torchvision's image extension may be missing or fail to load: PIL then r
 except Exception:  # noqa: BLE001
     ImageReadMode = decode_png = None
 
-from .errors import DataFileError
-from .labels import canonical_label_format, label_to_train_ids
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.labels import canonical_label_format, label_to_train_ids
 
 __all__ = ["read_image", "read_label"]
 

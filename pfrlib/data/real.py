@@ -22,14 +22,11 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import DataFileError
-from .folder import (FOLDER_LAYOUT, IMAGE_EXTENSIONS, FolderDataset, SegmentationFolder, dataset_options,
-                     require_dir, short_list)
-from .readers import _decode_rgb8_png, read_image, read_label  # noqa: F401  (re-exported: the old home)
-from .releases import city_counts, cityscapes_problems, frame_ranges, gta5_problems, report_partial
+from pfrlib.data.errors import DataFileError
+from pfrlib.data.folder import SegmentationFolder, dataset_options, require_dir, short_list
+from pfrlib.data.releases import city_counts, cityscapes_problems, frame_ranges, gta5_problems, report_partial
 
-__all__ = ["SegmentationFolder", "GTA5", "Cityscapes", "FolderDataset", "read_image", "read_label", "dataset_options",
-           "IMAGE_EXTENSIONS", "FOLDER_LAYOUT"]
+__all__ = ["GTA5", "Cityscapes"]
 
 
 GTA5_LAYOUT = """expected the GTA5 layout (as downloaded from https://download.visinf.tu-darmstadt.de/data/from_games/):

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import DataFileError
+from pfrlib.data.errors import DataFileError
 
 __all__ = ["GTA5_FRAMES", "GTA5_PARTS", "CITYSCAPES_CITIES", "PartialDownloadWarning", "PartialDownloadError",
            "gta5_problems", "cityscapes_problems", "report_partial", "frame_ranges", "city_counts"]

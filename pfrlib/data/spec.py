@@ -15,8 +15,9 @@ from typing import Any, Callable, Optional
 
 from torch.utils.data import Dataset
 
-from .real import GTA5, Cityscapes, FolderDataset
-from .synthstreets import SynthStreets
+from pfrlib.data.real import GTA5, Cityscapes
+from pfrlib.data.folder import FolderDataset
+from pfrlib.data.synthstreets.dataset import SynthStreets
 
 __all__ = ["KINDS", "parse_spec", "from_spec", "build_dataset"]
 

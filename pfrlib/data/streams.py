@@ -106,7 +106,7 @@ def make_stream(dataset: Dataset, seed: int, stream: int, batch_size: int, *, nu
                 pin_memory: bool = False, prefetch_factor: Optional[int] = None) -> Iterator:
     """An iterator of batches ``(images, labels)`` (or ``images`` when ``with_labels=False``); a
     dataset whose items carry a third entry, a per-image weight (DLOW's translated set,
-    :mod:`pfrlib.translation.domainness`), gives ``(images, labels, weights)``.
+    :mod:`pfrlib.engine.two_stage.domainness`), gives ``(images, labels, weights)``.
 
     ``start_iteration`` batches of this rank are skipped (resume). ``prefetch_factor`` (batches
     each worker keeps ready) applies with ``num_workers > 0``.

@@ -15,7 +15,7 @@ dataset, never hard-wired, so the same dataset serves training, evaluation and p
 
 Both take ``normalize=None`` to skip the normalisation: the pair then stays compact, a uint8
 image and a uint8 label (trainIds and 255 fit in a byte), and the consumer normalises on its
-device (the training loop and :func:`pfrlib.evaluate.evaluate_model` do; on a GPU that moves
+device (the training loop and :func:`pfrlib.evaluation.evaluate.evaluate_model` do; on a GPU that moves
 4x fewer bytes than float32 and does the arithmetic where it is cheap). The values are the
 same either way: :func:`normalize` is elementwise.
 
@@ -36,7 +36,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from .labels import IGNORE_INDEX
+from pfrlib.data.labels import IGNORE_INDEX
 
 __all__ = [
     "to_item",

@@ -33,44 +33,13 @@ from typing import Callable
 
 import torch.nn as nn
 
-from .common import (
-    BN_MODES,
-    NORMALIZATIONS,
-    ASPPClassifier,
-    EvalModeBatchNorm2d,
-    SegmentationOutput,
-    count_parameters,
-    feature_shapes,
-)
-from .deeplabv2 import DeepLabV2
-from .dilated_resnet import DilatedResNet
-from .discriminator import FCDiscriminator
-from .small import SmallSegNet
-from .two_classifier import TwoClassifierNet, TwoClassifierOutput
-from .weights import LoadReport, WeightsMismatchError, load_adaptsegnet_weights
+from pfrlib.models.deeplabv2 import DeepLabV2
+from pfrlib.models.dilated_resnet import DilatedResNet
+from pfrlib.models.small import SmallSegNet
+from pfrlib.models.two_classifier import TwoClassifierNet
+from pfrlib.models.weights import load_adaptsegnet_weights
 
-__all__ = [
-    "MODEL_NAMES",
-    "BUILDERS",
-    "build_model",
-    "build_from_config",
-    "SegmentationOutput",
-    "DeepLabV2",
-    "DilatedResNet",
-    "SmallSegNet",
-    "FCDiscriminator",
-    "TwoClassifierNet",
-    "TwoClassifierOutput",
-    "ASPPClassifier",
-    "EvalModeBatchNorm2d",
-    "LoadReport",
-    "WeightsMismatchError",
-    "load_adaptsegnet_weights",
-    "count_parameters",
-    "feature_shapes",
-    "NORMALIZATIONS",
-    "BN_MODES",
-]
+__all__ = ["MODEL_NAMES", "BUILDERS", "build_model", "build_from_config"]
 
 #: name -> constructor ``f(num_classes, **kwargs)`` (signatures show the accepted keywords).
 BUILDERS: dict[str, Callable[..., nn.Module]] = {

@@ -26,7 +26,8 @@ from typing import Optional, Sequence
 import torch.nn as nn
 from torch import Tensor
 
-from .common import ASPPClassifier, SegmentationOutput, batchnorm_layer, configure_batchnorm, split_param_groups
+from pfrlib.models.common import (ASPPClassifier, SegmentationOutput, batchnorm_layer, configure_batchnorm,
+    split_param_groups)
 
 __all__ = ["CaffeBottleneck", "DeepLabV2", "RESNET101_LAYERS"]
 
@@ -175,7 +176,7 @@ class DeepLabV2(nn.Module):
         """Backbone (conv1, bn1, layer1-4) at ``lr``, heads (layer5, layer6) at ``head_lr_mult * lr``.
 
         AdaptSegNet's ``optim_parameters``, each tensor listed once; BN parameters are frozen and
-        so not listed (``pfrlib.optim`` can also list them the way AdaptSegNet's loop does).
+        so not listed (``pfrlib.paper.optim`` can also list them the way AdaptSegNet's loop does).
         """
         return split_param_groups(self.backbone_modules(), self.head_modules(), lr, head_lr_mult)
 

@@ -35,8 +35,9 @@ import torch.nn as nn
 import torchvision
 from torch import Tensor
 
-from .common import ASPPClassifier, SegmentationOutput, batchnorm_layer, configure_batchnorm, split_param_groups
-from .weights import WeightsMismatchError, read_state_dict
+from pfrlib.models.common import (ASPPClassifier, SegmentationOutput, batchnorm_layer, configure_batchnorm,
+    split_param_groups)
+from pfrlib.models.weights import WeightsMismatchError, read_state_dict
 
 __all__ = ["DilatedResNet", "dilate_basic_stage", "torchvision_weights_file"]
 

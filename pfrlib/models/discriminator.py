@@ -4,7 +4,7 @@ Input: the segmentation network's softmax output, B x K x h x w. Five 4x4 convol
 stride 2 and padding 1 (each halves the size, rounding down: h' = floor(h / 32) for h a
 multiple of 32), channels K -> ndf -> 2 ndf -> 4 ndf -> 8 ndf -> 1, LeakyReLU(0.2) after all
 but the last, no normalisation and no sigmoid: the output B x 1 x h' x w' is a map of logits
-(``pfrlib.losses.discriminator_loss`` applies the BCE-with-logits or least-squares loss).
+(``pfrlib.paper.losses.discriminator_loss`` applies the BCE-with-logits or least-squares loss).
 Keys: ``conv1..conv4`` and ``classifier`` (``.weight`` / ``.bias``), as AdaptSegNet's.
 """
 

@@ -32,7 +32,7 @@ from typing import Sequence
 import torch.nn as nn
 from torch import Tensor
 
-from .common import ASPPClassifier, SegmentationOutput, split_param_groups
+from pfrlib.models.common import ASPPClassifier, SegmentationOutput, split_param_groups
 
 __all__ = ["SmallSegNet", "ResidualBlock", "group_norm"]
 

@@ -10,8 +10,8 @@ weight-discrepancy loss; the prediction is ``p = p^(1) + p^(2)``.
 ``classifier2`` is a second copy of that head, re-initialised with its own N(0, 0.01) draw
 (identical copies would stay identical: the weight-discrepancy gradient vanishes there).
 ``forward`` returns :class:`TwoClassifierOutput`, whose ``logits`` are the sum (so evaluation,
-checkpoints and :func:`pfrlib.evaluate.load_model` see one ordinary segmentation network) and whose
-``head_logits`` keep the two classifiers apart for the CLAN losses (:mod:`pfrlib.baselines.clan`).
+checkpoints and :func:`pfrlib.evaluation.evaluate.load_model` see one ordinary segmentation network) and whose
+``head_logits`` keep the two classifiers apart for the CLAN losses (:mod:`pfrlib.methods.baselines.clan`).
 Built by :func:`pfrlib.models.build_from_config` when ``ModelConfig.classifiers == 2``.
 """
 
@@ -23,7 +23,7 @@ from typing import NamedTuple, Optional
 import torch.nn as nn
 from torch import Tensor
 
-from .common import split_param_groups
+from pfrlib.models.common import split_param_groups
 
 __all__ = ["TwoClassifierNet", "TwoClassifierOutput", "main_head"]
 

@@ -1,8 +1,6 @@
-"""Teaching a course with the series: assignments for students and grading of their submissions.
-
-:mod:`pfrlib.teaching.assignments` writes, from the notebooks' ``solution`` and ``selfcheck``
-cells, a release copy of each notebook (the student copy in nbgrader's format) and a grading copy
-(solutions and hidden tests); :mod:`pfrlib.teaching.grading` runs a class's submissions against
-the grading copies and writes marks and feedback; :mod:`pfrlib.teaching.hidden` is what the hidden
-tests call inside a submission's kernel.
+"""What the notebooks and the course use: a notebook's start and parameters (``nbtools``,
+``nbparams``), the exercises' self-checks (``selfcheck``), student copies (``student``), the
+headless run of the whole series (``reproduce``), and a course's assignments: release and grading
+copies in nbgrader's format (``assignments``), the hidden tests' strict self-checks (``hidden``)
+and the grading of a class's submissions (``grading``).
 """

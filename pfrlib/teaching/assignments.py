@@ -1,10 +1,10 @@
 """Assignments from the notebooks' exercises, in nbgrader's format: a release copy and a grading copy.
 
 Each exercise of the series is a ``solution`` cell followed by a ``selfcheck`` cell
-(:mod:`pfrlib.student`). From those two cells, and nothing else, :func:`write_assignments` writes
+(:mod:`pfrlib.teaching.student`). From those two cells, and nothing else, :func:`write_assignments` writes
 for every notebook
 
-- a **release** copy, what a student opens: the student copy of :func:`pfrlib.student.student_notebook`
+- a **release** copy, what a student opens: the student copy of :func:`pfrlib.teaching.student.student_notebook`
   (solutions replaced by their ``# TODO`` stubs, hints and visible self-checks kept, outputs
   cleared), with no jupytext pairing and no widget state, and nbgrader's cell metadata: the stub is
   a solution cell (``grade_id`` ``exerciseN``), the self-check cell a locked grade cell worth the
@@ -40,7 +40,7 @@ from typing import Optional
 
 import nbformat
 
-from pfrlib.student import SELFCHECK_TAG, SOLUTION_TAG, exercise_text, student_notebook
+from pfrlib.teaching.student import SELFCHECK_TAG, SOLUTION_TAG, exercise_text, student_notebook
 
 __all__ = ["POINTS", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "NO_PAIRING",
            "Exercise", "exercises", "release_notebook", "grading_notebook", "hidden_test",

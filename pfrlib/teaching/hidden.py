@@ -1,6 +1,6 @@
 """What a hidden test runs inside a graded notebook: the exercise's own self-check, made strict.
 
-A self-check (:mod:`pfrlib.selfcheck`) prints a verdict and never raises, so that a student copy
+A self-check (:mod:`pfrlib.teaching.selfcheck`) prints a verdict and never raises, so that a student copy
 runs from top to bottom. A grader needs the opposite: a test cell that fails when the answer is
 wrong, since a grade cell scores its points when it runs without an error (nbgrader's rule, and
 :mod:`pfrlib.teaching.grading`'s). The hidden test of an exercise is its self-check cell again,
@@ -24,7 +24,7 @@ import contextlib
 import io
 from typing import Callable, Iterator
 
-from pfrlib import selfcheck
+from pfrlib.teaching import selfcheck
 
 __all__ = ["graded", "GRADED_PASS"]
 

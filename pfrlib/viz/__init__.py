@@ -33,16 +33,5 @@ The package, one module per kind of figure (every name is importable from ``pfrl
 
 from __future__ import annotations
 
-from ..data.palette import colorize
-from .features import gram_pair
-from .figure import add_class_legend, present_classes, save_figure, to_rgb
-from .results import (NOTEBOOK_WIDTH_IN, TERM_TITLES, plot_iou_heatmap, plot_ladder, plot_per_class_iou,
-                      plot_share_vs_difference, plot_training_curves, term_title)
-from .scenes import prediction_grid, sample_grid, shift_components, shift_prediction, synthstreets_samples
 
-__all__ = [
-    "colorize", "sample_grid", "synthstreets_samples", "shift_components", "save_figure", "to_rgb",
-    "plot_training_curves", "plot_per_class_iou", "prediction_grid", "plot_ladder", "add_class_legend",
-    "present_classes", "gram_pair", "shift_prediction", "plot_iou_heatmap", "plot_share_vs_difference",
-    "term_title", "TERM_TITLES", "NOTEBOOK_WIDTH_IN",
-]
+__all__ = []

@@ -14,8 +14,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..data.labels import CLASS_NAMES, PALETTE
-from ..io import atomic_write
+from pfrlib.data.labels import CLASS_NAMES, PALETTE
+from pfrlib.io import atomic_write
 
 __all__ = ["to_rgb", "present_classes", "add_class_legend", "image_grid", "save_figure"]
 

@@ -5,6 +5,7 @@ bars and heat map (``final.json``), the frequent-vs-rare reading of Table 1, the
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..data.labels import CLASS_NAMES
+from pfrlib.data.labels import CLASS_NAMES
 
 __all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
            "plot_ladder"]
@@ -111,8 +112,9 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5,
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.2 * rows), squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.set_axis_off()
+    handles: dict[str, object] = {}
     for ax, key in zip(axes.flat, keys):
-        for label, path in runs.items():
+        for j, (label, path) in enumerate(runs.items()):
             recs = [r for r in _read_jsonl(path) if r.get(key) is not None]
             x = [r["iter"] for r in recs]
             y = [r[key] for r in recs]
@@ -122,18 +124,42 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5,
                 y = [100 * v for v in y]
             if not x:
                 continue
-            ax.plot(x, y if is_val else _smooth(y, smooth), label=label, marker="o" if is_val else None, ms=3)
-        ax.set_title(term_title(key) + (f", moving average of {smooth}" if smooth > 1 and not
-                                                   key.startswith("val_") else ""), fontsize=9)
+            # one colour per run in every panel, even where another run logged nothing
+            (line,) = ax.plot(x, y if is_val else _smooth(y, smooth), label=label, color=f"C{j % 10}",
+                              marker="o" if is_val else None, ms=3)
+            handles.setdefault(label, line)
+        ax.set_title(_wrap(term_title(key) + (f", moving average of {smooth}" if smooth > 1 and not
+                                              key.startswith("val_") else ""), width, 9), fontsize=9)
         ax.set_xlabel("iteration")
         if key.startswith("d_acc"):
             ax.set_ylim(-0.02, 1.02)
-        if ax.lines:
-            ax.legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # The runs are the same in every panel: one legend under them, never over a curve.
+    _legend_below(fig, list(handles.values()), list(handles), width * cols)
     return fig
+
+
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at word boundaries into lines that fit ``width_in`` inches at ``fontsize``."""
+    chars = max(12, int(width_in * 72 / (0.55 * fontsize)))
+    return textwrap.fill(text, chars, break_long_words=False)
+
+
+def _legend_below(fig: Figure, handles: list, labels: list[str], width_in: float, fontsize: float = 9) -> None:
+    """Lay the figure out with room under the axes for one legend of ``handles`` (as many columns
+    as fit ``width_in``), and draw it there (nothing when there are no handles)."""
+    if not handles:
+        fig.tight_layout()
+        return
+    entry_in = max(len(label) for label in labels) * 0.55 * fontsize / 72 + 0.7
+    ncol = max(1, min(len(handles), int(width_in // entry_in)))
+    rows = -(-len(handles) // ncol)
+    height = fig.get_figheight()
+    extra = 0.22 * rows + 0.12
+    fig.set_figheight(height + extra)
+    fig.tight_layout(rect=(0, extra / (height + extra), 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=fontsize, frameon=False)
 
 
 def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
@@ -207,21 +233,67 @@ def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str
     """
     names = [n for n in share if n in difference]
     fig, ax = plt.subplots(figsize=(6.2, 3.6))
-    for k, n in enumerate(sorted(names, key=lambda c: share[c])):
-        color = "C0" if share[n] > split else "C1"
-        ax.scatter(share[n], difference[n], color=color, s=30, zorder=3)
-        # neighbours along x alternate above and below their point, so close classes stay readable
-        ax.annotate(n, (share[n], difference[n]), textcoords="offset points", xytext=(4, 4 if k % 2 == 0 else -11),
-                    fontsize=8)
+    for n in names:
+        ax.scatter(share[n], difference[n], color="C0" if share[n] > split else "C1", s=30, zorder=3)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.axvline(split, color="0.5", lw=0.8, ls="--")
-    ax.text(split, 0.02, " frequent ->", va="bottom", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
-    ax.text(split, 0.02, "<- rare ", va="bottom", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
+    # the two groups named at the top of the split line, clear of the zero line
+    ax.text(split, 0.98, " frequent ->", va="top", fontsize=8, color="C0", transform=ax.get_xaxis_transform())
+    ax.text(split, 0.98, "<- rare ", va="top", ha="right", fontsize=8, color="C1", transform=ax.get_xaxis_transform())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
+    ax.margins(x=0.12, y=0.15)                  # room for the names of the outermost points
     fig.tight_layout()
+    _label_points(ax, [(n, share[n], difference[n]) for n in sorted(names, key=lambda c: share[c])])
     return fig
+
+
+# Where a point's name may go, in points from the point: right, left, above, below, then the corners.
+_LABEL_SPOTS = [((5, -4), "left"), ((-5, -4), "right"), ((0, 5), "center"), ((0, -13), "center"),
+                ((5, 4), "left"), ((-5, 4), "right"), ((5, -12), "left"), ((-5, -12), "right")]
+
+
+def _label_points(ax, points) -> None:
+    """Name each point beside it, at the first spot (``_LABEL_SPOTS``) where the name covers no
+    other name, point or line and stays inside the axes: neighbours never hide each other."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    taken = [t.get_window_extent(renderer) for t in ax.texts]
+    marks = np.concatenate([c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections]
+                           + [np.zeros((0, 2))])
+    lines = [line.get_transform().transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+             for line in ax.lines]
+
+    def clear(box) -> bool:
+        if box.x0 < inside.x0 or box.x1 > inside.x1 or box.y0 < inside.y0 or box.y1 > inside.y1:
+            return False
+        if any(box.overlaps(other) for other in taken):
+            return False
+        near = box.padded(1)
+        if any(near.contains(x, y) for x, y in marks):
+            return False
+        for xy in lines:                        # axhline / axvline: a vertical or horizontal segment
+            (x0, y0), (x1, y1) = xy[0], xy[-1]
+            if x0 == x1 and near.x0 < x0 < near.x1 and min(y0, y1) < near.y1 and max(y0, y1) > near.y0:
+                return False
+            if y0 == y1 and near.y0 < y0 < near.y1 and min(x0, x1) < near.x1 and max(x0, x1) > near.x0:
+                return False
+        return True
+
+    for name, x, y in points:
+        for offset, ha in _LABEL_SPOTS:
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=offset, ha=ha, fontsize=8)
+            box = label.get_window_extent(renderer)
+            if clear(box):
+                break
+            label.remove()
+        else:                                   # nowhere clear: the first spot, as before
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=_LABEL_SPOTS[0][0],
+                                ha=_LABEL_SPOTS[0][1], fontsize=8)
+            box = label.get_window_extent(renderer)
+        taken.append(box)
 
 
 def plot_ladder(table, title: str = "Target mIoU", order=None, labels: Optional[Mapping[str, str]] = None):
@@ -238,10 +310,15 @@ def plot_ladder(table, title: str = "Target mIoU", order=None, labels: Optional[
     colors = ["0.6" if m in ("source_only", "oracle") else "C0" if m != "pfr_adv" else "C3" for m in order]
     fig, ax = plt.subplots(figsize=(1.3 * len(order) + 2, 3.3))
     ax.bar(range(len(order)), means, yerr=stds, capsize=4, color=colors)
+    tops = []
     for i, m in enumerate(order):
         runs = table[m].get("runs", [])
         ax.scatter([i] * len(runs), runs, color="k", s=10, zorder=3)
-        ax.text(i, means[i] + stds[i] + 1, f"{means[i]:.1f}", ha="center", fontsize=8)
+        tops.append(max([means[i] + stds[i], *runs]))
+        # above the error bar and every seed's point, a few points clear of them
+        ax.annotate(f"{means[i]:.1f}", (i, tops[i]), xytext=(0, 4), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(min(0.0, *means), max(tops) * 1.15 + 1)   # headroom for the labels
     ax.set_xticks(range(len(order)), [(labels or {}).get(m, m) for m in order], rotation=15)
     ax.set_ylabel("target mIoU (%)")
     ax.set_title(title, fontsize=10)

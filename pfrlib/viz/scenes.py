@@ -11,12 +11,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..data.labels import IGNORE_INDEX
-from ..data.palette import colorize
-from ..data.synthstreets import SynthShift, SynthStreets
-from ..data.transforms import normalize
-from ..evaluate import predict
-from .figure import add_class_legend, image_grid, present_classes, to_rgb
+from pfrlib.data.labels import IGNORE_INDEX
+from pfrlib.data.palette import colorize
+from pfrlib.data.synthstreets.shift import SynthShift
+from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.transforms import normalize
+from pfrlib.engine.scoring import predict
+from pfrlib.viz.figure import add_class_legend, image_grid, present_classes, to_rgb
 
 __all__ = ["sample_grid", "synthstreets_samples", "shift_components", "shift_prediction", "prediction_grid"]
 

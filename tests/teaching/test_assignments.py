@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pfrlib import student
+from pfrlib.teaching import student
 from pfrlib.teaching import assignments as A
 from pfrlib.teaching.hidden import graded
 
@@ -123,7 +123,7 @@ def _hidden(nb, number) -> str:
 def test_hidden_test_passes_another_spelling_and_fails_without_the_answer(written, capsys):
     """The hidden test compares values: a correct answer written another way passes; a wrong or
     missing one raises with the self-check's verdict, which does not contain the expected value."""
-    from pfrlib.selfcheck import PASS, check_close
+    from pfrlib.teaching.selfcheck import PASS, check_close
 
     _, grading_dir = written
     test = _hidden(nbformat.read(grading_dir / "01_gram_matrices.ipynb", as_version=4), 3)

@@ -146,7 +146,7 @@ def tiny(tmp_path, monkeypatch):
     """A two-exercise notebook (no training): its release and grading copies under tmp_path."""
     monkeypatch.setitem(A.POINTS, TINY, TINY_POINTS)
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("from pfrlib.selfcheck import check_close"),
+        nbformat.v4.new_code_cell("from pfrlib.teaching.selfcheck import check_close"),
         nbformat.v4.new_code_cell("# Exercise 1. Set `x` to two.\nx = 2", metadata={"tags": ["solution"]}),
         nbformat.v4.new_code_cell("check_close('x', x, 2.0)", metadata={"tags": ["selfcheck"]}),
         nbformat.v4.new_code_cell("# Exercise 2. Set `y` to three.\ny = 3", metadata={"tags": ["solution"]}),

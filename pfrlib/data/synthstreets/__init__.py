@@ -50,15 +50,5 @@ The package, one module per idea:
 
 from __future__ import annotations
 
-from .dataset import SynthStreets
-from .layout import (BUILDING, CAR, PERSON, POLE, ROAD, SIDEWALK, SIGN, SKY, SYNTH_CLASS_IDS, VEGETATION,
-                     draw_scene)
-from .rendering import gaussian_blur, make_texture_bank, render
-from .shift import SynthShift
 
-__all__ = [
-    "SynthShift", "SynthStreets", "SYNTH_CLASS_IDS", "draw_scene", "render",
-    # the rest of what the single-module synthstreets.py held, still importable from here
-    "make_texture_bank", "gaussian_blur",
-    "ROAD", "SIDEWALK", "BUILDING", "POLE", "SIGN", "VEGETATION", "SKY", "PERSON", "CAR",
-]
+__all__ = []

@@ -18,11 +18,11 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..labels import NUM_CLASSES
-from ..transforms import to_item
-from .layout import SYNTH_CLASS_IDS, draw_scene
-from .rendering import render
-from .shift import SynthShift
+from pfrlib.data.labels import NUM_CLASSES
+from pfrlib.data.transforms import to_item
+from pfrlib.data.synthstreets.layout import SYNTH_CLASS_IDS, draw_scene
+from pfrlib.data.synthstreets.rendering import render
+from pfrlib.data.synthstreets.shift import SynthShift
 
 __all__ = ["SynthStreets"]
 

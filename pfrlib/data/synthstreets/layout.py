@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..labels import IGNORE_INDEX
-from .styles import part_colours, style_index
+from pfrlib.data.labels import IGNORE_INDEX
+from pfrlib.data.synthstreets.styles import part_colours, style_index
 
 __all__ = ["SYNTH_CLASS_IDS", "Canvas", "Street", "draw_scene"]
 

@@ -15,8 +15,8 @@ import math
 import numpy as np
 from PIL import Image
 
-from .layout import Canvas
-from .shift import SynthShift
+from pfrlib.data.synthstreets.layout import Canvas
+from pfrlib.data.synthstreets.shift import SynthShift
 
 __all__ = ["render", "make_texture_bank", "gaussian_blur"]
 

@@ -1,0 +1,100 @@
+"""A finished run's record, ``final.json``: its keys are named here and nowhere else.
+
+``python -m pfrlib.train`` writes one :class:`FinalRecord` into the run directory when a run ends
+(:meth:`FinalRecord.write`, atomic); sweeps, the notebooks' load-or-train and the figures read
+it back (:meth:`FinalRecord.read`, or the plain dict ``TrainResult.final``). mIoU values are
+fractions 0..1 of the *final* model, NaN written as ``null``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from pfrlib.io import read_json, write_json
+
+__all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS"]
+
+#: The file name of the record in a run directory.
+FINAL_JSON = "final.json"
+
+_NOTE = ("mIoU are fractions (0..1) of the final model; 'best_on_val' (if any) was selected "
+         "on the target val set and is optimistic.")
+
+
+def _about(kind: str) -> dict:
+    """Field metadata: ``"metric"`` fields are values a sweep may aggregate (:data:`METRIC_KEYS`)."""
+    return {"kind": kind}
+
+
+@dataclass
+class FinalRecord:
+    """The content of ``final.json``, in the order of its keys.
+
+    ``source_val`` / ``target_val`` are :func:`pfrlib.evaluation.evaluate.evaluate_model` results
+    (``spec``, ``miou``, ``per_class_iou`` {class name: IoU or None}, ...).
+    """
+
+    method: str = field(metadata=_about("metric"))
+    preset: str = field(metadata=_about("metric"))
+    seed: int = field(metadata=_about("metric"))
+    arch: str = field(metadata=_about("metric"))
+    #: Iterations trained.
+    iterations: int = field(metadata=_about("metric"))
+    #: Processes of a ``torchrun`` run (1 without it).
+    world_size: int = field(metadata=_about("metric"))
+    #: Under ``torchrun``: every rank ended with bitwise equal weights (None without it).
+    replicas_identical: Optional[bool] = field(metadata=_about("metric"))
+    #: The weight of every loss term the method computed (``TrainConfig.effective_weights``).
+    effective_weights: dict = field(metadata=_about("metric"))
+    source_miou: Optional[float] = field(metadata=_about("metric"))
+    target_miou: Optional[float] = field(metadata=_about("metric"))
+    source_val: dict = field(metadata=_about("metric"))
+    target_val: dict = field(metadata=_about("metric"))
+    #: Training time (validation included, restarts summed), rounded to 0.01 s.
+    wall_time_s: float = field(metadata=_about("metric"))
+    #: The final model's checkpoint file in the run directory.
+    checkpoint: str = field(metadata=_about("file"))
+    note: str = field(default=_NOTE, metadata=_about("text"))
+    #: ``RunConfig.keep_best``: the best periodic target-val checkpoint (optimistic), else None.
+    best_on_val: Optional[dict] = field(default=None, metadata=_about("metric"))
+    #: How the run was launched when a launcher backend records it, e.g. ``{"backend": "slurm",
+    #: "job_id": "81234_5", "node": "gpu17"}`` (:mod:`pfrlib.launch.slurm`); None otherwise.
+    launched: Optional[dict] = field(default=None, metadata=_about("launch"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{key: value}`` in file order (the values themselves, not copies)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write to ``path`` (a run directory's ``final.json``) atomically."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "final.json") -> "FinalRecord":
+        """A record from a ``final.json`` object; a missing key raises a ``ValueError`` naming ``where``.
+        Keys this version does not know are ignored."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: expected a JSON object (a run's final.json), got {type(d).__name__}")
+        known = [f for f in fields(cls)]
+        required = [f.name for f in known if f.name not in d and _no_default(f)]
+        if required:
+            raise ValueError(f"{where}: missing key(s) {', '.join(required)}; expected a final.json written by "
+                             f"python -m pfrlib.train")
+        return cls(**{f.name: d[f.name] for f in known if f.name in d})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "FinalRecord":
+        """Read a run's ``final.json`` (errors name the file)."""
+        return cls.from_dict(read_json(path), where=str(path))
+
+
+def _no_default(f) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+#: Top-level keys of ``final.json`` a sweep may report (``key`` or ``key.sub.key``, e.g.
+#: ``target_val.per_class_iou.road``).
+METRIC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(FinalRecord) if f.metadata["kind"] == "metric")

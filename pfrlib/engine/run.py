@@ -1,0 +1,57 @@
+"""One run of any method, the way every caller starts one (``python -m pfrlib.train``, a launched
+job, a notebook): the loop of Eq. (6) (:mod:`pfrlib.engine.trainer`), or for the input-space
+methods a translator first, then the loop (:mod:`pfrlib.engine.two_stage`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.trainer import TrainResult, train_loop
+from pfrlib.engine.two_stage.run import train_translation
+from pfrlib.engine.watchdog import NonFiniteLossError
+
+__all__ = ["train", "train_to_exit_status"]
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train the run ``config`` describes (the Python API; notebooks call this).
+
+    Returns a :class:`~pfrlib.engine.trainer.TrainResult` (``.final`` is the content of
+    ``final.json``). ``--resume`` of a run that already finished says so and returns its result
+    without training or writing."""
+    config.validate()
+    if config.method_info.family == "translation":
+        final = train_translation(config)
+        return TrainResult(out=Path(config.run.out), final=final, config=config)
+    return train_loop(config)
+
+
+def train_to_exit_status(cfg: TrainConfig) -> int:
+    """Train ``cfg`` as a command does: one ``error: ...`` line and status 2 for bad input (3 for a
+    non-finite loss), else the finished line on rank 0 and status 0. ``python -m pfrlib.train`` and a
+    launched job (:mod:`pfrlib.launch.job`) both end here."""
+    try:
+        result = train(cfg)
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if int(os.environ.get("RANK", "0")) == 0:
+        f = result.final
+        print(
+            f"{f['method']}: source mIoU {100 * _nan(f['source_miou']):.1f}, "
+            f"target mIoU {100 * _nan(f['target_miou']):.1f} ({f['iterations']} iterations, "
+            f"{f['wall_time_s']:.0f} s) -> {result.out / 'final.json'}"
+        )
+    return 0
+
+
+def _nan(v: Optional[float]) -> float:
+    return float("nan") if v is None else float(v)

@@ -1,0 +1,163 @@
+"""The training methods, each defined once: what ``--method NAME`` trains.
+
+A :class:`Method` says everything the rest of ``pfrlib`` needs to know about a method: whether it
+reads target images, which terms of Eq. (6) it keeps, which discriminator it trains, its Table-1
+baseline class and configuration section, and how the tables name it. The configuration
+(``--method`` choices, the loss weights), the run loop, the baselines' builder, the benchmarks
+and the notebooks read them from here; nothing else types a method's name in a list.
+
+================  ==========  ===================================================================
+family            methods     what changes
+================  ==========  ===================================================================
+``"ladder"``      5           the loss weights of Eq. (6) (the paper's ablation): ``source_only``,
+                              ``adaptsegnet``, ``pfr``, ``pfr_adv``, ``oracle``
+``"baseline"``    4           extra loss terms on the same network (:mod:`pfrlib.methods.baselines`):
+                              ``clan``, ``fcn_wild``, ``road``, ``curriculum``
+``"translation"`` 3           image-translation rows of Table 1 (:mod:`pfrlib.methods.translation`):
+                              ``cycada``, ``dlow``, ``tgcf_da``
+================  ==========  ===================================================================
+
+Usage::
+
+    from pfrlib import methods
+    methods.names()                  # every --method, ladder first
+    methods.names("ladder")          # the ablation ladder of Eq. (6)
+    methods.get("clan").baseline     # pfrlib.methods.baselines.CLAN
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from pfrlib.methods.baselines.clan import CLAN
+from pfrlib.methods.baselines.curriculum import Curriculum
+from pfrlib.methods.baselines.fcn_wild import FCNWild
+from pfrlib.methods.baselines.road import ROAD
+
+__all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods"]
+
+#: Method families, in the order :func:`names` lists them.
+FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation")
+#: Discriminator kinds: ``"output"`` (AdaptSegNet's output-space ``FCDiscriminator`` on the softmax),
+#: ``"feature"`` (one on the last-stage features), ``"region"`` (ROAD's grid of feature-region ones).
+DISCRIMINATORS: tuple[str, ...] = ("output", "feature", "region")
+#: The lambda-weighted terms of Eq. (6) a ladder method may keep (``seg`` is always on).
+EQ6_TERMS: tuple[str, ...] = ("adv", "pfr")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One ``--method``.
+
+    Attributes:
+        name: the ``--method`` value (``"pfr_adv"``).
+        title: in words, for tables and figures (``"PFR + adversarial (the paper's method)"``).
+        family: ``"ladder"``, ``"baseline"`` or ``"translation"`` (:data:`FAMILIES`).
+        uses_target_images: the training step forwards unlabelled target images.
+        discriminator: the kind it trains (:data:`DISCRIMINATORS`), or None.
+        eq6_terms: the lambda-weighted terms of Eq. (6) kept from ``LossConfig`` (``"adv"``,
+            ``"pfr"``); the others get weight 0 (:meth:`pfrlib.config.LossConfig.effective_weights`).
+            A baseline keeps none: its own terms and weights are in its config ``section``.
+        baseline: the :class:`pfrlib.methods.baselines.Baseline` subclass that adds its terms, or None.
+        section: the ``TrainConfig`` section holding its own options and weights, or None.
+        table1_row: the row's name in the paper's Table 1 (or ours where it has none), or None.
+        paper_row: its row in the shipped copy of the paper's Table 1 (the ``method`` column of
+            ``pfrlib/reference/table1.csv``), or None where the paper has no such row.
+        trains_on_target_labels: supervised on the labelled *target* training set (the oracle).
+        classifiers: stage-5 classifiers of its network (2 for CLAN's ``C1``, ``C2``).
+    """
+
+    name: str
+    title: str
+    family: str
+    uses_target_images: bool
+    discriminator: Optional[str] = None
+    eq6_terms: tuple[str, ...] = ()
+    baseline: Optional[type] = None
+    section: Optional[str] = None
+    table1_row: Optional[str] = None
+    paper_row: Optional[str] = None
+    trains_on_target_labels: bool = False
+    classifiers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"method {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        if self.discriminator is not None and self.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"method {self.name!r}: discriminator must be one of {DISCRIMINATORS} or None, "
+                             f"got {self.discriminator!r}")
+        if not set(self.eq6_terms) <= set(EQ6_TERMS):
+            raise ValueError(f"method {self.name!r}: eq6_terms must be a subset of {EQ6_TERMS}, got {self.eq6_terms}")
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (a name may be registered once); returns it."""
+    if method.name in _REGISTRY:
+        raise ValueError(f"method {method.name!r} is already registered")
+    _REGISTRY[method.name] = method
+    return method
+
+
+def get(name: str) -> Method:
+    """The :class:`Method` called ``name``; a clear ``ValueError`` listing the known names otherwise."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"method: unknown method {name!r}; expected one of {names()}") from None
+
+
+def names(family: Optional[str] = None) -> tuple[str, ...]:
+    """Every registered method name (ladder, then baselines, then translation), or one family's."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family: unknown family {family!r}; expected one of {FAMILIES}")
+    return tuple(m.name for fam in FAMILIES if family in (None, fam) for m in _REGISTRY.values() if m.family == fam)
+
+
+def methods(family: Optional[str] = None) -> tuple[Method, ...]:
+    """The :class:`Method` objects, in the order of :func:`names`."""
+    return tuple(_REGISTRY[n] for n in names(family))
+
+
+# --------------------------------------------------------------------------- the ablation ladder
+register(Method("source_only", "source only", "ladder", uses_target_images=False,
+                table1_row="Non-adapted (source only)"))
+register(Method("adaptsegnet", 'AdaptSegNet (output-space adversarial, "Conventional Adapt")', "ladder",
+                uses_target_images=True, discriminator="output", eq6_terms=("adv",), table1_row="AdaptSegNet",
+                paper_row="AdaptSegNet"))
+register(Method("pfr", "PFR only (Eq. 4)", "ladder", uses_target_images=True, eq6_terms=("pfr",),
+                table1_row="PFR only (Eq. 4)"))
+register(Method("pfr_adv", "PFR + adversarial (the paper's method)", "ladder", uses_target_images=True,
+                discriminator="output", eq6_terms=("adv", "pfr"), table1_row="PFR (the paper's method)",
+                paper_row="PFR (paper)"))
+register(Method("oracle", "oracle (target labels)", "ladder", uses_target_images=False,
+                trains_on_target_labels=True, table1_row="Oracle (target labels)"))
+
+# --------------------------------------------------------------------------- Table-1 baselines
+register(Method("clan", "CLAN (Luo et al., CVPR 2019)", "baseline", uses_target_images=True,
+                discriminator="output", baseline=CLAN, section="clan", table1_row="CLAN", paper_row="CLAN",
+                classifiers=2))
+register(Method("fcn_wild", "FCNs in the Wild (Hoffman et al., 2016)", "baseline", uses_target_images=True,
+                discriminator="feature", baseline=FCNWild, section="fcn_wild", table1_row="FCNs in the Wild",
+                paper_row="FCN Wld"))
+register(Method("road", "ROAD (Chen, Li, Van Gool, CVPR 2018)", "baseline", uses_target_images=True,
+                discriminator="region", baseline=ROAD, section="road", table1_row="ROAD", paper_row="ROAD"))
+register(Method("curriculum", "Curriculum DA (Zhang, David, Gong, ICCV 2017)", "baseline",
+                uses_target_images=True, baseline=Curriculum, section="curriculum", table1_row="Curriculum DA",
+                paper_row="Curriculum"))
+
+# --------------------------------------------------------------------------- input-space rows (pfrlib.methods.translation)
+# Stage 1 trains an image translator (the ``translation`` config section), stage 2 the network on
+# the translated source set: CyCADA and DLOW with AdaptSegNet's output-space discriminator, TGCF-DA
+# with a mean teacher (pfrlib.engine.two_stage.mean_teacher).
+register(Method("cycada", "CyCADA (Hoffman et al., ICML 2018)", "translation", uses_target_images=True,
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="CyCADA",
+                paper_row="CyCADA"))
+register(Method("dlow", "DLOW (Gong et al., CVPR 2019)", "translation", uses_target_images=True,
+                discriminator="output", eq6_terms=("adv",), section="translation", table1_row="DLOW",
+                paper_row="DLOW"))
+register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", uses_target_images=True,
+                section="translation", table1_row="TGCF-DA", paper_row="TGCF-DA"))

@@ -1,0 +1,17 @@
+"""The input-space family of Table 1: translate the source images, then adapt (CyCADA, DLOW, TGCF-DA).
+
+One module per idea, read next to the papers:
+
+* :mod:`.networks`   - ResNet generator (instance / conditional / adaptive instance norm), PatchGAN
+* :mod:`.losses`     - least-squares GAN, cycle, identity, semantic consistency, DLOW's z weighting,
+  the mean teacher's EMA and consistency
+* :mod:`.pool`       - the pool of past fakes
+* :mod:`.config`     - :class:`TranslationConfig` and its ``cpu`` / ``paper`` presets
+* :mod:`.translator` - the networks of each method and one update (stage 1's step)
+* :mod:`.stage1`     - stage 1's loop and the translated source set it writes
+* :mod:`.mean_teacher` - TGCF-DA's stage 2 (self-ensembling)
+* :mod:`.run`        - both stages as one run (``python -m pfrlib.train --method cycada|dlow|tgcf_da``)
+"""
+
+
+__all__ = []

@@ -1,0 +1,334 @@
+"""Helpers the notebooks share: parameters (:mod:`pfrlib.teaching.nbparams`), tables and interactive views,
+and load-or-train, which reuses, resumes or trains runs by the launcher's one rule
+(:mod:`pfrlib.launch.launcher`).
+
+Notebooks import everything from here (``from pfrlib.teaching.nbtools import Param, start,
+load_or_train_many, ...``). A notebook opens with one call, :func:`start` (its parameters checked,
+smoke mode, where figures and runs go), and says what it will train, and about how long that takes
+here from measured times, with :func:`announce` before it trains.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.io import read_json
+from pfrlib.launch.job import Job, plan
+from pfrlib.launch.launcher import LocalBackend, launch, reused_line
+from pfrlib.teaching.nbparams import live_frontend, start
+from pfrlib.engine.record import FINAL_JSON
+from pfrlib.engine.trainer import TrainResult
+from pfrlib.engine.run import train
+
+__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "show_table",
+           "interactive", "load_or_train", "load_or_train_many"]
+
+
+# --------------------------------------------------------------------------- display
+def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None = None,
+               caption: str | None = None, missing: str = "-") -> None:
+    """Display rows as a table (a pandas DataFrame: HTML in JupyterLab and on repository pages,
+    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping), every
+    column shown (pandas' column limit is lifted for this table only), missing values
+    (``None``, NaN) shown as ``missing``.
+
+    Args:
+        data: a list of dicts (one per row), a dict of columns, or a DataFrame.
+        digits: decimals for float columns.
+        index: the column to use as the row labels.
+        caption: a line printed above the table.
+        missing: what a missing value shows as.
+    """
+    import pandas as pd  # noqa: PLC0415  (optional heavy dependency: only notebooks show tables)
+    from IPython.display import display  # noqa: PLC0415  (only inside a notebook kernel)
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if index is not None:
+        frame = frame.set_index(index)
+    frame = frame.round(digits if isinstance(digits, int) else dict(digits))
+    if frame.isna().to_numpy().any():
+        frame = frame.astype(object).where(frame.notna(), missing)
+    if caption:
+        print(caption)
+    with pd.option_context("display.max_columns", None, "display.width", 1000):  # text too: one line per row
+        display(frame)
+
+
+def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str | None = None) -> None:
+    """An interactive view in a live notebook, a static one in a headless run.
+
+    In JupyterLab (see :func:`live_frontend`) this is ``ipywidgets.interact(view, **controls)``:
+    the view redraws whenever a control changes. In a headless run (and without ipywidgets) the
+    view is drawn once with each control's current value, so the saved notebook shows a figure.
+
+    Args:
+        view: draws the figure (and shows it) for keyword arguments named like ``controls``.
+        controls: ``{argument: ipywidgets control}`` (anything with a ``.value``).
+        note: printed under the static figure (e.g. which controls a live kernel offers).
+    """
+    if live_frontend():
+        try:
+            import ipywidgets  # noqa: PLC0415  (only a live notebook needs widgets)
+        except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
+            pass
+        else:
+            ipywidgets.interact(view, **controls)
+            return
+    view(**{name: control.value for name, control in controls.items()})
+    if note:
+        print(note)
+
+
+# --------------------------------------------------------------------------- runs
+def _job(config) -> Job:
+    return Job(name=Path(config.run.out).name, out=Path(config.run.out), config=config, threads=None)
+
+
+def _done_line(verb: str, out: Path, final: Mapping[str, Any], seconds: float) -> str:
+    return (f"{verb} {out}: {final.get('method', '?')}, {final.get('iterations', '?')} iterations, "
+            f"target mIoU {100 * final['target_miou']:.1f}, source mIoU {100 * final['source_miou']:.1f} "
+            f"({seconds:.0f} s)")
+
+
+def _train_here(config, decision: str) -> TrainResult:
+    """Train (or resume) one run in this process (progress bars show in a live notebook)."""
+    start = time.perf_counter()
+    resume = decision == "resume"
+    result = train(config.replace(resume=resume, overwrite=not resume))
+    print(_done_line("resumed" if resume else "trained", Path(config.run.out), result.final,
+                     time.perf_counter() - start), flush=True)
+    return result
+
+
+def load_or_train(config, retrain: bool = False) -> TrainResult:
+    """Reuse a finished run with the same configuration, resume a partial one, or train afresh,
+    in this process.
+
+    The load-or-train pattern of the UvA deep-learning tutorials: re-running a notebook (or
+    running notebook 07 after 03-06) does not retrain what already exists in ``config.run.out``.
+    The decision is the launcher's one rule (:func:`pfrlib.launch.launcher.plan`):
+
+    * ``final.json`` present and the saved ``config.json`` equal to ``config`` (ignoring the
+      bookkeeping fields ``resume``, ``overwrite``, ``progress``, ``num_threads`` and the ``out``
+      path it was saved under): reuse it;
+    * a checkpoint present with an equal configuration but no ``final.json`` (an interrupted
+      run): resume it (bit-exact on CPU);
+    * anything else (no run, another configuration, ``retrain=True``): train from scratch,
+      replacing what is in the directory.
+
+    Prints one line saying which it did (and the run's mIoU).
+    """
+    decision = plan(_job(config), retrain)
+    if decision == "reuse":
+        out = Path(config.run.out)
+        print(reused_line([out]))
+        return TrainResult(out=out, final=read_json(out / FINAL_JSON), config=config)
+    return _train_here(config, decision)
+
+
+def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retrain: bool = False) -> list:
+    """:func:`load_or_train` for several runs, training the missing ones side by side.
+
+    Finished runs are reused and interrupted ones resumed, exactly as :func:`load_or_train`
+    decides. The runs left to train go to :func:`pfrlib.launch.launcher.launch`: ``jobs`` subprocesses at
+    a time, each with ``threads`` torch threads (on a two-core laptop two one-thread runs finish
+    sooner than two two-thread runs one after the other). ``jobs=None`` uses
+    ``os.cpu_count() // threads``; ``jobs=1`` (or a single run to train) trains in this process,
+    one run after the other. Prints one line for all reused runs and one per trained run.
+
+    Args:
+        configs: :class:`~pfrlib.config.TrainConfig` objects with distinct ``run.out``.
+        jobs: runs trained at once.
+        threads: ``num_threads`` of each subprocess.
+        retrain: train every run afresh.
+
+    Returns:
+        One :class:`pfrlib.engine.trainer.TrainResult` per config, in order.
+
+    Raises:
+        ValueError if two configs share an output directory; RuntimeError naming the run (and
+        showing the end of its log) if one fails.
+    """
+    configs = list(configs)
+    jobs = max(1, jobs or (os.cpu_count() or 1) // max(1, threads))
+    decisions = [plan(_job(c), retrain) for c in configs]
+    todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
+    if jobs > 1 and len(todo) > 1:
+        outcomes = launch([Job(name=Path(c.run.out).name, out=Path(c.run.out), config=c, threads=threads)
+                           for c in configs], LocalBackend(jobs=jobs), retrain=retrain,
+                          report=lambda line: print(line, flush=True))
+        for o in outcomes:
+            if not o.ok:
+                tail = "\n".join(o.details.get("log_tail", []))
+                raise RuntimeError(f"training {o.job.out} failed: {o.error}\n{tail}")
+        return [TrainResult(out=Path(c.run.out), final=o.final, config=c) for c, o in zip(configs, outcomes)]
+    outs = [str(Path(c.run.out).resolve()) for c in configs]
+    if len(set(outs)) != len(outs):
+        raise ValueError("load_or_train_many: several configs write to the same run.out")
+    reused = [Path(c.run.out) for c, d in zip(configs, decisions) if d == "reuse"]
+    if reused:
+        print(reused_line(reused))
+    if todo:
+        print(f"training {len(todo)} run(s), 1 at a time: {', '.join(Path(c.run.out).name for c in todo)}", flush=True)
+    return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / FINAL_JSON), config=c)
+            if d == "reuse" else _train_here(c, d) for c, d in zip(configs, decisions)]
+
+
+# --------------------------------------------------------------------------- what training will take
+#: The committed, generated files whose measured times estimate how long a notebook's training
+#: takes, relative to the repository root, in order of trust: the step-time benchmark (median
+#: seconds per iteration of each method at the ``cpu`` preset on an idle machine,
+#: ``benchmarks/step_time.py``), then the Table-1 sweeps' per-run wall times (``{method:
+#: {"wall_s": [...], "iterations": n, ...}}``: one-thread runs two at a time, validation included,
+#: on a machine that was often doing other work) for the methods the benchmark does not time.
+MEASURED_TIMES = ("benchmarks/results/step_time_cpu.json", "benchmarks/results/table1_heldout.json",
+                  "benchmarks/results/table1.json")
+#: The rows of the step-time file that time the ``cpu`` preset (its ``label`` starts so).
+_STEP_TIME_LABEL = "cpu preset"
+
+
+def _repository_root() -> Path:
+    """The folder that holds the ``pfrlib`` package (the repository root in a checkout)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def _step_rates(path: Path, data: list) -> dict[str, float]:
+    """``{method: median seconds per iteration}`` from a step-time benchmark's rows (the ``cpu`` preset's)."""
+    if not all(isinstance(r, Mapping) for r in data):
+        raise ValueError(f"{path}: expected a list of step-time rows ({{'label', 'method', 'median_s', ...}})")
+    rows = [r for r in data if str(r.get("label", "")).startswith(_STEP_TIME_LABEL)]
+    if any("method" not in r or "median_s" not in r for r in rows):
+        raise ValueError(f"{path}: expected step-time rows with 'method' and 'median_s'")
+    return {r["method"]: float(r["median_s"]) for r in rows}
+
+
+def _run_rates(path: Path, data: Mapping, default_iterations: int | None) -> dict[str, list[float]]:
+    """``{method: [seconds per iteration of each run]}`` from a results file (wall time / iterations)."""
+    rates: dict[str, list[float]] = {}
+    for method, entry in data.items():
+        walls = entry.get("wall_s") if isinstance(entry, Mapping) else None
+        if not walls:
+            continue
+        iters = entry.get("iterations", default_iterations)
+        iters = list(iters) if isinstance(iters, (list, tuple)) else [iters] * len(walls)
+        if len(iters) != len(walls):
+            raise ValueError(f"{path}: {method} has {len(walls)} wall times but {len(iters)} iteration counts")
+        rates[method] = [w / n for w, n in zip(walls, iters) if n]
+    return rates
+
+
+def measured_rates(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
+                   default_iterations: int | None = None) -> dict[str, tuple[float, str]]:
+    """``{method: (measured seconds per training iteration, the file it comes from)}``.
+
+    A step-time file (a list of rows, ``benchmarks/step_time.py``) gives the median step of each
+    method timed at the ``cpu`` preset on an idle machine, and wins over every results file. A
+    results file gives each run's wall time / iterations (the method entry's ``iterations``, a number
+    or one per run, else ``default_iterations``: the caller says which, the ``cpu`` preset's count
+    for files written before they recorded it); a method's value is its **fastest** run over all
+    the results files, the one least slowed by whatever else the machine was doing.
+
+    Args:
+        files: measurement files, relative to ``root``; missing ones are skipped.
+        root: default: the repository root (the folder above the ``pfrlib`` package).
+        default_iterations: iterations of a run whose file does not record them (``None``: skip it).
+
+    Raises:
+        ValueError naming a file that exists but has neither layout.
+    """
+    root = _repository_root() if root is None else Path(root)
+    steps: dict[str, tuple[float, str]] = {}
+    runs: dict[str, tuple[float, str]] = {}
+    for name in files:
+        path = root / name
+        if not path.is_file():
+            continue
+        data = read_json(path)
+        if isinstance(data, list):
+            steps.update({m: (r, name) for m, r in _step_rates(path, data).items() if m not in steps})
+        elif isinstance(data, Mapping):
+            for m, per_run in _run_rates(path, data, default_iterations).items():
+                if per_run and (m not in runs or min(per_run) < runs[m][0]):
+                    runs[m] = (min(per_run), name)
+        else:
+            raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}} or a list of step-time rows, "
+                             f"got {type(data).__name__}")
+    return {**runs, **steps}
+
+
+def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
+                                   default_iterations: int | None = None) -> tuple[dict[str, float], list[str]]:
+    """:func:`measured_rates` as ``({method: seconds per iteration}, [the files the values come from])``."""
+    measured = measured_rates(files, root, default_iterations)
+    used = {name for _, name in measured.values()}
+    return {m: r for m, (r, _) in measured.items()}, [f for f in files if f in used]
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
+
+
+def _runs_line(configs: Sequence[Any]) -> str:
+    """``"pfr x seeds 0, 1, 2; source_only x seed 0"``; several runs of a method on one seed
+    (other settings) read ``"pfr x 4 settings, seed 0"``."""
+    seeds: dict[str, list[int]] = {}
+    for c in configs:
+        seeds.setdefault(c.loss.method, []).append(c.run.seed)
+    parts = []
+    for method, runs in seeds.items():
+        distinct = sorted(set(runs))
+        listed = f"seed{'s' if len(distinct) > 1 else ''} {', '.join(str(x) for x in distinct)}"
+        parts.append(f"{method} x {listed}" if len(distinct) == len(runs) else f"{method} x {len(runs)} settings, {listed}")
+    return "; ".join(parts)
+
+
+def announce(configs, jobs: int | None = None, retrain: bool = False, files: Sequence[str] = MEASURED_TIMES,
+             root: Path | None = None) -> str:
+    """What :func:`load_or_train_many` (same ``configs``, ``jobs``, ``retrain``) will train, and about
+    how long that takes here, from measured times; the notebook prints it before training.
+
+    Which runs are reused, resumed or trained is the launcher's one rule
+    (:func:`pfrlib.launch.launcher.plan`). The time is each run's measured seconds per iteration
+    (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run;
+    runs without a recorded count are
+    taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
+    runs at a time (default: one per core), never shorter than its longest run. A resumed run is
+    counted whole (an upper bound). A method without a measured time is named, not guessed.
+
+    Returns:
+        One line, e.g. ``"Training 3 runs (pfr x seeds 0, 1, 2): 3 to train; about 7 min on 2 cores
+        (measured: benchmarks/results/table1_heldout.json)."``
+    """
+    configs = list(configs)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    decisions = [plan(_job(c), retrain) for c in configs]
+    counts = {d: decisions.count(d) for d in ("reuse", "resume", "train")}
+    head = f"Training {len(configs)} run{'s' if len(configs) != 1 else ''} ({_runs_line(configs)}): "
+    parts = [f"{counts['reuse']} finished (reused)"] if counts["reuse"] else []
+    parts += [f"{counts['resume']} to resume"] if counts["resume"] else []
+    parts += [f"{counts['train']} to train"] if counts["train"] else []
+    todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
+    if not todo:
+        return head + "all finished, nothing to train."
+    measured = measured_rates(files, root, TrainConfig.preset("cpu").optim.iterations)
+    rate = {m: r for m, (r, _) in measured.items()}
+    used = [f for f in files if f in {measured[c.loss.method][1] for c in todo if c.loss.method in measured}]
+    if not measured:
+        return head + ", ".join(parts) + "; no measured times to estimate how long (none of " + ", ".join(files) + " found)."
+    unmeasured = sorted({c.loss.method for c in todo} - set(rate))
+    timed = [rate[c.loss.method] * c.optim.iterations for c in todo if c.loss.method in rate]
+    slots = min(jobs, len(todo))
+    text = head + ", ".join(parts)
+    if timed:
+        seconds = max(sum(timed) / slots, max(timed))
+        text += f"; about {_duration(seconds)} on {slots} core{'s' if slots > 1 else ''} (measured: {', '.join(used)})"
+        if unmeasured:
+            text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
+    else:
+        base = _repository_root() if root is None else Path(root)
+        text += f"; no measured time for {', '.join(unmeasured)} in {', '.join(f for f in files if (base / f).is_file())}"
+    return text + "."

@@ -1,0 +1,491 @@
+"""pfrlib imports downward only, with no cycle, checked on every import statement.
+
+The layers are defined once, in ``pyproject.toml`` (``[[tool.pfrlib.layers]]``, lowest first).
+Every ``import`` / ``from ... import`` in ``pfrlib`` is parsed with ``ast`` (those inside
+functions included, relative imports resolved), so an import moved into a function to dodge a
+cycle is still seen. The rules:
+
+* every module belongs to a layer, and imports nothing of a later layer;
+* no chain of imports leads from a module back to itself;
+* an import inside a function is kept only for an optional dependency (one that
+  ``[project].dependencies`` does not list, e.g. pandas, nbformat, IPython) and carries a comment
+  on its line or the line before saying why; pfrlib modules, the standard library and the
+  required dependencies are imported at the top of the module.
+
+A fresh interpreter then imports the modules of each layer and those below it and checks that
+nothing of a later layer got loaded (what really happens at import time, package ``__init__``
+files included). And one module per idea: none longer than ``[tool.pfrlib] max-module-lines``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tokenize
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "pfrlib"
+
+# --------------------------------------------------------------------------------------------
+# TEMPORARY, emptied by the coordinator when issue 20 is integrated. Known violations in modules
+# that other helpers are restructuring at the same time (issue 20, item 4 "no import cycle at any
+# level"). Key: (importing module, imported module); value: who removes it. An entry that no
+# longer matches anything fails the test, so the list can only shrink.
+# --------------------------------------------------------------------------------------------
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
+}
+
+# TEMPORARY as well: layer entries in pyproject.toml for modules that other helpers are creating
+# in issue 20 (COMMON.md's shared interfaces); each must exist once their branches are merged.
+PLANNED_MODULES: dict[str, str] = {
+}
+
+
+# TEMPORARY as well: modules over [tool.pfrlib] max-module-lines that their owners are splitting
+# (issue 20, item 5).
+OVERSIZED_MODULES: dict[str, str] = {
+}
+
+# --------------------------------------------------------------------------------------------
+# The layers and the modules
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    name: str
+    entries: tuple[str, ...]
+
+
+@lru_cache(maxsize=None)
+def layers() -> tuple[Layer, ...]:
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pfrlib"]["layers"]
+    return tuple(Layer(i, t["name"], tuple(t["modules"])) for i, t in enumerate(table))
+
+
+def layer_of(module: str) -> Layer | None:
+    """The layer of the most specific entry naming ``module`` or a package above it."""
+    best: tuple[int, Layer] | None = None
+    for layer in layers():
+        for entry in layer.entries:
+            if module == entry or (entry != PACKAGE and module.startswith(entry + ".")):
+                if best is None or len(entry) > best[0]:
+                    best = (len(entry), layer)
+    return best[1] if best else None
+
+
+@lru_cache(maxsize=None)
+def modules() -> dict[str, Path]:
+    """Every pfrlib module name -> its file (a package is its ``__init__.py``)."""
+    found = {}
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Every import statement
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Import:
+    importer: str  # the pfrlib module holding the statement
+    target: str  # the imported module (a pfrlib submodule when the name is one)
+    path: Path
+    line: int
+    end_line: int
+    in_function: bool
+
+    @property
+    def internal(self) -> bool:
+        return self.target == PACKAGE or self.target.startswith(PACKAGE + ".")
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def _resolve_from(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = importer.split(".") if is_package else importer.split(".")[:-1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports_of(module: str, path: Path) -> list[Import]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    known = modules()
+    found: list[Import] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.Import):
+                targets = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = _resolve_from(module, path.name == "__init__.py", child)
+                # ``from pkg import sub`` imports the submodule ``pkg.sub`` when there is one
+                targets = sorted({f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in child.names})
+            else:
+                visit(child, inside)
+                continue
+            for target in targets:
+                found.append(Import(module, target, path, child.lineno, child.end_lineno or child.lineno, in_function))
+    visit(tree, False)
+    return found
+
+
+@lru_cache(maxsize=None)
+def all_imports() -> tuple[Import, ...]:
+    return tuple(imp for module, path in modules().items() for imp in _imports_of(module, path))
+
+
+def _known(imp: Import) -> bool:
+    return (imp.importer, imp.target) in KNOWN_VIOLATIONS
+
+
+# --------------------------------------------------------------------------------------------
+# The external dependencies: standard library, required (pyproject), optional (anything else)
+# --------------------------------------------------------------------------------------------
+def _normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+@lru_cache(maxsize=None)
+def required_distributions() -> frozenset[str]:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return frozenset(_normalise(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in deps)
+
+
+@lru_cache(maxsize=None)
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def dependency_kind(module: str) -> str:
+    """``"stdlib"``, ``"required"`` or ``"optional"`` for an external module name."""
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names:
+        return "stdlib"
+    distributions = _distributions().get(top, [top])
+    return "required" if any(_normalise(d) in required_distributions() for d in distributions) else "optional"
+
+
+@lru_cache(maxsize=None)
+def _comments(path: Path) -> dict[int, tuple[str, bool]]:
+    """Line -> (the text of its comment with markers such as ``noqa: X`` removed, whether the
+    comment is the whole line)."""
+    out = {}
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type == tokenize.COMMENT:
+            text = re.sub(r"noqa(:\s*[A-Z]+[0-9]+(,\s*[A-Z]+[0-9]+)*)?|type:\s*ignore(\[[^\]]*\])?", "", tok.string)
+            out[tok.start[0]] = (text.strip("# \t-:;,."), not tok.line[: tok.start[1]].strip())
+    return out
+
+
+def _says_why(imp: Import) -> bool:
+    """A comment on one of the statement's lines, or a comment line right above it, says something."""
+    comments = _comments(imp.path)
+    text_above, whole_line = comments.get(imp.line - 1, ("", False))
+    on_its_lines = [comments.get(line, ("", False))[0] for line in range(imp.line, imp.end_line + 1)]
+    return bool(text_above and whole_line) or any(on_its_lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------------------------
+def test_every_module_has_a_layer():
+    missing = [m for m in modules() if layer_of(m) is None]
+    assert not missing, (f"modules in no layer: {missing}; add each to [[tool.pfrlib.layers]] in pyproject.toml")
+
+
+def test_every_layer_entry_is_a_module():
+    entries = [e for layer in layers() for e in layer.entries]
+    assert len(entries) == len(set(entries)), "a module is listed in two layers"
+    unknown = [e for e in entries if e not in modules() and e not in PLANNED_MODULES]
+    assert not unknown, f"layer entries naming no pfrlib module: {unknown}"
+    created = [e for e in PLANNED_MODULES if e in modules()]
+    assert not created, f"{created} exist now: remove them from PLANNED_MODULES in {Path(__file__).name}"
+
+
+def test_imports_point_downward():
+    bad = []
+    for imp in all_imports():
+        if not imp.internal or _known(imp):
+            continue
+        own = layer_of(imp.importer)
+        # importing pfrlib.a.b also runs the __init__ of every package above it
+        parts = imp.target.split(".")
+        for target in [".".join(parts[:i]) for i in range(1, len(parts) + 1)]:
+            theirs = layer_of(target)
+            if own and theirs and theirs.index > own.index:
+                bad.append(f"{imp.where}: {imp.importer} ({own.name}) imports {target} ({theirs.name})")
+    assert not bad, "imports of a higher layer:\n" + "\n".join(bad)
+
+
+def test_no_module_is_longer_than_the_limit():
+    limit = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pfrlib"]["max-module-lines"]
+    lengths = {m: len(path.read_text().splitlines()) for m, path in modules().items()}
+    too_long = [f"{modules()[m].relative_to(ROOT)}: {n} lines" for m, n in lengths.items()
+                if n > limit and m not in OVERSIZED_MODULES]
+    assert not too_long, f"modules over {limit} lines (split them along their ideas):\n" + "\n".join(too_long)
+    fine = [m for m in OVERSIZED_MODULES if lengths.get(m, 0) <= limit]
+    assert not fine, f"{fine} fit in {limit} lines now: remove them from OVERSIZED_MODULES in {Path(__file__).name}"
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a path ``[a, b, ..., a]``, or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Cycles of ``graph`` until none is left, each found and then cut at its last edge."""
+    graph = {k: set(v) for k, v in graph.items()}
+    found = []
+    while (cycle := _cycle(graph)) is not None:
+        found.append(cycle)
+        graph[cycle[-2]].discard(cycle[-1])
+    return found
+
+
+def test_no_import_cycle():
+    graph: dict[str, set[str]] = {}
+    lines: dict[tuple[str, str], str] = {}
+    for imp in all_imports():
+        if imp.internal and imp.target in modules() and imp.target != imp.importer and not _known(imp):
+            graph.setdefault(imp.importer, set()).add(imp.target)
+            lines.setdefault((imp.importer, imp.target), imp.where)
+    report = ["import cycle: " + " -> ".join(c)
+              + "".join(f"\n  {lines[a, b]}: {a} imports {b}" for a, b in zip(c, c[1:])) for c in _cycles(graph)]
+    assert not report, "\n".join(report)
+
+
+def test_function_level_imports_only_for_optional_dependencies():
+    bad = []
+    for imp in all_imports():
+        if not imp.in_function or _known(imp):
+            continue
+        if imp.internal:
+            bad.append(f"{imp.where}: {imp.target} imported inside a function; import it at the top of the module")
+            continue
+        kind = dependency_kind(imp.target)
+        if kind != "optional":
+            what = "standard library" if kind == "stdlib" else "a required dependency"
+            bad.append(f"{imp.where}: {imp.target} ({what}) imported inside a function; import it at the top")
+        elif not _says_why(imp):
+            bad.append(f"{imp.where}: optional {imp.target} imported inside a function without a comment saying why")
+    assert not bad, "\n".join(bad)
+
+
+def test_known_violations_are_still_there():
+    """The temporary list only shrinks: an entry nothing matches any more must be removed."""
+    seen = {(imp.importer, imp.target) for imp in all_imports()}
+    stale = [f"{k}: {v}" for k, v in KNOWN_VIOLATIONS.items() if k not in seen]
+    assert not stale, f"remove from KNOWN_VIOLATIONS in {Path(__file__).name}:\n" + "\n".join(stale)
+
+
+def test_the_checks_see_function_level_imports_and_cycles(tmp_path):
+    """The parser itself: an import inside a function and a relative import are found and resolved."""
+    src = tmp_path / "x.py"
+    src.write_text("from .a import b\n\ndef f():\n    # pandas: only the tables need it\n    import pandas\n"
+                   "    from ..data import labels  # noqa: PLC0415\n    import pandas as pd\n")
+    got = _imports_of("pfrlib.viz.x", src)
+    assert [(i.target, i.in_function, i.line) for i in got] == [
+        ("pfrlib.viz.a", False, 1), ("pandas", True, 5), ("pfrlib.data.labels", True, 6), ("pandas", True, 7)]
+    # a comment line above or a comment on the line says why; a bare noqa or another line's comment does not
+    assert _says_why(got[1]) and not _says_why(got[0]) and not _says_why(got[2]) and not _says_why(got[3])
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}}) is None
+    assert _cycles({"a": {"b"}, "b": {"a", "c"}, "c": {"b"}}) == [["a", "b", "a"], ["b", "c", "b"]]
+    assert dependency_kind("json") == "stdlib" and dependency_kind("torch.nn") == "required"
+    assert dependency_kind("pandas") == "optional" and dependency_kind("PIL.Image") == "required"
+
+
+# --------------------------------------------------------------------------------------------
+# What a fresh interpreter really loads
+# --------------------------------------------------------------------------------------------
+_PROBE = """
+import importlib, json, sys
+loaded = []
+for names in json.loads(sys.argv[1]):
+    for m in [m for m in sys.modules if m == "pfrlib" or m.startswith("pfrlib.")]:
+        del sys.modules[m]
+    for name in names:
+        importlib.import_module(name)
+    loaded.append(sorted(m for m in sys.modules if m == "pfrlib" or m.startswith("pfrlib.")))
+print(json.dumps(loaded))
+"""
+
+
+def test_a_fresh_interpreter_loads_no_higher_layer():
+    """All modules of the layers up to each one, imported together into an interpreter with no pfrlib
+    module loaded (package ``__init__`` files and any dynamic import included), load nothing above it."""
+    upto = [[m for m in sorted(modules()) if layer_of(m) and layer_of(m).index <= layer.index]
+            for layer in layers()[:-1]]
+    out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(upto)], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    bad = [f"importing the {layer.name} layer and those below it loads {m} ({layer_of(m).name})"
+           for layer, loaded in zip(layers(), json.loads(out.stdout)) for m in loaded
+           if layer_of(m) and layer_of(m).index > layer.index]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_trainer_only_runs_the_loop():
+    """``Trainer`` runs the loop (step, log, validate, checkpoint calls) and declares the hooks a
+    method's trainer overrides, in at most 280 lines; the run-directory policy lives in
+    pfrlib.engine.rundir, the parts of a run in pfrlib.engine.setup."""
+    tree = ast.parse((ROOT / PACKAGE / "engine" / "trainer.py").read_text())
+    trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+    assert trainer.end_lineno - trainer.lineno + 1 <= 280
+
+
+# --------------------------------------------------------------------------------------------
+# The tree is the architecture
+# --------------------------------------------------------------------------------------------
+#: What may stand at the top of pfrlib/: the package, the file helpers, the command-line entry points.
+TOP_LEVEL = {"__init__", "io", "train", "evaluate", "sweep", "reproduce"}
+ENTRY_POINTS = ("train", "evaluate", "sweep", "reproduce")
+ENTRY_POINT_MAX_LINES = 80
+
+
+def test_the_layer_table_names_folders():
+    """Every layer entry is a folder of pfrlib (a package), except the package's own ``__init__``,
+    ``pfrlib.io`` and the entry points; every folder of pfrlib is in the table."""
+    loose = {"pfrlib", "pfrlib.io"} | {f"pfrlib.{e}" for e in ENTRY_POINTS}
+    entries = [e for layer in layers() for e in layer.entries]
+    not_folders = [e for e in entries if e not in loose and not (ROOT / Path(*e.split(".")) / "__init__.py").is_file()]
+    assert not not_folders, f"layer entries that are not folders of pfrlib: {not_folders}"
+    folders = {f"pfrlib.{d.name}" for d in (ROOT / PACKAGE).iterdir() if (d / "__init__.py").is_file()}
+    assert folders <= set(entries), f"folders of pfrlib in no layer: {sorted(folders - set(entries))}"
+
+
+def test_the_top_of_pfrlib_holds_only_the_package_io_and_the_entry_points():
+    top = {p.stem for p in (ROOT / PACKAGE).glob("*.py")}
+    assert top <= TOP_LEVEL, f"modules at the top of pfrlib/ beyond {sorted(TOP_LEVEL)}: {sorted(top - TOP_LEVEL)}"
+    for name in ENTRY_POINTS:
+        path = ROOT / PACKAGE / f"{name}.py"
+        n = len(path.read_text().splitlines())
+        assert n <= ENTRY_POINT_MAX_LINES, f"{path.relative_to(ROOT)}: {n} lines (an entry point parses and calls)"
+        assert 'if __name__ == "__main__":' in path.read_text(), f"python -m pfrlib.{name} must run"
+
+
+def test_network_step_takes_at_most_eight_parameters():
+    """The batch, the networks, the optimiser, Eq. (6)'s weights and one object of a method's extras."""
+    tree = ast.parse((ROOT / PACKAGE / "paper" / "step.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "network_step")
+    a = fn.args
+    count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+    assert count <= 8, f"network_step takes {count} parameters"
+
+
+def _public_reexports() -> dict[str, str]:
+    """The names the README promises at ``pfrlib``'s top, read from ``pfrlib.PUBLIC``."""
+    import pfrlib
+
+    return dict(pfrlib.PUBLIC)
+
+
+def _defined_names(module: str) -> tuple[set[str], dict[str, tuple[str, str]]]:
+    """Names a module defines at its top level, and the pfrlib names it imports (alias -> (module, name))."""
+    path = modules()[module]
+    tree = ast.parse(path.read_text())
+    defined: set[str] = set()
+    imported: dict[str, tuple[str, str]] = {}
+    for node in tree.body:
+        for n in ([node] if not isinstance(node, (ast.If, ast.Try)) else list(ast.walk(node))):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(n.name)
+            elif isinstance(n, ast.Assign):
+                defined.update(x.id for t in n.targets for x in ast.walk(t) if isinstance(x, ast.Name))
+            elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name):
+                defined.add(n.target.id)
+            elif isinstance(n, ast.ImportFrom):
+                base = _resolve_from(module, path.name == "__init__.py", n)
+                for a in n.names:
+                    imported[a.asname or a.name] = (base, a.name)
+    return defined, imported
+
+
+def _python_files_outside_pfrlib() -> list[Path]:
+    files = [p for d in ("tests", "benchmarks", "notebooks") for p in (ROOT / d).rglob("*.py")]
+    return files + [p for p in (ROOT / PACKAGE).rglob("*.py")]
+
+
+def test_every_name_is_imported_from_the_module_that_defines_it():
+    """No facades: ``from M import name`` names the module that defines ``name`` (or a submodule
+    of M), in pfrlib, the tests, the benchmarks and the notebooks; ``pfrlib.PUBLIC`` lists the
+    only re-exports, the names the README promises."""
+    known = modules()
+    public = _public_reexports()
+    bad = []
+    for path in _python_files_outside_pfrlib():
+        rel = path.relative_to(ROOT)
+        parts = rel.with_suffix("").parts
+        importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts) if parts[0] == PACKAGE else None
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _resolve_from(importer, path.name == "__init__.py", node) if importer else (node.module or "")
+            if base not in known:
+                continue
+            defined, imported = _defined_names(base)
+            for a in node.names:
+                if f"{base}.{a.name}" in known or a.name in defined:
+                    continue
+                if base == PACKAGE and a.name in public:
+                    continue
+                where = f"from {imported[a.name][0]}" if a.name in imported else "nowhere"
+                bad.append(f"{rel}:{node.lineno}: {a.name} from {base}, defined {where}")
+    assert not bad, "names imported through a re-export:\n" + "\n".join(bad)
+
+
+def test_the_public_names_import_and_are_the_defining_modules_objects():
+    import importlib
+
+    import pfrlib
+
+    for name, module in pfrlib.PUBLIC.items():
+        assert getattr(pfrlib, name) is getattr(importlib.import_module(module), name), name
+    assert set(pfrlib.__all__) == set(pfrlib.PUBLIC)
+
+
+def test_the_readme_promises_exactly_the_public_names():
+    import pfrlib
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(l for l in readme.splitlines() if l.startswith("`from pfrlib import "))
+    promised = {n.strip() for n in line.split("import", 1)[1].split("`")[0].split(",")}
+    assert promised == set(pfrlib.PUBLIC), f"README promises {sorted(promised)}, pfrlib.PUBLIC has {sorted(pfrlib.PUBLIC)}"
