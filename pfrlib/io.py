@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -130,7 +131,7 @@ def check_positive_int(value: Any, name: str, none_ok: bool = False) -> Optional
 def format_number(value: Any, digits: int = 1, missing: str = "-", percent: bool = False) -> str:
     """``value`` with ``digits`` decimals (``percent``: a fraction 0..1 shown in percent, as every
     mIoU is reported); ``missing`` for ``None``, NaN or a value that is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(float(value)):
         return missing
     return f"{100 * value if percent else value:.{digits}f}"
 
@@ -147,5 +148,6 @@ def format_duration(seconds: float, exact: bool = False) -> str:
 
 
 def one_line(err: BaseException) -> str:
-    """An exception's message on one line (its type's name when it has none)."""
-    return " ".join(str(err).split()) or type(err).__name__
+    """An exception's message on one line (a ``KeyError``'s key unquoted; its type's name when it has none)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
