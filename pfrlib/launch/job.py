@@ -1,8 +1,8 @@
 """A job: one run to launch (a training configuration or a notebook), the one rule that says
 what to do with it (:func:`plan`), and the command that carries that out on any machine.
 
-The plan is made once, where the run is launched (:func:`pfrlib.launch.launcher.launch`), and
-travels with the job: :func:`job_command` writes ``OUT/job.json`` (what to run and the plan) and
+The plan is made once, where the run is launched, under the run's launch lock
+(:class:`pfrlib.launch.launcher.Claim`), and travels with the job: :func:`job_command` writes ``OUT/job.json`` (what to run and the plan) and
 every backend runs ``python -m pfrlib.launch.job OUT/job.json``. The child builds its
 :class:`~pfrlib.config.train_config.TrainConfig` from the file and carries out the plan
 (:func:`child_action`):
@@ -13,9 +13,10 @@ every backend runs ``python -m pfrlib.launch.job OUT/job.json``. The child build
   configuration is the same);
 * a job started again with the same job file (a Slurm job requeued after a preemption or its
   time limit) finds its plan partly carried out. It resumes when ``checkpoint_last.pt`` was
-  written after the job file (this job's own checkpoint), and otherwise follows the plan (it was
-  stopped before its first good checkpoint; an old run ``"train"`` had moved aside is put back
-  and replaced again). A checkpoint older than the job file is the one the plan was made from.
+  written after the job file (this job's own checkpoint); otherwise it was stopped before its
+  first good checkpoint and follows the plan again (for ``"train"``, the old run it had moved
+  aside is put back by the trainer and replaced again). A checkpoint older than the job file is
+  the one the plan was made from, never taken for the job's own.
 
 Finished jobs are never launched (``"reuse"``), so the child never decides to skip. Its output
 goes to ``OUT/log.txt``; :func:`collect_outcome` writes ``OUT/status.json`` when it ends.
