@@ -607,7 +607,7 @@ def _fake_backend(fail: set[str]):
         def __init__(self, jobs=None):
             pass
 
-        def run(self, jobs, report=print, retrain=False):
+        def run(self, jobs, plans, report=print):
             outcomes = []
             for job in jobs:
                 job.out.mkdir(parents=True, exist_ok=True)
