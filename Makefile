@@ -9,7 +9,7 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student tensorboard site clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student assignments grade tensorboard site clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
@@ -22,6 +22,8 @@ help:
 	@echo "make sweep SPEC=... LAUNCHER=slurm SWEEP_ARGS='--partition gpu'   the same, one Slurm job per run"
 	@echo "make tensorboard  TensorBoard on runs/ (every run's losses, validation mIoU, images)"
 	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
+	@echo "make assignments  release copies for students (assignments/) and grading copies (grading/), nbgrader format"
+	@echo "make grade SUBMISSIONS=DIR   grade DIR/<student>/<notebook>.ipynb: DIR/grades.csv and a feedback file each"
 	@echo "make site       build the course site (notebooks as executed, docs, search) into site/_build/html/, offline"
 
 # Create .venv and install the pinned requirements; skipped when nothing changed.
@@ -94,6 +96,20 @@ student: setup
 # Offline: theme, MathJax and search come from installed packages (site/build_site.py, site/conf.py).
 site: setup
 	$(PY) site/build_site.py
+
+# Assignments (pfrlib/teaching/assignments.py): release copies, what students open and autosave, into
+# assignments/ (ignored; no jupytext pairing), and grading copies with solutions and hidden tests
+# into grading/ (ignored; keep it from students). Points per exercise: POINTS in that module.
+assignments: setup
+	$(PY) -m pfrlib.teaching.assignments --out assignments --grading grading
+
+# Grade SUBMISSIONS/<student>/<notebook>.ipynb against grading/ (pfrlib/teaching/grading.py): one
+# kernel per submission in smoke mode (PFR_SMOKE=1), CELL_TIMEOUT seconds per cell, TIMEOUT per notebook.
+CELL_TIMEOUT ?= 60
+TIMEOUT ?= 300
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "error: name the submissions folder: make grade SUBMISSIONS=DIR (DIR/<student>/<notebook>.ipynb)" >&2; exit 2; }
+	$(PY) -m pfrlib.teaching.grading "$(SUBMISSIONS)" --grading grading --cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT)
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

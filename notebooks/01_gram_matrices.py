@@ -77,7 +77,7 @@ from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
 from pfrlib.teaching.selfcheck import check_close, check_range
 from pfrlib.data.palette import colorize
-from pfrlib.viz.features import gram_pair
+from pfrlib.viz.features import gram_pair, shuffle_invariance, style_gap
 from pfrlib.viz.figure import add_class_legend
 
 _ = torch.manual_seed(seed)
@@ -139,19 +139,8 @@ img, lab = src[0]
 rgb = img.float().unsqueeze(0) / 255  # (1, 3, H, W)
 rgb_shuffled = shuffle_positions(rgb)
 
-fig, axes = plt.subplots(1, 4, figsize=(14, 2.6))
-axes[0].imshow(img.permute(1, 2, 0))
-axes[0].set_title(f"source image (train #0, seed {seed})")
-axes[1].imshow(rgb_shuffled[0].permute(1, 2, 0))
-axes[1].set_title("pixels shuffled")
-for ax, x, title in ((axes[2], rgb, "Gram (image)"), (axes[3], rgb_shuffled, "Gram (shuffled)")):
-    ax.imshow(losses.gram_matrix(x)[0], cmap="viridis")
-    ax.set_title(title)
-    ax.set_xticks(range(3), list("RGB"))
-    ax.set_yticks(range(3), list("RGB"))
-for ax in axes[:2]:
-    ax.axis("off")
-fig.tight_layout()
+fig = shuffle_invariance(img, rgb_shuffled[0], losses.gram_matrix(rgb)[0], losses.gram_matrix(rgb_shuffled)[0],
+                         image_title=f"source image (train #0, seed {seed})")
 save_figure(fig, setup.figures / "01_shuffle_invariance.png")
 plt.show()
 print("max |difference| of the two Gram matrices:", (losses.gram_matrix(rgb) - losses.gram_matrix(rgb_shuffled)).abs().max().item())
@@ -272,29 +261,7 @@ show_table(rows, digits={"within_source": 4, "within_target": 4, "across": 4, "r
 # %%
 mean_g_src = losses.gram_matrix(feats_src[0], gram_normalize).mean(0)
 mean_g_tgt = losses.gram_matrix(feats_tgt[0], gram_normalize).mean(0)
-vmax = float(torch.maximum(mean_g_src.abs().max(), mean_g_tgt.abs().max()))
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 1, 1, 1.3]})
-axes[0].imshow(mean_g_src, cmap="viridis", vmin=0, vmax=vmax)
-axes[0].set_title("mean Gram, source (stage 2)")
-axes[1].imshow(mean_g_tgt, cmap="viridis", vmin=0, vmax=vmax)
-axes[1].set_title("mean Gram, target (stage 2)")
-d = mean_g_src - mean_g_tgt
-lim = float(d.abs().max())
-axes[2].imshow(d, cmap="coolwarm", vmin=-lim, vmax=lim)
-axes[2].set_title("source - target")
-for ax in axes[:3]:
-    ax.set_xticks([])
-    ax.set_yticks([])
-stages = [r["stage"] for r in rows]
-w = 0.27
-axes[3].bar(np.array(stages) - w, [r["within_source"] for r in rows], w, label="within source")
-axes[3].bar(np.array(stages), [r["within_target"] for r in rows], w, label="within target")
-axes[3].bar(np.array(stages) + w, [r["across"] for r in rows], w, label="across domains")
-axes[3].set_xticks(stages, [f"stage {s}" for s in stages])
-axes[3].set_ylabel("mean style distance")
-axes[3].set_yscale("log")
-axes[3].legend(fontsize=8)
-fig.tight_layout()
+fig = style_gap(mean_g_src, mean_g_tgt, rows, stage=2)
 save_figure(fig, setup.figures / "01_gram_source_vs_target.png")
 plt.show()
 

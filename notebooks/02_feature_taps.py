@@ -64,9 +64,10 @@ from pfrlib import models
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 from pfrlib.teaching.nbtools import announce, load_or_train, show_table
 from pfrlib.teaching.nbparams import live_frontend, save_metrics
+from pfrlib.viz.features import stage_maps
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.selfcheck import check_close
 from pfrlib.models.common import count_parameters, feature_shapes
@@ -177,17 +178,8 @@ def batch(ds, n: int) -> torch.Tensor:
 with torch.no_grad():
     one = trained(torch.cat([batch(src, 1), batch(tgt, 1)])).features
 
-fig, axes = plt.subplots(2, 5, figsize=(16, 4))
-for row, (ds, name) in enumerate(((src, "source"), (tgt, "target"))):
-    axes[row, 0].imshow(ds[0][0].permute(1, 2, 0))
-    axes[row, 0].set_title(f"{name} val #0")
-    for s, f in enumerate(one):
-        axes[row, s + 1].imshow(f[row].mean(0), cmap="magma")
-        axes[row, s + 1].set_title(f"stage {s + 2}  {tuple(f.shape[1:])}")
-for ax in axes.flat:
-    ax.axis("off")
-fig.suptitle(f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
-fig.tight_layout()
+fig = stage_maps([src[0][0], tgt[0][0]], one, ["source val #0", "target val #0"],
+                 title=f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
 save_figure(fig, setup.figures / "02_feature_maps.png")
 plt.show()
 

@@ -54,7 +54,7 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.shift import SynthShift
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 from pfrlib.teaching.nbtools import announce, interactive, load_or_train_many, show_table

@@ -72,7 +72,7 @@ from pfrlib import models, viz
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import TrainTransform, normalize
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics

@@ -66,7 +66,7 @@ from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.evaluation.tables import (PAPER_LABEL, class_pixel_share, format_table, format_table_row, reference_records,
                                       reference_rows)
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.io import atomic_write
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES

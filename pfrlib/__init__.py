@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 #: The names the README promises at the top of the package -> the module that defines each.
 PUBLIC: dict[str, str] = {
     "TrainConfig": "pfrlib.config.train_config",
-    "load_model": "pfrlib.engine.trained_model",
+    "load_model": "pfrlib.engine.checkpoint",
     "SynthStreets": "pfrlib.data.synthstreets.dataset",
 }
 

@@ -1,4 +1,6 @@
-"""Small file helpers shared by the engine and the notebooks: atomic writes, JSON.
+"""The foundation every layer imports: atomic writes and JSON, and the few checks and formats
+that every layer's messages share (a count that must be a positive integer, a number or a
+duration in a line, an error in one line).
 
 A result or checkpoint is first written to a temporary file in the same directory and then
 renamed over the destination (``os.replace`` is atomic on POSIX): a crash mid-write leaves the
@@ -9,12 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-__all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder"]
+__all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder", "check_positive_int",
+           "format_number", "format_duration", "one_line"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -107,3 +111,43 @@ def read_json(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"no such JSON file: {path}") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+# --------------------------------------------------------------------------- checks and formats
+def check_positive_int(value: Any, name: str, none_ok: bool = False) -> Optional[int]:
+    """``value`` if it is an integer >= 1 (``none_ok``: or ``None``); a bool is not a count.
+
+    Raises:
+        ValueError ``"<name> must be an integer >= 1, got <value>"`` (``name`` says where, e.g.
+        ``"spec.yaml: 'jobs'"``; with ``none_ok`` the message adds ``or None``).
+    """
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1{' or None' if none_ok else ''}, got {value!r}")
+    return value
+
+
+def format_number(value: Any, digits: int = 1, missing: str = "-", percent: bool = False) -> str:
+    """``value`` with ``digits`` decimals (``percent``: a fraction 0..1 shown in percent, as every
+    mIoU is reported); ``missing`` for ``None``, NaN or a value that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(float(value)):
+        return missing
+    return f"{100 * value if percent else value:.{digits}f}"
+
+
+def format_duration(seconds: float, exact: bool = False) -> str:
+    """A duration as a line shows it: ``"45 s"`` below 90 s; above, ``"7 min"`` (rounded, for an
+    estimate) or with ``exact`` ``"7 min 03 s"`` (a measured time)."""
+    if seconds < 90:
+        return f"{max(1, round(seconds)) if not exact else round(seconds)} s"
+    if not exact:
+        return f"{round(seconds / 60)} min"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (a ``KeyError``'s key unquoted; its type's name when it has none)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__

@@ -530,7 +530,6 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.engine.run": "tests/engine/test_trainer.py: train(), the run the trainer's tests start",
     "pfrlib.engine.scoring": "tests/evaluation/test_evaluate.py: confusion matrix and mIoU of a known model",
     "pfrlib.engine.setup": "tests/engine/test_trainer.py: the parts of a run, built by every run the trainer's tests start",
-    "pfrlib.engine.trained_model": "tests/methods/baselines/test_baselines.py: load_model of every method's checkpoint (also tests/evaluation/test_evaluate.py)",
     "pfrlib.engine.watchdog": "tests/engine/test_trainer.py: the NaN guard naming the term (FiniteCheck also in tests/paper/test_step.py)",
     "pfrlib.engine.two_stage.domainness": "tests/methods/translation/test_translation.py: DLOW's domainness, with the input-space methods' runs",
     "pfrlib.engine.two_stage.mean_teacher": "tests/methods/translation/test_translation.py: TGCF-DA's stage 2, with the input-space methods' runs",
@@ -547,6 +546,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     # models
     "pfrlib.models.two_classifier": "tests/methods/baselines/test_clan.py: CLAN's two-classifier network, with CLAN",
     # teaching
+    "pfrlib.teaching.hidden": "tests/teaching/test_assignments.py: the hidden tests, run inside the grading copies they are written into",
     "pfrlib.teaching.reproduce": "tests/teaching/test_notebooks.py: make reproduce's driver, run on notebooks",
     "pfrlib.teaching.selfcheck": "tests/teaching/test_notebooks.py: the worked exercises pass their self-checks",
     # viz

@@ -211,24 +211,19 @@ class TrainConfig:
         return text
 
     @classmethod
-    def from_json(cls, path_or_text: str | os.PathLike) -> "TrainConfig":
-        """Load from a ``config.json`` path or JSON text."""
-        p = Path(path_or_text) if not str(path_or_text).lstrip().startswith("{") else None
-        if p is not None:
-            if not p.is_file():
-                raise FileNotFoundError(f"config file {p} does not exist")
-            text = p.read_text()
-        else:
-            text = str(path_or_text)
-        where = f"config file {p}" if p is not None else "config JSON"
+    def from_json(cls, path: str | os.PathLike) -> "TrainConfig":
+        """Load from a ``config.json`` file (errors name the file)."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file {p} does not exist")
         try:
-            data = json.loads(text)
+            data = json.loads(p.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{where} is not valid JSON ({err}); expected a config.json written by pfrlib") from None
+            raise ValueError(f"config file {p} is not valid JSON ({err}); expected a config.json written by pfrlib") from None
         try:
             return cls.from_dict(data)
         except ValueError as err:
-            raise ValueError(f"{where}: {err}") from None
+            raise ValueError(f"config file {p}: {err}") from None
 
     # ----------------------------------------------------------------- validation
     def validate(self, check_paths: bool = True) -> "TrainConfig":

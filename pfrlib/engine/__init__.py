@@ -1,12 +1,12 @@
 """The training engine: the run loop and everything a run reads and writes.
 
 ================  ==============================================================
-``trainer``       the loop of Eq. (6): ``Trainer``, ``train(config)``
+``trainer``       the loop of Eq. (6): ``Trainer``, ``train_loop(config)``
+``run``           one run of any method: ``train(config)``
 ``setup``         what a run is built from: device options, datasets, networks
 ``rundir``        a run's folder: one writer, checkpoints, resume, --overwrite
 ``dirlock``       the run folder's lock (one writer at a time)
-``checkpoint``    atomic checkpoints and RNG states
-``trained_model`` a finished run's network, rebuilt from its folder
+``checkpoint``    atomic checkpoints, RNG states, a finished run's network
 ``record``        ``final.json``, the record of a finished run
 ``scoring``       a network on a dataset: confusion matrix, per-class IoU
 ``watchdog``      non-finite loss terms and weights, named

@@ -3,7 +3,8 @@
 ``python -m pfrlib.train`` writes one :class:`FinalRecord` into the run directory when a run ends
 (:meth:`FinalRecord.write`, atomic); sweeps, the notebooks' load-or-train and the figures read
 it back (:meth:`FinalRecord.read`, or the plain dict ``TrainResult.final``). mIoU values are
-fractions 0..1 of the *final* model, NaN written as ``null``.
+fractions 0..1 of the *final* model, NaN written as ``null``. The line that reports a finished
+run (:func:`finished_line`: the command line, the launcher, the notebooks) is written here too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from pfrlib.io import read_json, write_json
+from pfrlib.io import format_duration, format_number, read_json, write_json
 
-__all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS"]
+__all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS", "finished_line"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
@@ -98,3 +99,15 @@ def _no_default(f) -> bool:
 #: Top-level keys of ``final.json`` a sweep may report (``key`` or ``key.sub.key``, e.g.
 #: ``target_val.per_class_iou.road``).
 METRIC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(FinalRecord) if f.metadata["kind"] == "metric")
+
+
+def finished_line(verb: str, name: str, final: Mapping[str, Any], seconds: Optional[float] = None) -> str:
+    """The one line that reports a finished run, e.g. ``trained runs/x (2 min 05 s): pfr_adv, 150
+    iterations, target mIoU 31.2, source mIoU 45.6``. ``verb`` says what was done (``trained``,
+    ``resumed``), ``name`` names the run, ``final`` is its record (a key it lacks reads ``?``, an
+    mIoU it lacks is left out), ``seconds`` how long it took (default: the record's training time)."""
+    seconds = final.get("wall_time_s", 0.0) if seconds is None else seconds
+    miou = ", ".join(f"{side} mIoU {format_number(final.get(key), percent=True)}"
+                     for side, key in (("target", "target_miou"), ("source", "source_miou")) if key in final)
+    return (f"{verb} {name} ({format_duration(seconds, exact=True)}): {final.get('method', '?')}, "
+            f"{final.get('iterations', '?')} iterations" + (f", {miou}" if miou else ""))

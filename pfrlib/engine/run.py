@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.record import FINAL_JSON, finished_line
 from pfrlib.engine.trainer import TrainResult, train_loop
 from pfrlib.engine.two_stage.run import train_translation
 from pfrlib.engine.watchdog import NonFiniteLossError
@@ -33,8 +33,9 @@ def train(config: TrainConfig) -> TrainResult:
 
 def train_to_exit_status(cfg: TrainConfig) -> int:
     """Train ``cfg`` as a command does: one ``error: ...`` line and status 2 for bad input (3 for a
-    non-finite loss), else the finished line on rank 0 and status 0. ``python -m pfrlib.train`` and a
-    launched job (:mod:`pfrlib.launch.job`) both end here."""
+    non-finite loss), else the finished line (:func:`pfrlib.engine.record.finished_line`, with
+    where the record is) on rank 0 and status 0. ``python -m pfrlib.train`` and a launched job
+    (:mod:`pfrlib.launch.job`) both end here."""
     try:
         result = train(cfg)
     except NonFiniteLossError as err:
@@ -44,14 +45,6 @@ def train_to_exit_status(cfg: TrainConfig) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
-        f = result.final
-        print(
-            f"{f['method']}: source mIoU {100 * _nan(f['source_miou']):.1f}, "
-            f"target mIoU {100 * _nan(f['target_miou']):.1f} ({f['iterations']} iterations, "
-            f"{f['wall_time_s']:.0f} s) -> {result.out / 'final.json'}"
-        )
+        verb = "resumed" if cfg.run.resume else "trained"
+        print(finished_line(verb, str(result.out), result.final) + f" -> {result.out / FINAL_JSON}")
     return 0
-
-
-def _nan(v: Optional[float]) -> float:
-    return float("nan") if v is None else float(v)

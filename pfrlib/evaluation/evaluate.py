@@ -7,7 +7,7 @@ confusion matrix over the whole set, IoU per class (Eq. 7), mIoU over the 19 cla
 dataset that contains only some classes (SynthStreets), the mean runs over its ``class_ids``.
 
 The pieces it uses live in their own modules: :mod:`pfrlib.engine.scoring` (``predict``,
-``evaluate_model``, ``EvalResult``, ``NonFiniteLogitsError``), :mod:`pfrlib.engine.trained_model`
+``evaluate_model``, ``EvalResult``, ``NonFiniteLogitsError``), :mod:`pfrlib.engine.checkpoint`
 (``load_model``) and :mod:`pfrlib.evaluation.tables` (``reference_rows``, ``reference_records``,
 ``results_table``, ...).
 """
@@ -28,7 +28,7 @@ from pfrlib.data.transforms import EvalTransform
 from pfrlib.config.device import resolve_device
 from pfrlib.io import check_writable_folder, write_json
 from pfrlib.engine.scoring import EvalResult, NonFiniteLogitsError, evaluate_model
-from pfrlib.engine.trained_model import load_model
+from pfrlib.engine.checkpoint import load_model
 
 __all__ = ["evaluate_checkpoint"]
 

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from pfrlib.io import format_number
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 
 __all__ = ["PAPER_LABEL", "format_table_row", "format_table", "table_record", "table_frame",
@@ -35,11 +36,6 @@ PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
 
 
 # --------------------------------------------------------------------------- Table-1 rows
-def _cell(v: Any, digits: int = 1, missing: str = "-") -> str:
-    """A number as table text with ``digits`` decimals; ``missing`` for None or NaN."""
-    return missing if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
-
-
 def _row_values(per_class, names: Sequence[str], miou_value) -> tuple[list[float], float]:
     """Per-class fractions in ``names`` order (missing or None -> NaN) and the mIoU (given, or
     the mean of the finite values)."""
@@ -70,7 +66,7 @@ def format_table_row(
     """
     values, miou_value = _row_values(per_class, names, miou_value)
     percent = [None if v is None else 100 * v for v in [*values, miou_value]]
-    return "| " + " | ".join([name, backbone, *(_cell(v) for v in percent)]) + " |"
+    return "| " + " | ".join([name, backbone, *(format_number(v) for v in percent)]) + " |"
 
 
 def format_table(rows: Iterable[str], names: Sequence[str] = CITYSCAPES_CLASSES) -> str:
@@ -106,7 +102,7 @@ def table_frame(records: Iterable[Mapping], digits: int = 1, missing: str = "-")
     import pandas as pd  # noqa: PLC0415
 
     frame = pd.DataFrame(list(records)).set_index("method")
-    return frame.map(lambda v: v if isinstance(v, str) else _cell(v, digits, missing))
+    return frame.map(lambda v: v if isinstance(v, str) else format_number(v, digits, missing))
 
 
 # --------------------------------------------------------------------------- the paper's Table 1

@@ -1,11 +1,25 @@
 """A job: one run to launch (a training configuration or a notebook), the one rule that says
-whether it is already finished, and the command that runs it on any machine.
+what to do with it (:func:`plan`), and the command that carries that out on any machine.
 
-Every backend of :mod:`pfrlib.launch.launcher` runs :func:`job_command`, ``python -m pfrlib.launch.job
-OUT/job.json``: the job file holds what to run, and the child decides *when it starts* whether to
-reuse, resume or train (:func:`plan`), so a job started again (a re-run sweep, a cluster job
-requeued after a preemption) resumes from its last good checkpoint instead of starting over. Its
-output goes to ``OUT/log.txt``; :func:`collect_outcome` writes ``OUT/status.json`` when it ends.
+The plan is made once, where the run is launched, under the run's launch lock
+(:class:`pfrlib.launch.launcher.Claim`), and travels with the job: :func:`job_command` writes ``OUT/job.json`` (what to run and the plan) and
+every backend runs ``python -m pfrlib.launch.job OUT/job.json``. The child builds its
+:class:`~pfrlib.config.train_config.TrainConfig` from the file and carries out the plan
+(:func:`child_action`):
+
+* ``"train"``: train afresh (an old run in ``OUT`` is moved aside and dropped once the new one
+  has a good checkpoint);
+* ``"resume"``: continue from ``OUT/checkpoint_last.pt`` (the trainer checks that its
+  configuration is the same);
+* a job started again with the same job file (a Slurm job requeued after a preemption or its
+  time limit) finds its plan partly carried out. It resumes when ``checkpoint_last.pt`` was
+  written after the job file (this job's own checkpoint); otherwise it was stopped before its
+  first good checkpoint and follows the plan again (for ``"train"``, the old run it had moved
+  aside is put back by the trainer and replaced again). A checkpoint older than the job file is
+  the one the plan was made from, never taken for the job's own.
+
+Finished jobs are never launched (``"reuse"``), so the child never decides to skip. Its output
+goes to ``OUT/log.txt``; :func:`collect_outcome` writes ``OUT/status.json`` when it ends.
 """
 
 from __future__ import annotations
@@ -22,13 +36,13 @@ import yaml
 from pfrlib.engine.checkpoint import CHECKPOINT_LAST
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.config.device import device_type
-from pfrlib.io import read_json, write_json
+from pfrlib.io import check_positive_int, read_json, write_json
 from pfrlib.engine.record import FINAL_JSON, FinalRecord
 from pfrlib.engine.run import train_to_exit_status
 
 __all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "read_job",
-           "job_command", "job_environment", "run_job_file", "collect_outcome", "RUN_LINE", "JOB_FILE", "LOG_FILE",
-           "STATUS_FILE", "LAUNCH_LOCK", "HELD", "main"]
+           "job_command", "job_environment", "child_action", "run_job_file", "collect_outcome", "RUN_LINE",
+           "JOB_FILE", "LOG_FILE", "STATUS_FILE", "LAUNCH_LOCK", "HELD", "main"]
 
 #: Files the launcher keeps in a job's folder: what to run, its output, its outcome.
 JOB_FILE, LOG_FILE, STATUS_FILE = "job.json", "log.txt", "status.json"
@@ -76,9 +90,7 @@ class Job:
             raise ValueError(f"job {self.name!r}: give a config or a notebook (exactly one)")
         if self.notebook is not None:
             self.notebook = Path(self.notebook)
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ValueError(f"job {self.name!r}: threads must be None or an integer >= 1, got {self.threads!r}")
+        check_positive_int(self.threads, f"job {self.name!r}: threads", none_ok=True)
 
     @property
     def kind(self) -> str:
@@ -95,10 +107,16 @@ class Job:
         """Where a notebook job's executed copy goes."""
         return self.out / (self.notebook.name if self.notebook is not None else "notebook.ipynb")
 
-    def train_config(self) -> TrainConfig:
-        """The configuration the child trains: ``config`` in ``out``, ``threads`` threads, no progress bar."""
+    def train_config(self, action: str = "train", progress: bool = False) -> TrainConfig:
+        """The configuration that carries out ``action`` (``"train"``: afresh, replacing what is
+        in ``out``; ``"resume"``): ``config`` in ``out``, with ``threads`` threads, a progress bar
+        only with ``progress`` (a child's output goes to a log file)."""
+        if action not in ("train", "resume"):
+            raise ValueError(f"job {self.name!r}: nothing to train for the plan {action!r}")
         threads = self.config.run.num_threads if self.threads is None else self.threads
-        return self.config.replace(out=str(self.out), num_threads=threads, progress=False, resume=False, overwrite=False)
+        resume = action == "resume"
+        return self.config.replace(out=str(self.out), num_threads=threads, progress=progress, resume=resume,
+                                   overwrite=not resume)
 
     def describe(self) -> str:
         """A short line: what the job runs, for dry runs."""
@@ -169,57 +187,63 @@ def same_configuration(config: TrainConfig, out: str | os.PathLike | None = None
     return _comparable(saved) == _comparable(config)
 
 
-def is_finished(job: Job) -> bool:
-    """The one "already finished" rule: the job's result file exists and, for training, the saved
-    ``config.json`` is the job's configuration (:func:`same_configuration`). A notebook job is
-    finished once it wrote its ``metrics.json``."""
-    if not job.result.exists():
-        return False
-    return job.kind != "train" or same_configuration(job.config, job.out)
-
-
 def plan(job: Job, retrain: bool = False) -> str:
-    """``"reuse"`` (finished), ``"resume"`` (a checkpoint of the same configuration and no result)
-    or ``"train"`` (anything else, or ``retrain``: the trainer moves an old run aside and drops it
-    once the new one has a checkpoint)."""
+    """The one rule, made once per run where it is launched: ``"reuse"`` (finished: its result
+    file exists and, for training, the saved ``config.json`` is the job's configuration,
+    :func:`same_configuration`), ``"resume"`` (a checkpoint of the same configuration and no
+    result) or ``"train"`` (anything else, or ``retrain``: the trainer moves an old run aside and
+    drops it once the new one has a checkpoint). A notebook job is finished once it wrote its
+    ``metrics.json``. ``config.json`` is read at most once."""
     if retrain:
         return "train"
-    if is_finished(job):
-        return "reuse"
-    if job.kind == "train" and (job.out / CHECKPOINT_LAST).exists() and same_configuration(job.config, job.out):
-        return "resume"
-    return "train"
+    if job.kind != "train":
+        return "reuse" if job.result.exists() else "train"
+    finished, checkpoint = job.result.exists(), (job.out / CHECKPOINT_LAST).exists()
+    if not (finished or checkpoint) or not same_configuration(job.config, job.out):
+        return "train"
+    return "reuse" if finished else "resume"
+
+
+def is_finished(job: Job) -> bool:
+    """Whether :func:`plan` reuses ``job``: its result is there, made with its configuration."""
+    return plan(job) == "reuse"
 
 
 # --------------------------------------------------------------------------- the command of one job
-def write_job(job: Job, retrain: bool = False) -> Path:
-    """Write ``out/job.json``: everything the child needs (see :func:`read_job`)."""
-    data: dict[str, Any] = {"name": job.name, "threads": job.threads, "retrain": retrain, "meta": job.meta}
+def write_job(job: Job, action: str) -> Path:
+    """Write ``out/job.json``: what the child runs and the plan it carries out, ``action``
+    (``"train"`` or ``"resume"``: see :func:`read_job`). A training job's configuration is stored
+    once, as :meth:`TrainConfig.to_dict` gives it."""
+    if action not in ("train", "resume"):
+        raise ValueError(f"job {job.name!r}: a job is launched to train or resume, not with the plan {action!r}")
+    data: dict[str, Any] = {"name": job.name, "plan": action, "threads": job.threads, "meta": job.meta}
     if job.kind == "train":
-        data["config"] = job.train_config().to_dict()
+        data["config"] = job.config.replace(out=str(job.out)).to_dict()
     else:
         data.update(notebook=str(Path(job.notebook).resolve()), parameters=job.parameters,
                     cwd=str(Path(job.cwd or job.notebook.parent).resolve()))
     return write_json(job.out / JOB_FILE, data)
 
 
-def read_job(path: str | os.PathLike) -> tuple[Job, bool]:
-    """``(job, retrain)`` from a file :func:`write_job` wrote; ``out`` is the file's folder."""
+def read_job(path: str | os.PathLike) -> tuple[Job, str]:
+    """``(job, plan)`` from a file :func:`write_job` wrote; ``out`` is the file's folder."""
     path = Path(path)
     try:
         d = read_json(path)
         config = TrainConfig.from_dict(d["config"]) if "config" in d else None
         job = Job(name=d["name"], out=path.parent, config=config, notebook=d.get("notebook"),
                   parameters=d.get("parameters", {}), threads=d["threads"], cwd=d.get("cwd"), meta=d.get("meta", {}))
+        if d["plan"] not in ("train", "resume"):
+            raise ValueError(f"plan {d['plan']!r}")
     except (OSError, ValueError, TypeError, KeyError) as err:
-        raise ValueError(f"{path} is not a job file written by pfrlib.launch.launcher ({err})") from None
-    return job, bool(d.get("retrain"))
+        raise ValueError(f"{path} is not a job file written by pfrlib.launch.job.write_job ({err})") from None
+    return job, d["plan"]
 
 
-def job_command(job: Job, retrain: bool = False) -> list[str]:
-    """The command that runs ``job`` on any machine that sees ``job.out``:
-    ``python -m pfrlib.launch.job OUT/job.json`` (writes the job file)."""
-    return [sys.executable, "-m", "pfrlib.launch.job", str(write_job(job, retrain))]
+def job_command(job: Job, action: str) -> list[str]:
+    """The command that carries out the plan ``action`` for ``job`` on any machine that sees
+    ``job.out``: ``python -m pfrlib.launch.job OUT/job.json`` (writes the job file)."""
+    return [sys.executable, "-m", "pfrlib.launch.job", str(write_job(job, action))]
 
 
 def job_environment(job: Job, base: Optional[dict[str, str]] = None) -> dict[str, str]:
@@ -243,21 +267,26 @@ def _notebook_argv(job: Job) -> list[str]:
     return cmd
 
 
+def child_action(job: Job, recorded: str) -> str:
+    """What the child does now: the ``recorded`` plan, unless this job already saved a checkpoint
+    (``checkpoint_last.pt`` written after ``job.json``: the job was started again, e.g. requeued
+    after a preemption), which it then resumes."""
+    checkpoint, job_file = job.out / CHECKPOINT_LAST, job.out / JOB_FILE
+    try:
+        own = checkpoint.stat().st_mtime_ns > job_file.stat().st_mtime_ns
+    except OSError:  # no checkpoint (or no job file): nothing of this job's to continue
+        own = False
+    return "resume" if own else recorded
+
+
 def run_job_file(path: str | os.PathLike) -> int:
-    """The child's side (``python -m pfrlib.launch.job OUT/job.json``): reuse, resume or train the job
-    as :func:`plan` decides now; a notebook is executed with papermill (in this process's place)."""
-    job, retrain = read_job(path)
+    """The child's side (``python -m pfrlib.launch.job OUT/job.json``): carry out the job's plan
+    (:func:`child_action`); a notebook is executed with papermill (in this process's place)."""
+    job, recorded = read_job(path)
     if job.kind == "notebook":
         argv = _notebook_argv(job)
         os.execv(argv[0], argv)  # keeps the pid, so the parent-death signal and the process group stay
-    decision = plan(job, retrain)
-    if decision == "reuse":
-        print(f"{job.out} is finished with the same configuration: nothing to do")
-        return 0
-    if retrain:
-        write_job(job, retrain=False)  # a requeued job resumes this run instead of starting again
-    resume = decision == "resume"
-    return train_to_exit_status(job.train_config().replace(resume=resume, overwrite=not resume))
+    return train_to_exit_status(job.train_config(child_action(job, recorded)))
 
 
 def _log_tail(job: Job, lines: int = 15) -> list[str]:

@@ -1,18 +1,19 @@
 """One launcher: run jobs several at a time, reuse what is finished, resume what was cut short.
 
 A :class:`~pfrlib.launch.job.Job` is one run: a :class:`~pfrlib.config.TrainConfig` (or a notebook
-and its parameters) and the folder it writes. :func:`launch` decides for every job, by one rule
-(:func:`pfrlib.launch.job.plan`), whether it is *finished* (reused: its result file exists and its saved
-``config.json`` is the configuration asked for, bookkeeping fields aside), *interrupted* (a
-checkpoint of the same configuration: resumed from it) or *to train*, and hands the ones to run
+and its parameters) and the folder it writes. :func:`launch` first claims every job's folder
+(:class:`Claim`: the job's :data:`~pfrlib.launch.job.LAUNCH_LOCK`, held until the jobs are done)
+and then decides once for every job, by one rule (:func:`pfrlib.launch.job.plan`), whether it is
+*finished* (reused: its result file exists and its saved ``config.json`` is the configuration
+asked for, bookkeeping fields aside), *interrupted* (a checkpoint of the same configuration:
+resumed from it), *to train*, or held by another launcher (a second sweep of the same spec: it is
+skipped with one line naming the holder's pid, nothing is written in its folder, and its outcome
+is :data:`~pfrlib.launch.job.HELD`, not a failure). It hands the ones to run, each with its plan,
 to a :class:`Backend`. :class:`LocalBackend` runs them as subprocesses ``jobs`` at a time, one
 line per run as it starts and finishes; :class:`~pfrlib.launch.slurm.SlurmBackend`, beside it in
-:data:`BACKENDS`, submits the same command (:func:`pfrlib.launch.job.job_command`) as Slurm jobs.
-
-While a job runs, the launching process holds the job's :data:`~pfrlib.launch.job.LAUNCH_LOCK`:
-a second launcher (another sweep of the same spec, started meanwhile) skips that job with one
-line naming the holder's pid, and writes nothing in its folder (its outcome is
-:data:`~pfrlib.launch.job.HELD`, not a failure).
+:data:`BACKENDS`, submits the same command (:func:`pfrlib.launch.job.job_command`) as Slurm jobs;
+:class:`InProcessBackend` trains in the calling process, one run after the other (a notebook's
+run, with its progress bar).
 
 Children of :class:`LocalBackend` die with the launching process, even when that is killed with
 ``kill -9`` (Linux: a parent-death signal), so a re-launch never meets a second writer in a run
@@ -33,13 +34,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from pfrlib.engine.dirlock import FolderLock
+from pfrlib.engine.run import train
 from pfrlib.launch.local import Backend, done_line, start_line
-from pfrlib.io import read_json
-from pfrlib.launch.job import (HELD, LAUNCH_LOCK, LOG_FILE, Job, Outcome, collect_outcome, job_command, job_environment,
-    plan)
+from pfrlib.io import check_positive_int, read_json, write_json
+from pfrlib.launch.job import (HELD, LAUNCH_LOCK, LOG_FILE, STATUS_FILE, Job, Outcome, collect_outcome, job_command,
+    job_environment, plan)
 from pfrlib.launch.slurm import SlurmBackend
 
-__all__ = ["LocalBackend", "BACKENDS", "launch", "reused_line", "held_line", "add_launcher_arguments",
+__all__ = ["LocalBackend", "InProcessBackend", "BACKENDS", "Claim", "launch", "reused_line", "held_line",
+           "add_launcher_arguments",
            "backend_from_args"]
 
 
@@ -68,9 +71,8 @@ class LocalBackend(Backend):
 
     def __init__(self, jobs: Optional[int] = None, follow: Optional[Callable[[Job, str], None]] = None,
                  poll_s: float = 0.2):
-        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-        self.jobs, self.follow, self.poll_s = jobs, follow, poll_s
+        self.jobs = check_positive_int(jobs, "jobs", none_ok=True)
+        self.follow, self.poll_s = follow, poll_s
 
     def _slots(self, jobs: Sequence[Job]) -> int:
         threads = max((j.threads or 1 for j in jobs), default=1)
@@ -79,7 +81,7 @@ class LocalBackend(Backend):
     def at_once(self, jobs: Sequence[Job]) -> str:
         return f", {min(self._slots(jobs), len(jobs))} at a time"
 
-    def run(self, jobs: Sequence[Job], report: Callable[[str], None] = print, retrain: bool = False) -> list[Outcome]:
+    def run(self, jobs: Sequence[Job], plans: Sequence[str], report: Callable[[str], None] = print) -> list[Outcome]:
         jobs, slots = list(jobs), self._slots(jobs)
         waiting = list(range(len(jobs)))
         running: dict[int, tuple[Any, float, bool, Any, list]] = {}  # index -> (proc, start, resumed, log, [offset, partial])
@@ -89,9 +91,9 @@ class LocalBackend(Backend):
                 while waiting and len(running) < slots:
                     i = waiting.pop(0)
                     job = jobs[i]
-                    resumed = plan(job, retrain) == "resume"
+                    resumed = plans[i] == "resume"
                     job.out.mkdir(parents=True, exist_ok=True)
-                    cmd = job_command(job, retrain)
+                    cmd = job_command(job, plans[i])
                     log = open(job.out / LOG_FILE, "a" if resumed else "w")
                     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=job_environment(job),
                                             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
@@ -141,6 +143,32 @@ def _end_group(proc: Any, grace_s: float = 5.0) -> None:
             continue
 
 
+class InProcessBackend(Backend):
+    """Trains each job in this process, one after the other, with its own progress bar and
+    threads (:meth:`pfrlib.launch.job.Job.train_config`): a notebook's runs when there is one to
+    train, or one at a time. Training jobs only; an error stops it as the training raised it
+    (a notebook shows the traceback), a finished run writes ``status.json`` as a child's would."""
+
+    name = "in-process"
+
+    def at_once(self, jobs: Sequence[Job]) -> str:
+        return ", 1 at a time in this process"
+
+    def run(self, jobs: Sequence[Job], plans: Sequence[str], report: Callable[[str], None] = print) -> list[Outcome]:
+        outcomes = []
+        for job, action in zip(jobs, plans):
+            if job.kind != "train":
+                raise ValueError(f"job {job.name!r}: {self.name} runs training jobs, not notebooks")
+            report(start_line(job, action == "resume", "in this process"))
+            start = time.perf_counter()
+            result = train(job.train_config(action, progress=job.config.run.progress))
+            outcome = Outcome(job, "finished", result.final, time.perf_counter() - start, launched={"backend": self.name})
+            write_json(job.out / STATUS_FILE, outcome.to_status())
+            report(done_line(outcome, action == "resume"))
+            outcomes.append(outcome)
+        return outcomes
+
+
 #: ``--launcher`` name -> backend class.
 BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "slurm": SlurmBackend}
 
@@ -180,57 +208,105 @@ def held_line(job: Job, holder: str) -> str:
             f"nothing was started or written here: run this again once that one has finished")
 
 
-def _claim(jobs: Sequence[Job]) -> tuple[list[FolderLock], dict[int, str]]:
-    """Take every job's launch lock (creating its folder): ``(locks taken, {id(job): holder's pid}
-    of the jobs another process holds)``."""
-    locks, held = [], {}
-    for job in jobs:
-        job.out.mkdir(parents=True, exist_ok=True)
+class Claim:
+    """This process's hold on the folders of ``jobs`` and the plan of each, made once under it.
+
+    Entering takes every job's :data:`~pfrlib.launch.job.LAUNCH_LOCK` (creating its folder; a
+    folder that cannot be written is planned without one, and a job to run there fails with the
+    trainer's own message), then plans each job by the one rule (:func:`pfrlib.launch.job.plan`):
+    a job another launching process holds is :data:`~pfrlib.launch.job.HELD` (nothing is written
+    in its folder), any other gets ``"reuse"``, ``"resume"`` or ``"train"``. Planned under the
+    lock, a run another launcher finished meanwhile is reused, never trained twice. Leaving
+    releases the locks (and removes the lock files this process created).
+
+    A caller that needs the plans before it launches (a sweep's summary line, the backend a
+    notebook's runs need) holds the claim and passes it to :func:`launch`, which then plans
+    nothing itself. Raises ``ValueError`` if two jobs share an output folder.
+    """
+
+    def __init__(self, jobs: Sequence[Job], retrain: bool = False) -> None:
+        self.jobs, self.retrain = list(jobs), retrain
+        outs = [str(j.out.resolve()) for j in self.jobs]
+        if len(set(outs)) != len(outs):
+            twice = sorted({o for o in outs if outs.count(o) > 1})
+            raise ValueError(f"several jobs write to the same folder (same run.out): {', '.join(twice)}")
+        self.plans: list[str] = []
+        #: ``{id(job): the pid of the process that holds it}`` for the jobs planned :data:`HELD`.
+        self.holders: dict[int, str] = {}
+        self._locks: list[FolderLock] = []
+
+    def __enter__(self) -> "Claim":
+        try:
+            for job in self.jobs:
+                holder = self._lock(job)
+                if holder is not None:
+                    self.holders[id(job)] = holder
+            self.plans = [HELD if id(j) in self.holders else plan(j, self.retrain) for j in self.jobs]
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _lock(self, job: Job) -> Optional[str]:
+        """Take ``job``'s launch lock: ``None`` when taken (or the folder cannot be written), else the holder's pid."""
         lock = FolderLock(job.out / LAUNCH_LOCK)
-        holder = lock.acquire()
+        try:
+            job.out.mkdir(parents=True, exist_ok=True)
+            holder = lock.acquire()
+        except OSError:
+            return None
         if holder is None:
             lock.write_pid()
-            locks.append(lock)
-        else:
-            held[id(job)] = holder
-    return locks, held
+            self._locks.append(lock)
+        return holder
+
+    def plan_of(self, job: Job) -> str:
+        """The plan made for ``job`` (one of this claim's jobs)."""
+        for j, p in zip(self.jobs, self.plans):
+            if j is job:
+                return p
+        raise ValueError(f"job {job.name!r} is not one of this claim's jobs")
+
+    def release(self) -> None:
+        """Let go of every lock taken (removing the lock files this process created)."""
+        for lock in self._locks:
+            lock.release(remove_created=True)
+        self._locks = []
 
 
 def launch(jobs: Sequence[Job], backend: Optional[Backend] = None, retrain: bool = False,
-           report: Callable[[str], None] = print) -> list[Outcome]:
+           report: Callable[[str], None] = print, claim: Optional[Claim] = None) -> list[Outcome]:
     """Run every job that is not finished (``retrain``: every job) on ``backend`` (default
     :class:`LocalBackend`); return one :class:`Outcome` per job, in order.
 
-    Each job to run is claimed first (its :data:`~pfrlib.launch.job.LAUNCH_LOCK`, held until the
-    backend is done); a job another process holds is skipped (:func:`held_line`, outcome
-    :data:`~pfrlib.launch.job.HELD`), and one it finished meanwhile is reused. Prints (``report``)
-    one line for all reused runs, a header line, and one line per run as it starts and as it
-    finishes. Raises ``ValueError`` if two jobs share an output folder.
+    The jobs are claimed and planned once (:class:`Claim`), here or by the caller, who then passes
+    its ``claim`` (``jobs`` may be some of its jobs) and holds it until this returns. Each job to
+    run goes to the backend with its plan; a job another process holds is skipped
+    (:func:`held_line`, outcome :data:`~pfrlib.launch.job.HELD`). Prints (``report``) one line for
+    all reused runs, a header line, and one line per run as it starts and as it finishes. Raises
+    ``ValueError`` if two jobs share an output folder.
     """
     jobs = list(jobs)
-    outs = [str(j.out.resolve()) for j in jobs]
-    if len(set(outs)) != len(outs):
-        twice = sorted({o for o in outs if outs.count(o) > 1})
-        raise ValueError(f"several jobs write to the same folder (same run.out): {', '.join(twice)}")
+    if claim is None:
+        with Claim(jobs, retrain) as claim:
+            return launch(jobs, backend, report=report, claim=claim)
     backend = backend or LocalBackend()
-    locks, held = _claim([j for j in jobs if plan(j, retrain) != "reuse"])
-    try:
-        decisions = {id(j): HELD if id(j) in held else plan(j, retrain) for j in jobs}  # after the claim: final
-        reused = [j for j in jobs if decisions[id(j)] == "reuse"]
-        todo = [j for j in jobs if decisions[id(j)] not in ("reuse", HELD)]
-        if reused:
-            report(reused_line([j.out for j in reused]))
-        for j in jobs:
-            if id(j) in held:
-                report(held_line(j, held[id(j)]))
-        done: dict[int, Outcome] = {}
-        if todo:
-            report(f"training {len(todo)} run(s){backend.at_once(todo)}: {', '.join(j.name for j in todo)}")
-            done = {id(o.job): o for o in backend.run(todo, report, retrain)}
-    finally:
-        for lock in locks:
-            lock.release(remove_created=True)
+    plans = {id(j): claim.plan_of(j) for j in jobs}
+    reused = [j for j in jobs if plans[id(j)] == "reuse"]
+    todo = [j for j in jobs if plans[id(j)] not in ("reuse", HELD)]
+    if reused:
+        report(reused_line([j.out for j in reused]))
+    for j in jobs:
+        if plans[id(j)] == HELD:
+            report(held_line(j, claim.holders[id(j)]))
+    done: dict[int, Outcome] = {}
+    if todo:
+        report(f"training {len(todo)} run(s){backend.at_once(todo)}: {', '.join(j.name for j in todo)}")
+        done = {id(o.job): o for o in backend.run(todo, [plans[id(j)] for j in todo], report)}
     return [done[id(j)] if id(j) in done
-            else Outcome(j, HELD, details={"held_by": held[id(j)]},
-                         error=f"in progress in another sweep (pid {held[id(j)]})") if id(j) in held
+            else Outcome(j, HELD, details={"held_by": claim.holders[id(j)]},
+                         error=f"in progress in another sweep (pid {claim.holders[id(j)]})") if plans[id(j)] == HELD
             else Outcome(j, "reused", read_json(j.result)) for j in jobs]

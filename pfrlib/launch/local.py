@@ -3,9 +3,11 @@
 :func:`pfrlib.launch.launcher.launch` hands the jobs left to run to one backend, chosen by name in
 :data:`pfrlib.launch.launcher.BACKENDS` (``--launcher``): :class:`pfrlib.launch.launcher.LocalBackend`
 (subprocesses on this machine) or :class:`pfrlib.launch.slurm.SlurmBackend` (one Slurm job per run).
-Both report a run with :func:`start_line` / :func:`done_line`. A backend's own command-line
-options (:meth:`Backend.add_arguments`) join every command that launches (``python -m
-pfrlib.sweep``), and :meth:`Backend.from_args` builds the backend from them.
+A backend gets the jobs with the plan :func:`~pfrlib.launch.launcher.launch` made for each
+(``"train"`` or ``"resume"``), carries it out, and reports a run with :func:`start_line` /
+:func:`done_line`. A backend's own command-line options (:meth:`Backend.add_arguments`) join
+every command that launches (``python -m pfrlib.sweep``), and :meth:`Backend.from_args` builds
+the backend from them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import abc
 import argparse
 from typing import Callable, ClassVar, Optional, Sequence
 
+from pfrlib.engine.record import finished_line
+from pfrlib.io import format_duration
 from pfrlib.launch.job import STATUS_FILE, Job, Outcome
 
 __all__ = ["Backend", "start_line", "done_line"]
@@ -25,17 +29,15 @@ def start_line(job: Job, resumed: bool, where: str) -> str:
 
 
 def done_line(outcome: Outcome, resumed: bool) -> str:
-    """The line a backend reports when a job ends: its mIoU, or why it failed."""
-    job, s = outcome.job, f"{outcome.seconds:.0f} s"
+    """The line a backend reports when a job ends: its record's line
+    (:func:`pfrlib.engine.record.finished_line`), or why it failed."""
+    job = outcome.job
     if not outcome.ok:
-        return f"  FAILED {job.name} ({s}): {outcome.error} (see {job.out / STATUS_FILE})"
-    f = outcome.final or {}
+        return (f"  FAILED {job.name} ({format_duration(outcome.seconds, exact=True)}): {outcome.error} "
+                f"(see {job.out / STATUS_FILE})")
     if job.kind != "train":
-        return f"  finished {job.name} ({s})"
-    miou = ", ".join(f"{side} mIoU {100 * f[k]:.1f}" for side, k in (("target", "target_miou"), ("source", "source_miou"))
-                     if isinstance(f.get(k), (int, float)))
-    return (f"  {'resumed' if resumed else 'trained'} {job.name} ({s}): {f.get('method', '?')}, "
-            f"{f.get('iterations', '?')} iterations" + (f", {miou}" if miou else ""))
+        return f"  finished {job.name} ({format_duration(outcome.seconds, exact=True)})"
+    return "  " + finished_line("resumed" if resumed else "trained", job.name, outcome.final or {}, outcome.seconds)
 
 
 class Backend(abc.ABC):
@@ -45,10 +47,11 @@ class Backend(abc.ABC):
     name: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def run(self, jobs: Sequence[Job], report: Callable[[str], None] = print, retrain: bool = False) -> list[Outcome]:
-        """Run every job (the command of :func:`pfrlib.launch.job.job_command`, with ``retrain``), one
-        ``report`` line per run as it starts and finishes; return one :class:`Outcome` per job, in
-        order (:func:`pfrlib.launch.job.collect_outcome` makes it and writes the job's ``status.json``)."""
+    def run(self, jobs: Sequence[Job], plans: Sequence[str], report: Callable[[str], None] = print) -> list[Outcome]:
+        """Carry out each job's plan (``plans[i]``: ``"train"`` or ``"resume"``, what
+        :func:`pfrlib.launch.job.plan` decided; the command of :func:`pfrlib.launch.job.job_command`),
+        one ``report`` line per run as it starts and finishes; return one :class:`Outcome` per job,
+        in order (:func:`pfrlib.launch.job.collect_outcome` makes it and writes the job's ``status.json``)."""
 
     def at_once(self, jobs: Sequence[Job]) -> str:
         """How the header line says ``jobs`` are spread (e.g. ``", 2 at a time"``)."""

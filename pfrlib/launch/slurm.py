@@ -12,7 +12,8 @@ HH:MM:SS] [--mem 16G] [--slurm-extra KEY=VALUE ...]`` hands the sweep's unfinish
 * Preemption and time limits: Slurm signals the job (``USR2``, 90 s before the limit);
   submitit's handler in the job requeues it (``scontrol requeue``, up to ``max_requeues``
   times), and the requeued job starts the same command, which resumes the run from its last good
-  checkpoint (:func:`pfrlib.launch.job.plan`). A cluster that requeues preempted jobs itself
+  checkpoint (:func:`pfrlib.launch.job.child_action`: the job's own checkpoint, written after
+  its job file). A cluster that requeues preempted jobs itself
   (``PreemptMode=REQUEUE``) ends in the same place.
 * ``OUT/slurm.json`` records the job id submitted for the run (and every earlier one), and
   whether it was submitted to train or to resume (from which iteration); each start and end of a
@@ -52,8 +53,8 @@ import submitit
 
 from pfrlib.launch.local import Backend, done_line
 from pfrlib.engine.checkpoint import CHECKPOINT_LAST, checkpoint_iteration
-from pfrlib.io import read_json, write_json
-from pfrlib.launch.job import LOG_FILE, STATUS_FILE, Job, Outcome, collect_outcome, job_command, job_environment, plan
+from pfrlib.io import check_positive_int, read_json, write_json
+from pfrlib.launch.job import LOG_FILE, STATUS_FILE, Job, Outcome, collect_outcome, job_command, job_environment
 from pfrlib.launch.slurm_run import SlurmRun, read_attempts
 
 __all__ = ["SlurmBackend", "SLURM_FILE", "ATTEMPTS_FILE", "REACH_TIMEOUT_S", "parse_time", "job_states"]
@@ -153,8 +154,7 @@ class SlurmBackend(Backend):
                  mem: Optional[str] = None, extra: Optional[dict[str, str]] = None,
                  folder: Optional[str | os.PathLike] = None, jobs: Optional[int] = None, max_requeues: int = 20,
                  poll_s: float = 1.0) -> None:
-        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        check_positive_int(jobs, "jobs", none_ok=True)
         if isinstance(gpus_per_run, bool) or not isinstance(gpus_per_run, int) or gpus_per_run < 0:
             raise ValueError(f"--gpus-per-run: expected an integer >= 0, got {gpus_per_run!r}")
         if mem is not None and not re.fullmatch(r"\d+[KMGT]?", str(mem)):
@@ -204,8 +204,8 @@ class SlurmBackend(Backend):
         return ", one Slurm job each" + (f", {self.jobs} at a time" if self.jobs else "")
 
     # ----------------------------------------------------------------- submission
-    def _argv(self, job: Job, retrain: bool) -> list[str]:
-        argv = job_command(job, retrain)  # [python, -m, pfrlib.launch.job, OUT/job.json]
+    def _argv(self, job: Job, action: str) -> list[str]:
+        argv = job_command(job, action)  # [python, -m, pfrlib.launch.job, OUT/job.json]
         if self.gpus_per_run > 1:
             argv = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     f"--nproc_per_node={self.gpus_per_run}", *argv[1:]]
@@ -227,8 +227,9 @@ class SlurmBackend(Backend):
         ex.update_parameters(**params)
         return ex
 
-    def _submit(self, jobs: Sequence[Job], retrain: bool) -> list[str]:
-        """Submit ``jobs`` (one array per thread count); record each job id in ``OUT/slurm.json``."""
+    def _submit(self, jobs: Sequence[Job], plans: Sequence[str]) -> list[str]:
+        """Submit ``jobs`` to carry out ``plans`` (one array per thread count); record each job id and
+        its plan in ``OUT/slurm.json``."""
         ids: dict[int, str] = {}
         by_threads: dict[int, list[int]] = {}
         for i, job in enumerate(jobs):
@@ -237,9 +238,8 @@ class SlurmBackend(Backend):
             for i in idx:
                 jobs[i].out.mkdir(parents=True, exist_ok=True)
             ex = self._executor([jobs[i] for i in idx], threads)
-            plans = {i: plan(jobs[i], retrain) for i in idx}
             with ex.batch():
-                submitted = [ex.submit(self._slurm_run(jobs[i], retrain)) for i in idx]
+                submitted = [ex.submit(self._slurm_run(jobs[i], plans[i])) for i in idx]
             for i, sj in zip(idx, submitted):
                 ids[i] = str(sj.job_id)
                 path = jobs[i].out / SLURM_FILE
@@ -250,13 +250,13 @@ class SlurmBackend(Backend):
                                   "folder": str(sj.paths.folder), "history": earlier + [ids[i]]})
         return [ids[i] for i in range(len(jobs))]
 
-    def _slurm_run(self, job: Job, retrain: bool) -> SlurmRun:
-        return SlurmRun(self._argv(job, retrain), job_environment(job), log=job.out / LOG_FILE,
+    def _slurm_run(self, job: Job, action: str) -> SlurmRun:
+        return SlurmRun(self._argv(job, action), job_environment(job), log=job.out / LOG_FILE,
                         final=job.result if job.kind == "train" else None, attempts=job.out / ATTEMPTS_FILE,
                         backend=self.name)
 
     # ----------------------------------------------------------------- following
-    def run(self, jobs: Sequence[Job], report: Callable[[str], None] = print, retrain: bool = False) -> list[Outcome]:
+    def run(self, jobs: Sequence[Job], plans: Sequence[str], report: Callable[[str], None] = print) -> list[Outcome]:
         jobs = list(jobs)
         followed: dict[int, _Followed] = {}
         queued = job_states([read_json(j.out / SLURM_FILE)["job_id"] for j in jobs if (j.out / SLURM_FILE).exists()])
@@ -264,16 +264,15 @@ class SlurmBackend(Backend):
         for i, job in enumerate(jobs):
             known = read_json(job.out / SLURM_FILE)["job_id"] if (job.out / SLURM_FILE).exists() else None
             if known in queued and queued[known] in ACTIVE:
-                followed[i] = _Followed(job, known, plan(job, retrain) == "resume", state=queued[known])
+                followed[i] = _Followed(job, known, plans[i] == "resume", state=queued[known])
                 report(f"  {job.name}: Slurm job {known} is already {queued[known]}; following it (not submitted again)")
             else:
                 to_submit.append(i)
         if to_submit:
-            resumed = {i: plan(jobs[i], retrain) == "resume" for i in to_submit}
-            for i, jid in zip(to_submit, self._submit([jobs[i] for i in to_submit], retrain)):
-                followed[i] = _Followed(jobs[i], jid, resumed[i])
+            for i, jid in zip(to_submit, self._submit([jobs[i] for i in to_submit], [plans[i] for i in to_submit])):
+                followed[i] = _Followed(jobs[i], jid, plans[i] == "resume")
                 report(f"  submitted {jobs[i].name} as Slurm job {jid}"
-                       + (" (resumes from its last checkpoint)" if resumed[i] else ""))
+                       + (" (resumes from its last checkpoint)" if plans[i] == "resume" else ""))
         outcomes: dict[int, Outcome] = {}
         begun = time.perf_counter()
         try:

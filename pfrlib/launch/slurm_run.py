@@ -1,8 +1,9 @@
 """What one Slurm job of the launcher runs (the node's side of :mod:`pfrlib.launch.slurm`).
 
 submitit pickles a :class:`SlurmRun` at submission and calls it inside the job. It runs the
-run's command (``python -m pfrlib.launch.job OUT/job.json``, which reuses, resumes or trains the run as
-it finds it), appends the output to the run's log, and records the attempt. It imports neither
+run's command (``python -m pfrlib.launch.job OUT/job.json``, which carries out the plan recorded
+in the job file, or resumes the job's own checkpoint when the job was requeued), appends the
+output to the run's log, and records the attempt. It imports neither
 torch nor the configuration: the job's own Python process starts in a second, and only the
 command it starts loads the heavy libraries.
 """
@@ -50,7 +51,8 @@ class SlurmRun(submitit.helpers.Checkpointable):
         backend: the launcher backend's name, recorded in ``"launched"``.
 
     Checkpointable: on a time-out or preemption submitit requeues the job with this same object;
-    the command then finds the run's last good checkpoint and resumes from it.
+    the command then finds the checkpoint the job saved and resumes from it
+    (:func:`pfrlib.launch.job.child_action`).
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path, final: Optional[Path], attempts: Path,

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from pfrlib.io import atomic_write, read_json
-from pfrlib.launch.sweep_spec import SweepSpec, _one_line, expand, result_path
+from pfrlib.io import atomic_write, one_line, read_json
+from pfrlib.launch.sweep_spec import SweepSpec
 from pfrlib.viz.results import plot_per_class_iou
 from pfrlib.viz.figure import save_figure
 
@@ -47,18 +47,18 @@ def aggregate(spec: SweepSpec, root: str | os.PathLike = "runs") -> dict[str, An
     percent. A metric found in none of the finished runs is reported in ``warnings``.
     Returns ``{"rows" (finished), "all_rows", "summary", "markdown", "dir", "figures", "warnings"}``.
     """
-    runs = expand(spec, root)
-    out_root = Path(root) / spec.name
+    runs = spec.runs(root)
+    out_root = spec.folder(root)
     out_root.mkdir(parents=True, exist_ok=True)
     rows, all_rows = [], []
     for r in runs:
-        path = result_path(spec, r)
+        path = spec.result_path(r)
         row = {**{k: v for k, v in r.params.items()}, "run": r.name, "_result": {}}
         if path.exists():
             try:
                 result = read_json(path)
             except (ValueError, OSError) as err:
-                raise ValueError(f"{path} cannot be read ({_one_line(err)}); rerun {r.name} or remove it") from None
+                raise ValueError(f"{path} cannot be read ({one_line(err)}); rerun {r.name} or remove it") from None
             row["status"] = "ok"
             for m in spec.metrics:
                 v = _lookup(result, m)
@@ -72,7 +72,7 @@ def aggregate(spec: SweepSpec, root: str | os.PathLike = "runs") -> dict[str, An
     for m in spec.metrics:
         if rows and all(row.get(m) is None for row in rows):
             warnings.append(f"metric {m!r} is in none of the {len(rows)} finished runs' "
-                            f"{result_path(spec, runs[0]).name}")
+                            f"{spec.result_path(runs[0]).name}")
     param_keys = list(dict.fromkeys(k for r in runs for k in r.params))
     with open(out_root / "results.csv", "w", newline="") as f:
         w = csv.writer(f)

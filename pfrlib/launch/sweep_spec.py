@@ -19,9 +19,14 @@ A sweep is a YAML file::
 
 A train run's parameters are :class:`~pfrlib.config.TrainConfig` fields (the options of
 ``python -m pfrlib.train`` without dashes) plus ``preset`` and ``config`` (a ``config.json`` to
-start from); :func:`planned_config` builds its configuration through the config's own API
-(``TrainConfig.preset(...).replace(**params)``). :func:`check_runs` checks every run before the
-first one starts; a bad spec is one error line naming the key and the allowed values.
+start from); :meth:`SweepSpec.config` builds its configuration through the config's own API
+(``TrainConfig.preset(...).replace(**params)``).
+
+:func:`load_spec` reads the file into a :class:`SweepSpec`, which answers everything else a sweep
+asks of it: its folder and runs (:meth:`SweepSpec.folder`, :meth:`SweepSpec.runs`), each run's
+launcher job and result file (:meth:`SweepSpec.job`, :meth:`SweepSpec.result_path`), and all the
+jobs at once, every run checked before the first one starts (:meth:`SweepSpec.checked_jobs`; a
+bad spec is one error line naming the key and the allowed values).
 """
 
 from __future__ import annotations
@@ -38,12 +43,12 @@ from typing import Any, Optional
 import yaml
 
 from pfrlib.config.train_config import TrainConfig, bookkeeping_fields
+from pfrlib.io import check_positive_int, one_line
 from pfrlib.launch.job import Job
 from pfrlib.launch.notebook_check import check_notebook_values
 from pfrlib.engine.record import FINAL_JSON, METRIC_KEYS
 
-__all__ = ["SweepSpec", "Run", "load_spec", "expand", "run_name", "check_runs", "planned_config", "sweep_job",
-           "result_path", "TRAIN_METRICS", "RUNNERS", "PLOTS"]
+__all__ = ["SweepSpec", "Run", "load_spec", "run_name", "TRAIN_METRICS", "RUNNERS", "PLOTS"]
 
 RUNNERS = ("train", "notebook")
 #: The plots :func:`pfrlib.launch.sweep_report.aggregate` writes (``heatmap.png`` only for two ``group_by`` keys).
@@ -57,15 +62,26 @@ _SWEEP_SET = bookkeeping_fields()
 
 
 @dataclass
+class Run:
+    """One parameter set of a sweep and where it goes."""
+
+    name: str
+    params: dict[str, Any]
+    out: Path
+
+
+@dataclass
 class SweepSpec:
-    """A parsed sweep file (see the module docstring)."""
+    """A parsed sweep file (see the module docstring) and what follows from it: its runs, each
+    run's configuration, job and result file."""
 
     name: str
     runner: str = "train"
     notebook: Optional[str] = None
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    #: The explicit parameter sets, the file's ``runs:`` list.
+    listed: list[dict[str, Any]] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=lambda: ["target_miou"])
     jobs: Optional[int] = None
@@ -76,14 +92,140 @@ class SweepSpec:
     figures: dict[str, str] = field(default_factory=dict)
     path: Optional[Path] = None
 
+    def folder(self, root: str | os.PathLike = "runs") -> Path:
+        """Where the sweep's runs and report go: ``root/<name>``."""
+        return Path(root) / self.name
 
-@dataclass
-class Run:
-    """One parameter set of a sweep and where it goes."""
+    def runs(self, root: str | os.PathLike = "runs") -> list[Run]:
+        """The sweep's runs: the grid's product, then the explicit ``runs:``, each with ``fixed``.
 
-    name: str
-    params: dict[str, Any]
-    out: Path
+        A run's name joins its varying ``key=value`` pairs (``method=pfr_seed=1``), so it is stable
+        across invocations and a re-run finds the finished ones.
+        """
+        keys = list(self.grid)
+        sets = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        sets.extend(dict(r) for r in self.listed)
+        runs, seen = [], set()
+        for varying in sets:
+            name = run_name(varying)
+            if name in seen:
+                raise ValueError(f"sweep {self.name!r}: two runs share the name {name!r}")
+            seen.add(name)
+            runs.append(Run(name=name, params={**self.fixed, **varying}, out=self.folder(root) / name))
+        return runs
+
+    def config(self, run: Run) -> TrainConfig:
+        """The :class:`~pfrlib.config.TrainConfig` a train run trains: its ``preset`` (default
+        ``cpu``) or ``config`` file with the run's other parameters applied, in ``run.out``.
+
+        Raises:
+            ValueError naming the field and the value it cannot take (a list given to a field that
+            takes one value says to put the list under ``grid:``).
+        """
+        params = {str(k).replace("-", "_"): v for k, v in run.params.items()}
+        preset, base = params.pop("preset", "cpu"), params.pop("config", None)
+        overrides = {k: _override(k, v) for k, v in params.items()}
+        try:
+            config = TrainConfig.from_json(str(base)) if base is not None else TrainConfig.preset(str(preset))
+            return config.replace(**overrides, out=str(run.out))
+        except ValueError as err:
+            lists = [k for k, v in overrides.items() if isinstance(v, list) and not isinstance(_DEFAULTS.get(k), tuple)
+                     and str(err).startswith(f"{k}: ")]
+            if lists:
+                raise ValueError(f"{err} (a list given to an option that takes one value? to run each value, put the "
+                                 f"list under 'grid:')") from None
+            raise
+
+    def result_path(self, run: Run) -> Path:
+        """The file a finished run leaves: ``final.json`` (train) or ``metrics.json`` (notebook)."""
+        return run.out / (FINAL_JSON if self.runner == "train" else "metrics.json")
+
+    def job(self, run: Run) -> Job:
+        """The launcher's :class:`~pfrlib.launch.job.Job` for one run (a notebook gets ``out_dir`` and
+        ``figures_dir`` in the run's folder; the run's parameters are the job's ``meta``)."""
+        if self.runner == "train":
+            return Job(name=run.name, out=run.out, config=self.config(run), threads=self.threads, meta=run.params)
+        params = {"out_dir": str(run.out.resolve()), "figures_dir": str(run.out.resolve() / "figures"), **run.params}
+        return Job(name=run.name, out=run.out, notebook=Path(self.notebook), parameters=params, threads=self.threads,
+                   meta=run.params)
+
+    def checked_jobs(self, root: str | os.PathLike = "runs", check_paths: bool = True) -> list[Job]:
+        """Every run's job, in order, after every run and metric passed :meth:`check` (nothing is
+        written). Raises ``ValueError`` (one line) on the first problem."""
+        runs = self.runs(root)
+        self.check(runs, check_paths)
+        return [self.job(r) for r in runs]
+
+    def check(self, runs: list[Run], check_paths: bool = True) -> None:
+        """Check every run and metric before anything starts; one ``ValueError`` line on the first problem.
+
+        Train runner: every parameter name must be an option of ``python -m pfrlib.train`` (not one
+        the sweep sets itself: ``out``, ``overwrite``, ``progress``, ``num_threads``, ``resume``), and
+        each run's configuration is built exactly as its job will train it (:meth:`config`) and
+        validated (``TrainConfig.validate(check_paths=...)``: method, values, dataset roots).
+        Notebook runner: parameter names must be assigned in the notebook's ``parameters`` cell,
+        and each run's values pass the notebook's own ``start()`` check
+        (:func:`pfrlib.launch.notebook_check.check_notebook_values`). Metrics: for train,
+        top-level keys of ``final.json`` (:data:`TRAIN_METRICS`, optionally ``.sub.keys``); for a
+        notebook, names its code mentions (``metrics.json`` is written from literal keys).
+        """
+        if self.runner == "train":
+            self._check_train(runs, check_paths)
+        else:
+            self._check_notebook(runs)
+
+    def _check_train(self, runs: list[Run], check_paths: bool) -> None:
+        allowed = set(TrainConfig.field_index()) | {"preset", "config"}
+        for key in dict.fromkeys(k for r in runs for k in r.params):
+            norm = str(key).replace("-", "_")
+            if norm in _SWEEP_SET:
+                raise ValueError(f"{self.path}: {self._where(key)} is set by the sweep itself for every run "
+                                 f"({', '.join(_SWEEP_SET)}); remove it")
+            if norm not in allowed:
+                raise self._unknown_key(key, allowed, "the options of python -m pfrlib.train")
+        for run in runs:
+            try:
+                self.config(run).validate(check_paths=check_paths)
+            except (ValueError, TypeError, FileNotFoundError) as err:
+                raise ValueError(f"{self.path}: run {run.name!r}: {one_line(err)}") from None
+        for metric in self.metrics:
+            if metric.split(".")[0] not in TRAIN_METRICS:
+                close = difflib.get_close_matches(metric, TRAIN_METRICS, n=2)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise ValueError(f"{self.path}: unknown metric {metric!r}{hint} (a train run's final.json holds "
+                                 f"{', '.join(TRAIN_METRICS)}; sub-keys as key.sub, e.g. target_val.miou)")
+
+    def _check_notebook(self, runs: list[Run]) -> None:
+        nb = Path(self.notebook)
+        names = _notebook_parameters(nb)
+        if names is not None:
+            allowed = names | {"out_dir", "figures_dir"}
+            for key in dict.fromkeys(k for r in runs for k in r.params):
+                if key not in allowed:
+                    raise self._unknown_key(key, allowed, f"the parameters of {nb.name}")
+        for run in runs:  # the values, by the notebook's own start() check (its Param declarations)
+            try:
+                check_notebook_values(nb, self.job(run).parameters)
+            except ValueError as err:
+                raise ValueError(f"{self.path}: run {run.name!r}: {nb.name}: {one_line(err)}") from None
+        code = _notebook_code(nb)
+        for metric in self.metrics:
+            head = metric.split(".")[0]
+            if not re.search(r"\b" + re.escape(head) + r"\b", code):
+                raise ValueError(f"{self.path}: metric {metric!r} is not mentioned in {nb.name}'s code, so its "
+                                 f"metrics.json cannot hold it; check the spelling against the notebook's save_metrics call")
+
+    def _where(self, key: str) -> str:
+        if key in self.grid:
+            return f"grid key {key!r}"
+        if key in self.fixed:
+            return f"fixed key {key!r}"
+        return f"runs key {key!r}"
+
+    def _unknown_key(self, key: str, allowed: set[str], what: str) -> ValueError:
+        close = difflib.get_close_matches(key, sorted(allowed), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return ValueError(f"{self.path}: unknown {self._where(key)}{hint} ({what}: {', '.join(sorted(allowed))})")
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:
@@ -105,7 +247,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         raise ValueError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_SPEC_KEYS)}")
     if not isinstance(data.get("name"), str) or not data["name"].replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"{path}: 'name' must be a non-empty word (letters, digits, - and _), got {data.get('name')!r}")
-    spec = SweepSpec(**{k: v for k, v in data.items()}, path=path)
+    spec = SweepSpec(**{("listed" if k == "runs" else k): v for k, v in data.items()}, path=path)
     if spec.runner not in RUNNERS:
         raise ValueError(f"{path}: 'runner' must be one of {RUNNERS}, got {spec.runner!r}")
     if spec.runner == "notebook":
@@ -121,19 +263,17 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     for k, v in spec.grid.items():
         if not isinstance(v, list) or not v:
             raise ValueError(f"{path}: grid entry {k!r} must be a non-empty list, got {v!r}")
-    if not isinstance(spec.runs, list) or not all(isinstance(r, dict) for r in spec.runs):
+    if not isinstance(spec.listed, list) or not all(isinstance(r, dict) for r in spec.listed):
         raise ValueError(f"{path}: 'runs' must be a list of mappings")
-    if not spec.grid and not spec.runs:
+    if not spec.grid and not spec.listed:
         raise ValueError(f"{path}: give a 'grid' or a list of 'runs' (or both)")
     if not isinstance(spec.figures, dict) or not all(isinstance(v, str) for v in spec.figures.values()):
         raise ValueError(f"{path}: 'figures' must map plot files of the sweep folder to destination paths")
     unknown_plots = sorted(set(spec.figures) - set(PLOTS))
     if unknown_plots:
         raise ValueError(f"{path}: 'figures' names unknown plot(s) {unknown_plots}; the plots are {PLOTS}")
-    if not isinstance(spec.threads, int) or isinstance(spec.threads, bool) or spec.threads < 1:
-        raise ValueError(f"{path}: 'threads' must be an integer >= 1, got {spec.threads!r}")
-    if spec.jobs is not None and (not isinstance(spec.jobs, int) or isinstance(spec.jobs, bool) or spec.jobs < 1):
-        raise ValueError(f"{path}: 'jobs' must be an integer >= 1, got {spec.jobs!r}")
+    check_positive_int(spec.threads, f"{path}: 'threads'")
+    check_positive_int(spec.jobs, f"{path}: 'jobs'", none_ok=True)
     for key in ("metrics", "group_by"):
         value = getattr(spec, key)
         if isinstance(value, str):
@@ -142,7 +282,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
             raise ValueError(f"{path}: '{key}' must be a list of names, got {value!r}")
     if not spec.metrics:
         raise ValueError(f"{path}: 'metrics' must name at least one metric")
-    params = set(spec.fixed) | set(spec.grid) | {k for r in spec.runs for k in r}
+    params = set(spec.fixed) | set(spec.grid) | {k for r in spec.listed for k in r}
     for key in spec.group_by:
         if key not in params:
             raise ValueError(f"{path}: group_by key {key!r} is not a parameter of the sweep; "
@@ -161,7 +301,8 @@ def _resolve(p: str, spec_path: Path) -> Path:
     return candidate
 
 
-def _fmt(v: Any) -> str:
+def _name_part(v: Any) -> str:
+    """A parameter value as it reads in a folder name (a list joined, no ``/`` or spaces)."""
     if isinstance(v, (list, tuple)):
         return "".join(str(x) for x in v)
     return str(v).replace("/", "_").replace(" ", "")
@@ -169,50 +310,10 @@ def _fmt(v: Any) -> str:
 
 def run_name(varying: dict[str, Any]) -> str:
     """A run's folder name: its varying ``key=value`` pairs joined (``method=pfr_seed=1``)."""
-    return "_".join(f"{k}={_fmt(v)}" for k, v in varying.items()) or "default"
+    return "_".join(f"{k}={_name_part(v)}" for k, v in varying.items()) or "default"
 
 
-def expand(spec: SweepSpec, root: str | os.PathLike = "runs") -> list[Run]:
-    """The sweep's runs: the grid's product, then the explicit ``runs``, each with ``fixed``.
-
-    A run's name joins its varying ``key=value`` pairs (``method=pfr_seed=1``), so it is stable
-    across invocations and a re-run finds the finished ones.
-    """
-    sets: list[dict[str, Any]] = []
-    keys = list(spec.grid)
-    for values in itertools.product(*(spec.grid[k] for k in keys)):
-        sets.append(dict(zip(keys, values)))
-    sets.extend(dict(r) for r in spec.runs)
-    out_root = Path(root) / spec.name
-    runs, seen = [], set()
-    for varying in sets:
-        name = run_name(varying)
-        if name in seen:
-            raise ValueError(f"sweep {spec.name!r}: two runs share the name {name!r}")
-        seen.add(name)
-        runs.append(Run(name=name, params={**spec.fixed, **varying}, out=out_root / name))
-    return runs
-
-
-# --------------------------------------------------------------------------- checks before running
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
-def _where(spec: SweepSpec, key: str) -> str:
-    if key in spec.grid:
-        return f"grid key {key!r}"
-    if key in spec.fixed:
-        return f"fixed key {key!r}"
-    return f"runs key {key!r}"
-
-
-def _unknown_key(spec: SweepSpec, key: str, allowed: set[str], what: str) -> ValueError:
-    close = difflib.get_close_matches(key, sorted(allowed), n=3)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(f"{spec.path}: unknown {_where(spec, key)}{hint} ({what}: {', '.join(sorted(allowed))})")
-
-
+# --------------------------------------------------------------------------- reading a notebook
 def _notebook_parameters(notebook: Path) -> Optional[set[str]]:
     """Names assigned in the notebook's ``parameters`` cell (``None`` if it has none)."""
     import nbformat  # noqa: PLC0415  (only notebook sweeps need it)
@@ -239,61 +340,7 @@ def _notebook_code(notebook: Path) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
-def check_runs(spec: SweepSpec, runs: list[Run], check_paths: bool = True) -> None:
-    """Check every run and metric before anything starts; one ``ValueError`` line on the first problem.
-
-    Train runner: every parameter name must be an option of ``python -m pfrlib.train`` (not one
-    the sweep sets itself: ``out``, ``overwrite``, ``progress``, ``num_threads``, ``resume``), and
-    each run's configuration is built exactly as its job will train it (:func:`planned_config`)
-    and validated (``TrainConfig.validate(check_paths=...)``: method, values, dataset roots). Notebook runner:
-    parameter names must be assigned in the notebook's ``parameters`` cell, and each run's values
-    pass the notebook's own ``start()`` check (:func:`pfrlib.launch.notebook_check.check_notebook_values`). Metrics: for train,
-    top-level keys of ``final.json`` (:data:`TRAIN_METRICS`, optionally ``.sub.keys``); for a
-    notebook, names its code mentions (``metrics.json`` is written from literal keys).
-    """
-    keys = list(dict.fromkeys(k for r in runs for k in r.params))
-    if spec.runner == "train":
-        allowed = set(TrainConfig.field_index()) | {"preset", "config"}
-        for key in keys:
-            norm = str(key).replace("-", "_")
-            if norm in _SWEEP_SET:
-                raise ValueError(f"{spec.path}: {_where(spec, key)} is set by the sweep itself for every run "
-                                 f"({', '.join(_SWEEP_SET)}); remove it")
-            if norm not in allowed:
-                raise _unknown_key(spec, key, allowed, "the options of python -m pfrlib.train")
-        for run in runs:
-            try:
-                planned_config(run).validate(check_paths=check_paths)
-            except (ValueError, TypeError, FileNotFoundError) as err:
-                raise ValueError(f"{spec.path}: run {run.name!r}: {_one_line(err)}") from None
-        for metric in spec.metrics:
-            if metric.split(".")[0] not in TRAIN_METRICS:
-                close = difflib.get_close_matches(metric, TRAIN_METRICS, n=2)
-                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-                raise ValueError(f"{spec.path}: unknown metric {metric!r}{hint} (a train run's final.json holds "
-                                 f"{', '.join(TRAIN_METRICS)}; sub-keys as key.sub, e.g. target_val.miou)")
-        return
-    nb = Path(spec.notebook)
-    names = _notebook_parameters(nb)
-    if names is not None:
-        allowed = names | {"out_dir", "figures_dir"}
-        for key in keys:
-            if key not in allowed:
-                raise _unknown_key(spec, key, allowed, f"the parameters of {nb.name}")
-    for run in runs:  # the values, by the notebook's own start() check (its Param declarations)
-        try:
-            check_notebook_values(nb, sweep_job(spec, run).parameters)
-        except ValueError as err:
-            raise ValueError(f"{spec.path}: run {run.name!r}: {nb.name}: {_one_line(err)}") from None
-    code = _notebook_code(nb)
-    for metric in spec.metrics:
-        head = metric.split(".")[0]
-        if not re.search(r"\b" + re.escape(head) + r"\b", code):
-            raise ValueError(f"{spec.path}: metric {metric!r} is not mentioned in {nb.name}'s code, so its "
-                             f"metrics.json cannot hold it; check the spelling against the notebook's save_metrics call")
-
-
-# --------------------------------------------------------------------------- a run's job
+# --------------------------------------------------------------------------- a run's configuration
 #: ``{flat field: default}``: which fields take a tuple (a scalar there means a one-item list).
 _DEFAULTS = TrainConfig().flat()
 
@@ -302,41 +349,3 @@ def _override(key: str, value: Any) -> Any:
     if isinstance(_DEFAULTS.get(key), tuple) and not isinstance(value, (list, tuple)) and value is not None:
         return [value]  # pfr_stages: 2 -> (2,), as on the command line
     return value
-
-
-def planned_config(run: Run) -> TrainConfig:
-    """The :class:`~pfrlib.config.TrainConfig` a train run trains: its ``preset`` (default
-    ``cpu``) or ``config`` file with the run's other parameters applied, in ``run.out``.
-
-    Raises:
-        ValueError naming the field and the value it cannot take (a list given to a field that
-        takes one value says to put the list under ``grid:``).
-    """
-    params = {str(k).replace("-", "_"): v for k, v in run.params.items()}
-    preset, base = params.pop("preset", "cpu"), params.pop("config", None)
-    overrides = {k: _override(k, v) for k, v in params.items()}
-    try:
-        config = TrainConfig.from_json(str(base)) if base is not None else TrainConfig.preset(str(preset))
-        return config.replace(**overrides, out=str(run.out))
-    except ValueError as err:
-        lists = [k for k, v in overrides.items() if isinstance(v, list) and not isinstance(_DEFAULTS.get(k), tuple)
-                 and str(err).startswith(f"{k}: ")]
-        if lists:
-            raise ValueError(f"{err} (a list given to an option that takes one value? to run each value, put the "
-                             f"list under 'grid:')") from None
-        raise
-
-
-def result_path(spec: SweepSpec, run: Run) -> Path:
-    """The file a finished run leaves: ``final.json`` (train) or ``metrics.json`` (notebook)."""
-    return run.out / (FINAL_JSON if spec.runner == "train" else "metrics.json")
-
-
-def sweep_job(spec: SweepSpec, run: Run) -> Job:
-    """The launcher's :class:`~pfrlib.launch.launcher.Job` for one run (a notebook gets ``out_dir`` and
-    ``figures_dir`` in the run's folder)."""
-    if spec.runner == "train":
-        return Job(name=run.name, out=run.out, config=planned_config(run), threads=spec.threads, meta=run.params)
-    params = {"out_dir": str(run.out.resolve()), "figures_dir": str(run.out.resolve() / "figures"), **run.params}
-    return Job(name=run.name, out=run.out, notebook=Path(spec.notebook), parameters=params, threads=spec.threads,
-               meta=run.params)

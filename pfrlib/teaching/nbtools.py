@@ -1,6 +1,6 @@
 """Helpers the notebooks share: parameters (:mod:`pfrlib.teaching.nbparams`), tables and interactive views,
-and load-or-train, which reuses, resumes or trains runs by the launcher's one rule
-(:mod:`pfrlib.launch.launcher`).
+and load-or-train, which launches runs through the launcher (:func:`pfrlib.launch.launcher.launch`):
+reused, resumed or trained by its one rule.
 
 Notebooks import everything from here (``from pfrlib.teaching.nbtools import Param, start,
 load_or_train_many, ...``). A notebook opens with one call, :func:`start` (its parameters checked,
@@ -11,18 +11,16 @@ here from measured times, with :func:`announce` before it trains.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.io import read_json
+from pfrlib.io import check_positive_int, format_duration, read_json
 from pfrlib.launch.job import Job, plan
-from pfrlib.launch.launcher import LocalBackend, launch, reused_line
+from pfrlib.launch.launcher import Claim, InProcessBackend, LocalBackend, launch
+from pfrlib.launch.local import Backend
 from pfrlib.teaching.nbparams import live_frontend, start
-from pfrlib.engine.record import FINAL_JSON
 from pfrlib.engine.trainer import TrainResult
-from pfrlib.engine.run import train
 
 __all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "show_table",
            "interactive", "load_or_train", "load_or_train_many"]
@@ -84,33 +82,20 @@ def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str
 
 
 # --------------------------------------------------------------------------- runs
-def _job(config) -> Job:
+def _job(config: TrainConfig) -> Job:
+    """The launcher's job for a notebook's run: ``config`` in its own ``run.out``, with the
+    config's threads (:func:`load_or_train_many` sets a subprocess's)."""
     return Job(name=Path(config.run.out).name, out=Path(config.run.out), config=config, threads=None)
 
 
-def _done_line(verb: str, out: Path, final: Mapping[str, Any], seconds: float) -> str:
-    return (f"{verb} {out}: {final.get('method', '?')}, {final.get('iterations', '?')} iterations, "
-            f"target mIoU {100 * final['target_miou']:.1f}, source mIoU {100 * final['source_miou']:.1f} "
-            f"({seconds:.0f} s)")
-
-
-def _train_here(config, decision: str) -> TrainResult:
-    """Train (or resume) one run in this process (progress bars show in a live notebook)."""
-    start = time.perf_counter()
-    resume = decision == "resume"
-    result = train(config.replace(resume=resume, overwrite=not resume))
-    print(_done_line("resumed" if resume else "trained", Path(config.run.out), result.final,
-                     time.perf_counter() - start), flush=True)
-    return result
-
-
-def load_or_train(config, retrain: bool = False) -> TrainResult:
+def load_or_train(config: TrainConfig, retrain: bool = False) -> TrainResult:
     """Reuse a finished run with the same configuration, resume a partial one, or train afresh,
     in this process.
 
     The load-or-train pattern of the UvA deep-learning tutorials: re-running a notebook (or
     running notebook 07 after 03-06) does not retrain what already exists in ``config.run.out``.
-    The decision is the launcher's one rule (:func:`pfrlib.launch.launcher.plan`):
+    It is :func:`load_or_train_many` for one run: the launcher's one rule
+    (:func:`pfrlib.launch.job.plan`) decides, and :func:`pfrlib.launch.launcher.launch` carries it out:
 
     * ``final.json`` present and the saved ``config.json`` equal to ``config`` (ignoring the
       bookkeeping fields ``resume``, ``overwrite``, ``progress``, ``num_threads`` and the ``out``
@@ -120,25 +105,24 @@ def load_or_train(config, retrain: bool = False) -> TrainResult:
     * anything else (no run, another configuration, ``retrain=True``): train from scratch,
       replacing what is in the directory.
 
-    Prints one line saying which it did (and the run's mIoU).
+    Prints a line saying which it did (and the run's mIoU).
     """
-    decision = plan(_job(config), retrain)
-    if decision == "reuse":
-        out = Path(config.run.out)
-        print(reused_line([out]))
-        return TrainResult(out=out, final=read_json(out / FINAL_JSON), config=config)
-    return _train_here(config, decision)
+    return load_or_train_many([config], jobs=1, retrain=retrain)[0]
 
 
 def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retrain: bool = False) -> list:
-    """:func:`load_or_train` for several runs, training the missing ones side by side.
+    """Reuse, resume or train several runs through the launcher, the missing ones side by side.
 
-    Finished runs are reused and interrupted ones resumed, exactly as :func:`load_or_train`
-    decides. The runs left to train go to :func:`pfrlib.launch.launcher.launch`: ``jobs`` subprocesses at
-    a time, each with ``threads`` torch threads (on a two-core laptop two one-thread runs finish
-    sooner than two two-thread runs one after the other). ``jobs=None`` uses
-    ``os.cpu_count() // threads``; ``jobs=1`` (or a single run to train) trains in this process,
-    one run after the other. Prints one line for all reused runs and one per trained run.
+    Every run is claimed and planned once by the launcher's one rule
+    (:class:`pfrlib.launch.launcher.Claim`, :func:`pfrlib.launch.job.plan`, as
+    :func:`load_or_train` describes) and launched with :func:`pfrlib.launch.launcher.launch`.
+    Several runs to train and ``jobs`` > 1 go to :class:`~pfrlib.launch.launcher.LocalBackend`:
+    ``jobs`` subprocesses at a time, each with ``threads`` torch threads (on a two-core laptop two
+    one-thread runs finish sooner than two two-thread runs one after the other). ``jobs=None``
+    uses ``os.cpu_count() // threads``; ``jobs=1`` (or a single run to train) trains in this
+    process (:class:`~pfrlib.launch.launcher.InProcessBackend`: its progress bar shows, its
+    threads are the config's), one run after the other. Prints one line for all reused runs and
+    one per trained run.
 
     Args:
         configs: :class:`~pfrlib.config.TrainConfig` objects with distinct ``run.out``.
@@ -151,31 +135,26 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
 
     Raises:
         ValueError if two configs share an output directory; RuntimeError naming the run (and
-        showing the end of its log) if one fails.
+        showing the end of its log) if one trained in a subprocess fails; in this process, the
+        training's own error.
     """
     configs = list(configs)
-    jobs = max(1, jobs or (os.cpu_count() or 1) // max(1, threads))
-    decisions = [plan(_job(c), retrain) for c in configs]
-    todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
-    if jobs > 1 and len(todo) > 1:
-        outcomes = launch([Job(name=Path(c.run.out).name, out=Path(c.run.out), config=c, threads=threads)
-                           for c in configs], LocalBackend(jobs=jobs), retrain=retrain,
-                          report=lambda line: print(line, flush=True))
-        for o in outcomes:
-            if not o.ok:
-                tail = "\n".join(o.details.get("log_tail", []))
-                raise RuntimeError(f"training {o.job.out} failed: {o.error}\n{tail}")
-        return [TrainResult(out=Path(c.run.out), final=o.final, config=c) for c, o in zip(configs, outcomes)]
-    outs = [str(Path(c.run.out).resolve()) for c in configs]
-    if len(set(outs)) != len(outs):
-        raise ValueError("load_or_train_many: several configs write to the same run.out")
-    reused = [Path(c.run.out) for c, d in zip(configs, decisions) if d == "reuse"]
-    if reused:
-        print(reused_line(reused))
-    if todo:
-        print(f"training {len(todo)} run(s), 1 at a time: {', '.join(Path(c.run.out).name for c in todo)}", flush=True)
-    return [TrainResult(out=Path(c.run.out), final=read_json(Path(c.run.out) / FINAL_JSON), config=c)
-            if d == "reuse" else _train_here(c, d) for c, d in zip(configs, decisions)]
+    check_positive_int(threads, "threads")
+    jobs = max(1, jobs or (os.cpu_count() or 1) // threads)
+    run_jobs = [_job(c) for c in configs]
+    with Claim(run_jobs, retrain) as claim:
+        if jobs > 1 and sum(p in ("train", "resume") for p in claim.plans) > 1:
+            backend: Backend = LocalBackend(jobs=jobs)
+            for job in run_jobs:
+                job.threads = threads
+        else:
+            backend = InProcessBackend()
+        outcomes = launch(run_jobs, backend, report=lambda line: print(line, flush=True), claim=claim)
+    for o in outcomes:
+        if not o.ok:
+            tail = "\n".join(o.details.get("log_tail", []))
+            raise RuntimeError(f"training {o.job.out} failed: {o.error}\n{tail}")
+    return [TrainResult(out=Path(c.run.out), final=o.final, config=c) for c, o in zip(configs, outcomes)]
 
 
 # --------------------------------------------------------------------------- what training will take
@@ -268,10 +247,6 @@ def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: 
     return {m: r for m, (r, _) in measured.items()}, [f for f in files if f in used]
 
 
-def _duration(seconds: float) -> str:
-    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
-
-
 def _runs_line(configs: Sequence[Any]) -> str:
     """``"pfr x seeds 0, 1, 2; source_only x seed 0"``; several runs of a method on one seed
     (other settings) read ``"pfr x 4 settings, seed 0"``."""
@@ -292,7 +267,7 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     how long that takes here, from measured times; the notebook prints it before training.
 
     Which runs are reused, resumed or trained is the launcher's one rule
-    (:func:`pfrlib.launch.launcher.plan`). The time is each run's measured seconds per iteration
+    (:func:`pfrlib.launch.job.plan`), asked here as a forecast (the notebook's next cell launches). The time is each run's measured seconds per iteration
     (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run;
     runs without a recorded count are
     taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
@@ -325,7 +300,7 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     text = head + ", ".join(parts)
     if timed:
         seconds = max(sum(timed) / slots, max(timed))
-        text += f"; about {_duration(seconds)} on {slots} core{'s' if slots > 1 else ''} (measured: {', '.join(used)})"
+        text += f"; about {format_duration(seconds)} on {slots} core{'s' if slots > 1 else ''} (measured: {', '.join(used)})"
         if unmeasured:
             text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
     else:

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from pfrlib.io import atomic_write
+from pfrlib.io import atomic_write, format_duration
 from pfrlib.launch.job import LOG_FILE, RUN_LINE, Job
 from pfrlib.launch.launcher import LocalBackend, launch
 
@@ -47,11 +47,6 @@ ALL_PARAMETER = "train_all"
 
 # the kernel's transport notice (it talks to papermill over localhost): noise in a report
 _NOISE = re.compile(r"Kernel is running over TCP without encryption")
-
-
-def _fmt(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 def what_it_trains(notebook: Path, train_all: bool = False) -> str:
@@ -100,7 +95,7 @@ def run_notebook(path: Path, out: Path, cwd: Path, parameters: Optional[dict] = 
 
     def follow(job: Job, line: str) -> None:
         if RUN_LINE.match(line) and not _NOISE.search(line):
-            print(f"      {line.strip()}  [{_fmt(time.perf_counter() - start)}]", flush=True)
+            print(f"      {line.strip()}  [{format_duration(time.perf_counter() - start, exact=True)}]", flush=True)
 
     job = Job(name=path.stem, out=out, notebook=path, parameters=dict(parameters or {}), cwd=cwd, threads=None)
     (outcome,) = launch([job], LocalBackend(jobs=1, follow=follow), retrain=True, report=lambda line: None)
@@ -123,11 +118,11 @@ def times_markdown(out_dir: Path, notebooks: list[Path]) -> str:
                              "run the series first (make reproduce)") from None
         started = started or str(meta.get("start_time", ""))[:10]
         total += seconds
-        rows.append(f"| {path.stem} | {_fmt(seconds)} | {what_it_trains(path)} |")
+        rows.append(f"| {path.stem} | {format_duration(seconds, exact=True)} | {what_it_trains(path)} |")
     head = (f"Measured by `make reproduce` ({len(notebooks)} notebooks, defaults, in series order), started "
             f"{started}; papermill's duration of each executed notebook.\n\n"
             "| notebook | time | what it trains |\n|---|---|---|\n")
-    return head + "\n".join(rows) + f"\n| **all** | **{_fmt(total)}** | |\n"
+    return head + "\n".join(rows) + f"\n| **all** | **{format_duration(total, exact=True)}** | |\n"
 
 
 def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", train_all: bool = False,
@@ -143,20 +138,20 @@ def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", 
         parameters = parameters_for(path, train_all)
         print(f"[{k}/{len(paths)}] {path.stem}: trains {what_it_trains(path, bool(parameters))}"
               + "".join(f" ({name}={value})" for name, value in parameters.items())
-              + f"  (series so far {_fmt(time.perf_counter() - total_start)})", flush=True)
+              + f"  (series so far {format_duration(time.perf_counter() - total_start, exact=True)})", flush=True)
         ok, seconds, tail = run_notebook(path, out_dir / path.stem, Path(cwd), parameters)
         done.append((path.stem, seconds, ok))
         if not ok:
-            print(f"      FAILED after {_fmt(seconds)}; the end of its log:", flush=True)
+            print(f"      FAILED after {format_duration(seconds, exact=True)}; the end of its log:", flush=True)
             print("\n".join("      | " + line for line in tail), flush=True)
             break
-        print(f"      done in {_fmt(seconds)}", flush=True)
+        print(f"      done in {format_duration(seconds, exact=True)}", flush=True)
     total = time.perf_counter() - total_start
     print("\nSummary")
     width = max(len(name) for name, _, _ in done)
     for name, seconds, ok in done:
-        print(f"  {name:<{width}}  {_fmt(seconds):>12}  {'ok' if ok else 'FAILED'}")
-    print(f"  {'all':<{width}}  {_fmt(total):>12}")
+        print(f"  {name:<{width}}  {format_duration(seconds, exact=True):>12}  {'ok' if ok else 'FAILED'}")
+    print(f"  {'all':<{width}}  {format_duration(total, exact=True):>12}")
     print(f"Executed notebooks in {out_dir}/<name>/, figures in figures/, each notebook's metrics.json and training "
           "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
     finished = all(ok for _, _, ok in done) and len(done) == len(paths)

@@ -1,5 +1,6 @@
-"""pfrlib.launch.launcher / pfrlib.launch.job: the one "already finished" rule, the job file and its command, children
-that die with the launcher (kill -9 included), a re-run that resumes, and the names that moved."""
+"""pfrlib.launch.launcher / pfrlib.launch.job: the one rule (plan), made once and carried in the job file to the
+child, which resumes its own checkpoint when started again; children that die with the launcher (kill -9
+included), a re-run that resumes, and the names the launch layer offers."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pfrlib.launch import job as launch_job, launcher as launch, sweep, sweep_spec
+from pfrlib.launch import job as launch_job, launcher as launch, sweep
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.io import write_json
-from pfrlib.launch.job import JOB_FILE, read_job
+from pfrlib.launch.job import JOB_FILE, child_action, read_job
 from pfrlib.launch.job import Job, job_command, job_environment, plan
-from pfrlib.launch.sweep_spec import load_spec, planned_config
+from pfrlib.launch.sweep_spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"iterations": 2, "synth_size": [32, 64], "synth_train_length": 8, "synth_val_length": 4, "batch_size": 2,
@@ -52,10 +53,11 @@ def test_one_rule_reuse_resume_train(tmp_path):
 def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     job = tiny_job(tmp_path, method="pfr_adv", seed=3)
     job.threads = 2
-    cmd = job_command(job)
+    cmd = job_command(job, "resume")
     assert cmd == [sys.executable, "-m", "pfrlib.launch.job", str(job.out / JOB_FILE)]
-    again, retrain = read_job(job.out / JOB_FILE)
-    assert again.train_config() == job.train_config() and not retrain
+    again, recorded = read_job(job.out / JOB_FILE)
+    assert again.train_config() == job.train_config() and recorded == "resume"
+    assert json.loads((job.out / JOB_FILE).read_text())["config"] == job.config.replace(out=str(job.out)).to_dict()
     assert again.train_config().run.num_threads == 2 and again.train_config().run.out == str(job.out)
     env = job_environment(job, {"PYTHONPATH": "/elsewhere"})
     assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
@@ -67,6 +69,59 @@ def test_job_file_holds_the_configuration_and_the_command_runs_it(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pfrlib.launch.job", str(tmp_path / "bad.json")], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "bad.json is not a job file" in proc.stderr
+
+
+def test_the_child_carries_out_the_recorded_plan_and_a_restarted_job_resumes_its_own_checkpoint(tmp_path):
+    """A job file records the launcher's plan; the child follows it, except that a checkpoint
+    written after the job file (this job's own: a Slurm job requeued after a preemption) is resumed."""
+    job = tiny_job(tmp_path)
+    job.out.mkdir()
+    checkpoint = job.out / "checkpoint_last.pt"
+    checkpoint.write_bytes(b"")  # an old run's checkpoint, there when the plan was made
+    os.utime(checkpoint, ns=(time.time_ns() - 10**9,) * 2)
+    write = launch_job.write_job
+    write(job, "train")
+    assert child_action(job, "train") == "train"  # the old checkpoint is replaced, as planned
+    assert child_action(job, "resume") == "resume"
+    checkpoint.write_bytes(b"")  # the job's first start saved a checkpoint, then it was requeued
+    os.utime(checkpoint, ns=(time.time_ns() + 10**9,) * 2)
+    assert child_action(job, "train") == "resume"
+    checkpoint.unlink()  # stopped before its first good checkpoint: train afresh, as planned
+    assert child_action(job, "train") == "train"
+    with pytest.raises(ValueError, match="train or resume"):
+        write(job, "reuse")  # a finished job is never launched
+    (job.out / JOB_FILE).write_text(json.dumps({**json.loads((job.out / JOB_FILE).read_text()), "plan": "later"}))
+    with pytest.raises(ValueError, match="not a job file"):
+        read_job(job.out / JOB_FILE)
+
+
+def test_each_job_is_planned_once_under_its_claim_and_launched_with_that_plan(tmp_path, monkeypatch):
+    """A :class:`Claim` locks every job's folder and plans each job once; :func:`launch` given the
+    claim hands those plans to the backend as they are (not made again), for some of its jobs too."""
+    from pfrlib.launch.local import Backend
+
+    seen, planned = [], []
+    real_plan = launch.plan
+    monkeypatch.setattr(launch, "plan", lambda job, retrain=False: planned.append(job.name) or real_plan(job, retrain))
+
+    class Record(Backend):
+        def run(self, jobs, plans, report=print):
+            assert all((j.out / launch_job.LAUNCH_LOCK).exists() for j in jobs)  # held while they run
+            seen.extend(zip([j.name for j in jobs], plans))
+            return [launch_job.Outcome(j, "failed", error="not run") for j in jobs]
+
+    jobs = [tiny_job(tmp_path, f"s{seed}", seed=seed) for seed in (0, 1, 2)]
+    jobs[1].out.mkdir()
+    jobs[1].train_config().to_json(jobs[1].out / "config.json")
+    write_json(jobs[1].result, {"target_miou": 0.5})  # finished: reused
+    with launch.Claim(jobs) as claim:
+        assert claim.plans == ["train", "reuse", "train"] and planned == ["s0", "s1", "s2"]
+        outcomes = launch.launch(jobs[:2], Record(), report=lambda _: None, claim=claim)
+    assert seen == [("s0", "train")] and [o.status for o in outcomes] == ["failed", "reused"]
+    assert planned == ["s0", "s1", "s2"]  # launch planned nothing again
+    assert not any((j.out / launch_job.LAUNCH_LOCK).exists() for j in jobs)  # released, lock files removed
+    with launch.Claim(jobs[:1]) as claim, pytest.raises(ValueError, match="not one of this claim's jobs"):
+        launch.launch(jobs[1:], Record(), report=lambda _: None, claim=claim)
 
 
 def test_a_reused_run_is_one_line_and_nothing_starts(tmp_path):
@@ -94,18 +149,18 @@ def test_one_place_starts_runs():
     assert starters == {"pfrlib/launch/launcher.py": ["subprocess.Popen"]}
 
 
-def test_moved_names_still_import():
-    from pfrlib.teaching.nbparams import (SMOKE_TRAINING, Param, check_parameters, figures_path, live_frontend,
-        save_metrics, series_settings, smoke_from_env)
-    from pfrlib.teaching.nbtools import interactive, load_or_train, load_or_train_many, show_table
-    from pfrlib.launch.job import same_configuration
-    from pfrlib.viz.figure import save_figure  # noqa: F401
-    from pfrlib.launch.sweep_spec import TRAIN_METRICS, Run, SweepSpec, check_runs, expand, load_spec
-    from pfrlib.launch.sweep_report import aggregate, summary_markdown
-    from pfrlib.launch.sweep import claim_root, is_finished, run_sweep  # noqa: F401
-    from pfrlib.sweep import main  # noqa: F401
-
-    assert callable(planned_config) and callable(sweep_spec.result_path)
+def test_the_sweep_spec_answers_for_its_runs(tmp_path):
+    """One object: the spec gives its folder, runs, each run's configuration, job and result file."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(dict(name="s", fixed={"preset": "cpu", **TINY}, grid={"seed": [0, 1]},
+                                             runs=[{"seed": 2, "lr": 1e-3}])))
+    spec = load_spec(spec_path)
+    runs = spec.runs(tmp_path / "runs")
+    assert [r.name for r in runs] == ["seed=0", "seed=1", "lr=0.001_seed=2"] and spec.listed == [{"seed": 2, "lr": 1e-3}]
+    assert runs[0].out == spec.folder(tmp_path / "runs") / "seed=0" == tmp_path / "runs" / "s" / "seed=0"
+    jobs = spec.checked_jobs(tmp_path / "runs")
+    assert [j.config for j in jobs] == [spec.config(r) for r in runs] and jobs[2].config.optim.lr == 1e-3
+    assert [j.result for j in jobs] == [spec.result_path(r) for r in runs] and jobs[0].meta == runs[0].params
 
 
 def test_what_a_notebook_trains_is_read_from_the_notebook(tmp_path):

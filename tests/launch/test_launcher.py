@@ -24,7 +24,7 @@ class Recording(Backend):
     def __init__(self):
         self.given: list[str] = []
 
-    def run(self, jobs, report=print, retrain=False):
+    def run(self, jobs, plans, report=print):
         self.given += [j.name for j in jobs]
         raise AssertionError(f"jobs handed to the backend: {self.given}")
 
@@ -67,7 +67,7 @@ def test_the_launch_lock_is_released_and_removed_after_the_jobs(tmp_path):
     job = Job(name="run", out=tmp_path / "run", config=TrainConfig.preset("cpu", iterations=2))
 
     class Fails(Backend):
-        def run(self, jobs, report=print, retrain=False):
+        def run(self, jobs, plans, report=print):
             assert (jobs[0].out / LAUNCH_LOCK).read_text().strip() == str(os.getpid())  # held while it runs
             raise RuntimeError("stop")
 

@@ -22,7 +22,7 @@ class NeverLaunched(Backend):
     def __init__(self, jobs=None):
         pass
 
-    def run(self, jobs, report=print, retrain=False):
+    def run(self, jobs, plans, report=print):
         raise AssertionError(f"launched {[j.name for j in jobs]}: the values were not checked first")
 
 

@@ -178,7 +178,7 @@ def test_a_run_whose_job_is_still_queued_is_followed_not_submitted_again(tmp_pat
     job = Job(name="run", out=out, config=TrainConfig.preset("cpu", method="source_only", out=str(out)))
     lines: list[str] = []
     result = {}
-    worker = threading.Thread(target=lambda: result.update(o=SlurmBackend(poll_s=0.5).run([job], lines.append)))
+    worker = threading.Thread(target=lambda: result.update(o=SlurmBackend(poll_s=0.5).run([job], ["train"], lines.append)))
     worker.start()
     try:
         for _ in range(100):
@@ -202,11 +202,11 @@ def test_several_gpus_per_run_train_with_torchrun_in_one_task_of_the_job(tmp_pat
     """What a multi-GPU run's job asks Slurm for and runs (this cluster has no GPU to run it on)."""
     backend = SlurmBackend(partition="gpu", gpus_per_run=4, time="1-00:00:00", mem="64G", extra={"qos": "high"})
     job = Job(name="r", out=tmp_path / "r", config=TrainConfig.preset("cpu", out=str(tmp_path / "r")), threads=2)
-    argv = backend._slurm_run(job, retrain=False).argv
+    argv = backend._slurm_run(job, "train").argv
     assert argv[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
     assert argv[5:7] == ["-m", "pfrlib.launch.job"] and argv[7] == str(tmp_path / "r" / "job.json")
     p = backend._executor([job], threads=2).parameters
     assert (p["nodes"], p["ntasks_per_node"], p["gpus_per_node"], p["cpus_per_task"]) == (1, 1, 4, 8)
     assert (p["time"], p["mem"], p["partition"], p["additional_parameters"]) == (1440, "64G", "gpu", {"qos": "high"})
-    one_gpu = SlurmBackend(gpus_per_run=1)._slurm_run(job, retrain=False).argv
+    one_gpu = SlurmBackend(gpus_per_run=1)._slurm_run(job, "train").argv
     assert one_gpu[1:3] == ["-m", "pfrlib.launch.job"]  # one GPU: the plain command

@@ -27,10 +27,10 @@ import yaml
 from one_line import one_line
 from pfrlib.launch import launcher as launch
 from pfrlib.launch import sweep
-from pfrlib.launch.job import LAUNCH_LOCK, Outcome
+from pfrlib.launch.job import LAUNCH_LOCK, Outcome, is_finished
 from pfrlib.launch.local import Backend
 from pfrlib.launch.sweep_report import aggregate
-from pfrlib.launch.sweep_spec import expand, load_spec, planned_config
+from pfrlib.launch.sweep_spec import load_spec
 from pfrlib.sweep import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +56,9 @@ def test_shipped_specs_load_and_expand():
     assert {p.stem for p in specs} >= {"ablation", "lambda_grid", "stages", "style_content", "normalisation"}
     for p in specs:
         spec = load_spec(p)
-        runs = expand(spec, "runs")
+        runs = spec.runs("runs")
         assert runs and len({r.name for r in runs}) == len(runs)
-    ablation = expand(load_spec(ROOT / "sweeps" / "ablation.yaml"))
+    ablation = load_spec(ROOT / "sweeps" / "ablation.yaml").runs()
     assert len(ablation) == 15 and ablation[0].params == {"preset": "cpu", "method": "source_only", "seed": 0}
 
 
@@ -69,10 +69,10 @@ def test_table1_specs_run_every_method_on_tuning_and_held_out_seeds():
     trained = set(ALL_METHODS) | set(methods.names("translation"))  # every Table-1 row, translation included
     for name, seeds in (("table1", {0, 1, 2}), ("table1_heldout", {5, 6, 7})):
         spec = load_spec(ROOT / "sweeps" / f"{name}.yaml")
-        runs = expand(spec)
+        runs = spec.runs()
         assert {r.params["method"] for r in runs} == trained and {r.params["seed"] for r in runs} == seeds
         assert len(runs) == 3 * len(trained) and spec.jobs == 2 and spec.threads == 1
-        assert all(planned_config(r).run.seed in seeds for r in runs[:2])
+        assert all(spec.config(r).run.seed in seeds for r in runs[:2])
 
 
 def test_bad_specs_name_the_problem(tmp_path):
@@ -92,19 +92,19 @@ def test_bad_specs_name_the_problem(tmp_path):
 
 def test_finished_train_run_with_another_configuration_is_rerun(tmp_path):
     spec = load_spec(write_spec(tmp_path, name="x", runner="train", fixed=TINY, grid={"seed": [0]}))
-    (run,) = expand(spec, tmp_path / "runs")
-    assert not sweep.is_finished(spec, run)  # nothing there yet
+    (run,) = spec.runs(tmp_path / "runs")
+    assert not is_finished(spec.job(run))  # nothing there yet
     run.out.mkdir(parents=True)
-    planned_config(run).replace(num_threads=2).to_json(run.out / "config.json")
+    spec.config(run).replace(num_threads=2).to_json(run.out / "config.json")
     (run.out / "final.json").write_text("{}")
-    assert sweep.is_finished(spec, run)  # same configuration (threads are bookkeeping)
+    assert is_finished(spec.job(run))  # same configuration (threads are bookkeeping)
     changed = load_spec(write_spec(tmp_path, name="x", runner="train", fixed={**TINY, "d_lr": 1e-3}, grid={"seed": [0]}))
-    assert not sweep.is_finished(changed, expand(changed, tmp_path / "runs")[0])
+    assert not is_finished(changed.job(changed.runs(tmp_path / "runs")[0]))
     logs = []
     sweep.run_sweep(changed, root=tmp_path / "runs", dry_run=True, log=logs.append)
     assert "1 to run" in logs[0] and "another configuration" in logs[0]
     (run.out / "config.json").write_text("not json")
-    assert not sweep.is_finished(spec, run)
+    assert not is_finished(spec.job(run))
 
 
 @pytest.mark.slow
@@ -122,7 +122,7 @@ def test_train_sweep_runs_resumes_records_failures_and_aggregates(tmp_path):
         tmp_path, **common, runs=[{"method": "source_only", "seed": 5, "init": str(tmp_path / "junk.pth")}],
         figures={"bars.png": "figs/tiny_bars.png"},
     ))
-    bad_name = expand(spec, tmp_path / "runs")[-1].name
+    bad_name = spec.runs(tmp_path / "runs")[-1].name
     logs = []
     statuses = sweep.run_sweep(spec, root=tmp_path / "runs", jobs=2, log=logs.append)
     ok = {s["name"]: s["ok"] for s in statuses}
@@ -186,11 +186,12 @@ def test_configs_built_through_the_config_api_equal_the_command_line_ones(tmp_pa
         spec = load_spec(path)
         if spec.runner != "train":
             continue
-        for run in expand(spec, tmp_path):
-            assert planned_config(run) == config_from_argv(argv(run)), (path.name, run.name)
+        for run in spec.runs(tmp_path):
+            assert spec.config(run) == config_from_argv(argv(run)), (path.name, run.name)
     # a scalar for a list field is a one-item list, as on the command line
-    (run,) = expand(load_spec(write_spec(tmp_path, name="x", fixed=TINY, grid={"pfr_stages": [3]})))
-    assert planned_config(run).loss.pfr_stages == (3,)
+    spec = load_spec(write_spec(tmp_path, name="x", fixed=TINY, grid={"pfr_stages": [3]}))
+    (run,) = spec.runs()
+    assert spec.config(run).loss.pfr_stages == (3,)
 
 
 def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -284,7 +285,7 @@ def _fake_backend(fail: set[str]):
         def __init__(self, jobs=None):
             pass
 
-        def run(self, jobs, report=print, retrain=False):
+        def run(self, jobs, plans, report=print):
             outcomes = []
             for job in jobs:
                 job.out.mkdir(parents=True, exist_ok=True)

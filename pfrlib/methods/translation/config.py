@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pfrlib import methods
+from pfrlib.io import check_positive_int
 from pfrlib.methods.translation.losses import DLOW_ADV_WEIGHTING  # the forms of domainness_weight, defined beside it
 
 __all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING",
@@ -163,12 +164,8 @@ class TranslationConfig:
             raise FileNotFoundError(f"semantic_reference: checkpoint {self.semantic_reference!r} does not exist")
         for name in ("translation_iterations", "translation_batch_size", "gen_filters", "patch_filters",
                      "patch_layers", "style_dim", "translation_checkpoint_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.translated_images is not None and (not isinstance(self.translated_images, int)
-                                                    or self.translated_images < 1):
-            raise ValueError(f"translated_images must be an integer >= 1 or None, got {self.translated_images!r}")
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.translated_images, "translated_images", none_ok=True)
         for name in ("gen_blocks", "gen_downsamplings", "pool_size", "reference_iterations"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:

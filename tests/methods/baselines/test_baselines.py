@@ -108,7 +108,7 @@ def test_bad_baseline_hyperparameters_are_rejected_naming_the_field(tmp_path, ca
 # --------------------------------------------------------------------------- runs
 @pytest.mark.parametrize("method", BASELINE_METHODS)
 def test_each_baseline_trains_and_its_checkpoint_evaluates(tmp_path, method):
-    from pfrlib.engine.trained_model import load_model
+    from pfrlib.engine.checkpoint import load_model
 
     result = train(tiny(tmp_path, method, method=method, multi_level=True))
     final = result.final
