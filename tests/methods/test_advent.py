@@ -63,7 +63,7 @@ def test_advent_fooling_term_and_discriminator_inputs_by_numpy():
     # D's logit = the pixel's normalised entropy H; the fooling term is BCE towards source (0):
     # mean of log(1 + exp(H))
     ent_t = numpy_maps(lt).sum(1)
-    assert math.isclose(float(res.terms["advent_adv"]), np.log1p(np.exp(ent_t)).mean(), rel_tol=1e-5)
+    assert math.isclose(float(res.terms["advent_adv"].detach()), np.log1p(np.exp(ent_t)).mean(), rel_tol=1e-5)
     entry = res.outputs["main"]
     assert isinstance(entry, DiscriminatorInputs) and entry.softmax is False and entry.loss is None
     np.testing.assert_allclose(entry.source.numpy(), numpy_maps(ls), rtol=1e-5, atol=1e-7)
@@ -94,7 +94,7 @@ def test_advent_is_multi_level_with_the_auxiliary_head():
     res = base.network_terms(_inputs(ls, lt, {"main": ChannelSum(), "aux": ChannelSum()}, as_, at))
     assert set(res.terms) == {"advent_adv", "advent_adv_aux"} and set(res.outputs) == {"main", "aux"}
     ent = numpy_maps(at).sum(1)
-    assert math.isclose(float(res.terms["advent_adv_aux"]), np.log1p(np.exp(ent)).mean(), rel_tol=1e-5)
+    assert math.isclose(float(res.terms["advent_adv_aux"].detach()), np.log1p(np.exp(ent)).mean(), rel_tol=1e-5)
     torch.testing.assert_close(information_maps(at), res.outputs["aux"].target.detach())
     assert set(AdvEnt(None, TrainConfig.preset("cpu", method="advent")).build_discriminators()) == {"main"}
 
