@@ -44,6 +44,9 @@ __all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "
 
 #: Method families, in the order :func:`names` lists them.
 FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation", "beyond")
+#: The families whose methods are rows of the paper's Table 1 (``"beyond"`` is the methods that came
+#: after the paper: their own table).
+TABLE1_FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation")
 #: Discriminator kinds: ``"output"`` (AdaptSegNet's output-space ``FCDiscriminator`` on the softmax),
 #: ``"feature"`` (one on the last-stage features), ``"region"`` (ROAD's grid of feature-region ones),
 #: ``"entropy"`` (ADVENT's: the output-space one on the weighted self-information maps).
@@ -114,6 +117,11 @@ def get(name: str) -> Method:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValueError(f"method: unknown method {name!r}; expected one of {names()}") from None
+
+
+def table1_names() -> tuple[str, ...]:
+    """The methods that are rows of the paper's Table 1 (:data:`TABLE1_FAMILIES`), in registry order."""
+    return tuple(n for fam in TABLE1_FAMILIES for n in names(fam))
 
 
 def names(family: Optional[str] = None) -> tuple[str, ...]:
