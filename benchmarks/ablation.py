@@ -58,7 +58,7 @@ from pfrlib import methods  # noqa: E402
 METHODS = methods.names("ladder")
 #: Every runnable Table-1 row: the ladder, the baselines that change only the losses and the
 #: input-space (image-translation) methods, in the registry's order.
-TABLE1_METHODS = methods.names("ladder") + methods.names("baseline") + methods.names("translation")
+TABLE1_METHODS = methods.table1_names()
 
 
 def _run_dir(out: Path, method: str, seed: int) -> Path:

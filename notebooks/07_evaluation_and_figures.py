@@ -297,10 +297,10 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 # paper's are different benchmarks and networks.
 
 # %%
-table1 = {name: results_ladder(summary, [m for m in registry.names() if m in summary]) for name, summary in summaries.items()}
+table1 = {name: results_ladder(summary, [m for m in registry.table1_names() if m in summary]) for name, summary in summaries.items()}
 paper_by_name = {r["method"]: r for r in paper}
 rows = []
-for m in registry.names():
+for m in registry.table1_names():
     row = {"Table 1 row": registry.get(m).table1_row}
     for name, t in table1.items():
         r = t.get(m)
@@ -311,7 +311,7 @@ for m in registry.names():
 show_table(rows, digits=1, index="Table 1 row",
            caption=f"mIoU: ours, SynthStreets {h}x{w} target val (%), mean ± std over each seed set; "
                    f"gap %: share of the source-only -> oracle gap closed; paper: {PAPER_LABEL}")
-absent = [registry.get(m).table1_row for m in registry.names() if not any(m in t for t in table1.values())]
+absent = [registry.get(m).table1_row for m in registry.table1_names() if not any(m in t for t in table1.values())]
 if absent:
     print(f"{', '.join(absent)}: " + ("not trained here" if train_all else "not in the results file") + " ('-')")
 

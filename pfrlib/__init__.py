@@ -13,7 +13,8 @@ its own layer and the layers below, checked by ``tests/test_layout.py``):
 ``paper``       the paper's Eq. (1)-(7): ``losses``, one adaptation ``step``,
                 ``metrics``; its ``optim``\\ isation
 ``methods``     the registry of every ``--method``; the Table-1 ``baselines``;
-                the input-space methods' ``translation`` networks and losses
+                the input-space methods' ``translation`` networks and losses;
+                ``beyond`` Table 1 (MinEnt, AdvEnt, FDA)
 ``config``      one dataclass per concern, the ``cpu`` / ``paper`` presets, the
                 command line
 ``engine``      training a run: the loop, its folder, checkpoints, the record,

@@ -10,6 +10,9 @@
   each, defined in the baseline's own module: defaults are the original papers' (or, where a paper
   gives none we could verify, our choice, said so in the field's comment); the ``cpu`` preset's
   values are each section's ``cpu()`` (why: ``docs/tuning.md``)
+* :class:`MinEntConfig`, :class:`AdvEntConfig`, :class:`FDAConfig` - the methods beyond Table 1
+  (:mod:`pfrlib.methods.beyond`), one section each beside its method: defaults are the public
+  code's, the ``cpu()`` values untuned (``docs/baselines.md``, "Beyond Table 1")
 
 Two presets (:meth:`TrainConfig.preset`):
 

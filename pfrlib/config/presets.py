@@ -16,6 +16,9 @@ from pfrlib.methods.baselines.clan import CLANConfig
 from pfrlib.methods.baselines.curriculum import CurriculumConfig
 from pfrlib.methods.baselines.fcn_wild import FCNWildConfig
 from pfrlib.methods.baselines.road import ROADConfig
+from pfrlib.methods.beyond.advent import AdvEntConfig
+from pfrlib.methods.beyond.fda import FDAConfig
+from pfrlib.methods.beyond.minent import MinEntConfig
 from pfrlib.methods.translation.config import TranslationConfig
 from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
@@ -125,6 +128,10 @@ def cpu() -> dict[str, Any]:
         fcn_wild=FCNWildConfig.cpu(),
         road=ROADConfig.cpu(),
         curriculum=CurriculumConfig.cpu(),
+        # the methods beyond Table 1: the paper's weights scaled, untuned (each section's cpu())
+        minent=MinEntConfig.cpu(),
+        advent=AdvEntConfig.cpu(),
+        fda=FDAConfig.cpu(),
         translation=TranslationConfig.cpu(),
     )
 

@@ -21,6 +21,9 @@ from pfrlib.methods.baselines.clan import CLANConfig
 from pfrlib.methods.baselines.curriculum import CurriculumConfig
 from pfrlib.methods.baselines.fcn_wild import FCNWildConfig
 from pfrlib.methods.baselines.road import ROADConfig
+from pfrlib.methods.beyond.advent import AdvEntConfig
+from pfrlib.methods.beyond.fda import FDAConfig
+from pfrlib.methods.beyond.minent import MinEntConfig
 from pfrlib.io import atomic_write
 from pfrlib.methods.translation.config import TranslationConfig
 from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
@@ -64,6 +67,10 @@ class TrainConfig:
     fcn_wild: FCNWildConfig = field(default_factory=FCNWildConfig)
     road: ROADConfig = field(default_factory=ROADConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    # the methods beyond Table 1 (pfrlib.methods.beyond), one section each
+    minent: MinEntConfig = field(default_factory=MinEntConfig)
+    advent: AdvEntConfig = field(default_factory=AdvEntConfig)
+    fda: FDAConfig = field(default_factory=FDAConfig)
     #: stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.methods.translation`)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     preset_name: str = "custom"
@@ -230,7 +237,7 @@ class TrainConfig:
         """Reject bad values before any training starts; errors name the field
         (:func:`pfrlib.config.validation.validate`). Returns ``self`` for chaining."""
         validate(self, check_paths)
-        for m in methods.methods("baseline"):  # each baseline's section checks itself, whatever the method
+        for m in methods.methods("baseline") + methods.methods("beyond"):  # each section checks itself, whatever the method
             getattr(self, m.section).validate(check_paths)
         self.translation.validate(check_paths)
         return self

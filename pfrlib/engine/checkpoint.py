@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.io import atomic_write
+from pfrlib.io import atomic_write, one_line
 from pfrlib.models import build_from_config
 
 __all__ = [
@@ -204,20 +204,15 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     try:
         cfg = TrainConfig.from_dict(state["config"])
     except (ValueError, TypeError, KeyError) as err:
-        raise ValueError(f"checkpoint {checkpoint}: its saved config is not valid: {_one_line(err)}") from None
+        raise ValueError(f"checkpoint {checkpoint}: its saved config is not valid: {one_line(err)}") from None
     try:
         model = build_from_config(cfg.model, load_init=False)
     except (ValueError, TypeError, KeyError) as err:
         raise ValueError(f"checkpoint {checkpoint}: the model its saved config describes (arch {cfg.model.arch!r}, "
-                         f"{cfg.model.num_classes} classes) cannot be built: {_one_line(err)}") from None
+                         f"{cfg.model.num_classes} classes) cannot be built: {one_line(err)}") from None
     _check_weights_fit(checkpoint, state["model"], model, cfg)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(text.split()) or type(err).__name__
 
 
 def _check_weights_fit(checkpoint: str | Path, weights: Any, model: nn.Module, cfg: Any) -> None:

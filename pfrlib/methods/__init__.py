@@ -15,6 +15,8 @@ family            methods     what changes
                               ``clan``, ``fcn_wild``, ``road``, ``curriculum``
 ``"translation"`` 3           image-translation rows of Table 1 (:mod:`pfrlib.methods.translation`):
                               ``cycada``, ``dlow``, ``tgcf_da``
+``"beyond"``      3           methods since the paper, beyond its Table 1 (:mod:`pfrlib.methods.beyond`):
+                              ``minent``, ``advent`` (ADVENT), ``fda`` (Fourier domain adaptation)
 ================  ==========  ===================================================================
 
 Usage::
@@ -34,14 +36,21 @@ from pfrlib.methods.baselines.clan import CLAN
 from pfrlib.methods.baselines.curriculum import Curriculum
 from pfrlib.methods.baselines.fcn_wild import FCNWild
 from pfrlib.methods.baselines.road import ROAD
+from pfrlib.methods.beyond.advent import AdvEnt
+from pfrlib.methods.beyond.fda import FDA
+from pfrlib.methods.beyond.minent import MinEnt
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods"]
 
 #: Method families, in the order :func:`names` lists them.
-FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation")
+FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation", "beyond")
+#: The families whose methods are rows of the paper's Table 1 (``"beyond"`` is the methods that came
+#: after the paper: their own table).
+TABLE1_FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation")
 #: Discriminator kinds: ``"output"`` (AdaptSegNet's output-space ``FCDiscriminator`` on the softmax),
-#: ``"feature"`` (one on the last-stage features), ``"region"`` (ROAD's grid of feature-region ones).
-DISCRIMINATORS: tuple[str, ...] = ("output", "feature", "region")
+#: ``"feature"`` (one on the last-stage features), ``"region"`` (ROAD's grid of feature-region ones),
+#: ``"entropy"`` (ADVENT's: the output-space one on the weighted self-information maps).
+DISCRIMINATORS: tuple[str, ...] = ("output", "feature", "region", "entropy")
 #: The lambda-weighted terms of Eq. (6) a ladder method may keep (``seg`` is always on).
 EQ6_TERMS: tuple[str, ...] = ("adv", "pfr")
 
@@ -53,13 +62,13 @@ class Method:
     Attributes:
         name: the ``--method`` value (``"pfr_adv"``).
         title: in words, for tables and figures (``"PFR + adversarial (the paper's method)"``).
-        family: ``"ladder"``, ``"baseline"`` or ``"translation"`` (:data:`FAMILIES`).
+        family: ``"ladder"``, ``"baseline"``, ``"translation"`` or ``"beyond"`` (:data:`FAMILIES`).
         uses_target_images: the training step forwards unlabelled target images.
         discriminator: the kind it trains (:data:`DISCRIMINATORS`), or None.
         eq6_terms: the lambda-weighted terms of Eq. (6) kept from ``LossConfig`` (``"adv"``,
             ``"pfr"``); the others get weight 0 (:meth:`pfrlib.config.LossConfig.effective_weights`).
             A baseline keeps none: its own terms and weights are in its config ``section``.
-        baseline: the :class:`pfrlib.methods.baselines.Baseline` subclass that adds its terms, or None.
+        baseline: the :class:`pfrlib.paper.step.Baseline` subclass that adds its terms, or None.
         section: the ``TrainConfig`` section holding its own options and weights, or None.
         table1_row: the row's name in the paper's Table 1 (or ours where it has none), or None.
         paper_row: its row in the shipped copy of the paper's Table 1 (the ``method`` column of
@@ -108,6 +117,11 @@ def get(name: str) -> Method:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValueError(f"method: unknown method {name!r}; expected one of {names()}") from None
+
+
+def table1_names() -> tuple[str, ...]:
+    """The methods that are rows of the paper's Table 1 (:data:`TABLE1_FAMILIES`), in registry order."""
+    return tuple(n for fam in TABLE1_FAMILIES for n in names(fam))
 
 
 def names(family: Optional[str] = None) -> tuple[str, ...]:
@@ -161,3 +175,13 @@ register(Method("dlow", "DLOW (Gong et al., CVPR 2019)", "translation", uses_tar
                 paper_row="DLOW"))
 register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", uses_target_images=True,
                 section="translation", table1_row="TGCF-DA", paper_row="TGCF-DA"))
+
+# --------------------------------------------------------------------------- beyond Table 1 (pfrlib.methods.beyond)
+# Issue 33: the simpler ideas since the paper, in the same loop (not rows of the paper's Table 1).
+register(Method("minent", "MinEnt: entropy minimisation (Vu et al., CVPR 2019, ADVENT)", "beyond",
+                uses_target_images=True, baseline=MinEnt, section="minent", table1_row="MinEnt"))
+register(Method("advent", "AdvEnt: adversarial entropy minimisation (Vu et al., CVPR 2019, ADVENT)", "beyond",
+                uses_target_images=True, discriminator="entropy", baseline=AdvEnt, section="advent",
+                table1_row="AdvEnt"))
+register(Method("fda", "FDA: Fourier domain adaptation, one beta (Yang & Soatto, CVPR 2020)", "beyond",
+                uses_target_images=True, baseline=FDA, section="fda", table1_row="FDA"))

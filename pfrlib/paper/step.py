@@ -141,6 +141,16 @@ class Baseline(nn.Module):
         """Submodules trained with the segmentation network's optimiser (one extra param group)."""
         return {}
 
+    def source_images(self, xs: Tensor, xt: Tensor) -> Tensor:
+        """The source images this iteration trains on, from its raw source and target batches.
+
+        The run loop calls it before it normalises the images (both B x 3 x H x W RGB on the
+        0..255 scale, uint8 or float, on the device); the default keeps ``xs``. FDA
+        (:mod:`pfrlib.methods.beyond.fda`) returns the source batch with the target batch's
+        low-frequency amplitude spectrum. It must draw no random number (a resume stays bit-exact).
+        """
+        return xs
+
     def call(self, name: str, *args, **kwargs):
         """Call submodule ``name`` through its ``callables`` entry (a DDP wrapper) if any."""
         fn = self.callables.get(name) or getattr(self, name)

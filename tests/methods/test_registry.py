@@ -12,7 +12,7 @@ from pfrlib.config.train_config import TrainConfig
 
 def test_registry_lists_every_method_once_in_family_order():
     assert ALL_METHODS == methods.names("ladder") + methods.names("baseline")
-    assert methods.names() == ALL_METHODS + methods.names("translation")
+    assert methods.names() == ALL_METHODS + methods.names("translation") + methods.names("beyond")
     assert methods.names("ladder") == ("source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle")
     assert [m.name for m in methods.methods()] == list(methods.names())
 

@@ -1,0 +1,23 @@
+"""Methods beyond the paper's Table 1 (issue 33), on the same loop and network.
+
+==================  =================================================  ===================
+``--method``        paper (public code)                                module
+==================  =================================================  ===================
+``minent``          Vu et al., CVPR 2019, ADVENT's MinEnt               :mod:`.minent`
+                    (valeoai/ADVENT)
+``advent``          Vu et al., CVPR 2019, ADVENT's AdvEnt               :mod:`.advent`
+                    (valeoai/ADVENT)
+``fda``             Yang & Soatto, CVPR 2020, FDA with one beta         :mod:`.fda`
+                    (YanchaoYang/FDA)
+==================  =================================================  ===================
+
+They plug into the step like the Table-1 baselines (:class:`pfrlib.paper.step.Baseline`): MinEnt
+and FDA add an entropy term on the step's target forward; AdvEnt trains AdaptSegNet's
+discriminator on weighted self-information maps through
+:class:`~pfrlib.paper.step.DiscriminatorInputs`; FDA also restyles each source batch before the
+source forward (:meth:`pfrlib.paper.step.Baseline.source_images`, the FFT amplitude swap of
+:func:`.fda.fda_source_to_target`). The entropy maps they share are :mod:`.entropy`. Each module
+holds its configuration section (``MinEntConfig``, ...: the public code's values as defaults, the
+``cpu`` preset's untuned values, the ``paper`` preset's recipe). What each keeps and approximates:
+docs/baselines.md ("Beyond Table 1") and docs/choices.md.
+"""
