@@ -542,6 +542,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.launch.sweep_spec": "tests/launch/test_sweep.py: the spec, expanded and checked, tested with the sweep that reads it",
     # methods
     "pfrlib.methods": "tests/methods/test_registry.py: the package's __init__ is the method registry",
+    "pfrlib.methods.beyond.entropy": "tests/methods/beyond/test_minent.py: the entropy maps, by hand with the method that uses each (self-information: test_advent.py, Charbonnier: test_fda.py)",
     "pfrlib.methods.translation.translator": "tests/methods/translation/test_translation.py: the translator, in the runs section",
     # models
     "pfrlib.models.two_classifier": "tests/methods/baselines/test_clan.py: CLAN's two-classifier network, with CLAN",

@@ -52,7 +52,7 @@ def test_beyond_methods_run_the_paper_preset_on_shipped_trees_and_evaluate(tmp_p
             assert {"minent": {"minent", "minent_aux"}, "advent": {"advent_adv", "advent_adv_aux", "d", "d_aux"},
                     "fda": {"fda_ent"}}[method] <= logged, (method, logged)
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]),
                                                         os.environ.get("PYTHONPATH", "")])}
     for method in METHODS:
         out = tmp_path / "eval" / method
