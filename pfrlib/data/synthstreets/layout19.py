@@ -118,9 +118,9 @@ class Shapes:
 TARGET_CAMERA = Camera(horizon=0.42, height=1.25, focal=2.0, aspect=1.0)
 SOURCE_CAMERA = Camera(horizon=0.50, height=1.7, focal=1.5, aspect=1.1)
 
-TARGET_PRIOR = Prior(cars=1.7, people=3.4, trees=4.5, lamps=1.6, signs=1.4, lights=1.6, bicycles=1.6,
-                     cyclists=0.18, motorcyclists=0.1, trucks=0.025, buses=0.02, tram=0.04,
-                     wall=0.22, fence=0.3, terrain=0.6, hedge=0.5, building_min=9.0, building_max=24.0)
+TARGET_PRIOR = Prior(cars=1.6, people=4.5, trees=6.5, lamps=1.6, signs=1.4, lights=2.6, bicycles=1.8,
+                     cyclists=0.18, motorcyclists=0.1, trucks=0.02, buses=0.018, tram=0.03,
+                     wall=0.22, fence=0.3, terrain=0.6, hedge=0.6, building_min=9.0, building_max=24.0)
 SOURCE_PRIOR = Prior(cars=4.5, people=1.0, trees=2.6, lamps=1.6, signs=1.2, lights=0.5, bicycles=0.2,
                      cyclists=0.1, motorcyclists=0.12, trucks=0.3, buses=0.12, tram=0.03,
                      wall=0.3, fence=0.35, terrain=0.7, hedge=0.3, building_min=5.0, building_max=16.0)
@@ -213,7 +213,7 @@ def _front_windows(c: Canvas, v: View, pid: int, Xa: float, Xb: float, Z: float,
 def _tree(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     trunk, crown = c.new("trunk", VEGETATION), c.new("foliage", VEGETATION)
     s = v.ppm(Z)
-    th, tw, r = rng.uniform(1.8, 3.0), rng.uniform(0.3, 0.5), rng.uniform(1.6, 3.0) * sh.crown
+    th, tw, r = rng.uniform(1.8, 3.0), rng.uniform(0.3, 0.5), rng.uniform(2.2, 3.8) * sh.crown
     _quad(c, v, trunk, X - tw / 2, X + tw / 2, 0, th + r * 0.5, Z)
     x, y = v.xy(X, 0, Z)
     for _ in range(4):
