@@ -29,13 +29,15 @@ from .errors import DataFileError
 from .labels import CLASS_NAMES, IGNORE_INDEX, LABEL_FORMATS, NUM_CLASSES, PALETTE, ids_to_train_ids, label_to_train_ids
 from .real import GTA5, Cityscapes, FolderDataset, read_image, read_label
 from .spec import build_dataset, from_spec, parse_spec
-from .synthstreets import SYNTH_CLASS_IDS, SynthShift, SynthStreets
+from .synthstreets import SYNTH19_CLASS_IDS, SYNTH_CLASS_IDS, SynthShift, SynthShift19, SynthStreets
 from .transforms import EvalTransform, TrainTransform, denormalize, normalize
 
 __all__ = [
     "SynthStreets",
     "SynthShift",
+    "SynthShift19",
     "SYNTH_CLASS_IDS",
+    "SYNTH19_CLASS_IDS",
     "GTA5",
     "Cityscapes",
     "FolderDataset",

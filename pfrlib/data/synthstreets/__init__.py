@@ -39,25 +39,37 @@ adversarial alignment (Eq. 5) can help.
 Determinism: item ``i`` depends only on ``(seed, domain, split, i)`` (a numpy ``SeedSequence``),
 never on worker count or access order.
 
+SynthStreets-19 (``SynthStreets(..., classes=19)``, ``DataConfig.synth_classes = 19``) draws all
+19 Cityscapes classes with Cityscapes' long tail through a pinhole camera
+(:func:`draw_scene19`), and its shift (:class:`SynthShift19`) adds three scene components to the
+appearance ones: ``class_prior`` (object frequencies), ``camera`` (horizon, height, focal
+length, aspect ratio) and ``shape`` (instance proportions). Its default size is 128 x 256.
+Every split (``train``, ``val``, ``test``) of either benchmark is its own scene stream.
+
 The package, one module per idea:
 
 * :mod:`.shift` - :class:`SynthShift`, the named components of the domain shift.
 * :mod:`.styles` - the source and target palettes of every kind of part.
 * :mod:`.layout` - :func:`draw_scene`: a street sampled and drawn as a canvas of part ids.
 * :mod:`.rendering` - :func:`render`: a canvas in the style a shift sets.
+* :mod:`.layout19`, :mod:`.things19` - :func:`draw_scene19`: a SynthStreets-19 street, and the
+  camera and object drawers it uses.
+* :mod:`.shares` - per-class pixel shares against Cityscapes' published ones.
 * :mod:`.dataset` - :class:`SynthStreets`, the ``torch`` dataset over seeded items.
 """
 
 from __future__ import annotations
 
-from .dataset import SynthStreets
+from .dataset import DEFAULT_SIZE, SYNTH_VERSIONS, SynthStreets
+from .layout19 import SYNTH19_CLASS_IDS, draw_scene19
 from .layout import (BUILDING, CAR, PERSON, POLE, ROAD, SIDEWALK, SIGN, SKY, SYNTH_CLASS_IDS, VEGETATION,
                      draw_scene)
 from .rendering import gaussian_blur, make_texture_bank, render
-from .shift import SynthShift
+from .shift import SynthShift, SynthShift19
 
 __all__ = [
-    "SynthShift", "SynthStreets", "SYNTH_CLASS_IDS", "draw_scene", "render",
+    "SynthShift", "SynthShift19", "SynthStreets", "SYNTH_CLASS_IDS", "SYNTH19_CLASS_IDS", "SYNTH_VERSIONS",
+    "DEFAULT_SIZE", "draw_scene", "draw_scene19", "render",
     # the rest of what the single-module synthstreets.py held, still importable from here
     "make_texture_bank", "gaussian_blur",
     "ROAD", "SIDEWALK", "BUILDING", "POLE", "SIGN", "VEGETATION", "SKY", "PERSON", "CAR",

@@ -107,7 +107,7 @@ class SynthShift19(SynthShift):
       (cars, trucks, buses), more terrain and sky (lower buildings), and fewer pedestrians,
       riders and bicycles than Cityscapes'; at 0 the scene's object counts are game-like, at 1
       Cityscapes-like (the target's pixel shares follow Cityscapes' published ones,
-      :mod:`pfrlib.reference.cityscapes_class_shares`).
+      ``pfrlib/reference/cityscapes_class_shares.csv``).
     * ``camera``: where the camera is and what it sees. GTA5 frames (1914 x 1052, a driving
       game's chase/hood camera) and Cityscapes frames (2048 x 1024, a windscreen rig) differ in
       camera height, pitch (the horizon's row), focal length (object scale) and aspect ratio
