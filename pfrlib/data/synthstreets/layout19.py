@@ -87,7 +87,7 @@ TARGET_PRIOR = Prior(cars=1.6, people=4.5, trees=6.5, lamps=1.6, signs=1.4, ligh
                      wall=0.22, fence=0.3, terrain=0.6, hedge=0.6, building_min=9.0, building_max=24.0)
 SOURCE_PRIOR = Prior(cars=4.5, people=1.0, trees=2.6, lamps=1.6, signs=1.2, lights=0.5, bicycles=0.2,
                      cyclists=0.1, motorcyclists=0.12, trucks=0.3, buses=0.12, tram=0.03,
-                     wall=0.3, fence=0.35, terrain=0.7, hedge=0.3, building_min=5.0, building_max=16.0)
+                     wall=0.3, fence=0.35, terrain=0.9, hedge=0.3, building_min=5.0, building_max=16.0)
 
 TARGET_SHAPES = Shapes(car_w=1.0, car_h=1.0, person_w=1.0, person_h=1.0, crown=1.0, pole_w=1.0, long=1.0, window=1.0)
 SOURCE_SHAPES = Shapes(car_w=1.1, car_h=0.85, person_w=0.8, person_h=1.1, crown=0.75, pole_w=1.5, long=1.25,
