@@ -82,9 +82,9 @@ class Prior:
 TARGET_CAMERA = Camera(horizon=0.42, height=1.25, focal=2.0, aspect=1.0)
 SOURCE_CAMERA = Camera(horizon=0.50, height=1.7, focal=1.5, aspect=1.1)
 
-TARGET_PRIOR = Prior(cars=1.6, people=4.5, trees=6.5, lamps=1.6, signs=1.4, lights=2.6, bicycles=1.8,
-                     cyclists=0.18, motorcyclists=0.1, trucks=0.02, buses=0.018, tram=0.03,
-                     wall=0.22, fence=0.3, terrain=0.6, hedge=0.6, building_min=9.0, building_max=24.0)
+TARGET_PRIOR = Prior(cars=1.6, people=4.5, trees=6.5, lamps=1.8, signs=1.5, lights=1.0, bicycles=1.8,
+                     cyclists=0.28, motorcyclists=0.15, trucks=0.035, buses=0.03, tram=0.03,
+                     wall=0.14, fence=0.16, terrain=0.6, hedge=0.6, building_min=9.0, building_max=24.0)
 SOURCE_PRIOR = Prior(cars=4.5, people=1.0, trees=2.6, lamps=1.6, signs=1.2, lights=0.5, bicycles=0.2,
                      cyclists=0.1, motorcyclists=0.12, trucks=0.3, buses=0.12, tram=0.03,
                      wall=0.3, fence=0.35, terrain=0.9, hedge=0.3, building_min=5.0, building_max=16.0)
@@ -201,19 +201,23 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
             hgt = rng.uniform(1.0, 2.4)
             if not draw:
                 continue
-            if kind == "wall":
-                _side(c, v, c.new("wall", WALL), X, za, zb, 0, hgt)
+            if kind == "wall":  # free-standing, on the sidewalk in front of the buildings
+                Xw = edge[side] + side * rng.uniform(1.0, max(1.1, walk_w[side] - 0.5))
+                hw = hgt + rng.uniform(0.0, 1.0)
+                _side(c, v, c.new("wall", WALL), Xw, za, zb, 0, hw)
+                _side(c, v, c.new("wall_cap", WALL), Xw, za, zb, hw - 0.2, hw)
             elif kind == "hedge":
                 _hedge(c, v, X, za, zb, rng)
             else:
-                f = c.new("fence", FENCE)
+                # a fence: a mesh panel with posts and a top rail (all 'fence', as in Cityscapes)
+                f, post = c.new("fence", FENCE), c.new("fence_post", FENCE)
                 Xf = edge[side] + side * 0.4 if rng.random() < 0.5 else X
-                hgt = min(hgt, 1.6)
-                for y0 in (0.15, 0.5 * hgt, hgt - 0.15):
-                    _side(c, v, f, Xf, za, zb, y0 - 0.08, y0 + 0.08)
-                step = rng.uniform(0.8, 1.4)
+                hgt = min(hgt, 1.8)
+                _side(c, v, f, Xf, za, zb, 0.05, hgt)
+                _side(c, v, post, Xf, za, zb, hgt - 0.15, hgt)
+                step = rng.uniform(1.5, 2.5)
                 for zp in np.arange(za, zb, step).tolist():
-                    _side(c, v, f, Xf, zp, zp + 0.12, 0, hgt)
+                    _side(c, v, post, Xf, zp, zp + 0.15, 0, hgt)
 
     # Things on the ground plane, drawn far to near (painter's algorithm).
     objects: list[tuple[float, Callable[[float, float], None], float]] = []

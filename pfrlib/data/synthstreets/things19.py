@@ -173,9 +173,14 @@ def _sign_plate(c: Canvas, v: View, X: float, Y: float, Z: float, r: float, rng:
 
 
 def _traffic_light(c: Canvas, v: View, X: float, Y: float, Z: float, rng: np.random.Generator) -> None:
-    """A traffic-light housing (0.4 x 1.1 m) with three lamps, its top at height Y."""
+    """A traffic-light housing with a back plate and three lamps, its top at height Y.
+
+    Drawn about 1.5x life size (0.6 x 1.5 m), as the 9-class scenes draw their objects: at
+    stride 8 a true-to-size housing is a fraction of one output cell.
+    """
     box, lamp = c.new("tl_box", LIGHT), c.new("tl_lamp", LIGHT)
-    w, h = rng.uniform(0.35, 0.45), rng.uniform(1.0, 1.2)
+    w, h = rng.uniform(0.55, 0.7), rng.uniform(1.4, 1.7)
+    _quad(c, v, box, X - 0.65 * w, X + 0.65 * w, Y - 1.05 * h, Y + 0.05 * h, Z + 0.02)  # back plate
     _quad(c, v, box, X - w / 2, X + w / 2, Y - h, Y, Z)
     s = v.ppm(Z)
     on = rng.integers(3)
@@ -317,12 +322,12 @@ def _two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: bool
     s = v.ppm(Z)
     fore = rng.uniform(0.45, 1.0) * v.ax  # cosine of the viewing angle
     heading = rng.choice((-1, 1))
-    r = (0.32 if motor else 0.34) * s
-    base = (1.35 if motor else 1.05) * s * fore
+    r = (0.34 if motor else 0.36) * s
+    base = (1.4 if motor else 1.1) * s * fore
     x, y = v.xy(X, 0, Z)
     xr, xf = x - heading * base / 2, x + heading * base / 2
     wy = y - r
-    tw = (0.12 if motor else 0.06) * s * 1.5
+    tw = (0.16 if motor else 0.1) * s * 1.5
     _ring(c, tyre, xr, wy, r, tw)
     _ring(c, tyre, xf, wy, r, tw)
     seat = (x - heading * 0.15 * base, y - (0.85 if motor else 0.92) * s)
@@ -333,7 +338,7 @@ def _two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: bool
                           (xr, y - 0.75 * s)])
         _line(c, frame, [(xf, wy), bar], 0.08 * s)
     else:
-        fw = 0.05 * s * 1.5
+        fw = 0.08 * s * 1.5
         crank = (x, wy + 0.05 * s)
         _line(c, frame, [(xr, wy), crank, seat, (xr, wy)], fw)
         _line(c, frame, [crank, bar, (xf, wy)], fw)
