@@ -32,9 +32,9 @@ import numpy as np
 
 from ..labels import IGNORE_INDEX, NUM_CLASSES
 from .layout import Canvas
-from .things19 import (BUILDING, FENCE, PERSON, ROAD, SIDEWALK, SKY, TERRAIN, WALL, Camera, Shapes, View, _bus,
-                       _car, _front_windows, _ground, _hedge, _human, _pole, _quad, _side, _tram, _tree, _truck,
-                       _two_wheeler, _windows)
+from .things19 import (BUILDING, FENCE, PERSON, ROAD, SIDEWALK, SKY, TERRAIN, WALL, Camera, Shapes, View, draw_bus,
+                       draw_car, draw_hedge, draw_human, draw_pole, draw_tram, draw_tree, draw_truck, draw_two_wheeler,
+                       front_rect, front_windows, ground_rect, side_rect, side_windows)
 
 __all__ = ["SYNTH19_CLASS_IDS", "Camera", "Prior", "Shapes", "View", "draw_scene19",
            "SOURCE_CAMERA", "TARGET_CAMERA", "SOURCE_PRIOR", "TARGET_PRIOR", "SOURCE_SHAPES", "TARGET_SHAPES"]
@@ -134,7 +134,7 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
     walk_w = {-1: 3.5 + 4.0 * u[5], 1: 3.5 + 4.0 * u[6]}
     edge = {-1: left, 1: right}
     zn = v.z0 * 0.5  # nearer than the bottom row: ground patches run out of the image
-    _ground(c, v, road, left, right, zn, 400.0)
+    ground_rect(c, v, road, left, right, zn, 400.0)
     # terrain verges between the road and the sidewalk, or along the buildings
     outer = {}
     for i, side in enumerate((-1, 1)):
@@ -145,10 +145,10 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
             zb = za + 15.0 + 60.0 * u[15 + i]
             ter = c.new("terrain", TERRAIN)
             if u[17 + i] < 0.5:  # a verge next to the road; the sidewalk beyond it
-                _ground(c, v, ter, X, X + side * wv, za, zb)
+                ground_rect(c, v, ter, X, X + side * wv, za, zb)
             else:  # a lawn in front of the buildings
                 Xo = X + side * walk_w[side]
-                _ground(c, v, ter, Xo, Xo + side * wv, za, zb)
+                ground_rect(c, v, ter, Xo, Xo + side * wv, za, zb)
                 walk_w[side] += wv
         outer[side] = X + side * walk_w[side]
     lx = 0.5 * (left + right) + (u[19] - 0.5)
@@ -157,11 +157,11 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
     if tram:  # rails (part of the road, as in Cityscapes) along the middle of the street
         rail = c.new("rail", ROAD)
         for dx in (-0.72, 0.72):
-            _ground(c, v, rail, lx + dx - 0.05, lx + dx + 0.05, zn, 400.0)
+            ground_rect(c, v, rail, lx + dx - 0.05, lx + dx + 0.05, zn, 400.0)
     else:
         z = zn + u[24] * (dash + gap)
         while z < 80:
-            _ground(c, v, lane, lx - lw, lx + lw, z, z + dash)
+            ground_rect(c, v, lane, lx - lw, lx + lw, z, z + dash)
             z += dash + gap
 
     # Buildings: a row along each side and (usually) one across the far end.
@@ -172,8 +172,8 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
         while xa < outer[1] + 8:
             wb, hb = rng.uniform(6, 14), rng.uniform(bmin, bmax)
             b, win = c.new("building", BUILDING), c.new("window", BUILDING)
-            _quad(c, v, b, xa, xa + wb, 0, hb, z_far)
-            _front_windows(c, v, win, xa, xa + wb, z_far, hb, win_size, rng)
+            front_rect(c, v, b, xa, xa + wb, 0, hb, z_far)
+            front_windows(c, v, win, xa, xa + wb, z_far, hb, win_size, rng)
             xa += wb
     for side in (-1, 1):
         X = outer[side]
@@ -187,8 +187,8 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
                 continue
             b, win = c.new("building", BUILDING), c.new("window", BUILDING)
             z1 = min(z + length, z_far)
-            _side(c, v, b, X, z, z1, 0, hb)
-            _windows(c, v, win, X, z, z1, hb, win_size, rng)
+            side_rect(c, v, b, X, z, z1, 0, hb)
+            side_windows(c, v, win, X, z, z1, hb, win_size, rng)
             z = z1
 
     # Walls, fences and hedges in front of the buildings (stuff: drawn before the objects).
@@ -204,20 +204,20 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
             if kind == "wall":  # free-standing, on the sidewalk in front of the buildings
                 Xw = edge[side] + side * rng.uniform(1.0, max(1.1, walk_w[side] - 0.5))
                 hw = hgt + rng.uniform(0.0, 1.0)
-                _side(c, v, c.new("wall", WALL), Xw, za, zb, 0, hw)
-                _side(c, v, c.new("wall_cap", WALL), Xw, za, zb, hw - 0.2, hw)
+                side_rect(c, v, c.new("wall", WALL), Xw, za, zb, 0, hw)
+                side_rect(c, v, c.new("wall_cap", WALL), Xw, za, zb, hw - 0.2, hw)
             elif kind == "hedge":
-                _hedge(c, v, X, za, zb, rng)
+                draw_hedge(c, v, X, za, zb, rng)
             else:
                 # a fence: a mesh panel with posts and a top rail (all 'fence', as in Cityscapes)
                 f, post = c.new("fence", FENCE), c.new("fence_post", FENCE)
                 Xf = edge[side] + side * 0.4 if rng.random() < 0.5 else X
                 hgt = min(hgt, 1.8)
-                _side(c, v, f, Xf, za, zb, 0.05, hgt)
-                _side(c, v, post, Xf, za, zb, hgt - 0.15, hgt)
+                side_rect(c, v, f, Xf, za, zb, 0.05, hgt)
+                side_rect(c, v, post, Xf, za, zb, hgt - 0.15, hgt)
                 step = rng.uniform(1.5, 2.5)
                 for zp in np.arange(za, zb, step).tolist():
-                    _side(c, v, post, Xf, zp, zp + 0.15, 0, hgt)
+                    side_rect(c, v, post, Xf, zp, zp + 0.15, 0, hgt)
 
     # Things on the ground plane, drawn far to near (painter's algorithm).
     objects: list[tuple[float, Callable[[float, float], None], float]] = []
@@ -235,40 +235,40 @@ def draw_scene19(rng: np.random.Generator, height: int, width: int, class_prior:
     for _ in range(rng.poisson(pr.trees)):
         side = rng.choice((-1, 1))
         X = outer[side] - side * rng.uniform(0.6, 1.6)
-        add(depth(near_z(), 45.0), X, lambda X, Z: _tree(c, v, X, Z, sh, rng))
+        add(depth(near_z(), 45.0), X, lambda X, Z: draw_tree(c, v, X, Z, sh, rng))
     for kind, n in (("lamp", pr.lamps), ("sign", pr.signs), ("light", pr.lights)):
         for _ in range(rng.poisson(n)):
             side = rng.choice((-1, 1))
             X = edge[side] + side * rng.uniform(0.3, 0.8)
-            add(depth(near_z(), 40.0), X, lambda X, Z, kind=kind, side=side: _pole(c, v, X, Z, sh, kind, side, rng))
+            add(depth(near_z(), 40.0), X, lambda X, Z, kind=kind, side=side: draw_pole(c, v, X, Z, sh, kind, side, rng))
     for _ in range(rng.poisson(pr.cars)):
         X = rng.uniform(left + 1.1, right - 1.1)
-        add(depth(near_z() + 1.0, 45.0), X, lambda X, Z: _car(c, v, X, Z, sh, rng))
-    for kind, n, fn in (("truck", pr.trucks, _truck), ("bus", pr.buses, _bus)):
+        add(depth(near_z() + 1.0, 45.0), X, lambda X, Z: draw_car(c, v, X, Z, sh, rng))
+    for kind, n, fn in (("truck", pr.trucks, draw_truck), ("bus", pr.buses, draw_bus)):
         for _ in range(rng.poisson(n)):
             X = rng.uniform(left + 1.4, right - 1.4)
             add(depth(near_z() + 2.0, 35.0), X, lambda X, Z, fn=fn: fn(c, v, X, Z, sh, rng))
     if tram:
-        add(depth(near_z() + 3.0, 30.0), lx, lambda X, Z: _tram(c, v, X, Z, sh, rng))
+        add(depth(near_z() + 3.0, 30.0), lx, lambda X, Z: draw_tram(c, v, X, Z, sh, rng))
     for _ in range(rng.poisson(pr.people)):
         side = rng.choice((-1, 1))
         if rng.random() < 0.15:  # crossing the road
             X = rng.uniform(left + 0.5, right - 0.5)
         else:
             X = edge[side] + side * rng.uniform(0.4, max(0.5, walk_w[side] - 0.3))
-        add(depth(near_z(), 35.0), X, lambda X, Z: _human(c, v, X, Z, sh, PERSON, rng))
+        add(depth(near_z(), 35.0), X, lambda X, Z: draw_human(c, v, X, Z, sh, PERSON, rng))
     for _ in range(rng.poisson(pr.bicycles)):  # parked bicycles on the sidewalk, often in a row
         side = rng.choice((-1, 1))
         X = edge[side] + side * rng.uniform(0.5, max(0.6, walk_w[side] - 0.5))
         Z0 = depth(near_z(), 30.0)
         for j in range(1 + rng.poisson(1.0)):
-            add(Z0 + 0.7 * j, X, lambda X, Z: _two_wheeler(c, v, X, Z, sh, False, False, rng))
+            add(Z0 + 0.7 * j, X, lambda X, Z: draw_two_wheeler(c, v, X, Z, sh, False, False, rng))
     for motor, n in ((False, pr.cyclists), (True, pr.motorcyclists)):
         for _ in range(rng.poisson(n)):
             side = rng.choice((-1, 1))
             X = edge[side] - side * rng.uniform(0.6, 1.6)
             add(depth(near_z() + 0.5, 35.0), X,
-                lambda X, Z, motor=motor: _two_wheeler(c, v, X, Z, sh, motor, True, rng))
+                lambda X, Z, motor=motor: draw_two_wheeler(c, v, X, Z, sh, motor, True, rng))
     objects.sort(key=lambda o: -o[0])
     for Z, fn, X in objects:
         fn(X, Z)

@@ -17,7 +17,9 @@ import numpy as np
 from ..labels import NUM_CLASSES
 from .layout import Canvas
 
-__all__ = ["Camera", "Shapes", "View"]
+__all__ = ["Camera", "Shapes", "View", "front_rect", "side_rect", "ground_rect", "side_windows", "front_windows",
+           "draw_tree", "draw_hedge", "draw_pole", "draw_car", "draw_truck", "draw_bus", "draw_tram", "draw_human",
+           "draw_two_wheeler"]
 
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY, PERSON, RIDER, CAR,
  TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(NUM_CLASSES)
@@ -86,19 +88,19 @@ class View:
 
 
 # ------------------------------------------------------------------------- primitives
-def _quad(c: Canvas, v: View, pid: int, X0: float, X1: float, Y0: float, Y1: float, Z: float) -> None:
+def front_rect(c: Canvas, v: View, pid: int, X0: float, X1: float, Y0: float, Y1: float, Z: float) -> None:
     """A frontal rectangle (plane Z = const) from lateral X0..X1 and height Y0..Y1."""
     x0, y1 = v.xy(X0, Y0, Z)
     x1, y0 = v.xy(X1, Y1, Z)
     c.rect(pid, min(x0, x1), y0, max(x0, x1), y1)
 
 
-def _side(c: Canvas, v: View, pid: int, X: float, Za: float, Zb: float, Y0: float, Y1: float) -> None:
+def side_rect(c: Canvas, v: View, pid: int, X: float, Za: float, Zb: float, Y0: float, Y1: float) -> None:
     """A rectangle on the plane X = const from depth Za to Zb and height Y0..Y1."""
     c.polygon(pid, [v.xy(X, Y0, Za), v.xy(X, Y0, Zb), v.xy(X, Y1, Zb), v.xy(X, Y1, Za)])
 
 
-def _ground(c: Canvas, v: View, pid: int, X0: float, X1: float, Za: float, Zb: float) -> None:
+def ground_rect(c: Canvas, v: View, pid: int, X0: float, X1: float, Za: float, Zb: float) -> None:
     """A patch of the ground plane, lateral X0..X1, depth Za..Zb."""
     c.polygon(pid, [v.xy(X0, 0, Za), v.xy(X1, 0, Za), v.xy(X1, 0, Zb), v.xy(X0, 0, Zb)])
 
@@ -112,7 +114,7 @@ def _ring(c: Canvas, pid: int, cx: float, cy: float, r: float, width: float) -> 
         c.draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=pid, width=max(1, int(round(width))))
 
 
-def _windows(c: Canvas, v: View, pid: int, X: float, Za: float, Zb: float, h: float, size: float,
+def side_windows(c: Canvas, v: View, pid: int, X: float, Za: float, Zb: float, h: float, size: float,
              rng: np.random.Generator) -> None:
     """A grid of windows on the side facade X = const between depths Za < Zb, up to height h."""
     ww, wh = size * rng.uniform(1.0, 1.5), size * rng.uniform(1.2, 1.7)
@@ -122,36 +124,36 @@ def _windows(c: Canvas, v: View, pid: int, X: float, Za: float, Zb: float, h: fl
         if abs(X) * (v.t_of(z) - v.t_of(z + ww)) * v.k * v.ax < 0.8:
             continue  # less than about a pixel wide
         for y in ys.tolist():
-            _side(c, v, pid, X, z, z + ww, y, y + wh)
+            side_rect(c, v, pid, X, z, z + ww, y, y + wh)
 
 
-def _front_windows(c: Canvas, v: View, pid: int, Xa: float, Xb: float, Z: float, h: float, size: float,
+def front_windows(c: Canvas, v: View, pid: int, Xa: float, Xb: float, Z: float, h: float, size: float,
                    rng: np.random.Generator) -> None:
     if v.ppm(Z) * size < 0.8:
         return
     ww, wh = size * rng.uniform(1.0, 1.5), size * rng.uniform(1.2, 1.7)
     for x in np.arange(Xa + 0.8, Xb - ww - 0.4, rng.uniform(2.6, 3.6) * size).tolist():
         for y in np.arange(rng.uniform(1.6, 2.6), h - wh - 0.6, rng.uniform(2.8, 3.4) * size).tolist():
-            _quad(c, v, pid, x, x + ww, y, y + wh, Z)
+            front_rect(c, v, pid, x, x + ww, y, y + wh, Z)
 
 
 # ------------------------------------------------------------------------- objects
 # Each draws one object standing at lateral X, depth Z (its nearest face), given the shapes.
 
-def _tree(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
+def draw_tree(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     trunk, crown = c.new("trunk", VEGETATION), c.new("foliage", VEGETATION)
     s = v.ppm(Z)
     th, tw, r = rng.uniform(1.8, 3.0), rng.uniform(0.3, 0.5), rng.uniform(2.2, 3.8) * sh.crown
-    _quad(c, v, trunk, X - tw / 2, X + tw / 2, 0, th + r * 0.5, Z)
+    front_rect(c, v, trunk, X - tw / 2, X + tw / 2, 0, th + r * 0.5, Z)
     x, y = v.xy(X, 0, Z)
     for _ in range(4):
         dx, dy, rr = rng.uniform(-0.7, 0.7) * r, rng.uniform(-0.4, 0.5) * r, rng.uniform(0.6, 1.0) * r
         c.ellipse(crown, x + dx * s * v.ax, y - (th + 0.7 * r + dy) * s, rr * s * v.ax, rr * s * rng.uniform(0.8, 1.1))
 
 
-def _hedge(c: Canvas, v: View, X: float, Za: float, Zb: float, rng: np.random.Generator) -> None:
+def draw_hedge(c: Canvas, v: View, X: float, Za: float, Zb: float, rng: np.random.Generator) -> None:
     pid = c.new("foliage", VEGETATION)
-    _side(c, v, pid, X, Za, Zb, 0, rng.uniform(0.8, 1.8))
+    side_rect(c, v, pid, X, Za, Zb, 0, rng.uniform(0.8, 1.8))
 
 
 def _sign_plate(c: Canvas, v: View, X: float, Y: float, Z: float, r: float, rng: np.random.Generator) -> None:
@@ -180,8 +182,8 @@ def _traffic_light(c: Canvas, v: View, X: float, Y: float, Z: float, rng: np.ran
     """
     box, lamp = c.new("tl_box", LIGHT), c.new("tl_lamp", LIGHT)
     w, h = rng.uniform(0.55, 0.7), rng.uniform(1.4, 1.7)
-    _quad(c, v, box, X - 0.65 * w, X + 0.65 * w, Y - 1.05 * h, Y + 0.05 * h, Z + 0.02)  # back plate
-    _quad(c, v, box, X - w / 2, X + w / 2, Y - h, Y, Z)
+    front_rect(c, v, box, X - 0.65 * w, X + 0.65 * w, Y - 1.05 * h, Y + 0.05 * h, Z + 0.02)  # back plate
+    front_rect(c, v, box, X - w / 2, X + w / 2, Y - h, Y, Z)
     s = v.ppm(Z)
     on = rng.integers(3)
     x, _ = v.xy(X, 0, Z)
@@ -191,19 +193,19 @@ def _traffic_light(c: Canvas, v: View, X: float, Y: float, Z: float, rng: np.ran
             c.ellipse(lamp, x, y, 0.3 * w * s * v.ax, 0.3 * w * s)
 
 
-def _pole(c: Canvas, v: View, X: float, Z: float, sh: Shapes, kind: str, side: int, rng: np.random.Generator) -> None:
+def draw_pole(c: Canvas, v: View, X: float, Z: float, sh: Shapes, kind: str, side: int, rng: np.random.Generator) -> None:
     """A street lamp (``lamp``), a pole with one or two signs (``sign``) or with traffic lights (``light``)."""
     pole = c.new("pole", POLE)
     w = rng.uniform(0.22, 0.32) * sh.pole_w
     if kind == "lamp":
         h = rng.uniform(6.5, 9.0)
-        _quad(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
+        front_rect(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
         arm = rng.uniform(1.0, 2.0) * -side
-        _quad(c, v, pole, min(X, X + arm), max(X, X + arm), h - 0.25, h, Z)
+        front_rect(c, v, pole, min(X, X + arm), max(X, X + arm), h - 0.25, h, Z)
         return
     if kind == "sign":
         h = rng.uniform(2.6, 3.6)
-        _quad(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
+        front_rect(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
         top = h
         for _ in range(1 + int(rng.random() < 0.35)):
             r = rng.uniform(0.35, 0.5)
@@ -211,16 +213,16 @@ def _pole(c: Canvas, v: View, X: float, Z: float, sh: Shapes, kind: str, side: i
             top -= 2.2 * r
         return
     h = rng.uniform(3.2, 4.2)
-    _quad(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
+    front_rect(c, v, pole, X - w / 2, X + w / 2, 0, h, Z)
     _traffic_light(c, v, X, h + 1.0, Z - 0.05, rng)
     if rng.random() < 0.5:  # an arm over the road with a second light
         reach = rng.uniform(3.0, 5.0) * -side
         y_arm = h + rng.uniform(1.5, 2.5)
-        _quad(c, v, pole, X - w / 2, X + w / 2, h, y_arm + 0.2, Z)
-        _quad(c, v, pole, min(X, X + reach), max(X, X + reach), y_arm, y_arm + 0.2, Z)
+        front_rect(c, v, pole, X - w / 2, X + w / 2, h, y_arm + 0.2, Z)
+        front_rect(c, v, pole, min(X, X + reach), max(X, X + reach), y_arm, y_arm + 0.2, Z)
         _traffic_light(c, v, X + reach, y_arm, Z - 0.05, rng)
     else:
-        _quad(c, v, pole, X - w / 2, X + w / 2, h, h + 1.0, Z)
+        front_rect(c, v, pole, X - w / 2, X + w / 2, h, h + 1.0, Z)
 
 
 def _box_vehicle(c: Canvas, v: View, X: float, Z: float, w: float, h: float, length: float, cls: int,
@@ -230,24 +232,24 @@ def _box_vehicle(c: Canvas, v: View, X: float, Z: float, w: float, h: float, len
     Xl, Xr = X - w / 2, X + w / 2
     face = Xl if Xl > 0.3 else (Xr if Xr < -0.3 else None)
     if face is not None:
-        _side(c, v, body, face, Z, Z + length, 0.35, h)
+        side_rect(c, v, body, face, Z, Z + length, 0.35, h)
         for zw in (Z + 0.15 * length, Z + 0.85 * length):
-            _side(c, v, wheel, face, zw - 0.45, zw + 0.45, 0.0, 0.7)
+            side_rect(c, v, wheel, face, zw - 0.45, zw + 0.45, 0.0, 0.7)
         if windows == "row":  # a bus's or tram's window band
             n = max(1, int(length / 2.0))
             for i in range(n):
                 za = Z + 0.4 + i * (length - 0.8) / n
-                _side(c, v, glass, face, za, za + 0.75 * (length - 0.8) / n, 0.55 * h, 0.88 * h)
+                side_rect(c, v, glass, face, za, za + 0.75 * (length - 0.8) / n, 0.55 * h, 0.88 * h)
         elif windows == "cab":  # a truck's cab at the front (far) end
-            _side(c, v, glass, face, Z + length - 1.6, Z + length - 0.4, 0.62 * h, 0.85 * h)
-    _quad(c, v, body, Xl, Xr, 0.3, h, Z)
-    _quad(c, v, wheel, Xl + 0.1, Xl + 0.5, 0, 0.5, Z)
-    _quad(c, v, wheel, Xr - 0.5, Xr - 0.1, 0, 0.5, Z)
+            side_rect(c, v, glass, face, Z + length - 1.6, Z + length - 0.4, 0.62 * h, 0.85 * h)
+    front_rect(c, v, body, Xl, Xr, 0.3, h, Z)
+    front_rect(c, v, wheel, Xl + 0.1, Xl + 0.5, 0, 0.5, Z)
+    front_rect(c, v, wheel, Xr - 0.5, Xr - 0.1, 0, 0.5, Z)
     if windows in ("row", "rear"):
-        _quad(c, v, glass, Xl + 0.2, Xr - 0.2, 0.55 * h, 0.9 * h, Z)
+        front_rect(c, v, glass, Xl + 0.2, Xr - 0.2, 0.55 * h, 0.9 * h, Z)
 
 
-def _car(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
+def draw_car(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     """A car: body box (side face if visible), a narrower cabin with windows, wheels, tail lights."""
     body, glass, wheel, tail = (c.new("car_body", CAR), c.new("car_glass", CAR), c.new("wheel", CAR),
                                 c.new("tail_light", CAR))
@@ -255,36 +257,36 @@ def _car(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Gene
     Xl, Xr = X - w / 2, X + w / 2
     face = Xl if Xl > 0.3 else (Xr if Xr < -0.3 else None)
     if face is not None:
-        _side(c, v, body, face, Z, Z + length, 0.3, 0.62 * h)
-        _side(c, v, body, face, Z + 0.25 * length, Z + 0.8 * length, 0.6 * h, h)
-        _side(c, v, glass, face, Z + 0.3 * length, Z + 0.75 * length, 0.66 * h, 0.94 * h)
+        side_rect(c, v, body, face, Z, Z + length, 0.3, 0.62 * h)
+        side_rect(c, v, body, face, Z + 0.25 * length, Z + 0.8 * length, 0.6 * h, h)
+        side_rect(c, v, glass, face, Z + 0.3 * length, Z + 0.75 * length, 0.66 * h, 0.94 * h)
         for zw in (Z + 0.18 * length, Z + 0.82 * length):
-            _side(c, v, wheel, face, zw - 0.33, zw + 0.33, 0.0, 0.62)
-    _quad(c, v, wheel, Xl + 0.05, Xl + 0.4, 0, 0.45, Z)
-    _quad(c, v, wheel, Xr - 0.4, Xr - 0.05, 0, 0.45, Z)
-    _quad(c, v, body, Xl, Xr, 0.2, 0.62 * h, Z)
-    _quad(c, v, body, Xl + 0.1 * w, Xr - 0.1 * w, 0.6 * h, h, Z + 0.4)
-    _quad(c, v, glass, Xl + 0.16 * w, Xr - 0.16 * w, 0.66 * h, 0.94 * h, Z + 0.4)
-    _quad(c, v, tail, Xl + 0.02, Xl + 0.3, 0.45 * h, 0.55 * h, Z - 0.01)
-    _quad(c, v, tail, Xr - 0.3, Xr - 0.02, 0.45 * h, 0.55 * h, Z - 0.01)
+            side_rect(c, v, wheel, face, zw - 0.33, zw + 0.33, 0.0, 0.62)
+    front_rect(c, v, wheel, Xl + 0.05, Xl + 0.4, 0, 0.45, Z)
+    front_rect(c, v, wheel, Xr - 0.4, Xr - 0.05, 0, 0.45, Z)
+    front_rect(c, v, body, Xl, Xr, 0.2, 0.62 * h, Z)
+    front_rect(c, v, body, Xl + 0.1 * w, Xr - 0.1 * w, 0.6 * h, h, Z + 0.4)
+    front_rect(c, v, glass, Xl + 0.16 * w, Xr - 0.16 * w, 0.66 * h, 0.94 * h, Z + 0.4)
+    front_rect(c, v, tail, Xl + 0.02, Xl + 0.3, 0.45 * h, 0.55 * h, Z - 0.01)
+    front_rect(c, v, tail, Xr - 0.3, Xr - 0.02, 0.45 * h, 0.55 * h, Z - 0.01)
 
 
-def _truck(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
+def draw_truck(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     _box_vehicle(c, v, X, Z, rng.uniform(2.3, 2.55), rng.uniform(3.0, 3.8), rng.uniform(6.5, 9.5) * sh.long,
                  TRUCK, "cargo", rng, windows="cab")
 
 
-def _bus(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
+def draw_bus(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     _box_vehicle(c, v, X, Z, rng.uniform(2.45, 2.55), rng.uniform(2.9, 3.3), rng.uniform(11.0, 13.0) * sh.long,
                  BUS, "bus_body", rng, windows="row")
 
 
-def _tram(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
+def draw_tram(c: Canvas, v: View, X: float, Z: float, sh: Shapes, rng: np.random.Generator) -> None:
     _box_vehicle(c, v, X, Z, rng.uniform(2.3, 2.5), rng.uniform(3.2, 3.6), rng.uniform(18.0, 30.0) * sh.long,
                  TRAIN, "tram_body", rng, windows="row")
 
 
-def _human(c: Canvas, v: View, X: float, Z: float, sh: Shapes, cls: int, rng: np.random.Generator,
+def draw_human(c: Canvas, v: View, X: float, Z: float, sh: Shapes, cls: int, rng: np.random.Generator,
            base: float = 0.0, seated: bool = False, heading: int = 1) -> None:
     """A person (or a rider when ``cls`` is RIDER): legs, torso, head; ``base`` lifts the feet."""
     skin, top, legs = c.new("skin", cls), c.new("clothes", cls), c.new("clothes", cls)
@@ -314,7 +316,7 @@ def _human(c: Canvas, v: View, X: float, Z: float, sh: Shapes, cls: int, rng: np
     c.ellipse(skin, x, y - 0.92 * H, 0.3 * Wp, 0.08 * H)
 
 
-def _two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: bool, ridden: bool,
+def draw_two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: bool, ridden: bool,
                  rng: np.random.Generator) -> None:
     """A bicycle or motorcycle in side view (seen obliquely: foreshortened), with or without a rider."""
     cls = MOTORCYCLE if motor else BICYCLE
@@ -344,5 +346,5 @@ def _two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: bool
         _line(c, frame, [crank, bar, (xf, wy)], fw)
         _line(c, frame, [seat, bar], fw)
     if ridden:
-        _human(c, v, X - heading * 0.15 * base / (s * v.ax), Z - 0.05, sh, RIDER, rng,
+        draw_human(c, v, X - heading * 0.15 * base / (s * v.ax), Z - 0.05, sh, RIDER, rng,
                base=(0.85 if motor else 0.92), seated=True, heading=heading)
