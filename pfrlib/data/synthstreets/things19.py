@@ -330,16 +330,19 @@ def draw_two_wheeler(c: Canvas, v: View, X: float, Z: float, sh: Shapes, motor: 
     xr, xf = x - heading * base / 2, x + heading * base / 2
     wy = y - r
     tw = (0.16 if motor else 0.1) * s * 1.5
-    _ring(c, tyre, xr, wy, r, tw)
-    _ring(c, tyre, xf, wy, r, tw)
     seat = (x - heading * 0.15 * base, y - (0.85 if motor else 0.92) * s)
     bar = (xf - heading * 0.1 * base, y - 1.05 * s)
-    if motor:
-        c.polygon(frame, [(xr + heading * 0.2 * base, wy), (xf - heading * 0.15 * base, wy + 0.1 * r),
-                          (xf - heading * 0.05 * base, y - 0.95 * s), (x, y - 0.9 * s), seat,
-                          (xr, y - 0.75 * s)])
-        _line(c, frame, [(xf, wy), bar], 0.08 * s)
+    if motor:  # bulky: solid wheels, an engine block down between them, a tank and fairing up front
+        for xw in (xr, xf):
+            c.ellipse(tyre, xw, wy, r * (0.9 * fore + 0.1), r)  # foreshortened like the base
+        c.polygon(frame, [(xr + heading * 0.15 * base, wy), (xr + heading * 0.3 * base, y - 0.2 * s),
+                          (xf - heading * 0.3 * base, y - 0.2 * s), (xf - heading * 0.1 * base, wy),
+                          (xf - heading * 0.02 * base, y - 1.15 * s), (x + heading * 0.1 * base, y - 1.0 * s), seat,
+                          (xr - heading * 0.05 * base, y - 0.8 * s)])
+        _line(c, frame, [(xf, wy), bar], 0.1 * s)
     else:
+        _ring(c, tyre, xr, wy, r, tw)
+        _ring(c, tyre, xf, wy, r, tw)
         fw = 0.08 * s * 1.5
         crank = (x, wy + 0.05 * s)
         _line(c, frame, [(xr, wy), crank, seat, (xr, wy)], fw)
