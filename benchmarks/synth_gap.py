@@ -24,6 +24,11 @@ the full shift minus each, the target is rendered with that shift, an oracle is 
 source-only model is the same for every row: the source does not change). 1 + 2 x (number of
 components) oracles per seed: plan the CPU time (``--iterations`` and lengths scale it).
 
+``--tabulate RUN_DIR ...`` reads the ``final.json`` (and ``config.json``) of training runs
+(``python -m pfrlib.train``, e.g. the ``cpu`` preset on SynthStreets-19) and prints their target
+per-class IoU, mean over the runs of each method, with the split the numbers come from and the
+wall time of each run.
+
 ``--shares`` counts the per-class pixel shares of ``--shares-images`` target *test* images of
 SynthStreets-19 and prints them beside Cityscapes' published shares
 (:mod:`pfrlib.data.synthstreets.shares`); with ``--docs`` it rewrites the table between the
@@ -162,6 +167,45 @@ def per_class_table(cms: dict[str, list[torch.Tensor]], class_ids, split: str) -
     return lines
 
 
+def tabulate(run_dirs: list[str]) -> str:
+    """Per-class target IoU (%) of finished training runs, mean over the runs of each method."""
+    runs: dict[str, list[dict]] = {}
+    for d in run_dirs:
+        final = json.loads((Path(d) / "final.json").read_text())
+        config = json.loads((Path(d) / "config.json").read_text())
+        runs.setdefault(final["method"], []).append({"final": final, "config": config})
+    first = next(iter(runs.values()))[0]
+    data, spec = first["config"]["data"], first["final"]["target_val"]["spec"]
+    lines = [f"Target per-class IoU (%) on `{spec}` ({first['final']['target_val']['num_images']} images), "
+             f"SynthStreets-{data.get('synth_classes', 9)} {data['synth_size'][0]}x{data['synth_size'][1]}, "
+             f"data seed {data.get('synth_seed', 0)}, preset {first['final']['preset']}, "
+             f"{first['final']['iterations']} iterations; mean over training seeds "
+             + ", ".join(f"{m} {sorted(r['final']['seed'] for r in rs)}" for m, rs in runs.items()) + ".", "",
+             "| class | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    names = list(first["final"]["target_val"]["per_class_iou"])
+    ids = first["final"]["target_val"]["class_ids"]
+    for i, name in enumerate(names):
+        if i not in ids:
+            continue
+        cells = []
+        for rs in runs.values():
+            vals = [r["final"]["target_val"]["per_class_iou"][name] for r in rs]
+            cells.append(mean_std([100 * v for v in vals]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lowest = []
+    for rs in runs.values():
+        means = {n: statistics.mean(100 * r["final"]["target_val"]["per_class_iou"][n] for r in rs)
+                 for i, n in enumerate(names) if i in ids}
+        worst = min(means, key=means.get)
+        lowest.append(f"{worst} {means[worst]:.1f}")
+    lines.append("| lowest class (mean) | " + " | ".join(lowest) + " |")
+    lines.append("| **mIoU** | " + " | ".join(mean_std([100 * r["final"]["target_miou"] for r in rs])
+                                           for rs in runs.values()) + " |")
+    lines.append("| wall time (s) | " + " | ".join(mean_std([r["final"]["wall_time_s"] for r in rs])
+                                                 for rs in runs.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (data and model)")
@@ -185,12 +229,20 @@ def main(argv: list[str] | None = None) -> dict:
                    help="only print SynthStreets-19's target test class shares beside Cityscapes' published ones")
     p.add_argument("--shares-images", type=int, default=300)
     p.add_argument("--docs", action="store_true", help="with --shares: write the table into docs/datasets.md")
+    p.add_argument("--tabulate", nargs="+", metavar="RUN_DIR", default=None,
+                   help="only print the per-class target IoU of these finished training runs")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the report (docs/results.md's table) to this file")
     args = p.parse_args(argv)
     if args.docs and not args.shares:
         p.error("--docs writes the --shares table: give --shares too")
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.tabulate:
+        text = tabulate(args.tabulate)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text)
+        return {"table": text}
     if args.shares:
         return {"table": write_shares(args.shares_images, seeds[0], args.docs)}
     if args.components and args.no_oracle:

@@ -266,3 +266,27 @@ def test_synth_gap_bad_flags(capsys):
     with pytest.raises(SystemExit):
         _synth_gap().main(["--docs"])
     assert "--docs writes the --shares table" in capsys.readouterr().err
+
+
+def test_synth_gap_tabulates_finished_runs(tmp_path):
+    import json
+
+    def fake(name, method, seed, road):
+        d = tmp_path / name
+        d.mkdir()
+        per_class = {n: 0.5 for n in CLASS_NAMES}
+        per_class["road"] = road
+        (d / "final.json").write_text(json.dumps({
+            "method": method, "seed": seed, "preset": "cpu", "iterations": 1500, "target_miou": 0.5,
+            "wall_time_s": 100.0 + seed,
+            "target_val": {"spec": "synth:target:test", "num_images": 300, "class_ids": list(range(19)),
+                           "per_class_iou": per_class}}))
+        (d / "config.json").write_text(json.dumps({"data": {"synth_classes": 19, "synth_seed": 0,
+                                                            "synth_size": [128, 256]}}))
+        return str(d)
+
+    runs = [fake("a", "oracle", 0, 0.9), fake("b", "oracle", 1, 0.7), fake("c", "source_only", 0, 0.1)]
+    text = _synth_gap().main(["--tabulate", *runs])["table"]
+    assert "`synth:target:test` (300 images)" in text and "SynthStreets-19 128x256" in text
+    assert "| road | 80.0 ± 14.1 | 10.0 |" in text
+    assert "| lowest class (mean) | sidewalk 50.0 | road 10.0 |" in text
