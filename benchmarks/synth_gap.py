@@ -66,7 +66,8 @@ from pfrlib.metrics import confusion_matrix, iou, miou  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARES_BEGIN, SHARES_END = "<!-- synth19-shares:start -->", "<!-- synth19-shares:end -->"
+#: The tables ``--docs`` writes into docs/datasets.md, between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
+DOCS_SECTIONS = {"shares": "synth19-shares", "tabulate": "synth19-cpu", "components": "synth19-components"}
 SHARES_WHAT = "SynthStreets-19 target test split, {n} images, seed {seed}"
 
 
@@ -127,15 +128,20 @@ def write_shares(n: int, seed: int, docs: bool) -> str:
     table = shares_markdown(label_shares(ds), SHARES_WHAT.format(n=n, seed=seed))
     print(table)
     if docs:
-        path = ROOT / "docs" / "datasets.md"
-        text = path.read_text()
-        if SHARES_BEGIN not in text or SHARES_END not in text:
-            raise SystemExit(f"{path} has no {SHARES_BEGIN} ... {SHARES_END} markers to write the table between")
-        head, rest = text.split(SHARES_BEGIN, 1)
-        _, tail = rest.split(SHARES_END, 1)
-        path.write_text(f"{head}{SHARES_BEGIN}\n{table}{SHARES_END}{tail}")
-        print(f"wrote the table into {path}")
+        write_docs(DOCS_SECTIONS["shares"], table)
     return table
+
+
+def write_docs(name: str, table: str, path: Path = ROOT / "docs" / "datasets.md") -> None:
+    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``."""
+    begin, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no {begin} ... {end} markers to write the table between")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{table}{end}{tail}")
+    print(f"wrote the table into {path} ({name})")
 
 
 def mean_std(values: list[float]) -> str:
@@ -228,20 +234,23 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--shares", action="store_true",
                    help="only print SynthStreets-19's target test class shares beside Cityscapes' published ones")
     p.add_argument("--shares-images", type=int, default=300)
-    p.add_argument("--docs", action="store_true", help="with --shares: write the table into docs/datasets.md")
+    p.add_argument("--docs", action="store_true",
+                   help="write the --shares, --tabulate or (19 classes) --components table into docs/datasets.md")
     p.add_argument("--tabulate", nargs="+", metavar="RUN_DIR", default=None,
                    help="only print the per-class target IoU of these finished training runs")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the report (docs/results.md's table) to this file")
     args = p.parse_args(argv)
-    if args.docs and not args.shares:
-        p.error("--docs writes the --shares table: give --shares too")
+    if args.docs and not (args.shares or args.tabulate or (args.components and args.classes == 19)):
+        p.error("--docs writes the table of --shares, --tabulate or --classes 19 --components: give one of them")
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.tabulate:
         text = tabulate(args.tabulate)
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text)
+        if args.docs:
+            write_docs(DOCS_SECTIONS["tabulate"], text)
         return {"table": text}
     if args.shares:
         return {"table": write_shares(args.shares_images, seeds[0], args.docs)}
@@ -325,6 +334,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("\n" + text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+    if args.docs:
+        write_docs(DOCS_SECTIONS["components"], text)
     result = {"args": vars(args), **rows, "components": components,
               "per_class_iou": {k: [iou(cm).tolist() for cm in v] for k, v in cms.items() if v}}
     if args.json:

@@ -265,7 +265,7 @@ def test_synth_gap_components_table_at_tiny_size(tmp_path, one_torch_thread):
 def test_synth_gap_bad_flags(capsys):
     with pytest.raises(SystemExit):
         _synth_gap().main(["--docs"])
-    assert "--docs writes the --shares table" in capsys.readouterr().err
+    assert "--docs writes the table of --shares, --tabulate or --classes 19 --components" in capsys.readouterr().err
 
 
 def test_synth_gap_tabulates_finished_runs(tmp_path):
@@ -290,3 +290,13 @@ def test_synth_gap_tabulates_finished_runs(tmp_path):
     assert "`synth:target:test` (300 images)" in text and "SynthStreets-19 128x256" in text
     assert "| road | 80.0 ± 14.1 | 10.0 |" in text
     assert "| lowest class (mean) | sidewalk 50.0 | road 10.0 |" in text
+
+
+def test_synth_gap_writes_docs_between_markers(tmp_path):
+    mod = _synth_gap()
+    doc = tmp_path / "d.md"
+    doc.write_text("a\n<!-- x:start -->\nold\n<!-- x:end -->\nb\n")
+    mod.write_docs("x", "new\n", doc)
+    assert doc.read_text() == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n"
+    with pytest.raises(SystemExit, match="no <!-- y:start -->"):
+        mod.write_docs("y", "t\n", doc)
