@@ -79,9 +79,13 @@ class Prior:
     building_max: float
 
 
+#: Cameras: Cityscapes' windscreen rig (low, pitched down a little, long focal length) and a game's
+#: (higher, horizon lower in the frame, wider field of view, a 1.82:1 frame stretched to 2:1).
 TARGET_CAMERA = Camera(horizon=0.42, height=1.25, focal=2.0, aspect=1.0)
 SOURCE_CAMERA = Camera(horizon=0.50, height=1.7, focal=1.5, aspect=1.1)
 
+#: Frequencies: the target's are calibrated so that its pixel shares follow Cityscapes' published
+#: ones (``tests/test_synthstreets19.py``); the source's are game-like (more vehicles, terrain and sky).
 TARGET_PRIOR = Prior(cars=1.6, people=4.5, trees=6.5, lamps=1.8, signs=1.5, lights=1.0, bicycles=1.8,
                      cyclists=0.28, motorcyclists=0.15, trucks=0.035, buses=0.03, tram=0.03,
                      wall=0.14, fence=0.16, terrain=0.6, hedge=0.6, building_min=9.0, building_max=24.0)
@@ -89,6 +93,7 @@ SOURCE_PRIOR = Prior(cars=4.5, people=1.0, trees=2.6, lamps=1.6, signs=1.2, ligh
                      cyclists=0.1, motorcyclists=0.12, trucks=0.3, buses=0.12, tram=0.03,
                      wall=0.3, fence=0.35, terrain=0.9, hedge=0.3, building_min=5.0, building_max=16.0)
 
+#: Proportions: the target's are the reference (1); the source's are those of game assets.
 TARGET_SHAPES = Shapes(car_w=1.0, car_h=1.0, person_w=1.0, person_h=1.0, crown=1.0, pole_w=1.0, long=1.0, window=1.0)
 SOURCE_SHAPES = Shapes(car_w=1.1, car_h=0.85, person_w=0.8, person_h=1.1, crown=0.75, pole_w=1.5, long=1.25,
                        window=1.4)
