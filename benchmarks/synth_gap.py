@@ -6,6 +6,11 @@ The bar this benchmark checks (issue 3): with ``build_model("small")`` and 1000 
 * its *target* val mIoU is >= 40 points below an oracle trained on target labels (the shift
   is large).
 
+``--classes 19`` runs it on SynthStreets-19 (default size 128 x 256) and evaluates the target on
+its ``test`` split (``--eval-split``; the 9-class default stays ``val``, where its committed
+numbers come from). ``--per-class`` adds each class's IoU; the learnability bar of SynthStreets-19
+is the oracle's >= 20 IoU on every class.
+
 The loop is deliberately minimal (the engine in ``pfrlib.train`` does much more): Adam, lr
 2e-3, batch 8, cross-entropy with ignore 255 (``pfrlib.paper.losses.segmentation_loss``, Eq. 1),
 no augmentation; mIoU from one confusion matrix over the val split, restricted to
@@ -13,14 +18,28 @@ no augmentation; mIoU from one confusion matrix over the val split, restricted t
 Data are rendered once into ``--cache-dir`` and read from memory, so ms/iteration is the
 training step only.
 
-``--components`` additionally evaluates each source-only model on target val rendered with
-one :class:`~pfrlib.data.SynthShift` component at a time (and with all but one): what each
-part of the shift costs.
+``--components`` measures what each part of the shift costs: for every component alone and for
+the full shift minus each, the target is rendered with that shift, an oracle is trained on its
+``train`` split, and the source-only -> oracle gap is measured on its evaluation split (the
+source-only model is the same for every row: the source does not change). 1 + 2 x (number of
+components) oracles per seed: plan the CPU time (``--iterations`` and lengths scale it).
+
+``--tabulate RUN_DIR ...`` reads the ``final.json`` (and ``config.json``) of training runs
+(``python -m pfrlib.train``, e.g. the ``cpu`` preset on SynthStreets-19) and prints their target
+per-class IoU, mean over the runs of each method, with the split the numbers come from and the
+wall time of each run.
+
+``--shares`` counts the per-class pixel shares of ``--shares-images`` target *test* images of
+SynthStreets-19 and prints them beside Cityscapes' published shares
+(:mod:`pfrlib.data.synthstreets.shares`); with ``--docs`` it rewrites the table between the
+``synth19-shares`` markers of ``docs/datasets.md`` (the table the tests compare with).
 
 Usage::
 
     python benchmarks/synth_gap.py                      # 3 seeds, prints the markdown table
     python benchmarks/synth_gap.py --seeds 0 --components
+    python benchmarks/synth_gap.py --classes 19 --seeds 0 --per-class --threads 1
+    python benchmarks/synth_gap.py --shares --docs       # docs/datasets.md's shares table
     python benchmarks/synth_gap.py --json benchmarks/results/synth_gap.json \
         --markdown benchmarks/results/synth_gap.md      # docs/results.md's table (pasted between markers)
 """
@@ -39,18 +58,25 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pfrlib.data.synthstreets.shift import SynthShift
-from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.labels import CLASS_NAMES  # noqa: E402
+from pfrlib.data.synthstreets.dataset import SynthStreets  # noqa: E402
+from pfrlib.data.synthstreets.shares import label_shares, shares_markdown  # noqa: E402
+from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19  # noqa: E402
 from pfrlib.data.transforms import normalize  # noqa: E402
 from pfrlib.paper.losses import segmentation_loss  # noqa: E402
-from pfrlib.paper.metrics import confusion_matrix, miou  # noqa: E402
+from pfrlib.paper.metrics import confusion_matrix, iou, miou  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The tables ``--docs`` writes into docs/datasets.md, between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
+DOCS_SECTIONS = {"shares": "synth19-shares", "tabulate": "synth19-cpu", "components": "synth19-components"}
+SHARES_WHAT = "SynthStreets-19 target test split, {n} images, seed {seed}"
 
 
 def load(ds: SynthStreets) -> tuple[torch.Tensor, torch.Tensor]:
-    """All items of a dataset as (uint8 N x 3 x H x W, int64 N x H x W)."""
+    """All items of a dataset as (uint8 N x 3 x H x W, uint8 N x H x W trainIds)."""
     images = torch.empty((len(ds), 3, *ds.size), dtype=torch.uint8)
-    labels = torch.empty((len(ds), *ds.size), dtype=torch.int64)
+    labels = torch.empty((len(ds), *ds.size), dtype=torch.uint8)
     for i in range(len(ds)):
         images[i], labels[i] = ds[i]
     return images, labels
@@ -72,7 +98,7 @@ def train(images: torch.Tensor, labels: torch.Tensor, seed: int, iterations: int
         idx = order[pos:pos + batch]
         pos += batch
         x = normalize(images[idx], model.normalization)
-        loss = segmentation_loss(model(x).logits, labels[idx])
+        loss = segmentation_loss(model(x).logits, labels[idx].long())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -80,17 +106,44 @@ def train(images: torch.Tensor, labels: torch.Tensor, seed: int, iterations: int
 
 
 @torch.no_grad()
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor, class_ids, batch: int = 50) -> float:
-    """mIoU (percent) over the whole set, restricted to ``class_ids``."""
+def confusion(model, images: torch.Tensor, labels: torch.Tensor, batch: int = 50) -> torch.Tensor:
+    """The 19 x 19 confusion matrix over the whole set."""
     model.eval()
     cm = torch.zeros(19, 19, dtype=torch.long)
     for i in range(0, len(images), batch):
         x = normalize(images[i:i + batch], model.normalization)
         logits = model(x).logits
         logits = torch.nn.functional.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
-        cm += confusion_matrix(logits.argmax(1), labels[i:i + batch], 19)
+        cm += confusion_matrix(logits.argmax(1), labels[i:i + batch].long(), 19)
     model.train()
-    return 100.0 * miou(cm, class_ids)
+    return cm
+
+
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, class_ids, batch: int = 50) -> float:
+    """mIoU (percent) over the whole set, restricted to ``class_ids``."""
+    return 100.0 * miou(confusion(model, images, labels, batch), class_ids)
+
+
+def write_shares(n: int, seed: int, docs: bool) -> str:
+    """The SynthStreets-19 target test shares table; with ``docs``, written into docs/datasets.md."""
+    ds = SynthStreets("target", "test", classes=19, length=n, seed=seed)
+    table = shares_markdown(label_shares(ds), SHARES_WHAT.format(n=n, seed=seed))
+    print(table)
+    if docs:
+        write_docs(DOCS_SECTIONS["shares"], table)
+    return table
+
+
+def write_docs(name: str, table: str, path: Path = ROOT / "docs" / "datasets.md") -> None:
+    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``."""
+    begin, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no {begin} ... {end} markers to write the table between")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{table}{end}{tail}")
+    print(f"wrote the table into {path} ({name})")
 
 
 def mean_std(values: list[float]) -> str:
@@ -99,76 +152,194 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
+def component_shifts(shift_type: type[SynthShift]) -> dict[str, SynthShift]:
+    """The ``--components`` rows: the full shift, each component alone, the full shift minus each."""
+    shifts = {"full shift": shift_type.full()}
+    shifts.update({f"only {c}": shift_type.only(c) for c in shift_type.components()})
+    shifts.update({f"all but {c}": shift_type.full().replace(**{c: 0.0}) for c in shift_type.components()})
+    return shifts
+
+
+def per_class_table(cms: dict[str, list[torch.Tensor]], class_ids, split: str) -> list[str]:
+    """Per-class IoU (%) on the target evaluation split, mean over seeds, one column per run."""
+    names = list(cms)
+    lines = [f"Per-class IoU (%) on target {split}, mean over seeds:", "",
+             "| class | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    values = {n: torch.stack([iou(cm) for cm in cms[n]]).mean(0) for n in names}
+    for c in class_ids:
+        lines.append(f"| {CLASS_NAMES[c]} | " + " | ".join(f"{100 * float(values[n][c]):.1f}" for n in names) + " |")
+    if "oracle" in values:
+        worst = min(class_ids, key=lambda c: float(values["oracle"][c]))
+        lines += ["", f"oracle's lowest class: {CLASS_NAMES[worst]} {100 * float(values['oracle'][worst]):.1f} "
+                      f"(bar: >= 20 on every class)"]
+    return lines
+
+
+def tabulate(run_dirs: list[str]) -> str:
+    """Per-class target IoU (%) of finished training runs, mean over the runs of each method."""
+    runs: dict[str, list[dict]] = {}
+    for d in run_dirs:
+        final = json.loads((Path(d) / "final.json").read_text())
+        config = json.loads((Path(d) / "config.json").read_text())
+        runs.setdefault(final["method"], []).append({"final": final, "config": config})
+    first = next(iter(runs.values()))[0]
+    data, spec = first["config"]["data"], first["final"]["target_val"]["spec"]
+    lines = [f"Target per-class IoU (%) on `{spec}` ({first['final']['target_val']['num_images']} images), "
+             f"SynthStreets-{data.get('synth_classes', 9)} {data['synth_size'][0]}x{data['synth_size'][1]}, "
+             f"data seed {data.get('synth_seed', 0)}, preset {first['final']['preset']}, "
+             f"{first['final']['iterations']} iterations; mean over training seeds "
+             + ", ".join(f"{m} {sorted(r['final']['seed'] for r in rs)}" for m, rs in runs.items()) + ".", "",
+             "| class | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    names = list(first["final"]["target_val"]["per_class_iou"])
+    ids = first["final"]["target_val"]["class_ids"]
+    for i, name in enumerate(names):
+        if i not in ids:
+            continue
+        cells = []
+        for rs in runs.values():
+            vals = [r["final"]["target_val"]["per_class_iou"][name] for r in rs]
+            cells.append(mean_std([100 * v for v in vals]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lowest = []
+    for rs in runs.values():
+        means = {n: statistics.mean(100 * r["final"]["target_val"]["per_class_iou"][n] for r in rs)
+                 for i, n in enumerate(names) if i in ids}
+        worst = min(means, key=means.get)
+        lowest.append(f"{worst} {means[worst]:.1f}")
+    lines.append("| lowest class (mean) | " + " | ".join(lowest) + " |")
+    lines.append("| **mIoU** | " + " | ".join(mean_std([100 * r["final"]["target_miou"] for r in rs])
+                                           for rs in runs.values()) + " |")
+    lines.append("| wall time (s) | " + " | ".join(mean_std([r["final"]["wall_time_s"] for r in rs])
+                                                 for rs in runs.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (data and model)")
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--size", type=int, nargs=2, default=(64, 128), metavar=("H", "W"))
+    p.add_argument("--classes", type=int, choices=(9, 19), default=9, help="SynthStreets (9) or SynthStreets-19")
+    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="image size (default: 64 128 for 9 classes, 128 256 for 19)")
+    p.add_argument("--eval-split", choices=("val", "test"), default=None,
+                   help="target split the numbers are reported on (default: val for 9 classes, test for 19)")
     p.add_argument("--train-length", type=int, default=4000)
-    p.add_argument("--val-length", type=int, default=500)
+    p.add_argument("--val-length", type=int, default=500, help="images of each evaluation split")
     p.add_argument("--cache-dir", default=".cache/synthstreets", help="rendered datasets are kept here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--components", action="store_true", help="also evaluate each shift component alone")
+    p.add_argument("--components", action="store_true",
+                   help="the source-only -> oracle gap with each shift component alone and with all but one")
+    p.add_argument("--per-class", action="store_true", help="also report per-class IoU on the target split")
     p.add_argument("--no-oracle", action="store_true")
+    p.add_argument("--shares", action="store_true",
+                   help="only print SynthStreets-19's target test class shares beside Cityscapes' published ones")
+    p.add_argument("--shares-images", type=int, default=300)
+    p.add_argument("--docs", action="store_true",
+                   help="write the --shares, --tabulate or (19 classes) --components table into docs/datasets.md")
+    p.add_argument("--tabulate", nargs="+", metavar="RUN_DIR", default=None,
+                   help="only print the per-class target IoU of these finished training runs")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the report (docs/results.md's table) to this file")
     args = p.parse_args(argv)
+    if args.docs and not (args.shares or args.tabulate or (args.components and args.classes == 19)):
+        p.error("--docs writes the table of --shares, --tabulate or --classes 19 --components: give one of them")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.tabulate:
+        text = tabulate(args.tabulate)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text)
+        if args.docs:
+            write_docs(DOCS_SECTIONS["tabulate"], text)
+        return {"table": text}
+    if args.shares:
+        return {"table": write_shares(args.shares_images, seeds[0], args.docs)}
+    if args.components and args.no_oracle:
+        p.error("--components measures oracle gaps: drop --no-oracle")
     if args.threads:
         torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    size = tuple(args.size)
-    common = dict(size=size, cache_dir=args.cache_dir)
+    size = tuple(args.size) if args.size else ((64, 128) if args.classes == 9 else (128, 256))
+    split = args.eval_split or ("val" if args.classes == 9 else "test")
+    shift_type = SynthShift19 if args.classes == 19 else SynthShift
+    common = dict(size=size, cache_dir=args.cache_dir, classes=args.classes)
 
     rows: dict[str, list] = {"src_src": [], "src_tgt": [], "oracle_tgt": [], "ms_src": [], "ms_oracle": []}
-    components: dict[str, list[float]] = {}
+    cms: dict[str, list[torch.Tensor]] = {"source only": [], "oracle": []}
+    components: dict[str, dict[str, list[float]]] = {}
     for seed in seeds:
         src_train = SynthStreets("source", "train", length=args.train_length, seed=seed, **common)
         src_val = SynthStreets("source", "val", length=args.val_length, seed=seed, **common)
-        tgt_val = SynthStreets("target", "val", length=args.val_length, seed=seed, **common)
-        sv, tv = load(src_val), load(tgt_val)
+        tgt_eval = SynthStreets("target", split, length=args.val_length, seed=seed, **common)
+        class_ids = tgt_eval.class_ids
+        sv, tv = load(src_val), load(tgt_eval)
         model, ms = train(*load(src_train), seed, args.iterations, args.batch_size, args.lr)
-        rows["src_src"].append(evaluate(model, *sv, src_val.class_ids))
-        rows["src_tgt"].append(evaluate(model, *tv, tgt_val.class_ids))
+        rows["src_src"].append(evaluate(model, *sv, class_ids))
+        cm = confusion(model, *tv)
+        cms["source only"].append(cm)
+        rows["src_tgt"].append(100.0 * miou(cm, class_ids))
         rows["ms_src"].append(ms)
-        print(f"seed {seed}: source-only  source val {rows['src_src'][-1]:.1f}  target val {rows['src_tgt'][-1]:.1f}"
+        print(f"seed {seed}: source-only  source val {rows['src_src'][-1]:.1f}  target {split} {rows['src_tgt'][-1]:.1f}"
               f"  ({ms:.1f} ms/it)", flush=True)
-        if args.components:
-            shifts = {"none": SynthShift.none()}
-            shifts.update({f"only {c}": SynthShift.only(c) for c in SynthShift.components()})
-            shifts.update({f"all but {c}": SynthShift.full().replace(**{c: 0.0}) for c in SynthShift.components()})
-            for name, shift in shifts.items():
-                ds = SynthStreets("target", "val", length=args.val_length, seed=seed, shift=shift, **common)
-                components.setdefault(name, []).append(evaluate(model, *load(ds), ds.class_ids))
         if not args.no_oracle:
             tgt_train = SynthStreets("target", "train", length=args.train_length, seed=seed, **common)
             oracle, ms_o = train(*load(tgt_train), seed, args.iterations, args.batch_size, args.lr)
-            rows["oracle_tgt"].append(evaluate(oracle, *tv, tgt_val.class_ids))
+            cm = confusion(oracle, *tv)
+            cms["oracle"].append(cm)
+            rows["oracle_tgt"].append(100.0 * miou(cm, class_ids))
             rows["ms_oracle"].append(ms_o)
-            print(f"seed {seed}: oracle       target val {rows['oracle_tgt'][-1]:.1f}  ({ms_o:.1f} ms/it)", flush=True)
+            print(f"seed {seed}: oracle       target {split} {rows['oracle_tgt'][-1]:.1f}  ({ms_o:.1f} ms/it)", flush=True)
+        if args.components:
+            for name, shift in component_shifts(shift_type).items():
+                if name == "full shift":  # the rows above
+                    so, orc = rows["src_tgt"][-1], rows["oracle_tgt"][-1]
+                else:
+                    kw = dict(seed=seed, shift=shift, **common)
+                    ev = load(SynthStreets("target", split, length=args.val_length, **kw))
+                    so = evaluate(model, *ev, class_ids)
+                    orc_model, _ = train(*load(SynthStreets("target", "train", length=args.train_length, **kw)),
+                                         seed, args.iterations, args.batch_size, args.lr)
+                    orc = evaluate(orc_model, *ev, class_ids)
+                row = components.setdefault(name, {"source_only": [], "oracle": [], "gap": []})
+                row["source_only"].append(so)
+                row["oracle"].append(orc)
+                row["gap"].append(orc - so)
+                print(f"seed {seed}: {name:24s} source-only {so:.1f}  oracle {orc:.1f}  gap {orc - so:.1f}", flush=True)
 
     n = len(seeds)
-    classes = ", ".join(str(c) for c in SynthStreets.class_ids)
-    report = [f"SynthStreets {size[0]}x{size[1]}, small model, {args.iterations} iterations, batch {args.batch_size}, "
+    classes = ", ".join(str(c) for c in class_ids)
+    name = "SynthStreets" if args.classes == 9 else "SynthStreets-19"
+    report = [f"{name} {size[0]}x{size[1]}, small model, {args.iterations} iterations, batch {args.batch_size}, "
               f"Adam lr {args.lr:g}, seeds {args.seeds}; mIoU (%) over trainIds {classes}; "
               f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; "
               f"{n} seed{'s' if n > 1 else ''}: mean ± sample std", "",
-              "| run | source-val mIoU | target-val mIoU | ms / iteration |", "|---|---|---|---|",
+              f"| run | source-val mIoU | target-{split} mIoU | ms / iteration |", "|---|---|---|---|",
               f"| source only | {mean_std(rows['src_src'])} | {mean_std(rows['src_tgt'])} | {mean_std(rows['ms_src'])} |"]
     if rows["oracle_tgt"]:
         gaps = [o - s for o, s in zip(rows["oracle_tgt"], rows["src_tgt"])]
         report += [f"| oracle (target labels) | - | {mean_std(rows['oracle_tgt'])} | {mean_std(rows['ms_oracle'])} |",
                    f"| gap (oracle - source only) | | **{mean_std(gaps)}** | |"]
+    if args.per_class:
+        report += [""] + per_class_table({k: v for k, v in cms.items() if v}, class_ids, split)
     if components:
-        report += ["", "Source-only model on target val with shift components switched on alone / all but one:", "",
-                   "| target rendered with | target val mIoU |", "|---|---|"]
-        report += [f"| {name} | {mean_std(vals)} |" for name, vals in components.items()]
+        full = statistics.mean(components["full shift"]["gap"])
+        report += ["", f"Source-only -> oracle gap on target {split} with the target rendered with each shift "
+                       f"component alone and with all but one (mIoU points; share = gap / full shift's gap):", "",
+                   "| target rendered with | source only | oracle | gap | share of the full gap |",
+                   "|---|---|---|---|---|"]
+        for cname, r in components.items():
+            g = statistics.mean(r["gap"])
+            report.append(f"| {cname} | {mean_std(r['source_only'])} | {mean_std(r['oracle'])} | {mean_std(r['gap'])} "
+                          f"| {100 * g / full:.0f}% |" if full else f"| {cname} | - | - | - | - |")
     text = "\n".join(report) + "\n"
     print("\n" + text)
     if args.markdown:
         Path(args.markdown).write_text(text)
-    result = {"args": vars(args), **rows, "components": components}
+    if args.docs:
+        write_docs(DOCS_SECTIONS["components"], text)
+    result = {"args": vars(args), **rows, "components": components,
+              "per_class_iou": {k: [iou(cm).tolist() for cm in v] for k, v in cms.items() if v}}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
     ok = (statistics.mean(rows["src_src"]) >= 80

@@ -524,6 +524,9 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.data.synthstreets.rendering": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
     "pfrlib.data.synthstreets.shift": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
     "pfrlib.data.synthstreets.styles": "tests/data/synthstreets/test_synthstreets.py: SynthStreets tested as one dataset",
+    "pfrlib.data.synthstreets.layout19": "tests/data/synthstreets/test_synthstreets19.py: SynthStreets-19 tested as one dataset",
+    "pfrlib.data.synthstreets.things19": "tests/data/synthstreets/test_synthstreets19.py: SynthStreets-19 tested as one dataset",
+    "pfrlib.data.synthstreets.shares": "tests/data/synthstreets/test_synthstreets19.py: the class shares against the published ones",
     # engine
     "pfrlib.engine.dirlock": "tests/launch/test_launcher.py: the folder lock, held by another process (also tests/engine/test_rundir.py's second writer)",
     "pfrlib.engine.distributed": "tests/engine/test_trainer.py: DDP and torchrun runs",

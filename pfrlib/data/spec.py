@@ -3,6 +3,7 @@
 ==========================  ============================================================
 ``synth:source``            SynthStreets, source (game-like) domain
 ``synth:target``            SynthStreets, target (real-like) domain
+``synth:target:test``       a SynthStreets split in the spec: ``train``, ``val`` or ``test``
 ``gta5:/path``              :class:`~pfrlib.data.real.GTA5` at ``/path``
 ``cityscapes:/path[:split]``  :class:`~pfrlib.data.real.Cityscapes` (split in the spec wins)
 ``folder:/path``            :class:`~pfrlib.data.real.FolderDataset`
@@ -32,7 +33,7 @@ def parse_spec(spec: str, field_name: Optional[str] = None) -> tuple[str, str, O
 
     ``rest`` is the SynthStreets domain or a root directory; ``split`` is only parsed for
     ``cityscapes`` (a trailing ``:train``, ``:val`` or ``:test``) and ``synth``
-    (``synth:target:val``). ``synth:target:val`` -> ``("synth", "target", "val")``;
+    (``synth:target:val``, ``synth:target:test``). ``synth:target:val`` -> ``("synth", "target", "val")``;
     ``folder:/data/b`` -> ``("folder", "/data/b", None)``. The one parser of specs: configs
     validate with it too (:meth:`pfrlib.config.TrainConfig.validate`).
 
@@ -49,9 +50,9 @@ def parse_spec(spec: str, field_name: Optional[str] = None) -> tuple[str, str, O
     split: Optional[str] = None
     if kind == "synth":
         domain, _, split_ = rest.partition(":")
-        if domain not in ("source", "target") or split_ not in ("", "train", "val"):
+        if domain not in ("source", "target") or split_ not in ("", "train", "val", "test"):
             raise ValueError(f"{where}synth spec {spec!r} must be synth:source or synth:target "
-                             f"(optionally :train or :val)")
+                             f"(optionally :train, :val or :test)")
         return kind, domain, (split_ or None)
     if kind == "cityscapes":
         head, sep, tail = rest.rpartition(":")
@@ -67,13 +68,13 @@ def from_spec(spec: str, split: Optional[str] = None, transform: Optional[Callab
 
     Args:
         spec: see the module docstring.
-        split: ``"train"`` / ``"val"`` (``"test"`` for Cityscapes); ``None`` = train. A split
+        split: ``"train"`` / ``"val"`` / ``"test"`` (SynthStreets, Cityscapes); ``None`` = train. A split
             written in the spec itself takes precedence. GTA5 has no official split: every
             split is the whole set (or ``list_file``). A folder dataset uses ``root/{split}``
             if present, else ``root``.
         transform: ``(image, label) -> ...`` passed to the dataset.
         **kw: passed to the dataset class, e.g. ``size=``, ``length=``, ``seed=``, ``shift=``,
-            ``cache_dir=`` (SynthStreets), ``list_file=`` (GTA5), ``labels=`` (Cityscapes,
+            ``cache_dir=``, ``classes=`` (SynthStreets), ``list_file=`` (GTA5), ``labels=`` (Cityscapes,
             folder, GTA5).
 
     Raises:
@@ -101,7 +102,8 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
                   labels: bool = True) -> Dataset:
     """:func:`from_spec` with a :class:`pfrlib.config.DataConfig`'s SynthStreets options.
 
-    SynthStreets gets ``data_cfg.synth_size`` and the train / val length; ``labels=False`` opens a
+    SynthStreets gets ``data_cfg.synth_size``, ``synth_classes``, ``synth_seed`` and the train /
+    val length (val and test share it); ``labels=False`` opens a
     real dataset without its label files (adaptation methods open the target training set this
     way: its labels are never read). A split written in the spec (``cityscapes:/cs:val``,
     ``synth:target:val``) wins over ``split``. Errors start with ``field_name``, the config
@@ -111,6 +113,9 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
     kw: dict[str, Any] = {}
     if kind == "synth":
         kw["size"] = tuple(data_cfg.synth_size)
+        # configs written before these fields existed are the 9-class benchmark at seed 0
+        kw["classes"] = getattr(data_cfg, "synth_classes", 9)
+        kw["seed"] = getattr(data_cfg, "synth_seed", 0)
         train = (spec_split or split) == "train"
         length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
         if length is not None:

@@ -165,7 +165,7 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path, capsys):
     assert train_main(_run_args(out, "--resume")) == 0
     captured = capsys.readouterr()
     assert f"resume: {out} already finished all 2 iterations" in captured.err and "nothing written" in captured.err
-    assert "(2 iterations" in captured.out  # the run's result is reported as usual
+    assert ", 2 iterations," in captured.out  # the run's result is reported as usual
     assert _snapshot(out) == before
     # a changed learning rate would train nothing: refused, and the record still says what was trained
     assert train_main(_run_args(out, "--resume", "--lr", "0.1")) == 2

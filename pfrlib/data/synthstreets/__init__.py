@@ -39,12 +39,22 @@ adversarial alignment (Eq. 5) can help.
 Determinism: item ``i`` depends only on ``(seed, domain, split, i)`` (a numpy ``SeedSequence``),
 never on worker count or access order.
 
+SynthStreets-19 (``SynthStreets(..., classes=19)``, ``DataConfig.synth_classes = 19``) draws all
+19 Cityscapes classes with Cityscapes' long tail through a pinhole camera
+(:func:`draw_scene19`), and its shift (:class:`SynthShift19`) adds three scene components to the
+appearance ones: ``class_prior`` (object frequencies), ``camera`` (horizon, height, focal
+length, aspect ratio) and ``shape`` (instance proportions). Its default size is 128 x 256.
+Every split (``train``, ``val``, ``test``) of either benchmark is its own scene stream.
+
 The package, one module per idea:
 
 * :mod:`.shift` - :class:`SynthShift`, the named components of the domain shift.
 * :mod:`.styles` - the source and target palettes of every kind of part.
 * :mod:`.layout` - :func:`draw_scene`: a street sampled and drawn as a canvas of part ids.
 * :mod:`.rendering` - :func:`render`: a canvas in the style a shift sets.
+* :mod:`.layout19`, :mod:`.things19` - :func:`draw_scene19`: a SynthStreets-19 street, and the
+  camera and object drawers it uses.
+* :mod:`.shares` - per-class pixel shares against Cityscapes' published ones.
 * :mod:`.dataset` - :class:`SynthStreets`, the ``torch`` dataset over seeded items.
 """
 

@@ -1,9 +1,12 @@
 """The SynthStreets dataset: item ``i`` of a domain and split, drawn and rendered on the fly.
 
-Item ``i`` depends only on ``(seed, domain, split, i)`` through a numpy ``SeedSequence`` that
-spawns two streams, one for the layout (:func:`.layout.draw_scene`) and one for the appearance
-(:func:`.rendering.render`); never on worker count or access order. ``cache_dir`` keeps every
-rendered item of a dataset in one ``.npz`` keyed by the parameters that change the pixels.
+Item ``i`` depends only on ``(seed, domain, split, i)`` (and, for SynthStreets-19, the class
+count) through a numpy ``SeedSequence`` that spawns two streams, one for the layout
+(:func:`.layout.draw_scene`, :func:`.layout19.draw_scene19`) and one for the appearance
+(:func:`.rendering.render`); never on worker count or access order. The splits ``train``,
+``val`` and ``test`` are separate entropy words of that sequence, so three disjoint scene
+streams. ``cache_dir`` keeps every rendered item of a dataset in one ``.npz`` keyed by the
+parameters that change the pixels.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ import torch
 from pfrlib.data.labels import NUM_CLASSES
 from pfrlib.data.transforms import to_item
 from pfrlib.data.synthstreets.layout import SYNTH_CLASS_IDS, draw_scene
+from pfrlib.data.synthstreets.layout19 import SYNTH19_CLASS_IDS, draw_scene19
 from pfrlib.data.synthstreets.rendering import render
-from pfrlib.data.synthstreets.shift import SynthShift
+from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19
 
-__all__ = ["SynthStreets"]
+__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_SIZE"]
 
 _DOMAINS = {"source": 1, "target": 2}
-_SPLITS = {"train": 0, "val": 1}
-_DEFAULT_LENGTH = {"train": 4000, "val": 500}
+_SPLITS = {"train": 0, "val": 1, "test": 2}
+_DEFAULT_LENGTH = {"train": 4000, "val": 500, "test": 500}
+#: The two benchmarks by class count: 9 (the original SynthStreets) or 19 (SynthStreets-19).
+SYNTH_VERSIONS: tuple[int, ...] = (9, 19)
+#: Default image size (H, W) per class count: SynthStreets-19's thin classes need more pixels.
+DEFAULT_SIZE: dict[int, tuple[int, int]] = {9: (64, 128), 19: (128, 256)}
 
 
 class SynthStreets(torch.utils.data.Dataset):
@@ -38,17 +46,24 @@ class SynthStreets(torch.utils.data.Dataset):
         domain: ``"source"`` (game-like) or ``"target"`` (real-like). Selects the random
             stream of scenes and the default shift (none for source, :meth:`SynthShift.full`
             for target).
-        split: ``"train"`` or ``"val"``; disjoint random streams.
-        size: ``(H, W)``; default 64 x 128.
-        length: number of items (default 4000 for train, 500 for val). Any length gives the
-            same first items: item ``i`` depends only on ``(seed, domain, split, i)``.
-        seed: base seed of the scene streams.
-        shift: a :class:`SynthShift` to render with instead of the domain's default (e.g.
-            target scenes with only one component on).
+        split: ``"train"``, ``"val"`` or ``"test"``; disjoint random streams. In adaptation the
+            target ``train`` split is the unlabelled target data, ``val`` is for tuning and
+            checkpoint choice, ``test`` only for reported numbers.
+        size: ``(H, W)``; default :data:`DEFAULT_SIZE` of the class count (64 x 128 for 9
+            classes, 128 x 256 for 19).
+        length: number of items (default 4000 for train, 500 for val and test). Any length
+            gives the same first items: item ``i`` depends only on ``(seed, domain, split, i)``.
+        seed: base seed of the scene streams (the benchmark's data seed; configs set it with
+            ``DataConfig.synth_seed``).
+        shift: a :class:`SynthShift` (for 19 classes a :class:`SynthShift19`) to render with
+            instead of the domain's default (e.g. target scenes with only one component on).
         transform: callable ``(image, label) -> anything`` applied to each item.
         cache_dir: if given, all items are rendered once into
             ``cache_dir/synthstreets-<hash>.npz`` (hash of every parameter that changes the
             pixels) and read back from there afterwards.
+        classes: 9 (SynthStreets: road, sidewalk, building, pole, sign, vegetation, sky,
+            person, car) or 19 (SynthStreets-19: all Cityscapes classes with their long tail,
+            and a shift that also changes class frequencies, camera and shapes).
 
     Items (no transform): ``(image, label)``, image a uint8 tensor 3 x H x W (RGB), label an
     int64 tensor H x W of trainIds (255 = ignore).
@@ -62,13 +77,18 @@ class SynthStreets(torch.utils.data.Dataset):
         self,
         domain: str = "source",
         split: str = "train",
-        size: tuple[int, int] = (64, 128),
+        size: Optional[tuple[int, int]] = None,
         length: Optional[int] = None,
         seed: int = 0,
         shift: Optional[SynthShift] = None,
         transform: Optional[Callable] = None,
         cache_dir: Optional[str | os.PathLike] = None,
+        classes: int = 9,
     ) -> None:
+        if classes not in SYNTH_VERSIONS or isinstance(classes, bool):
+            raise ValueError(f"SynthStreets classes must be one of {SYNTH_VERSIONS}, got {classes!r}")
+        if size is None:
+            size = DEFAULT_SIZE[classes]
         if domain not in _DOMAINS:
             raise ValueError(f"SynthStreets domain must be one of {tuple(_DOMAINS)}, got {domain!r}")
         if split not in _SPLITS:
@@ -83,13 +103,16 @@ class SynthStreets(torch.utils.data.Dataset):
             length = _DEFAULT_LENGTH[split]
         if int(length) < 1:
             raise ValueError(f"SynthStreets length must be >= 1, got {length!r}")
+        shift_type = SynthShift19 if classes == 19 else SynthShift
         if shift is None:
-            shift = SynthShift.none() if domain == "source" else SynthShift.full()
-        if not isinstance(shift, SynthShift):
-            raise TypeError(f"shift must be a SynthShift, got {type(shift).__name__}")
+            shift = shift_type.none() if domain == "source" else shift_type.full()
+        if type(shift) is not shift_type:
+            raise TypeError(f"shift must be a {shift_type.__name__} for classes={classes}, got "
+                            f"{type(shift).__name__}")
         self.domain, self.split, self.size, self.length = domain, split, (h, w), int(length)
-        self.seed, self.shift, self.transform = int(seed), shift, transform
-        self.name = f"synth:{domain}:{split}"
+        self.seed, self.shift, self.transform, self.classes = int(seed), shift, transform, classes
+        self.class_ids = SYNTH19_CLASS_IDS if classes == 19 else SYNTH_CLASS_IDS
+        self.name = f"synth:{domain}:{split}" if classes == 9 else f"synth19:{domain}:{split}"
         self.cache_path: Optional[Path] = None
         self._cache: Optional[tuple[np.ndarray, np.ndarray]] = None
         if cache_dir is not None:
@@ -101,21 +124,31 @@ class SynthStreets(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return (f"SynthStreets(domain={self.domain!r}, split={self.split!r}, size={self.size}, "
-                f"length={self.length}, seed={self.seed}, shift={self.shift})")
+                f"length={self.length}, seed={self.seed}, classes={self.classes}, shift={self.shift})")
 
     def cache_key(self) -> str:
         """Hash of every parameter that changes the rendered items (16 hex digits)."""
         params = dict(version=1, domain=self.domain, split=self.split, size=self.size,
                       length=self.length, seed=self.seed, shift=self.shift.as_dict())
+        if self.classes != 9:  # (the 9-class key stays what it was: existing caches stay valid)
+            params["classes"] = self.classes
         return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
     def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Draw item ``index``: (uint8 H x W x 3 RGB image, uint8 H x W trainId label)."""
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for SynthStreets of length {self.length}")
-        ss = np.random.SeedSequence([self.seed, _DOMAINS[self.domain], _SPLITS[self.split], int(index)])
-        layout_seed, style_seed = ss.spawn(2)  # layout and appearance: separate streams
-        canvas = draw_scene(np.random.default_rng(layout_seed), *self.size, layout=self.shift.layout)
+        words = [self.seed, _DOMAINS[self.domain], _SPLITS[self.split], int(index)]
+        if self.classes == 19:
+            words.append(19)  # SynthStreets-19's scenes: streams of their own
+        layout_seed, style_seed = np.random.SeedSequence(words).spawn(2)  # layout, appearance
+        rng = np.random.default_rng(layout_seed)
+        if self.classes == 19:
+            sh = self.shift
+            canvas = draw_scene19(rng, *self.size, class_prior=sh.class_prior, camera=sh.camera, shape=sh.shape,
+                                  layout=sh.layout)
+        else:
+            canvas = draw_scene(rng, *self.size, layout=self.shift.layout)
         return render(canvas, self.shift, np.random.default_rng(style_seed))
 
     def _load_or_build_cache(self, path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -41,16 +41,18 @@ class Canvas:
     once by :meth:`colours`, in both styles, so one layout can be rendered in any style.
     """
 
-    def __init__(self, height: int, width: int) -> None:
-        self.image = Image.new("L", (width, height), 0)
+    def __init__(self, height: int, width: int, mode: str = "L") -> None:
+        # "L" (8-bit, up to 256 parts) for the 9-class scenes; "I" (32-bit) for busier ones
+        self.image = Image.new(mode, (width, height), 0)
         self.draw = ImageDraw.Draw(self.image)
+        self.max_parts = 256 if mode == "L" else 65536
         self.cls: list[int] = []
         self.style: list[int] = []
 
     def new(self, style: str, cls: int) -> int:
         """Register a part of ``style`` (a key of :data:`.styles.STYLES`) with trainId ``cls``; returns its id."""
-        if len(self.cls) >= 256:
-            raise RuntimeError("SynthStreets scene has more than 256 parts")
+        if len(self.cls) >= self.max_parts:
+            raise RuntimeError(f"SynthStreets scene has more than {self.max_parts} parts")
         self.cls.append(cls)
         self.style.append(style_index(style))
         return len(self.cls) - 1

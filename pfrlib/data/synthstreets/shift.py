@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-__all__ = ["SynthShift"]
+__all__ = ["SynthShift", "SynthShift19"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class SynthShift:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"SynthShift.{f.name} must be a finite number >= 0, got {v!r}")
+                raise ValueError(f"{type(self).__name__}.{f.name} must be a finite number >= 0 "
+                                 f"(0 = source, 1 = default target), got {v!r}")
 
     @classmethod
     def components(cls) -> tuple[str, ...]:
@@ -74,19 +75,51 @@ class SynthShift:
         """Only the named components on (at ``strength``), e.g. ``SynthShift.only("blur")``."""
         unknown = [n for n in names if n not in cls.components()]
         if unknown:
-            raise ValueError(f"unknown SynthShift component(s) {unknown}; expected some of {cls.components()}")
+            raise ValueError(f"unknown {cls.__name__} component(s) {unknown}; expected some of {cls.components()}")
         return cls(**{n: (strength if n in names else 0.0) for n in cls.components()})
 
     def scaled(self, factor: float) -> "SynthShift":
         """Every strength multiplied by ``factor`` (0 = source style, 1 = unchanged)."""
-        return SynthShift(**{n: getattr(self, n) * factor for n in self.components()})
+        return type(self)(**{n: getattr(self, n) * factor for n in self.components()})
 
     def replace(self, **changes: float) -> "SynthShift":
         """A copy with some strengths changed, e.g. ``shift.replace(noise=0)``."""
         unknown = [n for n in changes if n not in self.components()]
         if unknown:
-            raise ValueError(f"unknown SynthShift component(s) {unknown}; expected some of {self.components()}")
+            raise ValueError(f"unknown {type(self).__name__} component(s) {unknown}; "
+                             f"expected some of {self.components()}")
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, float]:
         return {n: float(getattr(self, n)) for n in self.components()}
+
+
+@dataclass(frozen=True)
+class SynthShift19(SynthShift):
+    """The shift of SynthStreets-19: the appearance components above plus three that change the scene.
+
+    The nine inherited components keep their meaning (appearance, as in the 9-class benchmark)
+    except ``layout``, which here is only the ego-vehicle hood (Cityscapes' void "ego vehicle",
+    4.6% of its pixels, labelled 255) in most target frames. The scene components stand for the
+    parts of the GTA5 -> Cityscapes gap that no per-class colour map can remove:
+
+    * ``class_prior``: how often each kind of object occurs. GTA5's streets have more vehicles
+      (cars, trucks, buses), more terrain and sky (lower buildings), and fewer pedestrians,
+      riders and bicycles than Cityscapes'; at 0 the scene's object counts are game-like, at 1
+      Cityscapes-like (the target's pixel shares follow Cityscapes' published ones,
+      ``pfrlib/reference/cityscapes_class_shares.csv``).
+    * ``camera``: where the camera is and what it sees. GTA5 frames (1914 x 1052, a driving
+      game's chase/hood camera) and Cityscapes frames (2048 x 1024, a windscreen rig) differ in
+      camera height, pitch (the horizon's row), focal length (object scale) and aspect ratio
+      (resizing a 1.82:1 frame to 2:1 stretches it horizontally by 1.1).
+    * ``shape``: instance shape and size statistics. Game assets have their own proportions
+      (lower, wider cars; taller, slimmer people; rounder tree crowns; chunkier poles; longer
+      buses and trucks; larger window grids), so the same class has another silhouette.
+
+    Every component interpolates linearly between the source's and the target's statistics
+    (0 = source, 1 = default target; above 1 extrapolates, clipped to valid values).
+    """
+
+    class_prior: float = 1.0
+    camera: float = 1.0
+    shape: float = 1.0

@@ -147,7 +147,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="domain"):
         SynthStreets("game")
     with pytest.raises(ValueError, match="split"):
-        SynthStreets("source", "test")
+        SynthStreets("source", "tset")
     with pytest.raises(ValueError, match="size"):
         SynthStreets("source", size=(8, 8))
     with pytest.raises(ValueError, match="length"):
