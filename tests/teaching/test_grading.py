@@ -126,7 +126,7 @@ def test_a_class_is_graded_exercise_by_exercise(class01):
     assert marks[("broken", NB01.stem)] == [0, 0, 0]
     assert "not a notebook that can be read" in feedback(subs, "broken")
     # no feedback quotes a solution or a hidden test
-    from test_assignments import _solution_lines
+    from .test_assignments import _solution_lines
 
     secret = _solution_lines(nb)
     assert secret
