@@ -1,4 +1,4 @@
-"""Methods beyond the paper's Table 1 (issue 33), on the same loop and network.
+"""Methods that came after the paper's Table 1, on the same loop and network.
 
 ==================  =================================================  ===================
 ``--method``        paper (public code)                                module
