@@ -18,7 +18,8 @@
 #    (DATA_PIPELINE=0 skips it).
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
-# DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), STEP_ARGS, DATA_PIPELINE (1).
+# DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"), STEP_ARGS,
+# DATA_PIPELINE (1).
 # Without PYTHON, the first Python that runs and imports torch is used (else the first that can
 # create a venv): a version manager's shim that cannot run is passed over.
 set -euo pipefail
@@ -29,6 +30,7 @@ OUT_FILE=${1:-${OUT:-gpu_check.md}}
 DEVICE=${DEVICE:-cuda}
 SIZE=${SIZE:-paper}
 STEPS=${STEPS:-20}
+PRECISIONS=${PRECISIONS:-fp32 bf16}
 STEP_ARGS=${STEP_ARGS:-}
 DATA_PIPELINE=${DATA_PIPELINE:-1}
 START=$SECONDS
@@ -130,12 +132,12 @@ case "$SIZE" in
         RUN=(--r101-steps "$STEPS" --r101-warmup 5 --profile-steps 3 --eval-images 8 --num-workers 4) ;;
     tiny)
         SIZES=(--r101-size 32 64 --r101-target-size 32 64 --render-size 32 64)
-        RUN=(--r101-steps 1 --r101-warmup 1 --profile-steps 1 --eval-images 1 --threads 1) ;;
+        RUN=(--r101-steps 1 --r101-warmup 0 --profile-steps 1 --eval-images 1 --threads 1) ;;
     *) echo "SIZE must be paper or tiny, got $SIZE" >&2; exit 2 ;;
 esac
-log "step time: R101 multi-level, adaptsegnet + pfr_adv, fp32 + bf16 ($SIZE)"
-# shellcheck disable=SC2086  # STEP_ARGS is a list of options
-"$PY" benchmarks/step_time.py --device "$DEVICE" --skip-small --precisions fp32 bf16 \
+log "step time: R101 multi-level, adaptsegnet + pfr_adv, $PRECISIONS ($SIZE)"
+# shellcheck disable=SC2086  # PRECISIONS and STEP_ARGS are lists
+"$PY" benchmarks/step_time.py --device "$DEVICE" --skip-small --precisions $PRECISIONS \
     --r101-methods adaptsegnet pfr_adv "${SIZES[@]}" "${RUN[@]}" --flops --profile \
     --markdown "$TMP_DIR/step.md" --json "$TMP_DIR/step.json" $STEP_ARGS >&2
 
