@@ -177,7 +177,8 @@ check_range("off-diagonal change (R with G and B)", offdiag_change, 1e-4, float(
 #
 # SynthStreets draws the same kind of street scenes in two domains: a game-like **source** (flat
 # saturated colours, sharp edges) and a real-like **target** (another palette, textures, lighting,
-# blur, noise). The layouts come from the same distribution; only appearance differs.
+# blur, noise). The camera and the object shapes are the same; the target has somewhat more cars
+# and people and fewer trees, and a car hood in some frames. Everything else is appearance.
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(14, 3.6))

@@ -19,8 +19,9 @@
 # source-only and oracle on the target is the **domain gap** the rest of the series tries to
 # close.
 #
-# On SynthStreets the two domains draw scenes from the same layout distribution and differ in
-# appearance (palette, textures, lighting, blur, noise), as GTA5 and Cityscapes mostly do.
+# On SynthStreets the two domains differ mostly in appearance (palette, textures, lighting, blur,
+# noise) and a little in layout (object frequencies, a car hood); camera and object shapes are the
+# same. GTA5 and Cityscapes differ in all of these.
 
 # %% tags=["parameters"]
 smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)

@@ -261,7 +261,7 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 # **What to look for.** Compare the ordering with the paper's claim (Ours 44.5 > AdaptSegNet
 # 42.4 > non-adapted) and the per-class columns with its discussion (gains mostly on large,
 # "stuff-like" classes: road, building, vegetation, terrain). On SynthStreets the target shift is
-# appearance, so adaptation shows where colour carried the class for the source-only model:
+# mostly appearance, so adaptation shows where colour carried the class for the source-only model:
 # sky (grey instead of blue), sidewalk, building, and cars, and the two alignments split the
 # work: compare the sky column of "PFR only" with that of "AdaptSegNet". Small classes
 # (pole, traffic sign, person) gain least and stay far below the oracle row of the table: small,

@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 
 from pfrlib.data.labels import IGNORE_INDEX
 from pfrlib.data.palette import colorize
-from pfrlib.data.synthstreets.shift import SynthShift
-from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.synthstreets.dataset import SHIFT_TYPES, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.scoring import predict
 from pfrlib.viz.figure import add_class_legend, image_grid, present_classes, to_rgb
@@ -52,27 +51,41 @@ def sample_grid(datasets: Mapping[str, torch.utils.data.Dataset], n: int = 4,
                  legend=sorted(ids) if ids else present_classes(*labels))
 
 
-def synthstreets_samples(n: int = 4, seed: int = 0, size: tuple[int, int] = (64, 128), split: str = "val") -> Figure:
-    """The SynthStreets grid: source and target scenes, each beside its colourised label."""
-    sets = {d: SynthStreets(d, split, size=size, seed=seed, length=max(n, 1)) for d in ("source", "target")}
-    return sample_grid(sets, n=n, title=f"SynthStreets ({split} split, seed {seed}, {size[0]}x{size[1]})")
+def _benchmark_name(classes: int) -> str:
+    return "SynthStreets" if classes == 9 else f"SynthStreets-{classes}"
 
 
-def shift_components(n: int = 3, seed: int = 0, size: tuple[int, int] = (64, 128), strength: float = 1.0,
-                     split: str = "val", per_row: int = 6) -> Figure:
+def synthstreets_samples(n: int = 4, seed: int = 0, size: Optional[tuple[int, int]] = None, split: str = "val",
+                         classes: int = 9) -> Figure:
+    """The SynthStreets grid: source and target scenes, each beside its colourised label
+    (``classes``: 9 or 19, the benchmark; ``size`` None: its default size)."""
+    sets = {d: SynthStreets(d, split, size=size, seed=seed, length=max(n, 1), classes=classes)
+            for d in ("source", "target")}
+    h, w = sets["source"].size
+    return sample_grid(sets, n=n, title=f"{_benchmark_name(classes)} ({split} split, seed {seed}, {h}x{w})")
+
+
+def shift_components(n: int = 3, seed: int = 0, size: Optional[tuple[int, int]] = None, strength: float = 1.0,
+                     split: str = "val", per_row: int = 6, classes: int = 9) -> Figure:
     """Target scenes rendered with no shift, each shift component alone, and the full shift.
 
-    Panels of one scene: ``none`` (the target scene in source style), one per :class:`SynthShift`
-    component at ``strength`` (``layout`` changes the scene itself, the others only its look),
-    ``full``, and the label; ``per_row`` panels to a row (a scene takes several rows), so the
-    figure stays narrow enough to read at a notebook's width. Scenes: items 0..n-1 of the
-    target split.
+    Panels of one scene: ``none`` (the target scene in source style), one per component of the
+    benchmark's shift (:data:`~pfrlib.data.synthstreets.dataset.SHIFT_TYPES`: for 19 classes also
+    ``class_prior``, ``camera`` and ``shape``, which change the scene itself, as ``layout`` does;
+    the others change only its look) at ``strength``, ``full``, and the label; ``per_row``
+    panels to a row (a scene takes several rows), so the figure stays narrow enough to read at a
+    notebook's width. Scenes: items 0..n-1 of the target split (``size`` None: the benchmark's
+    default size).
     """
-    shifts = {"none": SynthShift.none()}
-    for name in SynthShift.components():
-        shifts[name] = SynthShift.only(name, strength=strength)
-    shifts["full"] = SynthShift.full().scaled(strength)
-    sets = {k: SynthStreets("target", split, size=size, seed=seed, length=max(n, 1), shift=s) for k, s in shifts.items()}
+    if classes not in SHIFT_TYPES:
+        raise ValueError(f"classes must be one of {tuple(SHIFT_TYPES)}, got {classes!r}")
+    shift_type = SHIFT_TYPES[classes]
+    shifts = {"none": shift_type.none()}
+    for name in shift_type.components():
+        shifts[name] = shift_type.only(name, strength=strength)
+    shifts["full"] = shift_type.full().scaled(strength)
+    sets = {k: SynthStreets("target", split, size=size, seed=seed, length=max(n, 1), shift=s, classes=classes)
+            for k, s in shifts.items()}
     names = [*shifts, "label"]
     per_row = max(1, min(per_row, len(names)))
     rows, row_titles, titles = [], [], []
@@ -85,7 +98,7 @@ def shift_components(n: int = 3, seed: int = 0, size: tuple[int, int] = (64, 128
             titles += names[start:start + per_row] + [""] * (per_row - len(chunk))
             row_titles.append(f"#{i}" if start == 0 else "")
     fig = image_grid(rows, names[:per_row], row_titles, cell_width=1.6,
-                     title=f"SynthStreets target ({split} split, seed {seed}): each shift component alone "
+                     title=f"{_benchmark_name(classes)} target ({split} split, seed {seed}): each shift component alone "
                            f"(strength {strength:g})",
                      legend=sets["full"].class_ids)
     for ax, text in zip(fig.axes, titles):  # every row of panels is titled: a scene spans several rows
@@ -144,7 +157,7 @@ def shift_prediction(model, shift, index: int = 0, size: tuple[int, int] = (64, 
 
     Args:
         model: a segmentation model (``pfrlib.models``) in eval mode, with a ``normalization``.
-        shift: the :class:`~pfrlib.data.SynthShift` to render with.
+        shift: the :class:`~pfrlib.data.synthstreets.shift.SynthShift` to render with.
         index: which item of the split.
         size, split, seed: the SynthStreets target set the scene comes from.
         model_name: how the prediction panel is titled.

@@ -346,6 +346,7 @@ FIGURES = {
         title="SynthStreets target val #0-2, models of seed 0"),
     "SynthStreets samples": lambda p: synthstreets_samples(n=2, seed=0, size=(32, 64)),
     "shift components": lambda p: shift_components(n=1, seed=0, size=(32, 64)),
+    "shift components, SynthStreets-19": lambda p: shift_components(n=1, seed=0, size=(64, 128), classes=19),
 }
 
 

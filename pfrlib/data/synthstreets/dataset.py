@@ -28,7 +28,7 @@ from pfrlib.data.synthstreets.layout19 import SYNTH19_CLASS_IDS, draw_scene19
 from pfrlib.data.synthstreets.rendering import render
 from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19
 
-__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_SIZE"]
+__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_SIZE", "SHIFT_TYPES"]
 
 _DOMAINS = {"source": 1, "target": 2}
 _SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -37,6 +37,8 @@ _DEFAULT_LENGTH = {"train": 4000, "val": 500, "test": 500}
 SYNTH_VERSIONS: tuple[int, ...] = (9, 19)
 #: Default image size (H, W) per class count: SynthStreets-19's thin classes need more pixels.
 DEFAULT_SIZE: dict[int, tuple[int, int]] = {9: (64, 128), 19: (128, 256)}
+#: The shift of each benchmark: SynthStreets-19's adds the scene components (class prior, camera, shape).
+SHIFT_TYPES: dict[int, type[SynthShift]] = {9: SynthShift, 19: SynthShift19}
 
 
 class SynthStreets(torch.utils.data.Dataset):
@@ -103,7 +105,7 @@ class SynthStreets(torch.utils.data.Dataset):
             length = _DEFAULT_LENGTH[split]
         if int(length) < 1:
             raise ValueError(f"SynthStreets length must be >= 1, got {length!r}")
-        shift_type = SynthShift19 if classes == 19 else SynthShift
+        shift_type = SHIFT_TYPES[classes]
         if shift is None:
             shift = shift_type.none() if domain == "source" else shift_type.full()
         if type(shift) is not shift_type:

@@ -19,6 +19,7 @@ the fields that differ (``overwrite`` replaces it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -30,6 +31,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from pfrlib.config.sections import DataConfig
 from pfrlib.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pfrlib.data.spec import build_dataset
 from pfrlib.data.streams import make_stream, seed_from
@@ -54,9 +56,23 @@ def stage1_key(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int) -
     """What determines stage 1's result: equal keys give an identical translated set (the
     translation fields only stage 2 reads, :data:`~pfrlib.methods.translation.config.STAGE2_FIELDS`, are
     left out: changing them reuses the translator)."""
-    data = {k: getattr(data_cfg, k) for k in ("source", "target", "source_size", "target_size", "synth_size",
-                                               "synth_train_length")}
+    data = {k: getattr(data_cfg, k) for k in _KEY_DATA_FIELDS}
     return to_jsonable({"method": method, "seed": seed, "translation": _stage1_fields(tcfg.to_dict()), "data": data})
+
+
+#: The data fields that decide which images stage 1 sees (the SynthStreets version and scene seed
+#: included: another benchmark or another scene stream is another translator).
+_KEY_DATA_FIELDS = ("source", "target", "source_size", "target_size", "synth_size", "synth_train_length",
+                    "synth_classes", "synth_seed")
+
+
+def _with_data_defaults(key: dict[str, Any]) -> dict[str, Any]:
+    """A saved key, its ``data`` completed with the config's defaults for the fields it does not
+    name (a key from a run that set only the others stands for their defaults), and its
+    ``translation`` without :data:`STAGE2_FIELDS`."""
+    defaults = {f.name: f.default for f in dataclasses.fields(DataConfig) if f.name in _KEY_DATA_FIELDS}
+    return {**key, "data": to_jsonable({**defaults, **key.get("data", {})}),
+            "translation": _stage1_fields(key.get("translation", {}))}
 
 
 def _stage1_fields(translation: dict[str, Any]) -> dict[str, Any]:
@@ -225,8 +241,7 @@ def run_stage1(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int, r
     key = stage1_key(method, tcfg, data_cfg, seed)
     key_path, done_path = out / "key.json", out / "done.json"
     if key_path.is_file():
-        old = json.loads(key_path.read_text())
-        old = {**old, "translation": _stage1_fields(old.get("translation", {}))}
+        old = _with_data_defaults(json.loads(key_path.read_text()))
         if old != key:
             if not overwrite:
                 diff = sorted({k for sec in ("translation", "data") for k in set(old.get(sec, {})) | set(key[sec])

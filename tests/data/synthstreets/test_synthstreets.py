@@ -177,3 +177,13 @@ def test_viz_figures(tmp_path: Path):
     assert path.stat().st_size > 1000
     fig = shift_components(n=1)
     assert len(fig.axes) == len(SynthShift.components()) + 3
+    # SynthStreets-19: its scene components get panels too, titled, in a figure of its own name
+    from pfrlib.data.synthstreets.shift import SynthShift19
+
+    fig = shift_components(n=1, size=(32, 64), classes=19)
+    panels = len(SynthShift19.components()) + 3
+    assert len(fig.axes) == -(-panels // 6) * 6  # rows of six panels, the last one filled with blanks
+    assert {"class_prior", "camera", "shape"} <= {ax.get_title() for ax in fig.axes}
+    assert fig.get_suptitle().startswith("SynthStreets-19 target")
+    with pytest.raises(ValueError, match="classes must be one of"):
+        shift_components(n=1, classes=10)

@@ -272,3 +272,19 @@ def test_a_failed_retrain_keeps_the_finished_runs_config(tmp_path):
         train(cfg.replace(reference_iterations=2))
     assert (first.out / "config.json").read_text() == before
     assert TrainConfig.from_json(first.out / "config.json") == cfg
+
+
+def test_stage1_key_names_the_synthstreets_version_and_scene_seed():
+    """Another benchmark or scene stream is another translator; a saved key that does not name the
+    two fields stands for their defaults, so it still matches a default run."""
+    from pfrlib.engine.two_stage.stage1 import _with_data_defaults, stage1_key
+
+    cfg = TrainConfig.preset("cpu")
+    key = stage1_key("cycada", cfg.translation, cfg.data, 0)
+    assert (key["data"]["synth_classes"], key["data"]["synth_seed"]) == (cfg.data.synth_classes, cfg.data.synth_seed)
+    other = TrainConfig.preset("cpu")
+    other.data.synth_seed = cfg.data.synth_seed + 1
+    assert stage1_key("cycada", other.translation, other.data, 0) != key
+    saved = json.loads(json.dumps(key))
+    del saved["data"]["synth_classes"], saved["data"]["synth_seed"]
+    assert _with_data_defaults(saved) == key
