@@ -163,6 +163,19 @@ def _known(imp: Import) -> bool:
     return (imp.importer, imp.target) in KNOWN_VIOLATIONS
 
 
+#: Modules whose import is deferred into the function that needs them, for what importing them
+#: costs every process (with a comment at the import saying so).
+DEFERRED_IMPORTS: dict[str, str] = {
+    "torchvision": "loads torch._dynamo: about 1.5 s of CPU in every process, which one that never resizes "
+                   "an image or builds a torchvision network should not pay",
+    "pfrlib.data.augment": "the torchvision steps of the transforms",
+}
+
+
+def _deferred(imp: Import) -> bool:
+    return any(imp.target == m or imp.target.startswith(m + ".") for m in DEFERRED_IMPORTS)
+
+
 # --------------------------------------------------------------------------------------------
 # The external dependencies: standard library, required (pyproject), optional (anything else)
 # --------------------------------------------------------------------------------------------
@@ -301,6 +314,10 @@ def test_function_level_imports_only_for_optional_dependencies():
     for imp in all_imports():
         if not imp.in_function or _known(imp):
             continue
+        if _deferred(imp):
+            if not _says_why(imp):
+                bad.append(f"{imp.where}: {imp.target} deferred into a function without a comment saying why")
+            continue
         if imp.internal:
             bad.append(f"{imp.where}: {imp.target} imported inside a function; import it at the top of the module")
             continue
@@ -365,6 +382,23 @@ def test_a_fresh_interpreter_loads_no_higher_layer():
            for layer, loaded in zip(layers(), json.loads(out.stdout)) for m in loaded
            if layer_of(m) and layer_of(m).index > layer.index]
     assert not bad, "\n".join(bad)
+
+
+def test_a_cpu_run_does_not_import_the_deferred_modules():
+    """The entry points, the engine, the launcher and the notebook helpers, and a training
+    transform with no step to run, leave :data:`DEFERRED_IMPORTS` unloaded."""
+    probe = ("import json, sys\n"
+             "import pfrlib.train, pfrlib.evaluate, pfrlib.sweep, pfrlib.engine.trainer, pfrlib.launch.launcher\n"
+             "import pfrlib.teaching.nbtools, pfrlib.models\n"
+             "from pfrlib.data.transforms import EvalTransform, TrainTransform\n"
+             "import torch\n"
+             "TrainTransform(hflip=False)(torch.zeros(3, 4, 4, dtype=torch.uint8), torch.zeros(4, 4, dtype=torch.long))\n"
+             "EvalTransform()(torch.zeros(3, 4, 4, dtype=torch.uint8), torch.zeros(4, 4, dtype=torch.long))\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m in json.loads(sys.argv[1]))))\n")
+    out = subprocess.run([sys.executable, "-c", probe, json.dumps(list(DEFERRED_IMPORTS))], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout) == []
 
 
 def test_the_trainer_only_runs_the_loop():
@@ -534,6 +568,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.engine.scoring": "tests/evaluation/test_evaluate.py: confusion matrix and mIoU of a known model",
     "pfrlib.engine.setup": "tests/engine/test_trainer.py: the parts of a run, built by every run the trainer's tests start",
     "pfrlib.engine.watchdog": "tests/engine/test_trainer.py: the NaN guard naming the term (FiniteCheck also in tests/paper/test_step.py)",
+    "pfrlib.data.augment": "tests/data/test_transforms.py: the steps, through TrainTransform and EvalTransform",
     "pfrlib.engine.two_stage.domainness": "tests/methods/translation/test_translation.py: DLOW's domainness, with the input-space methods' runs",
     "pfrlib.engine.two_stage.mean_teacher": "tests/methods/translation/test_translation.py: TGCF-DA's stage 2, with the input-space methods' runs",
     "pfrlib.engine.two_stage.run": "tests/methods/translation/test_translation.py: the two-stage runs of the input-space methods",

@@ -12,6 +12,7 @@ corrupt, truncated) are errors naming the file.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 import zlib
@@ -22,15 +23,23 @@ import numpy as np
 import torch
 from PIL import Image
 
-try:  # torchvision's image extension may be missing or fail to load: PIL then reads every file
-    from torchvision.io import ImageReadMode, decode_png
-except Exception:  # noqa: BLE001
-    ImageReadMode = decode_png = None
-
 from pfrlib.data.errors import DataFileError
 from pfrlib.data.labels import canonical_label_format, label_to_train_ids
 
 __all__ = ["read_image", "read_label"]
+
+
+@functools.lru_cache(maxsize=None)
+def _png_decoder():
+    """``(torchvision.io.decode_png, ImageReadMode)``, or ``None`` when torchvision's image
+    extension is missing or fails to load (PIL then reads every file). Imported on the first
+    file read, not with this module: torchvision costs about 1.5 s of CPU to import."""
+    try:
+        # deferred: importing torchvision costs every process about 1.5 s of CPU
+        from torchvision.io import ImageReadMode, decode_png
+    except Exception:  # noqa: BLE001
+        return None
+    return decode_png, ImageReadMode
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -42,8 +51,10 @@ def _decode_rgb8_png(path: Path) -> Optional[np.ndarray]:
     depths, a missing or failing torchvision image extension, or a file it cannot decode (PIL
     then raises the error that names the file).
     """
-    if decode_png is None:
+    decoder = _png_decoder()
+    if decoder is None:
         return None
+    decode_png, ImageReadMode = decoder
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError:

@@ -1,4 +1,5 @@
-"""Transforms on ``(image, label)`` pairs, built on ``torchvision.transforms.v2``.
+"""Transforms on ``(image, label)`` pairs; the resizing, cropping and flipping steps are
+``torchvision.transforms.v2`` (:mod:`pfrlib.data.augment`).
 
 Datasets return the image as stored (uint8 3 x H x W, RGB) and the label as int64 H x W
 trainIds; a transform turns that pair into what a model eats. Transforms are *passed in* to a
@@ -22,6 +23,10 @@ same either way: :func:`normalize` is elementwise.
 The label is wrapped in ``tv_tensors.Mask`` so that torchvision resizes it with nearest
 neighbour and pads it with 255 (ignore). Random choices come from torch's global RNG, so a
 transform is reproducible under ``torch.manual_seed`` (per-worker seeding is the engine's job).
+
+torchvision is imported only by a transform that has such a step (:mod:`pfrlib.data.augment`):
+importing it loads ``torch._dynamo`` too, about 1.5 s of CPU in every process, and a run whose
+images are already at the model's size (the ``cpu`` preset on SynthStreets) needs none of it.
 """
 
 from __future__ import annotations
@@ -32,11 +37,6 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision import tv_tensors
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
-
-from pfrlib.data.labels import IGNORE_INDEX
 
 __all__ = [
     "to_item",
@@ -133,12 +133,11 @@ def _size(size: Optional[Sequence[int]], name: str) -> Optional[tuple[int, int]]
     return h, w
 
 
-def _wrap(image: Tensor, label: Tensor) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+def _check_pair(image: Tensor, label: Tensor) -> None:
     if image.dim() != 3 or image.shape[0] != 3:
         raise ValueError(f"image must be 3 x H x W, got shape {tuple(image.shape)}")
     if label.dim() != 2 or tuple(label.shape) != tuple(image.shape[-2:]):
         raise ValueError(f"label must be H x W matching the image {tuple(image.shape[-2:])}, got {tuple(label.shape)}")
-    return tv_tensors.Image(image), tv_tensors.Mask(label)
 
 
 def _output(image: Tensor, label: Tensor, mode: Optional[str]) -> tuple[Tensor, Tensor]:
@@ -188,24 +187,19 @@ class TrainTransform:
             raise ValueError("image_scales: rescales the image alone, so it cannot be combined with scale or crop")
         self.hflip = bool(hflip)
         self.mode = normalize
-        steps: list = []
-        if self.image_scales is not None:
-            steps.append(_ImageOnlyScale(self.size, self.image_scales))
-        elif self.size is not None:
-            steps.append(v2.Resize(self.size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True))
-        if self.scale is not None:
-            steps.append(_RandomScale(self.scale))
-        if self.crop is not None:
-            steps.append(v2.RandomCrop(self.crop, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}))
-        if self.hflip:
-            steps.append(v2.RandomHorizontalFlip(0.5))
-        self.pipeline = v2.Compose(steps) if steps else None
+        self.pipeline = None
+        if any(v is not None for v in (self.image_scales, self.size, self.scale, self.crop)) or self.hflip:
+            from pfrlib.data.augment import train_pipeline  # torchvision only when there is a step
+
+            self.pipeline = train_pipeline(self.size, self.scale, self.crop, self.hflip, self.image_scales)
 
     def __call__(self, image: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
-        img, lab = _wrap(image, label)
+        _check_pair(image, label)
         if self.pipeline is not None:
-            img, lab = self.pipeline(img, lab)
-        return _output(img.as_subclass(Tensor), lab.as_subclass(Tensor), self.mode)
+            from pfrlib.data.augment import run_pipeline  # torchvision, loaded with the pipeline
+
+            image, label = run_pipeline(self.pipeline, image, label)
+        return _output(image, label, self.mode)
 
     def __repr__(self) -> str:
         extra = "" if self.image_scales is None else f", image_scales={self.image_scales}"
@@ -224,53 +218,6 @@ def _factors(factors: Optional[Sequence[float]]) -> Optional[tuple[float, ...]]:
     if not out or not all(math.isfinite(f) and f > 0 for f in out):
         raise ValueError(f"image_scales must be a non-empty tuple of finite factors > 0 or None, got {factors!r}")
     return out
-
-
-class _ImageOnlyScale(v2.Transform):
-    """CLAN's input rescaling (its datasets' ``__scale__``): the image is resized (bicubic) to
-    ``int(H * f) x int(W * f)`` of the base size, ``f`` drawn uniformly from ``factors``; the mask
-    is resized (nearest) to the base size itself. Base: ``size``, or the stored size if None."""
-
-    def __init__(self, size: Optional[tuple[int, int]], factors: tuple[float, ...]) -> None:
-        super().__init__()
-        self.size, self.factors = size, factors
-
-    def make_params(self, flat_inputs: list) -> dict:
-        f = self.factors[int(torch.randint(len(self.factors), ()))]
-        h, w = self.size if self.size is not None else v2.query_size(flat_inputs)
-        return {"image": [max(1, int(h * f)), max(1, int(w * f))], "label": [h, w]}  # int(): CLAN truncates
-
-    def transform(self, inpt, params: dict):
-        if isinstance(inpt, tv_tensors.Mask):
-            if list(inpt.shape[-2:]) == params["label"]:
-                return inpt
-            return TF.resize(inpt, params["label"], interpolation=v2.InterpolationMode.NEAREST)
-        if isinstance(inpt, tv_tensors.Image):
-            if list(inpt.shape[-2:]) == params["image"]:
-                return inpt
-            return TF.resize(inpt, params["image"], interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
-        return inpt
-
-
-class _RandomScale(v2.Transform):
-    """Rescale image (bilinear) and mask (nearest) by a factor drawn uniformly from ``scale_range``."""
-
-    def __init__(self, scale_range: tuple[float, float]) -> None:
-        super().__init__()
-        self.scale_range = scale_range
-
-    def make_params(self, flat_inputs: list) -> dict:
-        lo, hi = self.scale_range
-        f = lo + (hi - lo) * float(torch.rand(()))
-        h, w = v2.query_size(flat_inputs)
-        return {"size": [max(1, round(h * f)), max(1, round(w * f))]}
-
-    def transform(self, inpt, params: dict):
-        if isinstance(inpt, tv_tensors.Mask):
-            return TF.resize(inpt, params["size"], interpolation=v2.InterpolationMode.NEAREST)
-        if isinstance(inpt, tv_tensors.Image):
-            return TF.resize(inpt, params["size"], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
-        return inpt
 
 
 class EvalTransform:
@@ -296,12 +243,14 @@ class EvalTransform:
         self.resize_label = bool(resize_label)
 
     def __call__(self, image: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
-        img, lab = _wrap(image, label)
-        if self.size is not None and tuple(img.shape[-2:]) != self.size:
-            img = TF.resize(img, list(self.size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
+        _check_pair(image, label)
+        if self.size is not None and tuple(image.shape[-2:]) != self.size:
+            from pfrlib.data.augment import resize_image, resize_label  # torchvision only when resizing
+
+            image = resize_image(image, self.size)
             if self.resize_label:
-                lab = TF.resize(lab, list(self.size), interpolation=v2.InterpolationMode.NEAREST)
-        return _output(img.as_subclass(Tensor), lab.as_subclass(Tensor), self.mode)
+                label = resize_label(label, self.size)
+        return _output(image, label, self.mode)
 
     def __repr__(self) -> str:
         return f"EvalTransform(size={self.size}, normalize={self.mode!r}, resize_label={self.resize_label})"

@@ -23,6 +23,9 @@ Heads: ``classifier`` (main, on ``layer4``) and ``aux_classifier`` (on ``layer3`
 Weights are never downloaded: ``weights="IMAGENET1K_V1"`` (a torchvision weights-enum name)
 loads the file only if it already sits in the torch hub cache (``$TORCH_HOME/hub/checkpoints``),
 ``weights_path=`` loads a local torchvision ResNet state_dict (``fc.*`` is ignored).
+
+torchvision is imported where a network is built, not with this module: it loads
+``torch._dynamo``, about 1.5 s of CPU, which a process that never builds one should not pay.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-import torchvision
 from torch import Tensor
 
 from pfrlib.models.common import (ASPPClassifier, SegmentationOutput, batchnorm_layer, configure_batchnorm,
@@ -62,6 +64,8 @@ def dilate_basic_stage(stage: nn.Sequential, first_dilation: int, dilation: int)
 
 def torchvision_weights_file(depth: int, weights: str) -> str:
     """Where torchvision would cache ``ResNet{depth}_Weights.{weights}`` (it is not downloaded here)."""
+    import torchvision  # deferred: its import costs every process about 1.5 s of CPU
+
     try:
         enum = torchvision.models.get_weight(f"ResNet{depth}_Weights.{weights}")
     except (ValueError, KeyError, AttributeError) as err:
@@ -108,6 +112,8 @@ class DilatedResNet(nn.Module):
         self.multi_level = bool(multi_level)
         self.bn_mode = bn_mode
         norm = batchnorm_layer(bn_mode)
+        import torchvision  # deferred: its import costs every process about 1.5 s of CPU
+
         builder = getattr(torchvision.models, f"resnet{depth}")
         if depth == 18:
             net = builder(weights=None, norm_layer=norm)

@@ -103,20 +103,32 @@ def test_step_time_cpu_flops_and_profile(tmp_path: Path):
     md, js = tmp_path / "st.md", tmp_path / "st.json"
     proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "adaptsegnet",
                            "pfr_adv", "--steps", "1", "--warmup", "1", "--threads", "1", "--eval-images", "4",
-                           "--precisions", "fp32", "bf16",
                            "--flops", "--profile", "--profile-steps", "1", "--peak-tflops", "1.0",
                            "--markdown", str(md), "--json", str(js)],
                           capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(js.read_text())
-    assert [(r["method"], r["precision"]) for r in rows] == [
-        ("adaptsegnet", "fp32"), ("pfr_adv", "fp32"), ("adaptsegnet", "bf16"), ("pfr_adv", "bf16")]
+    assert [r["method"] for r in rows] == ["adaptsegnet", "pfr_adv"]
     assert all(r["flops"] > 0 for r in rows)
     assert rows[1]["flops"] > rows[0]["flops"]  # the Gram matrices and their gradients
     assert all(len(r["top_ops"]) == 10 for r in rows)
     text = md.read_text()
     assert "GFLOP / iteration" in text and "150k iterations" in text and "Top ops" in text
     assert "| n/a |" in text  # syncs are not counted on CPU
+
+
+def test_step_time_bf16_under_autocast(tmp_path: Path):
+    """The bf16 rows (gpu_check.sh's second precision; its CPU smoke test runs fp32 only): PFR's
+    step, Gram matrices included, runs under bf16 autocast and gets its own row."""
+    js = tmp_path / "st.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "pfr_adv",
+                           "--precisions", "bf16", "--steps", "1", "--warmup", "0", "--threads", "1",
+                           "--eval-images", "2", "--json", str(js)],
+                          capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(js.read_text())
+    assert [(r["method"], r["precision"]) for r in rows] == [("pfr_adv", "bf16")]
+    assert rows[0]["median_s"] > 0 and rows[0]["bf16_cfg"] is True  # the run's autocast setting
 
 
 def test_step_time_plain_table_unchanged(tmp_path: Path):
@@ -136,7 +148,7 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
     out = tmp_path / "gpu_check.md"
     env = _env()
     # fp32 only: bf16 convolutions on a CPU take ten times as long; the bf16 path of step_time.py is
-    # run on the small model by test_step_time_cpu_flops_and_profile.
+    # run on the small model by test_step_time_bf16_under_autocast.
     env.update(DEVICE="cpu", SIZE="tiny", DATA_PIPELINE="0", PYTHON=sys.executable, PRECISIONS="fp32")
     proc = subprocess.run(["bash", str(BENCH / "gpu_check.sh"), str(out)], capture_output=True, text=True,
                           env=env, cwd=tmp_path)
