@@ -49,8 +49,8 @@ from pfrlib.engine.distributed import all_reduce_sum
 from pfrlib.engine.trainer import Trainer
 from pfrlib.engine.two_stage.run import reuse_or_train
 from pfrlib.io import write_json
-from pfrlib.methods.beyond.self_training import (SelfTraining, SelfTrainingConfig, class_thresholds,
-    confidence_histogram)
+from pfrlib.methods.beyond.self_training import (CONFIDENCE_BINS, SelfTraining, SelfTrainingConfig,
+    class_thresholds, confidence_histogram)
 
 __all__ = ["SelfTrainingTrainer", "train_self_training", "stage1_method", "stage1_config", "round_config",
            "load_model_weights", "STAGE1_DIR", "round_dir"]
@@ -144,18 +144,17 @@ class SelfTrainingTrainer(Trainer):
         share = torch.utils.data.Subset(ds, range(self.dist.rank, len(ds), self.dist.world_size))
         loader = torch.utils.data.DataLoader(share, batch_size=max(1, d.batch_size), num_workers=d.num_workers,
                                              collate_fn=_images_only)
-        hist = None
+        hist = torch.zeros(self.cfg.model.num_classes, CONFIDENCE_BINS, dtype=torch.int64, device=self.device)
         for images in loader:
             x = self._images(images)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = teacher(x).logits
             logits = F.interpolate(logits.float(), size=x.shape[-2:], mode="bilinear", align_corners=True)
-            h = confidence_histogram(F.softmax(logits, dim=1))
-            hist = h if hist is None else hist + h
-        if hist is None:
-            raise ValueError(f"target: the target training split of {d.target!r} has no images to pseudo-label")
-        if self.dist.enabled:
+            hist += confidence_histogram(F.softmax(logits, dim=1))
+        if self.dist.enabled:  # every rank reaches this, also one whose share is empty
             all_reduce_sum(hist)
+        if not bool(hist.any()):
+            raise ValueError(f"target: the target training split of {d.target!r} has no images to pseudo-label")
         return hist
 
 
