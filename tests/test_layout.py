@@ -572,6 +572,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "pfrlib.engine.two_stage.domainness": "tests/methods/translation/test_translation.py: DLOW's domainness, with the input-space methods' runs",
     "pfrlib.engine.two_stage.mean_teacher": "tests/methods/translation/test_translation.py: TGCF-DA's stage 2, with the input-space methods' runs",
     "pfrlib.engine.two_stage.run": "tests/methods/translation/test_translation.py: the two-stage runs of the input-space methods",
+    "pfrlib.engine.two_stage.self_training": "tests/methods/beyond/test_self_training.py: the rounds of self-training, with the method's thresholds and pseudo-labels",
     "pfrlib.engine.two_stage.stage1": "tests/methods/translation/test_translation.py: stage 1 (the translator), with the input-space methods' runs",
     # launch
     "pfrlib.launch.local": "tests/launch/test_launcher.py: the local backend, through launch()",

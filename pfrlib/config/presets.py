@@ -19,6 +19,7 @@ from pfrlib.methods.baselines.road import ROADConfig
 from pfrlib.methods.beyond.advent import AdvEntConfig
 from pfrlib.methods.beyond.fda import FDAConfig
 from pfrlib.methods.beyond.minent import MinEntConfig
+from pfrlib.methods.beyond.self_training import SelfTrainingConfig
 from pfrlib.methods.translation.config import TranslationConfig
 from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
@@ -132,6 +133,7 @@ def cpu() -> dict[str, Any]:
         minent=MinEntConfig.cpu(),
         advent=AdvEntConfig.cpu(),
         fda=FDAConfig.cpu(),
+        self_training=SelfTrainingConfig.cpu(),
         translation=TranslationConfig.cpu(),
     )
 

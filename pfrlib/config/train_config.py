@@ -24,9 +24,10 @@ from pfrlib.methods.baselines.road import ROADConfig
 from pfrlib.methods.beyond.advent import AdvEntConfig
 from pfrlib.methods.beyond.fda import FDAConfig
 from pfrlib.methods.beyond.minent import MinEntConfig
+from pfrlib.methods.beyond.self_training import SelfTrainingConfig
 from pfrlib.io import atomic_write
 from pfrlib.methods.translation.config import TranslationConfig
-from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable
+from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable, one_of
 from pfrlib.config.presets import PRESET_SECTIONS, PRESETS, method_recipe
 from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 from pfrlib.config.validation import validate
@@ -71,6 +72,8 @@ class TrainConfig:
     minent: MinEntConfig = field(default_factory=MinEntConfig)
     advent: AdvEntConfig = field(default_factory=AdvEntConfig)
     fda: FDAConfig = field(default_factory=FDAConfig)
+    #: self-training and its combinations (``self_training``, ``pfr_adv_st``, ``adaptsegnet_st``)
+    self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     #: stage 1 of the input-space methods (``cycada``, ``dlow``, ``tgcf_da``; :mod:`pfrlib.methods.translation`)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     preset_name: str = "custom"
@@ -237,8 +240,10 @@ class TrainConfig:
         """Reject bad values before any training starts; errors name the field
         (:func:`pfrlib.config.validation.validate`). Returns ``self`` for chaining."""
         validate(self, check_paths)
-        for m in methods.methods("baseline") + methods.methods("beyond"):  # each section checks itself, whatever the method
-            getattr(self, m.section).validate(check_paths)
+        own = dict.fromkeys(m.section for m in methods.methods("baseline") + methods.methods("beyond"))
+        for section in own:  # each section checks itself, whatever the method
+            getattr(self, section).validate(check_paths)
+        one_of("st_stage1", self.self_training.st_stage1, methods.stage1_names())
         self.translation.validate(check_paths)
         return self
 

@@ -1,6 +1,8 @@
 """One run of any method, the way every caller starts one (``python -m pfrlib.train``, a launched
 job, a notebook): the loop of Eq. (6) (:mod:`pfrlib.engine.trainer`), or for the input-space
-methods a translator first, then the loop (:mod:`pfrlib.engine.two_stage`).
+methods a translator first, then the loop (:mod:`pfrlib.engine.two_stage`), and for the
+self-training methods an adapted model, then rounds of pseudo-labels
+(:mod:`pfrlib.engine.two_stage.self_training`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.record import FINAL_JSON, finished_line
 from pfrlib.engine.trainer import TrainResult, train_loop
 from pfrlib.engine.two_stage.run import train_translation
+from pfrlib.engine.two_stage.self_training import train_self_training
 from pfrlib.engine.watchdog import NonFiniteLossError
 
 __all__ = ["train", "train_to_exit_status"]
@@ -27,6 +30,9 @@ def train(config: TrainConfig) -> TrainResult:
     config.validate()
     if config.method_info.family == "translation":
         final = train_translation(config)
+        return TrainResult(out=Path(config.run.out), final=final, config=config)
+    if config.method_info.self_training:
+        final = train_self_training(config)
         return TrainResult(out=Path(config.run.out), final=final, config=config)
     return train_loop(config)
 

@@ -146,6 +146,9 @@ class Trainer:
         """The method's extra terms and networks, made once the model is on its device and before
         the optimiser: the registry's baseline for ``--method`` (or none); TGCF-DA's stage 2 makes
         its mean teacher."""
+        if self.cfg.method_info.self_training:
+            raise ValueError(f"method: {self.cfg.loss.method!r} is trained round by round by "
+                             f"pfrlib.engine.two_stage.self_training (pfrlib.engine.run.train)")
         return build_baseline(self.cfg, model, self.src_train)
 
     # ----------------------------------------------------------------- state
@@ -357,6 +360,9 @@ def train_loop(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> Tra
     a run that already finished says so and returns its result without training or writing.
     """
     config.validate()
+    if config.method_info.self_training:
+        raise ValueError(f"method: {config.loss.method!r} trains an adapted model and rounds of pseudo-labels; "
+                         f"start it with pfrlib.engine.run.train (python -m pfrlib.train)")
     own_group = False
     if dist_info is None:
         dist_info = init_from_env(device_type(config.run.device))

@@ -15,8 +15,10 @@ family            methods     what changes
                               ``clan``, ``fcn_wild``, ``road``, ``curriculum``
 ``"translation"`` 3           image-translation rows of Table 1 (:mod:`pfrlib.methods.translation`):
                               ``cycada``, ``dlow``, ``tgcf_da``
-``"beyond"``      3           methods since the paper, beyond its Table 1 (:mod:`pfrlib.methods.beyond`):
-                              ``minent``, ``advent`` (ADVENT), ``fda`` (Fourier domain adaptation)
+``"beyond"``      6           methods since the paper, beyond its Table 1 (:mod:`pfrlib.methods.beyond`):
+                              ``minent``, ``advent`` (ADVENT), ``fda`` (Fourier domain adaptation),
+                              ``self_training`` (pseudo-labels) and its combinations ``pfr_adv_st``,
+                              ``adaptsegnet_st``
 ================  ==========  ===================================================================
 
 Usage::
@@ -39,8 +41,9 @@ from pfrlib.methods.baselines.road import ROAD
 from pfrlib.methods.beyond.advent import AdvEnt
 from pfrlib.methods.beyond.fda import FDA
 from pfrlib.methods.beyond.minent import MinEnt
+from pfrlib.methods.beyond.self_training import SelfTraining
 
-__all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods"]
+__all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods", "stage1_names"]
 
 #: Method families, in the order :func:`names` lists them.
 FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation", "beyond")
@@ -75,6 +78,11 @@ class Method:
             ``pfrlib/reference/table1.csv``), or None where the paper has no such row.
         trains_on_target_labels: supervised on the labelled *target* training set (the oracle).
         classifiers: stage-5 classifiers of its network (2 for CLAN's ``C1``, ``C2``).
+        self_training: trained in rounds of pseudo-labels from an adapted model
+            (:mod:`pfrlib.engine.two_stage.self_training`: its trainer makes the ``baseline``,
+            :class:`~pfrlib.methods.beyond.self_training.SelfTraining`, from the labelling model).
+        stage1: the method whose trained model a self-training method starts from (``pfr_adv``
+            for ``pfr_adv_st``); None for ``self_training``, whose ``st_stage1`` field names it.
     """
 
     name: str
@@ -89,6 +97,8 @@ class Method:
     paper_row: Optional[str] = None
     trains_on_target_labels: bool = False
     classifiers: int = 1
+    self_training: bool = False
+    stage1: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -98,6 +108,8 @@ class Method:
                              f"got {self.discriminator!r}")
         if not set(self.eq6_terms) <= set(EQ6_TERMS):
             raise ValueError(f"method {self.name!r}: eq6_terms must be a subset of {EQ6_TERMS}, got {self.eq6_terms}")
+        if self.stage1 is not None and not self.self_training:
+            raise ValueError(f"method {self.name!r}: only a self-training method has a stage1")
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -134,6 +146,14 @@ def names(family: Optional[str] = None) -> tuple[str, ...]:
 def methods(family: Optional[str] = None) -> tuple[Method, ...]:
     """The :class:`Method` objects, in the order of :func:`names`."""
     return tuple(_REGISTRY[n] for n in names(family))
+
+
+def stage1_names() -> tuple[str, ...]:
+    """The methods a self-training run may start from (``st_stage1``): those the run loop trains in
+    one stage (not the input-space or self-training methods) on a network of one classifier,
+    whose checkpoint the self-training network loads."""
+    return tuple(m.name for m in methods() if m.family != "translation" and not m.self_training
+                 and m.classifiers == 1 and not m.trains_on_target_labels)
 
 
 # --------------------------------------------------------------------------- the ablation ladder
@@ -185,3 +205,15 @@ register(Method("advent", "AdvEnt: adversarial entropy minimisation (Vu et al., 
                 table1_row="AdvEnt"))
 register(Method("fda", "FDA: Fourier domain adaptation, one beta (Yang & Soatto, CVPR 2020)", "beyond",
                 uses_target_images=True, baseline=FDA, section="fda", table1_row="FDA"))
+
+# Self-training (pfrlib.methods.beyond.self_training; rounds: pfrlib.engine.two_stage.self_training):
+# an adapted model's confident target predictions, thresholded per class, train the next model.
+register(Method("self_training", "self-training, class-wise pseudo-labels (CBST, Zou et al. 2018; BDL's code)",
+                "beyond", uses_target_images=True, baseline=SelfTraining, section="self_training",
+                table1_row="Self-training", self_training=True))
+register(Method("pfr_adv_st", "PFR + adversarial, then a round of self-training", "beyond",
+                uses_target_images=True, baseline=SelfTraining, section="self_training",
+                table1_row="PFR + self-training", self_training=True, stage1="pfr_adv"))
+register(Method("adaptsegnet_st", "AdaptSegNet, then a round of self-training", "beyond",
+                uses_target_images=True, baseline=SelfTraining, section="self_training",
+                table1_row="AdaptSegNet + self-training", self_training=True, stage1="adaptsegnet"))

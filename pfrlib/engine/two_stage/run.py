@@ -42,7 +42,7 @@ from pfrlib.engine.two_stage.mean_teacher import MEAN_TEACHER_FILE, MeanTeacherT
 from pfrlib.engine.trainer import train_loop
 from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, run_stage1
 
-__all__ = ["train_translation", "stage2_config", "reference_config", "REFERENCE_DIR", "SEGMENTATION_DIR"]
+__all__ = ["train_translation", "stage2_config", "reference_config", "reuse_or_train", "REFERENCE_DIR", "SEGMENTATION_DIR"]
 
 REFERENCE_DIR = "reference"
 SEGMENTATION_DIR = "segmentation"
@@ -82,8 +82,8 @@ def _own_trainer(cfg: TrainConfig, stage2: str) -> Optional[tuple[Callable, Opti
     return None
 
 
-def _reuse_or_train(cfg: TrainConfig, progress,
-                    own: Optional[tuple[Callable, Optional[dict]]] = None) -> dict[str, Any]:
+def reuse_or_train(cfg: TrainConfig, progress,
+                   own: Optional[tuple[Callable, Optional[dict]]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
     (continued from its checkpoint when ``resume``; replaced when ``overwrite``); with ``own =
     (make, settings)`` (:func:`_own_trainer`), by ``make(cfg)``, and reused only when
@@ -135,7 +135,7 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
         path = tcfg.semantic_reference
         if path is None:
             progress(f"stage 0: the frozen source model ({tcfg.reference_iterations} iterations of source_only)")
-            _reuse_or_train(reference_config(cfg), progress)
+            reuse_or_train(reference_config(cfg), progress)
             path = str(out / REFERENCE_DIR / CHECKPOINT_LAST)
         elif not Path(path).is_file():
             raise FileNotFoundError(f"semantic_reference: checkpoint {path!r} does not exist")
@@ -147,7 +147,7 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
         return stage1
     stage2 = tcfg.stage2(method)
     progress(f"stage 2: {stage2} on the translated set, {cfg.optim.iterations} iterations")
-    final = _reuse_or_train(stage2_config(cfg, stage1["set"]), progress, _own_trainer(cfg, stage2))
+    final = reuse_or_train(stage2_config(cfg, stage1["set"]), progress, _own_trainer(cfg, stage2))
     final = {**final, "method": method, "checkpoint": f"{SEGMENTATION_DIR}/{final['checkpoint']}",
              "stage2_method": stage2,
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],

@@ -17,7 +17,7 @@ from pfrlib.engine.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-BEYOND = methods.names("beyond")
+BEYOND = [m.name for m in methods.methods("beyond") if not m.self_training]  # one run loop (self-training: test_self_training.py)
 TINY = dict(synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2, iterations=6, log_every=1,
             checkpoint_every=3, val_every=0, progress=False, model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1,
             fda_beta=0.1)
