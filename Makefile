@@ -36,12 +36,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Unit + integration tests, then every notebook under nbval in smoke mode, both on every core
 # (pytest-xdist; TEST_WORKERS=0 runs in one process). A notebook's cells stay in one worker, and the
-# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py). Each pass
-# ends with its 15 slowest tests, so the time budget stays in sight.
+# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py); the unit
+# tests are handed out by work stealing, so a worker left with a long test's neighbours gives them
+# away. Each pass ends with its 15 slowest tests, so the time budget stays in sight.
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --durations=15
 test: setup
-	$(PY) -m pytest tests -q $(PYTEST_PARALLEL)
+	$(PY) -m pytest tests -q $(PYTEST_PARALLEL) $(if $(filter-out 0,$(TEST_WORKERS)),--dist worksteal)
 	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q \
 	  -p no:cacheprovider $(PYTEST_PARALLEL)
 

@@ -146,11 +146,11 @@ def test_papermill_smoke_with_other_parameters(nb_path, tmp_path):
 
 @pytest.mark.parametrize("params, message", [
     (dict(num_imgs=3), "unknown notebook parameter"),
-    (dict(num_images=64.5), "'num_images' must be an integer, got 64.5"),
     (dict(num_images="abc"), "'num_images' must be an integer, got 'abc'"),
-    (dict(gram_normalize="l2"), "'gram_normalize' must be one of"),
 ])
 def test_bad_parameters_are_rejected_by_name(tmp_path, params, message):
+    """What papermill injects reaches the checks (each kind of value and message is tested in
+    process by tests/teaching/test_nbparams.py)."""
     import papermill as pm
 
     nb_path = ROOT / "notebooks" / "01_gram_matrices.ipynb"
