@@ -36,7 +36,7 @@
 # 4. look at the normalisation choices, which decide how large the loss is.
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run on 4 images; None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run on 4 images; None: $PFR_SMOKE (default off)
 seed = 0  # seed for the images and the random feature extractor
 num_images = 32  # images per domain for the Gram statistics
 image_height = 64  # SynthStreets image height in pixels
@@ -100,7 +100,8 @@ G_lib = losses.gram_matrix(f)  # default normalisation "chw"
 torch.testing.assert_close(G_by_hand, G_lib)
 print("our Gram matrix equals pfrlib.paper.losses.gram_matrix:", torch.allclose(G_by_hand, G_lib))
 print("shape:", tuple(G_lib.shape), "| symmetric:", torch.allclose(G_lib, G_lib.transpose(1, 2)))
-print("eigenvalues (all >= 0, positive semi-definite):", [round(v, 4) for v in torch.linalg.eigvalsh(G_lib[0]).tolist()])
+eigenvalues = torch.linalg.eigvalsh(G_lib[0]).tolist()
+print("eigenvalues (all >= 0, positive semi-definite):", [round(v, 4) for v in eigenvalues])
 
 # %% [markdown]
 # ## 2. Style forgets layout, content does not
@@ -139,11 +140,12 @@ img, lab = src[0]
 rgb = img.float().unsqueeze(0) / 255  # (1, 3, H, W)
 rgb_shuffled = shuffle_positions(rgb)
 
-fig = shuffle_invariance(img, rgb_shuffled[0], losses.gram_matrix(rgb)[0], losses.gram_matrix(rgb_shuffled)[0],
+g_image, g_shuffled = losses.gram_matrix(rgb), losses.gram_matrix(rgb_shuffled)
+fig = shuffle_invariance(img, rgb_shuffled[0], g_image[0], g_shuffled[0],
                          image_title=f"source image (train #0, seed {seed})")
 save_figure(fig, setup.figures / "01_shuffle_invariance.png")
 plt.show()
-print("max |difference| of the two Gram matrices:", (losses.gram_matrix(rgb) - losses.gram_matrix(rgb_shuffled)).abs().max().item())
+print(f"max |difference| of the two Gram matrices: {(g_image - g_shuffled).abs().max().item():.1e}")
 
 # %% [markdown]
 # ### Exercise 1
@@ -164,13 +166,15 @@ d = (losses.gram_matrix(one) - losses.gram_matrix(rgb))[0]
 diag_change = d.diagonal().abs().max().item()
 offdiag_change = (d - torch.diag(d.diagonal())).abs().max().item()
 print(f"largest change on the diagonal:  {diag_change:.2e}  (each channel's energy is kept)")
-print(f"largest change off the diagonal: {offdiag_change:.2e}  (R no longer meets G and B where it did)")
+print(f"largest change off the diagonal: {offdiag_change:.2e}  (R no longer meets G and B)")
 
 # %% tags=["selfcheck"]
 check_range("diagonal change (each channel with itself)", diag_change, 0.0, 1e-6,
-            hint="G_jj sums F_jp * F_jp over positions: a permutation of one channel keeps that sum")
+            hint="G_jj sums F_jp * F_jp over positions: a permutation of one channel keeps "
+                 "that sum")
 check_range("off-diagonal change (R with G and B)", offdiag_change, 1e-4, float("inf"),
-            hint="did you shuffle one channel only? shuffling all three with one permutation changes nothing")
+            hint="did you shuffle one channel only? shuffling all three with one permutation "
+                 "changes nothing")
 
 # %% [markdown]
 # ## 3. Source vs target style in SynthStreets
@@ -211,7 +215,7 @@ net = models.build_model("small", num_classes=19).eval()
 
 
 def stage_features(ds, n: int) -> tuple[torch.Tensor, ...]:
-    """The 4 stage outputs for the first n images of a dataset (images normalised as the model expects)."""
+    """The 4 stage outputs for the first n images of a dataset (normalised as the model expects)."""
     x = torch.stack([ds[i][0] for i in range(n)]).float() / 255
     x = (x - 0.5) / 0.5  # the small model's "unit" normalisation
     with torch.no_grad():
@@ -221,7 +225,8 @@ def stage_features(ds, n: int) -> tuple[torch.Tensor, ...]:
 feats_src = stage_features(src, num_images)
 feats_tgt = stage_features(tgt, num_images)
 for stage, (fs, ft) in enumerate(zip(feats_src, feats_tgt), start=2):
-    print(f"stage {stage}: features {tuple(fs.shape[1:])} -> Gram {tuple(losses.gram_matrix(fs).shape[1:])}")
+    gram_shape = tuple(losses.gram_matrix(fs).shape[1:])
+    print(f"stage {stage}: features {tuple(fs.shape[1:])} -> Gram {gram_shape}")
 
 # %%
 def pairwise_style(fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
@@ -248,8 +253,12 @@ for stage, (fs, ft) in enumerate(zip(feats_src, feats_tgt), start=2):
     )
 for r in rows:
     r["ratio"] = r["across"] / max(r["within_source"], r["within_target"])
-show_table(rows, digits={"within_source": 4, "within_target": 4, "across": 4, "ratio": 2}, index="stage",
-           caption=f"mean style distance ({gram_normalize} Gram), {num_images} images per domain; ratio = across / max(within)")
+show_table([{"stage": r["stage"], "within source": r["within_source"],
+             "within target": r["within_target"], "across": r["across"], "ratio": r["ratio"]}
+            for r in rows],
+           digits={"within source": 4, "within target": 4, "across": 4, "ratio": 2},
+           caption=f"mean style distance ({gram_normalize} Gram), {num_images} images per domain; "
+                   "ratio = across / max(within)")
 
 # %% [markdown]
 # **What to look for:** the *across* column is larger than both *within* columns at every stage
@@ -274,7 +283,8 @@ plt.show()
 
 # %%
 mean_grams = {
-    stage: (losses.gram_matrix(fs, gram_normalize).mean(0), losses.gram_matrix(ft, gram_normalize).mean(0))
+    stage: (losses.gram_matrix(fs, gram_normalize).mean(0),
+            losses.gram_matrix(ft, gram_normalize).mean(0))
     for stage, (fs, ft) in enumerate(zip(feats_src, feats_tgt), start=2)
 }
 
@@ -282,12 +292,14 @@ mean_grams = {
 def show_stage(stage: int) -> None:
     """Mean source and target Gram matrices of one stage, and their difference."""
     g_s, g_t = mean_grams[stage]
-    gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} train images "
-                                  f"per domain, seed {seed}, normalisation {gram_normalize!r}")
+    gram_pair(g_s, g_t, title=f"stage {stage}: {g_s.shape[0]} channels, mean over {num_images} "
+                              f"train images per domain, seed {seed}, "
+                              f"normalisation {gram_normalize!r}")
     plt.show()
 
 
-interactive(show_stage, {"stage": widgets.Dropdown(options=list(mean_grams), value=2, description="stage")})
+interactive(show_stage,
+            {"stage": widgets.Dropdown(options=list(mean_grams), value=2, description="stage")})
 
 # %% [markdown]
 # ### Exercise 2
@@ -310,31 +322,35 @@ check_close("stage with the largest across/within ratio", best_stage,
 # %% [markdown]
 # ## 4. Normalisation decides the loss scale
 #
-# The paper writes $\lVert S_i^s - S_i^t \rVert_2$ without saying how $S_i$ is normalised. The
-# raw $F F^\top$ grows with the number of positions $HW$: the same image at twice the resolution
-# has a 4x larger raw Gram matrix, so a $\lambda$ tuned at one resolution would be wrong at
-# another. Dividing by $HW$ (a mean over positions) removes that; dividing by $CHW$ also evens
-# out stages with different channel counts. `pfrlib` defaults to `"chw"` so the same
-# $\lambda_{pfr}$ carries from the 64x128 CPU benchmark to the paper's 1280x720.
+# The paper writes $\lVert S_i^s - S_i^t \rVert_2$ without saying how $S_i$ is normalised.
+# `pfrlib.paper.losses.gram_matrix` offers three choices: the raw $F F^\top$ (`"none"`), divided
+# by the number of positions $HW$ (`"hw"`, a mean over positions), or by $CHW$ (`"chw"`). Which
+# one matters as soon as the resolution changes: a $\lambda$ tuned at one resolution should still
+# be right at another. Below, `x_big` is `x_small` at twice the resolution.
 
 # %%
 x_small = rgb
 x_big = torch.nn.functional.interpolate(rgb, scale_factor=2, mode="nearest")
-scale_rows = []
-for norm in ("none", "hw", "chw"):
-    a = losses.gram_matrix(x_small, norm).norm().item()
-    b = losses.gram_matrix(x_big, norm).norm().item()
-    scale_rows.append({"normalisation": norm, "Gram norm at 1x": a, "at 2x resolution": b, "ratio": b / a})
-show_table(scale_rows, digits=4, index="normalisation")
-measured_ratio = {r["normalisation"]: r["ratio"] for r in scale_rows}
+print(f"x_small: {tuple(x_small.shape)} -> x_big: {tuple(x_big.shape)}, every pixel repeated 2x2")
+
+
+def gram_growth(norm: str) -> float:
+    """How many times larger the Gram matrix of x_big is than that of x_small (Frobenius norms)."""
+    big = losses.gram_matrix(x_big, norm).norm().item()
+    return big / losses.gram_matrix(x_small, norm).norm().item()
+
+
+# the measurement, shown after the exercise
+measured_ratio = {norm: gram_growth(norm) for norm in field_choices_of("gram_normalize")}
 
 # %% [markdown]
 # ### Exercise 3
 #
-# Explain the ratios without measuring them. `x_big` repeats every pixel of `x_small` in a 2x2
-# block (nearest-neighbour upsampling). Work out on paper by what factor each normalisation's
-# Gram matrix grows, then write your predictions into `predicted_ratio` as
-# `{"none": ..., "hw": ..., "chw": ...}`.
+# Predict before you measure. `x_big` repeats every pixel of `x_small` in a 2x2 block
+# (nearest-neighbour upsampling). Work out on paper by what factor each normalisation's Gram
+# matrix grows, then write your predictions into `predicted_ratio` as
+# `{"none": ..., "hw": ..., "chw": ...}`. The self-check compares them with the measurement,
+# which the table after it shows.
 
 # %% tags=["solution"]
 # Exercise 3. Predict, for each normalisation, by what factor the Gram matrix of `x_big` (every
@@ -345,10 +361,25 @@ measured_ratio = {r["normalisation"]: r["ratio"] for r in scale_rows}
 predicted_ratio = {"none": 4.0, "hw": 1.0, "chw": 1.0}
 
 # %% tags=["selfcheck"]
-check_close("predicted growth of the Gram matrix at 2x resolution", predicted_ratio, measured_ratio, rtol=1e-3,
-            hint="count how often each product F_jp F_kp appears in the sum, then what each normalisation divides by")
+check_close("predicted growth of the Gram matrix at 2x resolution", predicted_ratio, measured_ratio,
+            rtol=1e-3, hint="count how often each product F_jp F_kp appears in the sum, then what "
+                            "each normalisation divides by")
 
 # %% [markdown]
+# The measurement:
+
+# %%
+show_table([{"normalisation": norm,
+             "Gram norm at 1x": losses.gram_matrix(x_small, norm).norm().item(),
+             "at 2x resolution": losses.gram_matrix(x_big, norm).norm().item(), "ratio": ratio}
+            for norm, ratio in measured_ratio.items()], digits=4)
+
+# %% [markdown]
+# The raw $F F^\top$ grows with the number of positions $HW$: the same image at twice the
+# resolution has a 4x larger raw Gram matrix. Dividing by $HW$ removes that; dividing by $CHW$
+# also evens out stages with different channel counts. `pfrlib` defaults to `"chw"` so the same
+# $\lambda_{pfr}$ carries from the 64x128 CPU benchmark to the paper's 1280x720.
+#
 # The content term has the same issue, only worse. The paper's literal $\lVert C^s - C^t\rVert$
 # sums over every element, so it grows with $\sqrt{CHW}$; `pfrlib.paper.losses.content_loss` divides
 # by $\sqrt{CHW}$ by default (a root-mean-square difference) and keeps the literal form as

@@ -34,7 +34,7 @@
 # before it starts; a finished run is reused).
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations, 4 images); None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations, 4 images); None: $PFR_SMOKE (default off)
 seed = 0  # seed for data, model initialisation and training
 num_images = 32  # images per domain for the distance measurements
 train_iterations = 600  # source-only training iterations for the "trained" network
@@ -65,7 +65,7 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.checkpoint import load_model
-from pfrlib.teaching.nbtools import announce, load_or_train, show_table
+from pfrlib.teaching.nbtools import announce, load_or_train, say, show_table
 from pfrlib.teaching.nbparams import live_frontend, save_metrics
 from pfrlib.viz.features import stage_maps
 from pfrlib.viz.figure import save_figure
@@ -94,11 +94,14 @@ def shapes_row(model, h: int, w: int) -> list[str]:
     return [f"{s[1]}x{s[2]}x{s[3]}" for s in shapes]
 
 
-cases = [("small", small, 64, 128), ("deeplabv2_r101", deeplab, 720, 1280), ("deeplabv2_r101", deeplab, 512, 1024)]
+cases = [("small", small, 64, 128), ("deeplabv2_r101", deeplab, 720, 1280),
+         ("deeplabv2_r101", deeplab, 512, 1024)]
 header = ["stage 2", "stage 3", "stage 4", "stage 5", "logits", "aux"]
-show_table([{"model": name, "input": f"{h}x{w}", **dict(zip(header, shapes_row(model, h, w)))}
-            for name, model, h, w in cases], index="model")
-print(f"parameters: small {count_parameters(small):,}, DeepLabV2-R101 {count_parameters(deeplab):,}")
+show_table([{"model": models.model_title(name), "input": f"{h}x{w}",
+             **dict(zip(header, shapes_row(model, h, w)))} for name, model, h, w in cases],
+           index=["model", "input"])
+print(f"parameters: {models.model_title('small')} {count_parameters(small):,}, "
+      f"{models.model_title('deeplabv2_r101')} {count_parameters(deeplab):,}")
 
 # %% [markdown]
 # Note the odd sizes at DeepLab-v2 scale (e.g. 91x161 at 720x1280): its max-pool uses
@@ -121,8 +124,8 @@ print("strides of stages 2-5:", deeplab_strides)
 
 # %% tags=["selfcheck"]
 check_close("strides of stages 2-5", deeplab_strides, [4, 8, 8, 8],
-            hint="divide the input size by each stage's feature-map size in the table; DeepLab-v2 trades the last "
-                 "downsamplings for dilation")
+            hint="divide the input size by each stage's feature-map size in the table; DeepLab-v2 "
+                 "trades the last downsamplings for dilation")
 
 # %% [markdown]
 # ### Exercise 2
@@ -141,9 +144,11 @@ for stage, g, n in zip(losses.PFR_STAGES, gram_entries, content_entries):
     print(f"stage {stage}: Gram {g:>10,} entries | feature map {n:>11,} entries")
 
 # %% tags=["selfcheck"]
-check_close("Gram matrix entries per stage", gram_entries, [256 ** 2, 512 ** 2, 1024 ** 2, 2048 ** 2],
+check_close("Gram matrix entries per stage", gram_entries,
+            [256 ** 2, 512 ** 2, 1024 ** 2, 2048 ** 2],
             hint="a Gram matrix is C x C: read each stage's C from the table")
-check_close("feature map entries per stage", content_entries, [256 * 181 * 321, 512 * 91 * 161, 1024 * 91 * 161, 2048 * 91 * 161],
+check_close("feature map entries per stage", content_entries,
+            [256 * 181 * 321, 512 * 91 * 161, 1024 * 91 * 161, 2048 * 91 * 161],
             hint="C x H x W from the table above")
 
 # %% [markdown]
@@ -155,14 +160,15 @@ check_close("feature map entries per stage", content_entries, [256 * 181 * 321, 
 
 # %%
 cfg = TrainConfig.preset(
-    "cpu", method="source_only", seed=seed, iterations=train_iterations, out=f"{out_dir}/source_only",
-    val_every=0, progress=live_frontend() and not smoke, **({"synth_val_length": 8} if smoke else {}),
+    "cpu", method="source_only", seed=seed, iterations=train_iterations,
+    out=f"{out_dir}/source_only", val_every=0, progress=live_frontend() and not smoke,
+    **({"synth_val_length": 8} if smoke else {}),
 )
-print(announce([cfg], jobs=1))
+say(announce([cfg], jobs=1))
 result = load_or_train(cfg)  # a progress bar in JupyterLab; one summary line in a saved notebook
 trained, _ = load_model(f"{out_dir}/source_only/checkpoint_last.pt")
-print(f"source-only after {train_iterations} iterations: source-val mIoU {100 * result.source_miou:.1f}, "
-      f"target-val mIoU {100 * result.target_miou:.1f}")
+print(f"source-only after {train_iterations} iterations: source-val mIoU "
+      f"{100 * result.source_miou:.1f}, target-val mIoU {100 * result.target_miou:.1f}")
 
 # %%
 size = tuple(cfg.data.synth_size)
@@ -179,7 +185,8 @@ with torch.no_grad():
     one = trained(torch.cat([batch(src, 1), batch(tgt, 1)])).features
 
 fig = stage_maps([src[0][0], tgt[0][0]], one, ["source val #0", "target val #0"],
-                 title=f"mean over channels of each stage's output, source-only network ({train_iterations} iterations, seed {seed})")
+                 title=f"mean over channels of each stage's output, source-only network "
+                       f"({train_iterations} iterations, seed {seed})")
 save_figure(fig, setup.figures / "02_feature_maps.png")
 plt.show()
 
@@ -197,7 +204,7 @@ plt.show()
 
 # %%
 def stage_distances(fa, fb) -> tuple[dict, dict]:
-    """Per-stage style and content distances between two batches (image i of fa vs image i of fb)."""
+    """Per-stage style and content distances between two batches (image i of fa vs of fb)."""
     out = losses.pfr_loss(fa, fb)  # Eq. (4) with its per-stage terms of Eq. (2) and (3)
     return out.style, out.content
 
@@ -228,7 +235,9 @@ n = max(2, num_images)
 random_net = models.build_model("small", num_classes=19).eval()
 gaps = {"random init": gap_ratios(random_net, n), "source-trained": gap_ratios(trained, n)}
 show_table([{"network": name, "stage": r["stage"], "style across/within": r["style_ratio"],
-             "content across/within": r["content_ratio"]} for name, rows in gaps.items() for r in rows],
+             "content across/within": r["content_ratio"]}
+            for name, rows in gaps.items() for r in rows],
+           index=["network", "stage"],
            caption=f"distance ratios on {n} val images per domain (seed {seed})")
 
 # %%
@@ -239,9 +248,11 @@ for ax, kind in zip(axes, ("style", "content")):
         ax.bar(x + (j - 0.5) * 0.38, [r[f"{kind}_ratio"] for r in rows], 0.38, label=name)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_xticks(x, [f"stage {s}" for s in losses.PFR_STAGES])
-    ax.set_title(f"{kind} distance: across / within domains ({n} val images, seed {seed})", fontsize=9)
+    ax.set_title(f"{kind} distance: across / within domains ({n} val images, seed {seed})",
+                 fontsize=9)
 axes[0].set_ylabel("ratio (1 = domains indistinguishable)")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)  # below the bars
+# below the bars
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)
 fig.tight_layout(rect=(0, 0.09, 1, 1))
 save_figure(fig, setup.figures / "02_stage_gaps.png")
 plt.show()

@@ -24,10 +24,10 @@
 # same. GTA5 and Cityscapes differ in all of these.
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations); None: $PFR_SMOKE (default off)
 seed = 0  # training seed
 iterations = None  # training iterations; None: the cpu preset's default
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
+runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)
 out_dir = "../runs/03_source_only"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
@@ -58,12 +58,14 @@ from pfrlib.data.transforms import normalize
 from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
-from pfrlib.teaching.nbtools import announce, interactive, load_or_train_many, show_table
+from pfrlib import methods as registry
+from pfrlib.teaching.nbtools import announce, interactive, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
 from pfrlib.teaching.selfcheck import check_close, check_equal
 from pfrlib.viz.results import plot_per_class_iou, plot_training_curves
-from pfrlib.viz.scenes import prediction_grid, shift_components, shift_prediction, synthstreets_samples
+from pfrlib.viz.scenes import (prediction_grid, shift_components, shift_prediction,
+                                synthstreets_samples)
 
 # %% [markdown]
 # ## 0. The two domains
@@ -74,7 +76,8 @@ from pfrlib.viz.scenes import prediction_grid, shift_components, shift_predictio
 # colour casts, blur and noise.
 
 # %% tags=["nbval-check-output"]
-print("SynthStreets classes (trainId: name):", {i: CITYSCAPES_CLASSES[i] for i in SynthStreets.class_ids})
+say("SynthStreets classes (trainId name):",
+    ", ".join(f"{i} {CITYSCAPES_CLASSES[i]}" for i in SynthStreets.class_ids))
 
 # %%
 fig = synthstreets_samples(n=4, seed=0, size=(64, 128))
@@ -102,13 +105,16 @@ plt.show()
 
 # %%
 methods = ("source_only", "oracle")
-cfgs = [TrainConfig.preset("cpu", method=m, seed=seed, out=f"{setup.runs_dir}/{m}_s{seed}", **setup.base) for m in methods]
+cfgs = [TrainConfig.preset("cpu", method=m, seed=seed, out=f"{setup.runs_dir}/{m}_s{seed}",
+                           **setup.base) for m in methods]
 jobs = 1 if smoke else None
-print(announce(cfgs, jobs))
+say(announce(cfgs, jobs))
 runs = dict(zip(methods, load_or_train_many(cfgs, jobs=jobs)))
-run_rows = [{"run": m, "source-val mIoU": 100 * r.final["source_miou"], "target-val mIoU": 100 * r.final["target_miou"],
+run_rows = [{"run": registry.label(m), "source-val mIoU": 100 * r.final["source_miou"],
+             "target-val mIoU": 100 * r.final["target_miou"],
              "training time (s)": r.final["wall_time_s"]} for m, r in runs.items()]
-show_table(run_rows, digits=1, index="run", caption=f"seed {seed}, {runs['source_only'].final['iterations']} iterations")
+show_table(run_rows, digits=1,
+           caption=f"seed {seed}, {runs['source_only'].final['iterations']} iterations")
 
 # %% [markdown]
 # ## 2. The gap
@@ -140,7 +146,8 @@ per_class = {
     "source-only on target": so["target_val"]["per_class_iou"],
     "oracle on target": orc["target_val"]["per_class_iou"],
 }
-fig = plot_per_class_iou(per_class, title=f"Per-class IoU on the val splits: the domain gap by class (seed {seed})")
+title = f"Per-class IoU on the val splits: the domain gap by class (seed {seed})"
+fig = plot_per_class_iou(per_class, title=title)
 save_figure(fig, setup.figures / "03_per_class_iou.png")
 plt.show()
 
@@ -186,7 +193,8 @@ print(f"mIoU over the {len(SynthStreets.class_ids)} SynthStreets classes: {100 *
 # %% tags=["selfcheck"]
 check_close("per-class IoU", iou_by_hand, metrics.iou(cm),
             hint="TP is the diagonal; FP of class c is column c minus TP; FN is row c minus TP")
-check_close("mIoU over the SynthStreets classes", miou_by_hand, metrics.miou(cm, SynthStreets.class_ids),
+check_close("mIoU over the SynthStreets classes", miou_by_hand,
+            metrics.miou(cm, SynthStreets.class_ids),
             hint="average only over SynthStreets.class_ids, skipping NaN")
 
 # %% [markdown]
@@ -203,14 +211,16 @@ check_close("mIoU over the SynthStreets classes", miou_by_hand, metrics.miou(cm,
 drop = {name: v - so["target_val"]["per_class_iou"][name]
         for name, v in so["source_val"]["per_class_iou"].items() if v is not None}
 most_hurt_class = max(drop, key=drop.get)
-print(f"{most_hurt_class}: {100 * so['source_val']['per_class_iou'][most_hurt_class]:.1f} IoU on source val, "
-      f"{100 * so['target_val']['per_class_iou'][most_hurt_class]:.1f} on target val")
+before = so["source_val"]["per_class_iou"][most_hurt_class]
+after = so["target_val"]["per_class_iou"][most_hurt_class]
+print(f"{most_hurt_class}: {100 * before:.1f} IoU on source val, {100 * after:.1f} on target val")
 
 # %% tags=["selfcheck"]
 _src, _tgt = so["source_val"]["per_class_iou"], so["target_val"]["per_class_iou"]
 check_equal("the class that loses most IoU", most_hurt_class,
             max((n for n in _src if _src[n] is not None), key=lambda n: _src[n] - _tgt[n]),
-            hint="compute source IoU minus target IoU for each class that has a value, and take the largest")
+            hint="compute source IoU minus target IoU for each class that has a value, and take "
+                 "the largest")
 
 # %% [markdown]
 # ### Training curves
@@ -219,8 +229,9 @@ check_equal("the class that loses most IoU", most_hurt_class,
 # mIoU on source and target.
 
 # %%
-fig = plot_training_curves({m: r.out / "metrics.jsonl" for m, r in runs.items()}, keys=("seg", "val_target_miou"),
-                               title=f"source only and oracle, seed {seed}")
+fig = plot_training_curves({registry.label(m): r.out / "metrics.jsonl" for m, r in runs.items()},
+                           keys=("seg", "val_target_miou"),
+                           title=f"source only and oracle, seed {seed}")
 save_figure(fig, setup.figures / "03_training_curves.png")
 plt.show()
 
@@ -236,9 +247,10 @@ labels = torch.stack([tgt_val[i][1] for i in range(n_show)])
 preds = {}
 for method, r in runs.items():
     model, _ = load_model(r.out / "checkpoint_last.pt")
-    preds[method] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = prediction_grid(images, preds, labels, title=f"target val #0-{n_show - 1}, models of seed {seed}",
-                          class_ids=SynthStreets.class_ids)
+    inputs = torch.stack([normalize(x, model.normalization) for x in images])
+    preds[registry.label(method)] = predict(model, inputs)
+fig = prediction_grid(images, preds, labels, class_ids=SynthStreets.class_ids,
+                      title=f"target val #0-{n_show - 1}, models of seed {seed}")
 save_figure(fig, setup.figures / "03_predictions.png")
 plt.show()
 
@@ -252,23 +264,28 @@ plt.show()
 
 # %%
 def show_shift(index: int = 0, **components: bool) -> None:
-    """Target val scene `index` with the chosen shift components on, and the source-only prediction."""
+    """Target val scene `index` with the chosen shift components on, and the source-only
+    prediction."""
     shift = SynthShift(**{name: 1.0 if on else 0.0 for name, on in components.items()})
-    shift_prediction(so_model, shift, index=index, size=size, model_name=f"source only (seed {seed})")
+    shift_prediction(so_model, shift, index=index, size=size,
+                     model_name=f"source only (seed {seed})")
     plt.show()
 
 
 controls = {"index": widgets.IntSlider(value=0, min=0, max=15, description="val image")}
-controls |= {name: widgets.Checkbox(value=True, description=name) for name in SynthShift.components()}
+controls |= {name: widgets.Checkbox(value=True, description=name)
+             for name in SynthShift.components()}
 interactive(show_shift, controls)
 
 # %%
 metrics = dict(
     notebook="03_source_only_baseline",
-    parameters=setup.params | {"iterations": TrainConfig.preset("cpu").optim.iterations if iterations is None else iterations,
-                               "runs_dir": setup.runs_dir},
-    source_only=dict(source_miou=so["source_miou"], target_miou=so["target_miou"], wall_time_s=so["wall_time_s"]),
-    oracle=dict(target_miou=orc["target_miou"], source_miou=orc["source_miou"], wall_time_s=orc["wall_time_s"]),
+    parameters=setup.params | {"runs_dir": setup.runs_dir, "iterations": (
+        TrainConfig.preset("cpu").optim.iterations if iterations is None else iterations)},
+    source_only=dict(source_miou=so["source_miou"], target_miou=so["target_miou"],
+                     wall_time_s=so["wall_time_s"]),
+    oracle=dict(target_miou=orc["target_miou"], source_miou=orc["source_miou"],
+                wall_time_s=orc["wall_time_s"]),
     gap=gap,
     per_class=per_class,
 )

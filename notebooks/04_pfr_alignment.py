@@ -30,15 +30,15 @@
 # looks at what each one contributes.
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (4 iterations); None: $PFR_SMOKE (default off)
 seed = 0  # training seed
 iterations = None  # training iterations per run; None: the cpu preset's default
 lambda_pfr = None  # weight of L_pfr in Eq. (6); None: the cpu preset's value
 style_weight = None  # weight of the style term inside Eq. (4); None: the cpu preset's value
 content_weight = None  # weight of the content term inside Eq. (4); None: the cpu preset's value
-stage_sets = [[2, 3], [4, 5]]  # stage subsets trained for the "which stages matter" comparison ([] to skip)
+stage_sets = [[2, 3], [4, 5]]  # stage subsets for "which stages matter" ([] to skip)
 show_trap = True  # also train the literal-content run at the paper's lambda_pfr = 0.004
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
+runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)
 out_dir = "../runs/04_pfr_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
@@ -73,7 +73,8 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import TrainTransform, normalize
 from pfrlib.engine.checkpoint import load_model
-from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib import methods as registry
+from pfrlib.teaching.nbtools import announce, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
 from pfrlib.paper.optim import build_optimizer
@@ -81,7 +82,8 @@ from pfrlib.teaching.selfcheck import check_close
 from pfrlib.viz.results import plot_training_curves
 
 # the PFR weights given as parameters (None: the cpu preset's)
-pfr_overrides = {k: v for k, v in dict(lambda_pfr=lambda_pfr, style_weight=style_weight, content_weight=content_weight).items() if v is not None}
+pfr_overrides = {k: v for k, v in dict(lambda_pfr=lambda_pfr, style_weight=style_weight,
+                                        content_weight=content_weight).items() if v is not None}
 
 # %% [markdown]
 # ## 0. One iteration of Eq. (6), in code
@@ -106,9 +108,11 @@ xt = torch.stack([tgt[i][0] for i in range(4)])  # the target labels are not use
 
 weights = demo.loss.effective_weights()
 result = step.network_step(net, {}, optimizer, (xs, ys), xt, weights, demo.loss)
-print(f"{result.forwards} forward passes; Eq. (6): L_seg + lambda_pfr * L_pfr = {result.terms['seg'].item():.4f} + "
-      f"{weights['pfr']} * {result.terms['pfr'].item():.4f} = {result.total.item():.4f}")
-show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item()} for s in demo.loss.pfr_stages],
+seg_term, pfr_term = result.terms["seg"].item(), result.terms["pfr"].item()
+print(f"{result.forwards} forward passes; Eq. (6): L_seg + lambda_pfr * L_pfr = {seg_term:.4f} + "
+      f"{weights['pfr']} * {pfr_term:.4f} = {result.total.item():.4f}")
+show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item()}
+            for s in demo.loss.pfr_stages],
            digits=5, index="stage", caption="the per-stage style terms of this step (unweighted)")
 
 # %% [markdown]
@@ -127,7 +131,7 @@ show_table([{"stage": s, "style term": result.stage_terms[f"pfr_style_{s}"].item
 # %%
 with torch.no_grad():
     fs, ft = net(xs).features, net(xt).features
-print("stage feature maps (B, C, H, W):", {s: tuple(f.shape) for s, f in zip(losses.PFR_STAGES, fs)})
+say("stage feature maps (B, C, H, W):", {s: tuple(f.shape) for s, f in zip(losses.PFR_STAGES, fs)})
 
 # %% tags=["solution"]
 # Exercise 1. Compute `style_by_hand`: for each stage s in 2..5 (feature maps fs[s - 2], ft[s - 2]),
@@ -143,7 +147,8 @@ print({s: round(v, 5) for s, v in style_by_hand.items()})
 # %% tags=["selfcheck"]
 check_close("style term per stage", style_by_hand,
             {s: losses.style_loss(fs, ft, stages=[s], normalize="chw") for s in losses.PFR_STAGES},
-            hint="reshape to (B, C, HW), take F F^T / (C H W), the Frobenius norm per pair, then the batch mean")
+            hint="reshape to (B, C, HW), take F F^T / (C H W), the Frobenius norm per pair, "
+                 "then the batch mean")
 
 # %% [markdown]
 # ### Exercise 2
@@ -162,16 +167,22 @@ stage_weights = {2: 0.25, 3: 0.5, 4: 1.0, 5: 2.0}  # w_i: the deep stages count 
 # Exercise 2. With `stage_weights`, compute `weighted_style` (the weighted sum of the per-stage
 # style terms) and `weighted_share` (each stage's fraction of it).
 weighted_style = sum(stage_weights[s] * style_by_hand[s] for s in losses.PFR_STAGES)
-weighted_share = {s: stage_weights[s] * style_by_hand[s] / weighted_style for s in losses.PFR_STAGES}
-show_table([{"stage": s, "style term": style_by_hand[s], "share, equal weights": style_by_hand[s] / sum(style_by_hand.values()),
-             "weight": stage_weights[s], "share, weighted": weighted_share[s]} for s in losses.PFR_STAGES],
+weighted_share = {s: stage_weights[s] * style_by_hand[s] / weighted_style
+                  for s in losses.PFR_STAGES}
+equal_total = sum(style_by_hand.values())
+show_table([{"stage": s, "style term": style_by_hand[s],
+             "share, equal weights": style_by_hand[s] / equal_total,
+             "weight": stage_weights[s], "share, weighted": weighted_share[s]}
+            for s in losses.PFR_STAGES],
            digits=4, index="stage", caption=f"weighted style loss: {weighted_style:.5f}")
 
 # %% tags=["selfcheck"]
 _terms = {s: losses.style_loss(fs, ft, stages=[s]).item() for s in losses.PFR_STAGES}
 _total = sum(stage_weights[s] * _terms[s] for s in losses.PFR_STAGES)
-check_close("weighted style loss", weighted_style, _total, hint="multiply each stage's term by its weight, then add")
-check_close("share of each stage", weighted_share, {s: stage_weights[s] * _terms[s] / _total for s in losses.PFR_STAGES},
+check_close("weighted style loss", weighted_style, _total,
+            hint="multiply each stage's term by its weight, then add")
+check_close("share of each stage", weighted_share,
+            {s: stage_weights[s] * _terms[s] / _total for s in losses.PFR_STAGES},
             hint="each stage's weighted term divided by the weighted sum")
 
 # %% [markdown]
@@ -192,33 +203,38 @@ check_close("share of each stage", weighted_share, {s: stage_weights[s] * _terms
 
 # %% tags=["nbval-check-output"]
 preset = TrainConfig.preset("cpu", method="pfr", **pfr_overrides)
-print("PFR settings:", {k: getattr(preset.loss, k) for k in ("lambda_pfr", "style_weight", "content_weight", "pfr_stages",
-                                                            "gram_normalize", "content_form", "style_pairing")})
+pfr_fields = ("lambda_pfr", "style_weight", "content_weight", "pfr_stages", "gram_normalize",
+              "content_form", "style_pairing")
+say("PFR settings:", {k: getattr(preset.loss, k) for k in pfr_fields})
 
 # %%
 # Every run of this notebook (sections 1, 3 and 4), trained side by side, or reused if it exists.
 def config(method: str, name: str, **overrides) -> TrainConfig:
     """One cpu-preset run under the series' run directory."""
-    return TrainConfig.preset("cpu", method=method, seed=seed, out=f"{setup.runs_dir}/{name}", **setup.base, **overrides)
+    return TrainConfig.preset("cpu", method=method, seed=seed, out=f"{setup.runs_dir}/{name}",
+                              **setup.base, **overrides)
 
 
 planned = {
     "source_only": config("source_only", f"source_only_s{seed}"),
-    "pfr": config("pfr", f"pfr_s{seed}" + "".join(f"_{k}{v}" for k, v in pfr_overrides.items()), **pfr_overrides),
+    "pfr": config("pfr", f"pfr_s{seed}" + "".join(f"_{k}{v}" for k, v in pfr_overrides.items()),
+                  **pfr_overrides),
 }
 for subset in stage_sets:
     tag = "".join(map(str, subset))
-    planned[f"stages {tag}"] = config("pfr", f"pfr_stages{tag}_s{seed}", pfr_stages=tuple(subset), **pfr_overrides)
+    planned[f"stages {tag}"] = config("pfr", f"pfr_stages{tag}_s{seed}", pfr_stages=tuple(subset),
+                                      **pfr_overrides)
 if show_trap:  # Eq. (4) as printed: literal content norm, the paper's lambda_pfr
-    planned["trap"] = config("pfr", f"pfr_literal_paper_s{seed}", content_form="literal", content_weight=1.0,
-                             style_weight=1.0, lambda_pfr=0.004)
+    planned["trap"] = config("pfr", f"pfr_literal_paper_s{seed}", content_form="literal",
+                             content_weight=1.0, style_weight=1.0, lambda_pfr=0.004)
 jobs = 1 if smoke else None
-print(announce(planned.values(), jobs))
+say(announce(planned.values(), jobs))
 RUNS = dict(zip(planned, load_or_train_many(planned.values(), jobs=jobs)))
 runs = {k: RUNS[k] for k in ("source_only", "pfr")}
-show_table([{"run": name, "target-val mIoU": 100 * r.target_miou, "source-val mIoU": 100 * r.source_miou,
-             "training time (s)": r.final["wall_time_s"]} for name, r in runs.items()],
-           digits=1, index="run", caption=f"seed {seed}, {runs['pfr'].final['iterations']} iterations")
+show_table([{"run": registry.label(name), "target-val mIoU": 100 * r.target_miou,
+             "source-val mIoU": 100 * r.source_miou, "training time (s)": r.final["wall_time_s"]}
+            for name, r in runs.items()],
+           digits=1, caption=f"seed {seed}, {runs['pfr'].final['iterations']} iterations")
 
 # %% [markdown]
 # ## 2. The style distance during training
@@ -229,7 +245,7 @@ show_table([{"run": name, "target-val mIoU": 100 * r.target_miou, "source-val mI
 
 # %%
 fig = plot_training_curves(
-    {"pfr": runs["pfr"].out / "metrics.jsonl"},
+    {registry.label("pfr"): runs["pfr"].out / "metrics.jsonl"},
     keys=tuple(f"pfr_style_{s}" for s in preset.loss.pfr_stages) + ("seg",),
 )
 save_figure(fig, setup.figures / "04_style_terms.png")
@@ -252,9 +268,12 @@ style_after = {}
 for name, r in runs.items():
     model, _ = load_model(r.out / "checkpoint_last.pt")
     with torch.no_grad():
-        style_after[name] = {s: float(v) for s, v in losses.pfr_loss(model(xs).features, model(xt).features).style.items()}
-show_table([{"stage": s} | {f"style distance, {n}": style_after[n][s] for n in style_after} for s in losses.PFR_STAGES],
-           digits=5, index="stage", caption=f"style term per stage on {n_eval} fixed source/target val pairs")
+        terms = losses.pfr_loss(model(xs).features, model(xt).features)
+    style_after[name] = {s: float(v) for s, v in terms.style.items()}
+show_table([{"stage": s}
+            | {f"style distance, {registry.label(n)}": style_after[n][s] for n in style_after}
+            for s in losses.PFR_STAGES],
+           digits=5, caption=f"style term per stage on {n_eval} fixed source/target val pairs")
 
 # %% [markdown]
 # A caution before reading this as "the domains now look alike": a Gram matrix scales with the
@@ -270,9 +289,10 @@ show_table([{"stage": s} | {f"style distance, {n}": style_after[n][s] for n in s
 
 # %%
 stage_runs = {k: r for k, r in RUNS.items() if k.startswith("stages ")}  # trained in section 1
-table = {"source only": runs["source_only"].target_miou, "stages 2345 (paper)": runs["pfr"].target_miou}
+table = {registry.label("source_only"): runs["source_only"].target_miou,
+         "stages 2345 (paper)": runs["pfr"].target_miou}
 table.update({k: r.target_miou for k, r in stage_runs.items()})
-show_table([{"stages aligned": k, "target-val mIoU": 100 * v} for k, v in table.items()], digits=1, index="stages aligned")
+show_table([{"stages aligned": k, "target-val mIoU": 100 * v} for k, v in table.items()], digits=1)
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.barh(list(table), [100 * v for v in table.values()], color=["grey"] + ["C0"] * (len(table) - 1))
 ax.set_xlabel("target-val mIoU")
@@ -316,11 +336,13 @@ if trap is not None:
             "0.004 * L_pfr": 0.004 * r["pfr"],
             "seg with pfrlib's defaults": ref.get(it, {}).get("seg", float("nan")),
         })
-    show_table(trap_rows, digits=4, index="iteration", caption="logged terms of the literal-content run")
-    print(f"literal content at lambda 0.004: target-val mIoU {100 * trap.target_miou:.1f} "
-          f"(source-val {100 * trap.source_miou:.1f}); the preset: {100 * runs['pfr'].target_miou:.1f}")
+    show_table(trap_rows, digits=4, caption="logged terms of the literal-content run")
+    say(f"literal content at lambda 0.004: target-val mIoU {100 * trap.target_miou:.1f} "
+        f"(source-val {100 * trap.source_miou:.1f}); "
+        f"the preset: {100 * runs['pfr'].target_miou:.1f}")
     fig = plot_training_curves(
-        {"literal content, lambda 0.004": trap.out / "metrics.jsonl", "pfrlib defaults": runs["pfr"].out / "metrics.jsonl"},
+        {"literal content, lambda 0.004": trap.out / "metrics.jsonl",
+         "pfrlib defaults": runs["pfr"].out / "metrics.jsonl"},
         keys=("seg", "pfr"),
     )
     save_figure(fig, setup.figures / "04_loss_scale_trap.png")

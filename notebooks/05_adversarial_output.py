@@ -1,6 +1,9 @@
 # %% [markdown]
 # # 05 · The adversarial output stage, and the whole ablation ladder
 #
+# **The question:** does a discriminator on the network's *outputs* add to PFR's feature
+# alignment, and how much of the source-only → oracle gap does each step of the ladder close?
+#
 # **Paper:** Section 3.3, Eq. (5); Section 3.4, Eq. (6); the "Conventional Adapt" column of
 # Figure 3 (AdaptSegNet, the paper's ref. [10] and its base).
 #
@@ -30,15 +33,15 @@
 # fooling loss.
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
-train_all = False  # True: also train every seed of both seed sets here (about an hour on 2 cores) instead of reading the committed results
-seeds = [0, 1, 2]  # training seeds of the ladder; the first is trained live, the others only with train_all
+smoke = None  # True: a seconds-long run (4 iterations); None: $PFR_SMOKE (default off)
+train_all = False  # True: train every seed of both seed sets here (an hour) instead of reading them
+seeds = [0, 1, 2]  # seeds of the ladder; the first is trained live, the others only with train_all
 heldout_seeds = [5, 6, 7]  # the held-out seed set of the ladder (trained only with train_all)
 methods = ["source_only", "adaptsegnet", "pfr", "pfr_adv", "oracle"]  # the ablation ladder
 iterations = None  # training iterations per run; None: the cpu preset's default
 lambda_adv = None  # weight of L_adv in Eq. (6); None: the cpu preset's value
 d_lr = None  # discriminator learning rate; None: the cpu preset's value
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
+runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)
 out_dir = "../runs/05_adversarial_output"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
@@ -74,7 +77,8 @@ from pfrlib import models, viz
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import TrainTransform
-from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.evaluation.tables import GAP_CLOSED, seed_set_cells
+from pfrlib.teaching.nbtools import announce, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
 from pfrlib.paper.optim import build_discriminator_optimizer, build_optimizer
@@ -85,8 +89,8 @@ from pfrlib.viz.results import plot_ladder, plot_training_curves
 
 # %% tags=["nbval-check-output"]
 preset = TrainConfig.preset("cpu", **adversarial)
-print("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv", "gan")},
-      "| discriminator width:", preset.model.ndf, "| discriminator lr:", preset.optim.d_lr)
+say("adversarial settings:", {k: getattr(preset.loss, k) for k in ("lambda_adv", "gan")},
+    "| discriminator width:", preset.model.ndf, "| discriminator lr:", preset.optim.d_lr)
 
 # %% [markdown]
 # One setting differs from AdaptSegNet's on purpose: the discriminator's learning rate. AdaptSegNet
@@ -115,7 +119,8 @@ demo = TrainConfig.preset("cpu", method="pfr_adv")
 torch.manual_seed(0)
 net = models.build_from_config(demo.model)
 D = {"main": FCDiscriminator(demo.model.num_classes, ndf=demo.model.ndf)}
-net_opt, d_opts = build_optimizer(net, demo.optim), {"main": build_discriminator_optimizer(D["main"], demo.optim)}
+net_opt = build_optimizer(net, demo.optim)
+d_opts = {"main": build_discriminator_optimizer(D["main"], demo.optim)}
 to_input = TrainTransform(hflip=False, normalize=net.normalization)
 src = SynthStreets("source", "train", size=demo.data.synth_size, length=4, transform=to_input)
 tgt = SynthStreets("target", "train", size=demo.data.synth_size, length=4, transform=to_input)
@@ -163,8 +168,8 @@ print(f"discriminator loss: {d_loss_by_hand:.5f} (ln 2 = 0.69315)")
 
 # %% tags=["selfcheck"]
 check_close("discriminator loss", d_loss_by_hand, losses.discriminator_loss(d_src, d_tgt, "bce"),
-            hint="source positions have label 0: -log(1 - sigmoid(d)); target positions label 1: -log(sigmoid(d)); "
-                 "average each, then the mean of the two")
+            hint="source positions have label 0: -log(1 - sigmoid(d)); target positions label 1: "
+                 "-log(sigmoid(d)); average each, then the mean of the two")
 
 # %% [markdown]
 # ### Exercise 2
@@ -212,13 +217,15 @@ def run_name(method: str, seed: int) -> str:
 
 trained_seeds = list(dict.fromkeys([seeds[0], *seeds, *heldout_seeds])) if train_all else [seeds[0]]
 keys = [(method, seed) for method in methods for seed in trained_seeds]
-cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{run_name(m, s)}", **base, **overrides(m)) for m, s in keys]
+cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{run_name(m, s)}", **base,
+                           **overrides(m)) for m, s in keys]
 jobs = 1 if smoke else None
-print(announce(cfgs, jobs=jobs))
+say(announce(cfgs, jobs=jobs))
 results = dict(zip(keys, load_or_train_many(cfgs, jobs=jobs)))
-show_table([{"method": registry.get(m).table1_row, "target mIoU (%)": 100 * results[(m, seeds[0])].target_miou,
-             "source mIoU (%)": 100 * results[(m, seeds[0])].source_miou} for m in methods],
-           digits=1, index="method", caption=f"target-val and source-val mIoU of the runs of seed {seeds[0]}")
+seed0 = {m: results[(m, seeds[0])] for m in methods}
+show_table([{"method": registry.label(m), "target mIoU (%)": 100 * seed0[m].target_miou,
+             "source mIoU (%)": 100 * seed0[m].source_miou} for m in methods],
+           digits=1, caption=f"target-val and source-val mIoU of the runs of seed {seeds[0]}")
 
 # %% [markdown]
 # ## 2. The ablation ladder over seeds
@@ -235,24 +242,17 @@ show_table([{"method": registry.get(m).table1_row, "target mIoU (%)": 100 * resu
 # source-only → oracle gap each method closes.
 
 # %%
-summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None, methods,
-                               {"seeds": seeds, "held-out": heldout_seeds}, where=runs_dir)
-tables = {name: results_ladder(summary, [m for m in methods if m in summary]) for name, summary in summaries.items()}
-rows = []
-for m in methods:
-    row = {"method": registry.get(m).table1_row}
-    for name, table in tables.items():
-        t = table.get(m)
-        row |= {f"mIoU, {name}": t and f"{t['mean']:.1f} ± {t['std']:.1f}",
-                f"gap closed %, {name}": None if t is None or m in ("source_only", "oracle") else 100 * t["gap_closed"]}
-    rows.append(row)
-show_table(rows, digits=1, index="method",
-           caption="target-val mIoU (%), mean ± std over seeds; gap closed: share of the source-only -> oracle gap")
+summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None,
+                               methods, {"seeds": seeds, "held-out": heldout_seeds}, where=runs_dir)
+tables = {name: results_ladder(summary, [m for m in methods if m in summary])
+          for name, summary in summaries.items()}
+show_table([{"method": registry.label(m)} | seed_set_cells(tables, m) for m in methods], digits=1,
+           caption=f"target-val mIoU (%), mean ± std over seeds; {GAP_CLOSED}: share of the "
+                   "source-only -> oracle gap closed (the two bounds: '-')")
 table = next(iter(tables.values()))
 
 # %%
-fig = plot_ladder(table, title=f"Target mIoU on SynthStreets, mean ± std, {next(iter(tables))}",
-                      labels={m: registry.get(m).table1_row for m in table})
+fig = plot_ladder(table, title=f"Target mIoU on SynthStreets, mean ± std, {next(iter(tables))}")
 save_figure(fig, FIG / "05_ablation_ladder.png")
 plt.show()
 
@@ -284,11 +284,11 @@ plt.show()
 # heavily (the question before it) wins against the segmentation loss.
 
 # %%
-adv_runs = {registry.get(m).table1_row: results[(m, seeds[0])].out / "metrics.jsonl"
+adv_runs = {registry.label(m): results[(m, seeds[0])].out / "metrics.jsonl"
             for m in methods if m in ("adaptsegnet", "pfr_adv")}
 if adv_runs:
     fig = plot_training_curves(adv_runs, keys=("d_acc_source", "d_acc_target", "adv", "d"),
-                                   title=f"The adversarial game, seed {seeds[0]}")
+                               title=f"The adversarial game, seed {seeds[0]}")
     save_figure(fig, FIG / "05_discriminator.png")
     plt.show()
 
@@ -298,7 +298,8 @@ metrics = dict(
     parameters=setup.params | {"runs_dir": runs_dir},
     ladder_source="trained here" if train_all else {f.what: f.path for f in TABLE1_FILES},
     ladder=tables,
-    runs={f"{m}_s{s}": dict(target_miou=r.target_miou, source_miou=r.source_miou, out=str(r.out)) for (m, s), r in results.items()},
+    runs={f"{m}_s{s}": dict(target_miou=r.target_miou, source_miou=r.source_miou, out=str(r.out))
+          for (m, s), r in results.items()},
 )
 print("wrote", save_metrics(out_dir, metrics))
 

@@ -36,7 +36,7 @@
 # (exercise 1) and of the stage features PFR compares (exercise 2).
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (2 iterations); None: read $PFR_SMOKE (off by default)
+smoke = None  # True: a seconds-long run (2 iterations); None: $PFR_SMOKE (default off)
 gta5_root = None  # GTA5 root (images/, labels/); None: not available
 cityscapes_root = None  # Cityscapes root (leftImg8bit/, gtFine/); None: not available
 init_weights = None  # AdaptSegNet's DeepLab_resnet_pretrained_init-f81d91e8.pth; None: random init
@@ -77,7 +77,7 @@ from pfrlib import models, viz
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.teaching.nbparams import live_frontend, save_metrics
 from pfrlib.viz.figure import save_figure
-from pfrlib.teaching.nbtools import show_table
+from pfrlib.teaching.nbtools import say, show_table
 from pfrlib.paper.optim import adaptsegnet_repeats
 from pfrlib.teaching.selfcheck import check_close, check_equal
 from pfrlib.engine.run import train
@@ -89,34 +89,39 @@ from pfrlib.viz.results import plot_training_curves
 
 # %%
 has_gpu = torch.cuda.is_available()
-has_data = bool(gta5_root and cityscapes_root and Path(gta5_root).is_dir() and Path(cityscapes_root).is_dir())
+has_data = bool(gta5_root and cityscapes_root and Path(gta5_root).is_dir()
+                and Path(cityscapes_root).is_dir())
 paper_scale = has_gpu and has_data and not smoke
 if paper_scale:
-    print(f"GPU: {torch.cuda.get_device_name(0)} | GTA5: {gta5_root} | Cityscapes: {cityscapes_root}")
+    say(f"GPU: {torch.cuda.get_device_name(0)} | GTA5: {gta5_root} | Cityscapes: {cityscapes_root}")
     cfg = TrainConfig.preset(
         "paper", method=method, seed=seed, iterations=iterations, source=f"gta5:{gta5_root}",
-        target=f"cityscapes:{cityscapes_root}:train", target_val=f"cityscapes:{cityscapes_root}:val",
-        init=init_weights, bf16=bf16, channels_last=True, out=f"{out_dir}/paper_{method}", overwrite=True,
+        target=f"cityscapes:{cityscapes_root}:train",
+        target_val=f"cityscapes:{cityscapes_root}:val", init=init_weights, bf16=bf16,
+        channels_last=True, out=f"{out_dir}/paper_{method}", overwrite=True,
     )
 else:
-    missing = ([] if has_gpu else ["a CUDA GPU"]) + ([] if has_data else ["the GTA5 and Cityscapes roots"])
+    missing = (([] if has_gpu else ["a CUDA GPU"])
+               + ([] if has_data else ["the GTA5 and Cityscapes roots"]))
     reason = "smoke mode" if smoke else "missing " + " and ".join(missing)
     print("=" * 78)
     print(f"  NOT PAPER SCALE ({reason}).")
     print("  Running the same code path (paper preset: DeepLab-v2 R101, multi-level, SGD, poly,")
-    print("  both discriminators, PFR at stages 2-5) on SynthStreets at 64x128 for a few iterations.")
+    print("  both discriminators, PFR at stages 2-5) on SynthStreets at 64x128 for a few")
+    print("  iterations.")
     print("  The step time below is NOT the paper-scale step time.")
     print("=" * 78)
     cfg = TrainConfig.preset(
         "paper", method=method, seed=seed, iterations=2 if smoke else min(iterations, 5),
         source="synth:source", target="synth:target", source_val=None, target_val=None,
         source_size=None, target_size=None, eval_size=None, synth_size=(64, 128),
-        synth_val_length=2 if smoke else 8, num_workers=0, init=None, bf16=False, channels_last=False,
-        out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1, val_every=0, checkpoint_every=1000, progress=live_frontend() and not smoke,
+        synth_val_length=2 if smoke else 8, num_workers=0, init=None, bf16=False,
+        channels_last=False, out=f"{out_dir}/stand_in_{method}", overwrite=True, log_every=1,
+        val_every=0, checkpoint_every=1000, progress=live_frontend() and not smoke,
     )
     if not smoke and iterations > cfg.optim.iterations:
-        print(f"iterations: {iterations} asked, {cfg.optim.iterations} run here: the stand-in only shows "
-              "the code path; give the data and a GPU to run them all")
+        say(f"iterations: {iterations} asked, {cfg.optim.iterations} run here: the stand-in only "
+            "shows the code path; give the data and a GPU to run them all")
 print(cfg.summary())  # the whole configuration: cfg.to_json()
 
 # %% [markdown]
@@ -147,12 +152,20 @@ print(cfg.summary())  # the whole configuration: cfg.to_json()
 deeplab = models.build_model("deeplabv2_r101", 19, multi_level=True)
 names = {id(p): n for n, p in deeplab.named_parameters()}
 repeats = {names[id(p)]: r for p, r in adaptsegnet_repeats(deeplab.backbone_modules()).items()}
-kind = lambda n: "conv1 (stem)" if n.startswith("conv1") else ("shortcut conv" if ".downsample." in n else "bottleneck conv")  # noqa: E731
+def kind(name: str) -> str:
+    """Which kind of backbone tensor a parameter name is."""
+    if name.startswith("conv1"):
+        return "conv1 (stem)"
+    return "shortcut conv" if ".downsample." in name else "bottleneck conv"
+
+
 rows = Counter((kind(n), r) for n, r in repeats.items())
 heads = [p for m in deeplab.head_modules() for p in m.parameters() if p.requires_grad]
-show_table([{"tensor": k, "steps per iteration": r, "tensors": c} for (k, r), c in sorted(rows.items())]
-           + [{"tensor": "heads (10x lr)", "steps per iteration": 1, "tensors": len(heads)}], index="tensor",
-           caption=f"AdaptSegNet lists {sum(repeats.values()) + len(heads)} tensors for {len(repeats) + len(heads)} trainable ones")
+show_table([{"tensor": k, "steps per iteration": r, "tensors": c}
+            for (k, r), c in sorted(rows.items())]
+           + [{"tensor": "heads (10x lr)", "steps per iteration": 1, "tensors": len(heads)}],
+           caption=f"AdaptSegNet lists {sum(repeats.values()) + len(heads)} tensors for "
+                   f"{len(repeats) + len(heads)} trainable ones")
 
 # %% [markdown]
 # ### Exercise 1
@@ -173,12 +186,12 @@ print(f"{n_trainable:,} trainable of {count_parameters(deeplab):,} parameters; "
       f"weights + gradients + momentum: {train_state_gib:.2f} GiB")
 
 # %% tags=["selfcheck"]
-check_equal("trainable parameters", n_trainable, sum(p.numel() for p in deeplab.parameters() if p.requires_grad),
+_trainable = sum(p.numel() for p in deeplab.parameters() if p.requires_grad)
+check_equal("trainable parameters", n_trainable, _trainable,
             hint="frozen parameters (requires_grad False) do not count")
-check_close("training state (GiB)", train_state_gib,
-            3 * 4 * sum(p.numel() for p in deeplab.parameters() if p.requires_grad) / 2**30, rtol=1e-3,
-            hint="what does SGD with momentum keep per trainable value, and how many bytes is one fp32 value? "
-                 "1 GiB is 2**30 bytes")
+check_close("training state (GiB)", train_state_gib, 3 * 4 * _trainable / 2**30, rtol=1e-3,
+            hint="what does SGD with momentum keep per trainable value, and how many bytes is one "
+                 "fp32 value? 1 GiB is 2**30 bytes")
 
 # %% [markdown]
 # ### Exercise 2
@@ -193,20 +206,22 @@ check_close("training state (GiB)", train_state_gib,
 
 # %%
 paper_shapes = feature_shapes(deeplab, (1, 3, 720, 1280))
-print("stage outputs, then the logits of the two heads:", paper_shapes)
+say("stage outputs, then the logits of the two heads:", paper_shapes)
 
 # %% tags=["solution"]
 # Exercise 2. Set `feature_values` and `gram_values`: for stages 2..5 (the first four shapes),
 # the number of values of the feature map (C*H*W) and of its Gram matrix (C*C).
 feature_values = {s: c * h * w for s, (_, c, h, w) in zip((2, 3, 4, 5), paper_shapes[:4])}
 gram_values = {s: c * c for s, (_, c, _, _) in zip((2, 3, 4, 5), paper_shapes[:4])}
-show_table([{"stage": s, "feature map (millions)": feature_values[s] / 1e6, "Gram matrix (millions)": gram_values[s] / 1e6,
+show_table([{"stage": s, "feature map (millions)": feature_values[s] / 1e6,
+             "Gram matrix (millions)": gram_values[s] / 1e6,
              "fp32 feature map (MiB)": 4 * feature_values[s] / 2**20} for s in feature_values],
-           digits=2, index="stage", caption="one 720x1280 source image")
+           digits=2, caption="one 720x1280 source image")
 
 # %% tags=["selfcheck"]
 _shapes = dict(zip((2, 3, 4, 5), paper_shapes[:4]))
-check_close("values per feature map", feature_values, {s: sh[1] * sh[2] * sh[3] for s, sh in _shapes.items()},
+check_close("values per feature map", feature_values,
+            {s: sh[1] * sh[2] * sh[3] for s, sh in _shapes.items()},
             hint="C * H * W of the shapes (B, C, H, W) of the first four entries")
 check_close("values per Gram matrix", gram_values, {s: sh[1] ** 2 for s, sh in _shapes.items()},
             hint="a Gram matrix is C x C, whatever H and W are")
@@ -220,12 +235,14 @@ check_close("values per Gram matrix", gram_values, {s: sh[1] ** 2 for s, sh in _
 t0 = time.perf_counter()
 result = train(cfg)
 wall = time.perf_counter() - t0
-records = [json.loads(l) for l in (Path(cfg.run.out) / "metrics.jsonl").read_text().splitlines() if l.strip()]
+lines = (Path(cfg.run.out) / "metrics.jsonl").read_text().splitlines()
+records = [json.loads(line) for line in lines if line.strip()]
 times = [r["time"] for r in records if "time" in r and "seg" in r]
 steps = [r["iter"] for r in records if "time" in r and "seg" in r]
 # seconds per iteration from the logged clock, skipping the first (warm-up) step
 sec_per_it = (times[-1] - times[0]) / (steps[-1] - steps[0]) if len(times) > 1 else float("nan")
-print(f"{result.final['iterations']} iterations in {wall:.1f} s (incl. setup and validation); {sec_per_it:.3f} s/iteration")
+print(f"{result.final['iterations']} iterations in {wall:.1f} s (incl. setup and validation); "
+      f"{sec_per_it:.3f} s/iteration")
 if has_gpu:
     print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
 
@@ -234,9 +251,11 @@ if has_gpu:
 # loss and its auxiliary head, the two fooling terms, the PFR term, and the discriminators'.
 
 # %%
-fig = plot_training_curves({"paper" if paper_scale else "stand-in": Path(cfg.run.out) / "metrics.jsonl"},
-                               keys=("seg", "seg_aux", "adv", "pfr", "d"), smooth=1)
-save_figure(fig, setup.figures / ("06_paper_losses.png" if paper_scale else "06_stand_in_losses.png"))
+run_label = "paper" if paper_scale else "stand-in"
+fig = plot_training_curves({run_label: Path(cfg.run.out) / "metrics.jsonl"},
+                           keys=("seg", "seg_aux", "adv", "pfr", "d"), smooth=1)
+figure_name = "06_paper_losses.png" if paper_scale else "06_stand_in_losses.png"
+save_figure(fig, setup.figures / figure_name)
 plt.show()
 
 # %% [markdown]
@@ -251,7 +270,8 @@ plt.show()
 full_iters = TrainConfig.preset("paper").optim.iterations
 estimate_h = sec_per_it * full_iters / 3600 if paper_scale else None
 if paper_scale:
-    print(f"{full_iters:,} iterations x {sec_per_it:.3f} s = {estimate_h:.1f} h on {torch.cuda.get_device_name(0)}")
+    say(f"{full_iters:,} iterations x {sec_per_it:.3f} s = {estimate_h:.1f} h on "
+        f"{torch.cuda.get_device_name(0)}")
 else:
     print(f"{full_iters:,} iterations: no estimate from the stand-in (see docs/paper_scale.md)")
 

@@ -1,6 +1,9 @@
 # %% [markdown]
 # # 07 · Evaluation, Table 1 and the paper's figures
 #
+# **The question:** how do our runs read beside the paper's Table 1 and Figure 3, and does the
+# paper's claim about frequent and rare classes hold on SynthStreets?
+#
 # **Paper:** Section 4: Eq. (7) (IoU), Table 1 (per-class IoU on GTA5 → Cityscapes) and
 # Figure 3 (target image, non-adapted, conventional adapt, ours, ground truth).
 #
@@ -29,13 +32,13 @@
 # checkpoint (notebook 06).
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 iterations); None: read $PFR_SMOKE (off by default)
-train_all = False  # True: also train every Table-1 row on both seed sets here (hours on 2 cores) instead of reading the committed results
-seeds = [0, 1, 2]  # seeds of the multi-seed tables; the first seed's runs are collected (or trained) live
+smoke = None  # True: a seconds-long run (4 iterations); None: $PFR_SMOKE (default off)
+train_all = False  # True: train every Table-1 row on both seed sets here (hours), not read them
+seeds = [0, 1, 2]  # seeds of the multi-seed tables; the first seed's runs are collected or trained
 heldout_seeds = [5, 6, 7]  # the held-out seed set (trained only with train_all)
 iterations = None  # training iterations for runs that are missing; None: the cpu preset's default
 num_examples = 4  # target images in the Figure-3 grid
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
+runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)
 out_dir = "../runs/07_evaluation_and_figures"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
@@ -64,18 +67,21 @@ from pfrlib import viz
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.data.transforms import normalize
-from pfrlib.evaluation.tables import (PAPER_LABEL, class_pixel_share, format_table, format_table_row, reference_records,
-                                      reference_rows)
+from pfrlib import models
+from pfrlib.evaluation.tables import (GAP_CLOSED, PAPER_LABEL, class_pixel_share, format_table,
+                                      format_table_row, gap_closed_percent, reference_records,
+                                      reference_rows, seed_set_cells)
 from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.io import atomic_write
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
-from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.teaching.nbtools import announce, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
 from pfrlib.evaluation.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
 from pfrlib.teaching.selfcheck import check_close, check_equal
-from pfrlib.viz.results import plot_iou_heatmap, plot_ladder, plot_share_vs_difference, plot_training_curves
+from pfrlib.viz.results import (plot_iou_heatmap, plot_ladder, plot_share_vs_difference,
+                                plot_training_curves)
 from pfrlib.viz.scenes import prediction_grid
 
 LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
@@ -90,14 +96,16 @@ LADDER, BASELINES = registry.names("ladder"), registry.names("baseline")
 
 # %%
 trained_seeds = list(dict.fromkeys([seeds[0], *seeds, *heldout_seeds])) if train_all else [seeds[0]]
-keys = [(method, seed) for method in (LADDER + BASELINES if train_all else LADDER) for seed in trained_seeds]
-cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{m}_s{s}", **base) for m, s in keys]
+keys = [(method, seed) for method in (LADDER + BASELINES if train_all else LADDER)
+        for seed in trained_seeds]
+cfgs = [TrainConfig.preset("cpu", method=m, seed=s, out=f"{runs_dir}/{m}_s{s}", **base)
+        for m, s in keys]
 jobs = 1 if smoke else None
-print(announce(cfgs, jobs=jobs))
+say(announce(cfgs, jobs=jobs))
 results = dict(zip(keys, load_or_train_many(cfgs, jobs=jobs)))
-print(f"{len(results)} runs: {len(LADDER)} ladder methods x seed {seeds[0]}"
-      + (f", and the ladder and baselines x seeds {trained_seeds}" if train_all else "")
-      + f", {results[keys[0]].final['iterations']} iterations each")
+say(f"{len(results)} runs: {len(LADDER)} ladder methods x seed {seeds[0]}"
+    + (f", and the ladder and baselines x seeds {trained_seeds}" if train_all else "")
+    + f", {results[keys[0]].final['iterations']} iterations each")
 
 # %% [markdown]
 # ## 2. Table 1, side by side
@@ -108,8 +116,9 @@ print(f"{len(results)} runs: {len(LADDER)} ladder methods x seed {seeds[0]}"
 
 # %% tags=["nbval-check-output"]
 paper = reference_records()
-show_table({r["method"]: {c: r[c] for c in [*CITYSCAPES_CLASSES, "mIoU"]} for r in paper[-3:]}, digits=1,
-           caption=f"IoU (%), {PAPER_LABEL}, backbone {', '.join(sorted({r['backbone'] for r in paper[-3:]}))}")
+backbones = ", ".join(sorted({r["backbone"] for r in paper[-3:]}))
+show_table({r["method"]: {c: r[c] for c in [*CITYSCAPES_CLASSES, "mIoU"]} for r in paper[-3:]},
+           digits=1, caption=f"IoU (%), {PAPER_LABEL}, backbone {backbones}")
 
 # %% [markdown]
 # Then every row of the paper's table and ours, on the classes SynthStreets draws (the paper's
@@ -121,22 +130,30 @@ h, w = results[(LADDER[0], seeds[0])].config.data.synth_size
 ours = []
 for method in LADDER:
     f = results[(method, seeds[0])].final
-    ours.append(dict(name=f"{registry.get(method).table1_row} (ours)", per_class=f["target_val"]["per_class_iou"],
-                     miou_value=f["target_miou"], backbone=f"{arch} (CPU)"))
+    ours.append(dict(name=f"{registry.label(method)} (ours)",
+                     per_class=f["target_val"]["per_class_iou"], miou_value=f["target_miou"],
+                     backbone=models.model_title(arch)))
 drawn_by_synth = [c for c in CITYSCAPES_CLASSES if ours[0]["per_class"][c] is not None]
 ran_on = f"SynthStreets {h}x{w} target val, seed {seeds[0]}"
-row_name = {m.paper_row: m.table1_row for m in registry.methods() if m.paper_row}  # the paper's row -> ours
-show_table([{"row": f"paper: {row_name.get(r['method'], r['method'])}", **{c: r[c] for c in drawn_by_synth},
-             "mIoU": r["mIoU"], "backbone": r["backbone"]} for r in paper]
-           + [{"row": f"ours: {registry.get(m).table1_row}", **{c: 100 * row["per_class"][c] for c in drawn_by_synth},
-               "mIoU": 100 * row["miou_value"], "backbone": row["backbone"]} for m, row in zip(LADDER, ours)],
-           digits=1, index="row", caption=f"IoU (%) on the classes SynthStreets draws; paper: {PAPER_LABEL}; ours: {ran_on}")
-show_table([{"row": f"paper: {row_name.get(r['method'], r['method'])}",
-             **{c: r[c] for c in CITYSCAPES_CLASSES if c not in drawn_by_synth}} for r in paper], digits=1, index="row",
-           caption="the paper's IoU (%) on the other classes (SynthStreets does not draw them: ours are '-')")
+# the paper's row -> ours
+row_name = {m.paper_row: registry.label(m.name) for m in registry.methods() if m.paper_row}
+paper_rows = [f"paper: {row_name.get(r['method'], r['method'])}" for r in paper]
+show_table([{"row": name, **{c: r[c] for c in drawn_by_synth}, "mIoU": r["mIoU"],
+             "backbone": r["backbone"]} for name, r in zip(paper_rows, paper)]
+           + [{"row": f"ours: {registry.label(m)}",
+               **{c: 100 * row["per_class"][c] for c in drawn_by_synth},
+               "mIoU": 100 * row["miou_value"], "backbone": row["backbone"]}
+              for m, row in zip(LADDER, ours)],
+           digits=1,
+           caption=f"IoU (%) on the classes SynthStreets draws; paper: {PAPER_LABEL}; "
+                   f"ours: {ran_on}")
+others = [c for c in CITYSCAPES_CLASSES if c not in drawn_by_synth]
+show_table([{"row": name, **{c: r[c] for c in others}} for name, r in zip(paper_rows, paper)],
+           digits=1, caption=f"the paper's IoU (%) on the {len(others)} other classes "
+                             "(SynthStreets does not draw them, so ours have no row here)")
 # the same table as Markdown, for a report
-markdown = format_table(reference_rows() + [format_table_row(**(row | {"name": f"{row['name']}; {ran_on}"}))
-                                            for row in ours])
+ours_rows = [format_table_row(**(row | {"name": f"{row['name']}; {ran_on}"})) for row in ours]
+markdown = format_table(reference_rows() + ours_rows)
 _ = atomic_write(FIG / "table1_side_by_side.md", lambda fh: fh.write(markdown + "\n"), mode="w")
 
 # %% [markdown]
@@ -154,7 +171,8 @@ _ = atomic_write(FIG / "table1_side_by_side.md", lambda fh: fh.write(markdown + 
 # higher than adaptsegnet's, first seed.
 ours_iou = results[("pfr_adv", seeds[0])].final["target_val"]["per_class_iou"]
 theirs_iou = results[("adaptsegnet", seeds[0])].final["target_val"]["per_class_iou"]
-improved_classes = [c for c, v in ours_iou.items() if v is not None and theirs_iou[c] is not None and v > theirs_iou[c]]
+improved_classes = [c for c, v in ours_iou.items()
+                    if v is not None and theirs_iou[c] is not None and v > theirs_iou[c]]
 for c in improved_classes:
     print(f"{c:>13}: {100 * theirs_iou[c]:5.1f} -> {100 * ours_iou[c]:5.1f}")
 
@@ -162,7 +180,8 @@ for c in improved_classes:
 _ours = results[("pfr_adv", seeds[0])].final["target_val"]["per_class_iou"]
 _theirs = results[("adaptsegnet", seeds[0])].final["target_val"]["per_class_iou"]
 check_equal("classes where PFR + adversarial beats AdaptSegNet", improved_classes,
-            [c for c in _ours if _ours[c] is not None and _theirs[c] is not None and _ours[c] > _theirs[c]],
+            [c for c in _ours
+             if _ours[c] is not None and _theirs[c] is not None and _ours[c] > _theirs[c]],
             hint="compare the two dicts class by class, skip None, keep the dict's order")
 
 # %% [markdown]
@@ -179,10 +198,14 @@ labels = torch.stack([tgt_val[i][1] for i in range(num_examples)])
 preds = {}
 for method in ("source_only", "adaptsegnet", "pfr_adv"):
     model, _ = load_model(results[(method, seeds[0])].out / "checkpoint_last.pt")
-    preds[registry.get(method).table1_row] = predict(model, torch.stack([normalize(x, model.normalization) for x in images]))
-fig = prediction_grid(images, preds, labels, titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
-                          title=f"SynthStreets target val #0-{num_examples - 1}, models of seed {seeds[0]}",
-                          class_ids=SynthStreets.class_ids)
+    inputs = torch.stack([normalize(x, model.normalization) for x in images])
+    preds[registry.label(method)] = predict(model, inputs)
+fig = prediction_grid(images, preds, labels,
+                      titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt",
+                              "(d) ours", "(e) ground truth"),
+                      title=f"SynthStreets target val #0-{num_examples - 1}, models of seed "
+                            f"{seeds[0]}",
+                      class_ids=SynthStreets.class_ids)
 save_figure(fig, FIG / "07_figure3_qualitative.png")
 plt.show()
 
@@ -194,8 +217,9 @@ plt.show()
 
 # %%
 fig = plot_training_curves(
-    {registry.get(m).table1_row: results[(m, seeds[0])].out / "metrics.jsonl" for m in LADDER},
-    keys=("seg", "val_target_miou"), title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
+    {registry.label(m): results[(m, seeds[0])].out / "metrics.jsonl" for m in LADDER},
+    keys=("seg", "val_target_miou"),
+    title=f"seed {seeds[0]}: source segmentation loss and target val mIoU",
 )
 save_figure(fig, FIG / "07_training_curves.png")
 plt.show()
@@ -206,16 +230,17 @@ plt.show()
 # The ladder below is the first seed set's; section 5 puts both side by side.
 
 # %%
-summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None, LADDER + BASELINES,
-                               {"seeds": seeds, "held-out": heldout_seeds}, where=runs_dir)
+summaries = seed_set_summaries({k: r.final for k, r in results.items()} if train_all else None,
+                               LADDER + BASELINES, {"seeds": seeds, "held-out": heldout_seeds},
+                               where=runs_dir)
 first = next(iter(summaries))
 table = results_ladder(summaries[first], LADDER)
-show_table([{"method": registry.get(m).table1_row, "mean mIoU": t["mean"], "std": t["std"],
-             "gap closed (%)": 100 * t["gap_closed"], "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])}
-            for m, t in table.items()],
-           digits=1, index="method", caption=f"SynthStreets target val mIoU (%), {first}")
-fig = plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over {first}",
-                      labels={m: registry.get(m).table1_row for m in table})
+show_table([{"method": registry.label(m), "mean mIoU": t["mean"], "std": t["std"],
+             GAP_CLOSED: gap_closed_percent(m, t),
+             "per seed": ", ".join(f"{v:.1f}" for v in t["runs"])} for m, t in table.items()],
+           digits=1, caption=f"SynthStreets target val mIoU (%), {first}; {GAP_CLOSED} of the two "
+                             "bounds: '-'")
+fig = plot_ladder(table, title=f"SynthStreets target val mIoU, mean ± std over {first}")
 save_figure(fig, FIG / "07_ablation_bars.png")
 plt.show()
 
@@ -240,7 +265,7 @@ for m, t in table.items():
     runs, n = t["runs"], len(t["runs"])
     mean = sum(runs) / n
     std_by_hand[m] = (sum((v - mean) ** 2 for v in runs) / (n - 1)) ** 0.5 if n > 1 else 0.0
-print({m: round(v, 2) for m, v in std_by_hand.items()})
+say("; ".join(f"{registry.label(m)}: {v:.2f}" for m, v in std_by_hand.items()))
 
 # %% tags=["selfcheck"]
 check_close("sample std over seeds", std_by_hand, {m: t["std"] for m, t in table.items()},
@@ -251,10 +276,11 @@ check_close("sample std over seeds", std_by_hand, {m: t["std"] for m, t in table
 # (mean of oracle - mean of source only), from `table`.
 low, high = table["source_only"]["mean"], table["oracle"]["mean"]
 gap_closed_by_hand = {m: (t["mean"] - low) / (high - low) for m, t in table.items()}
-print({m: f"{100 * v:.0f}%" for m, v in gap_closed_by_hand.items()})
+say("; ".join(f"{registry.label(m)}: {100 * v:.0f}%" for m, v in gap_closed_by_hand.items()))
 
 # %% tags=["selfcheck"]
-check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] for m, t in table.items()},
+check_close("share of the gap closed", gap_closed_by_hand,
+            {m: t["gap_closed"] for m, t in table.items()},
             hint="use the means over seeds; source only gives 0 and the oracle 1")
 
 # %% [markdown]
@@ -297,32 +323,34 @@ check_close("share of the gap closed", gap_closed_by_hand, {m: t["gap_closed"] f
 # paper's are different benchmarks and networks.
 
 # %%
-table1 = {name: results_ladder(summary, [m for m in registry.table1_names() if m in summary]) for name, summary in summaries.items()}
+table1 = {name: results_ladder(summary, [m for m in registry.table1_names() if m in summary])
+          for name, summary in summaries.items()}
 paper_by_name = {r["method"]: r for r in paper}
 rows = []
 for m in registry.table1_names():
-    row = {"Table 1 row": registry.get(m).table1_row}
-    for name, t in table1.items():
-        r = t.get(m)
-        row |= {f"mIoU, {name}": r and f"{r['mean']:.1f} ± {r['std']:.1f}",
-                f"gap %, {name}": None if r is None or m in ("source_only", "oracle") else 100 * r["gap_closed"]}
     p = paper_by_name.get(registry.get(m).paper_row)
-    rows.append(row | {"paper mIoU": p and p["mIoU"], "paper backbone": p and p["backbone"]})
-show_table(rows, digits=1, index="Table 1 row",
-           caption=f"mIoU: ours, SynthStreets {h}x{w} target val (%), mean ± std over each seed set; "
-                   f"gap %: share of the source-only -> oracle gap closed; paper: {PAPER_LABEL}")
-absent = [registry.get(m).table1_row for m in registry.table1_names() if not any(m in t for t in table1.values())]
+    rows.append({"Table 1 row": registry.label(m)} | seed_set_cells(table1, m)
+                | {("paper", "mIoU (%)"): p and p["mIoU"],
+                   ("paper", "backbone"): p and p["backbone"]})
+show_table(rows, digits=1,
+           caption=f"mIoU: ours, SynthStreets {h}x{w} target val, mean ± std over each seed set; "
+                   f"{GAP_CLOSED}: share of the source-only -> oracle gap closed (the two bounds: "
+                   f"'-'); paper: {PAPER_LABEL}")
+absent = [registry.label(m) for m in registry.table1_names()
+          if not any(m in t for t in table1.values())]
 if absent:
-    print(f"{', '.join(absent)}: " + ("not trained here" if train_all else "not in the results file") + " ('-')")
+    say(f"{', '.join(absent)}: " + ("not trained here" if train_all else "not in the results file")
+        + " ('-')")
 
 # %% [markdown]
 # Per class, mean over the first seed set (a row per method, a column per class SynthStreets draws):
 
 # %%
 per_class_mean = {m: row["per_class_target"] for m, row in summaries[first].items()}
-fig = plot_iou_heatmap({registry.get(m).table1_row: v for m, v in per_class_mean.items()},
-                           highlight=registry.get("pfr_adv").table1_row,
-                           title=f"Table 1, SynthStreets edition: target val IoU (%), mean over {first}")
+fig = plot_iou_heatmap({registry.label(m): v for m, v in per_class_mean.items()},
+                       highlight=registry.label("pfr_adv"),
+                       title=f"Table 1, SynthStreets edition: target val IoU (%), mean over "
+                             f"{first}")
 save_figure(fig, FIG / "07_table1_per_class.png")
 plt.show()
 
@@ -337,11 +365,13 @@ plt.show()
 # numbers: PFR minus CLAN per class on GTA5 → Cityscapes.
 
 # %%
-pfr_row, clan_row = paper_by_name[registry.get("pfr_adv").paper_row], paper_by_name[registry.get("clan").paper_row]
+pfr_row = paper_by_name[registry.get("pfr_adv").paper_row]
+clan_row = paper_by_name[registry.get("clan").paper_row]
 paper_delta = {c: pfr_row[c] - clan_row[c] for c in CITYSCAPES_CLASSES}
 show_table([{"class": c, "PFR": pfr_row[c], "CLAN": clan_row[c], "PFR - CLAN": d}
             for c, d in sorted(paper_delta.items(), key=lambda kv: -kv[1])],
-           digits=1, index="class", caption="the paper's Table 1 (ResNet-101, GTA5 -> Cityscapes), best for PFR first")
+           digits=1,
+           caption="the paper's Table 1 (ResNet-101, GTA5 -> Cityscapes), best for PFR first")
 
 # %% [markdown]
 # To test the claim here we need each class's *frequency*: its share of the labelled pixels of
@@ -360,14 +390,17 @@ print(f"val_labels: {tuple(val_labels.shape)} trainIds (255 = ignore)")
 # those SynthStreets draws?
 
 # %% tags=["solution"]
-# Exercise 4. Compute `share_by_hand`: (19,) pixel shares of each trainId in `val_labels`, 255 left out.
+# Exercise 4. Compute `share_by_hand`: (19,) pixel shares of each trainId in `val_labels`, 255
+# left out.
 labelled = val_labels[val_labels != 255].long()
 share_by_hand = torch.bincount(labelled, minlength=19).double() / labelled.numel()
-print({c: f"{100 * float(v):.1f}%" for c, v in zip(CITYSCAPES_CLASSES, share_by_hand) if v > 0})
+say(", ".join(f"{c} {100 * float(v):.1f}%"
+              for c, v in zip(CITYSCAPES_CLASSES, share_by_hand) if v > 0))
 
 # %% tags=["selfcheck"]
 check_close("pixel share of each class", share_by_hand, class_pixel_share(val_labels),
-            hint="count with torch.bincount(..., minlength=19) over the labels != 255, then divide by that count")
+            hint="count with torch.bincount(..., minlength=19) over the labels != 255, then divide "
+                 "by that count")
 
 # %% [markdown]
 # A class counts as **frequent** when its share is above the share every class would have if
@@ -379,17 +412,19 @@ share = class_pixel_share(val_labels)
 drawn = [c for c, v in zip(CITYSCAPES_CLASSES, share) if v > 0]
 share_pct = {c: 100 * float(share[CITYSCAPES_CLASSES.index(c)]) for c in drawn}
 split = 100 / len(drawn)
-deltas = {name: {c: summary["pfr_adv"]["per_class_target"][c] - summary["clan"]["per_class_target"][c] for c in drawn}
-          for name, summary in summaries.items()}
+deltas = {name: {c: s["pfr_adv"]["per_class_target"][c] - s["clan"]["per_class_target"][c]
+                 for c in drawn} for name, s in summaries.items()}
 delta = deltas[first]
-show_table([{"class": c, "pixel share (%)": share_pct[c], "group": "frequent" if share_pct[c] > split else "rare",
+show_table([{"class": c, "pixel share (%)": share_pct[c],
+             "group": "frequent" if share_pct[c] > split else "rare",
              "PFR + adv IoU": per_class_mean["pfr_adv"][c], "CLAN IoU": per_class_mean["clan"][c],
              **{f"difference, {name}": d[c] for name, d in deltas.items()}}
             for c in sorted(drawn, key=lambda c: -share_pct[c])],
-           digits=1, index="class", caption=f"SynthStreets target val; IoU: mean over {first}; difference: PFR + adv IoU "
-                                            f"minus CLAN IoU (points); frequent = share > {split:.1f}%")
+           digits=1, caption=f"SynthStreets target val; IoU: mean over {first}; difference: "
+                             f"PFR + adv IoU minus CLAN IoU (points); "
+                             f"frequent = share > {split:.1f}%")
 fig = plot_share_vs_difference(share_pct, delta, split, ylabel="IoU: PFR + adv - CLAN (points)",
-                                   title=f"Is PFR's edge over CLAN on the frequent classes? ({first})")
+                               title=f"Is PFR's edge over CLAN on the frequent classes? ({first})")
 save_figure(fig, FIG / "07_frequent_vs_rare.png")
 plt.show()
 
@@ -403,18 +438,21 @@ plt.show()
 # table of section 5? (`delta` is the first seed set's; the verdict below repeats it on both.)
 
 # %% tags=["solution"]
-# Exercise 5. Compute `group_delta`: the mean of `delta` over the frequent classes (share_pct > split)
-# and over the rare ones.
+# Exercise 5. Compute `group_delta`: the mean of `delta` over the frequent classes
+# (share_pct > split) and over the rare ones.
 frequent = [c for c in drawn if share_pct[c] > split]
 rare = [c for c in drawn if share_pct[c] <= split]
 group_delta = {"frequent": sum(delta[c] for c in frequent) / len(frequent),
                "rare": sum(delta[c] for c in rare) / len(rare)}
-print({g: f"{v:+.1f} points" for g, v in group_delta.items()})
+say(", ".join(f"{g}: {v:+.1f} points" for g, v in group_delta.items()))
 
 # %% tags=["selfcheck"]
-_groups = {g: [delta[c] for c in drawn if (share_pct[c] > split) == (g == "frequent")] for g in ("frequent", "rare")}
-check_close("mean IoU difference per group", group_delta, {g: sum(v) / len(v) for g, v in _groups.items()},
-            hint="a class is frequent when share_pct[c] > split; average delta[c] within each group")
+_groups = {g: [delta[c] for c in drawn if (share_pct[c] > split) == (g == "frequent")]
+           for g in ("frequent", "rare")}
+check_close("mean IoU difference per group", group_delta,
+            {g: sum(v) / len(v) for g, v in _groups.items()},
+            hint="a class is frequent when share_pct[c] > split; average delta[c] within each "
+                 "group")
 
 # %% [markdown]
 # The verdict, computed from the runs above (it is rewritten whenever the runs change):
@@ -424,21 +462,27 @@ _freq = [c for c in drawn if share_pct[c] > split]
 _rare = [c for c in drawn if share_pct[c] <= split]
 for _name, _delta in deltas.items():
     print(f"{_name}:")
-    _mean = {g: sum(_delta[c] for c in cs) / len(cs) for g, cs in (("frequent", _freq), ("rare", _rare))}
-    for g, cs in (("frequent", _freq), ("rare", _rare)):
+    _sets = (("frequent", _freq), ("rare", _rare))
+    _mean = {g: sum(_delta[c] for c in cs) / len(cs) for g, cs in _sets}
+    for g, cs in _sets:
         ahead = [c for c in cs if _delta[c] > 0]
-        print(f"  {g:>8} classes ({', '.join(cs)}): PFR + adv ahead of CLAN on {len(ahead)} of {len(cs)}, "
-              f"mean difference {_mean[g]:+.1f} IoU points")
-    print(f"  overall: PFR + adv {table1[_name]['pfr_adv']['mean']:.1f} ± {table1[_name]['pfr_adv']['std']:.1f} mIoU, "
-          f"CLAN {table1[_name]['clan']['mean']:.1f} ± {table1[_name]['clan']['std']:.1f}")
+        say(f"  {g:>8} classes ({', '.join(cs)}): PFR + adv ahead of CLAN on {len(ahead)} of "
+            f"{len(cs)}, mean difference {_mean[g]:+.1f} IoU points")
+    _pfr, _clan = table1[_name]["pfr_adv"], table1[_name]["clan"]
+    print(f"  overall: PFR + adv {_pfr['mean']:.1f} ± {_pfr['std']:.1f} mIoU, "
+          f"CLAN {_clan['mean']:.1f} ± {_clan['std']:.1f}")
     print("  the paper's pattern (a larger edge on frequent classes) "
-          + ("holds" if _mean["frequent"] > _mean["rare"] else "does not hold") + " on SynthStreets")
-    # one class can decide a mean over three to six classes: the verdict again without the largest difference
+          + ("holds" if _mean["frequent"] > _mean["rare"] else "does not hold")
+          + " on SynthStreets")
+    # one class can decide a mean over three to six classes: the verdict again without the
+    # largest difference
     _top = max(drawn, key=lambda c: abs(_delta[c]))
-    _without = {g: [_delta[c] for c in cs if c != _top] for g, cs in (("frequent", _freq), ("rare", _rare))}
+    _without = {g: [_delta[c] for c in cs if c != _top] for g, cs in _sets}
     _mean_without = {g: sum(v) / len(v) for g, v in _without.items() if v}
-    print(f"  without {_top} ({_delta[_top]:+.1f}): " + ", ".join(f"{g} {v:+.1f}" for g, v in _mean_without.items())
-          + " -> the pattern " + ("holds" if _mean_without.get("frequent", 0) > _mean_without.get("rare", 0) else "does not hold"))
+    _holds = _mean_without.get("frequent", 0) > _mean_without.get("rare", 0)
+    print(f"  without {_top} ({_delta[_top]:+.1f}): "
+          + ", ".join(f"{g} {v:+.1f}" for g, v in _mean_without.items())
+          + " -> the pattern " + ("holds" if _holds else "does not hold"))
 
 # %% [markdown]
 # **Reading it.** Three things to keep apart before agreeing or disagreeing with the paper:
@@ -466,7 +510,8 @@ metrics = dict(
     parameters=setup.params | {"runs_dir": runs_dir},
     results_source="trained here" if train_all else {f.label: f.path for f in TABLE1_FILES},
     ladder=table,
-    per_class_first_seed={m: results[(m, seeds[0])].final["target_val"]["per_class_iou"] for m in LADDER},
+    per_class_first_seed={m: results[(m, seeds[0])].final["target_val"]["per_class_iou"]
+                          for m in LADDER},
     table1=table1,
     table1_per_class_mean=per_class_mean,
     frequent_vs_rare={"share_pct": share_pct, "split_pct": split, "pfr_adv_minus_clan": deltas},

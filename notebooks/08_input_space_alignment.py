@@ -1,15 +1,18 @@
 # %% [markdown]
 # # 08 · Input-space alignment: translate the images, then adapt
 #
+# **The question:** how does aligning the *images* before the network (translate, then adapt)
+# work, and is PFR really more memory-efficient than it, as the paper says?
+#
 # **Paper:** Section 2 (related work: CyCADA [9], DLOW [13], TGCF-DA [14]), Table 1, and one
 # sentence of Section 4.
 #
-# **The question.** PFR aligns source and target *inside* the network, on its feature maps. Three
-# rows of the paper's Table 1 align them *before* the network sees an image: an image-to-image
-# translator makes the labelled source images look like the target, and the segmentation network
-# then trains on the translated images with the source labels. How does that work, and is the
-# paper right that *"our PFR is more memory-efficient since there is no requirement for extra
-# image-to-image translation networks"*?
+# PFR aligns source and target *inside* the network, on its feature maps. Three rows of the
+# paper's Table 1 align them *before* the network sees an image: an image-to-image translator
+# makes the labelled source images look like the target, and the segmentation network then
+# trains on the translated images with the source labels. The paper's claim to test: *"our PFR is
+# more memory-efficient since there is no requirement for extra image-to-image translation
+# networks"*.
 #
 # The three input-space rows (the paper's numbers: Table 1, GTA5 → Cityscapes):
 #
@@ -46,14 +49,14 @@
 # 4. reads the three **Table-1 rows** from the committed multi-seed results, beside the paper's.
 
 # %% tags=["parameters"]
-smoke = None  # True: a seconds-long run (4 translator iterations, 8 translated images); None: read $PFR_SMOKE (off by default)
+smoke = None  # True: seconds (4 translator iterations, 8 images); None: $PFR_SMOKE (default off)
 seed = 0  # training seed of the translator
-z_values = [0.0, 0.25, 0.5, 0.75, 1.0]  # DLOW domainness values shown in the grid (0: the source domain, 1: the target)
+z_values = [0.0, 0.25, 0.5, 0.75, 1.0]  # DLOW domainness values shown (0: source, 1: target)
 num_images = 3  # source images in the grid (one row each)
 translation_iterations = None  # stage-1 iterations of the translator; None: the cpu preset's
-full_run = False  # also train stage 2 (the segmentation network on the translated set, a few minutes)
-runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)
-memory_table = "../benchmarks/results/memory.json"  # the memory benchmark's committed result (section 4)
+full_run = False  # also train stage 2 (the network on the translated set, a few minutes)
+runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)
+memory_table = "../benchmarks/results/memory.json"  # the memory benchmark's result (section 4)
 out_dir = "../runs/08_input_space_alignment"  # where metrics.json is written
 figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)
 
@@ -84,29 +87,33 @@ from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.config.device import resolve_device
-from pfrlib.evaluation.tables import PAPER_LABEL, reference_records
+from pfrlib.evaluation.tables import GAP_CLOSED, PAPER_LABEL, reference_records, seed_set_cells
 from pfrlib.io import read_json
-from pfrlib.teaching.nbtools import announce, load_or_train_many, show_table
+from pfrlib.teaching.nbtools import announce, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
 from pfrlib.teaching.nbparams import save_metrics
-from pfrlib.evaluation.results_files import TABLE1_FILES, seed_set_summaries
+from pfrlib.evaluation.results_files import TABLE1_FILES, results_ladder, seed_set_summaries
 from pfrlib.teaching.selfcheck import check_close, check_equal
 from pfrlib.methods.translation import losses as L
 from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, load_translator, run_stage1
 from pfrlib.methods.translation.translator import from_unit, to_unit
 from pfrlib.viz.figure import image_grid
 
-stage1 = {} if translation_iterations is None else {"translation_iterations": translation_iterations}
+stage1 = ({} if translation_iterations is None
+          else {"translation_iterations": translation_iterations})
 if smoke:
     stage1 = dict(translation_iterations=min(4, translation_iterations or 4), translated_images=8)
-name = f"dlow_s{seed}" + (f"_t{translation_iterations}" if translation_iterations is not None else "")
-cfg = TrainConfig.preset("cpu", method="dlow", seed=seed, out=f"{runs_dir}/{name}", **base, **stage1)
+name = f"dlow_s{seed}" + (f"_t{translation_iterations}" if translation_iterations is not None
+                          else "")
+cfg = TrainConfig.preset("cpu", method="dlow", seed=seed, out=f"{runs_dir}/{name}", **base,
+                         **stage1)
 t = cfg.translation
-print(f"DLOW translator: {t.translation_iterations} iterations at batch {t.translation_batch_size} on "
-      f"{t.translation_crop[0]}x{t.translation_crop[1]} crops, generator {t.gen_filters} filters x {t.gen_blocks} "
-      f"blocks, then {t.translated_images} source images translated -> {cfg.run.out}/{TRANSLATION_DIR}")
+say(f"DLOW translator: {t.translation_iterations} iterations at batch {t.translation_batch_size} "
+    f"on {t.translation_crop[0]}x{t.translation_crop[1]} crops, generator {t.gen_filters} filters "
+    f"x {t.gen_blocks} blocks, then {t.translated_images} source images translated -> "
+    f"{cfg.run.out}/{TRANSLATION_DIR}")
 if full_run:
-    print(announce([cfg], jobs=1))
+    say(announce([cfg], jobs=1))
 
 # %% [markdown]
 # ## 1. Train a DLOW translator (stage 1)
@@ -126,9 +133,9 @@ else:
     dlow_run = None
     done = run_stage1("dlow", cfg.translation, cfg.data, seed, Path(cfg.run.out), None,
                       resolve_device(cfg.run.device), progress=print)
-print(f"stage 1 {'reused' if done['reused'] else 'trained'}: {done['iterations']} iterations, "
-      f"{done['seconds']:.0f} s; trainable parameters: {done['parameters']['generators']:,} in the generators, "
-      f"{done['parameters']['discriminators']:,} in the discriminators")
+say(f"stage 1 {'reused' if done['reused'] else 'trained'}: {done['iterations']} iterations, "
+    f"{done['seconds']:.0f} s; trainable parameters: {done['parameters']['generators']:,} in the "
+    f"generators, {done['parameters']['discriminators']:,} in the discriminators")
 translator = load_translator(Path(cfg.run.out) / TRANSLATION_DIR)
 
 # %% [markdown]
@@ -158,9 +165,10 @@ translated = {z: translate(source_images, z) for z in z_values}
 rows = [[source_images[i].permute(1, 2, 0).numpy()]
         + [translated[z][i].permute(1, 2, 0).numpy() for z in z_values]
         + [target_images[i].permute(1, 2, 0).numpy()] for i in range(num_images)]
-fig = image_grid(rows, ["source image"] + [f"translated, z = {z:g}" for z in z_values] + ["a target image"],
-                 cell_width=1.6, title=f"DLOW's translator (seed {seed}, {done['iterations']} iterations): "
-                                       f"each source image at {len(z_values)} domainness values z")
+columns = ["source image"] + [f"translated, z = {z:g}" for z in z_values] + ["a target image"]
+fig = image_grid(rows, columns, cell_width=1.6,
+                 title=f"DLOW's translator (seed {seed}, {done['iterations']} iterations): "
+                       f"each source image at {len(z_values)} domainness values z")
 save_figure(fig, FIG / "08_dlow_domain_flow.png")
 plt.show()
 
@@ -177,18 +185,22 @@ def mean_colour(images: torch.Tensor) -> torch.Tensor:
 
 
 src_colour, tgt_colour = mean_colour(source_images), mean_colour(target_images)
-flow = {z: {"distance to its source image": (translated[z].float() - source_images.float()).abs().mean().item(),
-            "colour distance to the source set": (mean_colour(translated[z]) - src_colour).norm().item(),
-            "colour distance to the target set": (mean_colour(translated[z]) - tgt_colour).norm().item()}
+flow = {z: {"distance to its source image":
+                (translated[z].float() - source_images.float()).abs().mean().item(),
+            "colour distance to the source set":
+                (mean_colour(translated[z]) - src_colour).norm().item(),
+            "colour distance to the target set":
+                (mean_colour(translated[z]) - tgt_colour).norm().item()}
         for z in z_values}
 show_table([{"z": f"{z:g}"} | row for z, row in flow.items()], digits=1, index="z",
            caption=f"{n_eval} source images; the source and target sets' mean colours are "
                    f"{(src_colour - tgt_colour).norm().item():.1f} apart")
 z0, z1 = min(z_values), max(z_values)
-spread = flow[z1]["colour distance to the target set"] - flow[z0]["colour distance to the target set"]
-print(f"from z = {z0:g} to z = {z1:g} the translated images move {abs(spread):.1f} "
-      f"{'towards' if spread < 0 else 'away from'} the target colour; at z = {z0:g} they are "
-      f"{flow[z0]['colour distance to the source set']:.1f} from the source colour")
+to_target = "colour distance to the target set"
+spread = flow[z1][to_target] - flow[z0][to_target]
+say(f"from z = {z0:g} to z = {z1:g} the translated images move {abs(spread):.1f} "
+    f"{'towards' if spread < 0 else 'away from'} the target colour; at z = {z0:g} they are "
+    f"{flow[z0]['colour distance to the source set']:.1f} from the source colour")
 
 # %% [markdown]
 # **What to look for.** In DLOW's paper the columns form a gradual *flow* from the source style to
@@ -209,9 +221,10 @@ print(f"from z = {z0:g} to z = {z1:g} the translated images move {abs(spread):.1
 # %%
 G, F_ = translator.generators["G"], translator.generators["F"]
 D_S, D_T = translator.discriminators["source"], translator.discriminators["target"]
-x_s, x_t = to_unit(source_images[:num_images]), to_unit(target_images[:num_images])  # (B, 3, H, W) in [-1, 1]
-with torch.no_grad():
-    reconstructed = {z: F_(G(x_s, torch.full((len(x_s),), z))) for z in z_values}  # F(G(x_s, z)), (B, 3, H, W)
+# (B, 3, H, W) in [-1, 1]
+x_s, x_t = to_unit(source_images[:num_images]), to_unit(target_images[:num_images])
+with torch.no_grad():  # F(G(x_s, z)), (B, 3, H, W)
+    reconstructed = {z: F_(G(x_s, torch.full((len(x_s),), z))) for z in z_values}
 print("x_s:", tuple(x_s.shape), "| reconstructed[z]:", tuple(reconstructed[z_values[0]].shape),
       "| lambda_cycle:", cfg.translation.lambda_cycle)
 
@@ -233,7 +246,8 @@ cycle_by_z = {z: (reconstructed[z] - x_s).abs().mean().item() for z in z_values}
 print({f"{z:g}": round(v, 4) for z, v in cycle_by_z.items()})
 
 # %% tags=["selfcheck"]
-check_close("L1 cycle loss per z", cycle_by_z, {z: L.dlow_cycle(x_s, reconstructed[z]).item() for z in z_values},
+check_close("L1 cycle loss per z", cycle_by_z,
+            {z: L.dlow_cycle(x_s, reconstructed[z]).item() for z in z_values},
             hint="subtract, take the absolute value, then one mean over all elements (not a sum)")
 
 # %% [markdown]
@@ -256,7 +270,8 @@ check_close("L1 cycle loss per z", cycle_by_z, {z: L.dlow_cycle(x_s, reconstruct
 # %%
 z_batch = torch.tensor(z_values)
 with torch.no_grad():
-    m_z = G(x_s[:1].expand(len(z_values), -1, -1, -1), z_batch)  # one source image at each z, (Z, 3, H, W)
+    # one source image at each z, (Z, 3, H, W)
+    m_z = G(x_s[:1].expand(len(z_values), -1, -1, -1), z_batch)
     d_source, d_target = D_S(m_z), D_T(m_z)  # patch scores, (Z, 1, h, w)
 print("z_batch:", z_batch.tolist(), "| d_source, d_target:", tuple(d_source.shape))
 
@@ -270,8 +285,10 @@ weights_at_ends = {0.0: (1.0, 0.0), 1.0: (0.0, 1.0)}
 print(f"DLOW adversarial term: {dlow_adv_by_hand:.4f}")
 
 # %% tags=["selfcheck"]
-check_close("DLOW's weighted adversarial term", dlow_adv_by_hand, L.dlow_adversarial(d_source, d_target, z_batch),
-            hint="per image: the mean of (D - 1)^2 over its patches; weight D_S's by 1 - z and D_T's by z; then the batch mean")
+check_close("DLOW's weighted adversarial term", dlow_adv_by_hand,
+            L.dlow_adversarial(d_source, d_target, z_batch),
+            hint="per image: the mean of (D - 1)^2 over its patches; weight D_S's by 1 - z and "
+                 "D_T's by z; then the batch mean")
 check_equal("the weights (D_S, D_T) at z = 0 and z = 1", weights_at_ends,
             {z: (1.0 - z, z) for z in (0.0, 1.0)}, hint="put z = 0 and z = 1 into (1 - z, z)")
 
@@ -295,16 +312,21 @@ check_equal("the weights (D_S, D_T) at z = 0 and z = 1", weights_at_ends,
 # %%
 with torch.no_grad():
     d_real, d_fake = D_T(x_t), D_T(G(x_s, torch.ones(len(x_s))))  # (B, 1, h, w) each
-print("d_real:", tuple(d_real.shape), f"mean {d_real.mean().item():.3f} | d_fake: mean {d_fake.mean().item():.3f}")
+print("d_real:", tuple(d_real.shape),
+      f"mean {d_real.mean().item():.3f} | d_fake: mean {d_fake.mean().item():.3f}")
 
 # %% tags=["solution"]
-# Exercise 3. Compute `d_loss_by_hand`, the least-squares discriminator loss of D_T on d_real and d_fake.
+# Exercise 3. Compute `d_loss_by_hand`, the least-squares discriminator loss of D_T on d_real
+# and d_fake.
 d_loss_by_hand = (0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()).item()
-print(f"L_D = {d_loss_by_hand:.4f}; a discriminator answering 0.5 everywhere: {0.5 * 0.25 + 0.5 * 0.25}")
+print(f"L_D = {d_loss_by_hand:.4f}; "
+      f"a discriminator answering 0.5 everywhere: {0.5 * 0.25 + 0.5 * 0.25}")
 
 # %% tags=["selfcheck"]
-check_close("least-squares discriminator loss", d_loss_by_hand, L.lsgan_discriminator(d_real, d_fake),
-            hint="real scores are pushed to 1, fake ones to 0; each half is a mean over all patches, weighted 1/2")
+check_close("least-squares discriminator loss", d_loss_by_hand,
+            L.lsgan_discriminator(d_real, d_fake),
+            hint="real scores are pushed to 1, fake ones to 0; each half is a mean over all "
+                 "patches, weighted 1/2")
 
 # %% [markdown]
 # ## 4. The memory claim, measured
@@ -318,20 +340,21 @@ check_close("least-squares discriminator loss", d_loss_by_hand, L.lsgan_discrimi
 # `benchmarks/results/memory.json`, read here (nothing is measured in this notebook):
 
 # %%
-def label(method: str) -> str:
-    """A method's short name in words: its Table-1 row name (the method registry's)."""
-    return methods.get(method).table1_row or methods.get(method).title
-
-
 memory = read_json(memory_table)
 mem_rows = memory["rows"]
-print(f"{memory['memory']}; {mem_rows[0]['device']}, {mem_rows[0]['threads']} thread(s), torch {mem_rows[0]['torch']}")
-show_table([{"method": label(r["method"]), "stage": r["stage"], "peak memory (MiB)": round(r["peak_memory_mib"]),
-             "after imports (MiB)": round(r["baseline_mib"]), "trained parameters (M)": r["parameters"] / 1e6,
-             "frozen parameters (M)": r["frozen_parameters"] / 1e6, "seconds per iteration": r["seconds_per_iteration"],
-             "input": r["input_sizes"]} for r in mem_rows],
-           digits={"trained parameters (M)": 1,
-                   "frozen parameters (M)": 1, "seconds per iteration": 2})
+machine = mem_rows[0]
+say(f"{memory['memory']}; {machine['device']}, {machine['threads']} thread(s), "
+    f"torch {machine['torch']}")
+show_table([{"method": methods.label(r["method"]), "stage": r["stage"],
+             "peak memory (MiB)": round(r["peak_memory_mib"]),
+             "after imports (MiB)": round(r["baseline_mib"]),
+             "trained parameters (M)": r["parameters"] / 1e6,
+             "frozen parameters (M)": r["frozen_parameters"] / 1e6,
+             "seconds per iteration": r["seconds_per_iteration"], "input": r["input_sizes"]}
+            for r in mem_rows],
+           index=["method", "stage"], once=["after imports (MiB)"],
+           digits={"trained parameters (M)": 1, "frozen parameters (M)": 1,
+                   "seconds per iteration": 2})
 
 # %% [markdown]
 # A method's stages run one after another, so what it needs at once is the largest stage; what
@@ -341,18 +364,19 @@ show_table([{"method": label(r["method"]), "stage": r["stage"], "peak memory (Mi
 by_method: dict[str, list[dict]] = {}
 for r in mem_rows:
     by_method.setdefault(r["method"], []).append(r)
-summary = {m: {"stages": len(rs), "peak over its stages (MiB)": round(max(r["peak_memory_mib"] for r in rs)),
+summary = {m: {"stages": len(rs),
+               "peak over its stages (MiB)": round(max(r["peak_memory_mib"] for r in rs)),
                "trained parameters, all stages (M)": sum(r["parameters"] for r in rs) / 1e6}
            for m, rs in by_method.items()}
-show_table([{"method": label(m)} | row for m, row in summary.items()],
-           digits=1, index="method")
+show_table([{"method": methods.label(m)} | row for m, row in summary.items()], digits=1)
 pfr = summary["pfr_adv"]
 for m in methods.names("translation"):
     if m in summary:
         s = summary[m]
-        print(f"{label(m):>8}: {s['stages']} stages, peak {s['peak over its stages (MiB)'] - pfr['peak over its stages (MiB)']:+.0f} MiB "
-              f"and {s['trained parameters, all stages (M)'] / pfr['trained parameters, all stages (M)']:.1f}x the trained "
-              f"parameters of PFR + adversarial")
+        peak = s["peak over its stages (MiB)"] - pfr["peak over its stages (MiB)"]
+        params = "trained parameters, all stages (M)"
+        say(f"{methods.label(m):>8}: {s['stages']} stages, peak {peak:+.0f} MiB and "
+            f"{s[params] / pfr[params]:.1f}x the trained parameters of {methods.label('pfr_adv')}")
 
 # %% [markdown]
 # **What it says about the paper's sentence.** Read the two summary columns separately. The
@@ -360,7 +384,7 @@ for m in methods.names("translation"):
 # model first) and more parameters in all (the ratios above), in a longer pipeline: that much of
 # the sentence holds. Their *peak* memory is another matter: each stage runs alone, so the peak is
 # the largest stage's, and at this reduced size it sits within a few percent of PFR's, because
-# the libraries and the R101 weights dominate (compare the "after imports" column). At the paper's
+# the libraries and the R101 weights dominate (compare the memory after imports, above the table). At the paper's
 # scale (GTA5 crops of 400 x 400 through the translator, R101 at 1280 x 720 on a GPU) the
 # activations dominate instead, and that comparison is not measured yet (docs/results.md, "Memory").
 # So "more memory-efficient" is true of what must be trained and stored, not shown for peak memory.
@@ -380,27 +404,17 @@ files = seed_set_summaries()  # each file named, with the commands that regenera
 paper = {r["method"]: r for r in reference_records()}
 
 
-def cell(row: dict | None) -> str:
-    """mean ± std (%) of a results row, or "-" when the file has no such row."""
-    return "-" if row is None else f"{row['target'][0]:.1f} ± {row['target'][1]:.1f}"
-
-
-def gap(row: dict | None) -> str:
-    """The share of the source-only -> oracle gap a row closes, or "-"."""
-    return "-" if row is None or "gap_closed" not in row else f"{100 * row['gap_closed']:.0f}%"
-
-
+ladders = {k: results_ladder(rows, [m for m in shown if m in rows]) for k, rows in files.items()}
 table_rows = []
 for m in shown:
-    method = methods.get(m)
-    theirs = paper.get(method.paper_row)
-    table_rows.append({"Table 1 row": method.table1_row,
-                       "paper: mIoU": "-" if theirs is None else f"{theirs['mIoU']:.1f}",
-                       "paper: backbone": "-" if theirs is None else theirs["backbone"]}
-                      | {f"ours, {k}": cell(rows.get(m)) for k, rows in files.items()}
-                      | {f"gap closed, {k}": gap(rows.get(m)) for k, rows in files.items()})
-show_table(table_rows, index="Table 1 row",
-           caption=f"ours: SynthStreets target val mIoU (%), mean ± std over seeds, cpu preset; paper: {PAPER_LABEL}")
+    theirs = paper.get(methods.get(m).paper_row)
+    table_rows.append({"Table 1 row": methods.label(m)} | seed_set_cells(ladders, m)
+                      | {("paper", "mIoU (%)"): theirs and theirs["mIoU"],
+                         ("paper", "backbone"): theirs and theirs["backbone"]})
+show_table(table_rows, digits=1,
+           caption=f"ours: SynthStreets target val mIoU, mean ± std over seeds, cpu preset; "
+                   f"{GAP_CLOSED}: share of the source-only -> oracle gap closed (the two bounds: "
+                   f"'-'); paper: {PAPER_LABEL}")
 for f in TABLE1_FILES:
     missing = [m for m in methods.names("translation") if m not in files[f.label]]
     if missing:
@@ -415,8 +429,8 @@ for f in TABLE1_FILES:
 # %%
 if dlow_run is not None:
     f = dlow_run.final
-    print(f"this notebook's full DLOW run, seed {seed}: target-val mIoU {100 * f['target_miou']:.1f}, "
-          f"source-val mIoU {100 * f['source_miou']:.1f}")
+    say(f"this notebook's full DLOW run, seed {seed}: target-val mIoU "
+        f"{100 * f['target_miou']:.1f}, source-val mIoU {100 * f['source_miou']:.1f}")
 metrics = dict(
     notebook="08_input_space_alignment",
     parameters=setup.params | {"runs_dir": runs_dir},
@@ -425,7 +439,8 @@ metrics = dict(
     domain_flow={f"{z:g}": row for z, row in flow.items()},
     full_run=None if dlow_run is None else dict(target_miou=dlow_run.final["target_miou"],
                                                 source_miou=dlow_run.final["source_miou"]),
-    table1_rows_present={k: [m for m in methods.names("translation") if m in rows] for k, rows in files.items()},
+    table1_rows_present={k: [m for m in methods.names("translation") if m in rows]
+                         for k, rows in files.items()},
 )
 print("wrote", save_metrics(out_dir, metrics))
 

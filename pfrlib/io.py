@@ -1,6 +1,6 @@
 """The foundation every layer imports: atomic writes and JSON, and the few checks and formats
 that every layer's messages share (a count that must be a positive integer, a number or a
-duration in a line, an error in one line).
+duration in a line, an error in one line, a long message wrapped to the width a notebook shows).
 
 A result or checkpoint is first written to a temporary file in the same directory and then
 renamed over the destination (``os.replace`` is atomic on POSIX): a crash mid-write leaves the
@@ -14,11 +14,12 @@ import math
 import numbers
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 __all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder", "check_positive_int",
-           "format_number", "format_duration", "one_line"]
+           "format_number", "format_duration", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -151,3 +152,35 @@ def one_line(err: BaseException) -> str:
     """An exception's message on one line (a ``KeyError``'s key unquoted; its type's name when it has none)."""
     text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     return " ".join(text.split()) or type(err).__name__
+
+
+#: The widest printed line (characters) that a notebook output shows unbroken at 1,200 pixels.
+PRINT_WIDTH = 100
+
+
+def wrap(text: str, width: int = PRINT_WIDTH, indent: str = "    ") -> str:
+    """``text`` with every line longer than ``width`` broken at word boundaries (never inside a
+    word); the continuation lines keep the line's own indentation plus ``indent``."""
+    out = []
+    for line in str(text).splitlines() or [""]:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip())]
+        out.append(textwrap.fill(line.strip(), width, initial_indent=lead, subsequent_indent=lead + indent,
+                                 break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
+
+
+def wrap_command(command: str, width: int = PRINT_WIDTH, indent: str = "    ") -> str:
+    """A shell command broken at spaces into lines of at most ``width`` characters, each but the
+    last ending in `` \\`` (so that the lines pasted into a shell are the same command); the first
+    line starts with ``indent``, the others with twice it."""
+    words, lines, line = command.split(), [], indent
+    for word in words:
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = 2 * indent + word
+        else:
+            line = (line + " " + word) if line.strip() else indent + word
+    return "\n".join([*lines, line])

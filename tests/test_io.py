@@ -51,3 +51,24 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
 def test_atomic_write_gives_normal_permissions(tmp_path):
     path = io.write_json(tmp_path / "m.json", {})
     assert path.stat().st_mode & 0o044, "written files must be readable by others (umask permitting), not 0600"
+
+
+def test_wrap_breaks_long_lines_at_word_boundaries_only():
+    from pfrlib.io import PRINT_WIDTH, wrap
+
+    text = "short line\n  " + " ".join(f"word{i}" for i in range(40)) + " " + "x" * 130
+    lines = wrap(text).splitlines()
+    assert lines[0] == "short line" and lines[1].startswith("  word0") and lines[2].startswith("      word")
+    assert all(len(l) <= PRINT_WIDTH for l in lines[:-1]) and lines[-1].strip() == "x" * 130  # a word is never cut
+    assert " ".join(l.strip() for l in lines[1:]) == text.splitlines()[1].strip()
+
+
+def test_wrap_command_continues_lines_so_a_shell_reads_one_command():
+    from pfrlib.io import wrap_command
+
+    command = "make sweep SPEC=sweeps/table1_heldout.yaml && python benchmarks/ablation.py --table1 " \
+              "--seeds 5 6 7 --collect runs/table1_heldout --save benchmarks/results/table1_heldout.json"
+    lines = wrap_command(command, width=80).splitlines()
+    assert len(lines) > 1 and all(len(l) <= 80 for l in lines)
+    assert all(l.endswith(" \\") for l in lines[:-1]) and lines[0].startswith("    make")
+    assert " ".join(l.rstrip("\\").strip() for l in lines) == command

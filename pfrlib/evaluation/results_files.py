@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from pfrlib import methods as _methods
-from pfrlib.io import read_json
+from pfrlib.io import read_json, wrap, wrap_command
 from pfrlib.evaluation.tables import ladder
 
 __all__ = ["ResultsFile", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results", "seed_set_summaries",
@@ -185,7 +185,8 @@ def seed_set_summaries(trained: Optional[Mapping[tuple[str, int], Mapping[str, A
     announced with its path and the command that regenerates it. With ``trained`` (``{(method,
     seed): final.json record}``, what a notebook's ``train_all=True`` trained): :func:`summarize_runs`
     of ``methods`` for each seed set of ``seed_sets`` (``{"held-out": [5, 6, 7]}`` is keyed
-    ``"held-out 5, 6, 7"``), in the same layout as the files."""
+    ``"held-out 5, 6, 7"``), in the same layout as the files. What it says fits a notebook's
+    width (:data:`pfrlib.io.PRINT_WIDTH`): each command is broken into shell-continued lines."""
     if trained is not None:
         summaries = {f"{name} {', '.join(map(str, seeds))}": summarize_runs({m: [trained[(m, s)] for s in seeds]
                                                                               for m in methods})
@@ -195,5 +196,5 @@ def seed_set_summaries(trained: Optional[Mapping[tuple[str, int], Mapping[str, A
     summaries = {}
     for f in TABLE1_FILES:
         summaries[f.label] = f.read()
-        say(f"{f.what}: read from {f.path}; regenerate it with\n    {f.regenerate()}")
+        say(wrap(f"{f.what}: read from {f.path}; regenerate it with") + "\n" + wrap_command(f.regenerate()))
     return summaries

@@ -7,7 +7,9 @@
   rows, and :func:`results_table` prints them above a row of ours from an ``eval.json`` report,
   each row labelled with what it was run on.
 * **The ablation ladder.** :func:`ladder`: mean ± std over seeds per method and the share of the
-  source-only-to-oracle gap each one closes.
+  source-only-to-oracle gap each one closes; :func:`gap_closed_percent`, the one rule by which
+  every table shows that share, and :func:`seed_set_cells`, a method's cells in a table of
+  several seed sets.
 * **Reading Table 1 by class frequency.** :func:`class_pixel_share`: each class's share of the
   labelled pixels.
 
@@ -29,7 +31,7 @@ from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 
 __all__ = ["PAPER_LABEL", "format_table_row", "format_table", "table_record", "table_frame",
            "default_reference_path", "reference_records", "reference_rows", "results_table", "ladder",
-           "class_pixel_share"]
+           "GAP_CLOSED", "gap_closed_percent", "seed_set_cells", "class_pixel_share"]
 
 #: How the paper's rows are labelled in a side-by-side table.
 PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
@@ -195,6 +197,51 @@ def ladder(values: Mapping[str, Sequence[float]], low: str = "source_only", high
     for t in table.values():
         t["gap_closed"] = (t["mean"] - lo) / (hi - lo) if lo is not None and hi is not None and hi != lo else math.nan
     return table
+
+
+#: The header of the share of the gap a method closes, in every table of the series.
+GAP_CLOSED = "gap closed (%)"
+
+
+def gap_closed_percent(method: str, row: Mapping[str, Any] | None, low: str = "source_only",
+                       high: str = "oracle") -> float | None:
+    """The share of the ``low`` -> ``high`` gap that ``method`` closes, in %, as every table shows it.
+
+    ``None`` (a table shows it as ``-``) for the two methods that bound the gap, whose 0% and
+    100% are the definition of the scale rather than a result, and where the share is unknown
+    (no row, no ``gap_closed``, NaN); otherwise ``100 * row["gap_closed"]``.
+
+    Args:
+        method: the row's method.
+        row: its :func:`ladder` entry, or its entry of a results file (either holds ``gap_closed``).
+        low, high: the methods that bound the gap.
+    """
+    if method in (low, high) or row is None:
+        return None
+    value = row.get("gap_closed")
+    return None if value is None or math.isnan(value) else 100 * float(value)
+
+
+def seed_set_cells(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], method: str, low: str = "source_only",
+                   high: str = "oracle") -> dict[tuple[str, str], Any]:
+    """One method's cells in a table that sets seed sets side by side.
+
+    Args:
+        tables: ``{seed set: its ladder}`` (:func:`ladder` tables, e.g. one per results file).
+        method: the row's method.
+        low, high: the methods that bound the gap (:func:`gap_closed_percent`).
+
+    Returns:
+        For each seed set, ``(seed set, "mIoU (%)")``: ``"mean ± std"`` (None where the set has no
+        such row) and ``(seed set, GAP_CLOSED)``: :func:`gap_closed_percent`. The tuple keys make
+        :func:`pfrlib.teaching.nbtools.show_table` group the columns under their seed set.
+    """
+    cells: dict[tuple[str, str], Any] = {}
+    for name, table in tables.items():
+        row = table.get(method)
+        cells[(name, "mIoU (%)")] = None if row is None else f"{row['mean']:.1f} ± {row['std']:.1f}"
+        cells[(name, GAP_CLOSED)] = gap_closed_percent(method, row, low, high)
+    return cells
 
 
 # --------------------------------------------------------------------------- class frequency

@@ -27,6 +27,7 @@ Usage::
     methods.names()                  # every --method, ladder first
     methods.names("ladder")          # the ablation ladder of Eq. (6)
     methods.get("clan").baseline     # pfrlib.methods.baselines.CLAN
+    methods.label("pfr_adv")         # "PFR (the paper's method)": how tables and legends name it
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from pfrlib.methods.beyond.fda import FDA
 from pfrlib.methods.beyond.minent import MinEnt
 from pfrlib.methods.beyond.self_training import SelfTraining
 
-__all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods", "stage1_names"]
+__all__ = ["FAMILIES", "DISCRIMINATORS", "Method", "register", "get", "names", "methods", "stage1_names", "label",
+           "in_words"]
 
 #: Method families, in the order :func:`names` lists them.
 FAMILIES: tuple[str, ...] = ("ladder", "baseline", "translation", "beyond")
@@ -154,6 +156,19 @@ def stage1_names() -> tuple[str, ...]:
     whose checkpoint the self-training network loads."""
     return tuple(m.name for m in methods() if m.family != "translation" and not m.self_training
                  and m.classifiers == 1 and not m.trains_on_target_labels)
+
+
+def label(name: str) -> str:
+    """A method's name in words, as a table's row or a figure's legend shows it: its Table-1 row
+    name (:attr:`Method.table1_row`; its ``title`` where it has none). Every table and figure of
+    the series names a method this way; its ``--method`` key is for commands and files."""
+    method = get(name)
+    return method.table1_row or method.title
+
+
+def in_words(text: str) -> str:
+    """:func:`label` of a registered method's name; any other text (already in words) as it is."""
+    return label(text) if text in _REGISTRY else text
 
 
 # --------------------------------------------------------------------------- the ablation ladder

@@ -39,7 +39,7 @@ from pfrlib.models.small import SmallSegNet
 from pfrlib.models.two_classifier import TwoClassifierNet
 from pfrlib.models.weights import load_adaptsegnet_weights
 
-__all__ = ["MODEL_NAMES", "BUILDERS", "build_model", "build_from_config"]
+__all__ = ["MODEL_NAMES", "MODEL_TITLES", "BUILDERS", "build_model", "build_from_config", "model_title"]
 
 #: name -> constructor ``f(num_classes, **kwargs)`` (signatures show the accepted keywords).
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -50,6 +50,21 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "small": SmallSegNet,
 }
 MODEL_NAMES: tuple[str, ...] = tuple(BUILDERS)
+#: name -> the network in words, as tables and figures show it (the names are for commands and files).
+MODEL_TITLES: dict[str, str] = {
+    "deeplabv2_r101": "DeepLab-v2 / ResNet-101",
+    "dilated_r18": "dilated ResNet-18",
+    "dilated_r50": "dilated ResNet-50",
+    "dilated_r101": "dilated ResNet-101",
+    "small": "small CPU network",
+}
+
+
+def model_title(name: str) -> str:
+    """The network registered as ``name`` in words (:data:`MODEL_TITLES`); ValueError listing the names otherwise."""
+    if name not in MODEL_TITLES:
+        raise ValueError(f"model name {name!r} is unknown; expected one of {', '.join(MODEL_NAMES)}")
+    return MODEL_TITLES[name]
 
 
 def build_model(name: str, num_classes: int, **kwargs) -> nn.Module:

@@ -35,13 +35,20 @@ GRADED_PASS = "graded: {what} passes its tests"
 
 
 def _verdicts(check: Callable, verdicts: list[str]) -> Callable:
-    """``check`` with its printed verdict line recorded in ``verdicts`` instead of shown."""
+    """``check`` with its printed verdict (one line, however it was wrapped) recorded in
+    ``verdicts`` instead of shown."""
 
     def strict(*args, **kwargs):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             check(*args, **kwargs)
-        verdicts.extend(line for line in buffer.getvalue().splitlines() if line.strip())
+        lines: list[str] = []
+        for line in buffer.getvalue().splitlines():
+            if line[:1].isspace() and lines:  # a long verdict is wrapped: its indented continuation
+                lines[-1] += " " + line.strip()
+            elif line.strip():
+                lines.append(line)
+        verdicts.extend(lines)
 
     strict.__name__ = check.__name__
     strict.__doc__ = check.__doc__

@@ -11,49 +11,98 @@ here from measured times, with :func:`announce` before it trains.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.io import check_positive_int, format_duration, read_json
+from pfrlib.io import check_positive_int, format_duration, read_json, wrap
 from pfrlib.launch.job import Job, plan
 from pfrlib.launch.launcher import Claim, InProcessBackend, LocalBackend, launch
 from pfrlib.launch.local import Backend
 from pfrlib.teaching.nbparams import live_frontend, start
 from pfrlib.engine.trainer import TrainResult
 
-__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "show_table",
+__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "NON_BREAKING_HYPHEN",
+           "show_table", "say",
            "interactive", "load_or_train", "load_or_train_many"]
 
 
 # --------------------------------------------------------------------------- display
-def show_table(data: Any, digits: int | Mapping[str, int] = 2, index: str | None = None,
-               caption: str | None = None, missing: str = "-") -> None:
-    """Display rows as a table (a pandas DataFrame: HTML in JupyterLab and on repository pages,
-    aligned text elsewhere), numbers rounded to ``digits`` (per column with a mapping), every
-    column shown (pandas' column limit is lifted for this table only), missing values
-    (``None``, NaN) shown as ``missing``.
+#: A hyphen inside a word or number of a table's header or row label is shown as this
+#: non-breaking one (U+2011), so that a narrow column never breaks "seeds 0-2" into "0-" and "2".
+NON_BREAKING_HYPHEN = "\u2011"
+_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
+
+
+def _keep_together(label: Any) -> Any:
+    """A header or row label with its inner hyphens non-breaking (tuples: each part); others as they are."""
+    if isinstance(label, tuple):
+        return tuple(_keep_together(part) for part in label)
+    return _INNER_HYPHEN.sub(NON_BREAKING_HYPHEN, label) if isinstance(label, str) else label
+
+
+def show_table(data: Any, digits: int | Mapping[Any, int] = 2, index: str | Sequence[str] | None = None,
+               caption: str | None = None, missing: str = "-", once: Sequence[str] = ()) -> None:
+    """Display rows as a table (a pandas DataFrame: HTML in JupyterLab and on the course site,
+    aligned text elsewhere) that fits a page and reads without explanation:
+
+    * the rows are labelled by a column of the data (``index``; by default the first column), never
+      by pandas' meaningless 0..n row numbers;
+    * a column named by a tuple ``(group, name)`` is shown under a header ``group`` shared with the
+      other columns of that group (e.g. one per seed set: ``("seeds 0-2", "mIoU (%)")``);
+    * a column listed in ``once`` whose value is the same in every row is said once in the
+      caption instead of repeated down the table;
+    * headers and row labels do not break inside a word or a range (:data:`NON_BREAKING_HYPHEN`),
+      and the caption is wrapped at word boundaries to :data:`pfrlib.io.PRINT_WIDTH`;
+    * numbers are rounded to ``digits`` (per column with a mapping), missing values (``None``,
+      NaN) shown as ``missing``, and every column is shown (pandas' column limit is lifted for
+      this table only).
 
     Args:
         data: a list of dicts (one per row), a dict of columns, or a DataFrame.
-        digits: decimals for float columns.
-        index: the column to use as the row labels.
+        digits: decimals for float columns (a mapping: per column; a grouped column may be given
+            by its tuple or by its name alone).
+        index: the column, or columns (nested row labels), that label the rows.
         caption: a line printed above the table.
         missing: what a missing value shows as.
+        once: columns to say once in the caption when they are constant.
     """
     import pandas as pd  # noqa: PLC0415  (optional heavy dependency: only notebooks show tables)
     from IPython.display import display  # noqa: PLC0415  (only inside a notebook kernel)
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    notes = []
+    for column in once:
+        if column in frame.columns and len(frame) > 1 and frame[column].nunique(dropna=False) == 1:
+            notes.append(f"{column}: {frame[column].iloc[0]} in every row")
+            frame = frame.drop(columns=column)
+    if index is None and isinstance(frame.index, pd.RangeIndex) and len(frame.columns) > 1:
+        index = frame.columns[0]
     if index is not None:
-        frame = frame.set_index(index)
-    frame = frame.round(digits if isinstance(digits, int) else dict(digits))
+        frame = frame.set_index(index if isinstance(index, str) else list(index))
+    if not isinstance(digits, int):
+        digits = {c: digits[c] if c in digits else digits[c[-1]] for c in frame.columns
+                  if c in digits or (isinstance(c, tuple) and c[-1] in digits)}
+    frame = frame.round(digits)
     if frame.isna().to_numpy().any():
         frame = frame.astype(object).where(frame.notna(), missing)
-    if caption:
-        print(caption)
+    if any(isinstance(c, tuple) for c in frame.columns):
+        frame.columns = pd.MultiIndex.from_tuples([c if isinstance(c, tuple) else ("", c) for c in frame.columns])
+    frame.columns = frame.columns.map(_keep_together)
+    frame.index = frame.index.map(_keep_together)
+    frame.index.names = [_keep_together(n) for n in frame.index.names]
+    if caption or notes:
+        print(wrap("; ".join([*([caption] if caption else []), *notes])))
     with pd.option_context("display.max_columns", None, "display.width", 1000):  # text too: one line per row
         display(frame)
+
+
+def say(*parts: Any, sep: str = " ") -> None:
+    """``print`` for a notebook's messages: the line wrapped at word boundaries to
+    :data:`pfrlib.io.PRINT_WIDTH` characters (continuation lines indented), so that a page never
+    breaks it inside a word."""
+    print(wrap(sep.join(str(p) for p in parts)), flush=True)
 
 
 def interactive(view: Callable[..., Any], controls: Mapping[str, Any], note: str | None = None) -> None:
@@ -149,7 +198,7 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
                 job.threads = threads
         else:
             backend = InProcessBackend()
-        outcomes = launch(run_jobs, backend, report=lambda line: print(line, flush=True), claim=claim)
+        outcomes = launch(run_jobs, backend, report=say, claim=claim)
     for o in outcomes:
         if not o.ok:
             tail = "\n".join(o.details.get("log_tail", []))

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from pfrlib.io import wrap
+
 __all__ = ["PASS", "FAIL", "TODO", "is_unanswered", "check_close", "check_range", "check_true", "check_equal"]
 
 PASS = "✔"
@@ -35,14 +37,15 @@ def is_unanswered(*answers: Any) -> bool:
 
 
 def _unanswered(what: str) -> None:
-    print(f"{TODO} {what}: not answered yet: replace the `...` in the cell above with your solution and run it")
+    print(wrap(f"{TODO} {what}: not answered yet: replace the `...` in the cell above with your solution and run it"))
 
 
 def _report(ok: bool, what: str, detail: str, hint: str | None) -> None:
+    """Print the verdict, wrapped at word boundaries to the width a notebook shows (:func:`pfrlib.io.wrap`)."""
     if ok:
-        print(f"{PASS} {what}: correct ({detail})")
+        print(wrap(f"{PASS} {what}: correct ({detail})"))
     else:
-        print(f"{FAIL} {what}: not yet ({detail})" + (f". Hint: {hint}" if hint else ""))
+        print(wrap(f"{FAIL} {what}: not yet ({detail})" + (f". Hint: {hint}" if hint else "")))
 
 
 def _direction(answer: float, expected: float) -> str:
@@ -88,10 +91,14 @@ def check_close(what: str, answer: Any, expected: Any, rtol: float = 1e-4, atol:
         return _report(True, what, f"largest difference {worst:.1e}", hint)
     bad = int((~close).sum())
     first = int((~close).flatten().nonzero()[0])
-    name = f"entry {labels[first]!r}" if labels is not None and a.dim() == 1 else f"entry {first}"
     yours, right = float(a.flatten()[first]), float(e.flatten()[first])
-    return _report(False, what, f"{bad} of {a.numel()} values are off; the first is {name}: "
-                   f"your {yours:.4g} is {_direction(yours, right)}", hint)
+    verdict = f"your {yours:.4g} is {_direction(yours, right)}"
+    if a.numel() == 1:  # a single number: no count, no entry
+        return _report(False, what, verdict, hint)
+    name = f"entry {labels[first]!r}" if labels is not None and a.dim() == 1 else f"entry {first}"
+    count = f"1 of {a.numel()} values is off" if bad == 1 else f"{bad} of {a.numel()} values are off"
+    where = f"it is {name}" if bad == 1 else f"the first is {name}"
+    return _report(False, what, f"{count}; {where}: {verdict}", hint)
 
 
 def check_range(what: str, answer: Any, low: float, high: float, hint: str | None = None) -> None:

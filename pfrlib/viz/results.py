@@ -1,5 +1,8 @@
 """Figures of training results: loss and validation curves (``metrics.jsonl``), per-class IoU
 bars and heat map (``final.json``), the frequent-vs-rare reading of Table 1, the ablation ladder.
+
+A run, row or bar labelled by a registered ``--method`` name is shown by the method's name in
+words (:func:`pfrlib.methods.in_words`), so a legend or axis never shows a key like ``source_only``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pfrlib.data.labels import CLASS_NAMES
+from pfrlib.methods import in_words
 
 __all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
            "plot_ladder"]
@@ -125,9 +129,9 @@ def plot_training_curves(runs, keys=("seg", "val_target_miou"), smooth: int = 5,
             if not x:
                 continue
             # one colour per run in every panel, even where another run logged nothing
-            (line,) = ax.plot(x, y if is_val else _smooth(y, smooth), label=label, color=f"C{j % 10}",
+            (line,) = ax.plot(x, y if is_val else _smooth(y, smooth), label=in_words(label), color=f"C{j % 10}",
                               marker="o" if is_val else None, ms=3)
-            handles.setdefault(label, line)
+            handles.setdefault(in_words(label), line)
         ax.set_title(_wrap(term_title(key) + (f", moving average of {smooth}" if smooth > 1 and not
                                               key.startswith("val_") else ""), width, 9), fontsize=9)
         ax.set_xlabel("iteration")
@@ -176,7 +180,7 @@ def plot_per_class_iou(results, title: str = "Per-class IoU", names=None):
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(names) + 2), 3.4))
     for j, (label, per_class) in enumerate(results.items()):
         values = [100 * (per_class.get(n) if per_class.get(n) is not None else float("nan")) for n in names]
-        ax.bar(x + (j - (len(results) - 1) / 2) * width, values, width, label=label)
+        ax.bar(x + (j - (len(results) - 1) / 2) * width, values, width, label=in_words(label))
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel("IoU (%)")
     ax.set_ylim(0, 100)
@@ -200,8 +204,9 @@ def plot_iou_heatmap(rows: Mapping[str, Mapping[str, Optional[float]]], title: s
     """
     if names is None:
         names = [n for n in CLASS_NAMES if any(r.get(n) is not None for r in rows.values())]
-    labels = list(rows)
-    grid = np.array([[np.nan if rows[m].get(n) is None else float(rows[m][n]) for n in names] for m in labels])
+    grid = np.array([[np.nan if rows[m].get(n) is None else float(rows[m][n]) for n in names] for m in rows])
+    labels = [in_words(m) for m in rows]
+    highlight = None if highlight is None else in_words(highlight)
     fig, ax = plt.subplots(figsize=(0.8 * len(names) + 2.6, 0.42 * len(labels) + 1.4))
     im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
     for i in range(len(labels)):
@@ -302,7 +307,8 @@ def plot_ladder(table, title: str = "Target mIoU", order=None, labels: Optional[
     Args:
         table: ``{method: {"mean": %, "std": %, "runs": [%...]}}``.
         order: methods to show, in order (default: the table's order).
-        labels: ``{method: name in words}`` for the bars (default: the method keys).
+        labels: ``{method: name in words}`` for the bars (default: the registry's,
+            :func:`pfrlib.methods.in_words`).
     """
     order = list(order or table)
     means = [table[m]["mean"] for m in order]
@@ -319,7 +325,7 @@ def plot_ladder(table, title: str = "Target mIoU", order=None, labels: Optional[
         ax.annotate(f"{means[i]:.1f}", (i, tops[i]), xytext=(0, 4), textcoords="offset points",
                     ha="center", va="bottom", fontsize=8)
     ax.set_ylim(min(0.0, *means), max(tops) * 1.15 + 1)   # headroom for the labels
-    ax.set_xticks(range(len(order)), [(labels or {}).get(m, m) for m in order], rotation=15)
+    ax.set_xticks(range(len(order)), [(labels or {}).get(m, in_words(m)) for m in order], rotation=15)
     ax.set_ylabel("target mIoU (%)")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -16,6 +16,7 @@ from pfrlib.data.palette import colorize
 from pfrlib.data.synthstreets.dataset import SHIFT_TYPES, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.scoring import predict
+from pfrlib.methods import in_words
 from pfrlib.viz.figure import add_class_legend, image_grid, present_classes, to_rgb
 
 __all__ = ["sample_grid", "synthstreets_samples", "shift_components", "shift_prediction", "prediction_grid"]
@@ -115,14 +116,15 @@ def prediction_grid(images, predictions, labels=None, titles=None, title: Option
 
     Args:
         images: uint8 (N, 3, H, W) RGB images.
-        predictions: ``{column label: (N, H, W) trainId predictions}``.
+        predictions: ``{column label: (N, H, W) trainId predictions}`` (a ``--method`` name is
+            titled by the method's name in words, :func:`pfrlib.methods.in_words`).
         labels: optional (N, H, W) ground truth (255 = ignore, shown black).
         titles: optional column titles overriding ``["image", *labels, "ground truth"]``.
         title: a title over the grid (say which split, images and runs it shows).
         class_ids: the classes in the legend (default: those in the labels and predictions).
     """
     n = len(images)
-    cols = ["image", *predictions] + (["ground truth"] if labels is not None else [])
+    cols = ["image", *map(in_words, predictions)] + (["ground truth"] if labels is not None else [])
     titles = list(titles) if titles is not None else cols
     if len(titles) != len(cols):
         raise ValueError(f"titles must name {len(cols)} columns, got {len(titles)}")

@@ -57,3 +57,17 @@ def test_class_pixel_share_counts_labelled_pixels_only():
         class_pixel_share(torch.full((2, 2), 255))
     with pytest.raises(ValueError, match=r"trainIds in 0\.\.18 or 255, got values 0\.\.19"):
         class_pixel_share(torch.tensor([0, 19]))
+
+
+def test_gap_closed_is_shown_by_one_rule():
+    """The bounds of the gap show "-" (None), not their 0% and 100%; unknown shares too."""
+    table = ladder({"source_only": [20.0, 22.0], "pfr_adv": [40.0], "oracle": [80.0]})
+    assert tables.gap_closed_percent("source_only", table["source_only"]) is None
+    assert tables.gap_closed_percent("oracle", table["oracle"]) is None
+    assert tables.gap_closed_percent("pfr_adv", table["pfr_adv"]) == pytest.approx(100 * 19 / 59)
+    assert tables.gap_closed_percent("pfr_adv", None) is None
+    assert tables.gap_closed_percent("pfr_adv", {"gap_closed": math.nan}) is None
+    assert tables.gap_closed_percent("cycada", {"target": [1.0, 0.1]}) is None  # a results-file row without it
+    cells = tables.seed_set_cells({"seeds 0-2": table, "held-out 5-7": {}}, "pfr_adv")
+    assert cells == {("seeds 0-2", "mIoU (%)"): "40.0 ± 0.0", ("seeds 0-2", tables.GAP_CLOSED): pytest.approx(32.2, abs=0.1),
+                     ("held-out 5-7", "mIoU (%)"): None, ("held-out 5-7", tables.GAP_CLOSED): None}

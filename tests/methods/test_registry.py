@@ -39,3 +39,19 @@ def test_registry_drives_the_loss_weights_and_the_network():
         if m.discriminator == "output" and m.family == "ladder":
             assert "adv" in m.eq6_terms
     assert not methods.get("source_only").uses_target_images and methods.get("oracle").trains_on_target_labels
+
+
+def test_every_method_and_network_has_a_name_in_words():
+    from pfrlib.models import MODEL_NAMES, model_title
+
+    for name in methods.names():
+        assert methods.label(name) and methods.label(name) != name and "_" not in methods.label(name)
+        assert methods.in_words(name) == methods.label(name)
+    assert methods.label("pfr_adv") == methods.get("pfr_adv").table1_row
+    assert methods.in_words("stages 23") == "stages 23"  # not a method: already words
+    for name in MODEL_NAMES:
+        assert model_title(name) != name and "_" not in model_title(name)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        methods.label("nope")
+    with pytest.raises(ValueError, match="model name 'nope' is unknown"):
+        model_title("nope")

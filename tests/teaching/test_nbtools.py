@@ -46,6 +46,39 @@ def test_show_table_and_static_interactive_view(capsys, monkeypatch):
     assert calls == [(3, True)] and "live: pick a stage" in capsys.readouterr().out
 
 
+def test_show_table_labels_rows_groups_columns_and_keeps_ranges_together(capsys, monkeypatch):
+    """No 0..n row numbers (the first column labels the rows), nested row labels, columns grouped
+    under a shared header, a constant column said once in the caption, and no header that breaks
+    inside "seeds 0-2"."""
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    nbtools.show_table([{"method": "PFR", "x": 1.0}, {"method": "CLAN", "x": 2.0}])
+    assert list(shown[-1].index) == ["PFR", "CLAN"] and list(shown[-1].columns) == ["x"]
+    rows = [{"method": "CyCADA", "stage": s, "peak (MiB)": p, "after imports (MiB)": 679, "seeds 0-2": 1.234}
+            for s, p in (("translation", 1500), ("segmentation", 1600))]
+    nbtools.show_table(rows, digits={"seeds 0-2": 1}, index=["method", "stage"], once=["after imports (MiB)"],
+                       caption="memory")
+    frame, out = shown[-1], capsys.readouterr().out
+    assert frame.index.names == ["method", "stage"] and "after imports (MiB)" not in frame.columns
+    assert out.startswith("memory; after imports (MiB): 679 in every row")
+    assert f"seeds 0{nbtools.NON_BREAKING_HYPHEN}2" in frame.columns and frame.iloc[0, -1] == 1.2
+    grouped = [{"method": "PFR", ("seeds 0-2", "mIoU (%)"): "39.7 ± 3.2", ("seeds 0-2", "gap closed (%)"): 34.93,
+                ("held-out 5-7", "mIoU (%)"): "39.8 ± 1.9", ("held-out 5-7", "gap closed (%)"): None}]
+    nbtools.show_table(grouped, digits={"gap closed (%)": 1})
+    frame = shown[-1]
+    assert frame.columns.nlevels == 2 and frame.iloc[0, 1] == 34.9 and frame.iloc[0, 3] == "-"
+    assert frame.columns[0] == (f"seeds 0{nbtools.NON_BREAKING_HYPHEN}2", "mIoU (%)")
+    html = frame._repr_html_()
+    assert 'colspan="2"' in html and not re.search(r"<th>\d+</th>", html)
+
+
+def test_say_wraps_at_word_boundaries(capsys):
+    nbtools.say(" ".join(["word"] * 40), "end")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(l) <= 100 for l in lines) and lines[1].startswith("    word")
+    assert " ".join(l.strip() for l in lines) == " ".join(["word"] * 40 + ["end"])
+
+
 def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
     from pfrlib.config.train_config import TrainConfig
     from pfrlib.io import write_json
@@ -59,8 +92,9 @@ def test_load_or_train_many_reports_reused_runs_in_one_line(tmp_path, capsys):
         write_json(out / "final.json", {"method": cfg.loss.method, "target_miou": 0.25, "source_miou": 0.5,
                                         "iterations": 1500, "wall_time_s": 1.0})
     results = nbtools.load_or_train_many(cfgs, jobs=2)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
-    assert len(lines) == 1 and lines[0].startswith("reusing 3 finished runs") and "oracle_s0" in lines[0]
+    out = capsys.readouterr().out
+    lines = [l for l in out.splitlines() if l.strip() and not l[0].isspace()]  # a wrapped line's rest is indented
+    assert len(lines) == 1 and lines[0].startswith("reusing 3 finished runs") and "oracle_s0" in out
     assert [r.final["target_miou"] for r in results] == [0.25] * 3
 
 

@@ -104,6 +104,32 @@ def test_stub_defines_the_answers_its_self_check_reads(capsys):
     assert capsys.readouterr().out.startswith(selfcheck.PASS)
 
 
+def _verdicts(out: str) -> list[str]:
+    """The printed verdicts, one per check: a long one is wrapped, its continuation lines indented."""
+    from pfrlib.io import PRINT_WIDTH
+
+    verdicts: list[str] = []
+    for line in out.splitlines():
+        assert len(line) <= PRINT_WIDTH, f"a verdict line wider than the page: {line!r}"
+        if line[:1].isspace() and verdicts:
+            verdicts[-1] += " " + line.strip()
+        elif line.strip():
+            verdicts.append(line)
+    return verdicts
+
+
+def test_a_single_number_is_told_without_counting_entries(capsys):
+    from pfrlib.teaching import selfcheck
+
+    selfcheck.check_close("loss", 0.9, 0.7, hint="a mean, not a sum")
+    selfcheck.check_close("ratios", [4.0, 1.0, 2.0], [4.0, 1.0, 1.0])
+    selfcheck.check_close("ratios", [2.0, 1.0, 2.0], [4.0, 1.0, 1.0])
+    single, one_of_three, two_of_three = _verdicts(capsys.readouterr().out)
+    assert "your 0.9 is too high" in single and "of 1" not in single and "entry" not in single
+    assert "1 of 3 values is off; it is entry 2: your 2 is too high" in one_of_three
+    assert "2 of 3 values are off; the first is entry 0: your 2 is too low" in two_of_three
+
+
 def test_selfcheck_verdicts(capsys):
     import torch
 
@@ -119,7 +145,7 @@ def test_selfcheck_verdicts(capsys):
     selfcheck.check_true("claim", True)
     selfcheck.check_close("x", ..., 1.0)
     selfcheck.check_range("x", ..., 0, 1)
-    lines = capsys.readouterr().out.splitlines()
+    lines = _verdicts(capsys.readouterr().out)
     assert [l[0] for l in lines] == [selfcheck.PASS, selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.PASS,
                                      selfcheck.FAIL, selfcheck.FAIL, selfcheck.PASS, selfcheck.TODO, selfcheck.TODO]
     assert "Hint: divide by TP + FP + FN" in lines[1] and "entry 1" in lines[1] and "too high" in lines[1]
@@ -135,7 +161,7 @@ def test_a_wrong_answer_is_told_what_is_wrong_never_the_expected_value(capsys):
     selfcheck.check_equal("name", "sky", 7)
     selfcheck.check_range("change", 0.25, 0.0, 1e-6, hint="a permutation keeps the sum")
     selfcheck.check_range("change", 0.0, 1e-4, float("inf"))
-    lines = capsys.readouterr().out.splitlines()
+    lines = _verdicts(capsys.readouterr().out)
     assert all(l.startswith(selfcheck.FAIL) for l in lines), lines
     assert "entry 'none'" in lines[0] and "too low" in lines[0] and "Hint: count the products" in lines[0]
     assert "4" not in lines[0].replace("Hint", "")  # the expected 4.0 is never printed
