@@ -343,6 +343,8 @@ check_close("least-squares discriminator loss", d_loss_by_hand,
 memory = read_json(memory_table)
 mem_rows = memory["rows"]
 machine = mem_rows[0]
+stage_inputs = {r["stage"]: r["input_sizes"] for r in mem_rows}  # one input per kind of stage
+inputs = "; ".join(f"{stage} stages, {size}" for stage, size in stage_inputs.items())
 say(f"{memory['memory']}; {machine['device']}, {machine['threads']} thread(s), "
     f"torch {machine['torch']}")
 show_table([{"method": methods.label(r["method"]), "stage": r["stage"],
@@ -350,9 +352,9 @@ show_table([{"method": methods.label(r["method"]), "stage": r["stage"],
              "after imports (MiB)": round(r["baseline_mib"]),
              "trained parameters (M)": r["parameters"] / 1e6,
              "frozen parameters (M)": r["frozen_parameters"] / 1e6,
-             "seconds per iteration": r["seconds_per_iteration"], "input": r["input_sizes"]}
-            for r in mem_rows],
+             "seconds per iteration": r["seconds_per_iteration"]} for r in mem_rows],
            index=["method", "stage"], once=["after imports (MiB)"],
+           caption=f"input: {inputs}",
            digits={"trained parameters (M)": 1, "frozen parameters (M)": 1,
                    "seconds per iteration": 2})
 

@@ -115,8 +115,8 @@ def _stub(source: str, answers: list[str] | None = None) -> str:
 STUDENT_OUTPUTS = {
     '"../runs/': '"runs/',
     "figures_dir = None  # None: ../figures (../runs/smoke/figures in smoke mode)":
-        'figures_dir = "figures"  # student/figures: a student copy never writes over the committed figures',
-    "runs_dir = None  # shared run directory of the series; None: ../runs/series (../runs/smoke/series in smoke mode)":
+        'figures_dir = "figures"  # student/figures: never over the committed figures',
+    "runs_dir = None  # the series' run directory; None: ../runs/series (smoke: ../runs/smoke/series)":
         'runs_dir = "runs/series"  # the series\' shared runs, under student/runs',
 }
 # "What to try" commands name the notebook they run: in a student copy, the student copy.
