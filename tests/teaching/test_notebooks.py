@@ -259,22 +259,21 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
 
 @pytest.mark.slow
 def test_make_notebooks_executes_in_place_without_transport_warning(tmp_path):
-    """``make notebooks`` (on a copy of notebook 01, smoke mode): executed in place, re-paired,
-    and no "Kernel is running over TCP" warning in what it prints."""
+    """``make notebooks`` (on a two-cell notebook: the recipe, not a lesson, is under test): executed
+    in place, re-paired, and no "Kernel is running over TCP" warning in what it prints."""
     import os
-    import shutil
     import subprocess
     import sys
 
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    nb = folder / "01_gram_matrices.ipynb"
-    shutil.copy(ROOT / "notebooks" / "01_gram_matrices.ipynb", nb)
-    before = nbformat.read(nb, as_version=4)
-    for cell in before.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nbformat.write(before, nb)
+    nb = folder / "01_demo.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A demo"),
+        nbformat.v4.new_code_cell("smoke = False  # a parameter", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('ran')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                 "jupytext": {"formats": "ipynb,py:percent"}}), nb)
     env = {**os.environ, "PFR_SMOKE": "1"}
     # the environment running the tests, taken as set up (a fresh stamp): `make` installs nothing
     stamp = tmp_path / "installed"
@@ -285,7 +284,8 @@ def test_make_notebooks_executes_in_place_without_transport_warning(tmp_path):
     assert "TCP" not in proc.stdout + proc.stderr
     after = nbformat.read(nb, as_version=4)
     assert all(c.execution_count for c in after.cells if c.cell_type == "code")
-    assert (folder / "01_gram_matrices.py").exists()  # re-paired
+    assert after.cells[-1].outputs[0]["text"] == "ran\n"
+    assert (folder / "01_demo.py").exists()  # re-paired
 
 
 def test_reproduce_all_passes_train_all_to_the_notebooks_that_declare_it(tmp_path, monkeypatch, capsys):
