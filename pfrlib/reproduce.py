@@ -2,7 +2,7 @@
 
 What it runs and reports is :mod:`pfrlib.teaching.reproduce`'s::
 
-    python -m pfrlib.reproduce                  # all notebooks/[0-9][0-9]_*.ipynb
+    python -m pfrlib.reproduce                  # the series (pfrlib.teaching.student.SERIES_GLOB)
     python -m pfrlib.reproduce notebooks/03_source_only_baseline.ipynb --out runs/notebooks
     python -m pfrlib.reproduce --all            # also retrain every multi-seed table (make reproduce ALL=1)
 """
@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Optional
 
 from pfrlib.teaching.reproduce import ALL_PARAMETER, run_series, write_times
+from pfrlib.teaching.student import SERIES_GLOB, series_notebooks
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Parse ``argv``, run the notebooks one by one, print the summary; the exit status."""
     p = argparse.ArgumentParser(prog="python -m pfrlib.reproduce", description=__doc__.split("\n\n")[0])
-    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: notebooks/[0-9][0-9]_*.ipynb)")
+    p.add_argument("notebooks", nargs="*", help=f"notebooks to run (default: {SERIES_GLOB})")
     p.add_argument("--out", default="runs/notebooks",
                    help="folder for the executed copies, one subfolder per notebook (default: runs/notebooks)")
     p.add_argument("--cwd", default="notebooks", help="working directory of the kernels (default: notebooks)")
@@ -31,7 +32,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--times-only", action="store_true",
                    help="run nothing: write --times-markdown from the executed notebooks already in --out")
     args = p.parse_args(argv)
-    paths = [Path(n) for n in args.notebooks] or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(n) for n in args.notebooks] or series_notebooks()
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 2

@@ -40,7 +40,8 @@ from typing import Optional
 
 import nbformat
 
-from pfrlib.teaching.student import SELFCHECK_TAG, SOLUTION_TAG, exercise_text, student_notebook
+from pfrlib.teaching.student import (SELFCHECK_TAG, SERIES_GLOB, SOLUTION_TAG, exercise_text, series_notebooks,
+    student_notebook)
 
 __all__ = ["POINTS", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "NO_PAIRING",
            "Exercise", "exercises", "release_notebook", "grading_notebook", "hidden_test",
@@ -214,14 +215,14 @@ def write_assignments(notebooks: list[Path], release_dir: Path, grading_dir: Pat
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pfrlib.teaching.assignments", description=__doc__.split("\n\n")[0])
-    p.add_argument("notebooks", nargs="*", help="notebooks (default: notebooks/[0-9][0-9]_*.ipynb)")
+    p.add_argument("notebooks", nargs="*", help=f"notebooks (default: {SERIES_GLOB})")
     p.add_argument("--out", default="assignments", help="release folder, what students open (default: assignments)")
     p.add_argument("--grading", default="grading", help="grading copies with solutions and hidden tests (default: grading)")
     args = p.parse_args(argv)
-    paths = [Path(n) for n in args.notebooks] or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(n) for n in args.notebooks] or series_notebooks()
     missing = [str(n) for n in paths if not n.is_file()]
     if not paths or missing:
-        print(f"error: no notebook at {', '.join(missing) or 'notebooks/[0-9][0-9]_*.ipynb'}: run from the "
+        print(f"error: no notebook at {', '.join(missing) or SERIES_GLOB}: run from the "
               "repository root or name the notebooks", file=sys.stderr)
         return 2
     try:

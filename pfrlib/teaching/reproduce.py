@@ -8,7 +8,7 @@ notebook's own ``pfr.trains`` metadata, see :func:`what_it_trains`), a line for 
 starts, finishes or reuses (read from the notebook's own output as it arrives), its elapsed time
 when done, and a closing summary::
 
-    python -m pfrlib.reproduce                  # all notebooks/[0-9][0-9]_*.ipynb
+    python -m pfrlib.reproduce                  # the series (pfrlib.teaching.student.SERIES_GLOB)
     python -m pfrlib.reproduce notebooks/03_source_only_baseline.ipynb --out runs/notebooks
     python -m pfrlib.reproduce --all            # also retrain every multi-seed table (make reproduce ALL=1)
 

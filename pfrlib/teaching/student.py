@@ -43,7 +43,17 @@ from typing import Optional
 import nbformat
 
 __all__ = ["SOLUTION_TAG", "SELFCHECK_TAG", "TODO_LINE", "student_notebook", "solution_cells", "answer_names",
-           "write_student_copies", "exercise_text", "STUDENT_OUTPUTS", "STUDENT_COMMANDS", "main"]
+           "write_student_copies", "exercise_text", "STUDENT_OUTPUTS", "STUDENT_COMMANDS", "SERIES_GLOB",
+           "series_notebooks", "main"]
+
+#: The series, relative to the repository root: the numbered notebooks (the Makefile's NOTEBOOKS
+#: says the same in make's own words).
+SERIES_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
+
+
+def series_notebooks(root: Path = Path(".")) -> list[Path]:
+    """The notebooks of the series under ``root``, in order (:data:`SERIES_GLOB`)."""
+    return sorted(Path(root).glob(SERIES_GLOB))
 
 SOLUTION_TAG = "solution"
 SELFCHECK_TAG = "selfcheck"
@@ -192,11 +202,11 @@ def write_student_copies(notebooks: list[Path], out_dir: Path, check: bool = Fal
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pfrlib.teaching.student", description=__doc__.split("\n\n")[0])
-    p.add_argument("notebooks", nargs="*", help="notebooks (default: notebooks/[0-9][0-9]_*.ipynb)")
+    p.add_argument("notebooks", nargs="*", help=f"notebooks (default: {SERIES_GLOB})")
     p.add_argument("--out", default="student", help="output folder (default: student)")
     p.add_argument("--check", action="store_true", help="fail if the copies in --out are stale")
     args = p.parse_args(argv)
-    paths = [Path(n) for n in args.notebooks] or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(n) for n in args.notebooks] or series_notebooks()
     problems = write_student_copies(paths, Path(args.out), check=args.check)
     for line in problems:
         print(line)
