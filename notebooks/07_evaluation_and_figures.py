@@ -70,7 +70,7 @@ from pfrlib.data.transforms import normalize
 from pfrlib import models
 from pfrlib.evaluation.tables import (GAP_CLOSED, PAPER_LABEL, class_pixel_share, format_table,
                                       format_table_row, gap_closed_percent, reference_records,
-                                      reference_rows, seed_set_cells)
+                                      reference_rows, table1_rows)
 from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
 from pfrlib.io import atomic_write
@@ -326,13 +326,7 @@ check_close("share of the gap closed", gap_closed_by_hand,
 table1 = {name: results_ladder(summary, [m for m in registry.table1_names() if m in summary])
           for name, summary in summaries.items()}
 paper_by_name = {r["method"]: r for r in paper}
-rows = []
-for m in registry.table1_names():
-    p = paper_by_name.get(registry.get(m).paper_row)
-    rows.append({"Table 1 row": registry.label(m)} | seed_set_cells(table1, m)
-                | {("paper", "mIoU (%)"): p and p["mIoU"],
-                   ("paper", "backbone"): p and p["backbone"]})
-show_table(rows, digits=1,
+show_table(table1_rows(table1, registry.table1_names(), paper), digits=1,
            caption=f"mIoU: ours, SynthStreets {h}x{w} target val, mean ± std over each seed set; "
                    f"{GAP_CLOSED}: share of the source-only -> oracle gap closed (the two bounds: "
                    f"'-'); paper: {PAPER_LABEL}")

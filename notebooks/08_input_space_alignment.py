@@ -87,7 +87,7 @@ from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.synthstreets.dataset import SynthStreets
 from pfrlib.config.device import resolve_device
-from pfrlib.evaluation.tables import GAP_CLOSED, PAPER_LABEL, reference_records, seed_set_cells
+from pfrlib.evaluation.tables import GAP_CLOSED, PAPER_LABEL, table1_rows
 from pfrlib.io import read_json
 from pfrlib.teaching.nbtools import announce, load_or_train_many, say, show_table
 from pfrlib.viz.figure import save_figure
@@ -403,17 +403,8 @@ for m in methods.names("translation"):
 # %%
 shown = ["source_only", "pfr_adv", *methods.names("translation"), "oracle"]
 files = seed_set_summaries()  # each file named, with the commands that regenerate it
-paper = {r["method"]: r for r in reference_records()}
-
-
 ladders = {k: results_ladder(rows, [m for m in shown if m in rows]) for k, rows in files.items()}
-table_rows = []
-for m in shown:
-    theirs = paper.get(methods.get(m).paper_row)
-    table_rows.append({"Table 1 row": methods.label(m)} | seed_set_cells(ladders, m)
-                      | {("paper", "mIoU (%)"): theirs and theirs["mIoU"],
-                         ("paper", "backbone"): theirs and theirs["backbone"]})
-show_table(table_rows, digits=1,
+show_table(table1_rows(ladders, shown), digits=1,
            caption=f"ours: SynthStreets target val mIoU, mean ± std over seeds, cpu preset; "
                    f"{GAP_CLOSED}: share of the source-only -> oracle gap closed (the two bounds: "
                    f"'-'); paper: {PAPER_LABEL}")

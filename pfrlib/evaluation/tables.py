@@ -26,12 +26,13 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from pfrlib import methods
 from pfrlib.io import format_number
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 
 __all__ = ["PAPER_LABEL", "format_table_row", "format_table", "table_record", "table_frame",
            "default_reference_path", "reference_records", "reference_rows", "results_table", "ladder",
-           "GAP_CLOSED", "gap_closed_percent", "seed_set_cells", "class_pixel_share"]
+           "GAP_CLOSED", "gap_closed_percent", "seed_set_cells", "table1_rows", "class_pixel_share"]
 
 #: How the paper's rows are labelled in a side-by-side table.
 PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
@@ -242,6 +243,31 @@ def seed_set_cells(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], method
         cells[(name, "mIoU (%)")] = None if row is None else f"{row['mean']:.1f} ± {row['std']:.1f}"
         cells[(name, GAP_CLOSED)] = gap_closed_percent(method, row, low, high)
     return cells
+
+
+def table1_rows(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], names: Sequence[str],
+                paper: Sequence[Mapping[str, Any]] | None = None) -> list[dict[Any, Any]]:
+    """Table 1 ours beside the paper's: one row per method of ``names``.
+
+    Args:
+        tables: ``{seed set: its ladder}``, as :func:`seed_set_cells` reads them.
+        names: the methods, in the table's order (e.g. :func:`pfrlib.methods.table1_names`).
+        paper: the paper's rows (:func:`reference_records`; default: ``pfrlib/reference/table1.csv``).
+
+    Returns:
+        Dicts with the method's name in words (``"Table 1 row"``, :func:`pfrlib.methods.label`),
+        its :func:`seed_set_cells`, and ``("paper", "mIoU (%)")``, ``("paper", "backbone")``:
+        the paper's row for the method (:attr:`pfrlib.methods.Method.paper_row`; None where it
+        has none).
+    """
+    by_name = {r["method"]: r for r in (reference_records() if paper is None else paper)}
+    rows = []
+    for m in names:
+        theirs = by_name.get(methods.get(m).paper_row)
+        rows.append({"Table 1 row": methods.label(m)} | seed_set_cells(tables, m)
+                    | {("paper", "mIoU (%)"): theirs and theirs["mIoU"],
+                       ("paper", "backbone"): theirs and theirs["backbone"]})
+    return rows
 
 
 # --------------------------------------------------------------------------- class frequency

@@ -71,3 +71,15 @@ def test_gap_closed_is_shown_by_one_rule():
     cells = tables.seed_set_cells({"seeds 0-2": table, "held-out 5-7": {}}, "pfr_adv")
     assert cells == {("seeds 0-2", "mIoU (%)"): "40.0 ± 0.0", ("seeds 0-2", tables.GAP_CLOSED): pytest.approx(32.2, abs=0.1),
                      ("held-out 5-7", "mIoU (%)"): None, ("held-out 5-7", tables.GAP_CLOSED): None}
+
+
+def test_table1_rows_set_ours_beside_the_papers_row_in_words():
+    table = ladder({"source_only": [20.0, 22.0], "pfr_adv": [40.0], "oracle": [80.0]})
+    from pfrlib import methods
+
+    paper = [{"method": methods.get("pfr_adv").paper_row, "backbone": "ResNet-101", "mIoU": 44.5}]
+    rows = tables.table1_rows({"seeds 0-2": table}, ["pfr_adv", "cycada"], paper)
+    assert rows[0]["Table 1 row"] == methods.label("pfr_adv") and rows[1]["Table 1 row"] == methods.label("cycada")
+    assert rows[0][("paper", "mIoU (%)")] == 44.5 and rows[0][("paper", "backbone")] == "ResNet-101"
+    assert rows[1][("paper", "mIoU (%)")] is None  # no such row in this paper table
+    assert rows[0][("seeds 0-2", "mIoU (%)")] == "40.0 ± 0.0" and rows[1][("seeds 0-2", "mIoU (%)")] is None
