@@ -149,10 +149,10 @@ def test_the_calibration_row_is_the_engines_and_joins_an_existing_results_file(t
     from pfrlib.engine import calibration as C
 
     st = _load("step_time")
-    monkeypatch.setattr(C, "calibration_row", lambda: {"label": C.CALIBRATION_LABEL, "method": "source_only",
-                                                       "threads": 1, "steps": 8, "median_s": 0.05})
-    row = st._child({"label": C.CALIBRATION_LABEL, "method": "source_only", "calibration": True})
-    assert row["median_s"] == 0.05 and row["device"] == "cpu"
+    monkeypatch.setattr(C, "calibration_row", lambda repeat: {"label": C.CALIBRATION_LABEL, "method": "source_only",
+                                                             "threads": 1, "steps": 8, "repeat": repeat, "median_s": 0.05})
+    row = st._child({"label": C.CALIBRATION_LABEL, "method": "source_only", "calibration": True, "repeat": 3})
+    assert row["median_s"] == 0.05 and row["device"] == "cpu" and row["repeat"] == 3
     monkeypatch.setattr(st, "_run_child", lambda spec: {**st._child(spec), "preset": "cpu"})
     results = tmp_path / "st.json"
     kept = {"label": "cpu preset (small)", "method": "pfr", "precision": "fp32", "median_s": 0.1, "peak_mib": 700.0,
@@ -164,7 +164,7 @@ def test_the_calibration_row_is_the_engines_and_joins_an_existing_results_file(t
     text = st.render(rows, argparse.Namespace(), extended=False)
     assert "| cpu preset (small) | pfr | 100 |" in text and "| calibration |" not in text
     assert "Calibration (the reference for the notebooks' time estimates: source_only, cpu preset, 1 thread, " \
-           "median of 8 iterations): 50.0 ms" in text
+           "median of 8 iterations, fastest of 5): 50.0 ms" in text
     (tmp_path / "bad.json").write_text("{}")
     assert st.main(["--add-calibration", str(tmp_path / "bad.json")]) == 2
 
