@@ -419,7 +419,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--markdown", default=None, help="also write the tables here (markdown)")
     p.add_argument("--calibration", action=argparse.BooleanOptionalAction, default=True,
-                   help="on the CPU, also time the notebooks' calibration (default: on)")
+                   help="with the cpu preset's rows on the CPU, also time the notebooks' calibration (default: on)")
     p.add_argument("--calibration-repeat", type=int, default=5,
                    help="calibrations timed; the row keeps the fastest (default: 5)")
     p.add_argument("--add-calibration", default=None, metavar="JSON",
@@ -473,7 +473,7 @@ def main(argv=None) -> int:
                 print(f"[{label}] {method} ({prec}) ...", file=sys.stderr, flush=True)
                 rows.append(dict(label=label, method=method, precision=prec, **_run_child(spec)))
 
-    if args.device == "cpu" and args.calibration:
+    if args.device == "cpu" and args.calibration and not args.skip_small:  # the reference of the cpu preset's rows
         print("[calibration] ...", file=sys.stderr, flush=True)
         rows.append(dict(_run_child(dict(label="calibration", method="source_only", calibration=True,
                                          repeat=args.calibration_repeat)), precision="fp32"))
