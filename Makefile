@@ -9,19 +9,20 @@ RUNS := runs
 
 SPEC ?= sweeps/ablation.yaml
 
-.PHONY: setup test test-fast reproduce notebooks sync lab benchmarks sweep student assignments grade tensorboard site clean help
+.PHONY: setup test test-fast reproduce notebooks sync lab lab-instructor benchmarks sweep student assignments grade tensorboard site clean help
 
 help:
 	@echo "make reproduce  run the notebook series headless (papermill) into runs/, regenerate figures/"
 	@echo "make reproduce ALL=1   the same, and retrain every multi-seed table instead of reading benchmarks/results/"
 	@echo "make test       the whole test suite (what CI runs): unit, integration, notebooks (smoke)"
-	@echo "make lab        JupyterLab at the repository root, notebooks/ open"
+	@echo "make lab        JupyterLab for a student: the release copies in assignments/ (made if missing; saving changes no tracked file)"
+	@echo "make lab-instructor  JupyterLab on the committed notebooks/ (saving changes tracked files: for editing the series)"
 	@echo "make notebooks  re-execute the committed notebooks in place with their defaults"
 	@echo "make benchmarks print the benchmark tables"
 	@echo "make sweep SPEC=sweeps/ablation.yaml   run a parameter sweep (resumable) and aggregate it"
 	@echo "make sweep SPEC=... LAUNCHER=slurm SWEEP_ARGS='--partition gpu'   the same, one Slurm job per run"
 	@echo "make tensorboard  TensorBoard on runs/ (every run's losses, validation mIoU, images)"
-	@echo "make student    write student copies (solutions -> TODO stubs) to student/"
+	@echo "make student    regenerate the committed student/ templates (solutions -> TODO stubs; read-only, students use assignments/)"
 	@echo "make assignments  release copies for students (assignments/) and grading copies (grading/), nbgrader format"
 	@echo "make grade SUBMISSIONS=DIR   grade DIR/<student>/<notebook>.ipynb: DIR/grades.csv and a feedback file each"
 	@echo "make site       build the course site (notebooks as executed, docs, search) into site/_build/html/, offline"
@@ -68,9 +69,17 @@ notebooks: setup
 sync: setup
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
 
-# JupyterLab rooted at the repository (terminals start there), the notebooks folder open.
+# JupyterLab rooted at the repository (terminals start there, where every "What to try" command runs).
+# `make lab` is a student's: the release copies in assignments/ open (ignored by git, no jupytext
+# pairing; `make assignments` writes them when there are none, and never over a student's work here).
+# `make lab-instructor` opens the committed notebooks/, whose (auto)saves change tracked files.
+LAB := $(VENV)/bin/jupyter lab --ServerApp.root_dir=.
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+	@$(if $(wildcard assignments/[0-9][0-9]_*.ipynb),,$(MAKE) --no-print-directory assignments)
+	$(LAB) --LabApp.default_url=/lab/tree/assignments
+
+lab-instructor: setup
+	$(LAB) --LabApp.default_url=/lab/tree/notebooks
 
 benchmarks: setup
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
@@ -88,7 +97,9 @@ TB_PORT ?= 6006
 tensorboard: setup
 	$(VENV)/bin/tensorboard --logdir $(RUNS) --port $(TB_PORT)
 
-# Student copies: cells tagged "solution" become TODO stubs; the tests check they are current.
+# Student copies: cells tagged "solution" become TODO stubs; the tests check they are current. The
+# committed student/ is the read-only template the site and the code host show; students work in
+# the release copies (`make assignments`, `make lab`), whose saves change no tracked file.
 student: setup
 	$(PY) -m pfrlib.teaching.student --out student
 
@@ -106,11 +117,15 @@ assignments: setup
 
 # Grade SUBMISSIONS/<student>/<notebook>.ipynb against grading/ (pfrlib/teaching/grading.py): one
 # kernel per submission in smoke mode (PFR_SMOKE=1), CELL_TIMEOUT seconds per cell, TIMEOUT per notebook.
+# Every student gets rows for every notebook graded (EXPECT="01_gram_matrices ...", default: each one
+# someone submitted); a missing one scores 0, "not submitted".
 CELL_TIMEOUT ?= 60
 TIMEOUT ?= 300
+EXPECT ?=
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "error: name the submissions folder: make grade SUBMISSIONS=DIR (DIR/<student>/<notebook>.ipynb)" >&2; exit 2; }
-	$(PY) -m pfrlib.teaching.grading "$(SUBMISSIONS)" --grading grading --cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT)
+	$(PY) -m pfrlib.teaching.grading "$(SUBMISSIONS)" --grading grading --cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT) \
+	  $(if $(EXPECT),--expect $(EXPECT))
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

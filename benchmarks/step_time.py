@@ -29,6 +29,14 @@ the timed iterations (so neither the step time nor the peak memory includes them
   ``torch.cuda.set_sync_debug_mode("warn")``: host-device synchronisations per iteration
   (counted from its warnings, with the lines that cause most of them). On CPU: n/a.
 
+On the CPU the file also gets one row labelled ``calibration``: the few one-thread iterations that
+:mod:`pfrlib.engine.calibration` times (``CALIBRATION``), measured here in their own child, the
+fastest of ``--calibration-repeat`` (the machine at its best, like the step times' idle machine). A
+notebook times the same iterations on its machine and scales these step times by the ratio
+(:func:`pfrlib.teaching.nbtools.announce`). ``--add-calibration FILE`` measures only that row and
+puts it into an existing results file (replacing an older one), for a file measured before the
+benchmark recorded it: run it on the machine that measured the file, idle as it was then.
+
 Engine options (``--precisions``, ``--[no-]channels-last``, ``--[no-]cudnn-benchmark``,
 ``--[no-]tf32``, ``--[no-]pin-memory``, ``--compile``, ``--param-listing``) are passed to
 ``TrainConfig.preset`` only when given, and only if this engine has that field (otherwise the
@@ -146,6 +154,11 @@ def _extras(trainer: Any, spec: dict, cuda: bool) -> dict:
 def _child(spec: dict) -> dict:
     """Measure one (model, method) in this process; returns a JSON-able dict."""
     import torch
+
+    if spec.get("calibration"):
+        from pfrlib.engine.calibration import calibration_row
+
+        return dict(calibration_row(repeat=spec.get("repeat", 1)), device="cpu", device_name=_cpu_name())
 
     from pfrlib.config.train_config import TrainConfig
     from pfrlib.engine.scoring import evaluate_model
@@ -270,6 +283,10 @@ def render(rows: list, args: argparse.Namespace, extended: bool) -> str:
 
     import torch
 
+    from pfrlib.engine.calibration import CALIBRATION_LABEL
+
+    calibrations = [r for r in rows if r["label"] == CALIBRATION_LABEL]
+    rows = [r for r in rows if r["label"] != CALIBRATION_LABEL]
     r0 = rows[0]
     precisions = list(dict.fromkeys(r["precision"] for r in rows))
     lines = [f"Step time (median of timed iterations) and peak memory; {r0['device']} ({r0['device_name']}), "
@@ -321,6 +338,10 @@ def render(rows: list, args: argparse.Namespace, extended: bool) -> str:
                 if "eval_mpx_s" in r:
                     lines.append(f"Evaluation throughput ({tag}): {r['eval_mpx_s']:.2f} Mpx/s over "
                                  f"{r['eval_images']} images")
+    for c in calibrations:
+        lines.append(f"Calibration (the reference for the notebooks' time estimates: {c['method']}, {c['preset']} preset, "
+                     f"{c['threads']} thread, median of {c['steps']} iterations, fastest of {c.get('repeat', 1)}): "
+                     f"{1000 * c['median_s']:.1f} ms")
     for r in rows:
         if r.get("top_ops"):
             lines += ["", f"Top ops, {r['label']}, {r['method']}, {r['precision']} "
@@ -332,6 +353,27 @@ def render(rows: list, args: argparse.Namespace, extended: bool) -> str:
             if r.get("sync_sites"):
                 lines.append("\nSyncs per iteration by line: " + ", ".join(f"{s} ({c:.1f})" for s, c in r["sync_sites"]))
     return "\n".join(lines) + "\n"
+
+
+def add_calibration(path: Path, repeat: int = 5) -> int:
+    """Measure the calibration row (in a child, the fastest of ``repeat``) and put it into the results
+    file ``path``, replacing an older one; the other rows stay as they are."""
+    from pfrlib.engine.calibration import CALIBRATION_LABEL
+
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        print(f"error: {path}: expected a results file of this benchmark (a JSON list of rows): {err}", file=sys.stderr)
+        return 2
+    if not isinstance(rows, list):
+        print(f"error: {path}: expected a JSON list of rows (this benchmark's --json)", file=sys.stderr)
+        return 2
+    row = dict(_run_child(dict(label=CALIBRATION_LABEL, method="source_only", calibration=True, repeat=repeat)),
+               precision="fp32")
+    rows = [r for r in rows if r.get("label") != CALIBRATION_LABEL] + [row]
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"{path}: calibration {1000 * row['median_s']:.1f} ms per iteration ({row['device_name']})")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -376,11 +418,19 @@ def main(argv=None) -> int:
     p.add_argument("--total-iterations", type=int, default=PAPER_ITERATIONS)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--markdown", default=None, help="also write the tables here (markdown)")
+    p.add_argument("--calibration", action=argparse.BooleanOptionalAction, default=True,
+                   help="with the cpu preset's rows on the CPU, also time the notebooks' calibration (default: on)")
+    p.add_argument("--calibration-repeat", type=int, default=5,
+                   help="calibrations timed; the row keeps the fastest (default: 5)")
+    p.add_argument("--add-calibration", default=None, metavar="JSON",
+                   help="measure only the calibration row and put it into this existing results file")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
+    if args.add_calibration:
+        return add_calibration(Path(args.add_calibration), args.calibration_repeat)
 
     cuda = args.device.startswith("cuda")
     flops = cuda if args.flops is None else args.flops
@@ -423,6 +473,10 @@ def main(argv=None) -> int:
                 print(f"[{label}] {method} ({prec}) ...", file=sys.stderr, flush=True)
                 rows.append(dict(label=label, method=method, precision=prec, **_run_child(spec)))
 
+    if args.device == "cpu" and args.calibration and not args.skip_small:  # the reference of the cpu preset's rows
+        print("[calibration] ...", file=sys.stderr, flush=True)
+        rows.append(dict(_run_child(dict(label="calibration", method="source_only", calibration=True,
+                                         repeat=args.calibration_repeat)), precision="fp32"))
     report = render(rows, args, extended)
     print("\n" + report)
     if args.markdown:

@@ -7,7 +7,8 @@
 ``rundir``        a run's folder: one writer, checkpoints, resume, --overwrite
 ``dirlock``       the run folder's lock (one writer at a time)
 ``checkpoint``    atomic checkpoints, RNG states, a finished run's network
-``record``        ``final.json``, the record of a finished run
+``record``        ``final.json``, the record of a finished run; a run's progress record
+``calibration``   a few timed iterations: this machine's speed against the reference's
 ``scoring``       a network on a dataset: confusion matrix, per-class IoU
 ``watchdog``      non-finite loss terms and weights, named
 ``tensorboard``   a run's TensorBoard events

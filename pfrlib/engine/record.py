@@ -1,10 +1,16 @@
-"""A finished run's record, ``final.json``: its keys are named here and nowhere else.
+"""A run's records: ``final.json`` when it ends, and the step record of its progress; their keys are
+named here and nowhere else.
 
 ``python -m pfrlib.train`` writes one :class:`FinalRecord` into the run directory when a run ends
 (:meth:`FinalRecord.write`, atomic); sweeps, the notebooks' load-or-train and the figures read
 it back (:meth:`FinalRecord.read`, or the plain dict ``TrainResult.final``). mIoU values are
 fractions 0..1 of the *final* model, NaN written as ``null``. The line that reports a finished
 run (:func:`finished_line`: the command line, the launcher, the notebooks) is written here too.
+
+While it trains, a run appends a :func:`step_record` to ``metrics.jsonl`` every ``log_every``
+iterations (the iteration, each loss term, the training time so far); :func:`progress_line` turns
+the newest one into the line that shows the run's progress (the launcher's, for runs trained in
+subprocesses), with the same loss terms (:data:`PROGRESS_TERMS`) as the trainer's progress bar.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any, Mapping, Optional
 
 from pfrlib.io import format_duration, format_number, read_json, write_json
 
-__all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS", "finished_line"]
+__all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
+           "is_step_record", "progress_line"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
@@ -111,3 +118,37 @@ def finished_line(verb: str, name: str, final: Mapping[str, Any], seconds: Optio
                      for side, key in (("target", "target_miou"), ("source", "source_miou")) if key in final)
     return (f"{verb} {name} ({format_duration(seconds, exact=True)}): {final.get('method', '?')}, "
             f"{final.get('iterations', '?')} iterations" + (f", {miou}" if miou else ""))
+
+
+# --------------------------------------------------------------------------- progress
+#: The loss terms a run's progress shows (those of them its method computes): the segmentation
+#: loss, the fooling loss, the PFR loss and the discriminator's.
+PROGRESS_TERMS = ("seg", "adv", "pfr", "d")
+_ITERATION, _TIME = "iter", "time"
+
+
+def step_record(iteration: int, terms: Mapping[str, float], elapsed: float) -> dict[str, Any]:
+    """The ``metrics.jsonl`` record of a logged iteration: ``{"iter", <each loss term>, "time"}``
+    (``time``: seconds of training so far, validation included, restarts summed)."""
+    return {_ITERATION: iteration, **{k: float(v) for k, v in terms.items()}, _TIME: round(elapsed, 3)}
+
+
+def is_step_record(record: Any) -> bool:
+    """Whether a ``metrics.jsonl`` record is a :func:`step_record` (not a periodic validation's)."""
+    return isinstance(record, Mapping) and _ITERATION in record and _TIME in record
+
+
+def progress_line(record: Optional[Mapping[str, Any]], total: int) -> str:
+    """A run's progress from its newest :func:`step_record` (``None``: nothing logged yet), e.g.
+    ``"120 / 300 iterations, seg 0.412, adv 0.693, about 1 min left"``; the time left is the time
+    per iteration so far times the iterations left."""
+    if record is None:
+        return f"0 / {total} iterations, starting"
+    done, elapsed = int(record[_ITERATION]), float(record[_TIME])
+    terms = ", ".join(f"{k} {record[k]:.3g}" for k in PROGRESS_TERMS if isinstance(record.get(k), (int, float)))
+    line = f"{done} / {total} iterations" + (f", {terms}" if terms else "")
+    if done >= total:
+        return line + ", final validation"
+    if done > 0:
+        line += f", about {format_duration(elapsed / done * (total - done))} left"
+    return line

@@ -46,7 +46,7 @@ from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
 from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
 from pfrlib.io import to_jsonable
-from pfrlib.engine.record import FinalRecord
+from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, step_record
 from pfrlib.engine.setup import (build_networks, build_train_data, check_classes, device_options, TrainData,
     make_streams, rescale_learning_rates, seed_everything)
 from pfrlib.engine.rundir import RunDirectory, RunFinished
@@ -291,10 +291,10 @@ class Trainer:
                 if logging or checkpointing or rundir.pending is not None:
                     self.check_finite()  # the only host sync of the loop; confirms a pending checkpoint
                 if logging:
-                    rec = {"iter": it, **{k: float(v) for k, v in terms.items()}, "time": round(self.elapsed, 3)}
+                    rec = step_record(it, terms, self.elapsed)
                     rundir.log(rec)
                     self.board.log_step(it, rec)
-                    bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("seg", "adv", "pfr", "d") if k in rec}, refresh=False)
+                    bar.set_postfix({k: f"{rec[k]:.3g}" for k in PROGRESS_TERMS if k in rec}, refresh=False)
                 if cfg.run.val_every and it % cfg.run.val_every == 0 and it < total_it:
                     self._periodic_validation(it)
                     self.elapsed = time.perf_counter() - t0

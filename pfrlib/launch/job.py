@@ -19,7 +19,8 @@ every backend runs ``python -m pfrlib.launch.job OUT/job.json``. The child build
   the one the plan was made from, never taken for the job's own.
 
 Finished jobs are never launched (``"reuse"``), so the child never decides to skip. Its output
-goes to ``OUT/log.txt``; :func:`collect_outcome` writes ``OUT/status.json`` when it ends.
+goes to ``OUT/log.txt``; a child on this machine gets its process id added to the job file
+(:func:`record_pid`); :func:`collect_outcome` writes ``OUT/status.json`` when it ends.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pfrlib.io import check_positive_int, read_json, write_json
 from pfrlib.engine.record import FINAL_JSON, FinalRecord
 from pfrlib.engine.run import train_to_exit_status
 
-__all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "read_job",
+__all__ = ["Job", "Outcome", "same_configuration", "is_finished", "plan", "write_job", "record_pid", "read_job",
            "job_command", "job_environment", "child_action", "run_job_file", "collect_outcome", "RUN_LINE",
            "JOB_FILE", "LOG_FILE", "STATUS_FILE", "LAUNCH_LOCK", "HELD", "main"]
 
@@ -223,6 +224,13 @@ def write_job(job: Job, action: str) -> Path:
         data.update(notebook=str(Path(job.notebook).resolve()), parameters=job.parameters,
                     cwd=str(Path(job.cwd or job.notebook.parent).resolve()))
     return write_json(job.out / JOB_FILE, data)
+
+
+def record_pid(job: Job, pid: int) -> Path:
+    """Add the started child's process id to ``out/job.json`` (where it is looked up, not in a
+    line that a saved notebook would keep)."""
+    path = job.out / JOB_FILE
+    return write_json(path, {**read_json(path), "pid": pid})
 
 
 def read_job(path: str | os.PathLike) -> tuple[Job, str]:

@@ -38,7 +38,8 @@ from pfrlib.engine.run import train
 from pfrlib.launch.local import Backend, done_line, start_line
 from pfrlib.io import check_positive_int, read_json, write_json
 from pfrlib.launch.job import (HELD, LAUNCH_LOCK, LOG_FILE, STATUS_FILE, Job, Outcome, collect_outcome, job_command,
-    job_environment, plan)
+    job_environment, plan, record_pid)
+from pfrlib.launch.progress import ProgressBoard
 from pfrlib.launch.slurm import SlurmBackend
 
 __all__ = ["LocalBackend", "InProcessBackend", "BACKENDS", "Claim", "launch", "reused_line", "held_line",
@@ -64,15 +65,17 @@ class LocalBackend(Backend):
     the groups) and gets a parent-death signal: it dies with this process, however that ends
     (Linux sends it when the *thread* that started the child ends: call :meth:`run` from a thread
     that outlives it, as :func:`launch` does). ``follow(job, line)`` is called with every line a running child
-    prints (e.g. to pass on a notebook's own run lines as they come).
+    prints (e.g. to pass on a notebook's own run lines as they come); ``progress`` (a
+    :class:`~pfrlib.launch.progress.ProgressBoard`) shows each training run's progress as it goes.
+    A run's line names its log file; its pid is recorded in its ``job.json``.
     """
 
     name = "local"
 
     def __init__(self, jobs: Optional[int] = None, follow: Optional[Callable[[Job, str], None]] = None,
-                 poll_s: float = 0.2):
+                 poll_s: float = 0.2, progress: Optional[ProgressBoard] = None):
         self.jobs = check_positive_int(jobs, "jobs", none_ok=True)
-        self.follow, self.poll_s = follow, poll_s
+        self.follow, self.poll_s, self.progress = follow, poll_s, progress
 
     def _slots(self, jobs: Sequence[Job]) -> int:
         threads = max((j.threads or 1 for j in jobs), default=1)
@@ -98,8 +101,13 @@ class LocalBackend(Backend):
                     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=job_environment(job),
                                             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
                     running[i] = (proc, time.perf_counter(), resumed, log, [log.tell(), ""])
-                    report(start_line(job, resumed, f"pid {proc.pid}"))
+                    record_pid(job, proc.pid)
+                    report(start_line(job, resumed, f"log {job.out / LOG_FILE}"))
+                    if self.progress:
+                        self.progress.started(job)
                 time.sleep(self.poll_s)
+                if self.progress:
+                    self.progress.poll()
                 for i in list(running):
                     proc, start, resumed, log, tail = running[i]
                     ended = proc.poll() is not None
@@ -110,6 +118,8 @@ class LocalBackend(Backend):
                     del running[i]
                     outcomes[i] = collect_outcome(jobs[i], proc.returncode, time.perf_counter() - start,
                                                   {"backend": self.name, "pid": proc.pid})
+                    if self.progress:
+                        self.progress.ended(jobs[i], outcomes[i].ok)
                     report(done_line(outcomes[i], resumed))
         finally:
             for proc, _, _, log, _ in running.values():  # interrupted (Ctrl-C, an error): end the children

@@ -24,7 +24,8 @@ __all__ = ["Backend", "start_line", "done_line"]
 
 
 def start_line(job: Job, resumed: bool, where: str) -> str:
-    """The line a backend reports when a job starts (``where``: e.g. ``pid 123``, a cluster job id)."""
+    """The line a backend reports when a job starts (``where``: e.g. ``log runs/x/log.txt``, a
+    cluster job id; never a local process id, which a saved notebook would keep for nothing)."""
     return f"  {'resuming' if resumed else 'started'} {job.name}{' from its last checkpoint' if resumed else ''} ({where})"
 
 

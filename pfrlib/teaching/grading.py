@@ -10,6 +10,10 @@
   cost points or went wrong (a wrong answer's self-check verdict, which names what is wrong and
   never the expected value; a cell that raised, hung or was deleted; a locked cell that was edited).
 
+Every student (every folder in ``DIR``) gets rows for every notebook being graded: those named
+(``--expect``), by default every notebook that someone in the class submitted. A student folder
+that lacks one gets zero points for each of its exercises and a feedback file saying "not submitted".
+
 Grading a submission works as nbgrader's autograde does, without its database: the cells are
 matched to the grading copy by their nbgrader ``grade_id``; locked cells (the self-checks and the
 parameters cell) are compared with the release and then replaced by the grading copy's, which puts
@@ -48,7 +52,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from pfrlib.teaching.assignments import checksum, release_source
 
-__all__ = ["CSV_COLUMNS", "Submission", "ExerciseResult", "find_submissions", "grade_submission",
+__all__ = ["CSV_COLUMNS", "Submission", "ExerciseResult", "find_submissions", "missing_submissions", "grade_submission",
            "grade_all", "write_grades", "feedback_text", "main"]
 
 CSV_COLUMNS = ("student", "notebook", "exercise", "points", "max_points")
@@ -83,6 +87,10 @@ class Graded:
     exercises: list[ExerciseResult]
     problems: list[str] = field(default_factory=list)  # lines for the feedback, beside the table
     seconds: float = 0.0
+    submitted: bool = True  # False: the student's folder has no such notebook
+
+#: Why every exercise of a notebook a student did not hand in scores zero.
+NOT_SUBMITTED = "not submitted"
 
 
 def _nbgrader(cell) -> dict:
@@ -107,6 +115,24 @@ def find_submissions(submissions: Path, grading: Path) -> list[Submission]:
         raise LayoutError(f"{submissions}: no submissions; expected {submissions}/<student>/<notebook>.ipynb "
                           f"with <notebook> one of {', '.join(known)}")
     return found
+
+
+def missing_submissions(submissions: Path, found: list[Submission], grading: Path,
+                        expect: Optional[list[str]] = None) -> list[Submission]:
+    """The notebooks being graded that a student's folder lacks, as submissions whose file is not
+    there. Students: every folder in ``submissions`` (hidden ones aside); notebooks: ``expect``, by
+    default every notebook that someone submitted. A LayoutError names an expected notebook that
+    has no grading copy."""
+    known = {p.stem for p in grading.glob("*.ipynb")}
+    notebooks = sorted({s.notebook for s in found}) if expect is None else list(dict.fromkeys(expect))
+    unknown = [n for n in notebooks if n not in known]
+    if unknown:
+        raise LayoutError(f"{grading}: no grading copy of {', '.join(unknown)} (--expect); "
+                          f"expected one of {', '.join(sorted(known))}")
+    have = {(s.student, s.notebook) for s in found}
+    students = sorted(d.name for d in submissions.iterdir() if d.is_dir() and not d.name.startswith("."))
+    return [Submission(student, nb, submissions / student / f"{nb}.ipynb") for student in students
+            for nb in notebooks if (student, nb) not in have]
 
 
 def _max_points(grading_nb) -> list[ExerciseResult]:
@@ -291,9 +317,9 @@ def feedback_text(graded: Graded) -> str:
     sub = graded.submission
     got = sum(r.points for r in graded.exercises)
     total = sum(r.max_points for r in graded.exercises)
-    lines = [f"# Feedback: {sub.notebook}, {sub.student}", "",
-             f"Score: {got} / {total} points. Graded with the notebook's smoke settings (PFR_SMOKE=1: short "
-             f"training runs), in {graded.seconds:.0f} s.", "",
+    how = (f"Graded with the notebook's smoke settings (PFR_SMOKE=1: short training runs), in {graded.seconds:.0f} s."
+           if graded.submitted else f"Not submitted: there is no {sub.notebook}.ipynb in your folder.")
+    lines = [f"# Feedback: {sub.notebook}, {sub.student}", "", f"Score: {got} / {total} points. {how}", "",
              "| exercise | points | out of | |", "|---|---|---|---|"]
     for r in graded.exercises:
         reason = (r.reason or "passes its tests").replace("|", "\\|")
@@ -315,12 +341,29 @@ def write_grades(results: list[Graded], csv_path: Path) -> None:
     tmp.replace(csv_path)
 
 
+def _not_submitted(sub: Submission, grading: Path) -> Graded:
+    graded = Graded(sub, _max_points(nbformat.read(grading / f"{sub.notebook}.ipynb", as_version=4)), submitted=False)
+    for r in graded.exercises:
+        r.reason = NOT_SUBMITTED
+    return graded
+
+
 def grade_all(submissions: Path, grading: Path, cell_timeout: float = 60, timeout: float = 300,
-              log=print) -> list[Graded]:
-    """Grade every submission under ``submissions``; writes grades.csv and the feedback files."""
+              log=print, expect: Optional[list[str]] = None) -> list[Graded]:
+    """Grade every submission under ``submissions``, and give every student's missing notebook
+    (:func:`missing_submissions`; ``expect``: the notebooks being graded) zero; writes grades.csv and
+    the feedback files."""
     found = find_submissions(submissions, grading)
+    missing = missing_submissions(submissions, found, grading, expect)
+    everything = sorted(found + missing, key=lambda s: (s.student, s.notebook))
     results = []
-    for k, sub in enumerate(found, 1):
+    for k, sub in enumerate(everything, 1):
+        if sub in missing:
+            graded = _not_submitted(sub, grading)
+            results.append(graded)
+            (sub.path.parent / f"{sub.notebook}.feedback.md").write_text(feedback_text(graded))
+            log(f"[{k}/{len(everything)}] {sub.student}/{sub.notebook}: {NOT_SUBMITTED}, 0 points")
+            continue
         try:
             graded = grade_submission(sub, grading, cell_timeout, timeout)
         except Exception as err:  # a bug of ours must not cost the rest of the class its marks
@@ -331,7 +374,7 @@ def grade_all(submissions: Path, grading: Path, cell_timeout: float = 60, timeou
         results.append(graded)
         (sub.path.parent / f"{sub.notebook}.feedback.md").write_text(feedback_text(graded))
         got = sum(r.points for r in graded.exercises)
-        log(f"[{k}/{len(found)}] {sub.student}/{sub.notebook}: {got}/{sum(r.max_points for r in graded.exercises)} "
+        log(f"[{k}/{len(everything)}] {sub.student}/{sub.notebook}: {got}/{sum(r.max_points for r in graded.exercises)} "
             f"points ({graded.seconds:.0f} s)")
     write_grades(results, submissions / "grades.csv")
     return results
@@ -343,13 +386,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--grading", default="grading", help="grading copies from `make assignments` (default: grading)")
     p.add_argument("--cell-timeout", type=float, default=60, help="seconds one cell may run (default: 60)")
     p.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default: 300)")
+    p.add_argument("--expect", nargs="+", default=None, metavar="NOTEBOOK",
+                   help="the notebooks being graded (names of grading copies, e.g. 01_gram_matrices): a student "
+                        "without one gets zero for it (default: every notebook someone submitted)")
     args = p.parse_args(argv)
     try:
-        results = grade_all(Path(args.submissions), Path(args.grading), args.cell_timeout, args.timeout)
+        results = grade_all(Path(args.submissions), Path(args.grading), args.cell_timeout, args.timeout,
+                            expect=args.expect)
     except LayoutError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {Path(args.submissions) / 'grades.csv'} ({len(results)} submissions) and a .feedback.md beside each")
+    absent = sum(not g.submitted for g in results)
+    print(f"wrote {Path(args.submissions) / 'grades.csv'} ({len(results) - absent} submissions"
+          f"{f', {absent} not submitted' if absent else ''}) and a .feedback.md for each")
     return 0
 
 

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.calibration import CALIBRATION, CALIBRATION_LABEL, machine_seconds
 from pfrlib.io import check_positive_int, format_duration, read_json, wrap
 from pfrlib.launch.job import Job, plan
 from pfrlib.launch.launcher import Claim, InProcessBackend, LocalBackend, launch
 from pfrlib.launch.local import Backend
+from pfrlib.launch.progress import ProgressBoard
 from pfrlib.teaching.nbparams import live_frontend, start
 from pfrlib.engine.trainer import TrainResult
 
-__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "MEASURED_TIMES", "NON_BREAKING_HYPHEN",
-           "show_table", "say",
+__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "reference_calibration", "MEASURED_TIMES",
+           "CALIBRATE_FROM_S", "NON_BREAKING_HYPHEN", "show_table", "say",
            "interactive", "load_or_train", "load_or_train_many"]
 
 
@@ -171,7 +174,9 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
     uses ``os.cpu_count() // threads``; ``jobs=1`` (or a single run to train) trains in this
     process (:class:`~pfrlib.launch.launcher.InProcessBackend`: its progress bar shows, its
     threads are the config's), one run after the other. Prints one line for all reused runs and
-    one per trained run.
+    one per trained run as it starts (naming its log file) and ends; runs in subprocesses show
+    their progress meanwhile, one line each (:class:`pfrlib.launch.progress.ProgressBoard`:
+    iterations, current losses, time left; in a notebook one display updated in place).
 
     Args:
         configs: :class:`~pfrlib.config.TrainConfig` objects with distinct ``run.out``.
@@ -193,7 +198,7 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
     run_jobs = [_job(c) for c in configs]
     with Claim(run_jobs, retrain) as claim:
         if jobs > 1 and sum(p in ("train", "resume") for p in claim.plans) > 1:
-            backend: Backend = LocalBackend(jobs=jobs)
+            backend: Backend = LocalBackend(jobs=jobs, progress=ProgressBoard())
             for job in run_jobs:
                 job.threads = threads
         else:
@@ -296,6 +301,30 @@ def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: 
     return {m: r for m, (r, _) in measured.items()}, [f for f in files if f in used]
 
 
+def reference_calibration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None) -> tuple[float, str] | None:
+    """``(seconds per iteration, file)`` of the calibration measured on the reference machine: the
+    row labelled :data:`~pfrlib.engine.calibration.CALIBRATION_LABEL` in the first step-time file
+    of ``files`` that has one, made with this version's :data:`~pfrlib.engine.calibration.CALIBRATION`
+    settings (a row made another way is not comparable, and is skipped); ``None`` without one."""
+    root = _repository_root() if root is None else Path(root)
+    settings = asdict(CALIBRATION)
+    for name in files:
+        path = root / name
+        data = read_json(path) if path.is_file() else None
+        if not isinstance(data, list):
+            continue
+        for row in data:
+            if (isinstance(row, Mapping) and row.get("label") == CALIBRATION_LABEL and "median_s" in row
+                    and all(row.get(k) == v for k, v in settings.items())):
+                return float(row["median_s"]), name
+    return None
+
+
+#: An estimate (on the reference machine) shorter than this many seconds is not scaled to this
+#: machine: timing it would take a sizeable share of the training itself (a smoke run's, say).
+CALIBRATE_FROM_S = 60.0
+
+
 def _runs_line(configs: Sequence[Any]) -> str:
     """``"pfr x seeds 0, 1, 2; source_only x seed 0"``; several runs of a method on one seed
     (other settings) read ``"pfr x 4 settings, seed 0"``."""
@@ -311,7 +340,7 @@ def _runs_line(configs: Sequence[Any]) -> str:
 
 
 def announce(configs, jobs: int | None = None, retrain: bool = False, files: Sequence[str] = MEASURED_TIMES,
-             root: Path | None = None) -> str:
+             root: Path | None = None, calibration: Callable[[], float] = machine_seconds) -> str:
     """What :func:`load_or_train_many` (same ``configs``, ``jobs``, ``retrain``) will train, and about
     how long that takes here, from measured times; the notebook prints it before training.
 
@@ -323,9 +352,17 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     runs at a time (default: one per core), never shorter than its longest run. A resumed run is
     counted whole (an upper bound). A method without a measured time is named, not guessed.
 
+    The measured times are the reference machine's. When ``files`` hold its calibration
+    (:func:`reference_calibration`) and the estimate is at least :data:`CALIBRATE_FROM_S`, the same
+    calibration is timed here (``calibration()``, by default
+    :func:`pfrlib.engine.calibration.machine_seconds`: a few seconds, once per process) and every
+    rate is scaled by this machine's time over the reference's; the line then says "here" and the
+    ratio.
+
     Returns:
-        One line, e.g. ``"Training 3 runs (pfr x seeds 0, 1, 2): 3 to train; about 7 min on 2 cores
-        (measured: benchmarks/results/table1_heldout.json)."``
+        One line, e.g. ``"Training 3 runs (pfr x seeds 0, 1, 2): 3 to train; about 7 min here on 2
+        cores (this machine 1.4x the reference's time per iteration; measured:
+        benchmarks/results/step_time_cpu.json)."``
     """
     configs = list(configs)
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -349,7 +386,15 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     text = head + ", ".join(parts)
     if timed:
         seconds = max(sum(timed) / slots, max(timed))
-        text += f"; about {format_duration(seconds)} on {slots} core{'s' if slots > 1 else ''} (measured: {', '.join(used)})"
+        cores = f"{slots} core{'s' if slots > 1 else ''}"
+        reference = reference_calibration(files, root) if seconds >= CALIBRATE_FROM_S else None
+        if reference is None:
+            text += f"; about {format_duration(seconds)} on {cores} (measured: {', '.join(used)})"
+        else:
+            factor = calibration() / reference[0]
+            used = used + [reference[1]] if reference[1] not in used else used
+            text += (f"; about {format_duration(seconds * factor)} here on {cores} (this machine {factor:.1f}x the "
+                     f"reference's time per iteration; measured: {', '.join(used)})")
         if unmeasured:
             text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
     else:

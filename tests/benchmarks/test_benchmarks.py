@@ -103,7 +103,7 @@ def test_step_time_cpu_flops_and_profile(tmp_path: Path):
     md, js = tmp_path / "st.md", tmp_path / "st.json"
     proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "adaptsegnet",
                            "pfr_adv", "--steps", "1", "--warmup", "1", "--threads", "1", "--eval-images", "4",
-                           "--flops", "--profile", "--profile-steps", "1", "--peak-tflops", "1.0",
+                           "--flops", "--profile", "--profile-steps", "1", "--peak-tflops", "1.0", "--no-calibration",
                            "--markdown", str(md), "--json", str(js)],
                           capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -123,7 +123,7 @@ def test_step_time_bf16_under_autocast(tmp_path: Path):
     js = tmp_path / "st.json"
     proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "pfr_adv",
                            "--precisions", "bf16", "--steps", "1", "--warmup", "0", "--threads", "1",
-                           "--eval-images", "2", "--json", str(js)],
+                           "--eval-images", "2", "--no-calibration", "--json", str(js)],
                           capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(js.read_text())
@@ -134,11 +134,39 @@ def test_step_time_bf16_under_autocast(tmp_path: Path):
 def test_step_time_plain_table_unchanged(tmp_path: Path):
     """Without the new options the table keeps its columns (the README's CPU table)."""
     proc = subprocess.run([sys.executable, str(BENCH / "step_time.py"), "--skip-r101", "--methods", "source_only",
-                           "--steps", "1", "--warmup", "0", "--threads", "1", "--eval-images", "2"],
+                           "--steps", "1", "--warmup", "0", "--threads", "1", "--eval-images", "2", "--no-calibration"],
                           capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| setup | method | step (ms) | peak memory (MiB) | overhead vs adaptsegnet |" in proc.stdout
     assert "GFLOP" not in proc.stdout
+
+
+def test_the_calibration_row_is_the_engines_and_joins_an_existing_results_file(tmp_path: Path, monkeypatch):
+    """``--add-calibration`` puts the row (measured in a child, as every row is) into a results file,
+    replacing an older one and keeping the rest; the tables leave it out and name it in a line."""
+    import argparse
+
+    from pfrlib.engine import calibration as C
+
+    st = _load("step_time")
+    monkeypatch.setattr(C, "calibration_row", lambda repeat: {"label": C.CALIBRATION_LABEL, "method": "source_only",
+                                                             "threads": 1, "steps": 8, "repeat": repeat, "median_s": 0.05})
+    row = st._child({"label": C.CALIBRATION_LABEL, "method": "source_only", "calibration": True, "repeat": 3})
+    assert row["median_s"] == 0.05 and row["device"] == "cpu" and row["repeat"] == 3
+    monkeypatch.setattr(st, "_run_child", lambda spec: {**st._child(spec), "preset": "cpu"})
+    results = tmp_path / "st.json"
+    kept = {"label": "cpu preset (small)", "method": "pfr", "precision": "fp32", "median_s": 0.1, "peak_mib": 700.0,
+            "device": "cpu", "device_name": "x", "threads": 2}
+    results.write_text(json.dumps([kept, {"label": C.CALIBRATION_LABEL, "median_s": 9.0}]))
+    assert st.main(["--add-calibration", str(results)]) == 0
+    rows = json.loads(results.read_text())
+    assert rows[0] == kept and len(rows) == 2 and rows[1]["median_s"] == 0.05
+    text = st.render(rows, argparse.Namespace(), extended=False)
+    assert "| cpu preset (small) | pfr | 100 |" in text and "| calibration |" not in text
+    assert "Calibration (the reference for the notebooks' time estimates: source_only, cpu preset, 1 thread, " \
+           "median of 8 iterations, fastest of 5): 50.0 ms" in text
+    (tmp_path / "bad.json").write_text("{}")
+    assert st.main(["--add-calibration", str(tmp_path / "bad.json")]) == 2
 
 
 # ------------------------------------------------------------------ gpu_check.sh

@@ -164,7 +164,8 @@ def test_collect_reads_both_run_layouts(tmp_path):
 
 def test_step_time_results_cover_every_method():
     committed = (RESULTS / "step_time_cpu.md").read_text()
-    rows = json.loads((RESULTS / "step_time_cpu.json").read_text())
+    rows = [r for r in json.loads((RESULTS / "step_time_cpu.json").read_text())
+            if r["label"] != "calibration"]  # the notebooks' reference (tests/teaching/test_nbtools.py), no table row
     methods = {r["method"] for r in rows}
     assert {"adaptsegnet", "pfr_adv", "clan", "fcn_wild", "road", "curriculum"} <= methods
     for r in rows:

@@ -36,3 +36,15 @@ def test_final_record_errors_name_the_file(tmp_path):
     path.write_text("[]")
     with pytest.raises(ValueError, match="expected a JSON object"):
         FinalRecord.read(path)
+
+
+def test_a_step_record_gives_the_progress_line():
+    from pfrlib.engine.record import is_step_record, progress_line, step_record
+
+    rec = step_record(100, {"seg": 0.41234, "adv": 0.6931, "other": 2.0}, elapsed=25.0)
+    assert rec == {"iter": 100, "seg": 0.41234, "adv": 0.6931, "other": 2.0, "time": 25.0} and is_step_record(rec)
+    assert not is_step_record({"iter": 100, "val_target_miou": 0.3})  # a periodic validation's record
+    # 0.25 s per iteration so far, 200 left: about 50 s; the terms the progress bar shows, in its order
+    assert progress_line(rec, 300) == "100 / 300 iterations, seg 0.412, adv 0.693, about 50 s left"
+    assert progress_line(None, 300) == "0 / 300 iterations, starting"
+    assert progress_line(step_record(300, {"seg": 0.2}, 150.0), 300) == "300 / 300 iterations, seg 0.2, final validation"

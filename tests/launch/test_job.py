@@ -200,9 +200,8 @@ def test_killed_sweep_takes_its_run_along_and_a_rerun_resumes_it(tmp_path):
     try:
         child = None
         for line in proc.stdout:
-            m = re.search(r"started seed=0 \(pid (\d+)\)", line)
-            if m:
-                child = int(m.group(1))
+            if re.search(r"started seed=0 \(log .*log\.txt\)", line):  # the line names the log, not the pid
+                child = json.loads((run / JOB_FILE).read_text())["pid"]  # the job file keeps it
                 break
         assert child is not None and not _gone(child)
         deadline = time.time() + 240
@@ -244,7 +243,8 @@ def test_interrupted_sweep_stops_its_runs_and_says_how_to_resume(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        child = next(int(m.group(1)) for line in proc.stdout if (m := re.search(r"started seed=0 \(pid (\d+)\)", line)))
+        next(line for line in proc.stdout if line.startswith("  started seed=0 (log "))
+        child = json.loads((tmp_path / "runs" / "i" / "seed=0" / JOB_FILE).read_text())["pid"]
         proc.send_signal(signal.SIGINT)
         # communicate, not wait: it keeps reading both pipes, so a sweep that still has output to
         # write (flushed at exit) cannot block on a full pipe while the test waits for it

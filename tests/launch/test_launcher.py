@@ -74,3 +74,26 @@ def test_the_launch_lock_is_released_and_removed_after_the_jobs(tmp_path):
     with pytest.raises(RuntimeError):
         launch([job], Fails(), report=lambda _: None)
     assert not (job.out / LAUNCH_LOCK).exists()
+
+
+def test_a_started_line_names_the_run_and_its_log_and_the_pid_is_kept_in_job_json(tmp_path, monkeypatch):
+    """A saved notebook keeps the lines it printed: no process id there (it is in ``job.json``)."""
+    import json
+
+    from pfrlib.launch import launcher as L
+    from pfrlib.launch.job import JOB_FILE, LOG_FILE, write_job
+    from pfrlib.launch.progress import ProgressBoard
+
+    def command(job, action):  # a stand-in child: seconds of training are not what is tested
+        write_job(job, action)
+        return [sys.executable, "-c", "print('a line of the run')"]
+
+    monkeypatch.setattr(L, "job_command", command)
+    job = Job(name="run", out=tmp_path / "run", config=TrainConfig.preset("cpu", iterations=2), threads=1)
+    lines: list[str] = []
+    board = ProgressBoard(display=False, write=lines.append)
+    (outcome,) = launch([job], L.LocalBackend(jobs=1, poll_s=0.01, progress=board), report=lines.append)
+    assert f"  started run (log {job.out / LOG_FILE})" in lines
+    assert not [line for line in lines if "pid" in line]
+    assert json.loads((job.out / JOB_FILE).read_text())["pid"] == outcome.launched["pid"]
+    assert (job.out / LOG_FILE).read_text() == "a line of the run\n"

@@ -177,6 +177,35 @@ def test_a_hanging_cell_loses_its_exercise_only_and_a_raising_cell_is_named(tiny
     assert "cell 2 raised RuntimeError: my own experiment" in text  # counted from 1, as in the notebook
 
 
+def test_a_notebook_a_student_did_not_submit_scores_zero_with_feedback_saying_so(tiny, monkeypatch):
+    base, grading_nb = tiny
+    other = "98_other"  # a second released notebook: the toy one under another name
+    monkeypatch.setitem(A.POINTS, other, TINY_POINTS)
+    (base / f"{other}.ipynb").write_bytes((base / f"{TINY}.ipynb").read_bytes())
+    A.write_assignments([base / f"{other}.ipynb"], base / "assignments", base / "grading")
+    subs = base / "subs"
+    write(solved(grading_nb), subs, "ann", TINY)
+    (subs / "bob").mkdir()  # handed in nothing
+    found = G.find_submissions(subs, base / "grading")
+    # by default the notebooks being graded are those someone submitted
+    assert [(m.student, m.notebook) for m in G.missing_submissions(subs, found, base / "grading")] == [("bob", TINY)]
+    with pytest.raises(G.LayoutError, match="no grading copy of 97_none"):
+        G.missing_submissions(subs, found, base / "grading", expect=["97_none"])
+    def full_marks(sub, grading, *limits):  # ann's submission is graded as above; here only what is missing counts
+        graded = G.Graded(sub, G._max_points(grading_nb))
+        for r in graded.exercises:
+            r.points = r.max_points
+        return graded
+
+    monkeypatch.setattr(G, "grade_submission", full_marks)
+    log: list[str] = []
+    G.grade_all(subs, base / "grading", log=log.append, expect=[other, TINY])
+    assert rows(subs) == {("ann", other): [0, 0], ("ann", TINY): [1, 3], ("bob", other): [0, 0], ("bob", TINY): [0, 0]}
+    text = (subs / "bob" / f"{TINY}.feedback.md").read_text()
+    assert "Score: 0 / 4 points. Not submitted" in text and "| 2 | 0 | 3 | not submitted |" in text
+    assert "[1/4] ann/98_other: not submitted, 0 points" in log
+
+
 @pytest.mark.parametrize("layout, expected", [
     ("missing", "no such folder"),
     ("loose", "a notebook directly in"),

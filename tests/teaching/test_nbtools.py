@@ -180,6 +180,39 @@ def test_the_step_time_benchmark_is_read_for_the_cpu_presets_rows(tmp_path):
         nbtools.measured_seconds_per_iteration(("bad.json",), tmp_path)
 
 
+def _steps_with_calibration(root, calibration_s=0.02, **settings):
+    """A step-time file: pfr at 0.1 s per iteration, and the reference machine's calibration row."""
+    from dataclasses import asdict
+
+    from pfrlib.engine.calibration import CALIBRATION, CALIBRATION_LABEL
+
+    write_json(root / "steps.json", [
+        {"label": "cpu preset (small, SynthStreets 64x128, batch 4)", "method": "pfr", "median_s": 0.1},
+        {"label": CALIBRATION_LABEL, **asdict(CALIBRATION), **settings, "median_s": calibration_s}])
+    return "steps.json"
+
+
+def test_announce_scales_the_measured_times_by_this_machine(tmp_path):
+    """This machine's calibration over the reference's scales every rate; the line says so."""
+    name = _steps_with_calibration(tmp_path, calibration_s=0.02)
+    assert nbtools.reference_calibration((name,), tmp_path) == (pytest.approx(0.02), name)
+    configs = _configs(tmp_path, methods=("pfr",), seeds=(0, 1), iterations=1500)  # 2 x 150 s on the reference
+    timed = []
+    text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path, calibration=lambda: timed.append(1) or 0.04)
+    # 0.04 s here / 0.02 s there = 2: 150 s x 2 = 300 s per run, two at a time
+    assert "2 to train; about 5 min here on 2 cores (this machine 2.0x the reference's time per iteration; " \
+           "measured: steps.json)." in text and timed == [1]
+    assert "about 75 s here" in nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path, calibration=lambda: 0.01)
+    # a short estimate is not worth timing the machine; nor can a calibration made another way be compared
+    short = _configs(tmp_path, methods=("pfr",), seeds=(0,), iterations=300)  # 30 s
+    assert "about 30 s on 1 core (measured: steps.json)." in nbtools.announce(
+        short, files=(name,), root=tmp_path, calibration=lambda: pytest.fail("timed a short estimate"))
+    other = _steps_with_calibration(tmp_path, steps=99)
+    assert nbtools.reference_calibration((other,), tmp_path) is None
+    assert "about 2 min on 2 cores (measured: steps.json)." in nbtools.announce(
+        configs, jobs=2, files=(other,), root=tmp_path, calibration=lambda: pytest.fail("no reference to compare"))
+
+
 def test_announce_names_a_method_without_measured_time_instead_of_guessing(tmp_path):
     name = _results(tmp_path, "t.json", {"source_only": [60.0]}, iterations=1500)
     configs = _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0,), iterations=1500)
@@ -207,5 +240,7 @@ def test_announce_reads_the_committed_results_files():
         pytest.skip("the committed results files are not next to this pfrlib")
     rate, used = nbtools.measured_seconds_per_iteration(default_iterations=TrainConfig.preset("cpu").optim.iterations)
     assert used[0] == "benchmarks/results/step_time_cpu.json"
+    seconds, where = nbtools.reference_calibration()  # the reference machine's calibration, beside its step times
+    assert where == used[0] and 0 < seconds < 1
     assert set(methods.table1_names()) <= set(rate)  # every Table-1 method has a measured time
     assert all(0 < r < 10 for r in rate.values())

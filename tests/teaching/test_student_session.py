@@ -125,3 +125,24 @@ def test_running_and_saving_a_release_copy_changes_no_tracked_file(tmp_path, mon
             shutil.rmtree(folder, ignore_errors=True)
             if folder.parent.is_dir() and not any(folder.parent.iterdir()):
                 folder.parent.rmdir()  # the test created it
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_lab_opens_the_release_copies_and_makes_them_only_when_missing(tmp_path):
+    """``make lab`` is the student's: it opens assignments/ (writing it with ``make assignments`` only
+    when it holds no notebook, never over a student's work); ``make lab-instructor`` opens notebooks/."""
+    for name in ("Makefile", "requirements.txt", "pyproject.toml"):  # a stand-in checkout, without assignments/
+        shutil.copy(ROOT / name, tmp_path / name)
+
+    def dry_run(target: str) -> str:  # -n: the commands make would run, none of them run
+        done = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    text = dry_run("lab")
+    assert "-m pfrlib.teaching.assignments --out assignments" in text and "default_url=/lab/tree/assignments" in text
+    (tmp_path / "assignments").mkdir()
+    (tmp_path / "assignments" / f"{NOTEBOOK}.ipynb").write_text("{}")
+    text = dry_run("lab")
+    assert "pfrlib.teaching.assignments" not in text and "default_url=/lab/tree/assignments" in text
+    assert "default_url=/lab/tree/notebooks" in dry_run("lab-instructor")
