@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pfrlib import methods
+from pfrlib.models import model_title
 from pfrlib.methods.baselines.clan import CLANConfig
 from pfrlib.methods.baselines.curriculum import CurriculumConfig
 from pfrlib.methods.baselines.fcn_wild import FCNWildConfig
@@ -172,7 +173,8 @@ class TrainConfig:
         return "\n".join([
             f"method   {self.loss.method}: {self.method_info.title}; preset {self.preset_name}, seed {r.seed}",
             f"data     {d.source} -> {d.target}; {sizes}; batch {d.batch_size}",
-            f"model    {m.arch}" + (", multi-level" if m.multi_level else "") + f", {m.num_classes} classes",
+            f"model    {m.arch}: {model_title(m.arch)}" + (", multi-level" if m.multi_level else "")
+            + f", {m.num_classes} classes",
             f"optim    {o.optimizer} lr {o.lr:g}, {o.iterations:,} iterations ({o.schedule} schedule)",
             f"losses   {terms}",
             f"run      device {r.device}, out {r.out}",

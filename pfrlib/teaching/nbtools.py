@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.calibration import CALIBRATION, CALIBRATION_LABEL, machine_seconds
 from pfrlib.io import check_positive_int, format_duration, read_json, wrap
@@ -326,8 +327,9 @@ CALIBRATE_FROM_S = 60.0
 
 
 def _runs_line(configs: Sequence[Any]) -> str:
-    """``"pfr x seeds 0, 1, 2; source_only x seed 0"``; several runs of a method on one seed
-    (other settings) read ``"pfr x 4 settings, seed 0"``."""
+    """``"PFR only (Eq. 4): seeds 0, 1, 2; Non-adapted (source only): seed 0"`` (each method in
+    words, :func:`pfrlib.methods.label`); several runs of a method on one seed (other settings)
+    read ``"PFR only (Eq. 4): 4 settings, seed 0"``."""
     seeds: dict[str, list[int]] = {}
     for c in configs:
         seeds.setdefault(c.loss.method, []).append(c.run.seed)
@@ -335,7 +337,8 @@ def _runs_line(configs: Sequence[Any]) -> str:
     for method, runs in seeds.items():
         distinct = sorted(set(runs))
         listed = f"seed{'s' if len(distinct) > 1 else ''} {', '.join(str(x) for x in distinct)}"
-        parts.append(f"{method} x {listed}" if len(distinct) == len(runs) else f"{method} x {len(runs)} settings, {listed}")
+        name = methods.label(method)
+        parts.append(f"{name}: {listed}" if len(distinct) == len(runs) else f"{name}: {len(runs)} settings, {listed}")
     return "; ".join(parts)
 
 
@@ -396,8 +399,8 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
             text += (f"; about {format_duration(seconds * factor)} here on {cores} (this machine {factor:.1f}x the "
                      f"reference's time per iteration; measured: {', '.join(used)})")
         if unmeasured:
-            text += f", not counting {', '.join(unmeasured)}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
+            text += f", not counting {', '.join(map(methods.label, unmeasured))}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
     else:
         base = _repository_root() if root is None else Path(root)
-        text += f"; no measured time for {', '.join(unmeasured)} in {', '.join(f for f in files if (base / f).is_file())}"
+        text += f"; no measured time for {', '.join(map(methods.label, unmeasured))} in {', '.join(f for f in files if (base / f).is_file())}"
     return text + "."

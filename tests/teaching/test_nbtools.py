@@ -124,7 +124,8 @@ def test_announce_estimates_from_measured_times_scaled_by_iterations_and_shared_
     name = _results(tmp_path, "t.json", {"source_only": [150.0, 170.0], "pfr": [300.0]}, iterations=1500)
     configs = _configs(tmp_path, iterations=3000)  # 2 x 300 s + 2 x 600 s = 1800 s of runs
     text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert text.startswith("Training 4 runs (source_only x seeds 0, 1; pfr x seeds 0, 1): 4 to train")
+    assert text.startswith("Training 4 runs (Non-adapted (source only): seeds 0, 1; PFR only (Eq. 4): seeds 0, 1): "
+                           "4 to train")
     assert "about 15 min on 2 cores (measured: t.json)" in text  # 1800 s / 2 jobs
     assert "about 30 min on 1 core" in nbtools.announce(configs, jobs=1, files=(name,), root=tmp_path)
     # never shorter than the longest run: four jobs for four runs take one pfr run (600 s)
@@ -148,7 +149,7 @@ def test_announce_names_several_settings_of_one_method_and_seed(tmp_path):
     configs = [TrainConfig.preset("cpu", method="pfr", seed=0, iterations=1500, pfr_stages=stages,
                                   out=str(tmp_path / f"pfr{i}"), progress=False) for i, stages in enumerate([(2, 3), (4, 5)])]
     text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert text.startswith("Training 2 runs (pfr x 2 settings, seed 0): 2 to train; about 5 min on 2 cores")
+    assert text.startswith("Training 2 runs (PFR only (Eq. 4): 2 settings, seed 0): 2 to train; about 5 min on 2 cores")
 
 
 def test_the_fastest_measured_run_decides_and_unrecorded_iterations_are_the_cpu_presets(tmp_path):
@@ -217,9 +218,9 @@ def test_announce_names_a_method_without_measured_time_instead_of_guessing(tmp_p
     name = _results(tmp_path, "t.json", {"source_only": [60.0]}, iterations=1500)
     configs = _configs(tmp_path, methods=("source_only", "pfr"), seeds=(0,), iterations=1500)
     text = nbtools.announce(configs, jobs=2, files=(name,), root=tmp_path)
-    assert re.search(r"about 60 s on 2 cores \(measured: t\.json\), not counting pfr, which has no measured time", text)
+    assert re.search(r"about 60 s on 2 cores \(measured: t\.json\), not counting PFR only \(Eq\. 4\), which has no measured time", text)
     only = nbtools.announce(configs[1:], files=(name,), root=tmp_path)
-    assert "about" not in only and only.endswith("no measured time for pfr in t.json.")
+    assert "about" not in only and only.endswith("no measured time for PFR only (Eq. 4) in t.json.")
 
 
 def test_announce_without_the_results_files_says_no_measured_times(tmp_path):
