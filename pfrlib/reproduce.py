@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from pfrlib.teaching.reproduce import ALL_PARAMETER, run_series, write_times
+from pfrlib.teaching.nbparams import SERIES_RUNS
 from pfrlib.teaching.student import SERIES_GLOB, series_notebooks
 
 
@@ -39,7 +40,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.times_only and not args.times_markdown:
         p.error("--times-only needs --times-markdown FILE")
     if args.times_only:
-        return write_times(Path(args.out), paths, Path(args.times_markdown))
+        return write_times(Path(args.out), paths, Path(args.times_markdown), Path(args.cwd) / SERIES_RUNS)
     return run_series(paths, Path(args.out), args.cwd, args.all, args.times_markdown)
 
 

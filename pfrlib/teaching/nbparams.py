@@ -290,6 +290,12 @@ def live_frontend() -> bool:
     return "JPY_SESSION_NAME" in os.environ
 
 
+#: Where notebooks 03-07 share their runs, relative to a notebook's folder (``runs_dir=None``),
+#: and where they do in smoke mode.
+SERIES_RUNS = "../runs/series"
+SMOKE_SERIES_RUNS = "../runs/smoke/series"
+
+
 def series_settings(smoke: bool, runs_dir: str | None = None, iterations: int | None = None) -> tuple[str, dict[str, Any]]:
     """The run directory and training overrides shared by the training notebooks (03-07).
 
@@ -307,7 +313,7 @@ def series_settings(smoke: bool, runs_dir: str | None = None, iterations: int | 
     if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int) or iterations <= 0):
         raise ValueError(f"parameter 'iterations' must be None or a positive integer, got {iterations!r}")
     if runs_dir is None:
-        runs_dir = "../runs/smoke/series" if smoke else "../runs/series"
+        runs_dir = SMOKE_SERIES_RUNS if smoke else SERIES_RUNS
     overrides: dict[str, Any] = dict(progress=live_frontend() and not smoke)
     if iterations is not None:
         overrides["iterations"] = iterations

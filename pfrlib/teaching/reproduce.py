@@ -37,6 +37,7 @@ from typing import Optional
 from pfrlib.io import atomic_write, format_duration
 from pfrlib.launch.job import LOG_FILE, RUN_LINE, Job
 from pfrlib.launch.launcher import LocalBackend, launch
+from pfrlib.teaching.nbparams import SERIES_RUNS
 
 __all__ = ["ALL_PARAMETER", "what_it_trains", "declared_parameters", "parameters_for", "run_notebook",
            "times_markdown", "run_series", "write_times"]
@@ -104,9 +105,32 @@ def run_notebook(path: Path, out: Path, cwd: Path, parameters: Optional[dict] = 
     return outcome.ok, time.perf_counter() - start, tail
 
 
-def times_markdown(out_dir: Path, notebooks: list[Path]) -> str:
+def calibration_line(runs_dir: Path) -> str:
+    """The yardstick beside the times: the wall time of the series' own ``source_only`` run of the
+    ``cpu`` preset (notebook 03 trains it, one thread, beside the oracle), read from its
+    ``final.json`` in ``runs_dir``; a machine that takes twice as long for it takes about twice
+    as long for the series. Says so when there is no such run."""
+    runs = []
+    for final in sorted(Path(runs_dir).glob("*/final.json")):
+        try:
+            record = json.loads(final.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("method") == "source_only" and record.get("preset") == "cpu" and record.get("wall_time_s"):
+            runs.append((final, record))
+    if not runs:
+        return f"Calibration: no finished `source_only` run of the `cpu` preset in `{runs_dir}` to time this machine by."
+    final, record = max(runs, key=lambda r: r[1].get("iterations", 0))
+    return (f"Calibration: on this machine the series' `source_only` run ({record.get('iterations'):,} iterations, "
+            f"`cpu` preset, seed {record.get('seed')}, one thread beside another run) took "
+            f"{format_duration(float(record['wall_time_s']), exact=True)} (`wall_time_s` of "
+            f"`{final.parent.name}/final.json`): scale the times above by another machine's time for the same run.")
+
+
+def times_markdown(out_dir: Path, notebooks: list[Path], runs_dir: Optional[Path] = None) -> str:
     """The time of each notebook of a series run in ``out_dir`` (``<out_dir>/<stem>/<stem>.ipynb``,
-    papermill's own ``duration``), what it trains, and the total, as a Markdown table."""
+    papermill's own ``duration``), what it trains, and the total, as a Markdown table; with
+    ``runs_dir`` (the series' runs), the :func:`calibration_line` under it."""
     rows, total, started = [], 0.0, None
     for path in notebooks:
         executed = out_dir / path.stem / f"{path.stem}.ipynb"
@@ -122,7 +146,8 @@ def times_markdown(out_dir: Path, notebooks: list[Path]) -> str:
     head = (f"Measured by `make reproduce` ({len(notebooks)} notebooks, defaults, in series order), started "
             f"{started}; papermill's duration of each executed notebook.\n\n"
             "| notebook | time | what it trains |\n|---|---|---|\n")
-    return head + "\n".join(rows) + f"\n| **all** | **{format_duration(total, exact=True)}** | |\n"
+    table = head + "\n".join(rows) + f"\n| **all** | **{format_duration(total, exact=True)}** | |\n"
+    return table if runs_dir is None else table + "\n" + calibration_line(runs_dir) + "\n"
 
 
 def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", train_all: bool = False,
@@ -156,14 +181,14 @@ def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", 
           "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
     finished = all(ok for _, _, ok in done) and len(done) == len(paths)
     if finished and times_file:
-        return write_times(out_dir, paths, Path(times_file))
+        return write_times(out_dir, paths, Path(times_file), Path(cwd) / SERIES_RUNS)
     return 0 if finished else 1
 
 
 
-def write_times(out_dir: Path, paths: list[Path], target: Path) -> int:
+def write_times(out_dir: Path, paths: list[Path], target: Path, runs_dir: Optional[Path] = None) -> int:
     try:
-        text = times_markdown(out_dir, paths)
+        text = times_markdown(out_dir, paths, runs_dir)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -251,10 +251,26 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     executed = nbformat.read(tmp_path / "out" / "01_demo" / "01_demo.ipynb", as_version=4)
     seconds = round(executed.metadata.papermill.duration)
     assert f"| 01_demo | {seconds} s |" in table.read_text() and f"| **all** | **{seconds} s** |" in table.read_text()
+    assert "Calibration: no finished `source_only` run" in table.read_text()  # no series run here
     missing = subprocess.run([sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out",
                               str(tmp_path / "nowhere"), "--times-markdown", str(table), "--times-only"],
                              capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert missing.returncode == 2 and "make reproduce" in missing.stderr
+
+
+def test_the_times_table_names_the_series_source_only_run_as_its_yardstick(tmp_path):
+    from pfrlib.teaching.reproduce import calibration_line
+
+    def run(name, **final):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "final.json").write_text(json.dumps(final))
+
+    run("source_only_s0", method="source_only", preset="cpu", seed=0, iterations=1500, wall_time_s=72.7)
+    run("source_only_s0_short", method="source_only", preset="cpu", seed=0, iterations=3, wall_time_s=1.0)
+    run("oracle_s0", method="oracle", preset="cpu", seed=0, iterations=1500, wall_time_s=80.0)
+    run("paper", method="source_only", preset="paper", seed=0, iterations=9000, wall_time_s=900.0)
+    line = calibration_line(tmp_path)
+    assert "1,500 iterations" in line and "took 73 s" in line and "`source_only_s0/final.json`" in line
 
 
 @pytest.mark.slow
