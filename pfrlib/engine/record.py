@@ -20,10 +20,11 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from pfrlib.data.spec import parse_spec
 from pfrlib.io import format_duration, format_number, read_json, write_json
 
 __all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
-           "is_step_record", "progress_line"]
+           "is_step_record", "progress_line", "synthstreets_record"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
@@ -68,6 +69,10 @@ class FinalRecord:
     note: str = field(default=_NOTE, metadata=_about("text"))
     #: ``RunConfig.keep_best``: the best periodic target-val checkpoint (optimistic), else None.
     best_on_val: Optional[dict] = field(default=None, metadata=_about("metric"))
+    #: The SynthStreets data the run saw, when a domain is SynthStreets: ``{"classes": 9 or 19,
+    #: "scene_seed": DataConfig.synth_seed}`` (the scene streams; ``seed`` above is the training
+    #: randomness); None for real datasets.
+    synthstreets: Optional[dict] = field(default=None, metadata=_about("metric"))
     #: How the run was launched when a launcher backend records it, e.g. ``{"backend": "slurm",
     #: "job_id": "81234_5", "node": "gpu17"}`` (:mod:`pfrlib.launch.slurm`); None otherwise.
     launched: Optional[dict] = field(default=None, metadata=_about("launch"))
@@ -97,6 +102,16 @@ class FinalRecord:
     def read(cls, path: str | os.PathLike) -> "FinalRecord":
         """Read a run's ``final.json`` (errors name the file)."""
         return cls.from_dict(read_json(path), where=str(path))
+
+
+def synthstreets_record(data: Any) -> Optional[dict]:
+    """:attr:`FinalRecord.synthstreets` of a run whose :class:`~pfrlib.config.sections.DataConfig`
+    is ``data``: the benchmark's class count and scene seed when any of its four domains is
+    SynthStreets, else None."""
+    specs = (data.source, data.target, data.source_val, data.target_val)
+    if not any(spec and parse_spec(spec)[0] == "synth" for spec in specs):
+        return None
+    return {"classes": int(data.synth_classes), "scene_seed": int(data.synth_seed)}
 
 
 def _no_default(f) -> bool:

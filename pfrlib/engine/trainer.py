@@ -46,7 +46,7 @@ from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
 from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
 from pfrlib.io import to_jsonable
-from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, step_record
+from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, step_record, synthstreets_record
 from pfrlib.engine.setup import (build_networks, build_train_data, check_classes, device_options, TrainData,
     make_streams, rescale_learning_rates, seed_everything)
 from pfrlib.engine.rundir import RunDirectory, RunFinished
@@ -347,7 +347,7 @@ class Trainer:
             iterations=self.iteration, world_size=self.dist.world_size, replicas_identical=replicas,
             effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
             source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
-            checkpoint=CHECKPOINT_LAST, best_on_val=self.best)
+            checkpoint=CHECKPOINT_LAST, best_on_val=self.best, synthstreets=synthstreets_record(cfg.data))
 
 
 # --------------------------------------------------------------------------- API + CLI

@@ -48,3 +48,16 @@ def test_a_step_record_gives_the_progress_line():
     assert progress_line(rec, 300) == "100 / 300 iterations, seg 0.412, adv 0.693, about 50 s left"
     assert progress_line(None, 300) == "0 / 300 iterations, starting"
     assert progress_line(step_record(300, {"seg": 0.2}, 150.0), 300) == "300 / 300 iterations, seg 0.2, final validation"
+
+
+def test_final_json_names_the_synthstreets_benchmark_and_its_scene_seed():
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.engine.record import synthstreets_record
+
+    cfg = TrainConfig.preset("cpu")
+    cfg.data.synth_seed = 3
+    assert synthstreets_record(cfg.data) == {"classes": cfg.data.synth_classes, "scene_seed": 3}
+    paper = TrainConfig.preset("paper")  # GTA5 -> Cityscapes: no SynthStreets anywhere
+    assert synthstreets_record(paper.data) is None
+    paper.data.target_val = "synth:target:test"
+    assert synthstreets_record(paper.data) == {"classes": paper.data.synth_classes, "scene_seed": paper.data.synth_seed}
