@@ -1,0 +1,76 @@
+"""A results file's methods against a reference (pfrlib.evaluation.comparisons): paired by seed id,
+one Holm family, verdicts, the Markdown table, the command line on a committed file, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pfrlib.evaluation.comparisons import VERDICTS, compare, comparison_markdown, main
+from pfrlib.evaluation.results_files import TABLE1_HELDOUT, read_results
+from pfrlib.evaluation.statistics import holm, paired_t_p_value, seed_mious, sign_flip_p_value
+
+
+def _results(tmp_path) -> dict:
+    def entry(values, seeds):
+        return {"target": [float(np.mean(values)), float(np.std(values, ddof=1))], "per_seed_target": values,
+                "seeds": seeds, "per_class_target": {"road": 50.0}}
+
+    data = {"pfr_adv": entry([40.0, 42.0, 38.0, 41.0], [5, 6, 7, 8]),
+            "adaptsegnet": entry([35.0, 36.0, 34.0, 36.5], [5, 6, 7, 8]),
+            "cycada": entry([41.0, 40.0, 39.5, 41.5], [8, 7, 6, 5])}  # another seed order, paired by seed
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps(data))
+    return read_results(path)
+
+
+def test_compare_pairs_each_method_with_the_reference_by_seed(tmp_path):
+    rows = compare(_results(tmp_path), "pfr_adv", resamples=500)
+    assert [r.method for r in rows] == ["adaptsegnet", "cycada"]
+    assert rows[0].differences == (5.0, 6.0, 4.0, 4.5) and rows[0].seeds == (5, 6, 7, 8)
+    assert rows[1].differences == (-1.5, 2.5, -2.0, 0.0)  # cycada's seed 5 is its last value
+    ps = [paired_t_p_value(r.differences) for r in rows]
+    assert [r.p for r in rows] == pytest.approx(ps) and [r.p_holm for r in rows] == pytest.approx(holm(ps))
+    assert rows[0].verdict == "beats" and rows[1].verdict == "ties" and rows[0].seeds_won == 4
+    assert rows == compare(_results(tmp_path), "pfr_adv", resamples=500)  # deterministic
+    table = comparison_markdown(rows)
+    assert "| AdaptSegNet | **+4.9** |" in table and "4 of 4" in table and "| CyCADA | -0.2 |" in table
+    assert {r.verdict for r in rows} <= set(VERDICTS)
+
+
+def test_with_confusion_matrices_the_interval_resamples_test_images_too(tmp_path):
+    rng = np.random.default_rng(0)
+    confusion = {m: rng.integers(0, 20, (3, 4, 3, 3)) + 60 * np.eye(3, dtype=np.int64) for m in ("pfr_adv", "cycada")}
+    results = {m: {"per_seed_target": seed_mious(cm).tolist(), "seeds": [5, 6, 7]} for m, cm in confusion.items()}
+    results["adaptsegnet"] = {"per_seed_target": [30.0, 31.0, 29.0], "seeds": [5, 6, 7]}  # no matrices kept
+    rows = compare(results, "pfr_adv", confusion=confusion, test="sign_flip", resamples=200)
+    assert [(r.method, r.resampled) for r in rows] == [("cycada", "seeds and test images"), ("adaptsegnet", "seeds")]
+    cycada = rows[0]
+    expected = seed_mious(confusion["pfr_adv"]) - seed_mious(confusion["cycada"])
+    assert cycada.mean == pytest.approx(float(expected.mean()))
+    assert cycada.p == sign_flip_p_value(cycada.differences) and cycada.interval[0] <= cycada.mean <= cycada.interval[1]
+    assert "p (two-sided sign-flip permutation test)" in comparison_markdown(rows)
+    assert "resampling seeds or seeds and test images" in comparison_markdown(rows)
+
+
+def test_the_committed_file_s_table_from_the_command_line(capsys):
+    assert main([str(TABLE1_HELDOUT.resolve()), "--reference", "pfr_adv", "--resamples", "500"]) == 0
+    out = capsys.readouterr().out
+    results = TABLE1_HELDOUT.read()
+    assert out.count("\n| ") == len(results) - 1  # one row per other method
+    assert f"Holm over the {len(results) - 1} comparisons" in out
+
+
+@pytest.mark.reliability
+def test_unpaired_seeds_or_an_absent_reference_get_one_error(tmp_path, capsys):
+    results = _results(tmp_path)
+    results["cycada"]["seeds"] = [5, 6, 7, 9]
+    with pytest.raises(ValueError, match=r"^results: cycada was trained on seeds \[5, 6, 7, 9\] and pfr_adv on"):
+        compare(results, "pfr_adv")
+    with pytest.raises(ValueError, match=r"^reference: 'clan' is not in the results"):
+        compare(results, "clan")
+    assert main([str(tmp_path / "table.json"), "--reference", "clan"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: reference: 'clan'") and err.count("\n") == 1
