@@ -43,6 +43,7 @@ $(STAMP): requirements.txt pyproject.toml
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --durations=15
 test: setup
+	@$(PY) -m compileall -q pfrlib >/dev/null  # bytecode once, for the hundreds of processes the tests start
 	$(PY) -m pytest tests -q $(PYTEST_PARALLEL) $(if $(filter-out 0,$(TEST_WORKERS)),--dist worksteal)
 	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q \
 	  -p no:cacheprovider $(PYTEST_PARALLEL)

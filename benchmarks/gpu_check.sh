@@ -131,7 +131,7 @@ case "$SIZE" in
         SIZES=(--r101-size 720 1280 --r101-target-size 512 1024 --render-size 180 320)
         RUN=(--r101-steps "$STEPS" --r101-warmup 5 --profile-steps 3 --eval-images 8 --num-workers 4) ;;
     tiny)
-        SIZES=(--r101-size 32 64 --r101-target-size 32 64 --render-size 32 64)
+        SIZES=(--r101-size 32 32 --r101-target-size 32 32 --render-size 32 32)
         RUN=(--r101-steps 1 --r101-warmup 0 --profile-steps 1 --eval-images 1 --threads 1) ;;
     *) echo "SIZE must be paper or tiny, got $SIZE" >&2; exit 2 ;;
 esac

@@ -214,11 +214,11 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
 
 # --------------------------------------------------------------------------- what training will take
 #: The committed, generated files whose measured times estimate how long a notebook's training
-#: takes, relative to the repository root, in order of trust: the step-time benchmark (median
-#: seconds per iteration of each method at the ``cpu`` preset on an idle machine,
-#: ``benchmarks/step_time.py``), then the Table-1 sweeps' per-run wall times (``{method:
-#: {"wall_s": [...], "iterations": n, ...}}``: one-thread runs two at a time, validation included,
-#: on a machine that was often doing other work) for the methods the benchmark does not time.
+#: takes, relative to the repository root: the Table-1 sweeps' per-run wall times (``{method:
+#: {"wall_s": [...], "iterations": n, ...}}``: one-thread runs two at a time with their validation,
+#: as a notebook trains them), and for the methods they lack, the step-time benchmark (median
+#: seconds per iteration at the ``cpu`` preset, two threads, one run alone, no validation,
+#: ``benchmarks/step_time.py``; it also holds the reference machine's calibration).
 MEASURED_TIMES = ("benchmarks/results/step_time_cpu.json", "benchmarks/results/table1_heldout.json",
                   "benchmarks/results/table1.json")
 #: The rows of the step-time file that time the ``cpu`` preset (its ``label`` starts so).
@@ -259,12 +259,14 @@ def measured_rates(files: Sequence[str] = MEASURED_TIMES, root: Path | None = No
                    default_iterations: int | None = None) -> dict[str, tuple[float, str]]:
     """``{method: (measured seconds per training iteration, the file it comes from)}``.
 
-    A step-time file (a list of rows, ``benchmarks/step_time.py``) gives the median step of each
-    method timed at the ``cpu`` preset on an idle machine, and wins over every results file. A
-    results file gives each run's wall time / iterations (the method entry's ``iterations``, a number
-    or one per run, else ``default_iterations``: the caller says which, the ``cpu`` preset's count
-    for files written before they recorded it); a method's value is its **fastest** run over all
-    the results files, the one least slowed by whatever else the machine was doing.
+    A results file gives each run's wall time / iterations (the method entry's ``iterations``, a
+    number or one per run, else ``default_iterations``: the caller says which, the ``cpu`` preset's
+    count for files written before they recorded it); a method's value is its **fastest** run over
+    all the results files, the one least slowed by whatever else the machine was doing. Those runs
+    trained as a notebook trains (one thread each, two at a time, validation included), so they
+    win. A step-time file (a list of rows, ``benchmarks/step_time.py``: the median step of each
+    method at the ``cpu`` preset, two threads, one run alone) gives the methods no results file
+    times; it is faster than a notebook's runs go, about half their time per iteration.
 
     Args:
         files: measurement files, relative to ``root``; missing ones are skipped.
@@ -291,7 +293,7 @@ def measured_rates(files: Sequence[str] = MEASURED_TIMES, root: Path | None = No
         else:
             raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}} or a list of step-time rows, "
                              f"got {type(data).__name__}")
-    return {**runs, **steps}
+    return {**steps, **runs}
 
 
 def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
@@ -348,10 +350,10 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     how long that takes here, from measured times; the notebook prints it before training.
 
     Which runs are reused, resumed or trained is the launcher's one rule
-    (:func:`pfrlib.launch.job.plan`), asked here as a forecast (the notebook's next cell launches). The time is each run's measured seconds per iteration
-    (:func:`measured_rates` over ``files``: the step-time benchmark first, else the fastest run;
-    runs without a recorded count are
-    taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
+    (:func:`pfrlib.launch.job.plan`), asked here as a forecast (the notebook's next cell
+    launches). The time is each run's measured seconds per iteration (:func:`measured_rates` over
+    ``files``: the fastest committed run of the method, else the step-time benchmark; runs without
+    a recorded count are taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
     runs at a time (default: one per core), never shorter than its longest run. A resumed run is
     counted whole (an upper bound). A method without a measured time is named, not guessed.
 

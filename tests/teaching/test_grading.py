@@ -65,8 +65,8 @@ def write(nb, folder: Path, student: str, name: str) -> Path:
 # ----------------------------------------------------------------------------- notebook 01, a class of six
 @pytest.fixture(scope="module")
 def class01(tmp_path_factory):
-    """Notebook 01 (seconds in smoke mode) submitted five ways, graded in one run (a hanging cell is
-    graded on the toy notebook below, where the time limit can be short)."""
+    """Notebook 01 (seconds in smoke mode) submitted four ways, graded in one run (a hanging cell and
+    deleted or edited test cells are graded on the toy notebook below, which runs in a second)."""
     base = tmp_path_factory.mktemp("class01")
     A.write_assignments([NB01], base / "assignments", base / "grading")
     grading_nb = nbformat.read(base / "grading" / NB01.name, as_version=4)
@@ -78,15 +78,11 @@ def class01(tmp_path_factory):
     answer(wrong, 3, "predicted_ratio = dict(chw=1, hw=2 ** 2 / 4, none=2.0 * 2)  # right, spelled another way")
     _cell(wrong, "parameters").source = _cell(wrong, "parameters").source.replace("seed = 0", "seed = 3")
     write(wrong, subs, "wrong", NB01.stem)
-    cut = solved(grading_nb)
-    cut.cells.remove(_cell(cut, "exercise2-tests"))
-    _cell(cut, "exercise3-tests").source = 'print("✔ all good")'
-    write(cut, subs, "cut", NB01.stem)
     (subs / "broken").mkdir()
     (subs / "broken" / NB01.name).write_text("{ not a notebook")
     log = []
     G.grade_all(subs, base / "grading", cell_timeout=60, timeout=240, log=log.append)
-    assert len(log) == 5
+    assert len(log) == 4
     return subs, nbformat.read(NB01, as_version=4)
 
 
@@ -99,7 +95,7 @@ def test_a_class_is_graded_exercise_by_exercise(class01):
     """One test, so that pytest-xdist grades the class once (a module fixture runs once per worker)."""
     subs, nb = class01
     marks = rows(subs)
-    assert len(marks) == 5  # every submission has its rows, whatever the others did
+    assert len(marks) == 4  # every submission has its rows, whatever the others did
     # the solutions get full marks; the untouched release copy gets zero
     assert marks[("full", NB01.stem)] == [2, 1, 2]
     assert "Score: 5 / 5" in feedback(subs, "full")
@@ -110,11 +106,6 @@ def test_a_class_is_graded_exercise_by_exercise(class01):
     text = feedback(subs, "wrong")
     assert "| 2 | 0 | 1 | ✘ stage with the largest across/within ratio: not yet" in text
     assert "parameters cell was edited" in text
-    # a deleted and an edited test cell score zero, each with its reason
-    assert marks[("cut", NB01.stem)] == [2, 0, 0]
-    text = feedback(subs, "cut")
-    assert "| 2 | 0 | 1 | its test cell was deleted" in text
-    assert "| 3 | 0 | 2 | its test cell (locked) was edited" in text
     # an unreadable file scores zero
     assert marks[("broken", NB01.stem)] == [0, 0, 0]
     assert "not a notebook that can be read" in feedback(subs, "broken")
@@ -164,17 +155,26 @@ def test_notebook_time_limit_and_a_dying_kernel(tiny):
     assert "time limit" in (subs / "slow" / f"{TINY}.feedback.md").read_text()
 
 
-def test_a_hanging_cell_loses_its_exercise_only_and_a_raising_cell_is_named(tiny):
+def test_a_hanging_cell_a_raising_cell_and_cut_test_cells_each_get_their_line(tiny):
     base, grading_nb = tiny
     subs = base / "subs"
     hang = answer(solved(grading_nb), 1, "import time\nwhile True:\n    time.sleep(0.05)")
     hang.cells.insert(1, nbformat.v4.new_code_cell('raise RuntimeError("my own experiment")'))
     write(hang, subs, "hang", TINY)
+    cut = solved(grading_nb)
+    cut.cells.remove(_cell(cut, "exercise1-tests"))
+    _cell(cut, "exercise2-tests").source = 'print("✔ all good")'
+    write(cut, subs, "cut", TINY)
     G.grade_all(subs, base / "grading", cell_timeout=5, timeout=120, log=lambda line: None)
     assert rows(subs)[("hang", TINY)] == [0, 3]
     text = (subs / "hang" / f"{TINY}.feedback.md").read_text()
     assert "| 1 | 0 | 1 |" in text and "ran past the time limit (5 s)" in text
     assert "cell 2 raised RuntimeError: my own experiment" in text  # counted from 1, as in the notebook
+    # a deleted and an edited test cell score zero, each with its reason
+    assert rows(subs)[("cut", TINY)] == [0, 0]
+    text = (subs / "cut" / f"{TINY}.feedback.md").read_text()
+    assert "| 1 | 0 | 1 | its test cell was deleted" in text
+    assert "| 2 | 0 | 3 | its test cell (locked) was edited" in text
 
 
 def test_a_notebook_a_student_did_not_submit_scores_zero_with_feedback_saying_so(tiny, monkeypatch):

@@ -221,7 +221,7 @@ def _assert_self_checks_pass(executed: Path) -> None:
             )
 
 
-def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
+def test_reproduce_reports_each_notebook_and_a_summary(tmp_path, capsys):
     """`make reproduce`'s driver: a line per notebook, the run lines it prints, times, a summary,
     and no kernel transport notice."""
     import subprocess
@@ -242,20 +242,19 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path):
     assert "[1/1] 01_demo" in out and "training 2 run(s), 2 at a time" in out and "not a run line" not in out
     assert "done in" in out and "Summary" in out and (tmp_path / "out" / "01_demo" / "01_demo.ipynb").exists()
     assert "without encryption" not in out + proc.stderr
-    # the time table comes from papermill's own record in the executed copy
+    # the time table comes from papermill's own record in the executed copy (no kernel: in process)
+    from pfrlib.reproduce import main as reproduce_main
+
     table = tmp_path / "times.md"
-    proc = subprocess.run([sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out",
-                           str(tmp_path / "out"), "--times-markdown", str(table), "--times-only"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = [str(tmp_path / "nbs" / "01_demo.ipynb"), "--times-markdown", str(table), "--times-only",
+            "--cwd", str(tmp_path / "nbs")]
+    assert reproduce_main([*args, "--out", str(tmp_path / "out")]) == 0
     executed = nbformat.read(tmp_path / "out" / "01_demo" / "01_demo.ipynb", as_version=4)
     seconds = round(executed.metadata.papermill.duration)
     assert f"| 01_demo | {seconds} s |" in table.read_text() and f"| **all** | **{seconds} s** |" in table.read_text()
     assert "Calibration: no finished `source_only` run" in table.read_text()  # no series run here
-    missing = subprocess.run([sys.executable, "-m", "pfrlib.reproduce", str(tmp_path / "nbs" / "01_demo.ipynb"), "--out",
-                              str(tmp_path / "nowhere"), "--times-markdown", str(table), "--times-only"],
-                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert missing.returncode == 2 and "make reproduce" in missing.stderr
+    assert reproduce_main([*args, "--out", str(tmp_path / "nowhere")]) == 2
+    assert "make reproduce" in capsys.readouterr().err
 
 
 def test_the_times_table_names_the_series_source_only_run_as_its_yardstick(tmp_path):
