@@ -37,14 +37,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Unit + integration tests, then every notebook under nbval in smoke mode, both on every core
 # (pytest-xdist; TEST_WORKERS=0 runs in one process). A notebook's cells stay in one worker, and the
-# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py); the unit
-# tests are handed out by work stealing, so a worker left with a long test's neighbours gives them
-# away. Each pass ends with its 15 slowest tests, so the time budget stays in sight.
+# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py). The unit
+# tests get one worker more than there are cores (many of them wait on what they start: kernels,
+# Slurm jobs, torchrun's ranks, a grading time limit; the extra worker computes meanwhile) and are
+# handed out by work stealing, so a worker left with a long test's neighbours gives them away.
+# Each pass ends with its 15 slowest tests, so the time budget stays in sight.
 TEST_WORKERS ?= auto
+UNIT_WORKERS = $(if $(filter auto,$(TEST_WORKERS)),$(shell echo $$(( $$(nproc) + 1 ))),$(TEST_WORKERS))
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --durations=15
 test: setup
 	@$(PY) -m compileall -q pfrlib >/dev/null  # bytecode once, for the hundreds of processes the tests start
-	$(PY) -m pytest tests -q $(PYTEST_PARALLEL) $(if $(filter-out 0,$(TEST_WORKERS)),--dist worksteal)
+	$(PY) -m pytest tests -q -n $(UNIT_WORKERS) --durations=15 $(if $(filter-out 0,$(UNIT_WORKERS)),--dist worksteal)
 	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q \
 	  -p no:cacheprovider $(PYTEST_PARALLEL)
 

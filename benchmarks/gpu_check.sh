@@ -77,9 +77,9 @@ pin() {  # the requirements.txt line of a package (its pinned version), or the b
     grep -iE "^$1==" requirements.txt || echo "$1"
 }
 
-if "$PYTHON" -c "import torch, torchvision" >/dev/null 2>&1; then
+if version=$("$PYTHON" -c "import torch, torchvision; print('torch', torch.__version__)" 2>/dev/null); then
     PY=$PYTHON
-    log "using $PY ($("$PY" -c 'import torch; print("torch", torch.__version__)')), already installed"
+    log "using $PY ($version), already installed"
     missing=()
     for pair in numpy:numpy PIL:pillow yaml:PyYAML tqdm:tqdm; do
         mod=${pair%%:*}; pkg=${pair#*:}
