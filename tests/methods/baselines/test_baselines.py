@@ -26,6 +26,7 @@ from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.trainer import Trainer
 from pfrlib.engine.run import train
 from pfrlib.train import main
+from interrupt import stop_at
 
 TINY = dict(
     synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2,
@@ -132,10 +133,6 @@ def test_each_baseline_trains_and_its_checkpoint_evaluates(tmp_path, method):
         assert torch.allclose(out.logits, out.head_logits[0] + out.head_logits[1])
 
 
-class _Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize("method", BASELINE_METHODS)
 def test_each_baseline_resumes_bit_exactly(tmp_path, method, monkeypatch):
     """Stop a run after its iteration-3 checkpoint, resume it, compare with an uninterrupted run
@@ -144,17 +141,7 @@ def test_each_baseline_resumes_bit_exactly(tmp_path, method, monkeypatch):
                curriculum_start=2, clan_preheat=0.3)
     whole = train(tiny(tmp_path, "whole", **cfg))
 
-    real_step = Trainer.step
-
-    def step_then_stop(self):
-        if self.iteration == 4:
-            raise _Interrupt
-        return real_step(self)
-
-    monkeypatch.setattr(Trainer, "step", step_then_stop)
-    with pytest.raises(_Interrupt):
-        train(tiny(tmp_path, "cut", **cfg))
-    monkeypatch.setattr(Trainer, "step", real_step)
+    stop_at(monkeypatch, Trainer, 4, lambda: train(tiny(tmp_path, "cut", **cfg)))
     cut = tmp_path / "cut"
     assert torch.load(cut / "checkpoint_last.pt", map_location="cpu", weights_only=True)["iteration"] == 3
     train(tiny(tmp_path, "cut", resume=True, **cfg))

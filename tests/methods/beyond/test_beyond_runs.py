@@ -14,6 +14,7 @@ from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.run import train
 from pfrlib.engine.trainer import Trainer
+from interrupt import stop_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -42,25 +43,11 @@ def test_each_trains_logs_its_terms_and_keeps_its_discriminators(tmp_path, metho
     assert set(ckpt["discriminators"]) == expected
 
 
-class _Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize("method", BEYOND)
 def test_each_resumes_bit_exactly(tmp_path, method, monkeypatch):
     cfg = dict(method=method, iterations=6, checkpoint_every=3, fda_entropy_start=2)
     whole = train(tiny(tmp_path, "whole", **cfg))
-    real_step = Trainer.step
-
-    def step_then_stop(self):
-        if self.iteration == 4:
-            raise _Interrupt
-        return real_step(self)
-
-    monkeypatch.setattr(Trainer, "step", step_then_stop)
-    with pytest.raises(_Interrupt):
-        train(tiny(tmp_path, "cut", **cfg))
-    monkeypatch.setattr(Trainer, "step", real_step)
+    stop_at(monkeypatch, Trainer, 4, lambda: train(tiny(tmp_path, "cut", **cfg)))
     train(tiny(tmp_path, "cut", resume=True, **cfg))
     a = torch.load(whole.out / "checkpoint_last.pt", map_location="cpu", weights_only=True)
     b = torch.load(tmp_path / "cut" / "checkpoint_last.pt", map_location="cpu", weights_only=True)

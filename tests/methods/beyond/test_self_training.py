@@ -18,6 +18,7 @@ from pfrlib.methods.beyond.self_training import (CONFIDENCE_BINS, SelfTrainingCo
     confidence_histogram, pseudo_label_loss, pseudo_labels)
 from pfrlib.train import main as train_main
 from one_line import one_line
+from interrupt import stop_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -170,10 +171,6 @@ def test_a_checkpoint_of_another_network_is_refused_before_anything_is_written(t
     assert not out.exists()
 
 
-class _Interrupt(Exception):
-    pass
-
-
 def test_a_round_resumes_bit_exactly_with_its_thresholds(tmp_path, monkeypatch, tiny_checkpoint):
     from pfrlib.engine.run import train
     from pfrlib.engine.two_stage.self_training import SelfTrainingTrainer
@@ -185,17 +182,7 @@ def test_a_round_resumes_bit_exactly_with_its_thresholds(tmp_path, monkeypatch, 
                                   model_kwargs={"widths": [8, 8, 16, 16]}, num_threads=1, **kw)
 
     whole = train(cfg("whole"))
-    real_step = SelfTrainingTrainer.step
-
-    def step_then_stop(self):
-        if self.iteration == 3:
-            raise _Interrupt
-        return real_step(self)
-
-    monkeypatch.setattr(SelfTrainingTrainer, "step", step_then_stop)
-    with pytest.raises(_Interrupt):
-        train(cfg("cut"))
-    monkeypatch.setattr(SelfTrainingTrainer, "step", real_step)
+    stop_at(monkeypatch, SelfTrainingTrainer, 3, lambda: train(cfg("cut")))
     monkeypatch.setattr(SelfTrainingTrainer, "count_confidences",
                         lambda self, teacher: pytest.fail("a resumed round counted its thresholds again"))
     cut = train(cfg("cut", resume=True))
