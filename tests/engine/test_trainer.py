@@ -214,7 +214,8 @@ def test_torchrun_trains_table1_baselines_with_the_paper_preset(tmp_path, method
            "--target-size", "65", "129", "--eval-size", "65", "129", "--iterations", "2",
            "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu", "--out", str(out),
            "--model-kwargs", json.dumps({"layers": [1, 1, 1, 1]}), "--fcn-stat-images", "8",
-           "--curriculum-start", "0", "--clan-preheat", "0", "--no-progress"]
+           "--curriculum-start", "0", "--clan-preheat", "0", "--no-progress",
+           "--num-workers", "0"]  # the loaders' workers under torchrun: test_torchrun_trains_the_papers_model
     env = _env()
     env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
