@@ -32,8 +32,8 @@ help:
 # install's time); two processes import what the project uses instead, writing the bytecode of
 # just that, and the rest is written on its first import: the project's commands run with
 # PYTHONDONTWRITEBYTECODE cleared.
-WARM_IMPORTS := torch+torchvision+torchvision.transforms.v2+torch.distributed.run+torch.utils.tensorboard+torch.profiler+pandas+matplotlib.pyplot+seaborn+PIL.Image+yaml+tqdm+submitit+cityscapesscripts \
-  nbformat+nbclient+papermill+ipykernel.kernelapp+jupytext+jupyterlab+jupyter_server.serverapp+nbval+pytest+xdist+playwright.async_api+sphinx.application+myst_nb+sphinx_book_theme+IPython
+WARM_IMPORTS := torch+torchvision+torchvision.transforms.v2+torch.distributed.run+torch.utils.tensorboard+torch.profiler+torch._dynamo+pandas+matplotlib.pyplot+seaborn+PIL.Image+yaml+tqdm+submitit+cityscapesscripts \
+  nbformat+nbclient+nbconvert+papermill+ipykernel.kernelapp+ipykernel.ipkernel+debugpy+jupytext+jupyterlab+jupyter_server.serverapp+nbval+coverage+pytest+xdist+playwright.async_api+sphinx.application+myst_nb+jupyter_cache.cache.main+sphinx_book_theme+IPython
 export PYTHONDONTWRITEBYTECODE :=
 setup: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml

@@ -54,6 +54,8 @@ import torch
 from PIL import Image
 
 GTA5_SIZE = (1052, 1914)  # (H, W) of a GTA5 frame
+#: zlib level of the fixture PNGs (PIL's default).
+PNG_COMPRESS_LEVEL = 6
 GTA5_ODD_LABEL_SIZE = (1050, 1912)  # a label of another size (resized to its image by the loader)
 CITYSCAPES_SIZE = (1024, 2048)
 SOURCE_TRAIN_SIZE = (720, 1280)  # the paper / AdaptSegNet: GTA5 resized to 1280x720
@@ -97,31 +99,34 @@ def street_scene(h: int, w: int, rng: np.random.Generator, noise: float) -> tupl
     return np.clip(img, 0, 255).astype(np.uint8), ids
 
 
-def _save_palette_png(path: Path, ids: np.ndarray) -> None:
+def _save_palette_png(path: Path, ids: np.ndarray, compress_level: int) -> None:
     im = Image.fromarray(ids, mode="L").convert("P")
     im.putpalette([v for i in range(256) for v in ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256)])
-    im.save(path)
+    im.save(path, compress_level=compress_level)
 
 
-def write_gta5(root: Path, frames: int, noise: float, seed: int = 0, odd_label_every: int = 4) -> Path:
+def write_gta5(root: Path, frames: int, noise: float, seed: int = 0, odd_label_every: int = 4,
+               compress_level: int = PNG_COMPRESS_LEVEL) -> Path:
     """GTA5 layout: ``images/NNNNN.png`` (RGB) + ``labels/NNNNN.png`` (palette PNGs of label ids).
 
     Every ``odd_label_every``-th label is written at :data:`GTA5_ODD_LABEL_SIZE` (the real set
     has a few labels whose size differs from their image; the loader resizes them).
+    ``compress_level``: zlib's level of the PNGs (PIL's default 6; ``--quick`` writes level 1).
     """
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     for i in range(1, frames + 1):
         img, ids = street_scene(*GTA5_SIZE, rng, noise)
-        Image.fromarray(img).save(root / "images" / f"{i:05d}.png")
+        Image.fromarray(img).save(root / "images" / f"{i:05d}.png", compress_level=compress_level)
         if odd_label_every and i % odd_label_every == 0:
             ids = np.array(Image.fromarray(ids).resize(GTA5_ODD_LABEL_SIZE[::-1], Image.NEAREST))
-        _save_palette_png(root / "labels" / f"{i:05d}.png", ids)
+        _save_palette_png(root / "labels" / f"{i:05d}.png", ids, compress_level)
     return root
 
 
-def write_cityscapes(root: Path, frames: int, noise: float, seed: int = 1, split: str = "train") -> Path:
+def write_cityscapes(root: Path, frames: int, noise: float, seed: int = 1, split: str = "train",
+                     compress_level: int = PNG_COMPRESS_LEVEL) -> Path:
     """Cityscapes layout: ``leftImg8bit/{split}/{city}/*_leftImg8bit.png`` + ``gtFine/.../*_gtFine_labelIds.png``."""
     rng = np.random.default_rng(seed)
     for i in range(frames):
@@ -131,8 +136,8 @@ def write_cityscapes(root: Path, frames: int, noise: float, seed: int = 1, split
         img_dir.mkdir(parents=True, exist_ok=True)
         lab_dir.mkdir(parents=True, exist_ok=True)
         img, ids = street_scene(*CITYSCAPES_SIZE, rng, noise)
-        Image.fromarray(img).save(img_dir / f"{stem}_leftImg8bit.png")
-        Image.fromarray(ids, mode="L").save(lab_dir / f"{stem}_gtFine_labelIds.png")
+        Image.fromarray(img).save(img_dir / f"{stem}_leftImg8bit.png", compress_level=compress_level)
+        Image.fromarray(ids, mode="L").save(lab_dir / f"{stem}_gtFine_labelIds.png", compress_level=compress_level)
     return root
 
 
@@ -404,7 +409,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--noise", type=float, default=1.0, help="Gaussian noise of the synthetic frames (PNG size)")
     p.add_argument("--no-hflip", action="store_true", help="no random flip in the transforms (AdaptSegNet's default)")
     p.add_argument("--root", default=None, help="write the fixtures here (default: a temporary directory)")
-    p.add_argument("--quick", action="store_true", help="2 frames, 4 items, 1 repeat, 1 worker (for tests)")
+    p.add_argument("--quick", action="store_true",
+                   help="2 frames, 4 items, 1 repeat, 1 worker, PNGs written at zlib level 1 (for tests)")
     p.add_argument("--markdown", default=None, help="write the report as markdown to this file ('-': stdout only)")
     args = p.parse_args(argv)
     argv_list, skip = [], False  # the command as run, less where the output and fixtures went
@@ -420,8 +426,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pfr_data_pipeline_") as tmp:
         root = Path(args.root) if args.root else Path(tmp)
         t0 = time.perf_counter()
-        gta5 = write_gta5(root / "gta5", args.frames, args.noise)
-        cs = write_cityscapes(root / "cityscapes", args.frames, args.noise)
+        level = 1 if args.quick else PNG_COMPRESS_LEVEL  # quick: the tests check the report, not the times
+        gta5 = write_gta5(root / "gta5", args.frames, args.noise, compress_level=level)
+        cs = write_cityscapes(root / "cityscapes", args.frames, args.noise, compress_level=level)
         print(f"wrote {args.frames} GTA5 + {args.frames} Cityscapes frames under {root} "
               f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
         results: dict = {"argv": argv_list, "decode": {}, "stages": {}, "loader": {}, "needed": {}}

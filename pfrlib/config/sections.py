@@ -20,6 +20,9 @@ from pfrlib.models import MODEL_NAMES
 from pfrlib.paper.optim import OPTIMIZERS, PARAM_LISTINGS, SCHEDULES
 from pfrlib.config.fields import BOOKKEEPING, EXECUTION, choices, role
 
+#: The ``torch.compile`` backends :attr:`RunConfig.compile_backend` offers.
+COMPILE_BACKENDS = ("inductor", "aot_eager")
+
 __all__ = ["DataConfig", "ModelConfig", "OptimConfig", "LossConfig", "RunConfig"]
 
 
@@ -194,6 +197,10 @@ class RunConfig:
     tf32: Optional[bool] = None
     #: ``torch.compile`` the segmentation network (opt-in; the first iterations compile).
     compile: bool = False
+    #: The ``torch.compile`` backend: ``inductor`` (torch's default: generated kernels) or
+    #: ``aot_eager`` (traced by dynamo and AOT autograd, run by eager kernels: no code generation;
+    #: finds a graph break quickly, and is what the CPU test compiles with).
+    compile_backend: str = field(default="inductor", metadata=choices(COMPILE_BACKENDS))
     #: ``torch.set_num_threads`` (None = leave torch's default).
     num_threads: Optional[int] = field(default=None, metadata=role(BOOKKEEPING))
     log_every: int = 10

@@ -198,7 +198,7 @@ def build_networks(cfg: TrainConfig, model: nn.Module, device: torch.device, dis
             for k, m in baseline.trainable_modules().items():
                 baseline.callables[k] = DDP(m, device_ids=ids)
     if cfg.run.compile:
-        net = torch.compile(net)
+        net = torch.compile(net, backend=cfg.run.compile_backend)
     return Networks(model=model, discriminators=discriminators, baseline=baseline, opt=opt, sched=sched,
                     d_opts=d_opts, d_scheds=d_scheds, net=net, d_nets=d_nets)
 
