@@ -43,11 +43,21 @@ log() { echo "[gpu_check $((SECONDS - START)) s] $*" >&2; }
 # is on PATH but does not run (a version manager's shim for a version it has not installed) is
 # passed over, with the reason in the error line if nothing fits.
 CANDIDATES=(python3.12 python3.11 python3 python)
+# The line that names a Python's torch, torchvision, CUDA and device: it imports both packages, so
+# it is also the check that they import (once per Python: importing torchvision takes seconds).
+IFS= read -r -d '' TORCH_LINE_CODE <<'EOF' || true  # (a builtin: PATH may hold nothing else)
+import platform, torch, torchvision
+cuda = torch.cuda.is_available()
+print(f"Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version() if cuda else 'n/a'}, "
+      f"device: {torch.cuda.get_device_name(0) if cuda else 'cpu'}")
+EOF
+TORCH_LINE=""
 tried=()
-works() {  # works NAME CODE WHY: NAME is on PATH, runs, and runs CODE; else the reason goes to $tried
+works() {  # works NAME CODE WHY: NAME is on PATH, runs, and runs CODE (its output in $RAN); else the reason goes to $tried
     if ! command -v "$1" >/dev/null 2>&1; then tried+=("$1: not found"); return 1; fi
     if ! "$1" -c 'import sys' >/dev/null 2>&1; then tried+=("$1: does not run"); return 1; fi
-    if ! "$1" -c "$2" >/dev/null 2>&1; then tried+=("$1: $3"); return 1; fi
+    if ! RAN=$("$1" -c "$2" 2>/dev/null); then tried+=("$1: $3"); return 1; fi
 }
 if [ -n "${PYTHON:-}" ]; then
     if ! "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
@@ -56,7 +66,7 @@ if [ -n "${PYTHON:-}" ]; then
     fi
 else
     for cand in "${CANDIDATES[@]}"; do
-        if works "$cand" 'import torch, torchvision' "no torch"; then PYTHON=$cand; break; fi
+        if works "$cand" "$TORCH_LINE_CODE" "no torch"; then PYTHON=$cand; TORCH_LINE=$RAN; break; fi
     done
     if [ -z "${PYTHON:-}" ]; then
         for cand in "${CANDIDATES[@]}"; do
@@ -77,9 +87,9 @@ pin() {  # the requirements.txt line of a package (its pinned version), or the b
     grep -iE "^$1==" requirements.txt || echo "$1"
 }
 
-if version=$("$PYTHON" -c "import torch, torchvision; print('torch', torch.__version__)" 2>/dev/null); then
+if [ -n "$TORCH_LINE" ] || TORCH_LINE=$("$PYTHON" -c "$TORCH_LINE_CODE" 2>/dev/null); then
     PY=$PYTHON
-    log "using $PY ($version), already installed"
+    log "using $PY ($TORCH_LINE), already installed"
     missing=()
     for pair in numpy:numpy PIL:pillow yaml:PyYAML tqdm:tqdm; do
         mod=${pair%%:*}; pkg=${pair#*:}
@@ -96,6 +106,7 @@ else
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -r requirements.txt
     PY=$VENV/bin/python
+    TORCH_LINE=$("$PY" -c "$TORCH_LINE_CODE")
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's pfrlib, installed or not
 "$PY" -c "import pfrlib" || { echo "cannot import pfrlib from $ROOT" >&2; exit 1; }
@@ -112,13 +123,7 @@ trap 'rm -rf "$TMP_DIR"' EXIT
     else
         echo "(no nvidia-smi)"
     fi
-    "$PY" - <<'EOF'
-import platform, torch, torchvision
-cuda = torch.cuda.is_available()
-print(f"Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
-      f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version() if cuda else 'n/a'}, "
-      f"device: {torch.cuda.get_device_name(0) if cuda else 'cpu'}")
-EOF
+    echo "$TORCH_LINE"
     echo '```'
     echo
 } > "$TMP_DIR/head.md"
