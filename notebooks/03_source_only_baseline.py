@@ -137,8 +137,9 @@ print(f"domain gap (oracle - source-only, target): {100 * gap:.1f} points")
 # Which classes suffer? On SynthStreets, look at **sky**: always at the top of the image, yet
 # close to 0 IoU on the target. The source sky is saturated blue, the target sky a pale grey, and
 # a network trained on source colours has learned "blue at the top", not "the top". Position
-# and shape survive the shift better than colour; the classes whose colour changes most (sky,
-# sidewalk, building) lose most.
+# and shape survive the shift better than colour. Read off the figure below which classes lose
+# most between source val and target val, and whether they are the ones whose colour changes most
+# (sky, sidewalk, building) or the small, dark ones (traffic sign, person).
 
 # %%
 per_class = {
