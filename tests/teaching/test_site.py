@@ -9,7 +9,10 @@ opens every page at 1,200 px in Debian's Chromium driven by Playwright. It fails
   or image (an `img` with naturalWidth 0);
 - a figure missing from a notebook page (image outputs in the .ipynb vs `img` in its outputs);
 - a page wider than 1,200 px at a 1,200 px viewport (named with its widest element);
-- a search for a word of the notebooks that finds nothing.
+- a search for a word of the notebooks that finds nothing;
+- on a notebook page: a table labelled 0..n-1 (pandas' row numbers), a method or network key in a
+  table or a printed output, a printed line wider than its box, or prose before the question (the
+  keys and the question's rule: tests/teaching/reading.py, shared with test_notebook_outputs.py).
 
 Chromium is installed by `.ci/browser-up` (CI runs it); without /usr/bin/chromium the test is
 skipped outside CI and fails in CI (CI=true).
@@ -190,7 +193,8 @@ def served_site(built_site):
     server.close()
 
 
-# What each page reports back: links, images, figures in outputs, ids, width and its widest element.
+# What each page reports back: links, images, figures in outputs, ids, width and its widest element;
+# its outputs' tables (row labels, headers, values) and printed blocks (text, widths), the block after its title.
 PAGE_REPORT_JS = """() => {
   const words = el => (el.textContent || '').replace(/\\s+/g, ' ').trim();
   // The block after the page's title (the site's download box skipped): its tag, its opening
@@ -349,7 +353,14 @@ def site_problems(html: Path, server: "_Server", pages: list[str], notebooks: li
     """Open every page of the site in `html` (served by `server`) in Chromium and list what is wrong:
     console errors and failed or foreign requests, broken links, anchors and images, pages wider
     than MAX_WIDTH, notebook figures missing from their page (`notebooks`: the .ipynb whose page is
-    notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary."""
+    notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary.
+
+    On each notebook page, what its reader sees (`_reading_problems`, measured by PAGE_REPORT_JS in
+    the same page load): a table labelled by pandas' row numbers, a ``--method`` / ``--arch`` key
+    in a table or a printed output, a printed line that neither fits its box nor wraps, and a first
+    paragraph after the title that is not the question. Text inside a figure is pixels to a
+    browser: overlapping labels, legends and values are checked on the figure functions themselves
+    with matplotlib's renderer (tests/viz/test_figure_layout.py)."""
     base = server.base
     problems = [f"loads from another host: {ref}" for ref in _external_refs(html)]
     reports, hits = asyncio.run(_open_all(base, pages, search))
