@@ -36,6 +36,8 @@ TIMES_TABLE = "benchmarks/results/reproduce_times.md"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 LAB_TABLE_MARK = "<!-- lab-table -->"
 DOWNLOADS = "download"         # src/download/{notebooks,student}/: the files as committed (site/conf.py excludes it)
+#: The class of the download box below a notebook page's title (the browser test looks past it for the question).
+DOWNLOAD_BOX_CLASS = "pfr-downloads"
 
 
 # --- which repository files are pages -------------------------------------------------------
@@ -200,7 +202,7 @@ def _write(path: Path, data: bytes, written: set[Path]) -> None:
 
 def download_box(nb: Path, repo: Path) -> str:
     student = repo / "student" / nb.name
-    lines = ["```{admonition} Download this lab", ":class: tip",
+    lines = ["```{admonition} Download this lab", f":class: tip {DOWNLOAD_BOX_CLASS}",
              f"- {{download}}`The worked notebook, {nb.name} <../{DOWNLOADS}/notebooks/{nb.name}>`: executed, with the "
              "outputs shown on this page (from `notebooks/`)."]
     if student.is_file():

@@ -166,14 +166,15 @@ class TrainConfig:
 
     def summary(self) -> str:
         """A few lines saying what the configuration trains (for a notebook or a log; the whole
-        configuration is :meth:`to_json`)."""
+        configuration is :meth:`to_json`): the method and the network each as the option that
+        selects it (``--method pfr_adv``, ``--arch deeplabv2_r101``), then in words."""
         d, m, o, r = self.data, self.model, self.optim, self.run
         terms = ", ".join(f"{k} {v:g}" for k, v in self.effective_weights().items() if v)
         sizes = f"source {d.source_size or 'native'}, target {d.target_size or 'native'}"
         return "\n".join([
-            f"method   {self.loss.method}: {self.method_info.title}; preset {self.preset_name}, seed {r.seed}",
+            f"method   --method {self.loss.method}: {self.method_info.title}; preset {self.preset_name}, seed {r.seed}",
             f"data     {d.source} -> {d.target}; {sizes}; batch {d.batch_size}",
-            f"model    {m.arch}: {model_title(m.arch)}" + (", multi-level" if m.multi_level else "")
+            f"model    --arch {m.arch}: {model_title(m.arch)}" + (", multi-level" if m.multi_level else "")
             + f", {m.num_classes} classes",
             f"optim    {o.optimizer} lr {o.lr:g}, {o.iterations:,} iterations ({o.schedule} schedule)",
             f"losses   {terms}",

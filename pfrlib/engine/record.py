@@ -22,6 +22,7 @@ from typing import Any, Mapping, Optional
 
 from pfrlib.data.spec import parse_spec
 from pfrlib.io import format_duration, format_number, read_json, write_json
+from pfrlib.methods import in_words
 
 __all__ = ["FINAL_JSON", "FinalRecord", "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
            "is_step_record", "progress_line", "synthstreets_record"]
@@ -124,14 +125,16 @@ METRIC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(FinalRecord) if f.me
 
 
 def finished_line(verb: str, name: str, final: Mapping[str, Any], seconds: Optional[float] = None) -> str:
-    """The one line that reports a finished run, e.g. ``trained runs/x (2 min 05 s): pfr_adv, 150
-    iterations, target mIoU 31.2, source mIoU 45.6``. ``verb`` says what was done (``trained``,
-    ``resumed``), ``name`` names the run, ``final`` is its record (a key it lacks reads ``?``, an
-    mIoU it lacks is left out), ``seconds`` how long it took (default: the record's training time)."""
+    """The one line that reports a finished run, e.g. ``trained runs/x (2 min 05 s): PFR (the paper's
+    method), 150 iterations, target mIoU 31.2, source mIoU 45.6``: the method in words
+    (:func:`pfrlib.methods.in_words`; the run's folder already carries its key). ``verb`` says what
+    was done (``trained``, ``resumed``), ``name`` names the run, ``final`` is its record (a key it
+    lacks reads ``?``, an mIoU it lacks is left out), ``seconds`` how long it took (default: the
+    record's training time)."""
     seconds = final.get("wall_time_s", 0.0) if seconds is None else seconds
     miou = ", ".join(f"{side} mIoU {format_number(final.get(key), percent=True)}"
                      for side, key in (("target", "target_miou"), ("source", "source_miou")) if key in final)
-    return (f"{verb} {name} ({format_duration(seconds, exact=True)}): {final.get('method', '?')}, "
+    return (f"{verb} {name} ({format_duration(seconds, exact=True)}): {in_words(final.get('method', '?'))}, "
             f"{final.get('iterations', '?')} iterations" + (f", {miou}" if miou else ""))
 
 

@@ -8,10 +8,12 @@ import argparse
 
 import pytest
 
+from pfrlib import methods
 from pfrlib.config import METHODS
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.config.command_line import add_arguments
 from pfrlib.data.spec import parse_spec
+from pfrlib.models import model_title
 
 
 def test_flat_and_sectioned_overrides_with_string_coercion():
@@ -53,7 +55,6 @@ def test_parse_spec():
 # --------------------------------------------------------------------------- choices and the command line
 def test_choices_are_field_metadata_read_by_validation_and_help():
     from pfrlib.paper import losses, optim
-    from pfrlib import methods
     from pfrlib.config.train_config import field_choices_of
     from pfrlib.models import MODEL_NAMES
 
@@ -71,8 +72,6 @@ def test_choices_are_field_metadata_read_by_validation_and_help():
 
 
 def test_baseline_sections_live_with_their_baselines():
-    from pfrlib import methods
-
     cfg = TrainConfig.preset("cpu")
     for m in methods.methods("baseline"):
         section = getattr(cfg, m.section)
@@ -88,6 +87,9 @@ def test_summary_says_what_a_configuration_trains_in_a_few_lines():
     lines = cfg.summary().splitlines()
     assert len(lines) <= 8
     text = cfg.summary()
-    assert "pfr_adv" in text and "seed 3" in text and "20 iterations" in text and "deeplabv2_r101" in text
+    assert "seed 3" in text and "20 iterations" in text
+    # each key only as the option that selects it, then in words
+    assert f"--method pfr_adv: {methods.get('pfr_adv').title}" in text
+    assert f"--arch deeplabv2_r101: {model_title('deeplabv2_r101')}" in text
     assert "pfr 0.004" in text and "adv 0.002" in text  # the Eq. (6) weights in force
     assert "pfr " not in TrainConfig.preset("paper", method="adaptsegnet").summary().split("losses", 1)[1]

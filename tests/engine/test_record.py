@@ -61,3 +61,14 @@ def test_final_json_names_the_synthstreets_benchmark_and_its_scene_seed():
     assert synthstreets_record(paper.data) is None
     paper.data.target_val = "synth:target:test"
     assert synthstreets_record(paper.data) == {"classes": paper.data.synth_classes, "scene_seed": paper.data.synth_seed}
+
+
+def test_the_finished_line_names_the_method_in_words():
+    """A notebook prints it under the run's folder name, which carries the key: the method in words."""
+    from pfrlib.engine.record import finished_line
+    from pfrlib.methods import label
+
+    line = finished_line("trained", "pfr_adv_s0", {"method": "pfr_adv", "iterations": 150, "target_miou": 0.312},
+                         seconds=125.0)
+    assert line == f"trained pfr_adv_s0 (2 min 05 s): {label('pfr_adv')}, 150 iterations, target mIoU 31.2"
+    assert finished_line("resumed", "x", {}, seconds=1.0).startswith("resumed x (1 s): ?, ? iterations")

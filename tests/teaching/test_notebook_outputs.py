@@ -4,7 +4,9 @@ words, headers that do not break inside a range, the gap closed shown by one rul
 and code lines that fit the page, and every notebook opening with its title and its question.
 
 The rules are those of :func:`pfrlib.teaching.nbtools.show_table` and :func:`pfrlib.io.wrap`;
-these tests fail when a notebook prints or displays around them.
+these tests fail when a notebook prints or displays around them. The keys a reader must not see
+and the rule for the question are defined in tests/teaching/reading.py, which the browser test of
+the course site (test_site.py) applies to the rendered pages.
 """
 
 from __future__ import annotations
@@ -18,19 +20,14 @@ import pytest
 
 from pfrlib import methods
 from pfrlib.io import PRINT_WIDTH
-from pfrlib.models import MODEL_NAMES
-from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 from pfrlib.teaching.nbtools import NON_BREAKING_HYPHEN
+from teaching.reading import QUESTION_LEAD, is_raw_key, is_the_question, markdown_lead
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 #: A printed line longer than this breaks somewhere a browser chooses at 1,200 pixels.
 LONGEST_PRINTED_LINE = 120
-#: Keys that are never words: ``--method`` and ``--arch`` names a table must not show (a method
-#: named like a class, ``road``, is left to the classes).
-RAW_KEYS = {*MODEL_NAMES, *(n for n in methods.names() if n not in CITYSCAPES_CLASSES)}
-_RAW_TOKEN = re.compile(r"\b(" + "|".join(sorted((k for k in RAW_KEYS if "_" in k), key=len, reverse=True)) + r")\b")
 _HYPHEN_IN_TOKEN = re.compile(r"\w-\w")
 
 
@@ -109,7 +106,7 @@ def test_tables_are_labelled_in_words_and_keep_ranges_together(nb_path):
             f"{where}: a table labelled by pandas' row numbers 0..{len(firsts) - 1}; show_table labels rows by a column")
         cells = [c for row in table["head"] for c in row] + [c for ths, _ in table["body"] for c in ths]
         for text in cells:
-            assert text not in RAW_KEYS and not _RAW_TOKEN.search(text), (
+            assert not is_raw_key(text), (
                 f"{where}: the key {text!r} in a table; name it in words (pfrlib.methods.label, models.model_title)")
         for text in [c for row in table["head"] for c in row]:
             assert not _HYPHEN_IN_TOKEN.search(text), (
@@ -158,5 +155,5 @@ def test_every_notebook_opens_with_its_title_then_its_question(nb_path):
     paragraphs = [p.strip() for p in first.source.split("\n\n") if p.strip()]
     assert first.cell_type == "markdown" and re.match(rf"# {nb_path.stem[:2]} · \S", paragraphs[0]), (
         f"{nb_path.name}: the first cell must be the title, '# NN · ...'")
-    assert paragraphs[1].startswith("**The question:**") and paragraphs[1].rstrip().endswith("?"), (
-        f"{nb_path.name}: the title must be followed by its question ('**The question:** ...?')")
+    assert len(paragraphs) > 1 and is_the_question(markdown_lead(paragraphs[1]), paragraphs[1]), (
+        f"{nb_path.name}: the title must be followed by its question ('**{QUESTION_LEAD}** ...?')")

@@ -9,7 +9,10 @@ opens every page at 1,200 px in Debian's Chromium driven by Playwright. It fails
   or image (an `img` with naturalWidth 0);
 - a figure missing from a notebook page (image outputs in the .ipynb vs `img` in its outputs);
 - a page wider than 1,200 px at a 1,200 px viewport (named with its widest element);
-- a search for a word of the notebooks that finds nothing.
+- a search for a word of the notebooks that finds nothing;
+- on a notebook page: a table labelled 0..n-1 (pandas' row numbers), a method or network key in a
+  table or a printed output, a printed line wider than its box, or prose before the question (the
+  keys and the question's rule: tests/teaching/reading.py, shared with test_notebook_outputs.py).
 
 Chromium is installed by `.ci/browser-up` (CI runs it); without /usr/bin/chromium the test is
 skipped outside CI and fails in CI (CI=true).
@@ -32,6 +35,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+
+from teaching.reading import QUESTION_LEAD, RAW_KEYS, is_raw_key, is_the_question, raw_keys_in
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PFR_CHROMIUM", "/usr/bin/chromium")
@@ -188,8 +193,23 @@ def served_site(built_site):
     server.close()
 
 
-# What each page reports back: links, images, figures in outputs, ids, width and its widest element.
+# What each page reports back: links, images, figures in outputs, ids, width and its widest element;
+# its outputs' tables (row labels, headers, values) and printed blocks (text, widths), the block after its title.
 PAGE_REPORT_JS = """() => {
+  const words = el => (el.textContent || '').replace(/\\s+/g, ' ').trim();
+  // The block after the page's title (the site's download box skipped): its tag, its opening
+  // bold words and its text.
+  const afterTitle = () => {
+    const h1 = document.querySelector('article h1') || document.querySelector('h1');
+    if (!h1) return null;
+    let el = h1.nextElementSibling;
+    while (el && el.classList.contains('%(downloads)s')) el = el.nextElementSibling;
+    if (!el) return {tag: '', lead: '', text: ''};
+    let first = el.firstChild;
+    while (first && first.nodeType === Node.TEXT_NODE && !first.textContent.trim()) first = first.nextSibling;
+    const lead = first && first.nodeType === Node.ELEMENT_NODE && ['STRONG', 'B'].includes(first.tagName) ? words(first) : '';
+    return {tag: el.tagName.toLowerCase(), lead: lead, text: words(el)};
+  };
   const width = document.documentElement.scrollWidth;
   let widest = null;
   if (width > %(max)d) {
@@ -213,8 +233,29 @@ PAGE_REPORT_JS = """() => {
     outputImages: document.querySelectorAll('div.cell_output img').length,
     ids: Array.from(document.querySelectorAll('[id]'), e => e.id).concat(
          Array.from(document.querySelectorAll('a[name]'), e => e.name)),
+    tables: Array.from(document.querySelectorAll('div.cell_output table'), table => {
+      const labels = Array.from(table.tBodies).flatMap(b => Array.from(b.rows, r => {
+        const th = r.querySelector('th');
+        return th ? words(th) : null;
+      }));
+      const head = table.tHead ? table.tHead.rows[0] : table.rows[0];
+      return {labels: labels,
+              head: Array.from(head ? head.cells : [], words).filter(Boolean).slice(0, 4),
+              headers: Array.from(table.querySelectorAll('th'), words),
+              values: Array.from(table.querySelectorAll('td'), words)};
+    }),
+    printed: Array.from(document.querySelectorAll('div.cell_output pre'), pre => {
+      // The line that sticks out: the longest, or where lines wrap, the one with the longest word.
+      const longest = (list, size) => list.reduce((a, b) => size(b) > size(a) ? b : a, '');
+      const lines = pre.textContent.split('\\n');
+      const wraps = getComputedStyle(pre).whiteSpace !== 'pre';
+      const wordOf = line => longest(line.split(/\\s+/), w => w.length).length;
+      return {text: pre.textContent, scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth,
+              line: wraps ? longest(lines, wordOf) : longest(lines, l => l.length)};
+    }),
+    afterTitle: afterTitle(),
   };
-}""" % {"max": MAX_WIDTH}
+}""" % {"max": MAX_WIDTH, "downloads": build_site.DOWNLOAD_BOX_CLASS}
 
 
 async def _visit(browser, base: str, page_path: str, sem: asyncio.Semaphore) -> dict:
@@ -272,12 +313,54 @@ async def _open_all(base: str, pages: list[str], search: str | None) -> tuple[di
     return dict(zip(pages, reports)), hits
 
 
+def _reading_problems(report: dict) -> list[str]:
+    """What a notebook page shows its reader that it must not (tests/teaching/reading.py, the rules
+    test_notebook_outputs.py applies to the .ipynb): a table labelled by pandas' row numbers, a
+    ``--method`` / ``--arch`` key in a table or a printed output, a printed line wider than its
+    box (it neither fits nor wraps), and a first paragraph after the title that is not the question."""
+    problems = []
+    keys: dict[str, str] = {}
+    for table in report["tables"]:
+        labels = table["labels"]
+        if len(labels) > 1 and labels == [str(k) for k in range(len(labels))]:
+            problems.append(f"a table labelled by pandas' row numbers 0..{len(labels) - 1} "
+                            f"(its first headers: {', '.join(table['head']) or 'none'}); show_table labels rows by a column")
+        for cell in table["headers"]:
+            if is_raw_key(cell):
+                keys.setdefault(cell if cell in RAW_KEYS else raw_keys_in(cell)[0], "a table")
+        for cell in table["values"]:
+            for key in raw_keys_in(cell):
+                keys.setdefault(key, "a table")
+    for block in report["printed"]:
+        for key in raw_keys_in(block["text"]):
+            keys.setdefault(key, "a printed output")
+        if block["scrollWidth"] > block["clientWidth"]:
+            problems.append(f"a printed line neither fits nor wraps ({block['scrollWidth']} px in a "
+                            f"{block['clientWidth']} px box): {block['line'].strip()[:60]!r}...")
+    problems += [f"the key {key!r} in {where}; name it in words (pfrlib.methods.label, models.model_title)"
+                 for key, where in keys.items()]
+    first = report["afterTitle"]
+    if first is None:
+        problems.append("no title (h1)")
+    elif first["tag"] != "p" or not is_the_question(first["lead"], first["text"]):
+        problems.append(f"the first paragraph after the title is not the question ('{QUESTION_LEAD} ...?'): "
+                        f"{first['tag'] or 'nothing'} {first['text'][:60]!r}")
+    return problems
+
+
 def site_problems(html: Path, server: "_Server", pages: list[str], notebooks: list[Path],
                   search: str | None = None) -> tuple[list[str], str]:
     """Open every page of the site in `html` (served by `server`) in Chromium and list what is wrong:
     console errors and failed or foreign requests, broken links, anchors and images, pages wider
     than MAX_WIDTH, notebook figures missing from their page (`notebooks`: the .ipynb whose page is
-    notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary."""
+    notebooks/<stem>.html), and a `search` that finds nothing. Also returns a one-line summary.
+
+    On each notebook page, what its reader sees (`_reading_problems`, measured by PAGE_REPORT_JS in
+    the same page load): a table labelled by pandas' row numbers, a ``--method`` / ``--arch`` key
+    in a table or a printed output, a printed line that neither fits its box nor wraps, and a first
+    paragraph after the title that is not the question. Text inside a figure is pixels to a
+    browser: overlapping labels, legends and values are checked on the figure functions themselves
+    with matplotlib's renderer (tests/viz/test_figure_layout.py)."""
     base = server.base
     problems = [f"loads from another host: {ref}" for ref in _external_refs(html)]
     reports, hits = asyncio.run(_open_all(base, pages, search))
@@ -306,10 +389,12 @@ def site_problems(html: Path, server: "_Server", pages: list[str], notebooks: li
             elif fragment and target in ids and urllib.parse.unquote(fragment) not in ids[target]:
                 problems.append(f"{path}: link to a missing anchor {link}")
     for nb in notebooks:
+        page = f"notebooks/{nb.stem}.html"
         want = _expected_figures(nb)
-        got = reports[f"notebooks/{nb.stem}.html"]["outputImages"]
+        got = reports[page]["outputImages"]
         if got != want:
-            problems.append(f"notebooks/{nb.stem}.html: {got} figures in its outputs, the notebook has {want}")
+            problems.append(f"{page}: {got} figures in its outputs, the notebook has {want}")
+        problems += [f"{page}: {p}" for p in _reading_problems(reports[page])]
     if search and hits == 0:
         problems.append(f"search.html?q={search} found nothing")
     summary = f"{len(pages)} pages, {len(checked)} link targets" + (f", search {search!r}: {hits} hits" if search else "")
@@ -326,25 +411,45 @@ BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken<
 FINE_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>fine</title></head>
 <body><h1 id="here">fine</h1></body></html>"""
 NOTEBOOK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>nb</title></head>
-<body><div class="cell_output"><pre>no figure here</pre></div></body></html>"""
+<body><h1>01 · A lab</h1><p>Some prose before any question.</p>
+<div class="cell_output"><pre>no figure here</pre></div>
+<div class="cell_output"><table><thead><tr><th></th><th>method</th><th>mIoU</th></tr></thead>
+<tbody><tr><th>0</th><td>pfr_adv</td><td>40.0</td></tr><tr><th>1</th><td>AdaptSegNet</td><td>35.1</td></tr>
+<tr><th>2</th><td>Oracle</td><td>70.2</td></tr></tbody></table></div>
+<div class="cell_output"><pre style="width: 300px; overflow-x: auto; white-space: pre">a long printed line that runs on past the edge of its box, trained with tgcf_da and never broken</pre></div>
+</body></html>"""
+# Passes every check: the download box skipped, the question first, rows in words, a value "pfr"
+# (the loss term), keys only as an option's value and in a path, a long line that wraps at spaces.
+FINE_NOTEBOOK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>fine nb</title></head>
+<body><h1>02 · Another lab</h1><div class="admonition %(downloads)s"><p>Download this lab</p></div>
+<p><strong>%(lead)s</strong> does it work?</p>
+<div class="cell_output"><table><thead><tr><th></th><th>term</th></tr></thead>
+<tbody><tr><th>PFR (the paper's method)</th><td>pfr</td></tr><tr><th>AdaptSegNet</th><td>adv</td></tr></tbody></table></div>
+<div class="cell_output"><pre style="width: 300px; overflow-x: auto; white-space: pre-wrap">python -m pfrlib.train --method adaptsegnet_st --arch dilated_r50 writes runs/series/self_training_s0 and runs/series/pfr_adv/final.json</pre></div>
+</body></html>""" % {"downloads": build_site.DOWNLOAD_BOX_CLASS, "lead": QUESTION_LEAD}
 
 
 def test_the_browser_check_finds_what_it_should(tmp_path):
     """The checks fail where they must: a foreign script, a console error, a missing page, anchor
-    and image, a page 3,000 px wide, and a notebook figure that is not on its page."""
+    and image, a page 3,000 px wide, a notebook figure that is not on its page, and on a notebook
+    page a table labelled 0..n-1, a raw key in a table and in a printed output, a printed line
+    wider than its box and prose before the question; a page that does all this right passes."""
     _need_browser()
     site = tmp_path / "html"
     (site / "notebooks").mkdir(parents=True)
     (site / "index.html").write_text(BROKEN_PAGE)
     (site / "fine.html").write_text(FINE_PAGE)
     (site / "notebooks" / "nb.html").write_text(NOTEBOOK_PAGE)
-    notebook = tmp_path / "nb.ipynb"
+    (site / "notebooks" / "fine_nb.html").write_text(FINE_NOTEBOOK_PAGE)
+    notebook, fine_notebook = tmp_path / "nb.ipynb", tmp_path / "fine_nb.ipynb"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {},
                                                "outputs": [{"output_type": "display_data", "metadata": {},
                                                             "data": {"image/png": "iVBORw0KGgo=", "text/plain": "x"}}]}]}))
+    fine_notebook.write_text(json.dumps({"cells": []}))
     server = _Server(site)
     try:
-        problems, _ = site_problems(site, server, ["index.html", "fine.html", "notebooks/nb.html"], [notebook])
+        problems, _ = site_problems(site, server, ["index.html", "fine.html", "notebooks/nb.html", "notebooks/fine_nb.html"],
+                                    [notebook, fine_notebook])
     finally:
         server.close()
     text = "\n".join(problems)
@@ -352,9 +457,15 @@ def test_the_browser_check_finds_what_it_should(tmp_path):
                      "index.html: console error: boom", "index.html: broken link", "missing.html",
                      "link to a missing anchor", "fine.html#nowhere", "broken image", "nothere.png",
                      "HTTP 404 served for /nothere.png",
-                     "px wide at a 1200 px viewport", "widest element: div.wide-table", "notebooks/nb.html: 0 figures in its outputs, the notebook has 1"):
+                     "px wide at a 1200 px viewport", "widest element: div.wide-table", "notebooks/nb.html: 0 figures in its outputs, the notebook has 1",
+                     "notebooks/nb.html: a table labelled by pandas' row numbers 0..2 (its first headers: method, mIoU)",
+                     "notebooks/nb.html: the key 'pfr_adv' in a table",
+                     "notebooks/nb.html: the key 'tgcf_da' in a printed output",
+                     "notebooks/nb.html: a printed line neither fits nor wraps", "'a long printed line that runs on",
+                     "notebooks/nb.html: the first paragraph after the title is not the question", "'Some prose before any question.'"):
         assert expected in text, f"{expected!r} not reported; got:\n{text}"
     assert "fine.html#here" not in text and not any(p.startswith("fine.html") for p in problems)
+    assert not any(p.startswith("notebooks/fine_nb.html") for p in problems), text
 
 
 def test_site_in_a_browser(served_site):
