@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 __all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder", "check_positive_int",
-           "format_number", "format_duration", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
+           "format_number", "format_duration", "format_bytes", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -146,6 +146,15 @@ def format_duration(seconds: float, exact: bool = False) -> str:
         return f"{round(seconds / 60)} min"
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def format_bytes(n: float) -> str:
+    """A size as a line shows it: ``"812 bytes"``, ``"61.3 KiB"``, ``"1.4 MiB"``, ``"3.0 GiB"``."""
+    for unit in ("bytes", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
 
 
 def one_line(err: BaseException) -> str:

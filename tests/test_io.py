@@ -72,3 +72,8 @@ def test_wrap_command_continues_lines_so_a_shell_reads_one_command():
     assert len(lines) > 1 and all(len(l) <= 80 for l in lines)
     assert all(l.endswith(" \\") for l in lines[:-1]) and lines[0].startswith("    make")
     assert " ".join(l.rstrip("\\").strip() for l in lines) == command
+
+
+def test_format_bytes_names_the_unit():
+    assert [io.format_bytes(n) for n in (812, 62771, 1.5 * 2**20, 3 * 2**30, 5 * 2**40)] == [
+        "812 bytes", "61.3 KiB", "1.5 MiB", "3.0 GiB", "5120.0 GiB"]

@@ -42,6 +42,9 @@ def paper() -> dict[str, Any]:
         data=DataConfig(
             source="gta5:data/gta5",
             target="cityscapes:data/cityscapes",
+            # Cityscapes' test labels are not public: test scoring is the user's choice of a
+            # labelled set (--target-test), none by default
+            target_test=None,
             source_size=(720, 1280),
             target_size=(512, 1024),
             eval_size=(512, 1024),
@@ -97,6 +100,7 @@ def cpu() -> dict[str, Any]:
         data=DataConfig(
             source="synth:source",
             target="synth:target",
+            target_test="synth:target:test",  # SynthStreets' test split: every reported number
             synth_size=(64, 128),
             batch_size=4,
             num_workers=0,

@@ -39,6 +39,16 @@ class DataConfig:
     #: Validation sets; ``None`` = the same dataset's ``val`` split.
     source_val: Optional[str] = None
     target_val: Optional[str] = None
+    #: The target test set a finished run is scored on (``final.json``'s ``target_test``, and
+    #: the checkpoint chosen on ``target_val``), with each image's confusion matrix kept
+    #: (:data:`pfrlib.engine.record.TEST_CONFUSION`); never used to choose anything; None = no
+    #: test scoring. Follows the target: giving ``target`` without ``target_test`` (a preset,
+    #: ``replace``, the command line) sets it to the target's labelled test split
+    #: (:func:`pfrlib.data.spec.labelled_test_spec`: ``synth:target:test`` for SynthStreets, None
+    #: otherwise). The ``paper`` preset leaves it to the user: Cityscapes' test labels are not
+    #: public (its benchmark server scores test predictions), so a Cityscapes ``test`` split is
+    #: refused; name another labelled set of the target domain, e.g. ``folder:/path``.
+    target_test: Optional[str] = "synth:target:test"
     #: Training resize of source / target images (None = native size). AdaptSegNet resizes GTA5
     #: to 1280x720 and Cityscapes to 1024x512.
     source_size: Optional[tuple[int, int]] = None
@@ -208,7 +218,8 @@ class RunConfig:
     val_every: int = 0
     checkpoint_every: int = 1000
     #: Also keep ``checkpoint_best.pt`` (best periodic target val mIoU). A labelled extra: the
-    #: reported number is always the final model's (selecting on the test set is optimistic).
+    #: reported number is always the final model's (selecting on the test set is optimistic). With
+    #: ``target_test`` it is scored on test at the end (``final.json``'s ``best_on_val``).
     keep_best: bool = False
     progress: bool = field(default=True, metadata=role(BOOKKEEPING))
     #: Continue the run in ``out`` from its ``checkpoint_last.pt``.

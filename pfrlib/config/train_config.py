@@ -26,6 +26,7 @@ from pfrlib.methods.beyond.advent import AdvEntConfig
 from pfrlib.methods.beyond.fda import FDAConfig
 from pfrlib.methods.beyond.minent import MinEntConfig
 from pfrlib.methods.beyond.self_training import SelfTrainingConfig
+from pfrlib.data.spec import labelled_test_spec
 from pfrlib.io import atomic_write
 from pfrlib.methods.translation.config import TranslationConfig
 from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable, one_of
@@ -47,6 +48,15 @@ LR_HISTORY_KEY = "lr_history"
 ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "translation.dlow_adv_weighting": ("none", ("dlow",)),  # without the field, DLOW's stage 2 is unweighted
 }
+
+
+def _target_test(target: str) -> Optional[str]:
+    """The ``target_test`` that follows ``target`` (:func:`pfrlib.data.spec.labelled_test_spec`);
+    None for a malformed spec, which validation names under ``target``."""
+    try:
+        return labelled_test_spec(target)
+    except ValueError:
+        return None
 
 
 def method_classifiers(method: str) -> int:
@@ -135,6 +145,8 @@ class TrainConfig:
             given.add(name)
         if "method" in given and "classifiers" not in given:  # the method's network (CLAN: two heads)
             sections["model"].classifiers = method_classifiers(sections["loss"].method)
+        if "target" in given and "target_test" not in given:  # the new target's own test split, if public
+            sections["data"].target_test = _target_test(sections["data"].target)
         return TrainConfig(**sections, preset_name=preset_name)
 
     def effective_weights(self) -> dict[str, float]:

@@ -45,11 +45,16 @@ def validate(cfg, check_paths: bool = True) -> None:
             allowed = field_choices(f)
             if allowed is not None and not isinstance(getattr(section, f.name), tuple):
                 one_of(f.name, getattr(section, f.name), allowed)
-    for name in ("source", "target", "source_val", "target_val"):
+    for name in ("source", "target", "source_val", "target_val", "target_test"):
         spec = getattr(d, name)
         if spec is None:
             continue
-        kind, root, _ = parse_spec(spec, field_name=name)
+        kind, root, split = parse_spec(spec, field_name=name)
+        if name == "target_test" and kind == "cityscapes" and split in (None, "test"):
+            raise ValueError(f"target_test: {spec!r} is Cityscapes' test split, whose labels are not public (its "
+                             f"benchmark server scores test predictions); pass --target-test none (no test "
+                             f"scoring) or a labelled set of the target domain that target_val does not use, "
+                             f"e.g. folder:/path")
         if check_paths and kind != "synth" and not Path(root).exists():
             raise FileNotFoundError(
                 f"{name}: dataset root {root!r} (from spec {spec!r}) does not exist; "

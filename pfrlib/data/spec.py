@@ -20,7 +20,7 @@ from pfrlib.data.real import GTA5, Cityscapes
 from pfrlib.data.folder import FolderDataset
 from pfrlib.data.synthstreets.dataset import SynthStreets
 
-__all__ = ["KINDS", "parse_spec", "from_spec", "build_dataset"]
+__all__ = ["KINDS", "parse_spec", "from_spec", "build_dataset", "labelled_test_spec"]
 
 #: Dataset kinds a spec may name.
 KINDS: tuple[str, ...] = ("synth", "gta5", "cityscapes", "folder")
@@ -61,6 +61,16 @@ def parse_spec(spec: str, field_name: Optional[str] = None) -> tuple[str, str, O
     if not rest:
         raise ValueError(f"{where}dataset spec {spec!r} names no root directory; {_EXAMPLES}")
     return kind, rest, split
+
+
+def labelled_test_spec(spec: str) -> Optional[str]:
+    """The test split of the dataset ``spec`` names, where its test labels are public: for a
+    SynthStreets spec that split of the same domain (``synth:target`` -> ``synth:target:test``);
+    for every other kind None (Cityscapes' test labels are kept by its benchmark server; a folder
+    or GTA5 has no test split of its own). What :attr:`pfrlib.config.DataConfig.target_test`
+    follows when only the target is given."""
+    kind, rest, _split = parse_spec(spec)
+    return f"synth:{rest}:test" if kind == "synth" else None
 
 
 def from_spec(spec: str, split: Optional[str] = None, transform: Optional[Callable] = None, **kw: Any) -> Dataset:

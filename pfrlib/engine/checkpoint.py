@@ -9,11 +9,14 @@ lists and dicts (the numpy RNG state is stored as a tensor, not an ``ndarray``).
 A trained model comes back from its checkpoint with :func:`load_model` (what ``python -m
 pfrlib.evaluate`` and the notebooks use): the saved config rebuilds the network, then its weights
 are loaded; weights that do not fit the model its config describes are one line naming the
-checkpoint, the arch, the class counts and the first mismatch.
+checkpoint, the arch, the class counts and the first mismatch. Within a run, :func:`weights_copy`
+gives a copy of the run's network with a checkpoint's weights (the checkpoint chosen on val,
+scored on test at the end).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import random
@@ -27,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.distributed import broadcast_tensors
 from pfrlib.io import atomic_write, one_line
 from pfrlib.models import build_from_config
 
@@ -42,6 +46,7 @@ __all__ = [
     "states_of",
     "load_states",
     "load_model",
+    "weights_copy",
 ]
 
 #: The newest *good* checkpoint of a run: its model has produced finite losses.
@@ -213,6 +218,18 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     _check_weights_fit(checkpoint, state["model"], model, cfg)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg
+
+
+def weights_copy(model: nn.Module, checkpoint: str | Path, read: bool = True) -> nn.Module:
+    """A copy of ``model`` (same device and layout) with the weights of ``checkpoint``, a checkpoint
+    of the same run (e.g. ``checkpoint_best.pt``). Under ``torchrun`` only the process that
+    ``read`` s it (rank 0, which wrote it) opens the file; every rank receives its weights
+    (:func:`pfrlib.engine.distributed.broadcast_tensors`), so every rank must call this."""
+    twin = copy.deepcopy(model)
+    if read:
+        twin.load_state_dict(load_checkpoint(checkpoint)["model"])
+    broadcast_tensors(twin.state_dict().values())
+    return twin
 
 
 def _check_weights_fit(checkpoint: str | Path, weights: Any, model: nn.Module, cfg: Any) -> None:

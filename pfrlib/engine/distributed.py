@@ -14,7 +14,7 @@ from typing import Iterable
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_object",
+__all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_tensors", "broadcast_object",
            "same_on_all_ranks", "replicas_identical"]
 
 
@@ -71,6 +71,14 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def broadcast_tensors(tensors: Iterable[torch.Tensor], src: int = 0) -> None:
+    """Overwrite each of ``tensors`` on every rank with rank ``src``'s, in place (e.g. a model's
+    ``state_dict().values()``; no-op when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        for t in tensors:
+            dist.broadcast(t, src=src)
 
 
 def broadcast_object(obj, src: int = 0):

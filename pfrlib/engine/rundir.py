@@ -7,6 +7,7 @@ Layout of a run directory (``--out runs/NAME``)::
     checkpoint_pending.pt  the newest checkpoint, not yet known to be good
     checkpoint_last.pt     the newest good checkpoint (its model has produced finite losses)
     checkpoint_best.pt     the best periodic target-val checkpoint (keep_best)
+    test_confusion.npz     written at the end, before final.json: each target test image's confusion matrix
     final.json             written once, at the end: the run is finished
     .lock                  the writer's lock; the pid of the process holding it inside
     .replaced-STAMP-PID/   a run that --overwrite is replacing, until the new one has a good checkpoint
@@ -57,8 +58,8 @@ from pfrlib.engine.checkpoint import (CHECKPOINT_BEST, CHECKPOINT_LAST, CHECKPOI
     load_checkpoint, save_checkpoint)
 from pfrlib.config.train_config import LR_HISTORY_KEY, TrainConfig, resume_free_fields
 from pfrlib.engine.dirlock import FolderLock
-from pfrlib.io import atomic_write, read_json, to_jsonable, write_json
-from pfrlib.engine.record import FINAL_JSON, FinalRecord
+from pfrlib.io import atomic_write, format_bytes, read_json, to_jsonable, write_json
+from pfrlib.engine.record import FINAL_JSON, TEST_CONFUSION, FinalRecord, PerImageConfusion
 
 __all__ = ["RunDirectory", "RunFinished", "RunDirectoryInUse", "DiskFullError", "CONFIG_FILE", "METRICS_FILE",
            "FINAL_FILE", "LOCK_FILE", "EVENTS_DIR", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
@@ -72,7 +73,7 @@ LOCK_FILE = ".lock"
 REPLACED_PREFIX = ".replaced-"
 #: The files of a run that ``--overwrite`` replaces (moved aside until the new run has a checkpoint).
 EVENTS_DIR = "tensorboard"  # the run's TensorBoard events (pfrlib.engine.tensorboard writes them)
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, FINAL_FILE, CHECKPOINT_LAST, CHECKPOINT_BEST, EVENTS_DIR)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, FINAL_FILE, TEST_CONFUSION, CHECKPOINT_LAST, CHECKPOINT_BEST, EVENTS_DIR)
 
 #: ``(section, field)`` pairs that may differ between a run and its resumption (how it is driven,
 #: not what it computes): the bookkeeping and execution fields of :mod:`pfrlib.config`.
@@ -369,11 +370,12 @@ class RunDirectory:
             return f"the newest good checkpoint {ckpt} (iteration {checkpoint_iteration(ckpt)}) is kept"
         return "no good checkpoint had been written yet"
 
-    def finish(self, record: FinalRecord) -> None:
-        """Write ``final.json`` (the run is finished), drop a replaced run, release the lock."""
+    def finish(self, record: FinalRecord, confusion: Optional[PerImageConfusion] = None) -> None:
+        """Write ``confusion`` (if any) and ``final.json`` (finished); drop a replaced run; release the lock."""
         if self.is_main:
-            path = self.path / FINAL_FILE
-            self._write(path, lambda: record.write(path))
+            for path, item in ((self.path / TEST_CONFUSION, confusion), (self.path / FINAL_FILE, record)):
+                if item is not None:
+                    self._write(path, lambda: item.write(path))
             self._settle_replaced(keep_new=True)
         self._release(leave_lock=True)
 
@@ -425,7 +427,7 @@ class RunDirectory:
                 kept = f"; {self._kept()}: free some space, then continue it with --resume"
             else:
                 kept = ""
-            raise DiskFullError(f"disk full: cannot write {path} ({_size(free)} left on its file system); "
+            raise DiskFullError(f"disk full: cannot write {path} ({format_bytes(free)} left on its file system); "
                                 f"nothing half-written was kept{kept}") from None
 
 
@@ -441,10 +443,3 @@ def _disk_full(err: BaseException) -> bool:
         e = e.__cause__ or e.__context__
     return False
 
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"

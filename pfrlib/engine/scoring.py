@@ -9,7 +9,12 @@ dataset holds (``class_ids``: the 19 Cityscapes classes, fewer for SynthStreets)
 * :func:`predict` - (B, 3, h, w) images -> (B, H, W) trainIds; refuses NaN / inf logits.
 * :func:`evaluate_model` - a dataset -> :class:`EvalResult` (the training loop's validation and
   ``python -m pfrlib.evaluate`` both call it); ``on_prediction`` receives each item's
-  prediction (e.g. to write it in the Cityscapes benchmark's format).
+  prediction (e.g. to write it in the Cityscapes benchmark's format); ``per_image`` keeps each
+  image's confusion matrix.
+* :func:`score_every_image` - the same over the processes of a ``torchrun`` run, each image's
+  matrix put back in the dataset's order; :func:`score_on_test` - a run's last model and its
+  checkpoint chosen on val on the target test set, as ``final.json`` and
+  :data:`pfrlib.engine.record.TEST_CONFUSION` keep them.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from pfrlib.data.labels import COLOR_LUT
+from pfrlib.data.spec import parse_spec
 from pfrlib.data.transforms import normalize
+from pfrlib.engine.record import PerImageConfusion
 from pfrlib.io import atomic_write
-from pfrlib.paper.metrics import CITYSCAPES_CLASSES, confusion_matrix, iou, miou
+from pfrlib.paper.metrics import CITYSCAPES_CLASSES, confusion_matrices, confusion_matrix, iou, miou
 
-__all__ = ["EvalResult", "predict", "evaluate_model", "NonFiniteLogitsError"]
+__all__ = ["EvalResult", "predict", "evaluate_model", "score_every_image", "score_on_test", "NonFiniteLogitsError"]
 
 
 @dataclass
@@ -40,7 +47,9 @@ class EvalResult:
     """Accumulated evaluation of one model on one dataset.
 
     ``confusion`` is (K, K) int64 (rows = ground truth, cols = prediction); ``class_ids`` are the
-    classes the mean runs over.
+    classes the mean runs over. With ``per_image`` scoring, ``per_image`` is (n, K, K) int64, one
+    matrix per image scored (their sum is ``confusion``) and ``indices`` their items' indices in
+    the dataset; otherwise None and ``()``.
     """
 
     confusion: Tensor
@@ -49,6 +58,8 @@ class EvalResult:
     seconds: float = 0.0
     megapixels: float = 0.0
     names: Sequence[str] = field(default=CITYSCAPES_CLASSES)
+    per_image: Optional[Tensor] = None
+    indices: tuple[int, ...] = ()
 
     @property
     def iou(self) -> Tensor:
@@ -150,6 +161,7 @@ def evaluate_model(
     save_predictions: Optional[str | Path] = None,
     max_predictions: int = 8,
     on_prediction: Optional[Callable[[int, Tensor], None]] = None,
+    per_image: bool = False,
 ) -> EvalResult:
     """Confusion matrix of ``model`` over a dataset of ``(normalised image, label)`` items.
 
@@ -166,6 +178,8 @@ def evaluate_model(
         on_prediction: called as ``on_prediction(index, pred)`` for every item evaluated, with its
             index in ``data`` and its (H, W) int64 CPU tensor of predicted trainIds at the label's
             size (``data`` must be a dataset, not a DataLoader).
+        per_image: also keep each image's confusion matrix (:attr:`EvalResult.per_image`: on the
+            CPU, 8 K^2 bytes an image), e.g. to bootstrap over test images.
 
     Returns:
         :class:`EvalResult`.
@@ -198,6 +212,7 @@ def evaluate_model(
     was_training = model.training
     model.eval()
     cm = torch.zeros(k, k, dtype=torch.long, device=device)
+    matrices: list[Tensor] = []
     n_img, mpix, saved = 0, 0.0, 0
     if save_predictions is not None:
         save_predictions = Path(save_predictions)
@@ -217,7 +232,12 @@ def evaluate_model(
                 pred = predict(model, images, labels.shape[-2:], align_corners=align_corners, bf16=bf16)
             except NonFiniteLogitsError as err:
                 raise NonFiniteLogitsError(f"{err} on image(s) {n_img}..{n_img + images.shape[0] - 1}") from None
-            cm += confusion_matrix(pred, labels, k)
+            if per_image:
+                each = confusion_matrices(pred, labels, k)
+                cm += each.sum(0)
+                matrices.append(each.cpu())
+            else:
+                cm += confusion_matrix(pred, labels, k)
             n_img += images.shape[0]
             mpix += images.shape[0] * images.shape[-2] * images.shape[-1] / 1e6
             if save_predictions is not None and saved < max_predictions:
@@ -230,8 +250,61 @@ def evaluate_model(
     finally:
         model.train(was_training)
     seconds = time.perf_counter() - start
+    kept = (torch.cat(matrices) if matrices else torch.zeros(0, k, k, dtype=torch.long)) if per_image else None
     return EvalResult(confusion=cm.cpu(), class_ids=class_ids, num_images=n_img, seconds=seconds,
-                      megapixels=mpix)
+                      megapixels=mpix, per_image=kept,
+                      indices=tuple(indices or range(n_img)) if per_image else ())
+
+
+def score_every_image(model: nn.Module, data: Dataset, reduce: Optional[Callable[[Tensor], Tensor]] = None,
+                      **options: Any) -> EvalResult:
+    """:func:`evaluate_model` with each image's confusion matrix, on this process's share of
+    ``data`` (``options["shard"]``), then every process's share put together on each of them.
+
+    Args:
+        model, data: as :func:`evaluate_model` (a dataset: every item is scored).
+        reduce: sums a tensor over the processes in place (under ``torchrun``
+            :func:`pfrlib.engine.distributed.all_reduce_sum`; None for one process); the matrices
+            travel on the model's device.
+        **options: :func:`evaluate_model`'s keyword arguments (``device``, ``shard``, ...).
+
+    Returns:
+        :class:`EvalResult` of the whole set: ``per_image`` (N, K, K) in the dataset's order,
+        ``confusion`` their sum, ``num_images`` N (time and megapixels: this process's share).
+    """
+    res = evaluate_model(model, data, per_image=True, **options)
+    k = res.confusion.shape[0]
+    device = options.get("device") or next(model.parameters()).device
+    each = torch.zeros(len(data), k, k, dtype=torch.long, device=device)
+    each[list(res.indices)] = res.per_image.to(device)  # this process's images, the others' left 0
+    if reduce is not None:
+        reduce(each)
+    res.per_image = each.cpu()
+    res.confusion, res.num_images, res.indices = res.per_image.sum(0), len(data), tuple(range(len(data)))
+    return res
+
+
+def score_on_test(model: nn.Module, chosen: Optional[nn.Module], test: tuple[str, Dataset],
+                  reduce: Optional[Callable[[Tensor], Tensor]] = None,
+                  **options: Any) -> tuple[dict[str, Any], Optional[dict[str, Any]], PerImageConfusion]:
+    """A run's last ``model`` and the checkpoint it ``chosen`` on target val (None without one) on
+    every image of its target test set ``test`` = ``(spec, dataset)`` (:func:`score_every_image`,
+    ``reduce`` and ``options`` as there).
+
+    Returns:
+        ``final.json``'s ``target_test`` record of each (the :meth:`EvalResult.to_dict` keys with
+        ``spec`` and ``split``; None for no ``chosen``) and both models' per-image matrices.
+    """
+    spec, data = test
+    records: list[Optional[dict[str, Any]]] = []
+    matrices: list[Optional[np.ndarray]] = []
+    for m in (model, chosen):
+        res = None if m is None else score_every_image(m, data, reduce, **options)
+        records.append(None if res is None else {"spec": spec, "split": parse_spec(spec)[2] or "test", **res.to_dict()})
+        matrices.append(None if res is None else res.per_image.numpy())
+    kept = PerImageConfusion(last=matrices[0], class_ids=tuple(records[0]["class_ids"]), spec=spec,
+                             best_on_val=matrices[1])
+    return records[0], records[1], kept
 
 
 def _save_pngs(pred: Tensor, labels: Tensor, folder: Path, start: int, limit: int) -> int:

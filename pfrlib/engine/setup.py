@@ -8,8 +8,9 @@ function of its configuration and seed:
 1. :func:`seed_everything`, :func:`pfrlib.config.device.resolve_device`, :func:`device_options` (bf16,
    channels_last, pinned memory; the ``auto`` choices resolved for the device);
 2. the segmentation network (:func:`pfrlib.models.build_from_config`);
-3. :func:`build_train_data`: the training sets (uint8 items, normalised on the device) and the
-   two val sets, then :func:`check_classes`: model and every dataset agree on the classes;
+3. :func:`build_train_data`: the training sets (uint8 items, normalised on the device), the
+   two val sets and the target test set (``target_test``), then :func:`check_classes`: model and
+   every dataset agree on the classes;
 4. :func:`build_networks`: the output-space discriminators of Eq. (5), a Table-1 baseline's
    extras (:mod:`pfrlib.methods.baselines`), the optimisers with the poly schedule (:mod:`pfrlib.paper.optim`)
    and, under ``torchrun``, the DistributedDataParallel wrappers.
@@ -77,12 +78,14 @@ def device_options(cfg: TrainConfig, device: torch.device) -> DeviceOptions:
 @dataclass
 class TrainData:
     """The datasets of a run: ``source`` (labelled; the target train set for the oracle),
-    ``target`` (images only, or None when the method uses no target images) and ``val``
-    (``{"source" | "target": (spec, dataset)}``)."""
+    ``target`` (images only, or None when the method uses no target images), ``val``
+    (``{"source" | "target": (spec, dataset)}``) and ``test`` (``(spec, dataset)`` of
+    ``target_test``, or None)."""
 
     source: Any
     target: Optional[Any]
     val: dict[str, tuple[str, Any]]
+    test: Optional[tuple[str, Any]] = None
 
 
 def build_train_data(cfg: TrainConfig) -> TrainData:
@@ -106,7 +109,11 @@ def build_train_data(cfg: TrainConfig) -> TrainData:
         "source": (d.source_val or d.source, build_dataset(d.source_val or d.source, "val", ev, d, "source_val")),
         "target": (d.target_val or d.target, build_dataset(d.target_val or d.target, "val", ev, d, "target_val")),
     }
-    return TrainData(source=source, target=target, val=val)
+    # built with the others so that a missing test set stops the run before it trains, not after
+    test = None
+    if d.target_test is not None:
+        test = (d.target_test, build_dataset(d.target_test, "test", ev, d, "target_test"))
+    return TrainData(source=source, target=target, val=val, test=test)
 
 
 def check_classes(cfg: TrainConfig, model: nn.Module, data: TrainData) -> None:
@@ -119,6 +126,8 @@ def check_classes(cfg: TrainConfig, model: nn.Module, data: TrainData) -> None:
     if data.target is not None:
         named.append(("target", data.target))
     named += [(f"{k2}_val", ds) for k2, (_, ds) in data.val.items()]
+    if data.test is not None:
+        named.append(("target_test", data.test[1]))
     for field_name, ds in named:
         ds_k = getattr(ds, "num_classes", k)
         ids = tuple(getattr(ds, "class_ids", ()))

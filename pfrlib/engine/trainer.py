@@ -12,7 +12,10 @@ discriminators join AdaptSegNet's in :attr:`Trainer.discriminators` and whose ow
 datasets, networks, optimisers) is :mod:`pfrlib.engine.setup`; its folder (one writer, the
 pending/good checkpoints, ``--overwrite``, ``--resume``, a full disk) is
 :class:`pfrlib.engine.rundir.RunDirectory`; the NaN watchdog is :mod:`pfrlib.engine.watchdog`. The loop
-decides when to log, validate (:func:`pfrlib.engine.scoring.evaluate_model`) and checkpoint.
+decides when to log, validate (:func:`pfrlib.engine.scoring.evaluate_model`) and checkpoint. At the
+end it scores the last model, and the checkpoint chosen on target val (``keep_best``), on the
+target test set (``target_test``; :func:`pfrlib.engine.scoring.score_on_test`), and keeps each test image's
+confusion matrix (:data:`pfrlib.engine.record.TEST_CONFUSION`).
 
 Reproducibility: the data streams are a pure function of ``(seed, stream, position)``
 (:mod:`pfrlib.data.streams`), torch / numpy / python RNG states are checkpointed, and a resumed
@@ -40,17 +43,17 @@ from tqdm.auto import tqdm
 
 from pfrlib import models
 from pfrlib.engine.checkpoint import (CHECKPOINT_BEST, CHECKPOINT_LAST, CHECKPOINT_PENDING, load_states, rng_state,
-    set_rng_state, states_of)
+    set_rng_state, states_of, weights_copy)
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
 from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
 from pfrlib.io import to_jsonable
-from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, step_record, synthstreets_record
+from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, PerImageConfusion, step_record, synthstreets_record
 from pfrlib.engine.setup import (build_networks, build_train_data, check_classes, device_options, TrainData,
     make_streams, rescale_learning_rates, seed_everything)
 from pfrlib.engine.rundir import RunDirectory, RunFinished
-from pfrlib.engine.scoring import evaluate_model
+from pfrlib.engine.scoring import evaluate_model, score_on_test
 from pfrlib.methods.baselines import build_baseline
 from pfrlib.paper.step import Baseline, StepExtras, discriminator_step, network_step
 from pfrlib.engine.watchdog import FiniteCheck, NonFiniteLossError, all_finite
@@ -120,7 +123,7 @@ class Trainer:
         self.normalization = model.normalization
         data = self.train_data()
         check_classes(cfg, model, data)
-        self.src_train, self.tgt_train, self.val_sets = data.source, data.target, data.val
+        self.src_train, self.tgt_train, self.val_sets, self.test_set = data.source, data.target, data.val, data.test
         nets = build_networks(cfg, model, self.device, self.dist, self.use_adv, self.channels_last,
                               self.build_baseline)
         self.model, self.discriminators, self.baseline = nets.model, nets.discriminators, nets.baseline
@@ -249,15 +252,17 @@ class Trainer:
         results = {}
         for name in which:
             spec, ds = self.val_sets[name]
-            res = evaluate_model(
-                self.model, ds, device=self.device, batch_size=max(1, self.cfg.data.batch_size),
-                num_workers=self.cfg.data.num_workers, limit=limit, bf16=self.bf16,
-                channels_last=self.channels_last, shard=(self.dist.rank, self.dist.world_size),
-            )
+            res = evaluate_model(self.model, ds, limit=limit, **self._eval_options())
             if self.dist.enabled:
                 all_reduce_sum(res.confusion)
             results[name] = {"spec": spec, **res.to_dict()}
         return results
+
+    def _eval_options(self) -> dict[str, Any]:
+        """How this run scores a model: its device options, and this rank's share (``rank::world_size``)."""
+        d = self.cfg.data
+        return dict(device=self.device, batch_size=max(1, d.batch_size), num_workers=d.num_workers, bf16=self.bf16,
+                    channels_last=self.channels_last, shard=(self.dist.rank, self.dist.world_size))
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> TrainResult:
@@ -305,9 +310,9 @@ class Trainer:
             bar.close()
         if rundir.pending is not None:  # the final checkpoint: confirmed by a finite forward pass
             self._confirm_final()
-        record = self._final()
+        record, confusion = self._final()
         self.board.close()
-        rundir.finish(record)
+        rundir.finish(record, confusion)
         if self.dist.enabled:
             barrier()
         return TrainResult(out=self.out, final=record.to_dict(), config=cfg)
@@ -336,10 +341,17 @@ class Trainer:
                              "source_miou": res["source"]["miou"], "selected_on": res["target"]["spec"]}
                 self.save(CHECKPOINT_BEST, extra={"selected_on_val": self.best})
 
-    def _final(self) -> FinalRecord:
-        """The run's ``final.json``: the final model's validation, and what produced it."""
+    def _final(self) -> tuple[FinalRecord, Optional[PerImageConfusion]]:
+        """The run's ``final.json``: the final model's validation and test scores (with those of the
+        checkpoint chosen on val), and what produced it; and the test images' confusion matrices."""
         res, cfg = self.validate(), self.cfg
         self.board.log_validation(self.iteration, res)
+        test, best, confusion = None, self.best, None
+        if self.test_set is not None:  # the last model, and the checkpoint chosen on val (never on test)
+            chosen = None if self.best is None else weights_copy(self.model, self.out / CHECKPOINT_BEST, self.is_main)
+            reduce = all_reduce_sum if self.dist.enabled else None
+            test, chosen_test, confusion = score_on_test(self.model, chosen, self.test_set, reduce, **self._eval_options())
+            best = best if chosen_test is None else {**best, "target_test": chosen_test}
         # under DDP every rank's copy of the weights must have stayed bitwise equal
         replicas = replicas_identical(self.model.parameters(), self.device) if self.dist.enabled else None
         return FinalRecord(
@@ -347,7 +359,8 @@ class Trainer:
             iterations=self.iteration, world_size=self.dist.world_size, replicas_identical=replicas,
             effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
             source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
-            checkpoint=CHECKPOINT_LAST, best_on_val=self.best, synthstreets=synthstreets_record(cfg.data))
+            checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best,
+            synthstreets=synthstreets_record(cfg.data)), confusion
 
 
 # --------------------------------------------------------------------------- API + CLI

@@ -4,7 +4,9 @@ Each method of a results file (:mod:`pfrlib.evaluation.results_files`) against t
 (the claims': ``pfr_adv``), on the seeds both were trained on: the mean per-seed difference
 ``reference - method`` of target mIoU (%), its bootstrap interval, the paired test's p, Holm's
 adjustment over the family, and a verdict (:func:`compare`); :func:`comparison_markdown` prints
-it. The statistics themselves are :mod:`pfrlib.evaluation.statistics`; the protocol that fixes
+it; :func:`seed_confusions` stacks a method's runs' per-image test confusion matrices
+(:func:`pfrlib.engine.record.read_test_confusion`) into what :func:`compare` resamples. The
+statistics themselves are :mod:`pfrlib.evaluation.statistics`; the protocol that fixes
 the seeds, the split, the test and the family is ``docs/protocol.md``. From the command line::
 
     python -m pfrlib.evaluation.comparisons benchmarks/results/table1_heldout.json --reference pfr_adv
@@ -13,6 +15,7 @@ the seeds, the split, the test and the family is ``docs/protocol.md``. From the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
@@ -20,12 +23,14 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from pfrlib import methods as _methods
+from pfrlib.engine.record import read_test_confusion
 from pfrlib.evaluation.results_files import read_results
 from pfrlib.evaluation.statistics import (CONFIDENCE, RESAMPLES, SEED, bootstrap_interval,
     hierarchical_bootstrap_interval, holm, paired_differences, paired_t_p_value, sign_flip_p_value)
 from pfrlib.io import one_line
 
-__all__ = ["TESTS", "VERDICTS", "TEST", "ALPHA", "Comparison", "compare", "comparison_markdown", "main"]
+__all__ = ["TESTS", "VERDICTS", "TEST", "ALPHA", "MODELS", "Comparison", "compare", "seed_confusions",
+           "comparison_markdown", "main"]
 
 #: The paired tests :func:`compare` can use, each with how a table names it.
 TESTS: dict[str, str] = {"t": "two-sided paired t-test", "sign_flip": "two-sided sign-flip permutation test"}
@@ -34,6 +39,9 @@ VERDICTS: tuple[str, ...] = ("beats", "ties", "loses to")
 #: The protocol's test and family-wise error rate (docs/protocol.md; the intervals' level and the
 #: bootstrap's resamples and seed are :mod:`pfrlib.evaluation.statistics`'s defaults).
 TEST, ALPHA = "t", 0.05
+#: The two models a run scores on test (docs/protocol.md): the last iteration's, and the checkpoint
+#: chosen on target val.
+MODELS: tuple[str, ...] = ("last", "best_on_val")
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,38 @@ def compare(results: Mapping[str, Mapping[str, Any]], reference: str = "pfr_adv"
         out.append(Comparison(method, reference, seeds, d, mean, (low, high), resampled, p, float(p_holm), verdict,
                               test, confidence, alpha))
     return out
+
+
+def seed_confusions(runs: Sequence[str | os.PathLike], model: str = "last") -> np.ndarray:
+    """One method's per-image test confusion matrices, a seed per run: :func:`compare`'s ``confusion``.
+
+    Args:
+        runs: the method's run folders, in the order of its results entry's ``seeds``.
+        model: one of :data:`MODELS`: the last iteration's model, or the checkpoint chosen on val.
+
+    Returns:
+        (S, N, K, K) int64 counts (:class:`pfrlib.engine.record.PerImageConfusion`).
+
+    Raises:
+        FileNotFoundError naming a run that kept none; ValueError when the runs were scored on
+        different test sets, or a run has no ``model`` (no checkpoint chosen on val).
+    """
+    if model not in MODELS:
+        raise ValueError(f"model: expected one of {MODELS}, got {model!r}")
+    if not runs:
+        raise ValueError("runs: expected at least one run folder")
+    kept = [(run, read_test_confusion(run)) for run in runs]
+    first_run, first = kept[0]
+    matrices = []
+    for run, c in kept:
+        if (c.spec, c.class_ids, c.last.shape) != (first.spec, first.class_ids, first.last.shape):
+            raise ValueError(f"runs: {run} was scored on {c.spec} ({c.last.shape[0]} images) and {first_run} on "
+                             f"{first.spec} ({first.last.shape[0]} images); a paired comparison needs one test set")
+        m = c.last if model == "last" else c.best_on_val
+        if m is None:
+            raise ValueError(f"runs: {run} has no checkpoint chosen on val (train with --keep-best and --val-every)")
+        matrices.append(m)
+    return np.stack(matrices)
 
 
 def _p(value: float) -> str:

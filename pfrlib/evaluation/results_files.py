@@ -16,7 +16,10 @@ Each file is what ``python benchmarks/ablation.py --table1 --collect DIR --save 
     {method: {"target": [mean, std], "per_seed_target": [...], "seeds": [...], "wall_s": [...],
               "per_class_target": {class: IoU in % or null}, "gap_closed": fraction, ...}}
 
-(target-val mIoU and IoU in %; ``gap_closed`` only for the methods between the two bounds).
+(target-val mIoU and IoU in %; ``gap_closed`` only for the methods between the two bounds). Rows
+built from runs scored on a target test set as well (``final.json``'s ``target_test``) add the
+test split's ``test``, ``per_seed_test`` and ``per_class_test``, and ``splits`` (:data:`SPLITS`)
+says which split each group of numbers comes from.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from pfrlib import methods as _methods
 from pfrlib.io import read_json, wrap, wrap_command
 from pfrlib.evaluation.tables import ladder
 
-__all__ = ["ResultsFile", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results", "seed_set_summaries",
-           "summarize_runs", "results_ladder"]
+__all__ = ["ResultsFile", "SPLITS", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results",
+           "seed_set_summaries", "summarize_runs", "results_ladder"]
 
+#: Which split each group of a row's numbers comes from, where a row has both (:func:`summarize_runs`).
+SPLITS: dict[str, str] = {"target": "val", "test": "test"}
 #: The keys every method's entry must hold.
 REQUIRED_KEYS: tuple[str, ...] = ("target", "per_seed_target", "seeds", "per_class_target")
 
@@ -145,7 +150,9 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
     Target and source mIoU: mean and sample std over the runs (:func:`pfrlib.evaluation.tables.ladder`);
     ``wall_s``: each run's ``process_wall_s`` where the caller added it, else its ``wall_time_s``
     (``iterations``: each run's iteration count, what ``wall_s`` measured);
-    ``gap_closed``: for every method except ``low`` and ``high``, when both are present.
+    ``gap_closed``: for every method except ``low`` and ``high``, when both are present. Where
+    every run of a method holds ``target_test``: its test mIoU (``test``, ``per_seed_test``),
+    IoU (``per_class_test``) and ``splits`` (which split ``target`` and ``test`` come from).
     """
     target = ladder({m: [100 * r["target_miou"] for r in runs] for m, runs in finals.items()}, low=low, high=high)
     source = ladder({m: [100 * r["source_miou"] for r in runs] for m, runs in finals.items()}, low=low, high=high)
@@ -159,6 +166,11 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
                       "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
         if m not in (low, high) and t["gap_closed"] == t["gap_closed"]:  # not NaN
             summary[m]["gap_closed"] = t["gap_closed"]
+        if all(r.get("target_test") for r in runs):  # both splits: the keys say which is which
+            test = ladder({m: [100 * r["target_test"]["miou"] for r in runs]})[m]
+            summary[m] |= {"test": (test["mean"], test["std"]), "per_seed_test": test["runs"],
+                           "per_class_test": _mean_per_class([r["target_test"]["per_class_iou"] for r in runs]),
+                           "splits": dict(SPLITS)}
     return summary
 
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from pfrlib.data.labels import CLASS_NAMES
 
-__all__ = ["CITYSCAPES_CLASSES", "confusion_matrix", "iou", "miou", "per_class_iou"]
+__all__ = ["CITYSCAPES_CLASSES", "confusion_matrix", "confusion_matrices", "iou", "miou", "per_class_iou"]
 
 #: The 19 Cityscapes evaluation classes in trainId order (0..18), as in the paper's Table 1: the
 #: names of :mod:`pfrlib.data.labels` (one table, from cityscapesScripts), not a typed copy.
@@ -35,16 +35,49 @@ def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_inde
         (K, K) int64 tensor on the inputs' device; entry ``[g, p]`` counts pixels of ground
         truth ``g`` predicted as ``p``. Computed with one ``torch.bincount``.
     """
+    pred, target, _ = _labelled_pixels(pred, target, num_classes, ignore_index, images=False)
+    idx = target * num_classes + pred
+    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def confusion_matrices(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
+    """One confusion matrix per image of a batch: what a bootstrap over test images resamples.
+
+    Args:
+        pred, target: (B, ...) class ids of B images (e.g. (B, H, W)), as :func:`confusion_matrix`.
+        num_classes: K.
+        ignore_index: label value that does not count.
+
+    Returns:
+        (B, K, K) int64 tensor; ``[i]`` is :func:`confusion_matrix` of image ``i`` alone, so the sum
+        over images is the batch's matrix. Computed with one ``torch.bincount``.
+    """
+    if pred.dim() < 1:
+        raise ValueError("pred and target must have a leading image dimension (B, ...)")
+    b, k = pred.shape[0], num_classes
+    pred, target, image = _labelled_pixels(pred, target, num_classes, ignore_index, images=True)
+    idx = (image * k + target) * k + pred
+    return torch.bincount(idx, minlength=b * k * k).reshape(b, k, k)
+
+
+def _labelled_pixels(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int,
+                     images: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The labelled pixels' predictions, labels and (``images``) the index along dimension 0 of
+    the image each is in, flattened and checked: same shapes, integer ids, ids in ``0..K-1``."""
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if pred.is_floating_point() or target.is_floating_point():
         raise TypeError("pred and target must hold integer class ids (take argmax of the logits first)")
+    image = None
+    if images:  # pixel j of the flattened batch is in image j // (pixels per image)
+        image = torch.arange(pred.numel(), device=pred.device) // max(pred[0].numel(), 1)
     pred = pred.reshape(-1).long()
     target = target.reshape(-1).long()
     keep = target != ignore_index
     pred, target = pred[keep], target[keep]
+    image = image[keep] if image is not None else None
     if target.numel():
         if int(target.min()) < 0 or int(target.max()) >= num_classes:
             raise ValueError(
@@ -53,8 +86,7 @@ def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_inde
             )
         if int(pred.min()) < 0 or int(pred.max()) >= num_classes:
             raise ValueError(f"pred holds ids outside 0..{num_classes - 1}: min {int(pred.min())}, max {int(pred.max())}")
-    idx = target * num_classes + pred
-    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    return pred, target, image
 
 
 def iou(cm: Tensor) -> Tensor:

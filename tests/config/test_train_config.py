@@ -11,7 +11,7 @@ import pytest
 from pfrlib import methods
 from pfrlib.config import METHODS
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.config.command_line import add_arguments
+from pfrlib.config.command_line import add_arguments, config_from_argv
 from pfrlib.data.spec import parse_spec
 from pfrlib.models import model_title
 
@@ -24,6 +24,20 @@ def test_flat_and_sectioned_overrides_with_string_coercion():
     assert (cfg.optim.d_lr, cfg.run.seed) == (5e-5, 3)
     again = cfg.replace(seed=4)
     assert again.run.seed == 4 and cfg.run.seed == 3  # replace returns a copy
+
+
+def test_target_test_follows_the_target_unless_given():
+    assert TrainConfig.preset("cpu").data.target_test == "synth:target:test"
+    assert TrainConfig.preset("paper").data.target_test is None  # Cityscapes: the user's choice
+    assert TrainConfig.preset("paper", target="synth:target").data.target_test == "synth:target:test"
+    assert TrainConfig.preset("cpu", target="folder:/t").data.target_test is None
+    assert TrainConfig.preset("cpu", target="folder:/t", target_test="folder:/u").data.target_test == "folder:/u"
+    assert TrainConfig.preset("cpu", target_test="none").data.target_test is None
+    assert config_from_argv(["--target-test", "none"]).data.target_test is None
+    assert config_from_argv(["--target", "folder:/t"]).data.target_test is None
+    old = TrainConfig.preset("cpu").to_dict()
+    del old["data"]["target_test"]  # a config.json written before the field
+    assert TrainConfig.from_dict(old) == TrainConfig.preset("cpu")
 
 
 def test_unknown_field_and_bad_type_are_named():

@@ -36,3 +36,13 @@ def test_missing_data_root_is_named(tmp_path):
         cfg.validate()
     with pytest.raises(FileNotFoundError, match="source"):
         TrainConfig.preset("paper").replace(source=f"gta5:{tmp_path / 'gta'}").validate()
+
+
+def test_a_cityscapes_test_split_as_target_test_is_refused_in_one_line(tmp_path):
+    for spec in (f"cityscapes:{tmp_path}", f"cityscapes:{tmp_path}:test"):
+        with pytest.raises(ValueError, match=r"^target_test: .* labels are not public .* --target-test none") as err:
+            TrainConfig.preset("paper", target_test=spec).validate(check_paths=False)
+        assert "\n" not in str(err.value)
+    TrainConfig.preset("paper", target_test=f"cityscapes:{tmp_path}:val").validate(check_paths=False)
+    with pytest.raises(FileNotFoundError, match="target_test"):
+        TrainConfig.preset("cpu", target_test=f"folder:{tmp_path / 'missing'}").validate()

@@ -9,7 +9,7 @@ import pytest
 from pfrlib.data.real import GTA5, Cityscapes
 from pfrlib.data.folder import FolderDataset
 from pfrlib.data.synthstreets.dataset import SynthStreets
-from pfrlib.data.spec import from_spec
+from pfrlib.data.spec import from_spec, labelled_test_spec
 from .trees import save_rgb
 
 pytestmark = pytest.mark.filterwarnings("ignore::pfrlib.data.releases.PartialDownloadWarning")
@@ -35,3 +35,10 @@ def test_from_spec(gta5_root: Path, cs_root: Path, tmp_path: Path):
         from_spec(f"gta5:{tmp_path / 'absent'}")
     with pytest.raises(TypeError, match="does not take"):
         from_spec(f"gta5:{gta5_root}", size=(1, 2))
+
+
+def test_the_labelled_test_split_of_a_spec():
+    assert labelled_test_spec("synth:target") == "synth:target:test"
+    assert labelled_test_spec("synth:source:train") == "synth:source:test"
+    for spec in ("cityscapes:/cs", "cityscapes:/cs:val", "gta5:/g", "folder:/f"):
+        assert labelled_test_spec(spec) is None  # Cityscapes' test labels are not public; the others have no test split

@@ -1,12 +1,14 @@
-"""pfrlib.engine.record: final.json's record, its keys in order, NaN as null, errors naming the file."""
+"""pfrlib.engine.record: final.json's record, its keys in order, NaN as null, errors naming the file; the
+per-image test confusion file."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from pfrlib.engine.record import METRIC_KEYS, FinalRecord
+from pfrlib.engine.record import METRIC_KEYS, TEST_CONFUSION, FinalRecord, PerImageConfusion, read_test_confusion
 
 
 def _record(**kw):
@@ -26,6 +28,43 @@ def test_final_record_round_trip_keeps_key_order(tmp_path):
     back = FinalRecord.read(path)
     assert back.source_val == {"miou": 0.5} and back.checkpoint == "checkpoint_last.pt"
     assert set(METRIC_KEYS) == set(raw) - {"checkpoint", "note", "launched"}
+
+
+def test_a_final_json_written_before_test_scoring_still_loads(tmp_path):
+    old = _record().to_dict()
+    del old["target_test"]
+    path = tmp_path / "final.json"
+    path.write_text(json.dumps(old))
+    assert FinalRecord.read(path).target_test is None
+    assert "target_test" in METRIC_KEYS  # a sweep may report target_test.miou
+
+
+def test_per_image_confusion_round_trips_and_is_found_beside_the_final_checkpoint(tmp_path):
+    rng = np.random.default_rng(0)
+    last, best = rng.integers(0, 5000, (6, 19, 19)), rng.integers(0, 5000, (6, 19, 19))
+    kept = PerImageConfusion(last=last, class_ids=(0, 1, 2), spec="synth:target:test", best_on_val=best)
+    run = tmp_path / "run"
+    kept.write(run / "segmentation" / TEST_CONFUSION)  # a run trained in stages: its last stage's folder
+    _record(checkpoint="segmentation/checkpoint_last.pt").write(run / "final.json")
+    back = read_test_confusion(run)
+    assert np.array_equal(back.last, last) and np.array_equal(back.best_on_val, best) and back.last.dtype == np.int64
+    assert (back.class_ids, back.spec) == ((0, 1, 2), "synth:target:test")
+    PerImageConfusion(last=last, class_ids=(0,), spec="s").write(run / TEST_CONFUSION)
+    assert read_test_confusion(run).best_on_val is None  # its own file first; no checkpoint chosen on val
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_per_image_confusion_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}: holds no {TEST_CONFUSION}.*--target-test"):
+        read_test_confusion(tmp_path)
+    (tmp_path / TEST_CONFUSION).write_text("not an archive")
+    with pytest.raises(ValueError, match=f"{TEST_CONFUSION}: not a readable .npz archive"):
+        read_test_confusion(tmp_path)
+    np.savez(tmp_path / "other.npz", x=np.zeros(2))
+    with pytest.raises(ValueError, match=r"other.npz: missing array\(s\) \['last', 'class_ids', 'spec'\]"):
+        PerImageConfusion.read(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match=r"last must be \(N, K, K\) counts"):
+        PerImageConfusion(last=-np.ones((2, 3, 3)), class_ids=(0,), spec="s").write(tmp_path / "bad.npz")
 
 
 def test_final_record_errors_name_the_file(tmp_path):

@@ -18,7 +18,13 @@ import pytest
 import torch
 
 from pfrlib.paper import losses
+from pfrlib.paper.metrics import iou, miou
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.data.spec import build_dataset
+from pfrlib.data.transforms import EvalTransform
+from pfrlib.engine.checkpoint import load_model
+from pfrlib.engine.record import TEST_CONFUSION, read_test_confusion
+from pfrlib.engine.scoring import evaluate_model
 from pfrlib.engine.watchdog import NonFiniteLossError
 from pfrlib.engine.trainer import Trainer
 from pfrlib.engine.run import train
@@ -107,6 +113,42 @@ def test_source_only_and_pfr_skip_the_discriminator(tmp_path):
     assert "pfr" in terms and "adv" not in terms
 
 
+# --------------------------------------------------------------------------- the target test split
+def _test_matrices(checkpoint: Path) -> tuple[torch.Tensor, str]:
+    """A checkpoint scored again, alone, on its run's target test set: per-image matrices and the spec."""
+    model, cfg = load_model(checkpoint)
+    ds = build_dataset(cfg.data.target_test, "test", EvalTransform(size=cfg.data.eval_size, normalize=None), cfg.data,
+                       "target_test")
+    return evaluate_model(model, ds, per_image=True).per_image, cfg.data.target_test
+
+
+def _check_test_scores(out: Path, final: dict, images: int) -> None:
+    """final.json's target_test and best_on_val.target_test are the sums of the kept per-image matrices,
+    which are those of the last and the val-chosen checkpoints scored again, image by image."""
+    kept = read_test_confusion(out)
+    assert kept.last.shape == (images, 19, 19) and kept.spec == "synth:target:test"
+    for record, matrices, checkpoint in ((final["target_test"], kept.last, "checkpoint_last.pt"),
+                                         (final["best_on_val"]["target_test"], kept.best_on_val, "checkpoint_best.pt")):
+        assert (record["spec"], record["split"], record["num_images"]) == ("synth:target:test", "test", images)
+        summed = torch.from_numpy(matrices.sum(0))
+        assert record["miou"] == pytest.approx(miou(summed, list(kept.class_ids)))
+        road = iou(summed)[0].item()
+        assert record["per_class_iou"]["road"] == pytest.approx(road) and record["per_class_iou"]["train"] is None
+        again, spec = _test_matrices(out / checkpoint)
+        assert spec == kept.spec and torch.equal(again, torch.from_numpy(matrices))
+
+
+def test_a_run_scores_its_last_and_its_val_chosen_model_on_the_target_test_split(tmp_path):
+    result = train(tiny(tmp_path, method="source_only", val_every=2, keep_best=True, synth_val_length=5))
+    final = result.final
+    assert final["best_on_val"]["selected_on"] == "synth:target" and final["best_on_val"]["iteration"] in (2, 4)
+    assert final["target_val"]["num_images"] == 5  # val and test share the length, not the images
+    _check_test_scores(result.out, final, images=5)
+    assert main(_cli(tmp_path, "no_test", "--method", "source_only", "--iterations", "2", "--target-test", "none")) == 0
+    final = json.loads((tmp_path / "no_test" / "final.json").read_text())
+    assert final["target_test"] is None and not (tmp_path / "no_test" / TEST_CONFUSION).exists()
+
+
 # --------------------------------------------------------------------------- label hygiene
 def _folder(root: Path, domain: str, n: int, noise: bool) -> Path:
     """SynthStreets items written as a FolderDataset (``images/`` + ``labels/``); optionally noisy labels."""
@@ -187,7 +229,7 @@ def test_resume_refuses_a_changed_config_and_fresh_runs_refuse_an_occupied_dir(t
 def test_ddp_two_processes_gloo(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "pfrlib.train", *_cli(tmp_path, "ddp", "--method", "pfr_adv", "--iterations", "3",
-                                       "--device", "cpu")]
+                                       "--val-every", "2", "--keep-best", "--device", "cpu")]
     env = _env()
     env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
@@ -196,6 +238,7 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert final["world_size"] == 2 and final["iterations"] == 3
     assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) >= 1  # rank 0 only writes
     assert final["replicas_identical"] is True
+    _check_test_scores(tmp_path / "ddp", final, images=4)  # each rank scored half: put together in image order
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from pfrlib.evaluation.comparisons import VERDICTS, compare, comparison_markdown, main
+from pfrlib.engine.record import TEST_CONFUSION, PerImageConfusion
+from pfrlib.evaluation.comparisons import VERDICTS, compare, comparison_markdown, main, seed_confusions
 from pfrlib.evaluation.results_files import TABLE1_HELDOUT, read_results
 from pfrlib.evaluation.statistics import holm, paired_t_p_value, seed_mious, sign_flip_p_value
 
@@ -53,6 +54,29 @@ def test_with_confusion_matrices_the_interval_resamples_test_images_too(tmp_path
     assert cycada.p == sign_flip_p_value(cycada.differences) and cycada.interval[0] <= cycada.mean <= cycada.interval[1]
     assert "p (two-sided sign-flip permutation test)" in comparison_markdown(rows)
     assert "resampling seeds or seeds and test images" in comparison_markdown(rows)
+
+
+def test_runs_per_image_test_matrices_stack_into_what_compare_resamples(tmp_path):
+    rng = np.random.default_rng(1)
+    runs = {m: [tmp_path / f"{m}_{seed}" for seed in (5, 6, 7)] for m in ("pfr_adv", "cycada")}
+    for folders in runs.values():
+        for folder in folders:
+            last = rng.integers(0, 20, (4, 3, 3)) + 60 * np.eye(3, dtype=np.int64)
+            PerImageConfusion(last=last, class_ids=(0, 1, 2), spec="synth:target:test", best_on_val=last + 1).write(
+                folder / TEST_CONFUSION)
+    confusion = {m: seed_confusions(folders) for m, folders in runs.items()}
+    assert confusion["pfr_adv"].shape == (3, 4, 3, 3)
+    assert np.array_equal(seed_confusions(runs["cycada"], "best_on_val"), confusion["cycada"] + 1)
+    results = {m: {"per_seed_target": seed_mious(cm).tolist(), "seeds": [5, 6, 7]} for m, cm in confusion.items()}
+    assert compare(results, "pfr_adv", confusion=confusion, resamples=100)[0].resampled == "seeds and test images"
+    PerImageConfusion(last=np.ones((5, 3, 3)), class_ids=(0, 1, 2), spec="synth:target:test").write(
+        runs["cycada"][2] / TEST_CONFUSION)
+    with pytest.raises(ValueError, match="cycada_7 was scored on synth:target:test \\(5 images\\).*one test set"):
+        seed_confusions(runs["cycada"])
+    with pytest.raises(ValueError, match="no checkpoint chosen on val"):
+        seed_confusions(runs["cycada"][2:], "best_on_val")
+    with pytest.raises(ValueError, match="model: expected one of"):
+        seed_confusions(runs["cycada"], "best_on_test")
 
 
 def test_the_committed_file_s_table_from_the_command_line(capsys):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pfrlib import methods
-from pfrlib.evaluation.results_files import (TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results, results_ladder,
-    summarize_runs)
+from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results,
+    results_ladder, summarize_runs)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +48,19 @@ def test_summary_of_runs_round_trips_through_a_file(tmp_path):
     assert table["pfr_adv"]["runs"] == pytest.approx([40.0, 36.0])
     with pytest.raises(ValueError, match=r"no rows for \['clan'\]"):
         results_ladder(read, ["clan"])
+
+
+def test_runs_scored_on_val_and_test_say_which_split_each_number_comes_from():
+    runs = _runs()
+    for seed, final in enumerate(runs["pfr_adv"]):
+        final["target_test"] = {"miou": 0.30 + seed / 10, "per_class_iou": {"road": 0.5, "wall": None}}
+    summary = summarize_runs(runs)
+    row = summary["pfr_adv"]
+    assert row["splits"] == SPLITS == {"target": "val", "test": "test"}
+    assert row["per_seed_test"] == pytest.approx([30.0, 40.0]) and row["test"][0] == pytest.approx(35.0)
+    assert row["per_seed_target"] == pytest.approx([40.0, 36.0])  # the val numbers are unchanged
+    assert row["per_class_test"] == {"road": pytest.approx(50.0), "wall": None}
+    assert "splits" not in summary["oracle"]  # runs scored on val only: no test keys, as before
 
 
 @pytest.mark.parametrize("content, message", [

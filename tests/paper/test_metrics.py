@@ -20,6 +20,20 @@ def test_confusion_matrix_hand_case():
     assert int(cm.sum()) == 5  # the ignored pixel does not count
 
 
+def test_per_image_confusion_matrices_sum_to_the_batch_s():
+    target = torch.tensor([[[0, 0, 1], [1, 2, 255]], [[2, 2, 2], [255, 255, 0]]])
+    pred = torch.tensor([[[0, 1, 1], [1, 0, 2]], [[2, 1, 2], [0, 0, 0]]])
+    each = metrics.confusion_matrices(pred, target, 3)
+    assert each.shape == (2, 3, 3) and each.dtype == torch.int64
+    assert torch.equal(each[0], metrics.confusion_matrix(pred[0], target[0], 3))
+    assert torch.equal(each[1], torch.tensor([[1, 0, 0], [0, 0, 0], [0, 1, 2]]))  # its ignored pixels left out
+    assert torch.equal(each.sum(0), metrics.confusion_matrix(pred, target, 3))
+    with pytest.raises(ValueError, match="outside 0..2"):
+        metrics.confusion_matrices(pred, target.clamp(max=3), 3)
+    with pytest.raises(ValueError, match="leading image dimension"):
+        metrics.confusion_matrices(torch.tensor(1), torch.tensor(1), 3)
+
+
 def test_iou_hand_case_and_nan_for_absent():
     cm = torch.tensor([[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
     values = metrics.iou(cm)
