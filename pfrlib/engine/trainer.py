@@ -253,8 +253,8 @@ class Trainer:
         for name in which:
             spec, ds = self.val_sets[name]
             res = evaluate_model(self.model, ds, limit=limit, **self._eval_options())
-            if self.dist.enabled:
-                all_reduce_sum(res.confusion)
+            if self.dist.enabled:  # summed on the device: nccl reduces CUDA tensors only
+                res.confusion = all_reduce_sum(res.confusion.to(self.device)).cpu()
             results[name] = {"spec": spec, **res.to_dict()}
         return results
 
