@@ -14,8 +14,8 @@ pending/good checkpoints, ``--overwrite``, ``--resume``, a full disk) is
 :class:`pfrlib.engine.rundir.RunDirectory`; the NaN watchdog is :mod:`pfrlib.engine.watchdog`. The loop
 decides when to log, validate (:func:`pfrlib.engine.scoring.evaluate_model`) and checkpoint. At the
 end it scores the last model, and the checkpoint chosen on target val (``keep_best``), on the
-target test set (``target_test``; :func:`pfrlib.engine.scoring.score_on_test`), and keeps each test image's
-confusion matrix (:data:`pfrlib.engine.record.TEST_CONFUSION`).
+target test set (``target_test``; :func:`pfrlib.engine.scoring.score_on_test`), and keeps each
+test image's confusion matrix (:data:`pfrlib.engine.record.TEST_CONFUSION`).
 
 Reproducibility: the data streams are a pure function of ``(seed, stream, position)``
 (:mod:`pfrlib.data.streams`), torch / numpy / python RNG states are checkpointed, and a resumed

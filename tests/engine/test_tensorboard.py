@@ -49,7 +49,7 @@ def _scalars(acc: EventAccumulator, tag: str) -> dict[int, float]:
 def _final(run: Path) -> dict:
     final = json.loads((run / "final.json").read_text())
     final.pop("wall_time_s")
-    for split in ("source_val", "target_val"):
+    for split in ("source_val", "target_val", "target_test"):
         final[split].pop("megapixels_per_s")
     return final
 

@@ -70,8 +70,10 @@ def _numbers(final_json: Path) -> dict:
     final = json.loads(final_json.read_text())
     final.pop("wall_time_s")
     final.pop("launched", None)
-    for split in ("source_val", "target_val"):
-        final[split].pop("megapixels_per_s")
+    for scores in (final["source_val"], final["target_val"], final["target_test"],
+                   (final["best_on_val"] or {}).get("target_test")):
+        if scores is not None:
+            scores.pop("megapixels_per_s")
     return final
 
 
