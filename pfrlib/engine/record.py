@@ -24,7 +24,7 @@ import os
 import zipfile
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from pfrlib.methods import in_words
 
 __all__ = ["FINAL_JSON", "TEST_CONFUSION", "PerImageConfusion", "read_test_confusion", "FinalRecord", "METRIC_KEYS",
            "finished_line", "PROGRESS_TERMS", "step_record",
-           "is_step_record", "progress_line", "synthstreets_record"]
+           "is_step_record", "progress_line", "synthstreets_record", "method_stats"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
@@ -91,6 +91,12 @@ class FinalRecord:
     #: "scene_seed": DataConfig.synth_seed}`` (the scene streams; ``seed`` above is the training
     #: randomness); None for real datasets.
     synthstreets: Optional[dict] = field(default=None, metadata=_about("metric"))
+    #: The statistics a method logs for ``final.json`` (``Baseline.summary_logs``; CLAN: its
+    #: discrepancy map's mean, 95th percentile and weighted share, ``MAP_STATS`` in
+    #: :mod:`pfrlib.methods.baselines.clan`), over the step records of ``metrics.jsonl``:
+    #: ``{key: {"mean": over the logged iterations, "last": at the last one}}`` (:func:`method_stats`);
+    #: None for a method that declares none.
+    method_stats: Optional[dict] = field(default=None, metadata=_about("metric"))
     #: How the run was launched when a launcher backend records it, e.g. ``{"backend": "slurm",
     #: "job_id": "81234_5", "node": "gpu17"}`` (:mod:`pfrlib.launch.slurm`); None otherwise.
     launched: Optional[dict] = field(default=None, metadata=_about("launch"))
@@ -241,6 +247,20 @@ def step_record(iteration: int, terms: Mapping[str, float], elapsed: float) -> d
 def is_step_record(record: Any) -> bool:
     """Whether a ``metrics.jsonl`` record is a :func:`step_record` (not a periodic validation's)."""
     return isinstance(record, Mapping) and _ITERATION in record and _TIME in record
+
+
+def method_stats(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Optional[dict]:
+    """:attr:`FinalRecord.method_stats` from a run's ``metrics.jsonl`` records: for each of ``keys``
+    the mean of its values over the step records that carry it, and its value in the last of them
+    (records of periodic validation are skipped); None when ``keys`` is empty."""
+    if not keys:
+        return None
+    steps = [r for r in records if is_step_record(r)]
+    out = {}
+    for key in keys:
+        values = [float(r[key]) for r in steps if isinstance(r.get(key), (int, float))]
+        out[key] = {"mean": sum(values) / len(values) if values else None, "last": values[-1] if values else None}
+    return out
 
 
 def progress_line(record: Optional[Mapping[str, Any]], total: int) -> str:

@@ -107,7 +107,8 @@ class BaselineTerms:
         terms: unweighted scalar loss terms (attached), by the names of
             :meth:`pfrlib.config.TrainConfig.effective_weights`; a ``seg`` entry replaces Eq. (1).
         outputs: :class:`DiscriminatorInputs` per discriminator key.
-        logs: detached scalars worth logging (e.g. the mean discrepancy map).
+        logs: detached scalars worth logging (e.g. the discrepancy map's statistics), written to
+            ``metrics.jsonl`` with the loss terms at each logged iteration.
     """
 
     terms: dict[str, Tensor] = field(default_factory=dict)
@@ -128,6 +129,9 @@ class Baseline(nn.Module):
     #: The constructor takes the labelled source training set as a third argument
     #: (:func:`pfrlib.methods.baselines.build_baseline` passes it).
     needs_source_labels: bool = False
+    #: Keys of :attr:`BaselineTerms.logs` that ``final.json`` summarises over the logged iterations
+    #: (:attr:`pfrlib.engine.record.FinalRecord.method_stats`; CLAN: its discrepancy map's statistics).
+    summary_logs: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()

@@ -111,3 +111,14 @@ def test_the_finished_line_names_the_method_in_words():
                          seconds=125.0)
     assert line == f"trained pfr_adv_s0 (2 min 05 s): {label('pfr_adv')}, 150 iterations, target mIoU 31.2"
     assert finished_line("resumed", "x", {}, seconds=1.0).startswith("resumed x (1 s): ?, ? iterations")
+
+
+def test_method_stats_summarise_the_step_records_of_the_declared_keys():
+    from pfrlib.engine.record import method_stats, step_record
+
+    records = [step_record(2, {"seg": 1.0, "m": 0.25}, 1.0), {"iter": 2, "val_target_miou": 0.3},
+               step_record(4, {"seg": 1.0, "m": 0.75}, 2.0), step_record(6, {"seg": 1.0}, 3.0)]
+    assert method_stats(records, ("m", "absent")) == {"m": {"mean": 0.5, "last": 0.75},
+                                                     "absent": {"mean": None, "last": None}}
+    assert method_stats(records, ()) is None
+    assert _record().method_stats is None  # a method without statistics

@@ -21,6 +21,11 @@ check them against the paper text here):
   for ``D``'s target half (``M`` detached), after a preheat with the plain loss;
 * the code multiplies both adaptation terms by ``damping = 1 - iteration / horizon``.
 
+Each logged iteration records the map's mean, 95th percentile and the share of target pixels it
+weights (:func:`map_statistics`, :data:`MAP_STATS`); ``final.json`` summarises them
+(``method_stats``). At the ``cpu`` scale the map stays near 0 and weights few pixels; why, point by
+point against CLAN's code: ``docs/choices.md``, "Does CLAN's discrepancy map weight?".
+
 Defaults (:class:`pfrlib.config.CLANConfig`) are the code's GTA5 values: ``lambda_adv = 0.001``,
 ``lambda_weight = 0.01 x 2``, ``lambda_local = 40``, ``epsilon = 0.4``, preheat 1/20 of the run;
 D's source half is upsampled to the source size as in the code (``clan_d_source_size``). The
@@ -33,6 +38,7 @@ option (``clan_focal_gamma = 2``), off by default; every difference: ``docs/base
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Optional
@@ -47,8 +53,9 @@ from pfrlib.models.discriminator import FCDiscriminator
 from pfrlib.paper.step import Baseline, BaselineInputs, BaselineTerms, DiscriminatorInputs
 from pfrlib.methods.baselines.common import check_weights, per_element_adversarial
 
-__all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "CLAN_IMAGE_SCALES", "discrepancy_map", "weight_discrepancy_loss", "weighted_adversarial_loss",
-           "clan_discriminator_loss", "clan_factors", "focal_segmentation_loss"]
+__all__ = ["CLANConfig", "CLAN", "D_SOURCE_SIZES", "CLAN_IMAGE_SCALES", "WEIGHTED_MARGIN", "MAP_STATS", "discrepancy_map",
+           "map_statistics", "weight_discrepancy_loss", "weighted_adversarial_loss", "clan_discriminator_loss",
+           "clan_factors", "focal_segmentation_loss"]
 
 
 #: Where the discriminator's per-pixel loss on the *source* half is taken: ``"source"`` (its output
@@ -59,6 +66,16 @@ D_SOURCE_SIZES: tuple[str, ...] = ("source", "target")
 #: CLAN's input rescaling factors as ``DataConfig.image_scales`` (drawn uniformly): 0.8 three
 #: times, 1.0 four times, 1.1 three times, the 30 / 40 / 30 % of its datasets' ``__scale__``.
 CLAN_IMAGE_SCALES: tuple[float, ...] = (0.8,) * 3 + (1.0,) * 4 + (1.1,) * 3
+
+#: A target pixel counts as *weighted* when its adversarial weight ``lambda_local * M + epsilon``
+#: exceeds ``WEIGHTED_MARGIN x epsilon``: the map at least doubles the weight it would have where
+#: the classifiers agree (``M > epsilon / lambda_local``, 0.01 at CLAN's GTA5 values).
+WEIGHTED_MARGIN: float = 2.0
+
+#: The discrepancy map's statistics logged per iteration (``metrics.jsonl``) and summarised in
+#: ``final.json`` (:func:`map_statistics`): its mean, its 95th percentile over the target pixels,
+#: and the share of target pixels weighted above :data:`WEIGHTED_MARGIN` x epsilon.
+MAP_STATS: tuple[str, ...] = ("clan_map_mean", "clan_map_p95", "clan_map_weighted")
 
 
 @dataclass
@@ -142,6 +159,26 @@ def discrepancy_map(p1: Tensor, p2: Tensor, eps: float = 1e-12) -> Tensor:
     dot = (p1 * p2).sum(dim=1, keepdim=True)
     norms = p1.norm(dim=1, keepdim=True) * p2.norm(dim=1, keepdim=True)
     return 1.0 - dot / norms.clamp_min(eps)
+
+
+def map_statistics(weight_map: Tensor, epsilon: float, lambda_local: float) -> dict[str, Tensor]:
+    """The discrepancy map's statistics (:data:`MAP_STATS`), device scalars read back only when logged.
+
+    Args:
+        weight_map: B x 1 x H x W discrepancy map (:func:`discrepancy_map`).
+        epsilon, lambda_local: CLAN's ``Epsilon`` and ``Lambda_local``.
+
+    Returns:
+        ``clan_map_mean``: mean of ``M``; ``clan_map_p95``: its 95th percentile over all pixels of
+        the batch (the nearest-rank value: the ``ceil(0.95 n)``-th smallest); ``clan_map_weighted``:
+        the share of pixels whose weight ``lambda_local * M + epsilon`` exceeds
+        ``WEIGHTED_MARGIN * epsilon``.
+    """
+    m = weight_map.detach().float().reshape(-1)
+    k = max(1, math.ceil(0.95 * m.numel()))
+    p95 = m.kthvalue(k).values
+    weighted = ((lambda_local * m + epsilon) > WEIGHTED_MARGIN * epsilon).float().mean()
+    return dict(zip(MAP_STATS, (m.mean(), p95, weighted)))
 
 
 def weight_discrepancy_loss(head1: nn.Module, head2: nn.Module) -> Tensor:
@@ -252,6 +289,8 @@ class CLAN(Baseline):
     Needs a :class:`pfrlib.models.TwoClassifierNet`.
     """
 
+    summary_logs = MAP_STATS
+
     def __init__(self, model: nn.Module, cfg) -> None:
         super().__init__()
         if not hasattr(model, "classifiers"):
@@ -289,4 +328,4 @@ class CLAN(Baseline):
                          lambda_local=c.clan_lambda_local, weighted=weighted, kind=inp.gan,
                          source_size=tuple(size_s) if c.clan_d_source_size == "source" else None)
         outputs = {"main": DiscriminatorInputs(inp.logits_s, inp.logits_t, softmax=True, loss=d_loss)}
-        return BaselineTerms(terms, outputs, {"clan_map": wmap.detach().mean()})
+        return BaselineTerms(terms, outputs, map_statistics(wmap, c.clan_epsilon, c.clan_lambda_local))

@@ -131,6 +131,16 @@ def test_each_baseline_trains_and_its_checkpoint_evaluates(tmp_path, method):
     assert out.logits.shape[1] == 19
     if method == "clan":
         assert torch.allclose(out.logits, out.head_logits[0] + out.head_logits[1])
+        # the discrepancy map's statistics: in each logged record, summarised in final.json
+        from pfrlib.methods.baselines.clan import MAP_STATS
+        steps = [r for r in recs if "time" in r]
+        assert all(0.0 <= r[k] <= 1.0 for r in steps for k in MAP_STATS)
+        assert set(final["method_stats"]) == set(MAP_STATS)
+        for k in MAP_STATS:
+            assert final["method_stats"][k]["last"] == pytest.approx(steps[-1][k])
+            assert final["method_stats"][k]["mean"] == pytest.approx(sum(r[k] for r in steps) / len(steps))
+    else:
+        assert final["method_stats"] is None
 
 
 @pytest.mark.parametrize("method", BASELINE_METHODS)

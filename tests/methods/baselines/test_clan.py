@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from pfrlib import models
-from pfrlib.methods.baselines.clan import (clan_discriminator_loss, clan_factors, discrepancy_map,
-                                         weight_discrepancy_loss, weighted_adversarial_loss)
+from pfrlib.methods.baselines.clan import (MAP_STATS, WEIGHTED_MARGIN, clan_discriminator_loss, clan_factors,
+                                         discrepancy_map, map_statistics, weight_discrepancy_loss,
+                                         weighted_adversarial_loss)
 from pfrlib.models.common import ASPPClassifier
 from pfrlib.models.two_classifier import TwoClassifierNet
 
@@ -30,6 +31,30 @@ def test_clan_discrepancy_map_is_zero_where_the_classifiers_agree():
     rest = torch.ones_like(m, dtype=torch.bool)
     rest[:, :, 0, 0] = False
     assert torch.allclose(m[rest], torch.zeros(int(rest.sum())), atol=1e-6)
+
+
+def test_clan_map_statistics_are_zero_where_the_classifiers_agree():
+    p = F.softmax(torch.randn(2, 4, 3, 5), dim=1)
+    stats = map_statistics(discrepancy_map(p, p.clone()), epsilon=0.4, lambda_local=40.0)
+    assert list(stats) == list(MAP_STATS)
+    assert all(v.item() == pytest.approx(0.0, abs=1e-6) for v in stats.values())
+
+
+def test_clan_map_statistics_of_a_known_disagreement_match_the_hand_computed_values():
+    """20 pixels, two classes: 18 agree (M = 0); one has orthogonal one-hots (M = 1); one has
+    (1/2, 1/2) against (1, 0): cos = (1/2) / (1/sqrt 2) = 1/sqrt 2, M = 1 - 1/sqrt 2 = 0.2929."""
+    p1 = torch.tensor([0.7, 0.3]).view(1, 2, 1, 1).repeat(1, 1, 4, 5)
+    p2 = p1.clone()
+    p1[0, :, 0, 0], p2[0, :, 0, 0] = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    p1[0, :, 2, 3], p2[0, :, 2, 3] = torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0])
+    half = 1.0 - 1.0 / math.sqrt(2.0)
+    stats = {k: v.item() for k, v in map_statistics(discrepancy_map(p1, p2), 0.4, 40.0).items()}
+    assert stats["clan_map_mean"] == pytest.approx((1.0 + half) / 20, rel=1e-5)
+    assert stats["clan_map_p95"] == pytest.approx(half, rel=1e-5)  # the 19th smallest of 20 (ceil(0.95 x 20))
+    # weight 40 M + 0.4 > 2 x 0.4 where M > 0.01: the two disagreeing pixels
+    assert WEIGHTED_MARGIN == 2.0 and stats["clan_map_weighted"] == pytest.approx(2 / 20)
+    # with lambda_local = 1 the weight doubles only where M > 0.4: the orthogonal pixel
+    assert map_statistics(discrepancy_map(p1, p2), 0.4, 1.0)["clan_map_weighted"].item() == pytest.approx(1 / 20)
 
 
 def test_clan_weight_discrepancy_is_one_for_identical_classifiers():
