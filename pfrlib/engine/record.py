@@ -20,6 +20,7 @@ subprocesses), with the same loss terms (:data:`PROGRESS_TERMS`) as the trainer'
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from dataclasses import MISSING, dataclass, field, fields
@@ -32,12 +33,15 @@ from pfrlib.data.spec import parse_spec
 from pfrlib.io import atomic_write, format_duration, format_number, read_json, write_json
 from pfrlib.methods import in_words
 
-__all__ = ["FINAL_JSON", "TEST_CONFUSION", "PerImageConfusion", "read_test_confusion", "FinalRecord", "METRIC_KEYS",
-           "finished_line", "PROGRESS_TERMS", "step_record",
-           "is_step_record", "progress_line", "synthstreets_record", "method_stats"]
+__all__ = ["FINAL_JSON", "METRICS_JSONL", "TEST_CONFUSION", "PerImageConfusion", "read_test_confusion", "FinalRecord",
+           "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
+           "is_step_record", "progress_line", "synthstreets_record", "method_stats", "run_method_stats"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
+
+#: The file name of the step records (:func:`step_record`) in a run directory.
+METRICS_JSONL = "metrics.jsonl"
 
 _NOTE = ("mIoU are fractions (0..1) of the final model; 'best_on_val' (if any) was selected "
          "on the target val set and is optimistic.")
@@ -261,6 +265,17 @@ def method_stats(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> O
         values = [float(r[key]) for r in steps if isinstance(r.get(key), (int, float))]
         out[key] = {"mean": sum(values) / len(values) if values else None, "last": values[-1] if values else None}
     return out
+
+
+def run_method_stats(out: str | os.PathLike, baseline: Any) -> Optional[dict]:
+    """:attr:`FinalRecord.method_stats` of the run in folder ``out`` whose method's extras are
+    ``baseline`` (a :class:`~pfrlib.paper.step.Baseline` or None): its ``summary_logs`` summarised
+    from the run's ``metrics.jsonl`` (whose records a resume kept); None without such keys."""
+    keys = tuple(getattr(baseline, "summary_logs", ()))
+    if not keys:
+        return None
+    with open(Path(out) / METRICS_JSONL, encoding="utf-8") as f:
+        return method_stats((json.loads(line) for line in f if line.strip()), keys)
 
 
 def progress_line(record: Optional[Mapping[str, Any]], total: int) -> str:

@@ -59,14 +59,14 @@ from pfrlib.engine.checkpoint import (CHECKPOINT_BEST, CHECKPOINT_LAST, CHECKPOI
 from pfrlib.config.train_config import LR_HISTORY_KEY, TrainConfig, resume_free_fields
 from pfrlib.engine.dirlock import FolderLock
 from pfrlib.io import atomic_write, format_bytes, read_json, to_jsonable, write_json
-from pfrlib.engine.record import FINAL_JSON, TEST_CONFUSION, FinalRecord, PerImageConfusion
+from pfrlib.engine.record import FINAL_JSON, METRICS_JSONL, TEST_CONFUSION, FinalRecord, PerImageConfusion
 
 __all__ = ["RunDirectory", "RunFinished", "RunDirectoryInUse", "DiskFullError", "CONFIG_FILE", "METRICS_FILE",
            "FINAL_FILE", "LOCK_FILE", "EVENTS_DIR", "RUN_FILES", "RESUME_FREE_FIELDS", "RESUME_ADJUSTABLE_FIELDS",
            "check_resume_config", "resume_config_file", "truncate_metrics", "remove_stale_temporaries"]
 
 CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
+METRICS_FILE = METRICS_JSONL
 FINAL_FILE = FINAL_JSON
 LOCK_FILE = ".lock"
 #: Prefix of the folder a run replaced by ``--overwrite`` waits in.

@@ -49,10 +49,11 @@ from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
 from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
 from pfrlib.io import to_jsonable
-from pfrlib.engine.record import PROGRESS_TERMS, FinalRecord, PerImageConfusion, method_stats, step_record, synthstreets_record
+from pfrlib.engine.record import (PROGRESS_TERMS, FinalRecord, PerImageConfusion, run_method_stats, step_record,
+    synthstreets_record)
 from pfrlib.engine.setup import (build_networks, build_train_data, check_classes, device_options, TrainData,
     make_streams, rescale_learning_rates, seed_everything)
-from pfrlib.engine.rundir import METRICS_FILE, RunDirectory, RunFinished
+from pfrlib.engine.rundir import RunDirectory, RunFinished
 from pfrlib.engine.scoring import evaluate_model, score_on_test
 from pfrlib.methods.baselines import build_baseline
 from pfrlib.paper.step import Baseline, StepExtras, discriminator_step, network_step
@@ -360,16 +361,8 @@ class Trainer:
             effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
             source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
             checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best,
-            synthstreets=synthstreets_record(cfg.data), method_stats=self._method_stats()), confusion
-
-    def _method_stats(self) -> Optional[dict]:
-        """``final.json``'s summary of the method's logged statistics, read back from ``metrics.jsonl``
-        (whose records a resume kept): rank 0, which writes both files."""
-        keys = getattr(self.baseline, "summary_logs", ())
-        if not keys or not self.is_main:
-            return None
-        with open(self.out / METRICS_FILE, encoding="utf-8") as f:
-            return method_stats((json.loads(line) for line in f if line.strip()), keys)
+            synthstreets=synthstreets_record(cfg.data),  # rank 0 writes metrics.jsonl and final.json
+            method_stats=run_method_stats(self.out, self.baseline) if self.is_main else None), confusion
 
 
 # --------------------------------------------------------------------------- API + CLI

@@ -122,3 +122,15 @@ def test_method_stats_summarise_the_step_records_of_the_declared_keys():
                                                      "absent": {"mean": None, "last": None}}
     assert method_stats(records, ()) is None
     assert _record().method_stats is None  # a method without statistics
+
+
+def test_a_runs_method_stats_are_read_from_its_metrics_file(tmp_path):
+    from types import SimpleNamespace
+
+    from pfrlib.engine.record import METRICS_JSONL, run_method_stats, step_record
+
+    lines = [step_record(1, {"m": 0.1}, 1.0), {"iter": 1, "val_target_miou": 0.3}, step_record(2, {"m": 0.3}, 2.0)]
+    (tmp_path / METRICS_JSONL).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    stats = run_method_stats(tmp_path, SimpleNamespace(summary_logs=("m",)))
+    assert stats == {"m": {"mean": pytest.approx(0.2), "last": 0.3}}
+    assert run_method_stats(tmp_path, None) is None  # no method extras: nothing is read
