@@ -236,3 +236,24 @@ def test_translation_tuning_variants_and_the_adoption_rule(tmp_path: Path):
     (tt.run_dir(tmp_path, variants[2], 3) / "final.json").unlink()
     with pytest.raises(FileNotFoundError, match="lucky cycada seed 3"):
         tt.collect(tmp_path, variants)
+
+
+# ------------------------------------------------------------------ clan_map.py
+def test_clan_map_trains_each_variant_once_and_reads_its_map_statistics(tmp_path, monkeypatch, one_torch_thread):
+    bench = _load("clan_map")
+    tiny = dict(synth_size=(32, 64), synth_train_length=8, synth_val_length=4, batch_size=2, iterations=6,
+                log_every=2, checkpoint_every=6, val_every=0, model_kwargs={"widths": [8, 8, 16, 16]})
+    monkeypatch.setattr(bench, "VARIANTS", {"clan": tiny, "sgd": {**tiny, **bench.VARIANTS["sgd"]}})
+    monkeypatch.setattr(bench, "COSINE_AT", (2, 4))
+    out = bench.main(["--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "clan_map.json")])
+    assert json.loads((tmp_path / "clan_map.json").read_text())["results"] == out["results"]
+    for name, res in out["results"].items():
+        final = json.loads((tmp_path / "runs" / name / "final.json").read_text())
+        steps = [json.loads(line) for line in (tmp_path / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+        weighted = final["method_stats"]["clan_map_weighted"]
+        assert res["method_stats"]["clan_map_weighted"]["last"] == pytest.approx(100 * weighted["last"], abs=1e-4)
+        assert res["weighted_percent"]["4"] == pytest.approx(100 * steps[1]["clan_map_weighted"], abs=0.01)
+        assert res["weight_cosine"]["2"] == pytest.approx(steps[0]["clan_discrepancy"] / (1 - 2 / 6), abs=1e-3)
+    first = (tmp_path / "runs" / "clan" / "final.json").stat().st_mtime_ns
+    bench.main(["--runs", str(tmp_path / "runs"), "--variants", "clan"])  # a finished run is read, not retrained
+    assert (tmp_path / "runs" / "clan" / "final.json").stat().st_mtime_ns == first
