@@ -140,8 +140,9 @@ def _replace_all(text: str, table: dict[str, str]) -> str:
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with solution cells stubbed, all outputs and execution counts cleared and
-    cell metadata reduced to the tags (so the copy does not change when the notebook is re-run);
+    """A copy of ``nb`` with solution cells stubbed, all outputs, execution counts and widget states
+    cleared and cell metadata reduced to the tags (so the copy does not change when the notebook is
+    re-run);
     its outputs go under ``student/`` (:data:`STUDENT_OUTPUTS`) and its "What to try" commands
     name the student copy (:data:`STUDENT_COMMANDS`)."""
     out = copy.deepcopy(nb)
@@ -168,6 +169,7 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.outputs = []
         cell.execution_count = None
     out.metadata.pop("papermill", None)
+    out.metadata.pop("widgets", None)  # the cleared outputs' widget states (new ids on every run)
     return out
 
 

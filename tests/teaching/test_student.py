@@ -252,3 +252,17 @@ def test_a_student_copy_runs_the_committed_code_up_to_its_first_exercise(nb_path
             for old, new in student.STUDENT_OUTPUTS.items():
                 expected = expected.replace(old, new)
         assert theirs.source == expected, f"{nb_path.name}: the copy's cell differs:\n{theirs.source[:300]}"
+
+
+def test_a_student_copy_does_not_change_when_its_notebook_is_re_run():
+    """Outputs, counts, cell metadata and the outputs' widget states (new ids on every run) are
+    cleared: two runs of one notebook give the same copy."""
+    nb = nbformat.read(WITH_SOLUTIONS[0], as_version=4)
+    rerun = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
+    rerun.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"a1b2": {}}}}
+    for cell in rerun.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 99
+            cell.metadata["execution"] = {"iopub.status.busy": "2026-12-07T00:00:00Z"}
+    assert nbformat.writes(student.student_notebook(rerun)) == nbformat.writes(student.student_notebook(nb))
+    assert "widgets" not in student.student_notebook(rerun).metadata
