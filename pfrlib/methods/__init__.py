@@ -85,6 +85,9 @@ class Method:
             :class:`~pfrlib.methods.beyond.self_training.SelfTraining`, from the labelling model).
         stage1: the method whose trained model a self-training method starts from (``pfr_adv``
             for ``pfr_adv_st``); None for ``self_training``, whose ``st_stage1`` field names it.
+        tuned_weight: the one ``TrainConfig`` field (flat name) the tuning protocol varies for it,
+            the weight of the term it adds to source only (``docs/protocol.md``,
+            :mod:`pfrlib.evaluation.tuning`); None where nothing is tuned (the bounds).
     """
 
     name: str
@@ -101,6 +104,7 @@ class Method:
     classifiers: int = 1
     self_training: bool = False
     stage1: Optional[str] = None
+    tuned_weight: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -176,27 +180,28 @@ register(Method("source_only", "source only", "ladder", uses_target_images=False
                 table1_row="Non-adapted (source only)"))
 register(Method("adaptsegnet", 'AdaptSegNet (output-space adversarial, "Conventional Adapt")', "ladder",
                 uses_target_images=True, discriminator="output", eq6_terms=("adv",), table1_row="AdaptSegNet",
-                paper_row="AdaptSegNet"))
+                paper_row="AdaptSegNet", tuned_weight="lambda_adv"))
 register(Method("pfr", "PFR only (Eq. 4)", "ladder", uses_target_images=True, eq6_terms=("pfr",),
-                table1_row="PFR only (Eq. 4)"))
+                table1_row="PFR only (Eq. 4)", tuned_weight="lambda_pfr"))
 register(Method("pfr_adv", "PFR + adversarial (the paper's method)", "ladder", uses_target_images=True,
                 discriminator="output", eq6_terms=("adv", "pfr"), table1_row="PFR (the paper's method)",
-                paper_row="PFR (paper)"))
+                paper_row="PFR (paper)", tuned_weight="lambda_pfr"))
 register(Method("oracle", "oracle (target labels)", "ladder", uses_target_images=False,
                 trains_on_target_labels=True, table1_row="Oracle (target labels)"))
 
 # --------------------------------------------------------------------------- Table-1 baselines
 register(Method("clan", "CLAN (Luo et al., CVPR 2019)", "baseline", uses_target_images=True,
                 discriminator="output", baseline=CLAN, section="clan", table1_row="CLAN", paper_row="CLAN",
-                classifiers=2))
+                classifiers=2, tuned_weight="clan_lambda_adv"))
 register(Method("fcn_wild", "FCNs in the Wild (Hoffman et al., 2016)", "baseline", uses_target_images=True,
                 discriminator="feature", baseline=FCNWild, section="fcn_wild", table1_row="FCNs in the Wild",
-                paper_row="FCN Wld"))
+                paper_row="FCN Wld", tuned_weight="fcn_lambda_adv"))
 register(Method("road", "ROAD (Chen, Li, Van Gool, CVPR 2018)", "baseline", uses_target_images=True,
-                discriminator="region", baseline=ROAD, section="road", table1_row="ROAD", paper_row="ROAD"))
+                discriminator="region", baseline=ROAD, section="road", table1_row="ROAD", paper_row="ROAD",
+                tuned_weight="road_lambda_adv"))
 register(Method("curriculum", "Curriculum DA (Zhang, David, Gong, ICCV 2017)", "baseline",
                 uses_target_images=True, baseline=Curriculum, section="curriculum", table1_row="Curriculum DA",
-                paper_row="Curriculum"))
+                paper_row="Curriculum", tuned_weight="curriculum_lambda"))
 
 # --------------------------------------------------------------------------- input-space rows (pfrlib.methods.translation)
 # Stage 1 trains an image translator (the ``translation`` config section), stage 2 the network on
@@ -204,12 +209,13 @@ register(Method("curriculum", "Curriculum DA (Zhang, David, Gong, ICCV 2017)", "
 # with a mean teacher (pfrlib.engine.two_stage.mean_teacher).
 register(Method("cycada", "CyCADA (Hoffman et al., ICML 2018)", "translation", uses_target_images=True,
                 discriminator="output", eq6_terms=("adv",), section="translation", table1_row="CyCADA",
-                paper_row="CyCADA"))
+                paper_row="CyCADA", tuned_weight="lambda_semantic"))
 register(Method("dlow", "DLOW (Gong et al., CVPR 2019)", "translation", uses_target_images=True,
                 discriminator="output", eq6_terms=("adv",), section="translation", table1_row="DLOW",
-                paper_row="DLOW"))
+                paper_row="DLOW", tuned_weight="lambda_cycle"))
 register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", uses_target_images=True,
-                section="translation", table1_row="TGCF-DA", paper_row="TGCF-DA"))
+                section="translation", table1_row="TGCF-DA", paper_row="TGCF-DA",
+                tuned_weight="lambda_consistency"))
 
 # --------------------------------------------------------------------------- beyond Table 1 (pfrlib.methods.beyond)
 # Issue 33: the simpler ideas since the paper, in the same loop (not rows of the paper's Table 1).

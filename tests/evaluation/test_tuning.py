@@ -1,0 +1,143 @@
+"""The tuning protocol as code: the adoption rule on hand-computed cases, the tuning sweeps against
+docs/protocol.md's table, and benchmarks/tuning.py on fake finished runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pfrlib import methods
+from pfrlib.config.train_config import TrainConfig
+from pfrlib.evaluation.tuning import FACTORS, HELD_OUT_SEEDS, TUNING_SEEDS, adopt, tuning_values
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "sweeps" / "tuning"
+
+
+def test_rule_on_hand_computed_differences():
+    base = [30.0, 31.0, 32.0, 33.0, 34.0]
+    scores = {0.004: dict(enumerate(base)),
+              0.002: {s: b + d for s, (b, d) in enumerate(zip(base, [2, 2.5, 1.5, 2, 2]))},
+              0.008: {s: b + d for s, (b, d) in enumerate(zip(base, [5, -3, 4, -2, 1]))},
+              0.016: {s: b + d for s, (b, d) in enumerate(zip(base, [-1, -1, -1, -1, -1]))}}
+    d = adopt("lambda_adv", 0.004, scores)
+    rows = {a.value: a for a in d.alternatives}
+    # +2 mean, sample sd sqrt(0.125), t(0.975, 4) = 2.7764: half-width 2.7764 * 0.35355 / sqrt(5) = 0.439
+    assert rows[0.002].mean == pytest.approx(2.0)
+    assert rows[0.002].low == pytest.approx(2.0 - 2.776445 * math.sqrt(0.125) / math.sqrt(5), abs=1e-4)
+    assert rows[0.002].adoptable and rows[0.002].wins == 5
+    # +1 mean but sd sqrt(12.5): half-width 4.39 > 1, kept out although it won 3 of 5 seeds
+    assert rows[0.008].mean == pytest.approx(1.0) and not rows[0.008].adoptable and rows[0.008].wins == 3
+    assert not rows[0.016].adoptable and rows[0.016].high == pytest.approx(-1.0)
+    assert d.adopted == 0.002 and d.changed and d.incumbent_mean == pytest.approx(32.0)
+
+
+def test_rule_takes_the_largest_passing_mean_and_keeps_the_incumbent_otherwise():
+    base = [40.0, 38.0, 41.0, 39.0, 37.0]
+    two = adopt("w", 1.0, {1.0: dict(enumerate(base)),
+                           2.0: {s: b + d for s, (b, d) in enumerate(zip(base, [1, 1.2, 0.8, 1, 1]))},
+                           4.0: {s: b + 3 for s, b in enumerate(base)}})
+    assert two.adopted == 4.0  # both pass; +3 (sd 0) beats +1
+    none = adopt("w", 1.0, {1.0: dict(enumerate(base)), 0.5: {s: b + (-1) ** s for s, b in enumerate(base)}})
+    assert none.adopted == 1.0 and not none.changed
+
+
+def test_rule_refuses_missing_seeds_and_a_missing_incumbent():
+    with pytest.raises(ValueError, match=r"lambda_adv=0.008: no score for seed\(s\) \[3, 4\]"):
+        adopt("lambda_adv", 0.004, {0.004: dict.fromkeys(range(5), 30.0), 0.008: dict.fromkeys(range(3), 31.0)})
+    with pytest.raises(ValueError, match="no scores for the incumbent 0.004"):
+        adopt("lambda_adv", 0.004, {0.008: dict.fromkeys(range(5), 31.0)})
+
+
+def test_values_are_the_incumbent_times_the_factors():
+    weight, incumbent, values = tuning_values("adaptsegnet")
+    assert (weight, incumbent) == ("lambda_adv", TrainConfig.preset("cpu").loss.lambda_adv)
+    assert values == [incumbent * f for f in FACTORS] and values[FACTORS.index(1.0)] == incumbent
+    assert tuning_values("pfr_adv", lambda_adv=0.002)[1] == TrainConfig.preset("cpu").loss.lambda_pfr
+    with pytest.raises(ValueError, match="'oracle' has no tuned weight"):
+        tuning_values("oracle")
+    assert not set(TUNING_SEEDS) & set(HELD_OUT_SEEDS) and len(TUNING_SEEDS) == len(HELD_OUT_SEEDS) == 5
+
+
+def test_every_table1_row_but_the_bounds_has_one_tuned_weight_in_its_config():
+    flat = TrainConfig.preset("cpu").flat()
+    for name in methods.table1_names():
+        weight = methods.get(name).tuned_weight
+        if name in ("source_only", "oracle"):
+            assert weight is None
+        else:
+            assert weight in flat, f"{name}: tuned_weight {weight!r} is no TrainConfig field"
+
+
+def _protocol_table() -> dict[str, str]:
+    """docs/protocol.md's budget table: ``{method: the weight tuned}``."""
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    rows = {}
+    for line in text.split("## The same tuning budget for every method", 1)[1].split("## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1].startswith("`"):
+            for m in cells[0].replace("`", "").split(","):
+                rows[m.strip()] = cells[1].strip("`")
+    return rows
+
+
+def test_the_registry_matches_the_protocol_table():
+    table = _protocol_table()
+    assert table, "docs/protocol.md's tuning table was not found"
+    assert set(table) == {n for n in methods.table1_names() if n not in ("source_only", "oracle")}
+    for name, weight in table.items():
+        assert methods.get(name).tuned_weight == weight, name
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SPECS.glob("*.yaml") if p.stem != "bounds"), ids=lambda p: p.stem)
+def test_each_tuning_sweep_is_the_protocols_budget(path):
+    spec = yaml.safe_load(path.read_text())
+    method = spec["fixed"]["method"]
+    assert path.stem == method and spec["name"] == f"tune_{method}"
+    held = {k: v for k, v in spec["fixed"].items() if k not in ("preset", "method", "synth_classes")}
+    weight, _, values = tuning_values(method, spec["fixed"].get("preset", "cpu"), **held)
+    assert spec["fixed"].get("preset", "cpu") == "cpu"
+    assert spec["fixed"].get("synth_classes", TrainConfig().data.synth_classes) == 19
+    assert set(spec["grid"]) == {weight, "seed"}
+    assert spec["grid"][weight] == values and spec["grid"]["seed"] == list(TUNING_SEEDS)
+    if method == "pfr_adv":  # holds lambda_adv at AdaptSegNet's adopted value (tuned first)
+        saved = json.loads((ROOT / "benchmarks" / "results" / "tuning.json").read_text())
+        adapt = next(e for e in saved["methods"] if e["method"] == "adaptsegnet")
+        assert held["lambda_adv"] == adapt["decision"]["adopted"]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_tuning", ROOT / "benchmarks" / "tuning.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_decides_from_finished_runs_and_lists_the_rest_as_pending(tmp_path):
+    bench = _bench()
+    _, incumbent, values = tuning_values("adaptsegnet")
+    gains = {0.25: -2.0, 0.5: -0.5, 1.0: 0.0, 2.0: 1.5, 4.0: -4.0}
+    for f, value in zip(FACTORS, values):
+        for seed in TUNING_SEEDS:
+            run = tmp_path / "tune_adaptsegnet" / f"lambda_adv={value}_seed={seed}"
+            run.mkdir(parents=True)
+            miou = 30.0 + seed + gains[f] + (0.2 if seed % 2 and f == 2.0 else 0.0)
+            (run / "final.json").write_text(json.dumps({"target_miou": miou / 100, "wall_time_s": 100.0}))
+    (tmp_path / "tune_pfr" / "lambda_pfr=0.1_seed=0").mkdir(parents=True)
+    (tmp_path / "tune_pfr" / "lambda_pfr=0.1_seed=0" / "final.json").write_text(
+        json.dumps({"target_miou": 0.3, "wall_time_s": 90.0}))
+    out = bench.main(["--root", str(tmp_path)])
+    entries = {e["spec"]: e for e in out["entries"]}
+    adapt = entries["sweeps/tuning/adaptsegnet.yaml"]
+    assert adapt["finished"] == adapt["expected"] == 25
+    assert adapt["decision"]["adopted"] == values[FACTORS.index(2.0)] != incumbent
+    assert "decision" not in entries["sweeps/tuning/pfr.yaml"]
+    assert "| PFR only (Eq. 4) | `lambda_pfr` | pending: 1 of 25 runs |" in out["table"]
+    assert f"**{values[3]:g}** (changed)" in out["table"] and "+1.6 [" in out["table"]
