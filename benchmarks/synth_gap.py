@@ -6,9 +6,10 @@ The bar this benchmark checks (issue 3): with ``build_model("small")`` and 1000 
 * its *target* val mIoU is >= 40 points below an oracle trained on target labels (the shift
   is large).
 
-``--classes 19`` runs it on SynthStreets-19 (default size 128 x 256) and evaluates the target on
-its ``test`` split (``--eval-split``; the 9-class default stays ``val``, where its committed
-numbers come from). ``--per-class`` adds each class's IoU; the learnability bar of SynthStreets-19
+It runs on SynthStreets-19 (the default benchmark, ``--classes 19``) at the benchmark's default size
+(64 x 128, ``--size``) and evaluates the target on its ``test`` split (``--eval-split``);
+``--classes 9`` runs the 9-class SynthStreets, evaluated on ``val`` by default (where its committed
+numbers, ``benchmarks/results/synth_gap.json``, come from). ``--per-class`` adds each class's IoU; the learnability bar of SynthStreets-19
 is the oracle's >= 20 IoU on every class.
 
 The loop is deliberately minimal (the engine in ``pfrlib.train`` does much more): Adam, lr
@@ -37,11 +38,11 @@ SynthStreets-19 and prints them beside Cityscapes' published shares
 Usage::
 
     python benchmarks/synth_gap.py                      # 3 seeds, prints the markdown table
-    python benchmarks/synth_gap.py --seeds 0 --components
-    python benchmarks/synth_gap.py --classes 19 --seeds 0 --per-class --threads 1
+    python benchmarks/synth_gap.py --seeds 0 --components --per-class --docs   # docs/datasets.md's component table
+    python benchmarks/synth_gap.py --classes 9 --seeds 0 --components
     python benchmarks/synth_gap.py --shares --docs       # docs/datasets.md's shares table
-    python benchmarks/synth_gap.py --json benchmarks/results/synth_gap.json \
-        --markdown benchmarks/results/synth_gap.md      # docs/results.md's table (pasted between markers)
+    python benchmarks/synth_gap.py --classes 9 --json benchmarks/results/synth_gap.json \
+        --markdown benchmarks/results/synth_gap.md      # the 9-class table of docs/results.md
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pfrlib.data.labels import CLASS_NAMES  # noqa: E402
-from pfrlib.data.synthstreets.dataset import SynthStreets  # noqa: E402
+from pfrlib.data.synthstreets.dataset import DEFAULT_CLASSES, DEFAULT_SIZE, SYNTH_VERSIONS, SynthStreets  # noqa: E402
 from pfrlib.data.synthstreets.shares import label_shares, shares_markdown  # noqa: E402
 from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19  # noqa: E402
 from pfrlib.data.transforms import normalize  # noqa: E402
@@ -70,7 +71,7 @@ from pfrlib.models import build_model  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 #: The tables ``--docs`` writes into docs/datasets.md, between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
 DOCS_SECTIONS = {"shares": "synth19-shares", "tabulate": "synth19-cpu", "components": "synth19-components"}
-SHARES_WHAT = "SynthStreets-19 target test split, {n} images, seed {seed}"
+SHARES_WHAT = "SynthStreets-19 target test split, {n} images at {h}x{w}, seed {seed}"
 
 
 def load(ds: SynthStreets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +128,7 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, class_ids, batch
 def write_shares(n: int, seed: int, docs: bool) -> str:
     """The SynthStreets-19 target test shares table; with ``docs``, written into docs/datasets.md."""
     ds = SynthStreets("target", "test", classes=19, length=n, seed=seed)
-    table = shares_markdown(label_shares(ds), SHARES_WHAT.format(n=n, seed=seed))
+    table = shares_markdown(label_shares(ds), SHARES_WHAT.format(n=n, h=ds.size[0], w=ds.size[1], seed=seed))
     print(table)
     if docs:
         write_docs(DOCS_SECTIONS["shares"], table)
@@ -220,9 +221,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--classes", type=int, choices=(9, 19), default=9, help="SynthStreets (9) or SynthStreets-19")
-    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                   help="image size (default: 64 128 for 9 classes, 128 256 for 19)")
+    p.add_argument("--classes", type=int, choices=SYNTH_VERSIONS, default=DEFAULT_CLASSES,
+                   help=f"SynthStreets-19 (19) or the 9-class SynthStreets (9) (default: {DEFAULT_CLASSES})")
+    p.add_argument("--size", type=int, nargs=2, default=list(DEFAULT_SIZE), metavar=("H", "W"),
+                   help=f"image size (default: {DEFAULT_SIZE[0]} {DEFAULT_SIZE[1]})")
     p.add_argument("--eval-split", choices=("val", "test"), default=None,
                    help="target split the numbers are reported on (default: val for 9 classes, test for 19)")
     p.add_argument("--train-length", type=int, default=4000)
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--components measures oracle gaps: drop --no-oracle")
     if args.threads:
         torch.set_num_threads(args.threads)
-    size = tuple(args.size) if args.size else ((64, 128) if args.classes == 9 else (128, 256))
+    size = tuple(args.size)
     split = args.eval_split or ("val" if args.classes == 9 else "test")
     shift_type = SynthShift19 if args.classes == 19 else SynthShift
     common = dict(size=size, cache_dir=args.cache_dir, classes=args.classes)

@@ -23,15 +23,17 @@
 #
 # Entry $(j, k)$ is the correlation between channels $j$ and $k$ averaged over all positions
 # $p$. The sum runs over positions, so **the Gram matrix forgets where things are**: shuffle the
-# pixels and it does not change. That is exactly why it suits domain adaptation: the game and
-# the real world share layouts (road at the bottom, sky on top) but differ in *appearance*
-# (palette, texture, lighting, noise), and appearance is what the Gram matrix measures.
+# pixels and it does not change. That is why it suits domain adaptation: the game and the real
+# world share the broad layout of a street (road at the bottom, sky on top) but differ in
+# *appearance* (palette, texture, lighting, noise), and appearance is what the Gram matrix
+# measures. They also differ in what is where and how large (class frequencies, camera, object
+# proportions), which a statistic that forgets positions sees only in part.
 #
 # In this notebook we
 #
 # 1. build a Gram matrix by hand and check it against `pfrlib.paper.losses.gram_matrix`;
 # 2. shuffle pixels: the style loss stays zero while the content loss does not;
-# 3. compare Gram matrices of source and target images of SynthStreets, our embedded two-domain
+# 3. compare Gram matrices of source and target images of SynthStreets-19, our embedded two-domain
 #    benchmark: cross-domain style distances are larger than within-domain ones;
 # 4. look at the normalisation choices, which decide how large the loss is.
 
@@ -179,10 +181,11 @@ check_range("off-diagonal change (R with G and B)", offdiag_change, 1e-4, float(
 # %% [markdown]
 # ## 3. Source vs target style in SynthStreets
 #
-# SynthStreets draws the same kind of street scenes in two domains: a game-like **source** (flat
-# saturated colours, sharp edges) and a real-like **target** (another palette, textures, lighting,
-# blur, noise). The camera and the object shapes are the same; the target has somewhat more cars
-# and people and fewer trees, and a car hood in some frames. Everything else is appearance.
+# SynthStreets-19 draws the same kind of street scenes in two domains: a game-like **source**
+# (flat saturated colours, sharp edges) and a real-like **target** (another palette, textures,
+# lighting, blur, noise). The scenes differ too, as GTA5's and Cityscapes' do: the game's class
+# frequencies (more vehicles, fewer people and cyclists), a higher camera with a wider lens, and
+# game-like object proportions; the target shows a car hood in some frames.
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(14, 3.6))
@@ -195,7 +198,7 @@ for col in range(2):
         axes[row, 2 * col + 1].set_title(f"{name} #{col}: labels")
 for ax in axes.flat:
     ax.axis("off")
-fig.suptitle(f"SynthStreets train split, seed {seed}, {image_height}x{image_width}")
+fig.suptitle(f"SynthStreets-19 train split, seed {seed}, {image_height}x{image_width}")
 fig.tight_layout(rect=(0, 0.1, 1, 1))
 add_class_legend(fig, SynthStreets.class_ids)
 plt.show()
@@ -426,6 +429,8 @@ print("wrote", save_metrics(out_dir, metrics))
 #
 # - Compute the style distance between a target image and a *blurred* copy of itself
 #   (`torchvision.transforms.v2.functional.gaussian_blur`). Which stages react to blur?
-# - SynthStreets' target shift has named components (`pfrlib.data.SynthShift`). Switch all but
-#   one off (`SynthStreets("target", ..., shift=SynthShift.only("noise"))`) and recompute the
-#   across/within table: which component does the Gram matrix see most?
+# - SynthStreets-19's target shift has named components (`SynthShift19` in
+#   `pfrlib.data.synthstreets.shift`). Switch all but one off
+#   (`SynthStreets("target", ..., shift=SynthShift19.only("noise"))`) and recompute the
+#   across/within table: which component does the Gram matrix see most, and does it see
+#   `camera` (a scene component) at all?

@@ -262,7 +262,7 @@ plt.show()
 #
 # * The **style** ratio is well above 1 at every stage: the Gram matrices of source and target
 #   features are separable, and most clearly at the early stages, which see colour, texture and
-#   noise, exactly what SynthStreets changes between domains.
+#   noise, which SynthStreets-19's appearance components change between domains.
 # * The **content** ratio stays near 1: two unrelated images differ in layout about as much
 #   whatever their domain. Pulling the content of *unpaired* source and target images together
 #   position by position is therefore a much weaker, noisier signal than matching their style,
@@ -300,7 +300,8 @@ print("wrote", save_metrics(out_dir, metrics))
 #
 # - Compute the receptive field of one stage-5 unit of DeepLab-v2 (dilations 2 and 4 in stages
 #   4 and 5). How much of a 512x1024 Cityscapes image does it see?
-# - Switch off all SynthStreets shift components but `noise` (`pfrlib.data.SynthShift`) and
-#   rerun section 3: at which stage does noise show up most?
+# - Switch off all SynthStreets-19 shift components but `noise` (`SynthShift19.only("noise")`,
+#   `pfrlib.data.synthstreets.shift`) and rerun section 3: at which stage does noise show up
+#   most? And with only `camera`, a change of the scene rather than its look?
 # - Use `models.build_model("dilated_r18", 19)` instead of the small model in section 1
 #   (`shapes_row(model, 64, 128)`). Which stages change resolution?

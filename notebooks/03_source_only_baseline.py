@@ -19,9 +19,10 @@
 # source-only and oracle on the target is the **domain gap** the rest of the series tries to
 # close.
 #
-# On SynthStreets the two domains differ mostly in appearance (palette, textures, lighting, blur,
-# noise) and a little in layout (object frequencies, a car hood); camera and object shapes are the
-# same. GTA5 and Cityscapes differ in all of these.
+# On SynthStreets-19, the series' benchmark, the two domains differ the way GTA5 and Cityscapes do,
+# in miniature: in appearance (palette, textures, lighting, colour casts, blur, noise), in what a
+# street holds (the game's class frequencies against Cityscapes'), in how it is seen (camera
+# height, horizon, focal length) and in the proportions of objects. Section 0 shows each part.
 
 # %% tags=["parameters"]
 smoke = None  # True: a seconds-long run (4 iterations); None: $PFR_SMOKE (default off)
@@ -52,8 +53,7 @@ import torch
 from pfrlib.paper import metrics
 from pfrlib import viz
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.data.synthstreets.shift import SynthShift
-from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.synthstreets.dataset import SHIFT_TYPES, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.checkpoint import load_model
 from pfrlib.engine.scoring import predict
@@ -71,9 +71,10 @@ from pfrlib.viz.scenes import (prediction_grid, shift_components, shift_predicti
 # ## 0. The two domains
 #
 # The same kind of scene in both domains, with the labels (Cityscapes trainIds, shown in the
-# Cityscapes palette). Source: flat, saturated colours chosen at random per object, so a network
-# must use shape and position; target: a desaturated per-class palette, textures, uneven light,
-# colour casts, blur and noise.
+# Cityscapes palette). Source: flat, saturated colours chosen at random per object, game-like
+# frequencies (more cars, trucks and buses, fewer people and cyclists), a high camera with a wide
+# lens; target: a desaturated per-class palette, textures, uneven light, colour casts, blur and
+# noise, Cityscapes' frequencies, a lower camera with a longer lens, and real proportions.
 
 # %% tags=["nbval-check-output"]
 say("SynthStreets classes (trainId name):",
@@ -85,8 +86,9 @@ save_figure(fig, setup.figures / "synthstreets_samples.png")
 plt.show()
 
 # %% [markdown]
-# The shift is built from named components (`pfrlib.data.SynthShift`), each with a strength:
-# the same target scenes with one component switched on at a time. Section 3 lets you switch
+# The shift is built from named components (`SynthShift19` in `pfrlib.data.synthstreets.shift`),
+# each with a strength: the same target scenes with one component switched on at a time. The
+# last three (`class_prior`, `camera`, `shape`) change the scene itself, not only its look. Section 3 lets you switch
 # them on and off and watch what the trained model makes of each.
 
 # %%
@@ -97,7 +99,7 @@ plt.show()
 # %% [markdown]
 # ## 1. Train: source only, and the oracle
 #
-# Both runs use the `cpu` preset: the small CPU model on 64x128 SynthStreets images, Adam, and
+# Both runs use the `cpu` preset: the small CPU model on 64x128 SynthStreets-19 images, Adam, and
 # the same number of iterations. The only difference is the data the segmentation loss sees.
 # `load_or_train_many` reuses a finished run with the same configuration (so re-running the
 # notebook, or notebook 07 later, costs nothing; delete the run directory to train again) and
@@ -120,7 +122,7 @@ show_table(run_rows, digits=1,
 # ## 2. The gap
 #
 # The source-val number shows the task itself is learned well; the target-val number shows how
-# much of that survives the change of appearance. The oracle shows what the same network reaches
+# much of that survives the change of domain. The oracle shows what the same network reaches
 # when it *can* see target labels.
 
 # %%
@@ -134,12 +136,12 @@ print(f"domain gap (oracle - source-only, target): {100 * gap:.1f} points")
 # %% [markdown]
 # ### Per-class IoU
 #
-# Which classes suffer? On SynthStreets, look at **sky**: always at the top of the image, yet
-# close to 0 IoU on the target. The source sky is saturated blue, the target sky a pale grey, and
-# a network trained on source colours has learned "blue at the top", not "the top". Position
-# and shape survive the shift better than colour. Read off the figure below which classes lose
-# most between source val and target val, and whether they are the ones whose colour changes most
-# (sky, sidewalk, building) or the small, dark ones (traffic sign, person).
+# Which classes suffer? SynthStreets-19 draws all 19 Cityscapes classes with Cityscapes' long
+# tail: road, building and vegetation cover most pixels, motorcycles, trains and riders a
+# fraction of a percent. Read off the figure below which classes lose most between source val
+# and target val. Are they the ones whose colour changes most (sky, vegetation, road), the rare
+# ones, or the thin ones (pole, traffic light, sign: one or two pixels wide at 64x128)? The
+# oracle's bars answer a second question: which classes are hard even with target labels.
 
 # %%
 per_class = {
@@ -203,8 +205,8 @@ check_close("mIoU over the SynthStreets classes", miou_by_hand,
 #
 # Which class loses the most IoU when the source-only model moves from source val to target val?
 # Use `so["source_val"]["per_class_iou"]` and `so["target_val"]["per_class_iou"]` (fractions;
-# `None` for classes SynthStreets does not draw) and set `most_hurt_class` to its name. Does the
-# answer match the explanation above?
+# `None` for a class in neither the labels nor the predictions) and set `most_hurt_class` to its
+# name. Is it a class whose colour changes, a rare one or a thin one?
 
 # %% tags=["solution"]
 # Exercise 2. Set `most_hurt_class` to the class whose IoU drops most from source val to target
@@ -267,15 +269,16 @@ plt.show()
 def show_shift(index: int = 0, **components: bool) -> None:
     """Target val scene `index` with the chosen shift components on, and the source-only
     prediction."""
-    shift = SynthShift(**{name: 1.0 if on else 0.0 for name, on in components.items()})
+    shift = shift_type(**{name: 1.0 if on else 0.0 for name, on in components.items()})
     shift_prediction(so_model, shift, index=index, size=size,
                      model_name=f"source only (seed {seed})")
     plt.show()
 
 
+shift_type = SHIFT_TYPES[cfg.data.synth_classes]  # the benchmark's shift: SynthShift19
 controls = {"index": widgets.IntSlider(value=0, min=0, max=15, description="val image")}
 controls |= {name: widgets.Checkbox(value=True, description=name)
-             for name in SynthShift.components()}
+             for name in shift_type.components()}
 interactive(show_shift, controls)
 
 # %%
@@ -310,11 +313,15 @@ print("wrote", save_metrics(out_dir, metrics))
 #
 # **More questions**
 #
-# - Train source-only with the target's `SynthShift` components switched off one at a time
+# - Train source-only with the target's `SynthShift19` components switched off one at a time
 #   (the dataset's `shift` argument): which component costs the most target mIoU? The view above
 #   shows single images; a run measures the whole val set.
 # - The small model uses GroupNorm. With BatchNorm, evaluating with *target* batch statistics
 #   is itself a form of adaptation (AdaBN). Why does that make BatchNorm a confounder when
 #   comparing adaptation methods?
 # - Why is the oracle not 100 mIoU? Look at its per-class IoU: which classes are hard even with
-#   target labels, and why (size, thin structures, the 64x128 resolution)?
+#   target labels, and why (size, thin structures, the 64x128 resolution)? Train it at 128x256
+#   (`python -m pfrlib.train --preset cpu --method oracle --synth-size 128 256`, about four times
+#   as long) and compare the thin classes.
+# - The original 9-class SynthStreets (`--synth-classes 9`: nine nearly equally frequent classes,
+#   a shift that is almost only appearance) is still there: how large is its gap?

@@ -15,7 +15,7 @@ from typing import Optional
 
 from pfrlib import methods
 from pfrlib.paper.losses import CONTENT_FORMS, GAN_KINDS, GRAM_NORMALIZATIONS, PFR_STAGES, STYLE_PAIRINGS
-from pfrlib.data.synthstreets.dataset import SYNTH_VERSIONS
+from pfrlib.data.synthstreets.dataset import DEFAULT_CLASSES, DEFAULT_SIZE, SYNTH_VERSIONS
 from pfrlib.models import MODEL_NAMES
 from pfrlib.paper.optim import OPTIMIZERS, PARAM_LISTINGS, SCHEDULES
 from pfrlib.config.fields import BOOKKEEPING, EXECUTION, choices, role
@@ -71,13 +71,13 @@ class DataConfig:
     pin_memory: Optional[bool] = field(default=None, metadata=role(EXECUTION))
     #: SynthStreets only: generated image size and number of items per split (None = default;
     #: the val length also sets the test split's).
-    synth_size: tuple[int, int] = (64, 128)
+    synth_size: tuple[int, int] = DEFAULT_SIZE
     synth_train_length: Optional[int] = None
     synth_val_length: Optional[int] = None
-    #: SynthStreets only: the benchmark by class count, 9 (SynthStreets) or 19 (SynthStreets-19,
-    #: all Cityscapes classes; its default size is 128 x 256: set ``synth_size``), and the seed of
-    #: its scene streams (the data; the run's ``seed`` is the training randomness).
-    synth_classes: int = field(default=9, metadata=choices(SYNTH_VERSIONS))
+    #: SynthStreets only: the benchmark by class count, 19 (SynthStreets-19, all Cityscapes classes
+    #: with their long tail) or 9 (the original SynthStreets), and the seed of its scene streams
+    #: (the data; the run's ``seed`` is the training randomness).
+    synth_classes: int = field(default=DEFAULT_CLASSES, metadata=choices(SYNTH_VERSIONS))
     synth_seed: int = 0
     #: Evaluate only the first ``val_limit`` images of each val set (None = all), periodically
     #: and for ``final.json``. (GTA5 has no val split: its "val" is the whole set.)

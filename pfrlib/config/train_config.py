@@ -44,9 +44,11 @@ LR_HISTORY_KEY = "lr_history"
 #: computes: ``{field: (the value those runs were trained with, the methods it changes)}``. A
 #: ``config.json`` of such a method that has the section but not the field loads with the old
 #: value (so a run of the old behaviour never counts as a finished run of the new default); for
-#: every other method the field changes nothing and takes the default.
-ADDED_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+#: every other method the field changes nothing and takes the default. ``None`` for the methods:
+#: the field changes every method's run.
+ADDED_FIELDS: dict[str, tuple[Any, Optional[tuple[str, ...]]]] = {
     "translation.dlow_adv_weighting": ("none", ("dlow",)),  # without the field, DLOW's stage 2 is unweighted
+    "data.synth_classes": (9, None),  # without the field, the run trained on the 9-class SynthStreets
 }
 
 
@@ -223,7 +225,7 @@ class TrainConfig:
             else:
                 raise ValueError(f"config: unknown section {key!r}; expected {SECTIONS}")
         for name, (old_value, changed) in ADDED_FIELDS.items():
-            if name.split(".")[0] in d and name not in flat and flat.get("loss.method") in changed:
+            if name.split(".")[0] in d and name not in flat and (changed is None or flat.get("loss.method") in changed):
                 flat[name] = old_value
         base = cls.preset(d["preset_name"]) if d.get("preset_name") in PRESETS else cls()
         return base.replace(**flat)

@@ -123,9 +123,8 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
     kw: dict[str, Any] = {}
     if kind == "synth":
         kw["size"] = tuple(data_cfg.synth_size)
-        # configs written before these fields existed are the 9-class benchmark at seed 0
-        kw["classes"] = getattr(data_cfg, "synth_classes", 9)
-        kw["seed"] = getattr(data_cfg, "synth_seed", 0)
+        kw["classes"] = data_cfg.synth_classes
+        kw["seed"] = data_cfg.synth_seed
         train = (spec_split or split) == "train"
         length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
         if length is not None:

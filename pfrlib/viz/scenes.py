@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from pfrlib.data.labels import IGNORE_INDEX
 from pfrlib.data.palette import colorize
-from pfrlib.data.synthstreets.dataset import SHIFT_TYPES, SynthStreets
+from pfrlib.data.synthstreets.dataset import DEFAULT_CLASSES, SHIFT_TYPES, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.scoring import predict
 from pfrlib.methods import in_words
@@ -57,7 +57,7 @@ def _benchmark_name(classes: int) -> str:
 
 
 def synthstreets_samples(n: int = 4, seed: int = 0, size: Optional[tuple[int, int]] = None, split: str = "val",
-                         classes: int = 9) -> Figure:
+                         classes: int = DEFAULT_CLASSES) -> Figure:
     """The SynthStreets grid: source and target scenes, each beside its colourised label
     (``classes``: 9 or 19, the benchmark; ``size`` None: its default size)."""
     sets = {d: SynthStreets(d, split, size=size, seed=seed, length=max(n, 1), classes=classes)
@@ -67,7 +67,7 @@ def synthstreets_samples(n: int = 4, seed: int = 0, size: Optional[tuple[int, in
 
 
 def shift_components(n: int = 3, seed: int = 0, size: Optional[tuple[int, int]] = None, strength: float = 1.0,
-                     split: str = "val", per_row: int = 6, classes: int = 9) -> Figure:
+                     split: str = "val", per_row: int = 6, classes: int = DEFAULT_CLASSES) -> Figure:
     """Target scenes rendered with no shift, each shift component alone, and the full shift.
 
     Panels of one scene: ``none`` (the target scene in source style), one per component of the
@@ -159,14 +159,19 @@ def shift_prediction(model, shift, index: int = 0, size: tuple[int, int] = (64, 
 
     Args:
         model: a segmentation model (``pfrlib.models``) in eval mode, with a ``normalization``.
-        shift: the :class:`~pfrlib.data.synthstreets.shift.SynthShift` to render with.
+        shift: the shift to render with; its type picks the benchmark
+            (:data:`~pfrlib.data.synthstreets.dataset.SHIFT_TYPES`: a ``SynthShift19`` renders
+            SynthStreets-19, a ``SynthShift`` the 9-class SynthStreets).
         index: which item of the split.
         size, split, seed: the SynthStreets target set the scene comes from.
         model_name: how the prediction panel is titled.
 
     The title gives the pixel accuracy of the prediction on this image and the active components.
     """
-    ds = SynthStreets("target", split, size=size, seed=seed, length=index + 1, shift=shift)
+    classes = [c for c, kind in SHIFT_TYPES.items() if type(shift) is kind]
+    if not classes:
+        raise TypeError(f"shift must be one of {[k.__name__ for k in SHIFT_TYPES.values()]}, got {type(shift).__name__}")
+    ds = SynthStreets("target", split, size=size, seed=seed, length=index + 1, shift=shift, classes=classes[0])
     image, label = ds[index]
     pred = predict(model, normalize(image, model.normalization)[None])[0]
     valid = label != IGNORE_INDEX

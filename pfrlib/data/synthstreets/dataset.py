@@ -28,15 +28,22 @@ from pfrlib.data.synthstreets.layout19 import SYNTH19_CLASS_IDS, draw_scene19
 from pfrlib.data.synthstreets.rendering import render
 from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19
 
-__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_SIZE", "SHIFT_TYPES"]
+__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_CLASSES", "CLASS_IDS", "DEFAULT_SIZE", "SHIFT_TYPES"]
 
 _DOMAINS = {"source": 1, "target": 2}
 _SPLITS = {"train": 0, "val": 1, "test": 2}
 _DEFAULT_LENGTH = {"train": 4000, "val": 500, "test": 500}
 #: The two benchmarks by class count: 9 (the original SynthStreets) or 19 (SynthStreets-19).
 SYNTH_VERSIONS: tuple[int, ...] = (9, 19)
-#: Default image size (H, W) per class count: SynthStreets-19's thin classes need more pixels.
-DEFAULT_SIZE: dict[int, tuple[int, int]] = {9: (64, 128), 19: (128, 256)}
+#: The default benchmark: SynthStreets-19 (the 9-class SynthStreets stays an option).
+DEFAULT_CLASSES: int = 19
+#: The trainIds each benchmark draws.
+CLASS_IDS: dict[int, tuple[int, ...]] = {9: SYNTH_CLASS_IDS, 19: SYNTH19_CLASS_IDS}
+#: Default image size (H, W) of either benchmark: the course's size, where a lesson's run takes a
+#: minute or two on one core. SynthStreets-19's thinnest classes (pole, traffic light, sign,
+#: motorcycle) are one or two pixels wide there; at 128 x 256 every class is learnable to 20 IoU
+#: (docs/datasets.md, "Learnable at the benchmark's size").
+DEFAULT_SIZE: tuple[int, int] = (64, 128)
 #: The shift of each benchmark: SynthStreets-19's adds the scene components (class prior, camera, shape).
 SHIFT_TYPES: dict[int, type[SynthShift]] = {9: SynthShift, 19: SynthShift19}
 
@@ -51,8 +58,7 @@ class SynthStreets(torch.utils.data.Dataset):
         split: ``"train"``, ``"val"`` or ``"test"``; disjoint random streams. In adaptation the
             target ``train`` split is the unlabelled target data, ``val`` is for tuning and
             checkpoint choice, ``test`` only for reported numbers.
-        size: ``(H, W)``; default :data:`DEFAULT_SIZE` of the class count (64 x 128 for 9
-            classes, 128 x 256 for 19).
+        size: ``(H, W)``; default :data:`DEFAULT_SIZE` (64 x 128).
         length: number of items (default 4000 for train, 500 for val and test). Any length
             gives the same first items: item ``i`` depends only on ``(seed, domain, split, i)``.
         seed: base seed of the scene streams (the benchmark's data seed; configs set it with
@@ -63,16 +69,19 @@ class SynthStreets(torch.utils.data.Dataset):
         cache_dir: if given, all items are rendered once into
             ``cache_dir/synthstreets-<hash>.npz`` (hash of every parameter that changes the
             pixels) and read back from there afterwards.
-        classes: 9 (SynthStreets: road, sidewalk, building, pole, sign, vegetation, sky,
-            person, car) or 19 (SynthStreets-19: all Cityscapes classes with their long tail,
-            and a shift that also changes class frequencies, camera and shapes).
+        classes: 19 (SynthStreets-19, the default: all Cityscapes classes with their long tail,
+            and a shift that also changes class frequencies, camera and shapes) or 9 (the
+            original SynthStreets: road, sidewalk, building, pole, sign, vegetation, sky,
+            person, car; a shift of appearance and a few more cars and people).
 
     Items (no transform): ``(image, label)``, image a uint8 tensor 3 x H x W (RGB), label an
     int64 tensor H x W of trainIds (255 = ignore).
     """
 
     num_classes: int = NUM_CLASSES
-    class_ids: tuple[int, ...] = SYNTH_CLASS_IDS
+    #: The trainIds the benchmark draws (mIoU averages over these): the default benchmark's on the
+    #: class, the chosen one's on an instance.
+    class_ids: tuple[int, ...] = CLASS_IDS[DEFAULT_CLASSES]
     has_labels: bool = True
 
     def __init__(
@@ -85,12 +94,12 @@ class SynthStreets(torch.utils.data.Dataset):
         shift: Optional[SynthShift] = None,
         transform: Optional[Callable] = None,
         cache_dir: Optional[str | os.PathLike] = None,
-        classes: int = 9,
+        classes: int = DEFAULT_CLASSES,
     ) -> None:
         if classes not in SYNTH_VERSIONS or isinstance(classes, bool):
             raise ValueError(f"SynthStreets classes must be one of {SYNTH_VERSIONS}, got {classes!r}")
         if size is None:
-            size = DEFAULT_SIZE[classes]
+            size = DEFAULT_SIZE
         if domain not in _DOMAINS:
             raise ValueError(f"SynthStreets domain must be one of {tuple(_DOMAINS)}, got {domain!r}")
         if split not in _SPLITS:
@@ -113,7 +122,7 @@ class SynthStreets(torch.utils.data.Dataset):
                             f"{type(shift).__name__}")
         self.domain, self.split, self.size, self.length = domain, split, (h, w), int(length)
         self.seed, self.shift, self.transform, self.classes = int(seed), shift, transform, classes
-        self.class_ids = SYNTH19_CLASS_IDS if classes == 19 else SYNTH_CLASS_IDS
+        self.class_ids = CLASS_IDS[classes]
         self.name = f"synth:{domain}:{split}" if classes == 9 else f"synth19:{domain}:{split}"
         self.cache_path: Optional[Path] = None
         self._cache: Optional[tuple[np.ndarray, np.ndarray]] = None

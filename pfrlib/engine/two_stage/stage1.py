@@ -32,6 +32,7 @@ from PIL import Image
 from torch import nn
 
 from pfrlib.config.sections import DataConfig
+from pfrlib.config.train_config import ADDED_FIELDS
 from pfrlib.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pfrlib.data.spec import build_dataset
 from pfrlib.data.streams import make_stream, seed_from
@@ -68,9 +69,12 @@ _KEY_DATA_FIELDS = ("source", "target", "source_size", "target_size", "synth_siz
 
 def _with_data_defaults(key: dict[str, Any]) -> dict[str, Any]:
     """A saved key, its ``data`` completed with the config's defaults for the fields it does not
-    name (a key from a run that set only the others stands for their defaults), and its
-    ``translation`` without :data:`STAGE2_FIELDS`."""
+    name (a key from a run that set only the others stands for their defaults; a field added
+    since with a new default, :data:`~pfrlib.config.train_config.ADDED_FIELDS`, stands for the
+    value those runs used), and its ``translation`` without :data:`STAGE2_FIELDS`."""
     defaults = {f.name: f.default for f in dataclasses.fields(DataConfig) if f.name in _KEY_DATA_FIELDS}
+    defaults.update({name.split(".", 1)[1]: old for name, (old, changed) in ADDED_FIELDS.items()
+                     if name.startswith("data.") and changed is None and name.split(".", 1)[1] in defaults})
     return {**key, "data": to_jsonable({**defaults, **key.get("data", {})}),
             "translation": _stage1_fields(key.get("translation", {}))}
 

@@ -26,7 +26,7 @@ from pfrlib.data.synthstreets.shares import (SHARE_RULES, compare_shares, label_
                                              shares_markdown, spearman)
 
 ROOT = Path(__file__).resolve().parents[3]
-SMALL = (64, 128)  # tests of mechanics run smaller than the benchmark's 128 x 256
+SMALL = (64, 128)  # the benchmark's default size (DEFAULT_SIZE), written out where a test depends on it
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_docs_table_is_generated_from_these_shares(test_shares):
     text = (ROOT / "docs" / "datasets.md").read_text()
     m = re.search(r"<!-- synth19-shares:start -->\n(.*?)<!-- synth19-shares:end -->", text, re.S)
     assert m, "docs/datasets.md lacks the generated shares table (python benchmarks/synth_gap.py --shares --docs)"
-    assert m.group(1) == shares_markdown(test_shares, "SynthStreets-19 target test split, 300 images, seed 0")
+    assert m.group(1) == shares_markdown(test_shares, "SynthStreets-19 target test split, 300 images at 64x128, seed 0")
 
 
 def _digests(ds: SynthStreets, n: int) -> set[str]:
@@ -97,14 +97,16 @@ def test_test_split_is_disjoint_from_train_and_val(classes):
 
 def test_item_format_and_defaults():
     ds = SynthStreets("target", "test", classes=19, length=4)
-    assert ds.size == (128, 256) and ds.class_ids == SYNTH19_CLASS_IDS == tuple(range(19))
+    assert ds.size == (64, 128) and ds.class_ids == SYNTH19_CLASS_IDS == tuple(range(19))
     assert ds.name == "synth19:target:test" and ds.shift == SynthShift19.full()
     image, label = ds[0]
-    assert image.shape == (3, 128, 256) and label.shape == (128, 256)
+    assert image.shape == (3, 64, 128) and label.shape == (64, 128)
     assert set(label.unique().tolist()) <= set(range(19)) | {255}
     assert SynthStreets("source", classes=19).shift == SynthShift19.none()
-    # the 9-class benchmark stays the default
-    assert SynthStreets("target").classes == 9 and SynthStreets("target").size == (64, 128)
+    # SynthStreets-19 is the default benchmark, at the course's size; the 9-class one is an option
+    assert SynthStreets("target").classes == 19 and SynthStreets("target").size == (64, 128)
+    assert SynthStreets("target", classes=9).class_ids == (0, 1, 2, 5, 7, 8, 10, 11, 13)
+    assert TrainConfig.preset("cpu").data.synth_classes == 19 == TrainConfig().data.synth_classes
 
 
 def _pixels(shift: SynthShift19, n: int = 40, domain: str = "target") -> np.ndarray:
@@ -206,7 +208,8 @@ def test_specs_and_config_select_the_benchmark():
     assert cfg.to_dict()["data"]["synth_classes"] == 19 and cfg.to_dict()["data"]["synth_seed"] == 7
     old = TrainConfig.preset("cpu").to_dict()
     del old["data"]["synth_classes"], old["data"]["synth_seed"]  # a config.json from before the fields
-    assert TrainConfig.from_dict(old) == TrainConfig.preset("cpu")
+    # ... trained on the 9-class benchmark, the only one then (so it never counts as a run of today's default)
+    assert TrainConfig.from_dict(old) == TrainConfig.preset("cpu", synth_classes=9) != TrainConfig.preset("cpu")
     with pytest.raises(ValueError, match="synth_classes"):
         TrainConfig.preset("cpu", synth_classes=10).validate()
     # a different data seed: different scenes
@@ -217,7 +220,7 @@ def test_specs_and_config_select_the_benchmark():
 
 # Digests of items 0, 3 and 7 (image bytes then label bytes, sha256 over the three) of the 9-class
 # benchmark, computed with the generator as it was before SynthStreets-19 existed (commit 5c1864e,
-# `SynthStreets(domain, split, length=8).render(i)`): the default benchmark's pixels must not move.
+# `SynthStreets(domain, split, length=8).render(i)`): the 9-class benchmark's pixels must not move.
 NINE_CLASS_DIGESTS = {
     ("source", "train"): "535f63bea53cbe56177211cc7baee88d3912d94e1fd61edb342c6676650a2434",
     ("target", "val"): "578ab9a1f70ae82578ae6c3f2cf2c7d7d82e446b4876a61e231bd9ddcdf953af",
@@ -227,7 +230,7 @@ NINE_CLASS_DIGESTS = {
 
 @pytest.mark.parametrize("domain,split", sorted(NINE_CLASS_DIGESTS))
 def test_nine_class_benchmark_is_byte_identical(domain, split):
-    ds = SynthStreets(domain, split, length=8)
+    ds = SynthStreets(domain, split, length=8, classes=9)
     h = hashlib.sha256()
     for i in (0, 3, 7):
         image, label = ds.render(i)
