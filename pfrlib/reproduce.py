@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from pfrlib.teaching.reproduce import ALL_PARAMETER, run_series, write_times
+from pfrlib.teaching.reproduce import ALL_PARAMETER, SERIES_TIMES, run_series, write_times
 from pfrlib.teaching.nbparams import SERIES_RUNS
 from pfrlib.teaching.student import SERIES_GLOB, series_notebooks
 
@@ -30,6 +30,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help=f"also retrain every multi-seed table: {ALL_PARAMETER}=True for the notebooks that declare it")
     p.add_argument("--times-markdown", default=None, metavar="FILE",
                    help="also write the time per notebook (papermill's records) as a Markdown table to FILE")
+    p.add_argument("--series-runs", default=SERIES_TIMES, metavar="FILE",
+                   help="with --times-markdown, also write the series' training runs (method, seed, iterations, "
+                        f"seconds, benchmark) as JSON to FILE (default: {SERIES_TIMES})")
     p.add_argument("--times-only", action="store_true",
                    help="run nothing: write --times-markdown from the executed notebooks already in --out")
     args = p.parse_args(argv)
@@ -40,8 +43,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.times_only and not args.times_markdown:
         p.error("--times-only needs --times-markdown FILE")
     if args.times_only:
-        return write_times(Path(args.out), paths, Path(args.times_markdown), Path(args.cwd) / SERIES_RUNS)
-    return run_series(paths, Path(args.out), args.cwd, args.all, args.times_markdown)
+        return write_times(Path(args.out), paths, Path(args.times_markdown), Path(args.cwd) / SERIES_RUNS,
+                           Path(args.series_runs))
+    return run_series(paths, Path(args.out), args.cwd, args.all, args.times_markdown, args.series_runs)
 
 
 if __name__ == "__main__":

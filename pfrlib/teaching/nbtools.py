@@ -5,30 +5,29 @@ reused, resumed or trained by its one rule.
 Notebooks import everything from here (``from pfrlib.teaching.nbtools import Param, start,
 load_or_train_many, ...``). A notebook opens with one call, :func:`start` (its parameters checked,
 smoke mode, where figures and runs go), and says what it will train, and about how long that takes
-here from measured times, with :func:`announce` before it trains.
+here from measured times (:mod:`pfrlib.teaching.timings`), with :func:`announce` before it trains.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.engine.calibration import CALIBRATION, CALIBRATION_LABEL, machine_seconds
-from pfrlib.io import check_positive_int, format_duration, read_json, wrap
+from pfrlib.engine.calibration import machine_seconds
+from pfrlib.io import check_positive_int, format_duration, wrap
 from pfrlib.launch.job import Job, plan
 from pfrlib.launch.launcher import Claim, InProcessBackend, LocalBackend, launch
 from pfrlib.launch.local import Backend
 from pfrlib.launch.progress import ProgressBoard
 from pfrlib.teaching.nbparams import live_frontend, start
+from pfrlib.teaching.timings import MEASURED_TIMES, benchmark_of, measured_files, measured_rates, reference_calibration
 from pfrlib.engine.trainer import TrainResult
 
-__all__ = ["announce", "measured_rates", "measured_seconds_per_iteration", "reference_calibration", "MEASURED_TIMES",
-           "CALIBRATE_FROM_S", "NON_BREAKING_HYPHEN", "show_table", "say",
+__all__ = ["announce", "CALIBRATE_FROM_S", "NON_BREAKING_HYPHEN", "show_table", "say",
            "interactive", "load_or_train", "load_or_train_many"]
 
 
@@ -213,116 +212,6 @@ def load_or_train_many(configs, jobs: int | None = None, threads: int = 1, retra
 
 
 # --------------------------------------------------------------------------- what training will take
-#: The committed, generated files whose measured times estimate how long a notebook's training
-#: takes, relative to the repository root: the Table-1 sweeps' per-run wall times (``{method:
-#: {"wall_s": [...], "iterations": n, ...}}``: one-thread runs two at a time with their validation,
-#: as a notebook trains them), and for the methods they lack, the step-time benchmark (median
-#: seconds per iteration at the ``cpu`` preset, two threads, one run alone, no validation,
-#: ``benchmarks/step_time.py``; it also holds the reference machine's calibration).
-MEASURED_TIMES = ("benchmarks/results/step_time_cpu.json", "benchmarks/results/table1_heldout.json",
-                  "benchmarks/results/table1.json")
-#: The rows of the step-time file that time the ``cpu`` preset (its ``label`` starts so).
-_STEP_TIME_LABEL = "cpu preset"
-
-
-def _repository_root() -> Path:
-    """The folder that holds the ``pfrlib`` package (the repository root in a checkout)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def _step_rates(path: Path, data: list) -> dict[str, float]:
-    """``{method: median seconds per iteration}`` from a step-time benchmark's rows (the ``cpu`` preset's)."""
-    if not all(isinstance(r, Mapping) for r in data):
-        raise ValueError(f"{path}: expected a list of step-time rows ({{'label', 'method', 'median_s', ...}})")
-    rows = [r for r in data if str(r.get("label", "")).startswith(_STEP_TIME_LABEL)]
-    if any("method" not in r or "median_s" not in r for r in rows):
-        raise ValueError(f"{path}: expected step-time rows with 'method' and 'median_s'")
-    return {r["method"]: float(r["median_s"]) for r in rows}
-
-
-def _run_rates(path: Path, data: Mapping, default_iterations: int | None) -> dict[str, list[float]]:
-    """``{method: [seconds per iteration of each run]}`` from a results file (wall time / iterations)."""
-    rates: dict[str, list[float]] = {}
-    for method, entry in data.items():
-        walls = entry.get("wall_s") if isinstance(entry, Mapping) else None
-        if not walls:
-            continue
-        iters = entry.get("iterations", default_iterations)
-        iters = list(iters) if isinstance(iters, (list, tuple)) else [iters] * len(walls)
-        if len(iters) != len(walls):
-            raise ValueError(f"{path}: {method} has {len(walls)} wall times but {len(iters)} iteration counts")
-        rates[method] = [w / n for w, n in zip(walls, iters) if n]
-    return rates
-
-
-def measured_rates(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
-                   default_iterations: int | None = None) -> dict[str, tuple[float, str]]:
-    """``{method: (measured seconds per training iteration, the file it comes from)}``.
-
-    A results file gives each run's wall time / iterations (the method entry's ``iterations``, a
-    number or one per run, else ``default_iterations``: the caller says which, the ``cpu`` preset's
-    count for files written before they recorded it); a method's value is its **fastest** run over
-    all the results files, the one least slowed by whatever else the machine was doing. Those runs
-    trained as a notebook trains (one thread each, two at a time, validation included), so they
-    win. A step-time file (a list of rows, ``benchmarks/step_time.py``: the median step of each
-    method at the ``cpu`` preset, two threads, one run alone) gives the methods no results file
-    times; it is faster than a notebook's runs go, about half their time per iteration.
-
-    Args:
-        files: measurement files, relative to ``root``; missing ones are skipped.
-        root: default: the repository root (the folder above the ``pfrlib`` package).
-        default_iterations: iterations of a run whose file does not record them (``None``: skip it).
-
-    Raises:
-        ValueError naming a file that exists but has neither layout.
-    """
-    root = _repository_root() if root is None else Path(root)
-    steps: dict[str, tuple[float, str]] = {}
-    runs: dict[str, tuple[float, str]] = {}
-    for name in files:
-        path = root / name
-        if not path.is_file():
-            continue
-        data = read_json(path)
-        if isinstance(data, list):
-            steps.update({m: (r, name) for m, r in _step_rates(path, data).items() if m not in steps})
-        elif isinstance(data, Mapping):
-            for m, per_run in _run_rates(path, data, default_iterations).items():
-                if per_run and (m not in runs or min(per_run) < runs[m][0]):
-                    runs[m] = (min(per_run), name)
-        else:
-            raise ValueError(f"{path}: expected {{method: {{'wall_s': [...], ...}}}} or a list of step-time rows, "
-                             f"got {type(data).__name__}")
-    return {**steps, **runs}
-
-
-def measured_seconds_per_iteration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None,
-                                   default_iterations: int | None = None) -> tuple[dict[str, float], list[str]]:
-    """:func:`measured_rates` as ``({method: seconds per iteration}, [the files the values come from])``."""
-    measured = measured_rates(files, root, default_iterations)
-    used = {name for _, name in measured.values()}
-    return {m: r for m, (r, _) in measured.items()}, [f for f in files if f in used]
-
-
-def reference_calibration(files: Sequence[str] = MEASURED_TIMES, root: Path | None = None) -> tuple[float, str] | None:
-    """``(seconds per iteration, file)`` of the calibration measured on the reference machine: the
-    row labelled :data:`~pfrlib.engine.calibration.CALIBRATION_LABEL` in the first step-time file
-    of ``files`` that has one, made with this version's :data:`~pfrlib.engine.calibration.CALIBRATION`
-    settings (a row made another way is not comparable, and is skipped); ``None`` without one."""
-    root = _repository_root() if root is None else Path(root)
-    settings = asdict(CALIBRATION)
-    for name in files:
-        path = root / name
-        data = read_json(path) if path.is_file() else None
-        if not isinstance(data, list):
-            continue
-        for row in data:
-            if (isinstance(row, Mapping) and row.get("label") == CALIBRATION_LABEL and "median_s" in row
-                    and all(row.get(k) == v for k, v in settings.items())):
-                return float(row["median_s"]), name
-    return None
-
-
 #: An estimate (on the reference machine) shorter than this many seconds is not scaled to this
 #: machine: timing it would take a sizeable share of the training itself (a smoke run's, say).
 CALIBRATE_FROM_S = 60.0
@@ -351,23 +240,24 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
 
     Which runs are reused, resumed or trained is the launcher's one rule
     (:func:`pfrlib.launch.job.plan`), asked here as a forecast (the notebook's next cell
-    launches). The time is each run's measured seconds per iteration (:func:`measured_rates` over
-    ``files``: the fastest committed run of the method, else the step-time benchmark; runs without
-    a recorded count are taken at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread
-    runs at a time (default: one per core), never shorter than its longest run. A resumed run is
-    counted whole (an upper bound). A method without a measured time is named, not guessed.
+    launches). The time is each run's measured seconds per iteration (:func:`pfrlib.teaching.timings.measured_rates` over
+    ``files``, on the benchmark the run trains on: by default the series' own runs of the method
+    first, the median run of the first file that times it; runs without a recorded count are taken
+    at the ``cpu`` preset's iterations) times its iterations, shared over ``jobs`` one-thread runs
+    at a time (default: one per core), never shorter than its longest run. A resumed run is counted
+    whole (an upper bound). A method without a measured time is named, not guessed.
 
     The measured times are the reference machine's. When ``files`` hold its calibration
-    (:func:`reference_calibration`) and the estimate is at least :data:`CALIBRATE_FROM_S`, the same
+    (:func:`pfrlib.teaching.timings.reference_calibration`) and the estimate is at least :data:`CALIBRATE_FROM_S`, the same
     calibration is timed here (``calibration()``, by default
     :func:`pfrlib.engine.calibration.machine_seconds`: a few seconds, once per process) and every
     rate is scaled by this machine's time over the reference's; the line then says "here" and the
     ratio.
 
     Returns:
-        One line, e.g. ``"Training 3 runs (pfr x seeds 0, 1, 2): 3 to train; about 7 min here on 2
-        cores (this machine 1.4x the reference's time per iteration; measured:
-        benchmarks/results/step_time_cpu.json)."``
+        One line, e.g. ``"Training 3 runs (PFR only (Eq. 4): seeds 0, 1, 2): 3 to train; about 7 min
+        here on 2 cores (this machine 1.4x the reference; measured: series_runs.json,
+        step_time_cpu.json in benchmarks/results)."``
     """
     configs = list(configs)
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -380,13 +270,15 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
     todo = [c for c, d in zip(configs, decisions) if d != "reuse"]
     if not todo:
         return head + "all finished, nothing to train."
-    measured = measured_rates(files, root, TrainConfig.preset("cpu").optim.iterations)
-    rate = {m: r for m, (r, _) in measured.items()}
-    used = [f for f in files if f in {measured[c.loss.method][1] for c in todo if c.loss.method in measured}]
-    if not measured:
-        return head + ", ".join(parts) + "; no measured times to estimate how long (none of " + ", ".join(files) + " found)."
-    unmeasured = sorted({c.loss.method for c in todo} - set(rate))
-    timed = [rate[c.loss.method] * c.optim.iterations for c in todo if c.loss.method in rate]
+    present = measured_files(files, root)
+    if not present:
+        return f"{head}{', '.join(parts)}; no measured times to estimate how long (none of {', '.join(files)} found)."
+    iterations = TrainConfig.preset("cpu").optim.iterations
+    by_benchmark = {b: measured_rates(present, root, iterations, b) for b in {benchmark_of(c) for c in todo}}
+    found = [(c, by_benchmark[benchmark_of(c)].get(c.loss.method)) for c in todo]
+    timed = [m[0] * c.optim.iterations for c, m in found if m]
+    used = [f for f in files if f in {m[1] for _, m in found if m}]
+    unmeasured = sorted({c.loss.method for c, m in found if not m})
     slots = min(jobs, len(todo))
     text = head + ", ".join(parts)
     if timed:
@@ -394,15 +286,22 @@ def announce(configs, jobs: int | None = None, retrain: bool = False, files: Seq
         cores = f"{slots} core{'s' if slots > 1 else ''}"
         reference = reference_calibration(files, root) if seconds >= CALIBRATE_FROM_S else None
         if reference is None:
-            text += f"; about {format_duration(seconds)} on {cores} (measured: {', '.join(used)})"
+            text += f"; about {format_duration(seconds)} on {cores} (measured: {_file_list(used)})"
         else:
             factor = calibration() / reference[0]
             used = used + [reference[1]] if reference[1] not in used else used
             text += (f"; about {format_duration(seconds * factor)} here on {cores} (this machine {factor:.1f}x the "
-                     f"reference's time per iteration; measured: {', '.join(used)})")
+                     f"reference; measured: {_file_list(used)})")
         if unmeasured:
             text += f", not counting {', '.join(map(methods.label, unmeasured))}, which {'have' if len(unmeasured) > 1 else 'has'} no measured time"
     else:
-        base = _repository_root() if root is None else Path(root)
-        text += f"; no measured time for {', '.join(map(methods.label, unmeasured))} in {', '.join(f for f in files if (base / f).is_file())}"
+        text += f"; no measured time for {', '.join(map(methods.label, unmeasured))} in {_file_list(present)}"
     return text + "."
+
+
+def _file_list(files: Sequence[str]) -> str:
+    """``"a.json, b.json in benchmarks/results"`` when the files share a folder, else their paths."""
+    folders = {str(Path(f).parent) for f in files}
+    if len(folders) != 1 or folders == {"."}:
+        return ", ".join(files)
+    return f"{', '.join(Path(f).name for f in files)} in {folders.pop()}"

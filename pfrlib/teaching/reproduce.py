@@ -21,7 +21,10 @@ then says what each trains from its ``pfr.trains_all`` metadata.
 ``--times-markdown FILE`` writes the time per notebook as a Markdown table, read from the executed
 copies' own papermill records (``metadata.papermill.duration``), not from this report's clock;
 ``--times-only`` writes it from an earlier run's ``--out`` without running anything (the table in
-``docs/teaching.md`` is pasted from ``benchmarks/results/reproduce_times.md`` this way).
+``docs/teaching.md`` is pasted from ``benchmarks/results/reproduce_times.md`` this way). Either way
+the series' own training runs go with it to ``--series-runs`` (default :data:`SERIES_TIMES`,
+:func:`series_runs`): the times :func:`pfrlib.teaching.nbtools.announce` estimates a notebook's
+training from first.
 """
 
 from __future__ import annotations
@@ -35,16 +38,23 @@ from pathlib import Path
 from typing import Optional
 
 from pfrlib.io import atomic_write, format_duration
-from pfrlib.launch.job import LOG_FILE, RUN_LINE, Job
+from pfrlib.launch.job import JOB_FILE, LOG_FILE, RUN_LINE, STATUS_FILE, Job
 from pfrlib.launch.launcher import LocalBackend, launch
 from pfrlib.teaching.nbparams import SERIES_RUNS
 
-__all__ = ["ALL_PARAMETER", "what_it_trains", "declared_parameters", "parameters_for", "run_notebook",
-           "times_markdown", "run_series", "write_times"]
+__all__ = ["ALL_PARAMETER", "SERIES_TIMES", "what_it_trains", "declared_parameters", "parameters_for", "run_notebook",
+           "times_markdown", "series_runs", "run_series", "write_times"]
 
 #: The notebook parameter that ``--all`` (``make reproduce ALL=1``) sets to True: train every seed of
 #: the multi-seed tables instead of reading the committed results files.
 ALL_PARAMETER = "train_all"
+
+#: The committed, generated file of every training run the series made in its runs folder
+#: (:func:`series_runs`), relative to the repository root: how long a notebook's runs take under the
+#: notebooks' own conditions (their configs, two one-thread runs at a time, each a process that also
+#: scores its test split). Written with the times table (:func:`write_times`); read first by
+#: :func:`pfrlib.teaching.nbtools.announce`.
+SERIES_TIMES = "benchmarks/results/series_runs.json"
 
 # the kernel's transport notice (it talks to papermill over localhost): noise in a report
 _NOISE = re.compile(r"Kernel is running over TCP without encryption")
@@ -150,11 +160,54 @@ def times_markdown(out_dir: Path, notebooks: list[Path], runs_dir: Optional[Path
     return table if runs_dir is None else table + "\n" + calibration_line(runs_dir) + "\n"
 
 
+def _read(path: Path) -> dict:
+    """A run's JSON record; empty when it is absent or unreadable (a run still in progress)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def series_runs(runs_dir: Path) -> dict[str, dict[str, list]]:
+    """Every finished training run in ``runs_dir`` (``<run>/final.json`` beside its ``config.json``),
+    grouped by method in the layout of the results files that
+    :func:`pfrlib.teaching.timings.measured_rates` reads: ``{method: {"runs", "seeds", "iterations",
+    "wall_s", "train_s", "synth_classes", "synth_size"}}``, one list entry per run, in run-name order.
+
+    ``wall_s`` is what a notebook waits for: the launcher's seconds for the run's process
+    (``status.json``: start-up, training, validation and the test split) when the run was trained
+    from scratch in one go (``job.json``'s plan ``train``), else the trainer's ``wall_time_s``
+    (``train_s``, the training loop's own time, summed over a resumed run's parts).
+    ``synth_classes`` and ``synth_size`` name the benchmark it trained on (its config's).
+    """
+    grouped: dict[str, dict[str, list]] = {}
+    for final_path in sorted(Path(runs_dir).glob("*/final.json")):
+        run = final_path.parent
+        final, config = _read(final_path), _read(run / "config.json")
+        method = final.get("method") or config.get("loss", {}).get("method")
+        if not (method and final.get("wall_time_s") and final.get("iterations") and config.get("data")):
+            continue
+        status, job = _read(run / STATUS_FILE), _read(run / JOB_FILE)
+        whole = job.get("plan") == "train" and status.get("ok") and status.get("seconds")
+        entry = grouped.setdefault(method, {k: [] for k in ("runs", "seeds", "iterations", "wall_s", "train_s",
+                                                            "synth_classes", "synth_size")})
+        entry["runs"].append(run.name)
+        entry["seeds"].append(final.get("seed", config.get("run", {}).get("seed")))
+        entry["iterations"].append(int(final["iterations"]))
+        entry["wall_s"].append(float(status["seconds"]) if whole else float(final["wall_time_s"]))
+        entry["train_s"].append(float(final["wall_time_s"]))
+        entry["synth_classes"].append(config["data"].get("synth_classes"))
+        entry["synth_size"].append(config["data"].get("synth_size"))
+    return grouped
+
+
 def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", train_all: bool = False,
-               times_file: Optional[str | Path] = None) -> int:
+               times_file: Optional[str | Path] = None, series_file: str | Path = SERIES_TIMES) -> int:
     """Run ``paths`` one by one (:func:`run_notebook`), reporting a line per notebook as it starts
-    and ends, stopping at the first failure; then the summary (and the times table to
-    ``times_file``). The exit status: 0 when every notebook ran."""
+    and ends, stopping at the first failure; then the summary (and with ``times_file``, the times
+    table there and the series' runs to ``series_file``: :func:`write_times`). The exit status: 0
+    when every notebook ran."""
     out_dir.mkdir(parents=True, exist_ok=True)
     Path("figures").mkdir(exist_ok=True)
     done: list[tuple[str, float, bool]] = []
@@ -181,12 +234,16 @@ def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", 
           "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
     finished = all(ok for _, _, ok in done) and len(done) == len(paths)
     if finished and times_file:
-        return write_times(out_dir, paths, Path(times_file), Path(cwd) / SERIES_RUNS)
+        return write_times(out_dir, paths, Path(times_file), Path(cwd) / SERIES_RUNS, Path(series_file))
     return 0 if finished else 1
 
 
-
-def write_times(out_dir: Path, paths: list[Path], target: Path, runs_dir: Optional[Path] = None) -> int:
+def write_times(out_dir: Path, paths: list[Path], target: Path, runs_dir: Optional[Path] = None,
+                series_file: Optional[Path] = None) -> int:
+    """Write the times table of the series run in ``out_dir`` (:func:`times_markdown`) to ``target``
+    and, with ``runs_dir`` and ``series_file``, the series' training runs (:func:`series_runs`) to
+    ``series_file`` (JSON). The exit status: 2, after a one-line error, when ``out_dir`` holds no
+    executed series (nothing is written then)."""
     try:
         text = times_markdown(out_dir, paths, runs_dir)
     except ValueError as err:
@@ -195,4 +252,13 @@ def write_times(out_dir: Path, paths: list[Path], target: Path, runs_dir: Option
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda f: f.write(text), mode="w")
     print(f"wrote {target}")
+    if runs_dir is not None and series_file is not None:
+        runs = series_runs(runs_dir)
+        blocks = [f"  {json.dumps(method)}: {{\n"  # a method's block, one line per field
+                  + ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in entry.items()) + "\n  }"
+                  for method, entry in runs.items()]
+        series_text = "{\n" + ",\n".join(blocks) + "\n}\n" if blocks else "{}\n"
+        series_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(series_file, lambda f: f.write(series_text), mode="w")
+        print(f"wrote {series_file} ({sum(len(e['runs']) for e in runs.values())} runs of {runs_dir})")
     return 0

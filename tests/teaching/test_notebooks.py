@@ -246,9 +246,11 @@ def test_reproduce_reports_each_notebook_and_a_summary(tmp_path, capsys):
     from pfrlib.reproduce import main as reproduce_main
 
     table = tmp_path / "times.md"
+    series = tmp_path / "series_runs.json"  # the series' training runs, written with the table (none here)
     args = [str(tmp_path / "nbs" / "01_demo.ipynb"), "--times-markdown", str(table), "--times-only",
-            "--cwd", str(tmp_path / "nbs")]
+            "--cwd", str(tmp_path / "nbs"), "--series-runs", str(series)]
     assert reproduce_main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert json.loads(series.read_text()) == {}
     executed = nbformat.read(tmp_path / "out" / "01_demo" / "01_demo.ipynb", as_version=4)
     seconds = round(executed.metadata.papermill.duration)
     assert f"| 01_demo | {seconds} s |" in table.read_text() and f"| **all** | **{seconds} s** |" in table.read_text()
