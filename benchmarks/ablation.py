@@ -17,10 +17,14 @@ Usage::
 (``DIR/method={method}_seed={seed}``, what ``make sweep SPEC=sweeps/table1.yaml`` writes) or the
 notebooks' (``DIR/{method}_s{seed}``, what notebooks 03-07 train with the same preset), and checks
 that each is a finished ``cpu``-preset run of that method and seed. ``--save FILE`` writes the
-summary (per-seed numbers, per-class means, wall times) to a file to commit; ``--update FILE``
+summary to a file to commit: per method and seed, target-val, target-test (the last model and the
+checkpoint chosen on val, where the runs scored them) and source-val mIoU, per-class IoU, wall
+times and iterations, the benchmark, each run's folder and the sha256 of its per-image test
+confusion matrices (which stay in the run folder; :mod:`pfrlib.evaluation.results_files` gives the
+schema), and the calibration the wall times go with (:func:`calibration`); ``--update FILE``
 merges the summary of the methods trained or collected now into a saved one (its other rows kept,
 rows in the registry's order, the share of the gap closed taken against the file's source-only
-and oracle rows, which must be of the same seeds), so one row can be added or retrained without
+and oracle rows, which must be of the same seeds and benchmark), so one row can be added or retrained without
 the others; ``--render FILE``
 prints the table of a saved summary without any run; ``--markdown`` prints it as Markdown (the
 ladder's own style, or Table 1's). The result and benchmark tables of ``README.md`` and
@@ -100,12 +104,31 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
     return results
 
 
-def summarize(results: dict[str, list[dict]]) -> tuple[str, dict]:
+def calibration() -> dict:
+    """What a results file keeps beside the wall times to compare machines: the runs record no
+    calibration of their own, so this is the reference machine's (the step-time benchmark's
+    calibration row, :func:`pfrlib.teaching.nbtools.reference_calibration`), and says so."""
+    from pfrlib.teaching.nbtools import reference_calibration
+
+    found = reference_calibration(root=ROOT)
+    if found is None:
+        return {"median_s": None, "from": "the runs record no calibration, and no step-time results file holds one"}
+    seconds, name = found
+    return {"median_s": seconds, "from": f"{name}: the calibration row of the reference machine "
+                                         f"(benchmarks/step_time.py --add-calibration), not measured in the runs' "
+                                         f"processes (they record none)"}
+
+
+def summarize(results: dict[str, list[dict]], folders: dict[str, list[Path]] | None = None) -> tuple[str, dict]:
     """Markdown table and a JSON summary from ``{method: [final.json, ...]}``: the summary's rows are
-    :func:`pfrlib.evaluation.results_files.summarize_runs` (the schema the notebooks read)."""
+    :func:`pfrlib.evaluation.results_files.summarize_runs` (the schema the notebooks read); with
+    ``folders`` (``{method: [run folder, ...]}``, collected runs) the rows also record the benchmark,
+    the run folders relative to the repository root, the sha256 of each run's per-image test
+    confusion matrices, and the calibration the wall times go with (:func:`calibration`)."""
     from pfrlib.evaluation.results_files import summarize_runs
 
-    summary = summarize_runs(results)
+    summary = summarize_runs(results, folders=folders, root=ROOT,
+                             calibration=None if folders is None else calibration())
     lines = ["| method | target mIoU (mean +- std) | per seed | source mIoU | gap closed | wall time per run (s) |",
              "|---|---|---|---|---|---|"]
     for m, row in summary.items():
@@ -129,6 +152,10 @@ def merge_summary(saved: dict, new: dict, where: str = "the saved summary") -> d
     if len({tuple(v) for v in seeds.values()}) > 1:
         raise ValueError(f"{where}: rows of different seeds cannot be merged: "
                          + ", ".join(f"{m} {v}" for m, v in seeds.items()))
+    benchmarks = {m: row.get("benchmark") for m, row in merged.items()}
+    if len({json.dumps(b, sort_keys=True) for b in benchmarks.values()}) > 1:
+        raise ValueError(f"{where}: rows of different benchmarks (or rows with and without one) cannot be merged: "
+                         + ", ".join(f"{m} {b}" for m, b in benchmarks.items()))
     from pfrlib.evaluation.results_files import results_ladder
 
     order = [m for m in TABLE1_METHODS if m in merged] + [m for m in merged if m not in TABLE1_METHODS]
@@ -188,10 +215,12 @@ def readme_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
+def _collect(folder: Path, methods, seeds) -> tuple[dict[str, list[dict]], dict[str, list[Path]]]:
     """Finished runs in ``folder`` (nothing is trained): the sweep's layout
-    ``folder/method={m}_seed={s}`` (``make sweep``) or the notebooks' ``folder/{m}_s{s}``."""
+    ``folder/method={m}_seed={s}`` (``make sweep``) or the notebooks' ``folder/{m}_s{s}``;
+    ``({method: [final.json of each seed]}, {method: [its run folder]})``."""
     results: dict[str, list[dict]] = {m: [] for m in methods}
+    folders: dict[str, list[Path]] = {m: [] for m in methods}
     for m in methods:
         for s in seeds:
             run = _run_dir(folder, m, s)
@@ -211,7 +240,8 @@ def _collect(folder: Path, methods, seeds) -> dict[str, list[dict]]:
             if wall.exists():
                 final["process_wall_s"] = json.loads(wall.read_text())["process_wall_s"]
             results[m].append(final)
-    return results
+            folders[m].append(run)
+    return results, folders
 
 
 #: The generated tables of the README and ``docs/``: ``{marker: (document, committed source files, style)}``.
@@ -400,11 +430,11 @@ def main(argv=None) -> int:
         return 0
     if args.collect:
         try:
-            results = _collect(Path(args.collect), args.methods, args.seeds)
+            results, folders = _collect(Path(args.collect), args.methods, args.seeds)
+            table, summary = summarize(results, folders)
         except (OSError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        table, summary = summarize(results)
         try:
             _save(summary, args.save, args.update)
         except (OSError, ValueError) as err:
@@ -420,9 +450,11 @@ def main(argv=None) -> int:
     print(f"{len(pairs)} runs -> {out}", file=sys.stderr)
     finals = _run_all([_job(m, s, out, args.extra, args.threads) for m, s in pairs], max(1, args.jobs), args.force)
     results: dict[str, list[dict]] = {m: [] for m in args.methods}
-    for (m, _), final in zip(pairs, finals):
+    folders: dict[str, list[Path]] = {m: [] for m in args.methods}
+    for (m, s), final in zip(pairs, finals):
         results[m].append(final)
-    table, summary = summarize(results)
+        folders[m].append(_run_dir(out, m, s))
+    table, summary = summarize(results, folders)
     print(f"\nSynthStreets source -> target, cpu preset, seeds {args.seeds} (target val mIoU, %)\n")
     print(readme_table(summary) if args.markdown else table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -10,7 +10,7 @@ run (:func:`finished_line`: the command line, the launcher, the notebooks) is wr
 With a target test set (``DataConfig.target_test``) a run also keeps :data:`TEST_CONFUSION` beside
 ``final.json``: each test image's confusion matrix (:class:`PerImageConfusion`), what a bootstrap
 over test images resamples (:mod:`pfrlib.evaluation.comparisons`); :func:`read_test_confusion`
-reads it from a run directory.
+reads it from a run directory (:func:`confusion_file` finds it).
 
 While it trains, a run appends a :func:`step_record` to ``metrics.jsonl`` every ``log_every``
 iterations (the iteration, each loss term, the training time so far); :func:`progress_line` turns
@@ -33,8 +33,8 @@ from pfrlib.data.spec import parse_spec
 from pfrlib.io import atomic_write, format_duration, format_number, read_json, write_json
 from pfrlib.methods import in_words
 
-__all__ = ["FINAL_JSON", "METRICS_JSONL", "TEST_CONFUSION", "PerImageConfusion", "read_test_confusion", "FinalRecord",
-           "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
+__all__ = ["FINAL_JSON", "METRICS_JSONL", "TEST_CONFUSION", "PerImageConfusion", "confusion_file",
+           "read_test_confusion", "FinalRecord", "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
            "is_step_record", "progress_line", "synthstreets_record", "method_stats", "run_method_stats"]
 
 #: The file name of the record in a run directory.
@@ -182,10 +182,10 @@ class PerImageConfusion:
                        spec=str(f["spec"]), best_on_val=best)
 
 
-def read_test_confusion(run: str | os.PathLike) -> PerImageConfusion:
-    """The :class:`PerImageConfusion` of the finished run in folder ``run``: its own
-    :data:`TEST_CONFUSION`, or, for a run trained in stages, the one in the folder of the
-    checkpoint its ``final.json`` names (``segmentation/``, ``round_N/``).
+def confusion_file(run: str | os.PathLike) -> Path:
+    """The :data:`TEST_CONFUSION` file of the finished run in folder ``run``: its own, or, for a run
+    trained in stages, the one in the folder of the checkpoint its ``final.json`` names
+    (``segmentation/``, ``round_N/``).
 
     Raises:
         FileNotFoundError naming the run when it kept none (no ``target_test``, or trained before
@@ -199,7 +199,13 @@ def read_test_confusion(run: str | os.PathLike) -> PerImageConfusion:
     if not path.is_file():
         raise FileNotFoundError(f"{run}: holds no {TEST_CONFUSION} (a run scored on a target test set keeps one "
                                 f"beside its {FINAL_JSON}; train with --target-test)")
-    return PerImageConfusion.read(path)
+    return path
+
+
+def read_test_confusion(run: str | os.PathLike) -> PerImageConfusion:
+    """The :class:`PerImageConfusion` of the finished run in folder ``run``
+    (:func:`confusion_file`; its FileNotFoundError names the run when it kept none)."""
+    return PerImageConfusion.read(confusion_file(run))
 
 
 def synthstreets_record(data: Any) -> Optional[dict]:

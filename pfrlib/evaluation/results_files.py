@@ -16,29 +16,59 @@ Each file is what ``python benchmarks/ablation.py --table1 --collect DIR --save 
     {method: {"target": [mean, std], "per_seed_target": [...], "seeds": [...], "wall_s": [...],
               "per_class_target": {class: IoU in % or null}, "gap_closed": fraction, ...}}
 
-(target-val mIoU and IoU in %; ``gap_closed`` only for the methods between the two bounds). Rows
-built from runs scored on a target test set as well (``final.json``'s ``target_test``) add the
-test split's ``test``, ``per_seed_test`` and ``per_class_test``, and ``splits`` (:data:`SPLITS`)
-says which split each group of numbers comes from.
+(mIoU and IoU in %; ``gap_closed`` only for the methods between the two bounds). Every score key
+names its split in :data:`SPLITS`: ``target`` keys are target **val**, ``test`` keys target
+**test**, ``source`` keys source val; an entry built from runs lists its own in ``splits``. Files
+written before the runs scored the test split (the 9-class ``table1*.json``) hold val numbers only,
+and the readers say so (:func:`seed_scores`). Rows built from runs scored on the test split add, per
+seed (one value per entry of ``seeds``, in its order): ``per_seed_test`` (the last iteration's
+model), ``per_seed_test_val_chosen`` and ``val_chosen_iteration`` (the checkpoint chosen on target
+val, where the runs kept one), ``per_seed_per_class_test``; every row built from runs has
+``per_seed_source``, ``per_seed_per_class_target`` and ``iterations``. Rows collected from run
+folders (``folders`` of :func:`summarize_runs`) add the ``benchmark`` the runs were trained on,
+``runs`` (each seed's run folder, relative to the repository root) and ``test_confusion_sha256``
+(the sha256 of each run's per-image test confusion matrices,
+:data:`pfrlib.engine.record.TEST_CONFUSION`, which stay in the run folders): what
+:mod:`pfrlib.evaluation.comparisons` bootstraps over test images when the runs are present.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from pfrlib import methods as _methods
+from pfrlib.engine.record import confusion_file
+from pfrlib.engine.rundir import CONFIG_FILE
 from pfrlib.io import read_json, wrap, wrap_command
 from pfrlib.evaluation.tables import ladder
 
-__all__ = ["ResultsFile", "SPLITS", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES", "REQUIRED_KEYS", "read_results",
-           "seed_set_summaries", "summarize_runs", "results_ladder"]
+__all__ = ["ResultsFile", "SPLITS", "TEST_SCORES", "BENCHMARK_KEYS", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES",
+           "REQUIRED_KEYS", "read_results", "seed_scores", "file_sha256", "seed_set_summaries", "summarize_runs",
+           "results_ladder"]
 
-#: Which split each group of a row's numbers comes from, where a row has both (:func:`summarize_runs`).
-SPLITS: dict[str, str] = {"target": "val", "test": "test"}
+#: The repository root, which a results file's ``runs`` are relative to.
+ROOT = Path(__file__).resolve().parents[2]
+#: The split every score key of an entry comes from: target val, target test or source val.
+SPLITS: dict[str, str] = {
+    "target": "val", "per_seed_target": "val", "per_class_target": "val", "per_seed_per_class_target": "val",
+    "test": "test", "per_seed_test": "test", "per_class_test": "test", "per_seed_per_class_test": "test",
+    "per_seed_test_val_chosen": "test", "source": "source val", "per_seed_source": "source val"}
+#: The per-seed test mIoU key of each model a run scores on test (docs/protocol.md): the last
+#: iteration's, and the checkpoint chosen on target val.
+TEST_SCORES: dict[str, str] = {"last": "per_seed_test", "best_on_val": "per_seed_test_val_chosen"}
+#: The keys of an entry's ``benchmark``: ``DataConfig``'s SynthStreets fields the runs were trained with.
+BENCHMARK_KEYS: tuple[str, ...] = ("synth_classes", "synth_size", "synth_seed")
 #: The keys every method's entry must hold.
 REQUIRED_KEYS: tuple[str, ...] = ("target", "per_seed_target", "seeds", "per_class_target")
+#: Optional per-seed lists: their key and what each value must be.
+_PER_SEED_NUMBERS = ("per_seed_test", "per_seed_test_val_chosen", "per_seed_source", "wall_s")
+_PER_SEED_CLASSES = ("per_seed_per_class_target", "per_seed_per_class_test")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +99,7 @@ class ResultsFile:
 
     def resolve(self, root: Optional[str | Path] = None) -> Path:
         """Its path under ``root`` (default: the repository root, the folder above ``pfrlib``)."""
-        return (Path(__file__).resolve().parents[2] if root is None else Path(root)) / self.path
+        return (ROOT if root is None else Path(root)) / self.path
 
     def read(self, root: Optional[str | Path] = None) -> dict[str, dict[str, Any]]:
         """:func:`read_results` of this file (under ``root``); a missing file's error gives the commands
@@ -131,7 +161,70 @@ def read_results(path: str | Path, regenerate: Optional[str] = None) -> dict[str
         per_class = entry["per_class_target"]
         if not (isinstance(per_class, dict) and all(v is None or _number(v) for v in per_class.values())):
             raise ValueError(f"{path}: {method}: 'per_class_target' must map class names to IoU (%) or null")
+        _check_optional(entry, len(seeds), f"{path}: {method}")
     return data
+
+
+def _check_optional(entry: Mapping[str, Any], n: int, where: str) -> None:
+    """The optional keys of an entry (module docstring), where present: one value per seed, of its kind."""
+    def per_seed(key: str, ok: Callable[[Any], bool], what: str) -> None:
+        values = entry.get(key)
+        if key in entry and not (isinstance(values, list) and len(values) == n and all(map(ok, values))):
+            raise ValueError(f"{where}: '{key}' must list one {what} per seed ({n}), got {values!r}")
+
+    for key in _PER_SEED_NUMBERS:
+        per_seed(key, _number, "number")
+    per_seed("val_chosen_iteration", lambda v: isinstance(v, int), "integer iteration")
+    per_seed("runs", lambda v: isinstance(v, str) and v, "run folder")
+    per_seed("test_confusion_sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "sha256 (64 hex digits)")
+    for key in _PER_SEED_CLASSES:
+        table = entry.get(key)
+        rows = table.values() if isinstance(table, dict) else [None]
+        if key in entry and not all(isinstance(v, list) and len(v) == n and all(x is None or _number(x) for x in v)
+                                    for v in rows):
+            raise ValueError(f"{where}: '{key}' must map each class to one IoU (%) or null per seed ({n})")
+    splits = entry.get("splits", {})
+    wrong = {k: v for k, v in splits.items() if SPLITS.get(k) != v} if isinstance(splits, dict) else splits
+    if wrong:
+        raise ValueError(f"{where}: 'splits' must give each key's split as {SPLITS}, got {wrong!r}")
+    calibration = entry.get("calibration")
+    if "calibration" in entry and not (isinstance(calibration, dict) and isinstance(calibration.get("from"), str)
+                                       and (calibration.get("median_s") is None or _number(calibration["median_s"]))):
+        raise ValueError(f"{where}: 'calibration' must be {{\"median_s\": seconds or null, \"from\": where it comes "
+                         f"from}}, got {calibration!r}")
+    benchmark = entry.get("benchmark")
+    if "benchmark" in entry and not (isinstance(benchmark, dict) and set(benchmark) == set(BENCHMARK_KEYS)):
+        raise ValueError(f"{where}: 'benchmark' must hold {list(BENCHMARK_KEYS)}, got {benchmark!r}")
+
+
+def seed_scores(entry: Mapping[str, Any], model: str = "last") -> tuple[list[float], str, str]:
+    """An entry's per-seed mIoU (%) of ``model`` (a key of :data:`TEST_SCORES`) on the best split it
+    holds: ``(values, key, split)``. Target test when the entry has it; otherwise, for the last
+    iteration's model, target val (``per_seed_target``, files written before the runs scored the
+    test split), labelled ``"val"`` so that no reader presents it as test.
+
+    Raises:
+        ValueError when ``model`` is not one of :data:`TEST_SCORES`, or the entry holds no test
+        score of the checkpoint chosen on val (no val score stands in for it).
+    """
+    if model not in TEST_SCORES:
+        raise ValueError(f"model: expected one of {list(TEST_SCORES)}, got {model!r}")
+    key = TEST_SCORES[model]
+    if key not in entry:
+        if model != "last":
+            raise ValueError(f"model: {model!r} needs '{key}' (the runs' best_on_val.target_test; train with "
+                             f"--keep-best and --val-every), and the entry holds {sorted(entry)}")
+        key = "per_seed_target"
+    return [float(v) for v in entry[key]], key, SPLITS[key]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _mean_per_class(per_class: Sequence[Mapping[str, Optional[float]]]) -> dict[str, Optional[float]]:
@@ -143,34 +236,101 @@ def _mean_per_class(per_class: Sequence[Mapping[str, Optional[float]]]) -> dict[
     return out
 
 
-def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]],
-                   low: str = "source_only", high: str = "oracle") -> dict[str, dict[str, Any]]:
+def _per_seed_per_class(per_class: Sequence[Mapping[str, Optional[float]]]) -> dict[str, list[Optional[float]]]:
+    """Each class's IoU (%) in each run, ``None`` where a run did not measure it."""
+    return {name: [None if p.get(name) is None else 100 * p[name] for p in per_class] for name in per_class[0]}
+
+
+def _benchmark(folder: Path) -> Optional[dict[str, Any]]:
+    """:data:`BENCHMARK_KEYS` of the run in ``folder``, from its saved configuration (None for a run
+    on no SynthStreets domain)."""
+    config = read_json(folder / CONFIG_FILE)
+    data = config.get("data", {}) if isinstance(config, dict) else {}
+    if not any(isinstance(data.get(k), str) and data[k].startswith("synth") for k in ("source", "target")):
+        return None
+    missing = [k for k in BENCHMARK_KEYS if k not in data]
+    if missing:
+        raise ValueError(f"{folder / CONFIG_FILE}: its 'data' lacks {missing}; expected a config.json written by "
+                         f"python -m pfrlib.train")
+    return {k: data[k] for k in BENCHMARK_KEYS}
+
+
+def _run_files(folders: Sequence[str | os.PathLike], root: Path, tested: bool) -> dict[str, Any]:
+    """``benchmark``, ``runs`` (relative to ``root``) and, for runs scored on test,
+    ``test_confusion_sha256``: of one method's run folders, one per seed."""
+    benchmarks = [_benchmark(Path(f)) for f in folders]
+    if any(b != benchmarks[0] for b in benchmarks):
+        raise ValueError(f"runs: {[str(f) for f in folders]} were trained on different benchmarks {benchmarks}; "
+                         f"a row's seeds must share one")
+    out: dict[str, Any] = {} if benchmarks[0] is None else {"benchmark": benchmarks[0]}
+    out["runs"] = [Path(os.path.relpath(Path(f).resolve(), root.resolve())).as_posix() for f in folders]
+    if tested:
+        out["test_confusion_sha256"] = [file_sha256(confusion_file(f)) for f in folders]
+    return out
+
+
+def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]], low: str = "source_only",
+                   high: str = "oracle", folders: Optional[Mapping[str, Sequence[str | os.PathLike]]] = None,
+                   root: Optional[str | Path] = None,
+                   calibration: Optional[Mapping[str, Any]] = None) -> dict[str, dict[str, Any]]:
     """The rows of a results file from finished runs: ``{method: [final.json record of each seed]}``.
 
-    Target and source mIoU: mean and sample std over the runs (:func:`pfrlib.evaluation.tables.ladder`);
-    ``wall_s``: each run's ``process_wall_s`` where the caller added it, else its ``wall_time_s``
-    (``iterations``: each run's iteration count, what ``wall_s`` measured);
-    ``gap_closed``: for every method except ``low`` and ``high``, when both are present. Where
-    every run of a method holds ``target_test``: its test mIoU (``test``, ``per_seed_test``),
-    IoU (``per_class_test``) and ``splits`` (which split ``target`` and ``test`` come from).
+    Target and source mIoU: mean and sample std over the runs (:func:`pfrlib.evaluation.tables.ladder`),
+    and each run's (``per_seed_target``, ``per_seed_source``), with each class's IoU per run
+    (``per_seed_per_class_target``) and its mean (``per_class_target``); ``wall_s``: each run's
+    ``process_wall_s`` where the caller added it, else its ``wall_time_s`` (``iterations``: each
+    run's iteration count, what ``wall_s`` measured); ``gap_closed``: for every method except
+    ``low`` and ``high``, when both are present. Where every run of a method holds ``target_test``:
+    the same on the test split (``test``, ``per_seed_test``, ``per_class_test``,
+    ``per_seed_per_class_test``), and where every run also scored its checkpoint chosen on val,
+    that checkpoint's (``per_seed_test_val_chosen``, ``val_chosen_iteration``); ``splits`` names
+    the split of each score key present (:data:`SPLITS`).
+
+    Args:
+        finals: the records, seeds in one order per method.
+        low, high: the bounds of the gap closed.
+        folders: ``{method: [run folder of each seed]}`` in the order of ``finals``: adds each
+            row's ``benchmark`` (from the runs' ``config.json``; every row's must be the same),
+            ``runs`` (relative to ``root``, default the repository root) and, for rows scored on
+            test, ``test_confusion_sha256``.
+        calibration: ``{"median_s", "from"}``, the calibration of the machine the runs were timed
+            on and where the value comes from, kept in every row beside ``wall_s``.
     """
     target = ladder({m: [100 * r["target_miou"] for r in runs] for m, runs in finals.items()}, low=low, high=high)
     source = ladder({m: [100 * r["source_miou"] for r in runs] for m, runs in finals.items()}, low=low, high=high)
     summary: dict[str, dict[str, Any]] = {}
     for m, runs in finals.items():
         t, s = target[m], source[m]
-        summary[m] = {"target": (t["mean"], t["std"]), "source": (s["mean"], s["std"]), "per_seed_target": t["runs"],
-                      "seeds": [r["seed"] for r in runs],
-                      "wall_s": [r.get("process_wall_s", r["wall_time_s"]) for r in runs],
-                      "iterations": [r["iterations"] for r in runs],  # what wall_s measured (pfrlib.teaching.nbtools.announce)
-                      "per_class_target": _mean_per_class([r["target_val"]["per_class_iou"] for r in runs])}
+        val_classes = [r["target_val"]["per_class_iou"] for r in runs]
+        row = summary[m] = {
+            "target": (t["mean"], t["std"]), "source": (s["mean"], s["std"]), "per_seed_target": t["runs"],
+            "seeds": [r["seed"] for r in runs], "per_seed_source": s["runs"],
+            "wall_s": [r.get("process_wall_s", r["wall_time_s"]) for r in runs],
+            "iterations": [r["iterations"] for r in runs],  # what wall_s measured (pfrlib.teaching.nbtools.announce)
+            "per_class_target": _mean_per_class(val_classes),
+            "per_seed_per_class_target": _per_seed_per_class(val_classes)}
         if m not in (low, high) and t["gap_closed"] == t["gap_closed"]:  # not NaN
-            summary[m]["gap_closed"] = t["gap_closed"]
-        if all(r.get("target_test") for r in runs):  # both splits: the keys say which is which
+            row["gap_closed"] = t["gap_closed"]
+        tested = all(r.get("target_test") for r in runs)
+        if tested:  # both splits: the keys say which is which
             test = ladder({m: [100 * r["target_test"]["miou"] for r in runs]})[m]
-            summary[m] |= {"test": (test["mean"], test["std"]), "per_seed_test": test["runs"],
-                           "per_class_test": _mean_per_class([r["target_test"]["per_class_iou"] for r in runs]),
-                           "splits": dict(SPLITS)}
+            test_classes = [r["target_test"]["per_class_iou"] for r in runs]
+            row |= {"test": (test["mean"], test["std"]), "per_seed_test": test["runs"],
+                    "per_class_test": _mean_per_class(test_classes),
+                    "per_seed_per_class_test": _per_seed_per_class(test_classes)}
+            chosen = [r.get("best_on_val") or {} for r in runs]
+            if all(c.get("target_test") for c in chosen):
+                row |= {"per_seed_test_val_chosen": [100 * c["target_test"]["miou"] for c in chosen],
+                        "val_chosen_iteration": [int(c["iteration"]) for c in chosen]}
+        row["splits"] = {k: v for k, v in SPLITS.items() if k in row}
+        if folders is not None:
+            row |= _run_files(folders[m], ROOT if root is None else Path(root), tested)
+        if calibration is not None:
+            row["calibration"] = dict(calibration)
+    benchmarks = {m: row.get("benchmark") for m, row in summary.items() if folders is not None}
+    if len({repr(b) for b in benchmarks.values()}) > 1:
+        raise ValueError(f"runs: the methods were trained on different benchmarks ({benchmarks}); a results file "
+                         f"compares methods on one")
     return summary
 
 

@@ -153,8 +153,9 @@ def test_collect_reads_both_run_layouts(tmp_path):
 
     fake_run(tmp_path / "method=pfr_seed=0", "pfr", 0, 0.30)  # the sweep's layout
     fake_run(tmp_path / "pfr_s1", "pfr", 1, 0.40)              # the notebooks' layout
-    results = ABLATION._collect(tmp_path, ["pfr"], [0, 1])
+    results, folders = ABLATION._collect(tmp_path, ["pfr"], [0, 1])
     assert [r["target_miou"] for r in results["pfr"]] == [0.30, 0.40]
+    assert folders["pfr"] == [tmp_path / "method=pfr_seed=0", tmp_path / "pfr_s1"]
     with pytest.raises(FileNotFoundError, match="pfr_s2/final.json"):
         ABLATION._collect(tmp_path, ["pfr"], [2])
     fake_run(tmp_path / "pfr_s3", "oracle", 3, 0.7)

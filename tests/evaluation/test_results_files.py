@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from pfrlib import methods
-from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results,
-    results_ladder, summarize_runs)
+from fake_runs import BENCHMARK, write_run
+from pfrlib.engine.record import TEST_CONFUSION, FinalRecord
+from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, file_sha256, read_results,
+    results_ladder, seed_scores, summarize_runs)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +40,8 @@ def test_summary_of_runs_round_trips_through_a_file(tmp_path):
     assert row["gap_closed"] == pytest.approx((38 - 21) / (61 - 21))
     assert "gap_closed" not in summary["source_only"] and "gap_closed" not in summary["oracle"]
     assert row["wall_s"] == [10.0, 11.0] and row["iterations"] == [100, 100]
+    assert row["per_seed_source"] == pytest.approx([80.0, 80.0])
+    assert row["per_seed_per_class_target"] == {"road": [pytest.approx(60.0), None], "wall": [None, None]}
     path = tmp_path / "t.json"
     path.write_text(json.dumps(summary))
     read = read_results(path)
@@ -56,11 +60,95 @@ def test_runs_scored_on_val_and_test_say_which_split_each_number_comes_from():
         final["target_test"] = {"miou": 0.30 + seed / 10, "per_class_iou": {"road": 0.5, "wall": None}}
     summary = summarize_runs(runs)
     row = summary["pfr_adv"]
-    assert row["splits"] == SPLITS == {"target": "val", "test": "test"}
+    assert row["splits"]["per_seed_target"] == "val" and row["splits"]["per_seed_test"] == "test"
+    assert row["splits"] == {k: v for k, v in SPLITS.items() if k in row}
+    assert row["splits"]["per_seed_source"] == "source val"
     assert row["per_seed_test"] == pytest.approx([30.0, 40.0]) and row["test"][0] == pytest.approx(35.0)
     assert row["per_seed_target"] == pytest.approx([40.0, 36.0])  # the val numbers are unchanged
     assert row["per_class_test"] == {"road": pytest.approx(50.0), "wall": None}
-    assert "splits" not in summary["oracle"]  # runs scored on val only: no test keys, as before
+    assert row["per_seed_per_class_test"] == {"road": [pytest.approx(50.0)] * 2, "wall": [None, None]}
+    assert "per_seed_test_val_chosen" not in row  # these runs kept no checkpoint chosen on val
+    oracle = summary["oracle"]  # runs scored on val only: no test keys, and every key says it is val
+    assert not any(SPLITS[k] == "test" for k in oracle["splits"]) and "per_seed_test" not in oracle
+    assert seed_scores(oracle) == ([60.0, 62.0], "per_seed_target", "val")
+    assert seed_scores(row)[1:] == ("per_seed_test", "test")
+    with pytest.raises(ValueError, match="'best_on_val' needs 'per_seed_test_val_chosen'"):
+        seed_scores(row, "best_on_val")  # no val score stands in for a test one
+
+
+def _collected(tmp_path) -> tuple[dict, dict]:
+    """Two methods x three seeds of fake finished runs under ``tmp_path/runs``: (finals, folders)."""
+    finals, folders = {}, {}
+    for method, skill in (("pfr_adv", 0.9), ("adaptsegnet", 0.6)):
+        for seed in (5, 6, 7):
+            folder = write_run(tmp_path / "runs" / f"{method}_s{seed}", method, seed, skill)
+            finals.setdefault(method, []).append(FinalRecord.read(folder / "final.json").to_dict())
+            folders.setdefault(method, []).append(folder)
+    return finals, folders
+
+
+def test_runs_collected_from_folders_keep_what_the_claims_need(tmp_path):
+    finals, folders = _collected(tmp_path)
+    calibration = {"median_s": 0.05, "from": "a step-time file"}
+    summary = summarize_runs(finals, folders=folders, root=tmp_path, calibration=calibration)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(summary))
+    row = read_results(path)["adaptsegnet"]
+    runs = finals["adaptsegnet"]
+    assert row["per_seed_test"] == pytest.approx([100 * r["target_test"]["miou"] for r in runs])
+    chosen = [100 * r["best_on_val"]["target_test"]["miou"] for r in runs]
+    assert row["per_seed_test_val_chosen"] == pytest.approx(chosen)
+    assert row["per_seed_test_val_chosen"] != pytest.approx(row["per_seed_test"])  # two models, two columns
+    assert row["val_chosen_iteration"] == [5, 5, 5] and row["per_seed_source"] == pytest.approx([80.0] * 3)
+    per_class = row["per_seed_per_class_test"]
+    assert len(per_class) == 19 and per_class["road"] == pytest.approx([100 * r["target_test"]["per_class_iou"]["road"]
+                                                                       for r in runs])
+    assert row["benchmark"] == BENCHMARK and row["calibration"] == calibration
+    assert row["runs"] == ["runs/adaptsegnet_s5", "runs/adaptsegnet_s6", "runs/adaptsegnet_s7"]  # relative to root
+    assert row["test_confusion_sha256"] == [file_sha256(tmp_path / r / TEST_CONFUSION) for r in row["runs"]]
+    assert row["splits"]["per_seed_test_val_chosen"] == "test" and row["splits"]["target"] == "val"
+    assert seed_scores(row, "best_on_val") == (pytest.approx(row["per_seed_test_val_chosen"]),
+                                               "per_seed_test_val_chosen", "test")
+
+
+def test_runs_of_different_benchmarks_are_not_summarized_together(tmp_path):
+    finals, folders = _collected(tmp_path)
+    config = folders["pfr_adv"][1] / "config.json"
+    data = json.loads(config.read_text())
+    data["data"]["synth_classes"] = 9
+    config.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="were trained on different benchmarks"):
+        summarize_runs(finals, folders=folders, root=tmp_path)
+    folders["pfr_adv"] = [folders["pfr_adv"][1]] * 3  # every seed of one row on 9 classes, the other on 19
+    with pytest.raises(ValueError, match="the methods were trained on different benchmarks"):
+        summarize_runs(finals, folders=folders, root=tmp_path)
+
+
+def test_an_old_file_s_numbers_are_read_as_val():
+    """The committed 9-class files were written before the runs scored the test split."""
+    for f in TABLE1_FILES:
+        for method, entry in f.read().items():
+            values, key, split = seed_scores(entry)
+            assert (key, split) == ("per_seed_target", "val") and values == entry["per_seed_target"], (f.path, method)
+
+
+_ENTRY = '"target": [1, 0], "per_seed_target": [1], "seeds": [0], "per_class_target": {}'
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"pfr": {%s, "per_seed_test": [1, 2]}}' % _ENTRY, r"'per_seed_test' must list one number per seed \(1\)"),
+    ('{"pfr": {%s, "test_confusion_sha256": ["abc"]}}' % _ENTRY, "'test_confusion_sha256' must list one sha256"),
+    ('{"pfr": {%s, "per_seed_per_class_test": {"road": [1, 2]}}}' % _ENTRY, "'per_seed_per_class_test' must map"),
+    ('{"pfr": {%s, "splits": {"per_seed_target": "test"}}}' % _ENTRY, "'splits' must give each key's split"),
+    ('{"pfr": {%s, "benchmark": {"synth_classes": 19}}}' % _ENTRY, "'benchmark' must hold"),
+    ('{"pfr": {%s, "calibration": {"median_s": 1}}}' % _ENTRY, "'calibration' must be"),
+])
+def test_a_malformed_optional_key_is_named(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        read_results(path)
+    assert f"{path}: pfr:" in str(err.value)
 
 
 @pytest.mark.parametrize("content, message", [
