@@ -70,7 +70,8 @@ from pfrlib.models import build_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The tables ``--docs`` writes into docs/datasets.md, between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
-DOCS_SECTIONS = {"shares": "synth19-shares", "tabulate": "synth19-cpu", "components": "synth19-components"}
+DOCS_SECTIONS = {"shares": "synth19-shares", "tabulate": "synth19-course", "tabulate_large": "synth19-cpu",
+                 "components": "synth19-components"}
 SHARES_WHAT = "SynthStreets-19 target test split, {n} images at {h}x{w}, seed {seed}"
 
 
@@ -177,39 +178,43 @@ def per_class_table(cms: dict[str, list[torch.Tensor]], class_ids, split: str) -
 
 
 def tabulate(run_dirs: list[str]) -> str:
-    """Per-class target IoU (%) of finished training runs, mean over the runs of each method."""
+    """Per-class target IoU (%) of finished training runs, mean over the runs of each method: on the
+    target test split where the runs scored it (``final.json``'s ``target_test``), else on their
+    target val set; the caption names the split."""
     runs: dict[str, list[dict]] = {}
     for d in run_dirs:
         final = json.loads((Path(d) / "final.json").read_text())
         config = json.loads((Path(d) / "config.json").read_text())
         runs.setdefault(final["method"], []).append({"final": final, "config": config})
     first = next(iter(runs.values()))[0]
-    data, spec = first["config"]["data"], first["final"]["target_val"]["spec"]
-    lines = [f"Target per-class IoU (%) on `{spec}` ({first['final']['target_val']['num_images']} images), "
+    key = "target_test" if all(r["final"].get("target_test") for rs in runs.values() for r in rs) else "target_val"
+    scores = lambda r: r["final"][key]  # noqa: E731
+    data, spec = first["config"]["data"], scores(first)["spec"]
+    lines = [f"Target per-class IoU (%) on `{spec}` ({scores(first)['num_images']} images), "
              f"SynthStreets-{data.get('synth_classes', 9)} {data['synth_size'][0]}x{data['synth_size'][1]}, "
              f"data seed {data.get('synth_seed', 0)}, preset {first['final']['preset']}, "
-             f"{first['final']['iterations']} iterations; mean over training seeds "
+             f"{first['final']['iterations']} iterations, last iteration's model; mean ± std over training seeds "
              + ", ".join(f"{m} {sorted(r['final']['seed'] for r in rs)}" for m, rs in runs.items()) + ".", "",
              "| class | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    names = list(first["final"]["target_val"]["per_class_iou"])
-    ids = first["final"]["target_val"]["class_ids"]
+    names = list(scores(first)["per_class_iou"])
+    ids = scores(first)["class_ids"]
     for i, name in enumerate(names):
         if i not in ids:
             continue
         cells = []
         for rs in runs.values():
-            vals = [r["final"]["target_val"]["per_class_iou"][name] for r in rs]
+            vals = [scores(r)["per_class_iou"][name] for r in rs]
             cells.append(mean_std([100 * v for v in vals]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lowest = []
     for rs in runs.values():
-        means = {n: statistics.mean(100 * r["final"]["target_val"]["per_class_iou"][n] for r in rs)
+        means = {n: statistics.mean(100 * scores(r)["per_class_iou"][n] for r in rs)
                  for i, n in enumerate(names) if i in ids}
         worst = min(means, key=means.get)
         lowest.append(f"{worst} {means[worst]:.1f}")
     lines.append("| lowest class (mean) | " + " | ".join(lowest) + " |")
-    lines.append("| **mIoU** | " + " | ".join(mean_std([100 * r["final"]["target_miou"] for r in rs])
-                                           for rs in runs.values()) + " |")
+    miou = (lambda r: r["final"]["target_test"]["miou"]) if key == "target_test" else (lambda r: r["final"]["target_miou"])
+    lines.append("| **mIoU** | " + " | ".join(mean_std([100 * miou(r) for r in rs]) for rs in runs.values()) + " |")
     lines.append("| wall time (s) | " + " | ".join(mean_std([r["final"]["wall_time_s"] for r in rs])
                                                  for rs in runs.values()) + " |")
     return "\n".join(lines) + "\n"
@@ -253,8 +258,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text)
-        if args.docs:
-            write_docs(DOCS_SECTIONS["tabulate"], text)
+        if args.docs:  # the course's size (the default) has its block; runs at another size the other
+            size = json.loads((Path(args.tabulate[0]) / "config.json").read_text())["data"]["synth_size"]
+            write_docs(DOCS_SECTIONS["tabulate" if tuple(size) == DEFAULT_SIZE else "tabulate_large"], text)
         return {"table": text}
     if args.shares:
         return {"table": write_shares(args.shares_images, seeds[0], args.docs)}

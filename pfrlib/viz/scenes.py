@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from pfrlib.data.labels import IGNORE_INDEX
 from pfrlib.data.palette import colorize
-from pfrlib.data.synthstreets.dataset import DEFAULT_CLASSES, SHIFT_TYPES, SynthStreets
+from pfrlib.data.synthstreets.dataset import BENCHMARK_NAMES, DEFAULT_CLASSES, SHIFT_TYPES, SynthStreets
 from pfrlib.data.transforms import normalize
 from pfrlib.engine.scoring import predict
 from pfrlib.methods import in_words
@@ -52,10 +52,6 @@ def sample_grid(datasets: Mapping[str, torch.utils.data.Dataset], n: int = 4,
                  legend=sorted(ids) if ids else present_classes(*labels))
 
 
-def _benchmark_name(classes: int) -> str:
-    return "SynthStreets" if classes == 9 else f"SynthStreets-{classes}"
-
-
 def synthstreets_samples(n: int = 4, seed: int = 0, size: Optional[tuple[int, int]] = None, split: str = "val",
                          classes: int = DEFAULT_CLASSES) -> Figure:
     """The SynthStreets grid: source and target scenes, each beside its colourised label
@@ -63,7 +59,7 @@ def synthstreets_samples(n: int = 4, seed: int = 0, size: Optional[tuple[int, in
     sets = {d: SynthStreets(d, split, size=size, seed=seed, length=max(n, 1), classes=classes)
             for d in ("source", "target")}
     h, w = sets["source"].size
-    return sample_grid(sets, n=n, title=f"{_benchmark_name(classes)} ({split} split, seed {seed}, {h}x{w})")
+    return sample_grid(sets, n=n, title=f"{BENCHMARK_NAMES[classes]} ({split} split, seed {seed}, {h}x{w})")
 
 
 def shift_components(n: int = 3, seed: int = 0, size: Optional[tuple[int, int]] = None, strength: float = 1.0,
@@ -99,7 +95,7 @@ def shift_components(n: int = 3, seed: int = 0, size: Optional[tuple[int, int]] 
             titles += names[start:start + per_row] + [""] * (per_row - len(chunk))
             row_titles.append(f"#{i}" if start == 0 else "")
     fig = image_grid(rows, names[:per_row], row_titles, cell_width=1.6,
-                     title=f"{_benchmark_name(classes)} target ({split} split, seed {seed}): each shift component alone "
+                     title=f"{BENCHMARK_NAMES[classes]} target ({split} split, seed {seed}): each shift component alone "
                            f"(strength {strength:g})",
                      legend=sets["full"].class_ids)
     for ax, text in zip(fig.axes, titles):  # every row of panels is titled: a scene spans several rows

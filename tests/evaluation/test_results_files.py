@@ -185,6 +185,8 @@ def test_the_files_match_their_sweeps_and_read():
     for f in TABLE1_FILES:
         spec = yaml.safe_load((ROOT / f.sweep).read_text())
         assert tuple(spec["grid"]["seed"]) == f.seeds and f.runs == f"runs/{spec['name']}"
+        # the benchmark the file's runs were trained on: pinned by the sweep, said by its label
+        assert spec["fixed"]["synth_classes"] == f.synth_classes and f"{f.synth_classes}-class" in f.label
         data = f.read()
         for method in spec["grid"]["method"]:
             assert data[method]["seeds"] == list(f.seeds), (f.path, method)

@@ -28,7 +28,7 @@ from pfrlib.data.synthstreets.layout19 import SYNTH19_CLASS_IDS, draw_scene19
 from pfrlib.data.synthstreets.rendering import render
 from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19
 
-__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_CLASSES", "CLASS_IDS", "DEFAULT_SIZE", "SHIFT_TYPES"]
+__all__ = ["SynthStreets", "SYNTH_VERSIONS", "DEFAULT_CLASSES", "BENCHMARK_NAMES", "CLASS_IDS", "DEFAULT_SIZE", "SHIFT_TYPES"]
 
 _DOMAINS = {"source": 1, "target": 2}
 _SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -37,6 +37,8 @@ _DEFAULT_LENGTH = {"train": 4000, "val": 500, "test": 500}
 SYNTH_VERSIONS: tuple[int, ...] = (9, 19)
 #: The default benchmark: SynthStreets-19 (the 9-class SynthStreets stays an option).
 DEFAULT_CLASSES: int = 19
+#: Each benchmark's name, for titles and captions.
+BENCHMARK_NAMES: dict[int, str] = {9: "SynthStreets", 19: "SynthStreets-19"}
 #: The trainIds each benchmark draws.
 CLASS_IDS: dict[int, tuple[int, ...]] = {9: SYNTH_CLASS_IDS, 19: SYNTH19_CLASS_IDS}
 #: Default image size (H, W) of either benchmark: the course's size, where a lesson's run takes a

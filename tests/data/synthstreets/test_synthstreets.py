@@ -177,11 +177,11 @@ def test_viz_figures(tmp_path: Path):
     from pfrlib.viz.figure import save_figure
     from pfrlib.viz.scenes import shift_components, synthstreets_samples
 
-    fig = synthstreets_samples(n=2)
+    fig = synthstreets_samples(n=2, classes=9)
     assert len(fig.axes) == 2 * 4
     path = save_figure(fig, tmp_path / "grid.png")
     assert path.stat().st_size > 1000
-    fig = shift_components(n=1)
+    fig = shift_components(n=1, classes=9)
     assert len(fig.axes) == len(SynthShift.components()) + 3
     # SynthStreets-19: its scene components get panels too, titled, in a figure of its own name
     from pfrlib.data.synthstreets.shift import SynthShift19
