@@ -112,7 +112,7 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
                   labels: bool = True) -> Dataset:
     """:func:`from_spec` with a :class:`pfrlib.config.DataConfig`'s SynthStreets options.
 
-    SynthStreets gets ``data_cfg.synth_size``, ``synth_classes``, ``synth_seed`` and the train /
+    SynthStreets gets ``data_cfg.synth_size``, ``synth_classes``, ``synth_seed``, ``synth_in_memory`` and the train /
     val length (val and test share it); ``labels=False`` opens a
     real dataset without its label files (adaptation methods open the target training set this
     way: its labels are never read). A split written in the spec (``cityscapes:/cs:val``,
@@ -125,6 +125,7 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
         kw["size"] = tuple(data_cfg.synth_size)
         kw["classes"] = data_cfg.synth_classes
         kw["seed"] = data_cfg.synth_seed
+        kw["keep_in_memory"] = data_cfg.synth_in_memory
         train = (spec_split or split) == "train"
         length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
         if length is not None:

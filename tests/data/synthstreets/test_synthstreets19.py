@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.spec import build_dataset, from_spec
@@ -306,3 +307,26 @@ def test_synth_gap_writes_docs_between_markers(tmp_path):
     assert doc.read_text() == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n"
     with pytest.raises(SystemExit, match="no <!-- y:start -->"):
         mod.write_docs("y", "t\n", doc)
+
+
+def test_kept_items_are_the_rendered_ones_and_are_rendered_once(monkeypatch):
+    kept = SynthStreets("target", "val", classes=19, size=SMALL, length=6, keep_in_memory=True)
+    fresh = SynthStreets("target", "val", classes=19, size=SMALL, length=6)
+    calls = []
+    render = SynthStreets.render
+    monkeypatch.setattr(SynthStreets, "render", lambda self, i: calls.append(i) or render(self, i))
+    for _ in range(3):  # three passes, as a run validates three times
+        for i in range(6):
+            (a, la), (b, lb) = kept[i], fresh[i]
+            assert torch.equal(a, b) and torch.equal(la, lb) and la.dtype == torch.int64
+    assert sorted(calls) == sorted([*range(6), *list(range(6)) * 3])  # kept: once each; fresh: every time
+    image, label = kept[2]
+    image.zero_(), label.fill_(0)  # an item handed out is a copy: changing it leaves the kept one
+    assert torch.equal(kept[2][0], fresh[2][0]) and torch.equal(kept[2][1], fresh[2][1])
+    with pytest.raises(IndexError, match="out of range"):
+        kept[6]
+    cfg = TrainConfig.preset("cpu", synth_val_length=3)
+    assert cfg.data.synth_in_memory  # the engine's SynthStreets keep their items (a run reads them again)
+    assert build_dataset("synth:target:val", "val", None, cfg.data, "target_val")._kept == {}
+    assert build_dataset("synth:target:val", "val", None, TrainConfig.preset(
+        "cpu", synth_in_memory=False).data, "target_val")._kept is None
