@@ -36,8 +36,8 @@ from pfrlib.evaluation.statistics import (CONFIDENCE, RESAMPLES, SEED, bootstrap
     hierarchical_bootstrap_interval, holm, paired_differences, paired_t_p_value, sign_flip_p_value)
 from pfrlib.io import one_line
 
-__all__ = ["TESTS", "VERDICTS", "TEST", "ALPHA", "MODELS", "Comparison", "compare", "seed_confusions",
-           "recorded_confusions", "comparison_markdown", "main"]
+__all__ = ["TESTS", "VERDICTS", "TEST", "ALPHA", "MODELS", "Comparison", "paired_seeds", "verdict", "compare",
+           "seed_confusions", "recorded_confusions", "format_p", "comparison_markdown", "main"]
 
 #: The paired tests :func:`compare` can use, each with how a table names it.
 TESTS: dict[str, str] = {"t": "two-sided paired t-test", "sign_flip": "two-sided sign-flip permutation test"}
@@ -95,8 +95,9 @@ class Comparison:
         return sum(d > 0 for d in self.differences)
 
 
-def _aligned(results: Mapping[str, Mapping[str, Any]], method: str, reference: str) -> tuple[list[int], list[int]]:
-    """The reference's seeds and where each one is in ``method``'s entry; an error when they differ."""
+def paired_seeds(results: Mapping[str, Mapping[str, Any]], method: str, reference: str) -> tuple[list[int], list[int]]:
+    """How two methods pair: the reference's seeds and where each one is in ``method``'s entry; an
+    error when they differ."""
     ref_seeds, seeds = list(results[reference]["seeds"]), list(results[method]["seeds"])
     if sorted(ref_seeds) != sorted(seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"results: {method} was trained on seeds {seeds} and {reference} on {ref_seeds}; "
@@ -162,7 +163,7 @@ def compare(results: Mapping[str, Mapping[str, Any]], reference: str = "pfr_adv"
         missing = {}
     rows = []
     for method in family:
-        seeds, where = _aligned(results, method, reference)
+        seeds, where = paired_seeds(results, method, reference)
         other = [results[method][key][i] for i in where]
         d = paired_differences(results[reference][key], other, f"{reference}'s {key}", f"{method}'s {key}")
         note = "; ".join(missing[m] for m in (reference, method) if m in missing)
@@ -178,11 +179,19 @@ def compare(results: Mapping[str, Mapping[str, Any]], reference: str = "pfr_adv"
     adjusted = holm([r[-1] for r in rows])
     out = []
     for (method, seeds, d, mean, (low, high), resampled, note, p), p_holm in zip(rows, adjusted):
-        clear = p_holm <= alpha and (low > 0 or high < 0)
-        verdict = VERDICTS[1] if not clear else VERDICTS[0] if mean > 0 else VERDICTS[2]
-        out.append(Comparison(method, reference, seeds, d, mean, (low, high), resampled, p, float(p_holm), verdict,
-                              test, confidence, alpha, model, split, note))
+        out.append(Comparison(method, reference, seeds, d, mean, (low, high), resampled, p, float(p_holm),
+                              verdict(mean, (low, high), float(p_holm), alpha), test, confidence, alpha, model,
+                              split, note))
     return out
+
+
+def verdict(mean: float, interval: tuple[float, float], p_holm: float, alpha: float = ALPHA) -> str:
+    """The protocol's verdict on a difference ``reference - method``: "beats" / "loses to" (one of
+    :data:`VERDICTS`) when ``p_holm <= alpha`` and ``interval`` excludes 0, else "ties"."""
+    low, high = interval
+    if p_holm <= alpha and (low > 0 or high < 0):
+        return VERDICTS[0] if mean > 0 else VERDICTS[2]
+    return VERDICTS[1]
 
 
 def recorded_confusions(results: Mapping[str, Mapping[str, Any]], methods: Sequence[str], model: str = MODELS[0],
@@ -266,7 +275,8 @@ def seed_confusions(runs: Sequence[str | os.PathLike], model: str = "last") -> n
     return np.stack(matrices)
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
+    """A p-value as the tables print it: three decimals, "<0.001" below."""
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
@@ -284,7 +294,7 @@ def comparison_markdown(rows: Sequence[Comparison]) -> str:
         mark = "**" if r.verdict != VERDICTS[1] else ""
         lines.append(f"| {_methods.label(r.method)} | {mark}{r.mean:+.1f}{mark} | "
                      f"{mark}{r.interval[0]:+.1f} to {r.interval[1]:+.1f}{mark} | {r.seeds_won} of {len(r.seeds)} | "
-                     f"{_p(r.p)} | {_p(r.p_holm)} | {r.verdict} |")
+                     f"{format_p(r.p)} | {format_p(r.p_holm)} | {r.verdict} |")
     resampled = sorted({r.resampled for r in rows})
     split = (f"target test mIoU (%) of {_MODEL_WORDS[first.model]}" if first.split == "test" else
              f"target val mIoU (%) of {_MODEL_WORDS[first.model]}: the file holds no test scores, "

@@ -9,7 +9,8 @@ files keep it), then
   per-image confusion matrices on the test split are kept, resampling seeds and then the test
   images within each drawn seed (:func:`hierarchical_bootstrap_interval`; the two-stage scheme of
   Davison & Hinkley 1997, sec. 3.8), each seed's mIoU recomputed from the summed matrix by
-  Eq. (7) (:func:`pfrlib.paper.metrics.miou`);
+  Eq. (7) (:func:`pfrlib.paper.metrics.miou`); per class, the same draws give each class's IoU
+  difference and its interval (:func:`class_bootstrap_intervals`, claim (b));
 * a two-sided **paired test**: Student's paired t-test (:func:`paired_t_p_value`, the protocol's
   choice; the distribution: :mod:`pfrlib.evaluation.student_t`) or the exact sign-flip
   permutation test (:func:`sign_flip_p_value`; Fisher 1935);
@@ -36,11 +37,11 @@ import numpy as np
 import torch
 
 from pfrlib.evaluation.student_t import t_quantile, t_two_sided_p
-from pfrlib.paper.metrics import miou
+from pfrlib.paper.metrics import iou, miou
 
 __all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "EXACT_SIGN_FLIP_MAX", "paired_differences", "bootstrap_interval",
-           "seed_mious", "hierarchical_bootstrap_interval", "t_interval", "paired_t_p_value", "sign_flip_p_value",
-           "holm"]
+           "seed_mious", "hierarchical_bootstrap_interval", "class_bootstrap_intervals", "t_interval",
+           "paired_t_p_value", "sign_flip_p_value", "holm"]
 
 #: The defaults: a 95% interval, bootstrap resamples (Efron & Tibshirani advise about 1000 or
 #: more for an interval's end points) and the resampling generator's seed.
@@ -182,27 +183,91 @@ def hierarchical_bootstrap_interval(confusion_reference: Any, confusion_method: 
     Returns:
         ``(mean difference, low, high)`` in mIoU %.
     """
+    ref, other = _paired_confusions(confusion_reference, confusion_method)
+    confidence, resamples = _check_confidence(confidence), _check_resamples(resamples)
+    mean = float((seed_mious(ref, classes) - seed_mious(other, classes)).mean())
+    seeds = np.empty(0, dtype=np.int64)
+    differences = np.empty(0)
+    for seeds, drawn, sums in _image_resamples(ref, other, resamples, seed):
+        if differences.size == 0:
+            differences = np.empty(seeds.size)  # one per (resample, position), in seeds.ravel()'s order
+        differences[drawn] = [100 * (miou(torch.from_numpy(r), classes) - miou(torch.from_numpy(o), classes))
+                              for r, o in zip(*sums)]
+    return (mean, *_percentile_interval(differences.reshape(seeds.shape).mean(axis=1), confidence))
+
+
+def _paired_confusions(confusion_reference: Any, confusion_method: Any) -> tuple[np.ndarray, np.ndarray]:
     ref = _check_confusion(confusion_reference, "confusion_reference")
     other = _check_confusion(confusion_method, "confusion_method")
     if ref.shape != other.shape:
         raise ValueError(f"confusion_reference and confusion_method: a paired comparison needs the same seeds, "
                          f"test images and classes, got shapes {ref.shape} and {other.shape}")
-    confidence, resamples = _check_confidence(confidence), _check_resamples(resamples)
+    return ref, other
+
+
+def _image_resamples(ref: np.ndarray, other: np.ndarray, resamples: int, seed: int):
+    """The two-stage draws of :func:`hierarchical_bootstrap_interval`, seed by seed: for each seed s,
+    ``(seeds, drawn, (reference sums, method sums))``: the (resamples, n) seed draws, the flat
+    positions of ``seeds`` that drew s, and for each of them the two methods' (K, K) matrices summed
+    over the same N test images drawn with replacement."""
     n_seeds, n_images, k = ref.shape[:3]
-    mean = float((seed_mious(ref, classes) - seed_mious(other, classes)).mean())
     rng = np.random.default_rng(seed)
     seeds = _seed_draws(rng, n_seeds, resamples)
-    differences = np.empty(seeds.size)  # one per (resample, position), in seeds.ravel()'s order
     for s in range(n_seeds):
         drawn = np.flatnonzero(seeds.ravel() == s)  # every (resample, position) that drew seed s
         # how often each test image is drawn in each of them: N draws with replacement
         weights = rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=drawn.size)
         # float64 products (exact for counts below 2^53) so that the sum runs as a BLAS product
-        sums = [(weights.astype(float) @ m[s].reshape(n_images, k * k).astype(float)).reshape(-1, k, k)
-                for m in (ref, other)]
-        differences[drawn] = [100 * (miou(torch.from_numpy(r), classes) - miou(torch.from_numpy(o), classes))
-                              for r, o in zip(*sums)]
-    return (mean, *_percentile_interval(differences.reshape(seeds.shape).mean(axis=1), confidence))
+        sums = tuple((weights.astype(float) @ m[s].reshape(n_images, k * k).astype(float)).reshape(-1, k, k)
+                     for m in (ref, other))
+        yield seeds, drawn, sums
+
+
+def class_bootstrap_intervals(confusion_reference: Any, confusion_method: Any, classes: Sequence[int],
+                              confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = SEED
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class, the mean paired IoU difference and its percentile bootstrap interval, resampling
+    seeds and then test images within each drawn seed: :func:`hierarchical_bootstrap_interval`'s
+    draws (the same ones for the same ``seed``), each drawn seed's per-class IoU recomputed from the
+    summed matrix by Eq. (7) (:func:`pfrlib.paper.metrics.iou`).
+
+    A class that a resampled seed lacks in both methods' matrices (absent from its drawn images'
+    ground truth and predictions) is left out of that resample's mean over seeds; a resample in
+    which no drawn seed has it is left out of that class's percentiles.
+
+    Args:
+        confusion_reference, confusion_method: (S, N, K, K) per-image confusion matrices, as
+            :func:`hierarchical_bootstrap_interval`.
+        classes: (C,) the class ids compared (indices into K).
+        confidence, resamples, seed: as :func:`bootstrap_interval`.
+
+    Returns:
+        ``(means, lows, highs)``, each (C,) in IoU points (%): the mean over seeds of
+        ``reference - method`` on the full test set, and the interval's ends.
+    """
+    ref, other = _paired_confusions(confusion_reference, confusion_method)
+    confidence, resamples = _check_confidence(confidence), _check_resamples(resamples)
+    ids = np.asarray(classes, dtype=np.int64)
+    if ids.ndim != 1 or ids.size < 1 or (ids < 0).any() or (ids >= ref.shape[2]).any():
+        raise ValueError(f"classes: expected class ids in 0..{ref.shape[2] - 1}, got {list(classes)!r}")
+
+    def ious(matrices: np.ndarray) -> np.ndarray:  # (..., K, K) -> (..., C) IoU in %
+        return 100 * iou(torch.from_numpy(matrices)).numpy()[..., ids]
+
+    means = (ious(ref.sum(axis=1)) - ious(other.sum(axis=1))).mean(axis=0)
+    seeds = np.empty(0, dtype=np.int64)
+    differences = np.empty(0)
+    for seeds, drawn, (r, o) in _image_resamples(ref, other, resamples, seed):
+        if differences.size == 0:
+            differences = np.empty((seeds.size, ids.size))
+        differences[drawn] = ious(r) - ious(o)
+    differences = differences.reshape(*seeds.shape, ids.size)
+    present = ~np.isnan(differences)
+    counts = present.sum(axis=1)
+    stats = np.where(counts > 0, np.where(present, differences, 0).sum(axis=1) / np.maximum(counts, 1), np.nan)
+    tail = 100 * (1 - confidence) / 2
+    lows, highs = np.nanpercentile(stats, [tail, 100 - tail], axis=0)
+    return means, lows, highs
 
 
 # --------------------------------------------------------------------------- tests on the differences

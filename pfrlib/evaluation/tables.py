@@ -9,7 +9,9 @@
 * **The ablation ladder.** :func:`ladder`: mean ± std over seeds per method and the share of the
   source-only-to-oracle gap each one closes; :func:`gap_closed_percent`, the one rule by which
   every table shows that share, and :func:`seed_set_cells`, a method's cells in a table of
-  several seed sets.
+  several seed sets: "mean ± std" (the default, for the 3-seed files) or, with
+  ``spread="interval"``, "mean [low, high]", the method's own 95% interval (:func:`method_interval`:
+  the percentile bootstrap of its per-seed values) where it has :data:`INTERVAL_MIN_SEEDS` seeds.
 * **Reading Table 1 by class frequency.** :func:`class_pixel_share`: each class's share of the
   labelled pixels.
 
@@ -27,12 +29,14 @@ import torch
 from torch import Tensor
 
 from pfrlib import methods
+from pfrlib.evaluation.statistics import CONFIDENCE, RESAMPLES, SEED, bootstrap_interval
 from pfrlib.io import format_number
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 
 __all__ = ["PAPER_LABEL", "format_table_row", "format_table", "table_record", "table_frame",
            "default_reference_path", "reference_records", "reference_rows", "results_table", "ladder",
-           "GAP_CLOSED", "gap_closed_percent", "seed_set_cells", "table1_rows", "class_pixel_share"]
+           "GAP_CLOSED", "gap_closed_percent", "SPREADS", "INTERVAL_MIN_SEEDS", "method_interval", "mean_cell",
+           "seed_set_cells", "table1_rows", "class_pixel_share"]
 
 #: How the paper's rows are labelled in a side-by-side table.
 PAPER_LABEL = "paper Table 1; GTA5 -> Cityscapes val"
@@ -223,36 +227,77 @@ def gap_closed_percent(method: str, row: Mapping[str, Any] | None, low: str = "s
     return None if value is None or math.isnan(value) else 100 * float(value)
 
 
+#: How a table shows a method's spread over seeds: ``"std"``, "mean ± std" (sample std; the
+#: default while the committed files hold 3 seeds), or ``"interval"``, "mean [low, high]" (its own
+#: 95% interval, :func:`method_interval`; docs/protocol.md, "What a table shows").
+SPREADS: tuple[str, ...] = ("std", "interval")
+#: The fewest seeds a method's own interval is shown for: the protocol's seed sets have 5. With 3,
+#: a percentile interval of 3 values is little more than their range; such a cell stays "mean ± std".
+INTERVAL_MIN_SEEDS = 5
+
+
+def method_interval(values: Sequence[float], confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
+                    seed: int = SEED) -> tuple[float, float, float]:
+    """A method's mean over its seeds and its own interval: the percentile bootstrap of the mean of
+    its per-seed values (:func:`pfrlib.evaluation.statistics.bootstrap_interval` on the values
+    themselves, not on differences).
+
+    Args:
+        values: (n,) its per-seed scores (e.g. test mIoU in %), n >= 2.
+        confidence, resamples, seed: the bootstrap's (the protocol's defaults).
+
+    Returns:
+        ``(mean, low, high)``.
+    """
+    low, high = bootstrap_interval(values, confidence, resamples, seed)
+    return float(sum(values) / len(values)), low, high
+
+
+def mean_cell(row: Mapping[str, Any], spread: str = SPREADS[0], min_seeds: int = INTERVAL_MIN_SEEDS) -> str:
+    """A :func:`ladder` row as one table cell: "mean ± std", or with ``spread="interval"`` and at
+    least ``min_seeds`` runs "mean [low, high]" (:func:`method_interval`), one decimal."""
+    if spread not in SPREADS:
+        raise ValueError(f"spread: expected one of {list(SPREADS)}, got {spread!r}")
+    if spread == "interval" and len(row["runs"]) >= max(2, min_seeds):
+        mean, low, high = method_interval(row["runs"])
+        return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+    return f"{row['mean']:.1f} ± {row['std']:.1f}"
+
+
 def seed_set_cells(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], method: str, low: str = "source_only",
-                   high: str = "oracle") -> dict[tuple[str, str], Any]:
+                   high: str = "oracle", spread: str = SPREADS[0]) -> dict[tuple[str, str], Any]:
     """One method's cells in a table that sets seed sets side by side.
 
     Args:
         tables: ``{seed set: its ladder}`` (:func:`ladder` tables, e.g. one per results file).
         method: the row's method.
         low, high: the methods that bound the gap (:func:`gap_closed_percent`).
+        spread: one of :data:`SPREADS` (:func:`mean_cell`).
 
     Returns:
-        For each seed set, ``(seed set, "mIoU (%)")``: ``"mean ± std"`` (None where the set has no
+        For each seed set, ``(seed set, "mIoU (%)")``: :func:`mean_cell` (None where the set has no
         such row) and ``(seed set, GAP_CLOSED)``: :func:`gap_closed_percent`. The tuple keys make
         :func:`pfrlib.teaching.nbtools.show_table` group the columns under their seed set.
     """
+    if spread not in SPREADS:
+        raise ValueError(f"spread: expected one of {list(SPREADS)}, got {spread!r}")
     cells: dict[tuple[str, str], Any] = {}
     for name, table in tables.items():
         row = table.get(method)
-        cells[(name, "mIoU (%)")] = None if row is None else f"{row['mean']:.1f} ± {row['std']:.1f}"
+        cells[(name, "mIoU (%)")] = None if row is None else mean_cell(row, spread)
         cells[(name, GAP_CLOSED)] = gap_closed_percent(method, row, low, high)
     return cells
 
 
 def table1_rows(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], names: Sequence[str],
-                paper: Sequence[Mapping[str, Any]] | None = None) -> list[dict[Any, Any]]:
+                paper: Sequence[Mapping[str, Any]] | None = None, spread: str = SPREADS[0]) -> list[dict[Any, Any]]:
     """Table 1 ours beside the paper's: one row per method of ``names``.
 
     Args:
         tables: ``{seed set: its ladder}``, as :func:`seed_set_cells` reads them.
         names: the methods, in the table's order (e.g. :func:`pfrlib.methods.table1_names`).
         paper: the paper's rows (:func:`reference_records`; default: ``pfrlib/reference/table1.csv``).
+        spread: how ours show their spread over seeds (:data:`SPREADS`, :func:`mean_cell`).
 
     Returns:
         Dicts with the method's name in words (``"Table 1 row"``, :func:`pfrlib.methods.label`),
@@ -264,7 +309,7 @@ def table1_rows(tables: Mapping[str, Mapping[str, Mapping[str, Any]]], names: Se
     rows = []
     for m in names:
         theirs = by_name.get(methods.get(m).paper_row)
-        rows.append({"Table 1 row": methods.label(m)} | seed_set_cells(tables, m)
+        rows.append({"Table 1 row": methods.label(m)} | seed_set_cells(tables, m, spread=spread)
                     | {("paper", "mIoU (%)"): theirs and theirs["mIoU"],
                        ("paper", "backbone"): theirs and theirs["backbone"]})
     return rows

@@ -15,11 +15,17 @@ from torch import Tensor
 
 from pfrlib.data.labels import CLASS_NAMES
 
-__all__ = ["CITYSCAPES_CLASSES", "confusion_matrix", "confusion_matrices", "iou", "miou", "per_class_iou"]
+__all__ = ["CITYSCAPES_CLASSES", "PAPER_GAIN_CLASSES", "confusion_matrix", "confusion_matrices", "iou", "miou",
+           "per_class_iou"]
 
 #: The 19 Cityscapes evaluation classes in trainId order (0..18), as in the paper's Table 1: the
 #: names of :mod:`pfrlib.data.labels` (one table, from cityscapesScripts), not a typed copy.
 CITYSCAPES_CLASSES: tuple[str, ...] = CLASS_NAMES
+
+#: The eight classes the paper says its gain "primarily comes from" (Sec. 4.2, reading Table 1:
+#: "road", "building", "wall", "fence", "terrain", "rider", "truck" and "bus"), in trainId order:
+#: what claim (b) marks (docs/protocol.md).
+PAPER_GAIN_CLASSES: tuple[str, ...] = ("road", "building", "wall", "fence", "terrain", "rider", "truck", "bus")
 
 
 def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -93,16 +99,17 @@ def iou(cm: Tensor) -> Tensor:
     """Per-class IoU, Eq. (7): ``TP / (TP + FP + FN)``.
 
     Args:
-        cm: (K, K) confusion matrix, rows = ground truth, columns = prediction.
+        cm: (K, K) confusion matrix, rows = ground truth, columns = prediction, or a stack
+            (..., K, K) of them (a bootstrap's resampled matrices).
 
     Returns:
-        (K,) float64 tensor; NaN for a class absent from both ground truth and prediction.
+        (K,) (or (..., K)) float64 tensor; NaN for a class absent from both ground truth and prediction.
     """
-    if cm.dim() != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"cm must be a square (K, K) confusion matrix, got {tuple(cm.shape)}")
+    if cm.dim() < 2 or cm.shape[-2] != cm.shape[-1]:
+        raise ValueError(f"cm must be a square (K, K) confusion matrix or a stack of them, got {tuple(cm.shape)}")
     cm = cm.double()
-    tp = cm.diagonal()
-    denom = cm.sum(0) + cm.sum(1) - tp  # TP + FP + FN
+    tp = cm.diagonal(dim1=-2, dim2=-1)
+    denom = cm.sum(-2) + cm.sum(-1) - tp  # TP + FP + FN
     out = tp / denom
     return torch.where(denom > 0, out, torch.full_like(out, float("nan")))
 
@@ -118,6 +125,8 @@ def miou(cm: Tensor, classes: Sequence[int] | None = None) -> float:
     Returns:
         Python float; NaN if no selected class appears at all.
     """
+    if cm.dim() != 2:
+        raise ValueError(f"cm must be one (K, K) confusion matrix, got shape {tuple(cm.shape)}")
     values = iou(cm)
     if classes is not None:
         classes = list(classes)

@@ -10,6 +10,8 @@
 * :func:`plot_iou_heatmap` - methods x classes IoU as a coloured, annotated grid (Table 1 at a glance).
 * :func:`plot_share_vs_difference` - per class, its pixel share against one method's IoU minus
   another's (the paper's "frequent vs rare classes" reading of Table 1).
+* :func:`plot_class_differences` - claim (b): per class, the reference minus another method with
+  its interval, against the class's pixel share and its mean instance size, the paper's classes marked.
 * :func:`prediction_grid` - image, predictions of several models, ground truth (the paper's Fig. 3).
 * :func:`add_class_legend` - the class colours under a figure of colourised labels (every figure
   here that shows labels carries one).
@@ -28,6 +30,7 @@ The package, one module per kind of figure (every name is importable from ``pfrl
   :func:`save_figure` and the picture grid the others use.
 * :mod:`.scenes` - dataset samples, the SynthStreets shift, predictions (Figure 3).
 * :mod:`.results` - training curves, per-class IoU, the heat map, frequent vs rare, the ladder.
+* :mod:`.claims` - :func:`plot_class_differences`.
 * :mod:`.features` - :func:`gram_pair`.
 """
 

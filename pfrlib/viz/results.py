@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from pfrlib.data.labels import CLASS_NAMES
 from pfrlib.methods import in_words
 
-__all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou", "plot_iou_heatmap", "plot_share_vs_difference",
+__all__ = ["TERM_TITLES", "term_title", "NOTEBOOK_WIDTH_IN", "plot_training_curves", "plot_per_class_iou",
+           "plot_iou_heatmap", "plot_share_vs_difference", "label_points",
            "plot_ladder"]
 
 
@@ -250,7 +251,7 @@ def plot_share_vs_difference(share: Mapping[str, float], difference: Mapping[str
     ax.set_title(title, fontsize=10)
     ax.margins(x=0.12, y=0.15)                  # room for the names of the outermost points
     fig.tight_layout()
-    _label_points(ax, [(n, share[n], difference[n]) for n in sorted(names, key=lambda c: share[c])])
+    label_points(ax, [(n, share[n], difference[n]) for n in sorted(names, key=lambda c: share[c])])
     return fig
 
 
@@ -259,7 +260,7 @@ _LABEL_SPOTS = [((5, -4), "left"), ((-5, -4), "right"), ((0, 5), "center"), ((0,
                 ((5, 4), "left"), ((-5, 4), "right"), ((5, -12), "left"), ((-5, -12), "right")]
 
 
-def _label_points(ax, points) -> None:
+def label_points(ax, points) -> None:
     """Name each point beside it, at the first spot (``_LABEL_SPOTS``) where the name covers no
     other name, point or line and stays inside the axes: neighbours never hide each other."""
     fig = ax.figure

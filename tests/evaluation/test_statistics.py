@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from pfrlib.evaluation.statistics import (bootstrap_interval, hierarchical_bootstrap_interval, holm,
-    paired_differences, paired_t_p_value, seed_mious, sign_flip_p_value, t_interval)
+from pfrlib.evaluation.statistics import (bootstrap_interval, class_bootstrap_intervals,
+    hierarchical_bootstrap_interval, holm, paired_differences, paired_t_p_value, seed_mious, sign_flip_p_value,
+    t_interval)
 from pfrlib.evaluation.student_t import t_quantile, t_two_sided_p
-from pfrlib.paper.metrics import miou
+from pfrlib.paper.metrics import iou, miou
 
 
 # --------------------------------------------------------------------------- by hand
@@ -134,6 +135,25 @@ def test_images_that_all_agree_add_nothing_to_the_seeds_interval():
     b = np.repeat(rng.integers(1, 50, (4, 1, 3, 3)), 5, axis=1)
     mean, low, high = hierarchical_bootstrap_interval(a, b, resamples=200, seed=8)
     assert (low, high) == pytest.approx(bootstrap_interval(seed_mious(a) - seed_mious(b), resamples=200, seed=8))
+
+
+def test_class_intervals_use_the_same_draws_per_class():
+    """Per class, the same two-stage draws as the mIoU interval: with one class present besides
+    none, the per-class difference is the mIoU difference, interval and all."""
+    a, b = _confusions(4, 6, 3, seed=3), _confusions(4, 6, 3, seed=4)
+    means, lows, highs = class_bootstrap_intervals(a, b, [0, 2], resamples=300, seed=0)
+    per_seed = [100 * (iou(torch.from_numpy(x.sum(0))) - iou(torch.from_numpy(y.sum(0)))).numpy() for x, y in zip(a, b)]
+    assert means == pytest.approx(np.mean(per_seed, axis=0)[[0, 2]])
+    assert (lows <= means).all() and (means <= highs).all()
+    one = np.zeros((4, 6, 3, 3), np.int64)
+    one[..., 0, 0], one[..., 0, 1], one[..., 1, 0] = a[..., 0, 0], a[..., 0, 1], a[..., 1, 0]
+    other = np.zeros_like(one)
+    other[..., 0, 0], other[..., 0, 1], other[..., 1, 0] = b[..., 0, 0], b[..., 0, 1], b[..., 1, 0]
+    # classes 0 and 1 only: with classes=[0] the mIoU over [0] is class 0's IoU, the same draws
+    (m,), (lo,), (hi,) = class_bootstrap_intervals(one, other, [0], resamples=300, seed=5)
+    assert (m, lo, hi) == pytest.approx(hierarchical_bootstrap_interval(one, other, resamples=300, seed=5, classes=[0]))
+    with pytest.raises(ValueError, match=r"^classes: expected class ids in 0..2, got \[3\]"):
+        class_bootstrap_intervals(a, b, [3])
 
 
 # --------------------------------------------------------------------------- bad input

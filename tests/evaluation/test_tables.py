@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pfrlib.evaluation import tables
+from pfrlib.evaluation import statistics, tables
 from pfrlib.evaluation.tables import class_pixel_share, ladder
 from pfrlib.paper.metrics import CITYSCAPES_CLASSES
 
@@ -83,3 +83,22 @@ def test_table1_rows_set_ours_beside_the_papers_row_in_words():
     assert rows[0][("paper", "mIoU (%)")] == 44.5 and rows[0][("paper", "backbone")] == "ResNet-101"
     assert rows[1][("paper", "mIoU (%)")] is None  # no such row in this paper table
     assert rows[0][("seeds 0-2", "mIoU (%)")] == "40.0 ± 0.0" and rows[1][("seeds 0-2", "mIoU (%)")] is None
+
+
+def test_a_method_s_own_interval_is_shown_where_it_has_enough_seeds():
+    """mean ± std stays the default; "interval" shows mean [low, high] (the bootstrap of the values
+    themselves) from INTERVAL_MIN_SEEDS seeds on, and mean ± std below that."""
+    five = [30.0, 32.0, 31.0, 35.0, 29.0]
+    table = ladder({"source_only": [20.0, 22.0, 21.0], "pfr_adv": five, "oracle": [80.0] * 5})
+    mean, low, high = tables.method_interval(five)
+    assert mean == pytest.approx(31.4) and (low, high) == statistics.bootstrap_interval(five)
+    assert 29.0 <= low < mean < high <= 35.0
+    assert tables.seed_set_cells({"held-out 5-9": table}, "pfr_adv")[("held-out 5-9", "mIoU (%)")] == "31.4 ± 2.3"
+    cells = tables.seed_set_cells({"held-out 5-9": table}, "pfr_adv", spread="interval")
+    assert cells[("held-out 5-9", "mIoU (%)")] == f"31.4 [{low:.1f}, {high:.1f}]"
+    three = tables.seed_set_cells({"s": table}, "source_only", spread="interval")
+    assert three[("s", "mIoU (%)")] == "21.0 ± 1.0"  # 3 seeds: too few for an interval of their own
+    rows = tables.table1_rows({"held-out 5-9": table}, ["pfr_adv"], [], spread="interval")
+    assert rows[0][("held-out 5-9", "mIoU (%)")] == cells[("held-out 5-9", "mIoU (%)")]
+    with pytest.raises(ValueError, match=r"^spread: expected one of \['std', 'interval'\], got 'ci'"):
+        tables.seed_set_cells({"s": table}, "pfr_adv", spread="ci")

@@ -43,6 +43,16 @@ def test_iou_hand_case_and_nan_for_absent():
     assert math.isnan(float(values[3]))  # absent from both
     assert math.isclose(metrics.miou(cm), (1 / 3 + 2 / 3 + 0) / 3)
     assert math.isclose(metrics.miou(cm, classes=[0, 1]), 0.5)
+    stack = torch.stack([cm, torch.eye(4, dtype=torch.long)])  # a bootstrap's stack: one IoU vector each
+    assert torch.equal(metrics.iou(stack)[0].nan_to_num(-1), values.nan_to_num(-1))
+    assert metrics.iou(stack)[1].tolist() == [1.0] * 4
+    with pytest.raises(ValueError, match="one \\(K, K\\) confusion matrix"):
+        metrics.miou(stack)
+
+
+def test_the_papers_eight_classes_are_benchmark_classes():
+    assert len(metrics.PAPER_GAIN_CLASSES) == 8
+    assert [metrics.CITYSCAPES_CLASSES.index(c) for c in metrics.PAPER_GAIN_CLASSES] == [0, 2, 3, 4, 9, 12, 14, 15]
 
 
 def test_ignored_pixels_do_not_change_iou():

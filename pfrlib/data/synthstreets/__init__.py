@@ -55,6 +55,8 @@ The package, one module per idea:
   camera and object drawers it uses.
 * :mod:`.shares` - per-class pixel shares against Cityscapes' published ones.
 * :mod:`.dataset` - :class:`SynthStreets`, the ``torch`` dataset over seeded items.
+* :mod:`.class_facts` - each class's pixel share and mean instance size (connected pieces) on a
+  split: what claim (b)'s per-class differences are read against.
 """
 
 from __future__ import annotations
