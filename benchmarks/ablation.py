@@ -107,8 +107,8 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
 def calibration() -> dict:
     """What a results file keeps beside the wall times to compare machines: the runs record no
     calibration of their own, so this is the reference machine's (the step-time benchmark's
-    calibration row, :func:`pfrlib.teaching.nbtools.reference_calibration`), and says so."""
-    from pfrlib.teaching.nbtools import reference_calibration
+    calibration row, :func:`pfrlib.teaching.timings.reference_calibration`), and says so."""
+    from pfrlib.teaching.timings import reference_calibration
 
     found = reference_calibration(root=ROOT)
     if found is None:

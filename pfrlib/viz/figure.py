@@ -48,7 +48,8 @@ def add_class_legend(fig: Figure, class_ids: Sequence[int], ignore: bool = True,
         fig: a figure showing colourised labels.
         class_ids: the trainIds to list (e.g. a dataset's ``class_ids``).
         ignore: also list black as "ignore / not drawn".
-        ncol: legend columns (default: all entries on one or two rows).
+        ncol: legend columns (default: as many as the figure's width holds, the rows balanced:
+            SynthStreets-19's twenty entries take several rows under a narrow figure).
     """
     handles = [Patch(facecolor=PALETTE[c] / 255, edgecolor="0.3", linewidth=0.5, label=CLASS_NAMES[c])
                for c in class_ids]
@@ -56,7 +57,9 @@ def add_class_legend(fig: Figure, class_ids: Sequence[int], ignore: bool = True,
         handles.append(Patch(facecolor="black", edgecolor="0.3", linewidth=0.5, label="ignore"))
     if not handles:
         return
-    ncol = ncol or (len(handles) if len(handles) <= 8 else (len(handles) + 1) // 2)
+    if ncol is None:  # an entry at fontsize 9: the patch and gaps (~0.45 in) and ~0.075 in a character
+        per_row = max(1, int(fig.get_size_inches()[0] // (0.45 + 0.075 * max(len(h.get_label()) for h in handles))))
+        ncol = -(-len(handles) // -(-len(handles) // per_row))  # the fewest rows, filled evenly
     fig.legend(handles=handles, loc="outside lower center" if fig.get_layout_engine() is not None and
                type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine" else "lower center",
                ncol=ncol, fontsize=9, frameon=False, handlelength=1.2, columnspacing=1.0)
