@@ -430,7 +430,8 @@ show_table([{"class": c, "pixel share (%)": share_pct[c],
              "PFR + adv IoU": per_class_mean["pfr_adv"][c], "CLAN IoU": per_class_mean["clan"][c],
              **{f"difference, {name}": d[c] for name, d in deltas.items()}}
             for c in sorted(drawn, key=lambda c: -share_pct[c])],
-           digits=1, caption=f"{BENCHMARK_NAMES[table_classes]} target val; IoU: mean over {first}; difference: "
+           digits=1, caption=f"{BENCHMARK_NAMES[table_classes]} target val; "
+                             f"IoU: mean over {first}; difference: "
                              f"PFR + adv IoU minus CLAN IoU (points); "
                              f"frequent = share > {split:.1f}%")
 fig = plot_share_vs_difference(share_pct, delta, split, ylabel="IoU: PFR + adv - CLAN (points)",

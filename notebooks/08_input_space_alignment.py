@@ -407,8 +407,8 @@ shown = ["source_only", "pfr_adv", *methods.names("translation"), "oracle"]
 files = seed_set_summaries()  # each file named, with the commands that regenerate it
 ladders = {k: results_ladder(rows, [m for m in shown if m in rows]) for k, rows in files.items()}
 show_table(table1_rows(ladders, shown), digits=1,
-           caption=f"ours: {TABLE1_FILES[0].synth_classes}-class SynthStreets target val mIoU, mean ± std over "
-                   "seeds, cpu preset; "
+           caption=f"ours: {TABLE1_FILES[0].synth_classes}-class SynthStreets target val mIoU, "
+                   "mean ± std over seeds, cpu preset; "
                    f"{GAP_CLOSED}: share of the source-only -> oracle gap closed (the two bounds: "
                    f"'-'); paper: {PAPER_LABEL}")
 for f in TABLE1_FILES:
