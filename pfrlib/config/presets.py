@@ -88,13 +88,15 @@ def cpu() -> dict[str, Any]:
     AdaptSegNet's 1e-4 it lags behind the network); Gram-only style alignment
     (``content_weight = 0``: the content term pulls *unpaired* source and target maps together
     pixel by pixel, which fights the segmentation loss); ``lambda_pfr = 0.1`` with
-    ``style_weight = 3``; ``lambda_adv = 0.004``; a discriminator of width ``ndf = 16``; and for
+    ``style_weight = 3``; ``lambda_adv = 0.016``; a discriminator of width ``ndf = 16``; and for
     the Table-1 baselines, their own weights (``clan_lambda_adv = 0.01``, ``road_lambda_adv =
     0.01``, ``road_lambda_distill = 0.01``, ``curriculum_lambda = 1``, ...).
 
-    Every value was chosen on seeds 0-4 and the target val split; seeds 5-7 were run once, after
-    the preset was fixed (``sweeps/ablation_heldout.yaml``). Every run also scores the target
-    test split at its end (``target_test``), which no choice reads. What was tried, with the
+    Every value was chosen on seeds 0-4 and the target val split: first on the 9-class
+    SynthStreets, then each method's one weight again on SynthStreets-19 under the tuning protocol
+    (``docs/protocol.md``; ``lambda_adv``: 0.004 on the 9-class benchmark, 0.016 adopted on
+    SynthStreets-19, the 9-class sweeps pin their value). Every run also scores the target test
+    split at its end (``target_test``), which no choice reads. What was tried, with the
     measurements behind each choice: ``docs/tuning.md``.
     """
     return dict(
@@ -123,7 +125,7 @@ def cpu() -> dict[str, Any]:
         ),
         loss=LossConfig(
             method="pfr_adv",
-            lambda_adv=0.004,
+            lambda_adv=0.016,  # adopted on SynthStreets-19 by the protocol's rule (docs/tuning.md)
             lambda_pfr=0.1,
             style_weight=3.0,
             content_weight=0.0,

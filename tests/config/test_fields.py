@@ -10,7 +10,8 @@ from pfrlib.engine.rundir import RESUME_FREE_FIELDS
 def test_bookkeeping_is_one_definition_read_by_resume_sweep_and_reuse():
     assert bookkeeping_fields() == ("out", "num_threads", "progress", "resume", "overwrite", "tensorboard")
     assert set(fields_with_role(EXECUTION)) == {("data", "num_workers"), ("data", "prefetch_factor"),
-                                                  ("data", "pin_memory"), ("run", "device")}
+                                                  ("data", "pin_memory"), ("data", "synth_in_memory"),
+                                                  ("run", "device")}
     assert RESUME_FREE_FIELDS == resume_free_fields() == set(fields_with_role(BOOKKEEPING, EXECUTION))
     a = TrainConfig.preset("cpu", out="runs/a", num_threads=1, progress=False, resume=True, overwrite=True)
     b = TrainConfig.preset("cpu", out="../runs/b")

@@ -60,7 +60,7 @@ def test_shipped_specs_load_and_expand():
         assert runs and len({r.name for r in runs}) == len(runs)
     ablation = load_spec(ROOT / "sweeps" / "ablation.yaml").runs()
     # the ladder of the committed 9-class results (the sweep pins the benchmark its file holds)
-    assert len(ablation) == 15 and ablation[0].params == {"preset": "cpu", "synth_classes": 9,
+    assert len(ablation) == 15 and ablation[0].params == {"preset": "cpu", "synth_classes": 9, "lambda_adv": 0.004,
                                                           "method": "source_only", "seed": 0}
 
 
