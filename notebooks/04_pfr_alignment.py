@@ -237,6 +237,14 @@ show_table([{"run": registry.label(name), "target-val mIoU": 100 * r.target_miou
            digits=1, caption=f"seed {seed}, {runs['pfr'].final['iterations']} iterations")
 
 # %% [markdown]
+# **Reading one seed.** Compare PFR's target-val mIoU with source only's. A Gram matrix forgets
+# *where* things are but not *how much* of each there is: on SynthStreets-19 the game's scenes
+# also have other class frequencies and a higher camera (`class_prior`, `camera`), and aligning
+# the statistics pulls those toward the source's too. Whether PFR helps or hurts on this benchmark
+# is for several seeds to say (the tuning runs of `docs/tuning.md`); section 3 asks which stages
+# carry the effect.
+
+# %% [markdown]
 # ## 2. The style distance during training
 #
 # `metrics.jsonl` logs the unweighted style term of every stage (`pfr_style_2` ... `pfr_style_5`)
