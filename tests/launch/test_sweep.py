@@ -206,12 +206,15 @@ def test_a_second_sweep_of_the_same_spec_skips_the_run_the_first_is_training(tmp
     spec.write_text(yaml.safe_dump({"name": "twice", "fixed": LONG, "grid": {"seed": [0]}}, sort_keys=False))
     root, run = tmp_path / "runs", tmp_path / "runs" / "twice" / "seed=0"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # its output goes to a file, not a pipe: a pipe nobody reads fills up, and a sweep blocked on
+    # writing to it could not act on the interrupt below
+    log = (tmp_path / "first.log").open("w")
     first = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec), "--root", str(root), "--jobs", "1"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         while not (run / "metrics.jsonl").exists():  # the first sweep's run is training
-            assert first.poll() is None, first.stdout.read()
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
             assert time.monotonic() < deadline, "the first sweep's run did not start"
             time.sleep(0.1)
         assert (run / LAUNCH_LOCK).read_text().strip() == str(first.pid)
@@ -228,7 +231,7 @@ def test_a_second_sweep_of_the_same_spec_skips_the_run_the_first_is_training(tmp
     finally:
         first.send_signal(signal.SIGINT)  # the first sweep stops its run (resumable later)
         first.wait(timeout=60)
-        first.stdout.close()
+        log.close()
     assert not (run / LAUNCH_LOCK).exists()  # the first sweep let go of the run
 
 
