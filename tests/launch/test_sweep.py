@@ -206,11 +206,13 @@ def test_a_second_sweep_of_the_same_spec_skips_the_run_the_first_is_training(tmp
     spec.write_text(yaml.safe_dump({"name": "twice", "fixed": LONG, "grid": {"seed": [0]}}, sort_keys=False))
     root, run = tmp_path / "runs", tmp_path / "runs" / "twice" / "seed=0"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    # its output goes to a file, not a pipe: a pipe nobody reads fills up, and a sweep blocked on
-    # writing to it could not act on the interrupt below
+    # its output goes to a file, not a pipe (a pipe nobody reads fills up and blocks the sweep), and
+    # it gets the default SIGINT: a shell that starts the tests in the background (`cmd &`) hands
+    # them SIGINT ignored, and a Python started that way never raises KeyboardInterrupt
     log = (tmp_path / "first.log").open("w")
     first = subprocess.Popen([sys.executable, "-m", "pfrlib.sweep", str(spec), "--root", str(root), "--jobs", "1"],
-                             env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+                             env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (run / "metrics.jsonl").exists():  # the first sweep's run is training
