@@ -4,9 +4,7 @@ into a results file that keeps, per method and seed, what the claims need, and t
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,16 +13,13 @@ from fake_runs import BENCHMARK, write_run
 from pfrlib.engine.record import TEST_CONFUSION
 from pfrlib.evaluation import comparisons
 from pfrlib.evaluation.results_files import file_sha256, read_results
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ablation():
-    spec = importlib.util.spec_from_file_location("bench_ablation_collect", ROOT / "benchmarks" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/ablation.py")
 
 
 def _runs(folder: Path) -> None:

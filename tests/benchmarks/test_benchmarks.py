@@ -3,7 +3,6 @@ tables come out and the fixtures have the real layouts). No test times anything.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,17 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(f"benchmarks/{name}.py")
 
 
 def _env() -> dict:

@@ -3,10 +3,8 @@ docs/protocol.md's table, and benchmarks/tuning.py on fake finished runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import yaml
 from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.evaluation.tuning import FACTORS, HELD_OUT_SEEDS, TUNING_SEEDS, adopt, tuning_values
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "sweeps" / "tuning"
@@ -130,11 +129,7 @@ def test_each_tuning_sweep_is_the_protocols_budget(path):
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_tuning", ROOT / "benchmarks" / "tuning.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/tuning.py")
 
 
 def test_benchmark_decides_from_finished_runs_and_lists_the_rest_as_pending(tmp_path):

@@ -17,6 +17,7 @@ from pfrlib.teaching.nbparams import (SMOKE_TRAINING, Param, check_parameters, f
                                       notebook_parameters, series_settings, smoke_from_env, start)
 from pfrlib.viz.results import NOTEBOOK_WIDTH_IN, TERM_TITLES, plot_training_curves, term_title
 from pfrlib.viz.scenes import shift_components
+from script_module import load_script
 
 SPEC = {
     "smoke": Param(bool, optional=True),
@@ -164,12 +165,7 @@ def test_wide_figures_wrap_to_the_notebook_width(tmp_path):
 
 
 def test_the_table1_summary_records_the_iterations_its_wall_times_measured(tmp_path):
-    import importlib.util
-
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("ablation_for_announce", root / "benchmarks" / "ablation.py")
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
+    ablation = load_script("benchmarks/ablation.py")
     runs = {m: [{"seed": s, "target_miou": 0.2 + 0.01 * s + (0.1 if m == "oracle" else 0), "source_miou": 0.5,
                  "wall_time_s": 100.0 + s, "iterations": 700, "target_val": {"per_class_iou": {"road": 0.5}}}
                 for s in (0, 1)] for m in ("source_only", "pfr", "oracle")}

@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from teaching.reading import QUESTION_LEAD, RAW_KEYS, is_raw_key, is_the_question, raw_keys_in
+from script_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PFR_CHROMIUM", "/usr/bin/chromium")
@@ -50,10 +51,7 @@ IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 
 
 def _load_build_site():
-    spec = importlib.util.spec_from_file_location("pfr_build_site", REPO / "site" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("site/build_site.py")
 
 
 build_site = _load_build_site()

@@ -25,6 +25,7 @@ from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19
 from pfrlib.data.labels import CLASS_NAMES
 from pfrlib.data.synthstreets.shares import (SHARE_RULES, compare_shares, label_shares, published_shares,
                                              shares_markdown, spearman)
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = (64, 128)  # the benchmark's default size (DEFAULT_SIZE), written out where a test depends on it
@@ -241,14 +242,7 @@ def test_nine_class_benchmark_is_byte_identical(domain, split):
 
 
 def _synth_gap():
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location("bench_synth_gap19", ROOT / "benchmarks" / "synth_gap.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/synth_gap.py")
 
 
 def test_synth_gap_components_table_at_tiny_size(tmp_path, one_torch_thread):

@@ -20,6 +20,7 @@ from pfrlib.engine.trainer import Trainer
 from pfrlib.engine.run import train
 from pfrlib.engine.two_stage.run import train_translation
 from synth_folders import write_synth_folder
+from script_module import load_script
 
 REPO = Path(__file__).resolve().parents[3]
 TINY = dict(synth_size=(32, 64), synth_train_length=6, synth_val_length=3, batch_size=2, iterations=2,
@@ -227,13 +228,10 @@ def test_paper_preset_runs_one_iteration_of_each_stage(tmp_path):
 
 # --------------------------------------------------------------------------- memory benchmark
 def test_memory_benchmark_covers_every_table1_row_and_renders():
-    import importlib.util
-
+    
     from pfrlib import methods
 
-    spec = importlib.util.spec_from_file_location("memory_bench", REPO / "benchmarks" / "memory.py")
-    mem = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mem)
+    mem = load_script("benchmarks/memory.py")
     assert mem.ALL == methods.table1_names()  # every Table-1 method
     assert {methods.get(m).table1_row for m in mem.ALL} >= {"CyCADA", "DLOW", "TGCF-DA", "CLAN", "ROAD", "AdaptSegNet"}
     common = dict(baseline_mib=600.0, frozen_parameters=0, seconds_per_iteration=1.0, device="cpu", threads=1,
