@@ -55,3 +55,16 @@ def write_run(folder: Path, method: str, seed: int, skill: float, images: int = 
     PerImageConfusion(last=last, class_ids=tuple(range(CLASSES)), spec=test["spec"], best_on_val=chosen).write(
         folder / TEST_CONFUSION)
     return folder
+
+
+def write_runs(root: Path, skills: dict[str, float], seeds=(5, 6, 7)) -> tuple[dict, dict]:
+    """A finished fake run per method (``{method: skill}``) and seed under ``root/runs``:
+    ``({method: [final.json records]}, {method: [run folders]})``, what a results file summarises."""
+    finals: dict[str, list] = {}
+    folders: dict[str, list] = {}
+    for method, skill in skills.items():
+        for seed in seeds:
+            folder = write_run(Path(root) / "runs" / f"{method}_s{seed}", method, seed, skill)
+            finals.setdefault(method, []).append(FinalRecord.read(folder / "final.json").to_dict())
+            folders.setdefault(method, []).append(folder)
+    return finals, folders

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from fake_runs import write_run
-from pfrlib.engine.record import TEST_CONFUSION, FinalRecord
+from fake_runs import write_runs
+from pfrlib.engine.record import TEST_CONFUSION
 from pfrlib.evaluation.class_comparisons import claim_b_words, class_comparison_markdown, compare_classes, main
 from pfrlib.evaluation.results_files import read_results, summarize_runs
 from pfrlib.evaluation.statistics import bootstrap_interval, holm, paired_t_p_value
@@ -79,12 +79,7 @@ def test_identical_test_images_give_the_seeds_interval_and_different_ones_widen_
 
 
 def _collected(tmp_path) -> tuple[dict, dict]:
-    finals, folders = {}, {}
-    for method, skill in (("pfr_adv", 0.9), ("clan", 0.6)):
-        for seed in (5, 6, 7):
-            folder = write_run(tmp_path / "runs" / f"{method}_s{seed}", method, seed, skill)
-            finals.setdefault(method, []).append(FinalRecord.read(folder / "final.json").to_dict())
-            folders.setdefault(method, []).append(folder)
+    finals, folders = write_runs(tmp_path, {"pfr_adv": 0.9, "clan": 0.6})
     (tmp_path / "results.json").write_text(json.dumps(summarize_runs(finals, folders=folders, root=tmp_path)))
     return read_results(tmp_path / "results.json"), folders
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from fake_runs import write_run
-from pfrlib.engine.record import TEST_CONFUSION, FinalRecord, PerImageConfusion
+from fake_runs import write_runs
+from pfrlib.engine.record import TEST_CONFUSION, PerImageConfusion
 from pfrlib.evaluation.comparisons import VERDICTS, compare, comparison_markdown, main, seed_confusions
 from pfrlib.evaluation.results_files import TABLE1_HELDOUT, read_results, summarize_runs
 from pfrlib.evaluation.statistics import holm, paired_t_p_value, seed_mious, sign_flip_p_value
@@ -101,12 +101,7 @@ def test_the_committed_file_s_table_from_the_command_line(capsys):
 def _collected_file(tmp_path) -> tuple[dict, dict]:
     """Two methods x three seeds of fake runs (tests/fake_runs.py) summarised into a results file
     under ``tmp_path``, read back: (results, {method: run folders})."""
-    finals, folders = {}, {}
-    for method, skill in (("pfr_adv", 0.9), ("adaptsegnet", 0.6)):
-        for seed in (5, 6, 7):
-            folder = write_run(tmp_path / "runs" / f"{method}_s{seed}", method, seed, skill)
-            finals.setdefault(method, []).append(FinalRecord.read(folder / "final.json").to_dict())
-            folders.setdefault(method, []).append(folder)
+    finals, folders = write_runs(tmp_path, {"pfr_adv": 0.9, "adaptsegnet": 0.6})
     path = tmp_path / "results.json"
     path.write_text(json.dumps(summarize_runs(finals, folders=folders, root=tmp_path)))
     return read_results(path), folders

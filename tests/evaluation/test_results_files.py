@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pfrlib import methods
-from fake_runs import BENCHMARK, write_run
-from pfrlib.engine.record import TEST_CONFUSION, FinalRecord
+from fake_runs import BENCHMARK, write_runs
+from pfrlib.engine.record import TEST_CONFUSION
 from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, file_sha256, read_results,
     results_ladder, seed_scores, summarize_runs)
 
@@ -78,12 +78,7 @@ def test_runs_scored_on_val_and_test_say_which_split_each_number_comes_from():
 
 def _collected(tmp_path) -> tuple[dict, dict]:
     """Two methods x three seeds of fake finished runs under ``tmp_path/runs``: (finals, folders)."""
-    finals, folders = {}, {}
-    for method, skill in (("pfr_adv", 0.9), ("adaptsegnet", 0.6)):
-        for seed in (5, 6, 7):
-            folder = write_run(tmp_path / "runs" / f"{method}_s{seed}", method, seed, skill)
-            finals.setdefault(method, []).append(FinalRecord.read(folder / "final.json").to_dict())
-            folders.setdefault(method, []).append(folder)
+    finals, folders = write_runs(tmp_path, {"pfr_adv": 0.9, "adaptsegnet": 0.6})
     return finals, folders
 
 
