@@ -67,6 +67,7 @@ from pfrlib.data.transforms import normalize  # noqa: E402
 from pfrlib.paper.losses import segmentation_loss  # noqa: E402
 from pfrlib.paper.metrics import confusion_matrix, iou, miou  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
+from pfrlib.io import write_block  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The tables ``--docs`` writes into docs/datasets.md, between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
@@ -137,14 +138,11 @@ def write_shares(n: int, seed: int, docs: bool) -> str:
 
 
 def write_docs(name: str, table: str, path: Path = ROOT / "docs" / "datasets.md") -> None:
-    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``."""
-    begin, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text()
-    if begin not in text or end not in text:
-        raise SystemExit(f"{path} has no {begin} ... {end} markers to write the table between")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{table}{end}{tail}")
+    """Replace the generated block ``name`` of ``path`` (docs/datasets.md by default) with ``table``."""
+    try:
+        write_block(path, name, table)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     print(f"wrote the table into {path} ({name})")
 
 

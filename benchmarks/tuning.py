@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pfrlib import methods  # noqa: E402
 from pfrlib.evaluation.tuning import FACTORS, TUNING_SEEDS, adopt  # noqa: E402
-from pfrlib.io import read_json, write_json  # noqa: E402
+from pfrlib.io import read_json, write_block, write_json  # noqa: E402
 from pfrlib.launch.sweep_spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,12 +119,7 @@ def markdown(entries: list[dict]) -> str:
 
 def write_docs(table: str, path: Path = DOCS) -> None:
     """Replace docs/tuning.md's generated block."""
-    begin, end = f"<!-- {DOCS_BLOCK}:start -->", f"<!-- {DOCS_BLOCK}:end -->"
-    text = path.read_text()
-    if begin not in text or end not in text:
-        raise ValueError(f"{path}: no {begin} ... {end} block to write the tuning table into")
-    head, rest = text.split(begin, 1)
-    path.write_text(head + begin + "\n" + table + end + rest.split(end, 1)[1])
+    write_block(path, DOCS_BLOCK, table)
 
 
 def _jsonable(entry: dict) -> dict:

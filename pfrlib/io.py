@@ -18,8 +18,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["atomic_write", "write_json", "read_json", "to_jsonable", "check_writable_folder", "check_positive_int",
-           "format_number", "format_duration", "format_bytes", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
+__all__ = ["atomic_write", "write_json", "read_json", "write_block", "to_jsonable", "check_writable_folder",
+           "check_positive_int", "format_number", "format_duration", "format_bytes", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -47,6 +47,25 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         except FileNotFoundError:
             pass
         raise
+    return path
+
+
+def write_block(path: str | os.PathLike, name: str, text: str) -> Path:
+    """Replace the generated block ``name`` of the Markdown file ``path``: what lies between the
+    lines ``<!-- name:start -->`` and ``<!-- name:end -->`` becomes ``text`` (a trailing newline is
+    added if missing). Every generated table of ``docs/`` and the README is written this way.
+
+    Raises:
+        ValueError naming the file and the markers when the block is not there (nothing written).
+    """
+    path = Path(path)
+    begin, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    old = path.read_text()
+    if begin not in old or end not in old.split(begin, 1)[1]:
+        raise ValueError(f"{path}: no {begin} ... {end} block to write into")
+    head, rest = old.split(begin, 1)
+    body = text if text.endswith("\n") else text + "\n"
+    atomic_write(path, lambda f: f.write(f"{head}{begin}\n{body}{end}{rest.split(end, 1)[1]}"), mode="w")
     return path
 
 

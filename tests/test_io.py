@@ -77,3 +77,16 @@ def test_wrap_command_continues_lines_so_a_shell_reads_one_command():
 def test_format_bytes_names_the_unit():
     assert [io.format_bytes(n) for n in (812, 62771, 1.5 * 2**20, 3 * 2**30, 5 * 2**40)] == [
         "812 bytes", "61.3 KiB", "1.5 MiB", "3.0 GiB", "5120.0 GiB"]
+
+
+def test_write_block_replaces_only_the_named_block_and_names_a_missing_one(tmp_path):
+    from pfrlib.io import write_block
+
+    doc = tmp_path / "d.md"
+    doc.write_text("a\n<!-- x:start -->\nold\n<!-- x:end -->\nb\n<!-- y:start -->\nkeep\n<!-- y:end -->\n")
+    write_block(doc, "x", "new")
+    assert doc.read_text() == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n<!-- y:start -->\nkeep\n<!-- y:end -->\n"
+    before = doc.read_text()
+    with pytest.raises(ValueError, match=r"d.md: no <!-- z:start --> \.\.\. <!-- z:end --> block"):
+        write_block(doc, "z", "t\n")
+    assert doc.read_text() == before

@@ -79,6 +79,13 @@ class DataConfig:
     #: (the data; the run's ``seed`` is the training randomness).
     synth_classes: int = field(default=DEFAULT_CLASSES, metadata=choices(SYNTH_VERSIONS))
     synth_seed: int = 0
+    #: SynthStreets only: the shift the *target* domain is rendered with (every target split,
+    #: train, val and test alike; the source is always the unshifted style), in
+    #: :meth:`~pfrlib.data.synthstreets.shift.SynthShift.parse`'s text form: ``"full"`` (the
+    #: benchmark's target), ``"full,camera=0"`` (all but the camera), ``"none,camera=1"`` (only the
+    #: camera). How much of the gap each component makes, and which one a method closes, is read
+    #: by training with one changed (``benchmarks/synth_gap.py --components``, ``sweeps/shift_label.yaml``).
+    synth_shift: str = "full"
     #: SynthStreets only: keep each rendered item in memory after its first use, so the second
     #: pass over the training set and every validation after the first render nothing (the items
     #: are identical either way: a change of time and memory, about 0.3 GB a run, not of results).

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pfrlib import methods
 from pfrlib.data.spec import parse_spec
+from pfrlib.data.synthstreets.dataset import SHIFT_TYPES
 from pfrlib.config.device import check_device_name
 from pfrlib.paper.losses import PFR_STAGES
 from pfrlib.config.fields import field_choices, one_of
@@ -104,6 +105,10 @@ def validate(cfg, check_paths: bool = True) -> None:
             raise ValueError("image_scales: needs target_size, the fixed size target predictions are upsampled to")
         if d.batch_size != 1:
             raise ValueError(f"image_scales: each image gets its own size, so batch_size must be 1, got {d.batch_size}")
+    try:
+        SHIFT_TYPES[d.synth_classes].parse(d.synth_shift)
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"synth_shift: {err}") from None
     for name in ("synth_train_length", "synth_val_length", "val_limit"):
         v = getattr(d, name)
         if v is not None and v < 1:

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from pfrlib.data.real import GTA5, Cityscapes
 from pfrlib.data.folder import FolderDataset
-from pfrlib.data.synthstreets.dataset import SynthStreets
+from pfrlib.data.synthstreets.dataset import SHIFT_TYPES, SynthStreets
 
 __all__ = ["KINDS", "parse_spec", "from_spec", "build_dataset", "labelled_test_spec"]
 
@@ -112,20 +112,23 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
                   labels: bool = True) -> Dataset:
     """:func:`from_spec` with a :class:`pfrlib.config.DataConfig`'s SynthStreets options.
 
-    SynthStreets gets ``data_cfg.synth_size``, ``synth_classes``, ``synth_seed``, ``synth_in_memory`` and the train /
+    SynthStreets gets ``data_cfg.synth_size``, ``synth_classes``, ``synth_seed``, ``synth_in_memory``, its
+    target domain ``synth_shift`` and the train /
     val length (val and test share it); ``labels=False`` opens a
     real dataset without its label files (adaptation methods open the target training set this
     way: its labels are never read). A split written in the spec (``cityscapes:/cs:val``,
     ``synth:target:val``) wins over ``split``. Errors start with ``field_name``, the config
     field that named the spec (``source``, ``target_val``, ...).
     """
-    kind, _rest, spec_split = parse_spec(spec, field_name=field_name)
+    kind, rest, spec_split = parse_spec(spec, field_name=field_name)
     kw: dict[str, Any] = {}
     if kind == "synth":
         kw["size"] = tuple(data_cfg.synth_size)
         kw["classes"] = data_cfg.synth_classes
         kw["seed"] = data_cfg.synth_seed
         kw["keep_in_memory"] = data_cfg.synth_in_memory
+        if rest == "target":
+            kw["shift"] = SHIFT_TYPES[data_cfg.synth_classes].parse(getattr(data_cfg, "synth_shift", "full"))
         train = (spec_split or split) == "train"
         length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
         if length is not None:

@@ -92,8 +92,8 @@ class FinalRecord:
     #: test (chosen on val, never on test).
     best_on_val: Optional[dict] = field(default=None, metadata=_about("metric"))
     #: The SynthStreets data the run saw, when a domain is SynthStreets: ``{"classes": 9 or 19,
-    #: "scene_seed": DataConfig.synth_seed}`` (the scene streams; ``seed`` above is the training
-    #: randomness); None for real datasets.
+    #: "scene_seed": DataConfig.synth_seed, "shift": DataConfig.synth_shift}`` (the scene streams,
+    #: ``seed`` above being the training randomness, and the target's shift); None for real datasets.
     synthstreets: Optional[dict] = field(default=None, metadata=_about("metric"))
     #: The statistics a method logs for ``final.json`` (``Baseline.summary_logs``; CLAN: its
     #: discrepancy map's mean, 95th percentile and weighted share, ``MAP_STATS`` in
@@ -210,12 +210,13 @@ def read_test_confusion(run: str | os.PathLike) -> PerImageConfusion:
 
 def synthstreets_record(data: Any) -> Optional[dict]:
     """:attr:`FinalRecord.synthstreets` of a run whose :class:`~pfrlib.config.sections.DataConfig`
-    is ``data``: the benchmark's class count and scene seed when any of its four domains is
+    is ``data``: the benchmark's class count, scene seed and target shift when any of its four domains is
     SynthStreets, else None."""
     specs = (data.source, data.target, data.source_val, data.target_val, getattr(data, "target_test", None))
     if not any(spec and parse_spec(spec)[0] == "synth" for spec in specs):
         return None
-    return {"classes": int(data.synth_classes), "scene_seed": int(data.synth_seed)}
+    return {"classes": int(data.synth_classes), "scene_seed": int(data.synth_seed),
+            "shift": str(getattr(data, "synth_shift", "full"))}
 
 
 def _no_default(f) -> bool:

@@ -61,7 +61,8 @@ SPLITS: dict[str, str] = {
 #: The per-seed test mIoU key of each model a run scores on test (docs/protocol.md): the last
 #: iteration's, and the checkpoint chosen on target val.
 TEST_SCORES: dict[str, str] = {"last": "per_seed_test", "best_on_val": "per_seed_test_val_chosen"}
-#: The keys of an entry's ``benchmark``: ``DataConfig``'s SynthStreets fields the runs were trained with.
+#: The keys of an entry's ``benchmark``: ``DataConfig``'s SynthStreets fields the runs were trained with
+#: (plus ``synth_shift`` for runs whose target is not the benchmark's full shift).
 BENCHMARK_KEYS: tuple[str, ...] = ("synth_classes", "synth_size", "synth_seed")
 #: The keys every method's entry must hold.
 REQUIRED_KEYS: tuple[str, ...] = ("target", "per_seed_target", "seeds", "per_class_target")
@@ -198,8 +199,10 @@ def _check_optional(entry: Mapping[str, Any], n: int, where: str) -> None:
         raise ValueError(f"{where}: 'calibration' must be {{\"median_s\": seconds or null, \"from\": where it comes "
                          f"from}}, got {calibration!r}")
     benchmark = entry.get("benchmark")
-    if "benchmark" in entry and not (isinstance(benchmark, dict) and set(benchmark) == set(BENCHMARK_KEYS)):
-        raise ValueError(f"{where}: 'benchmark' must hold {list(BENCHMARK_KEYS)}, got {benchmark!r}")
+    if "benchmark" in entry and not (isinstance(benchmark, dict)
+                                     and set(benchmark) - {"synth_shift"} == set(BENCHMARK_KEYS)):
+        raise ValueError(f"{where}: 'benchmark' must hold {list(BENCHMARK_KEYS)} (and 'synth_shift' where the "
+                         f"target's shift is not the full one), got {benchmark!r}")
 
 
 def seed_scores(entry: Mapping[str, Any], model: str = "last") -> tuple[list[float], str, str]:
@@ -257,7 +260,10 @@ def _benchmark(folder: Path) -> Optional[dict[str, Any]]:
     if missing:
         raise ValueError(f"{folder / CONFIG_FILE}: its 'data' lacks {missing}; expected a config.json written by "
                          f"python -m pfrlib.train")
-    return {k: data[k] for k in BENCHMARK_KEYS}
+    bench = {k: data[k] for k in BENCHMARK_KEYS}
+    if data.get("synth_shift", "full") != "full":  # a target with a changed shift is another benchmark
+        bench["synth_shift"] = data["synth_shift"]
+    return bench
 
 
 def _run_files(folders: Sequence[str | os.PathLike], root: Path, tested: bool) -> dict[str, Any]:

@@ -95,11 +95,14 @@ def test_final_json_names_the_synthstreets_benchmark_and_its_scene_seed():
 
     cfg = TrainConfig.preset("cpu")
     cfg.data.synth_seed = 3
-    assert synthstreets_record(cfg.data) == {"classes": cfg.data.synth_classes, "scene_seed": 3}
+    assert synthstreets_record(cfg.data) == {"classes": cfg.data.synth_classes, "scene_seed": 3, "shift": "full"}
+    cfg.data.synth_shift = "full,camera=0"
+    assert synthstreets_record(cfg.data)["shift"] == "full,camera=0"
     paper = TrainConfig.preset("paper")  # GTA5 -> Cityscapes: no SynthStreets anywhere
     assert synthstreets_record(paper.data) is None
     paper.data.target_val = "synth:target:test"
-    assert synthstreets_record(paper.data) == {"classes": paper.data.synth_classes, "scene_seed": paper.data.synth_seed}
+    assert synthstreets_record(paper.data) == {"classes": paper.data.synth_classes, "scene_seed": paper.data.synth_seed,
+                                              "shift": "full"}
 
 
 def test_the_finished_line_names_the_method_in_words():

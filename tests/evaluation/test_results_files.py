@@ -119,6 +119,20 @@ def test_runs_of_different_benchmarks_are_not_summarized_together(tmp_path):
         summarize_runs(finals, folders=folders, root=tmp_path)
 
 
+def test_a_target_with_another_shift_is_another_benchmark(tmp_path):
+    finals, folders = _collected(tmp_path)
+    config = folders["pfr_adv"][2] / "config.json"
+    data = json.loads(config.read_text())
+    data["data"]["synth_shift"] = "full,camera=0"
+    config.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="synth_shift.*full,camera=0.*a row's seeds must share one"):
+        summarize_runs(finals, folders=folders, root=tmp_path)
+    for folder in folders["pfr_adv"] + folders["adaptsegnet"]:  # every run on the shifted target: one benchmark
+        (folder / "config.json").write_text(json.dumps(data))
+    row = summarize_runs(finals, folders=folders, root=tmp_path)["pfr_adv"]
+    assert row["benchmark"] == {**BENCHMARK, "synth_shift": "full,camera=0"}
+
+
 def test_an_old_file_s_numbers_are_read_as_val():
     """The committed 9-class files were written before the runs scored the test split."""
     for f in TABLE1_FILES:

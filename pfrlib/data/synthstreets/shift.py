@@ -93,6 +93,45 @@ class SynthShift:
     def as_dict(self) -> dict[str, float]:
         return {n: float(getattr(self, n)) for n in self.components()}
 
+    @classmethod
+    def parse(cls, text: str) -> "SynthShift":
+        """A shift from its text form (``DataConfig.synth_shift``, a run's folder name):
+        ``"full"`` or ``"none"``, optionally followed by ``,component=strength`` items that change
+        those components, e.g. ``"full,camera=0"`` (all but the camera) or ``"none,camera=1"``
+        (only the camera).
+
+        Raises:
+            ValueError naming the text, the bad item and what was expected.
+        """
+        expected = (f"'full' or 'none', then optional ',component=strength' items (components: "
+                    f"{', '.join(cls.components())}; strengths >= 0)")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"shift {text!r}: expected {expected}")
+        base, *items = [t.strip() for t in text.split(",")]
+        if base not in ("full", "none"):
+            raise ValueError(f"shift {text!r}: starts with {base!r}; expected {expected}")
+        changes: dict[str, float] = {}
+        for item in items:
+            name, eq, value = item.partition("=")
+            name = name.strip()
+            try:
+                strength = float(value)
+            except ValueError:
+                strength = math.nan
+            if not eq or name not in cls.components() or not math.isfinite(strength) or strength < 0 or name in changes:
+                raise ValueError(f"shift {text!r}: item {item!r}; expected {expected}, each component once")
+            changes[name] = strength
+        return (cls.full() if base == "full" else cls.none()).replace(**changes)
+
+    def text(self) -> str:
+        """The shortest :meth:`parse` form of this shift: from ``"full"`` or ``"none"``, whichever
+        needs fewer changed components (``SynthShift19.only("camera").text() == "none,camera=1"``)."""
+        forms = []
+        for base, start in (("full", self.full()), ("none", self.none())):
+            changed = [f"{n}={getattr(self, n):g}" for n in self.components() if getattr(self, n) != getattr(start, n)]
+            forms.append(",".join([base, *changed]))
+        return min(forms, key=lambda f: f.count(","))
+
 
 @dataclass(frozen=True)
 class SynthShift19(SynthShift):

@@ -61,10 +61,10 @@ def stage1_key(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int) -
     return to_jsonable({"method": method, "seed": seed, "translation": _stage1_fields(tcfg.to_dict()), "data": data})
 
 
-#: The data fields that decide which images stage 1 sees (the SynthStreets version and scene seed
-#: included: another benchmark or another scene stream is another translator).
+#: The data fields that decide which images stage 1 sees (the SynthStreets version, scene seed and
+#: target shift included: another benchmark or another scene stream is another translator).
 _KEY_DATA_FIELDS = ("source", "target", "source_size", "target_size", "synth_size", "synth_train_length",
-                    "synth_classes", "synth_seed")
+                    "synth_classes", "synth_seed", "synth_shift")
 
 
 def _with_data_defaults(key: dict[str, Any]) -> dict[str, Any]:

@@ -188,6 +188,39 @@ def test_shift19_dataclass():
         SynthShift19.only("weather")
 
 
+def test_shift_text_form_round_trips_and_names_bad_items():
+    assert SynthShift19.parse("full") == SynthShift19.full() and SynthShift19.parse("none") == SynthShift19.none()
+    assert SynthShift19.parse("full,camera=0") == SynthShift19.full().replace(camera=0.0)
+    assert SynthShift19.parse(" none , camera=1, shape=0.5") == SynthShift19.none().replace(camera=1.0, shape=0.5)
+    assert SynthShift19.only("camera").text() == "none,camera=1"
+    assert SynthShift19.full().replace(class_prior=0.0).text() == "full,class_prior=0"
+    for shift in (SynthShift19.full(), SynthShift19.none(), SynthShift19.full().scaled(0.5)):
+        assert SynthShift19.parse(shift.text()) == shift
+    with pytest.raises(ValueError, match=r"shift 'half': starts with 'half'; expected 'full' or 'none'"):
+        SynthShift19.parse("half")
+    with pytest.raises(ValueError, match=r"item 'weather=1'.*components: palette, .*camera, shape"):
+        SynthShift19.parse("full,weather=1")
+    for bad in ("full,camera=-1", "full,camera=x", "full,camera", "full,camera=0,camera=1"):
+        with pytest.raises(ValueError, match="expected 'full' or 'none'"):
+            SynthShift19.parse(bad)
+    with pytest.raises(ValueError, match="item 'camera=0'"):
+        SynthShift.parse("full,camera=0")  # the 9-class shift has no camera
+
+
+def test_a_config_renders_its_target_with_its_shift_and_leaves_the_source_alone():
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.data.spec import build_dataset
+
+    cfg = TrainConfig.preset("cpu", synth_shift="full,camera=0,class_prior=0")
+    target = build_dataset("synth:target:test", "test", None, cfg.data, "target_test")
+    assert target.shift == SynthShift19.full().replace(camera=0.0, class_prior=0.0)
+    assert build_dataset("synth:source", "train", None, cfg.data, "source").shift == SynthShift19.none()
+    default = TrainConfig.preset("cpu")
+    assert build_dataset("synth:target", "train", None, default.data, "target").shift == SynthShift19.full()
+    with pytest.raises(ValueError, match=r"synth_shift: shift 'full,hue=0': item 'hue=0'"):
+        TrainConfig.preset("cpu", synth_shift="full,hue=0").validate()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"classes must be one of \(9, 19\), got 10"):
         SynthStreets("target", classes=10)

@@ -284,7 +284,11 @@ def test_stage1_key_names_the_synthstreets_version_and_scene_seed():
     other = TrainConfig.preset("cpu")
     other.data.synth_seed = cfg.data.synth_seed + 1
     assert stage1_key("cycada", other.translation, other.data, 0) != key
+    shifted = TrainConfig.preset("cpu", synth_shift="full,camera=0")  # another target: another translator
+    assert stage1_key("cycada", shifted.translation, shifted.data, 0) != key
     saved = json.loads(json.dumps(key))
+    del saved["data"]["synth_shift"]  # written before the field: the default shift
+    assert _with_data_defaults(saved) == key
     del saved["data"]["synth_classes"], saved["data"]["synth_seed"]
     assert _with_data_defaults(saved) != key
     nine = TrainConfig.preset("cpu", synth_classes=9)
