@@ -119,6 +119,12 @@ def test_every_multiple_of_every_tuned_weight_is_a_valid_configuration(monkeypat
         tuning_values("self_training")
 
 
+def test_the_loss_baselines_do_not_read_adaptsegnet_s_weight():
+    """Their sweeps hold nothing of AdaptSegNet's (sweeps/tuning/clan.yaml says why): no Eq. (6) term."""
+    for name in methods.names("baseline") + ("minent", "advent", "fda"):
+        assert TrainConfig.preset("cpu", method=name).loss.effective_weights()["adv"] == 0.0, name
+
+
 def test_fda_tunes_its_entropy_weight_because_a_quarter_of_beta_swaps_nothing():
     from pfrlib.methods.beyond.fda import window_size
 
