@@ -46,8 +46,11 @@ from pfrlib.engine.record import confusion_file
 from pfrlib.engine.rundir import CONFIG_FILE
 from pfrlib.io import read_json, wrap, wrap_command
 from pfrlib.evaluation.tables import ladder
+from pfrlib.evaluation.tuning import HELD_OUT_SEEDS, TUNING_SEEDS
 
 __all__ = ["ResultsFile", "SPLITS", "TEST_SCORES", "BENCHMARK_KEYS", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES",
+           "BEYOND_ROWS", "TABLE1_SYNTH19", "TABLE1_SYNTH19_HELDOUT", "BEYOND_SYNTH19", "BEYOND_SYNTH19_HELDOUT",
+           "CLAIMS_FILES",
            "REQUIRED_KEYS", "read_results", "seed_scores", "file_sha256", "seed_set_summaries", "summarize_runs",
            "results_ladder"]
 
@@ -84,6 +87,8 @@ class ResultsFile:
         sweep: the sweep specification that trains its runs (``make sweep SPEC=...``).
         runs: where that sweep writes its runs (``runs/<sweep name>``).
         synth_classes: the SynthStreets benchmark its runs were trained on (the sweep pins it).
+        methods: its rows, where they are not the paper's Table 1 (``()``: every Table-1 row,
+            ``--table1``); one sweep's runs may fill several files.
     """
 
     path: str
@@ -93,12 +98,21 @@ class ResultsFile:
     sweep: str
     runs: str
     synth_classes: int
+    methods: tuple[str, ...] = ()
+
+    def rows(self) -> tuple[str, ...]:
+        """The methods it holds: :attr:`methods`, or every Table-1 row."""
+        return self.methods or _methods.table1_names()
+
+    def collect(self) -> str:
+        """The command (from the repository root) that writes it from its sweep's finished runs."""
+        rows = f"--methods {' '.join(self.methods)}" if self.methods else "--table1"
+        return (f"python benchmarks/ablation.py {rows} --seeds {' '.join(map(str, self.seeds))} "
+                f"--collect {self.runs} --save {self.path}")
 
     def regenerate(self) -> str:
         """The two commands (from the repository root) that retrain its runs and rewrite it."""
-        seeds = " ".join(map(str, self.seeds))
-        return (f"make sweep SPEC={self.sweep} && python benchmarks/ablation.py --table1 --seeds {seeds} "
-                f"--collect {self.runs} --save {self.path}")
+        return f"make sweep SPEC={self.sweep} && {self.collect()}"
 
     def resolve(self, root: Optional[str | Path] = None) -> Path:
         """Its path under ``root`` (default: the repository root, the folder above ``pfrlib``)."""
@@ -120,6 +134,27 @@ TABLE1_HELDOUT = ResultsFile("benchmarks/results/table1_heldout.json", (5, 6, 7)
                              "sweeps/table1_heldout.yaml", "runs/table1_heldout", 9)
 #: Both seed sets, the tuning one first.
 TABLE1_FILES: tuple[ResultsFile, ...] = (TABLE1, TABLE1_HELDOUT)
+
+# The claims runs of docs/protocol.md: SynthStreets-19, the tuned cpu preset, target test, 5 + 5
+# seeds. One sweep per seed set trains every row; each fills two files, the paper's Table 1 and
+# the methods beyond it (with the bounds and PFR + adversarial, the reference of its comparisons).
+#: The rows of the "Beyond Table 1" files: the bounds, the reference, then every ``beyond`` method.
+BEYOND_ROWS: tuple[str, ...] = ("source_only", "pfr_adv", "oracle") + _methods.names("beyond")
+_CLAIMS = "SynthStreets-19, the cpu preset's adopted weights"
+TABLE1_SYNTH19 = ResultsFile("benchmarks/results/table1_synth19.json", TUNING_SEEDS, "tuning seeds 0-4",
+                             f"{_CLAIMS}, tuning seeds 0-4 (every weight was chosen on them)",
+                             "sweeps/claims.yaml", "runs/claims_synth19", 19)
+TABLE1_SYNTH19_HELDOUT = ResultsFile("benchmarks/results/table1_synth19_heldout.json", HELD_OUT_SEEDS,
+                                     "held-out 5-9", f"{_CLAIMS}, held-out seeds 5-9 (no value was chosen on them)",
+                                     "sweeps/claims_heldout.yaml", "runs/claims_synth19_heldout", 19)
+BEYOND_SYNTH19 = ResultsFile("benchmarks/results/beyond_synth19.json", TUNING_SEEDS, "tuning seeds 0-4",
+                             f"{_CLAIMS}, beyond Table 1, tuning seeds 0-4", "sweeps/claims.yaml",
+                             "runs/claims_synth19", 19, BEYOND_ROWS)
+BEYOND_SYNTH19_HELDOUT = ResultsFile("benchmarks/results/beyond_synth19_heldout.json", HELD_OUT_SEEDS,
+                                     "held-out 5-9", f"{_CLAIMS}, beyond Table 1, held-out seeds 5-9",
+                                     "sweeps/claims_heldout.yaml", "runs/claims_synth19_heldout", 19, BEYOND_ROWS)
+#: The claims files, Table 1 then beyond it, each seed set's tuning file first.
+CLAIMS_FILES: tuple[ResultsFile, ...] = (TABLE1_SYNTH19, TABLE1_SYNTH19_HELDOUT, BEYOND_SYNTH19, BEYOND_SYNTH19_HELDOUT)
 
 
 def _number(value: Any) -> bool:

@@ -42,14 +42,29 @@ def tuning_values(method: str, preset: str = "cpu", **overrides) -> tuple[str, f
     ``preset`` (after ``overrides``, e.g. a value another method's tuning adopted) and the
     incumbent times :data:`FACTORS`, rounded to 12 significant digits (so 0.004 x 0.25 reads 0.001).
 
+    **Every value must be a valid configuration** (``TrainConfig.validate``): the grid is never
+    clipped or moved onto another scale. A tuned weight is therefore one whose every positive
+    multiple is valid (a loss weight, never a proportion such as ``st_percentile``, whose
+    ``x 4`` would leave [0, 1]); the registry's choices (:attr:`pfrlib.methods.Method.tuned_weight`)
+    are such weights, and a choice that is not is refused here, before any run.
+
     Raises:
-        ValueError for a method without a tuned weight (the bounds), naming it.
+        ValueError for a method without a tuned weight (the bounds), naming it; ValueError naming
+        the method, the weight and the first value that is no valid configuration.
     """
     weight = methods.get(method).tuned_weight
     if weight is None:
         raise ValueError(f"method {method!r} has no tuned weight (Method.tuned_weight is None): it is not tuned")
     incumbent = float(TrainConfig.preset(preset, method=method, **overrides).flat()[weight])
-    return weight, incumbent, [float(f"{incumbent * f:.12g}") for f in FACTORS]
+    values = [float(f"{incumbent * f:.12g}") for f in FACTORS]
+    for value in values:
+        try:
+            TrainConfig.preset(preset, method=method, **{**overrides, weight: value}).validate(check_paths=False)
+        except ValueError as err:
+            raise ValueError(f"method {method!r}: {weight}={value:g} (the incumbent {incumbent:g} times a factor of "
+                             f"{FACTORS}) is no valid configuration ({err}); a tuned weight must be one whose "
+                             f"every multiple is valid (docs/protocol.md)") from None
+    return weight, incumbent, values
 
 
 @dataclass(frozen=True)

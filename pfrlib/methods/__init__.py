@@ -220,21 +220,25 @@ register(Method("tgcf_da", "TGCF-DA (Choi et al., ICCV 2019)", "translation", us
 # --------------------------------------------------------------------------- beyond Table 1 (pfrlib.methods.beyond)
 # Issue 33: the simpler ideas since the paper, in the same loop (not rows of the paper's Table 1).
 register(Method("minent", "MinEnt: entropy minimisation (Vu et al., CVPR 2019, ADVENT)", "beyond",
-                uses_target_images=True, baseline=MinEnt, section="minent", table1_row="MinEnt"))
+                uses_target_images=True, baseline=MinEnt, section="minent", table1_row="MinEnt",
+                tuned_weight="minent_lambda"))
 register(Method("advent", "AdvEnt: adversarial entropy minimisation (Vu et al., CVPR 2019, ADVENT)", "beyond",
                 uses_target_images=True, discriminator="entropy", baseline=AdvEnt, section="advent",
-                table1_row="AdvEnt"))
+                table1_row="AdvEnt", tuned_weight="advent_lambda_adv"))
 register(Method("fda", "FDA: Fourier domain adaptation, one beta (Yang & Soatto, CVPR 2020)", "beyond",
-                uses_target_images=True, baseline=FDA, section="fda", table1_row="FDA"))
+                uses_target_images=True, baseline=FDA, section="fda", table1_row="FDA",
+                tuned_weight="fda_lambda_ent"))
 
 # Self-training (pfrlib.methods.beyond.self_training; rounds: pfrlib.engine.two_stage.self_training):
 # an adapted model's confident target predictions, thresholded per class, train the next model.
 register(Method("self_training", "self-training, class-wise pseudo-labels (CBST, Zou et al. 2018; BDL's code)",
                 "beyond", uses_target_images=True, baseline=SelfTraining, section="self_training",
-                table1_row="Self-training", self_training=True))
+                table1_row="Self-training", self_training=True, tuned_weight="st_lambda"))
 register(Method("pfr_adv_st", "PFR + adversarial, then a round of self-training", "beyond",
                 uses_target_images=True, baseline=SelfTraining, section="self_training",
-                table1_row="PFR + self-training", self_training=True, stage1="pfr_adv"))
+                table1_row="PFR + self-training", self_training=True, stage1="pfr_adv",
+                tuned_weight="st_lambda"))
 register(Method("adaptsegnet_st", "AdaptSegNet, then a round of self-training", "beyond",
                 uses_target_images=True, baseline=SelfTraining, section="self_training",
-                table1_row="AdaptSegNet + self-training", self_training=True, stage1="adaptsegnet"))
+                table1_row="AdaptSegNet + self-training", self_training=True,
+                stage1="adaptsegnet", tuned_weight="st_lambda"))

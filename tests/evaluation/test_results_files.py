@@ -224,3 +224,66 @@ def test_seed_set_summaries_read_the_files_or_summarize_the_trained_runs():
     assert list(mine) == ["seeds 0", "held-out 1"] and said == ["computed from the runs trained above in runs/series"]
     assert mine["held-out 1"]["pfr_adv"]["per_seed_target"] == pytest.approx([36.0])
     assert mine["seeds 0"]["pfr_adv"]["gap_closed"] == pytest.approx((40 - 20) / (60 - 20))
+
+
+def test_the_claims_sweeps_train_every_row_on_both_seed_sets_at_the_adopted_weights():
+    """Every method (Table 1 and beyond) on SynthStreets-19, tuning seeds 0-4 and held-out 5-9, each
+    run exactly the cpu preset (whose weights are the adopted ones: tests/evaluation/test_tuning.py)
+    with only the method, the seed, the benchmark and keep_best set: no weight is typed twice."""
+    from pfrlib.config.train_config import TrainConfig
+    from pfrlib.evaluation.tuning import HELD_OUT_SEEDS, TUNING_SEEDS
+    from pfrlib.launch.sweep_spec import load_spec
+
+    for name, seeds in (("claims", TUNING_SEEDS), ("claims_heldout", HELD_OUT_SEEDS)):
+        spec = load_spec(ROOT / "sweeps" / f"{name}.yaml")
+        runs = spec.runs("runs")
+        assert {r.params["method"] for r in runs} == set(methods.names())
+        assert sorted({r.params["seed"] for r in runs}) == list(seeds) and len(runs) == 5 * len(methods.names())
+        assert spec.jobs == 2 and spec.threads == 1
+        for run in runs:
+            m, s = run.params["method"], run.params["seed"]
+            expected = TrainConfig.preset("cpu", method=m, seed=s, synth_classes=19, keep_best=True, out=str(run.out))
+            assert spec.config(run) == expected, run.name
+        spec.checked_jobs("runs", check_paths=False)  # every run's configuration validates
+
+
+def test_the_claims_files_are_new_files_filled_by_the_claims_sweeps():
+    import yaml
+
+    from pfrlib.evaluation.results_files import BEYOND_ROWS, CLAIMS_FILES
+
+    assert not {f.path for f in CLAIMS_FILES} & {f.path for f in TABLE1_FILES}  # the 9-class files stay
+    assert len({f.path for f in CLAIMS_FILES}) == len(CLAIMS_FILES)
+    covered: dict[str, set] = {}
+    for f in CLAIMS_FILES:
+        spec = yaml.safe_load((ROOT / f.sweep).read_text())
+        assert tuple(spec["grid"]["seed"]) == f.seeds and f.runs == f"runs/{spec['name']}"
+        assert spec["fixed"]["synth_classes"] == f.synth_classes == 19
+        assert set(f.rows()) <= set(spec["grid"]["method"]) and "pfr_adv" in f.rows()  # the reference
+        covered.setdefault(f.sweep, set()).update(f.rows())
+        assert f.regenerate() == f"make sweep SPEC={f.sweep} && {f.collect()}"
+    for sweep, rows in covered.items():  # no row of a claims sweep is left out of every file
+        assert rows == set(yaml.safe_load((ROOT / sweep).read_text())["grid"]["method"]), sweep
+    assert set(methods.names("beyond")) <= set(BEYOND_ROWS) and {"source_only", "oracle"} <= set(BEYOND_ROWS)
+
+
+def test_a_claims_file_s_command_writes_it_from_the_sweep_s_runs(tmp_path, monkeypatch):
+    """The beyond file's collect() command, run on fake finished runs in the sweep's layout, writes
+    every row it names on its seeds."""
+    import shlex
+
+    from fake_runs import write_run
+    from pfrlib.evaluation.results_files import BEYOND_SYNTH19_HELDOUT as f
+    from script_module import load_script
+
+    for i, method in enumerate(f.rows()):
+        for seed in f.seeds:
+            write_run(tmp_path / f.runs / f"method={method}_seed={seed}", method, seed, 0.3 + 0.05 * i)
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(f.collect())
+    assert argv[:2] == ["python", "benchmarks/ablation.py"]
+    (tmp_path / f.path).parent.mkdir(parents=True)
+    assert load_script("benchmarks/ablation.py").main(argv[2:]) == 0
+    data = f.read(root=tmp_path)
+    assert list(data) == list(f.rows())
+    assert all(row["seeds"] == list(f.seeds) and len(row["per_seed_test"]) == 5 for row in data.values())

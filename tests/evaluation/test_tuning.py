@@ -3,6 +3,7 @@ docs/protocol.md's table, and benchmarks/tuning.py on fake finished runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.evaluation.tuning import FACTORS, HELD_OUT_SEEDS, TUNING_SEEDS, adopt, tuning_values
+from pfrlib.launch.sweep_spec import load_spec
 from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,12 +88,90 @@ def _protocol_table() -> dict[str, str]:
     return rows
 
 
+def _tuned() -> list[str]:
+    return [n for n in methods.names() if methods.get(n).tuned_weight is not None]
+
+
 def test_the_registry_matches_the_protocol_table():
     table = _protocol_table()
     assert table, "docs/protocol.md's tuning table was not found"
-    assert set(table) == {n for n in methods.table1_names() if n not in ("source_only", "oracle")}
+    # every method but the bounds has a tuned weight, Table 1 and beyond it
+    assert set(_tuned()) == set(methods.names()) - {"source_only", "oracle"}
+    assert set(table) == set(_tuned()) and set(methods.names("beyond")) <= set(table)
     for name, weight in table.items():
         assert methods.get(name).tuned_weight == weight, name
+
+
+def test_every_method_with_a_tuned_weight_has_its_sweep_and_nothing_else_does():
+    sweeps = {p.stem for p in SPECS.glob("*.yaml")} - {"bounds"}
+    assert sweeps == set(_tuned())
+
+
+def test_every_multiple_of_every_tuned_weight_is_a_valid_configuration(monkeypatch):
+    for name in _tuned():
+        weight, incumbent, values = tuning_values(name)
+        for value in values:
+            TrainConfig.preset("cpu", method=name, **{weight: value}).validate(check_paths=False)
+    # a proportion as the tuned weight: 0.5 x 2 leaves [0, 1], refused before any run
+    proportion = dataclasses.replace(methods.get("self_training"), tuned_weight="st_percentile")
+    monkeypatch.setitem(methods._REGISTRY, "self_training", proportion)
+    with pytest.raises(ValueError, match=r"'self_training': st_percentile=2 .* is no valid configuration"):
+        tuning_values("self_training")
+
+
+def test_the_loss_baselines_do_not_read_adaptsegnet_s_weight():
+    """Their sweeps hold nothing of AdaptSegNet's (sweeps/tuning/clan.yaml says why): no Eq. (6) term."""
+    for name in methods.names("baseline") + ("minent", "advent", "fda"):
+        assert TrainConfig.preset("cpu", method=name).loss.effective_weights()["adv"] == 0.0, name
+
+
+def test_fda_tunes_its_entropy_weight_because_a_quarter_of_beta_swaps_nothing():
+    from pfrlib.methods.beyond.fda import window_size
+
+    cfg = TrainConfig.preset("cpu", method="fda")
+    assert methods.get("fda").tuned_weight == "fda_lambda_ent"
+    h, w = cfg.data.synth_size
+    assert window_size(h, w, cfg.fda.fda_beta * FACTORS[0]) == 0 < window_size(h, w, cfg.fda.fda_beta)
+
+
+def _runs_by_seed(method: str) -> dict[int, list]:
+    spec = load_spec(SPECS / f"{method}.yaml")
+    by_seed: dict[int, list] = {}
+    for run in spec.runs("runs"):
+        by_seed.setdefault(int(run.params["seed"]), []).append(spec.config(run))
+    return by_seed
+
+
+def test_what_the_translation_and_self_training_sweeps_could_share_is_what_their_headers_say():
+    """TGCF-DA's tuned weight is a stage-2 field: one stage-1 key per seed (a translator the 5 values
+    could share); CyCADA's and DLOW's are stage-1 fields: one translator per value. The self-training
+    rows' stage 1 is one configuration per seed."""
+    from pfrlib.engine.two_stage.self_training import stage1_config
+    from pfrlib.engine.two_stage.stage1 import stage1_key
+
+    def keys(cfgs):
+        return {json.dumps(stage1_key(c.loss.method, c.translation, c.data, c.run.seed), sort_keys=True) for c in cfgs}
+
+    for seed, cfgs in _runs_by_seed("tgcf_da").items():
+        assert len(cfgs) == 5 and len(keys(cfgs)) == 1, seed
+    for method in ("cycada", "dlow"):
+        assert all(len(keys(cfgs)) == 5 for cfgs in _runs_by_seed(method).values()), method
+    for method in ("self_training", "pfr_adv_st", "adaptsegnet_st"):
+        for cfgs in _runs_by_seed(method).values():
+            stage1 = [stage1_config(c).replace(out="x") for c in cfgs]
+            assert len(stage1) == 5 and all(s == stage1[0] for s in stage1), method
+    head = (SPECS / "tgcf_da.yaml").read_text()
+    assert "25 translators where 5 would do" in head
+
+
+def test_self_training_at_the_cpu_preset_trains_what_adaptsegnet_st_trains():
+    """docs/protocol.md says the two rows are one configuration under two names: it stays true or
+    the sentence goes."""
+    from pfrlib.engine.two_stage.self_training import stage1_method
+
+    a, b = TrainConfig.preset("cpu", method="self_training"), TrainConfig.preset("cpu", method="adaptsegnet_st")
+    assert stage1_method(a) == stage1_method(b) == "adaptsegnet" and a.self_training == b.self_training
+    assert "the two rows are the same configuration" in (ROOT / "docs" / "protocol.md").read_text()
 
 
 def _saved_decisions() -> dict:
