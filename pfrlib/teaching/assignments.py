@@ -58,6 +58,7 @@ POINTS: dict[str, dict[int, int]] = {
     "06_full_gpu_training": {1: 2, 2: 2},
     "07_evaluation_and_figures": {1: 1, 2: 2, 3: 2, 4: 2, 5: 2},
     "08_input_space_alignment": {1: 2, 2: 3, 3: 2},
+    "09_beyond_the_paper": {1: 2, 2: 2, 3: 3},
 }
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"

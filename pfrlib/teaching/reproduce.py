@@ -231,7 +231,7 @@ def run_series(paths: list[Path], out_dir: Path, cwd: str | Path = "notebooks", 
         print(f"  {name:<{width}}  {format_duration(seconds, exact=True):>12}  {'ok' if ok else 'FAILED'}")
     print(f"  {'all':<{width}}  {format_duration(total, exact=True):>12}")
     print(f"Executed notebooks in {out_dir}/<name>/, figures in figures/, each notebook's metrics.json and training "
-          "runs under runs/ (runs/series/ is shared by notebooks 03-07).")
+          "runs under runs/ (runs/series/ is shared by notebooks 03-05 and 07-09).")
     finished = all(ok for _, _, ok in done) and len(done) == len(paths)
     if finished and times_file:
         return write_times(out_dir, paths, Path(times_file), Path(cwd) / SERIES_RUNS, Path(series_file))

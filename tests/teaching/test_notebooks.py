@@ -32,9 +32,10 @@ PAPERMILL_PARAMS = {
     "06_full_gpu_training": dict(method="adaptsegnet", iterations=3, bf16=False),
     "07_evaluation_and_figures": dict(seeds=[1], num_examples=2),
     "08_input_space_alignment": dict(seed=1, z_values=[0.0, 1.0], num_images=2, full_run=True),
+    "09_beyond_the_paper": dict(seed=1, adapted="minent", stage=4, betas=[0.05, 0.1], num_images=2),
 }
 USES_RUNS_DIR = {"03_source_only_baseline", "04_pfr_alignment", "05_adversarial_output", "07_evaluation_and_figures",
-                 "08_input_space_alignment"}
+                 "08_input_space_alignment", "09_beyond_the_paper"}
 
 # Notebooks being rewritten around the engine's step functions (issue 14 covers them too): the
 # output-quality and exercise checks below are expected to fail for them until that lands.

@@ -29,6 +29,8 @@ from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from pfrlib.data.labels import CLASS_NAMES  # noqa: E402
 from pfrlib.data.synthstreets.shift import SynthShift  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
+from pfrlib.methods.beyond.fda import log_amplitude, swapped_window  # noqa: E402
+from pfrlib.viz.beyond import entropy_grid, fda_grid, style_three_ways  # noqa: E402
 from pfrlib.viz.features import gram_pair, shuffle_invariance, stage_maps, style_gap  # noqa: E402
 from pfrlib.viz.results import (plot_iou_heatmap, plot_ladder, plot_per_class_iou,  # noqa: E402
                                 plot_share_vs_difference, plot_training_curves)
@@ -284,6 +286,9 @@ DIFFERENCES = {"road": 6.5, "sidewalk": 10.4, "building": 12.4, "pole": 9.6, "tr
                "vegetation": 9.7, "sky": 31.2, "person": 6.2, "car": 12.1}
 
 
+_PAIR = torch.randint(0, 255, (2, 3, 64, 128), dtype=torch.uint8)  # a source and a target image
+
+
 def _ladder_table():
     return {m: {"mean": float(np.mean(r)), "std": float(np.std(r, ddof=1)), "runs": r} for m, r in LADDER_RUNS.items()}
 
@@ -344,6 +349,20 @@ FIGURES = {
         torch.randint(0, 19, (3, 64, 128)),
         titles=("(a) target image", "(b) non-adapted", "(c) conventional adapt", "(d) ours", "(e) ground truth"),
         title="SynthStreets target val #0-2, models of seed 0"),
+    # notebook 09: style three ways, FDA's grid at four betas, entropy before and after adaptation
+    "style three ways": lambda p: style_three_ways(
+        _PAIR, [torch.rand(32, 32)] * 2, log_amplitude(_PAIR), [torch.rand(64, 128)] * 2,
+        ["source train #0", "target train #0"],
+        title="Style three ways: stage 3 of the source-only network (seed 0), the image's spectrum, its "
+              "prediction's entropy"),
+    "FDA grid": lambda p: fda_grid(
+        _PAIR[0], _PAIR[1], {b: _PAIR[0].float() for b in (0.01, 0.05, 0.1, 0.2)},
+        {b: swapped_window(64, 128, int(64 * b)) for b in (0.01, 0.05, 0.1, 0.2)},
+        title="FDA's swap ('corners' window) of source train #0 with target train #0, 64x128"),
+    "entropy before and after": lambda p: entropy_grid(
+        torch.randint(0, 255, (3, 3, 64, 128), dtype=torch.uint8),
+        {"Non-adapted (source only)": torch.rand(3, 64, 128), "AdaptSegNet": torch.rand(3, 64, 128)},
+        title="Entropy of the prediction on target val #0-2: before and after adaptation (seed 0)"),
     "SynthStreets samples": lambda p: synthstreets_samples(n=2, seed=0, size=(32, 64)),
     "shift components": lambda p: shift_components(n=1, seed=0, size=(32, 64)),
     "shift components, SynthStreets-19": lambda p: shift_components(n=1, seed=0, size=(64, 128), classes=19),

@@ -42,7 +42,8 @@ from pfrlib.methods.baselines.common import check_weights
 from pfrlib.methods.beyond.entropy import charbonnier_entropy
 from pfrlib.paper.step import Baseline, BaselineInputs, BaselineTerms
 
-__all__ = ["FDAConfig", "FDA", "FDA_WINDOWS", "window_size", "low_frequency_mask", "fda_source_to_target"]
+__all__ = ["FDAConfig", "FDA", "FDA_WINDOWS", "window_size", "low_frequency_mask", "swapped_window",
+           "log_amplitude", "fda_source_to_target"]
 
 #: Which low frequencies are swapped: ``"corners"`` (FDA's training code) or ``"centered"`` (its
 #: demo's symmetric window).
@@ -125,6 +126,50 @@ def low_frequency_mask(h: int, w: int, b: int, window: str = "corners", device=N
         r = torch.minimum(rows, h - rows) <= b
         c = cols <= b
     return r[:, None] & c[None, :] if b > 0 else torch.zeros(h, w // 2 + 1, dtype=torch.bool, device=device)
+
+
+def swapped_window(h: int, w: int, b: int, window: str = "corners") -> Tensor:
+    """The frequencies FDA swaps, on the full (two-sided) ``h x w`` spectrum, centred as
+    :func:`log_amplitude` shows it (zero frequency at ``(h // 2, w // 2)``): for drawing the window.
+
+    ``"corners"``: the four ``b x b`` corners of the unshifted spectrum, what FDA's training code
+    (``low_freq_mutate``) replaces, a ``2b x 2b`` square once centred (the one-sided transform of
+    :func:`fda_source_to_target` uses the first ``w // 2 + 1`` columns of it: :func:`low_frequency_mask`);
+    ``"centered"``: ``|k_y| <= b`` and ``|k_x| <= b``, the demo's ``(2b + 1)^2`` square.
+
+    Returns:
+        h x w bool.
+    """
+    if window not in FDA_WINDOWS:
+        raise ValueError(f"window: expected one of {FDA_WINDOWS}, got {window!r}")
+    rows, cols = torch.arange(h), torch.arange(w)
+    if b <= 0:
+        return torch.zeros(h, w, dtype=torch.bool)
+    if window == "corners":
+        r, c = (rows < b) | (rows >= h - b), (cols < b) | (cols >= w - b)
+    else:
+        r, c = torch.minimum(rows, h - rows) <= b, torch.minimum(cols, w - cols) <= b
+    return torch.fft.fftshift(r[:, None] & c[None, :])
+
+
+def log_amplitude(images: Tensor) -> Tensor:
+    """The amplitude spectrum of each image as one looks at it: ``log(1 + |FFT|)`` per channel,
+    averaged over the channels, the zero frequency moved to the centre (``(H // 2, W // 2)``).
+
+    What FDA swaps (the amplitude's low frequencies, near the centre here) and what it keeps (the
+    phase, not shown). The log compresses the range: the zero frequency alone is ``H W`` times an
+    image's mean.
+
+    Args:
+        images: B x C x H x W, on any scale (uint8 or float).
+
+    Returns:
+        B x H x W float32.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images: expected B x C x H x W, got shape {tuple(images.shape)}")
+    amplitude = torch.fft.fft2(images.float()).abs()
+    return torch.fft.fftshift(torch.log1p(amplitude).mean(dim=1), dim=(-2, -1))
 
 
 def fda_source_to_target(src: Tensor, trg: Tensor, beta: float, window: str = "corners") -> Tensor:

@@ -42,7 +42,7 @@ from pfrlib.methods.baselines.common import check_weights
 from pfrlib.paper.step import Baseline, BaselineInputs, BaselineTerms
 
 __all__ = ["SelfTrainingConfig", "SelfTraining", "ST_THRESHOLDS", "ST_STARTS", "CONFIDENCE_BINS",
-           "confidence_histogram", "class_thresholds", "pseudo_labels", "pseudo_label_loss"]
+           "confidence_histogram", "class_thresholds", "pseudo_labels", "kept_per_class", "pseudo_label_loss"]
 
 #: How a class's threshold is set: ``"class_percentile"`` (BDL's ``SSL.py``, CBST's class-balanced
 #: selection) or ``"fixed"`` (BDL's paper: one threshold for every class).
@@ -135,6 +135,24 @@ def pseudo_labels(prob: Tensor, thresholds: Tensor, ignore_index: int = IGNORE_I
     conf, pred = prob.float().max(dim=1)
     keep = conf >= thresholds.to(conf.device, conf.dtype)[pred]
     return torch.where(keep, pred, torch.full_like(pred, ignore_index))
+
+
+def kept_per_class(prob: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
+    """How many pixels each class is predicted on, and how many of them keep their pseudo-label
+    (:func:`pseudo_labels` with ``thresholds``): what a class gives the next round.
+
+    Args:
+        prob: B x K x H x W class probabilities of the labelling model.
+        thresholds: K thresholds (:func:`class_thresholds`).
+
+    Returns:
+        ``(predicted, kept)``: K int64 counts each; ``kept <= predicted``.
+    """
+    labels = pseudo_labels(prob, thresholds)
+    k = prob.shape[1]
+    predicted = torch.bincount(prob.argmax(dim=1).flatten(), minlength=k)
+    kept = torch.bincount(labels[labels != IGNORE_INDEX].flatten(), minlength=k)
+    return predicted, kept
 
 
 def pseudo_label_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:

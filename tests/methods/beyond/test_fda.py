@@ -13,7 +13,8 @@ import torch
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.trainer import Trainer
 from pfrlib.methods.beyond.entropy import charbonnier_entropy
-from pfrlib.methods.beyond.fda import FDA, FDAConfig, fda_source_to_target, window_size
+from pfrlib.methods.beyond.fda import (FDA, FDAConfig, fda_source_to_target, log_amplitude, low_frequency_mask,
+                                       swapped_window, window_size)
 from pfrlib.paper.step import BaselineInputs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -97,6 +98,37 @@ def test_random_images_match_numpy_transcriptions_of_fdas_code(shape, beta):
     ours = fda_source_to_target(torch.tensor(src, dtype=torch.float32), torch.tensor(trg, dtype=torch.float32), beta,
                                 window="centered")
     np.testing.assert_allclose(ours.numpy(), numpy_fda_demo(src, trg, beta), rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize("window, side", [("corners", 2), ("centered", 3)])
+def test_the_drawn_window_is_a_centred_square_and_the_swapped_one_sided_mask(window, side):
+    # b = 1 on 8 x 12: the training code's 2b x 2b square, the demo's (2b + 1)^2, around (4, 6)
+    mask = swapped_window(8, 12, 1, window)
+    rows, cols = mask.nonzero().unbind(1)
+    assert int(mask.sum()) == side * side and rows.unique().numel() == cols.unique().numel() == side
+    assert 4 in rows.tolist() and 6 in cols.tolist()  # the zero frequency is inside
+    for h, w, b in ((8, 12, 1), (64, 128, 3), (15, 21, 2)):  # unshifted, its one-sided columns are what is swapped
+        full = torch.fft.ifftshift(swapped_window(h, w, b, window))
+        assert torch.equal(full[:, : w // 2 + 1], low_frequency_mask(h, w, b, window))
+    assert not swapped_window(8, 12, 0, window).any()
+    with pytest.raises(ValueError, match="window: expected one of"):
+        swapped_window(8, 12, 1, "square")
+
+
+def test_log_amplitude_by_hand():
+    # a constant image a: only the zero frequency, |F| = a H W, in the centre; log(1 + 0) elsewhere
+    spec = log_amplitude(image(2.0))
+    assert spec.shape == (1, H, W)
+    expected = torch.zeros(1, H, W)
+    expected[0, H // 2, W // 2] = math.log1p(2.0 * H * W)
+    torch.testing.assert_close(spec, expected)
+    # cos(2 pi 2x / W): amplitude H W / 2 at column frequencies +-2, two columns from the centre
+    spec = log_amplitude(image(np.cos(2 * np.pi * 2 * X / W)))
+    peaks = (spec[0] > 1.0).nonzero().tolist()
+    assert peaks == [[H // 2, W // 2 - 2], [H // 2, W // 2 + 2]]
+    torch.testing.assert_close(spec[0, H // 2, W // 2 + 2], torch.tensor(math.log1p(H * W / 2)))
+    with pytest.raises(ValueError, match="images: expected B x C x H x W"):
+        log_amplitude(torch.zeros(3, H, W))
 
 
 def test_a_target_of_another_size_is_resized_to_the_sources_first():

@@ -15,7 +15,7 @@ from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.evaluate import main as evaluate_main
 from pfrlib.methods.beyond.self_training import (CONFIDENCE_BINS, SelfTrainingConfig, class_thresholds,
-    confidence_histogram, pseudo_label_loss, pseudo_labels)
+    confidence_histogram, kept_per_class, pseudo_label_loss, pseudo_labels)
 from pfrlib.train import main as train_main
 from one_line import one_line
 from interrupt import stop_at
@@ -65,6 +65,15 @@ def test_pseudo_labels_mask_the_pixels_below_their_class_threshold():
     assert labels[0, 0].tolist() == [0, 255, 0, 255, 255, 255, 1, 1, 1]
     fixed = pseudo_labels(prob, torch.full((3,), 0.9))
     assert fixed[0, 0].tolist() == [255] * 6 + [1, 255, 1]
+
+
+def test_kept_per_class_counts_predicted_and_kept_pixels_by_hand():
+    prob = probabilities(CLASSES, CONF)
+    # the thresholds of the test above keep 2 of class 0's 4 pixels and 3 of class 1's 5
+    predicted, kept = kept_per_class(prob, torch.tensor([0.75, 0.8125, 0.0]))
+    assert predicted.tolist() == [4, 5, 0] and kept.tolist() == [2, 3, 0]
+    # one threshold of 0.9: class 0 keeps none, class 1 its 0.9375 and 0.96875
+    assert kept_per_class(prob, torch.full((3,), 0.9))[1].tolist() == [0, 2, 0]
 
 
 def test_histograms_add_up_and_the_loss_ignores_masked_pixels():
