@@ -31,16 +31,20 @@ QUESTION_LEAD = "The question:"
 #: (``--method pfr_adv``, ``--arch deeplabv2_r101``: pfrlib.config.command_line's flags of the
 #: fields ``method`` and ``arch``).
 _OPTION_BEFORE = re.compile(r"--(?:method|arch)[ =]$")
+#: ... and a key in the list of a ``--methods`` option (``benchmarks/ablation.py --methods
+#: source_only pfr_adv``, a results file's command, its words maybe broken over shell-continued lines).
+_LIST_OPTION_BEFORE = re.compile(r"--methods(?:[ \t\n\\]+\w+)*[ \t\n\\]+$")
 
 
 def raw_keys_in(text: str) -> list[str]:
     """The keys with an underscore that `text` shows as words (``pfr_adv``, ``deeplabv2_r101``);
-    not the value of a ``--method`` / ``--arch`` option, nor a part of a path (a run's folder,
-    ``runs/series/source_only``), which a reader types as they are."""
+    not the value of a ``--method`` / ``--arch`` option or one of a ``--methods`` list, nor a part
+    of a path (a run's folder, ``runs/series/source_only``), which a reader types as they are."""
     found = []
     for m in _RAW_TOKEN.finditer(text):
         before, after = text[:m.start()], text[m.end():]
-        if _OPTION_BEFORE.search(before) or before.endswith("/") or after.startswith("/"):
+        if (_OPTION_BEFORE.search(before) or _LIST_OPTION_BEFORE.search(before) or before.endswith("/")
+                or after.startswith("/")):
             continue
         found.append(m.group(1))
     return found

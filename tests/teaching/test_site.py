@@ -423,7 +423,9 @@ FINE_NOTEBOOK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>
 <p><strong>%(lead)s</strong> does it work?</p>
 <div class="cell_output"><table><thead><tr><th></th><th>term</th></tr></thead>
 <tbody><tr><th>PFR (the paper's method)</th><td>pfr</td></tr><tr><th>AdaptSegNet</th><td>adv</td></tr></tbody></table></div>
-<div class="cell_output"><pre style="width: 300px; overflow-x: auto; white-space: pre-wrap">python -m pfrlib.train --method adaptsegnet_st --arch dilated_r50 writes runs/series/self_training_s0 and runs/series/pfr_adv/final.json</pre></div>
+<div class="cell_output"><pre style="width: 300px; overflow-x: auto; white-space: pre-wrap">python -m pfrlib.train --method adaptsegnet_st --arch dilated_r50 writes runs/series/self_training_s0 and runs/series/pfr_adv/final.json
+python benchmarks/ablation.py --methods source_only \\
+    pfr_adv_st oracle --seeds 0 1</pre></div>
 </body></html>""" % {"downloads": build_site.DOWNLOAD_BOX_CLASS, "lead": QUESTION_LEAD}
 
 
