@@ -32,6 +32,8 @@ The package, one module per kind of figure (every name is importable from ``pfrl
 * :mod:`.results` - training curves, per-class IoU, the heat map, frequent vs rare, the ladder.
 * :mod:`.claims` - :func:`plot_class_differences`.
 * :mod:`.features` - :func:`gram_pair`.
+* :mod:`.beyond` - notebook 09's figures of the methods beyond Table 1: :func:`style_three_ways`
+  (Gram matrix, amplitude spectrum, entropy), :func:`fda_grid`, :func:`entropy_grid`.
 """
 
 from __future__ import annotations
