@@ -48,6 +48,9 @@ LR_HISTORY_KEY = "lr_history"
 #: the field changes every method's run.
 ADDED_FIELDS: dict[str, tuple[Any, Optional[tuple[str, ...]]]] = {
     "translation.dlow_adv_weighting": ("none", ("dlow",)),  # without the field, DLOW's stage 2 is unweighted
+    # without the field, the generator upsampled by transposed convolutions (CycleGAN's u_k)
+    "translation.gen_upsampling": ("transposed", ("cycada", "dlow", "tgcf_da")),
+    "translation.dlow_source_identity": (False, ("dlow",)),  # without the field, no identity at z = 0
     "data.synth_classes": (9, None),  # without the field, the run trained on the 9-class SynthStreets
 }
 

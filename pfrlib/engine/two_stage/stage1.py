@@ -71,12 +71,24 @@ def _with_data_defaults(key: dict[str, Any]) -> dict[str, Any]:
     """A saved key, its ``data`` completed with the config's defaults for the fields it does not
     name (a key from a run that set only the others stands for their defaults; a field added
     since with a new default, :data:`~pfrlib.config.train_config.ADDED_FIELDS`, stands for the
-    value those runs used), and its ``translation`` without :data:`STAGE2_FIELDS`."""
+    value those runs used), and its ``translation`` without :data:`STAGE2_FIELDS` and completed
+    the same way: a translation field added since (``gen_upsampling``, ``dlow_source_identity``)
+    that the key does not name takes the value its translator was trained with, so an old
+    translator is never taken for one of the new default (the comparison names the field); for a
+    method the field does not change (``dlow_source_identity`` of CyCADA), the default."""
     defaults = {f.name: f.default for f in dataclasses.fields(DataConfig) if f.name in _KEY_DATA_FIELDS}
     defaults.update({name.split(".", 1)[1]: old for name, (old, changed) in ADDED_FIELDS.items()
                      if name.startswith("data.") and changed is None and name.split(".", 1)[1] in defaults})
+    translation = dict(key.get("translation", {}))
+    if translation:
+        now = {f.name: f.default for f in dataclasses.fields(TranslationConfig)}
+        for name, (old, changed) in ADDED_FIELDS.items():
+            section, field = name.split(".", 1)
+            if section == "translation" and field not in translation:
+                # the value those runs used where the field changes the method, else it changes nothing
+                translation[field] = old if changed is None or key.get("method") in changed else now[field]
     return {**key, "data": to_jsonable({**defaults, **key.get("data", {})}),
-            "translation": _stage1_fields(key.get("translation", {}))}
+            "translation": _stage1_fields(to_jsonable(translation))}
 
 
 def _stage1_fields(translation: dict[str, Any]) -> dict[str, Any]:
@@ -159,10 +171,11 @@ def load_translator(directory: str | Path, device: torch.device | str = "cpu",
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: {directory} holds no trained translator "
                                     f"(stage 1 writes it: pfrlib.engine.two_stage.stage1.run_stage1)")
-    key = json.loads((directory / "key.json").read_text())
+    saved = json.loads((directory / "key.json").read_text())
+    key = _with_data_defaults(saved)  # a translator from before a field was added: that field's old value
+    tcfg = TranslationConfig.from_dict({**saved["translation"], **key["translation"]})
     device = torch.device(device)
-    translator = Translator(key["method"], TranslationConfig.from_dict(key["translation"]), reference=reference,
-                            seed=key["seed"]).to(device)
+    translator = Translator(key["method"], tcfg, reference=reference, seed=key["seed"]).to(device)
     translator.load(load_checkpoint(directory / _CHECKPOINT)["translator"], device)
     return translator.eval()
 

@@ -14,7 +14,10 @@ all sections, so each is one command-line option (``--translation-iterations``, 
     CycleGAN: ``--loadSize 1024 --fineSize 400``; our reading of its scripts, resized here to
     512 x 1024). ``translation_iterations = 200k`` at batch 1 is our choice (about 8 GTA5 epochs;
     CycleGAN's recipe counts 200 epochs of small sets, CyCADA's paper gives no schedule): to be
-    checked against CyCADA's released scripts.
+    checked against CyCADA's released scripts. One departure in both presets: the generator
+    upsamples by resize-convolution (``gen_upsampling = "nearest"``), not CycleGAN's transposed
+    convolutions, which draw a checkerboard (docs/choices.md); DLOW adds an identity term at
+    ``z = 0`` (``dlow_source_identity``).
 ``cpu``
     SynthStreets at 64 x 128: an 8-filter generator with 2 blocks trained on random 32 x 64 crops
     (the generator is fully convolutional; CycleGAN too trains on crops), a 16-filter PatchGAN
@@ -36,6 +39,7 @@ from typing import Any, Optional
 from pfrlib import methods
 from pfrlib.io import check_positive_int
 from pfrlib.methods.translation.losses import DLOW_ADV_WEIGHTING  # the forms of domainness_weight, defined beside it
+from pfrlib.methods.translation.networks import UPSAMPLINGS
 
 __all__ = ["TranslationConfig", "TRANSLATION_METHODS", "STAGE2_METHODS", "DEFAULT_STAGE2", "DLOW_Z_SAMPLING",
            "STAGE2_FIELDS"]
@@ -72,6 +76,10 @@ class TranslationConfig:
     gen_filters: int = 64
     gen_blocks: int = 9
     gen_downsamplings: int = 2
+    #: Generator: each 2x upsampling, one of :data:`~pfrlib.methods.translation.networks.UPSAMPLINGS`:
+    #: ``"nearest"`` resize then a 3x3 convolution (no checkerboard; docs/choices.md), ``"bilinear"``,
+    #: or CycleGAN's ``"transposed"`` convolution.
+    gen_upsampling: str = "nearest"
     #: PatchGAN: first-layer filters and strided layers (3 = 70x70 patches).
     patch_filters: int = 64
     patch_layers: int = 3
@@ -88,6 +96,11 @@ class TranslationConfig:
     #: train one first (``reference_iterations`` of ``source_only`` into ``OUT/reference``).
     semantic_reference: Optional[str] = None
     reference_iterations: int = 150_000
+    #: DLOW: the identity term at ``z = 0``, ``|G(x_s, 0) - x_s|`` weighted as CycleGAN's identity
+    #: (``lambda_cycle * lambda_identity``): ``M(0)`` is the source domain, so a source image is
+    #: already in ``G(., 0)``'s output domain and should come back unchanged (docs/choices.md).
+    #: False: only the ``1 - z`` weighted source discriminator ties ``z = 0`` to the source.
+    dlow_source_identity: bool = True
     #: DLOW: how each translated training image's domainness z is drawn (``"uniform"`` on [0, 1], or
     #: ``"beta_schedule"``: Beta(alpha, 1) with alpha = exp((t - T/2) / (T/4)) over the set's index
     #: t of T, moving from source-like to target-like images).
@@ -185,6 +198,10 @@ class TranslationConfig:
             v = getattr(self, name)
             if v is not None and (len(v) != 2 or min(v) < 1):
                 raise ValueError(f"{name} must be (H, W) with positive entries or None, got {v}")
+        if self.gen_upsampling not in UPSAMPLINGS:
+            raise ValueError(f"gen_upsampling: expected one of {UPSAMPLINGS}, got {self.gen_upsampling!r}")
+        if not isinstance(self.dlow_source_identity, bool):
+            raise ValueError(f"dlow_source_identity must be true or false, got {self.dlow_source_identity!r}")
         if self.dlow_z_sampling not in DLOW_Z_SAMPLING:
             raise ValueError(f"dlow_z_sampling: expected one of {DLOW_Z_SAMPLING}, got {self.dlow_z_sampling!r}")
         if self.dlow_adv_weighting not in DLOW_ADV_WEIGHTING:

@@ -2,8 +2,14 @@
 
 * :class:`ResnetGenerator` - ``c7s1-k, d2k, d4k, R4k x n, u2k, uk, c7s1-3`` (the paper's notation:
   a 7x7 convolution, ``n_down`` stride-2 downsamplings, ``n_blocks`` residual blocks, as many
-  fractional-stride upsamplings, a 7x7 convolution and ``tanh``); reflection padding. The
-  normalisation is pluggable (:data:`NORMS`):
+  2x upsamplings, a 7x7 convolution and ``tanh``); reflection padding. Each upsampling
+  (:func:`upsampler`, :data:`UPSAMPLINGS`) is a *resize-convolution* by default: a nearest (or
+  bilinear) 2x resize, then a 3x3 convolution. CycleGAN's own ``u_k`` is a fractional-stride
+  (transposed) 3x3 convolution of stride 2 (``"transposed"``): its kernel overlaps unevenly (each
+  output pixel receives 1, 2 or 4 kernel taps by the parity of its row and column), which draws a
+  checkerboard even on a constant input (Odena et al. 2016, "Deconvolution and Checkerboard
+  Artifacts"); a resize-convolution weights every output pixel alike. The normalisation is
+  pluggable (:data:`NORMS`):
 
   - ``"instance"``: instance normalisation (CycleGAN, CyCADA);
   - ``"conditional"``: conditional instance normalisation whose scale and shift are an affine
@@ -28,11 +34,13 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NORMS", "ConditionalInstanceNorm2d", "ResnetGenerator", "PatchDiscriminator", "StyleEncoder",
-           "patch_receptive_field", "count_parameters"]
+__all__ = ["NORMS", "UPSAMPLINGS", "upsampler", "ConditionalInstanceNorm2d", "ResnetGenerator", "PatchDiscriminator",
+           "StyleEncoder", "patch_receptive_field", "count_parameters"]
 
 #: Normalisations of :class:`ResnetGenerator`.
 NORMS: tuple[str, ...] = ("instance", "conditional", "adain")
+#: The generator's 2x upsamplings (:func:`upsampler`), the default first.
+UPSAMPLINGS: tuple[str, ...] = ("nearest", "bilinear", "transposed")
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -68,6 +76,22 @@ class ConditionalInstanceNorm2d(nn.Module):
         return g * self.norm(x) + b
 
 
+def upsampler(kind: str, in_channels: int, out_channels: int) -> nn.Module:
+    """One 2x upsampling of :class:`ResnetGenerator`, ``B x in x H x W -> B x out x 2H x 2W``.
+
+    ``"nearest"`` / ``"bilinear"``: resize by 2, then a 3x3 convolution with reflection padding
+    (a resize-convolution: every output pixel sees the same number of kernel taps, so a constant
+    input gives a constant output). ``"transposed"``: CycleGAN's fractional-stride convolution
+    (kernel 3, stride 2, padding 1, output padding 1), whose uneven overlap draws a checkerboard.
+    """
+    if kind == "transposed":
+        return nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
+    if kind not in UPSAMPLINGS:
+        raise ValueError(f"gen_upsampling: expected one of {UPSAMPLINGS}, got {kind!r}")
+    resize = nn.Upsample(scale_factor=2, mode=kind, **({"align_corners": False} if kind == "bilinear" else {}))
+    return nn.Sequential(resize, nn.ReflectionPad2d(1), nn.Conv2d(in_channels, out_channels, 3))
+
+
 def _norm(kind: str, channels: int, cond_dim: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=False)
@@ -96,6 +120,7 @@ class ResnetGenerator(nn.Module):
         n_down: stride-2 downsamplings (CycleGAN: 2).
         norm: one of :data:`NORMS`.
         cond_dim: size of the condition (1 for DLOW's ``z``, the style code size for ``"adain"``).
+        upsampling: one of :data:`UPSAMPLINGS` (:func:`upsampler`; CycleGAN: ``"transposed"``).
 
     Call: ``G(x)`` (``"instance"``), ``G(x, z)`` with ``z`` of shape ``B`` or ``B x 1``
     (``"conditional"``), ``G(x, style)`` with ``style`` ``B x cond_dim`` (``"adain"``);
@@ -103,8 +128,10 @@ class ResnetGenerator(nn.Module):
     """
 
     def __init__(self, ngf: int = 64, n_blocks: int = 9, n_down: int = 2, norm: str = "instance",
-                 cond_dim: int = 1) -> None:
+                 cond_dim: int = 1, upsampling: str = "nearest") -> None:
         super().__init__()
+        if upsampling not in UPSAMPLINGS:
+            raise ValueError(f"gen_upsampling: expected one of {UPSAMPLINGS}, got {upsampling!r}")
         if norm not in NORMS:
             raise ValueError(f"norm: expected one of {NORMS}, got {norm!r}")
         if ngf < 1 or n_blocks < 0 or n_down < 0:
@@ -117,8 +144,7 @@ class ResnetGenerator(nn.Module):
             ch *= 2
         layers += [_ResBlock(ch, norm, cond_dim) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
-                       _norm(norm, ch // 2, cond_dim), nn.ReLU(True)]
+            layers += [upsampler(upsampling, ch, ch // 2), _norm(norm, ch // 2, cond_dim), nn.ReLU(True)]
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, 3, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)

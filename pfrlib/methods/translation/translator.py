@@ -14,7 +14,11 @@ losses (:mod:`pfrlib.methods.translation.losses`), then the discriminators' upda
 ``dlow``     ``G(x_s, z)`` with conditional instance norm; the adversarial terms weighted by
              ``1 - z`` (``D_S``) and ``z`` (``D_T``), z ~ U[0, 1] per image; ``F`` maps back
              from any ``M(z)`` (cycle on the source side); the target side is CycleGAN's
-             (``G(F(x_t), 1)``), so z = 1 is CycleGAN's G
+             (``G(F(x_t), 1)``, identity ``G(x_t, 1) = x_t``), so z = 1 is CycleGAN's G; with
+             ``dlow_source_identity`` the other end is held too: ``G(x_s, 0) = x_s``
+             (``source_identity``, CycleGAN's identity weight), since ``M(0)`` is the source
+             domain. Without it nothing but the ``1 - z`` weighted ``D_S`` separates ``z = 0``
+             from ``z = 1``, and a short stage 1 gives the same target-like image at every z
 ``tgcf_da``  one cycle-free generator ``G(x_s, E(x_t))`` (source content, target style through
              AdaIN), ``D_T`` against real target images, and the semantic constraint
              ``CE(f_S(G(x_s, E(x_t))), y_s)`` with the *source labels*
@@ -64,7 +68,8 @@ class Translator(nn.Module):
         if method not in ("cycada", "dlow", "tgcf_da"):
             raise ValueError(f"method: expected one of ('cycada', 'dlow', 'tgcf_da'), got {method!r}")
         self.method, self.cfg = method, cfg
-        gen = dict(ngf=cfg.gen_filters, n_blocks=cfg.gen_blocks, n_down=cfg.gen_downsamplings)
+        gen = dict(ngf=cfg.gen_filters, n_blocks=cfg.gen_blocks, n_down=cfg.gen_downsamplings,
+                   upsampling=cfg.gen_upsampling)
         disc = dict(ndf=cfg.patch_filters, n_layers=cfg.patch_layers)
         self.generators = nn.ModuleDict()
         self.discriminators = nn.ModuleDict({"target": PatchDiscriminator(**disc)})
@@ -204,6 +209,9 @@ class Translator(nn.Module):
         if c.lambda_identity > 0:
             terms["identity"] = c.lambda_cycle * c.lambda_identity * (
                 L.identity_loss(xt, G(xt, ones)) + L.identity_loss(xs, F_(xs)))
+            if c.dlow_source_identity:  # M(0) = S: a source image is already in G(., 0)'s output domain
+                zeros = torch.zeros(xs.shape[0], device=xs.device)
+                terms["source_identity"] = c.lambda_cycle * c.lambda_identity * L.identity_loss(xs, G(xs, zeros))
         return terms, {"intermediate": fake_m, "source": fake_s, "z": z}
 
     def _tgcf(self, xs: Tensor, ys: Tensor, xt: Tensor):

@@ -23,7 +23,8 @@ def test_bad_hyper_parameters_are_named(tmp_path):
     for field, value in (("translation_lr", -1.0), ("gen_filters", 0), ("pool_size", -1),
                          ("lambda_cycle", float("nan")), ("translation_decay_start", 2.0),
                          ("dlow_z_sampling", "linear"), ("stage2_method", "pfr"),
-                         ("dlow_adv_weighting", "sqrt")):
+                         ("dlow_adv_weighting", "sqrt"), ("gen_upsampling", "deconv"),
+                         ("dlow_source_identity", "yes")):
         with pytest.raises(ValueError, match=field):
             TranslationConfig.preset("cpu", **{field: value}).validate()
     with pytest.raises(ValueError, match="unknown field"):

@@ -1,4 +1,5 @@
-"""pfrlib.methods.translation.networks: the generator and patch discriminator against CycleGAN's published sizes, DLOW's conditional norm."""
+"""pfrlib.methods.translation.networks: the generator and patch discriminator against CycleGAN's published sizes, DLOW's
+conditional norm, the upsamplers against a checkerboard."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pfrlib.methods.translation.networks import (ConditionalInstanceNorm2d, PatchDiscriminator, ResnetGenerator,
-                                                count_parameters, patch_receptive_field)
+from pfrlib.methods.translation.networks import (UPSAMPLINGS, ConditionalInstanceNorm2d, PatchDiscriminator,
+                                                ResnetGenerator, count_parameters, patch_receptive_field, upsampler)
 
 
 def test_networks_have_cyclegans_published_sizes():
@@ -33,3 +34,33 @@ def test_conditional_norm_starts_as_instance_norm_and_follows_z():
     assert not torch.allclose(g(x, torch.zeros(2)), g(x, torch.ones(2)))
     with pytest.raises(ValueError, match="needs a condition"):
         g(x)
+
+
+@pytest.mark.parametrize("kind", UPSAMPLINGS)
+def test_resize_convolution_draws_no_checkerboard_on_a_constant_input(kind):
+    """Odena et al. 2016: a transposed convolution of stride 2 and kernel 3 gives each output pixel
+    1, 2 or 4 kernel taps by the parity of its row and column, so a constant input comes out as a
+    periodic pattern; a resize then a convolution gives every pixel the same taps (constant out)."""
+    torch.manual_seed(0)
+    up = upsampler(kind, 4, 3)
+    with torch.no_grad():
+        for p in up.parameters():
+            torch.nn.init.uniform_(p, 0.1, 1.0)  # positive weights: a pattern cannot cancel by chance
+        out = up(torch.ones(1, 4, 8, 8))
+    assert out.shape == (1, 3, 16, 16)
+    interior = out[..., 1:-1, 1:-1]  # away from the border, where padding differs anyway
+    variance = interior.var(dim=(2, 3)).max().item()
+    if kind == "transposed":
+        assert variance > 1e-2
+        assert not torch.allclose(interior[..., 0::2, 0::2], interior[..., 1::2, 1::2])  # the checkerboard
+    else:
+        assert variance < 1e-10
+
+
+def test_generator_upsamples_by_resize_convolution_unless_asked():
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in ResnetGenerator(8, 1).modules())
+    cyclegan = ResnetGenerator(8, 1, upsampling="transposed")
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in cyclegan.modules()) == 2
+    assert count_parameters(cyclegan) == count_parameters(ResnetGenerator(8, 1))  # same 3x3 kernels
+    with pytest.raises(ValueError, match="gen_upsampling"):
+        ResnetGenerator(8, 1, upsampling="pixelshuffle")

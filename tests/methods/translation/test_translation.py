@@ -243,6 +243,42 @@ def test_memory_benchmark_covers_every_table1_row_and_renders():
     assert "| cycada | 1000 | 5.0 |" in table  # peak over the stages, parameters of both stages
 
 
+def _dlow_after_steps(steps: int, **options):
+    """A tiny DLOW translator after ``steps`` updates on one fixed batch (bright source, dark target
+    images in [-1, 1]), and that source batch."""
+    from pfrlib.methods.translation.config import TranslationConfig
+    from pfrlib.methods.translation.translator import Translator
+
+    torch.manual_seed(0)
+    cfg = TranslationConfig.cpu().replace(gen_filters=4, gen_blocks=1, patch_filters=4, pool_size=2, **options)
+    translator = Translator("dlow", cfg, seed=0)
+    g = torch.Generator().manual_seed(1)
+    xs = torch.rand(2, 3, 16, 16, generator=g) * 0.5 + 0.3
+    xt = torch.rand(2, 3, 16, 16, generator=g) * 0.5 - 0.8
+    for _ in range(steps):
+        terms = translator.step(xs, None, xt)
+    if steps:
+        assert ("source_identity" in terms) == cfg.dlow_source_identity
+    return translator, xs
+
+
+def test_dlow_reads_z_after_a_few_steps_and_z0_keeps_the_source():
+    """The conditional norm starts as a plain instance norm (z changes nothing); a few updates
+    later z = 0 and z = 1 translate differently, z = 0 nearer the source image, and nearer with
+    the identity term at z = 0 than without it."""
+    zeros, ones = torch.zeros(2), torch.ones(2)
+    fresh, xs = _dlow_after_steps(0)
+    assert torch.equal(fresh.translate(xs, zeros), fresh.translate(xs, ones))
+    distance = {}
+    for anchor in (True, False):
+        translator, xs = _dlow_after_steps(10, dlow_source_identity=anchor)
+        at0, at1 = translator.translate(xs, zeros), translator.translate(xs, ones)
+        assert (at0 - at1).abs().mean() > 1e-3
+        distance[anchor] = (at0 - xs).abs().mean().item()
+        assert distance[anchor] < (at1 - xs).abs().mean().item()
+    assert distance[True] < distance[False] - 0.05
+
+
 def test_a_run_written_before_dlow_weighting_existed_reads_as_unweighted(tmp_path):
     """A ``config.json`` whose translation section lacks ``dlow_adv_weighting`` was trained
     unweighted: it loads as ``none`` (so it is never taken for a finished run of the new default);
@@ -258,6 +294,43 @@ def test_a_run_written_before_dlow_weighting_existed_reads_as_unweighted(tmp_pat
     other = json.loads(TrainConfig.preset("cpu", method="cycada").to_json())  # the field changes nothing there
     del other["translation"]["dlow_adv_weighting"]
     assert TrainConfig.from_dict(other) == TrainConfig.preset("cpu", method="cycada")
+
+
+def test_a_translator_from_before_the_upsampling_and_anchor_options_is_never_reused_as_the_new_one(tmp_path):
+    """Runs and stage-1 keys that lack ``gen_upsampling`` / ``dlow_source_identity`` were trained
+    with transposed convolutions and no identity at z = 0: their config loads with those values,
+    their translator is not reused for today's default (the error names the fields), and
+    ``load_translator`` still rebuilds it."""
+    from pfrlib.engine.two_stage.stage1 import _with_data_defaults, load_translator, run_stage1, stage1_key
+
+    cfg = TrainConfig.preset("cpu", method="dlow")
+    assert (cfg.translation.gen_upsampling, cfg.translation.dlow_source_identity) == ("nearest", True)
+    old = json.loads(cfg.to_json())
+    del old["translation"]["gen_upsampling"], old["translation"]["dlow_source_identity"]
+    assert TrainConfig.from_dict(old) == cfg.replace(gen_upsampling="transposed", dlow_source_identity=False)
+    cycada = json.loads(TrainConfig.preset("cpu", method="cycada").to_json())
+    del cycada["translation"]["gen_upsampling"], cycada["translation"]["dlow_source_identity"]
+    assert TrainConfig.from_dict(cycada).translation.gen_upsampling == "transposed"
+    assert TrainConfig.from_dict(cycada).translation.dlow_source_identity is True  # changes nothing there
+    cyc = TrainConfig.preset("cpu", method="cycada", gen_upsampling="transposed")
+    cyc_key = json.loads(json.dumps(stage1_key("cycada", cyc.translation, cyc.data, 0)))
+    del cyc_key["translation"]["gen_upsampling"], cyc_key["translation"]["dlow_source_identity"]
+    assert _with_data_defaults(cyc_key) == stage1_key("cycada", cyc.translation, cyc.data, 0)
+
+    before = tiny(tmp_path, "run", "dlow", gen_upsampling="transposed", dlow_source_identity=False,
+                  translated_images=2)
+    out = Path(before.run.out)
+    run_stage1("dlow", before.translation, before.data, 0, out, None, torch.device("cpu"))
+    key_path = out / "translation" / "key.json"
+    key = json.loads(key_path.read_text())
+    del key["translation"]["gen_upsampling"], key["translation"]["dlow_source_identity"]
+    key_path.write_text(json.dumps(key))  # as a translator trained before the options existed wrote it
+    assert _with_data_defaults(key) == stage1_key("dlow", before.translation, before.data, 0)
+    translator = load_translator(out / "translation")
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in translator.generators["G"].modules())
+    now = before.replace(gen_upsampling="nearest", dlow_source_identity=True)
+    with pytest.raises(FileExistsError, match=r"dlow_source_identity.*gen_upsampling"):
+        run_stage1("dlow", now.translation, now.data, 0, out, None, torch.device("cpu"))
 
 
 def test_a_failed_retrain_keeps_the_finished_runs_config(tmp_path):
