@@ -261,6 +261,7 @@ DOC_BLOCKS = {
     "step_time_cpu": ("docs/results.md", ("benchmarks/results/step_time_cpu.md",), "pasted"),
     "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
     "memory": ("docs/results.md", ("benchmarks/results/memory.md",), "pasted"),
+    "dlow_flow": ("docs/results.md", ("benchmarks/results/dlow_flow.md",), "pasted"),
     "reproduce_times": ("docs/teaching.md", ("benchmarks/results/reproduce_times.md",), "pasted"),
     "translation_tuning": ("docs/tuning.md", ("benchmarks/results/translation_tuning.md",), "pasted"),
 }

@@ -145,8 +145,15 @@ translator = load_translator(Path(cfg.run.out) / TRANSLATION_DIR)
 # `z_values`, and (last column) a target image for comparison. If the generator learnt what DLOW
 # asks of it, the first translated column looks like the source, the last like the target, and
 # the columns between move from one to the other.
+#
+# Under each column title, two numbers measured on the first 32 source images translated at that
+# $z$ (`pfrlib.methods.translation.flow.flow_table`, the function `benchmarks/dlow_flow.py` uses):
+# how far the translated set's mean colour lies from the source set's (**S**) and from the target
+# set's (**T**), as the distance between the two mean RGB vectors (0-255).
 
 # %%
+from pfrlib.methods.translation.flow import GRAM_SCALE, flow_monotone, flow_table
+
 size = tuple(cfg.data.synth_size)
 src = SynthStreets("source", "train", size=size)
 tgt = SynthStreets("target", "train", size=size)  # images only: the target labels are never read
@@ -162,10 +169,15 @@ def translate(images: torch.Tensor, z: float) -> torch.Tensor:
 
 
 translated = {z: translate(source_images, z) for z in z_values}
+flow_rows = flow_table(translated, source_images, target_images)  # one row per z, ascending
+flow = {r["z"]: r for r in flow_rows}
 rows = [[source_images[i].permute(1, 2, 0).numpy()]
         + [translated[z][i].permute(1, 2, 0).numpy() for z in z_values]
         + [target_images[i].permute(1, 2, 0).numpy()] for i in range(num_images)]
-columns = ["source image"] + [f"translated, z = {z:g}" for z in z_values] + ["a target image"]
+columns = (["source image"]
+           + [f"translated, z = {z:g}\nS {flow[z]['colour_to_source']:.0f} | "
+              f"T {flow[z]['colour_to_target']:.0f}" for z in z_values]
+           + ["a target image"])
 fig = image_grid(rows, columns, cell_width=1.6,
                  title=f"DLOW's translator (seed {seed}, {done['iterations']} iterations): "
                        f"each source image at {len(z_values)} domainness values z")
@@ -173,45 +185,39 @@ save_figure(fig, FIG / "08_dlow_domain_flow.png")
 plt.show()
 
 # %% [markdown]
-# Does $z$ do what DLOW says? Two numbers per column, on the first 32 source images: how far each
-# translated image is from its own source image (mean absolute pixel difference, 0-255), and how
-# far the mean colour of the translated images is from the mean colour of the source and of the
-# target images (the distance between the two mean RGB vectors, 0-255).
+# The same measurements as a table, with two more per column: the Gram distances (the Gram
+# matrix of colours and edges, which also sees texture and a checkerboard; the Frobenius distance
+# times `GRAM_SCALE`) to the source and the target set, and how far each translated image lies from its own source image (mean absolute
+# pixel difference, 0-255). The flow is *monotone* when the distance to the target never rises
+# with $z$ and the distance to the source never falls.
 
 # %%
-def mean_colour(images: torch.Tensor) -> torch.Tensor:
-    """The mean RGB of uint8 images (N, 3, H, W), as 3 floats."""
-    return images.float().mean(dim=(0, 2, 3))
-
-
-src_colour, tgt_colour = mean_colour(source_images), mean_colour(target_images)
-flow = {z: {"distance to its source image":
-                (translated[z].float() - source_images.float()).abs().mean().item(),
-            "colour distance to the source set":
-                (mean_colour(translated[z]) - src_colour).norm().item(),
-            "colour distance to the target set":
-                (mean_colour(translated[z]) - tgt_colour).norm().item()}
-        for z in z_values}
-show_table([{"z": f"{z:g}"} | row for z, row in flow.items()], digits=1, index="z",
-           caption=f"{n_eval} source images; the source and target sets' mean colours are "
-                   f"{(src_colour - tgt_colour).norm().item():.1f} apart")
-z0, z1 = min(z_values), max(z_values)
-to_target = "colour distance to the target set"
-spread = flow[z1][to_target] - flow[z0][to_target]
-say(f"from z = {z0:g} to z = {z1:g} the translated images move {abs(spread):.1f} "
-    f"{'towards' if spread < 0 else 'away from'} the target colour; at z = {z0:g} they are "
-    f"{flow[z0]['colour distance to the source set']:.1f} from the source colour")
+show_table([{"z": f"{r['z']:g}",
+             "colour to source": r["colour_to_source"], "colour to target": r["colour_to_target"],
+             "Gram to source": r["gram_to_source"], "Gram to target": r["gram_to_target"],
+             "pixels to its own source": r["pixels_to_own_source"]} for r in flow_rows],
+           digits=1, index="z",
+           caption=f"{n_eval} source images, {n_eval} target images; Gram distances x {GRAM_SCALE}")
+for statistic in ("colour", "gram"):
+    verdict = flow_monotone(flow_rows, statistic)
+    say(f"{statistic}: the flow is {'monotone' if verdict['monotone'] else 'not monotone'} "
+        f"(distance to the target never rises: {verdict['to_target_non_increasing']}; "
+        f"distance to the source never falls: {verdict['to_source_non_decreasing']})")
 
 # %% [markdown]
 # **What to look for.** In DLOW's paper the columns form a gradual *flow* from the source style to
-# the target style. Read the table before the pictures: if the distances barely change from
-# $z = 0$ to $z = 1$, this translator has not learnt to use $z$ and every column is (nearly) the
-# same target-style image. That is what a short `cpu`-preset stage 1 tends to give: the conditional
-# norm starts as a plain instance norm ($\gamma(z) = 1 + W_g z$, $\beta(z) = W_b z$ with $W = 0$
-# at the start), and a few hundred iterations mostly teach the generator the target's look, the
-# part every $z > 0$ rewards. The translated set then differs little from a CycleGAN's. In a
-# trial with four times the iterations, the $z = 0$ column kept visibly more of the source colours
-# than the $z = 1$ column: "What to try" trains longer (`translation_iterations`) to see it.
+# the target style. Read the table with the pictures: the colour distance to the source should
+# grow from the first column to the last, the distance to the target shrink, and at $z = 0$ the
+# images should be nearer the source than the target. Two choices make that happen here
+# (docs/choices.md, "Image-translation rows"): an **identity term at $z = 0$**,
+# $\lVert G(x_s, 0) - x_s \rVert_1$, because $M(0)$ *is* the source domain (without it only the
+# source discriminator's weight $1 - z$ separates the two ends, and a short training gives the
+# same target-like image at every $z$); and a **resize-convolution** upsampler in the generator
+# (a nearest 2x resize, then a convolution) instead of CycleGAN's transposed convolution, whose
+# uneven kernel overlap draws a checkerboard. A short `cpu`-preset stage 1 still does not give the
+# source image back exactly at $z = 0$ (the last column of the table): the generator learns the
+# identity slowly, like every other term. `benchmarks/dlow_flow.py` measures the flow with and
+# without the two choices (docs/results.md, "DLOW's domain flow"); "What to try" trains longer.
 #
 # ## 3. The losses, by hand
 #
@@ -294,8 +300,8 @@ check_equal("the weights (D_S, D_T) at z = 0 and z = 1", weights_at_ends,
 
 # %% [markdown]
 # At $z = 0$ only $D_S$ judges the image: the generator is rewarded for images the *source*
-# discriminator takes for real source images, and the cycle term keeps the content, so the best
-# answer is the source domain itself. At $z = 1$ only $D_T$ judges it: exactly CycleGAN's
+# discriminator takes for real source images, the cycle term keeps the content, and the identity
+# term at $z = 0$ asks for the source image itself. At $z = 1$ only $D_T$ judges it: exactly CycleGAN's
 # generator loss for $G: S \to T$, the target domain. Between them each critic counts in
 # proportion, which is what makes $M(z)$ an intermediate domain. The two ends *reproduce* the
 # two domains only as far as training has taught $G$ to read $z$ (section 2's table).
@@ -433,6 +439,7 @@ metrics = dict(
     stage1=dict(iterations=done["iterations"], seconds=done["seconds"], reused=done["reused"],
                 parameters=done["parameters"]),
     domain_flow={f"{z:g}": row for z, row in flow.items()},
+    domain_flow_monotone={s: flow_monotone(flow_rows, s) for s in ("colour", "gram")},
     full_run=None if dlow_run is None else dict(target_miou=dlow_run.final["target_miou"],
                                                 source_miou=dlow_run.final["source_miou"]),
     table1_rows_present={k: [m for m in methods.names("translation") if m in rows]
@@ -446,7 +453,7 @@ print("wrote", save_metrics(out_dir, metrics))
 # ```bash
 # # the whole DLOW run of seed 0 (stage 1 reused from this notebook, then the segmentation stage)
 # .venv/bin/python -m pfrlib.train --preset cpu --method dlow --seed 0 --out runs/series/dlow_s0
-# # a longer translator: does the domain flow appear? (its own folder, dlow_s0_t1000)
+# # a longer translator: does z = 0 come closer to the source image? (its own folder, dlow_s0_t1000)
 # .venv/bin/papermill --cwd notebooks notebooks/08_input_space_alignment.ipynb runs/08_t1000.ipynb \
 #     -p translation_iterations 1000 -p out_dir ../runs/08_t1000 -p figures_dir ../runs/08_t1000
 # # the other two rows, both stages (CyCADA and TGCF-DA train a frozen source model first)
@@ -463,7 +470,7 @@ print("wrote", save_metrics(out_dir, metrics))
 #    image's weight, $\sqrt{1 - z}$ in our reading (docs/choices.md); the `cpu` preset does not,
 #    because on five seeds it only helped as much as the lower mean weight hurt (docs/tuning.md).
 #    Train it with `--dlow-adv-weighting sqrt_one_minus_z` (the translator is reused: only stage 2
-#    reruns) and compare. Why might the weighting matter less when the translator barely uses $z$?
+#    reruns) and compare. Why would the weighting matter less if the images at different $z$ looked alike?
 # 2. Exercise 2 showed that $z = 1$ is CycleGAN's generator loss. Train `cycada` with
 #    `--cycada-semantic false` (a plain CycleGAN, what CyCADA's released GTA5 script trains) and
 #    compare its translated set (`runs/.../translation/set/images`) with DLOW's at $z = 1$.

@@ -253,3 +253,41 @@ def test_clan_map_trains_each_variant_once_and_reads_its_map_statistics(tmp_path
     first = (tmp_path / "runs" / "clan" / "final.json").stat().st_mtime_ns
     bench.main(["--runs", str(tmp_path / "runs"), "--variants", "clan"])  # a finished run is read, not retrained
     assert (tmp_path / "runs" / "clan" / "final.json").stat().st_mtime_ns == first
+
+
+# ------------------------------------------------------------------ dlow_flow.py
+@pytest.mark.parametrize("argv, named", [
+    (["--z-values", "0", "1.5"], "--z-values"),
+    (["--z-values", "0.5", "0"], "--z-values"),
+    (["--iterations", "0"], "--iterations"),
+    (["--images", "0"], "--images"),
+    (["--variants", "dlow", "cyclegan"], "--variants"),
+    (["--docs"], "--docs"),
+])
+def test_dlow_flow_names_its_bad_input_before_training(argv, named, tmp_path):
+    bench = _load("dlow_flow")
+    with pytest.raises(SystemExit, match=named):
+        bench.main([*argv, "--runs", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dlow_flow_table_states_its_schedule_and_verdict():
+    bench = _load("dlow_flow")
+    rows = [{"z": z, "colour_to_source": s, "colour_to_target": t, "gram_to_source": 10.0, "gram_to_target": 20.0,
+             "pixels_to_own_source": 3.0} for z, s, t in ((0.0, 1.0, 40.0), (1.0, 35.0, 6.0))]
+    verdict = {"to_target_non_increasing": True, "to_source_non_decreasing": True, "monotone": True}
+    result = {"preset": "cpu", "seed": 0, "iterations": 50, "preset_iterations": 200, "images": 8,
+              "source_target": {"colour": 41.0, "gram": 30.0},
+              "variants": {"dlow": {"what": "the preset", "rows": rows,
+                                    "monotone": {"colour": verdict, "gram": {**verdict, "monotone": False,
+                                                                             "to_source_non_decreasing": False}},
+                                    "ends": {"colour": {"first_nearer_source": True, "last_nearer_target": True},
+                                             "gram": {"first_nearer_source": False, "last_nearer_target": True}}}}}
+    text = bench.markdown(result)
+    assert "**50 stage-1 iterations**, a reduced schedule (the `cpu` preset trains 200);" in text
+    assert "colour: monotone" in text and "gram: not monotone" in text
+    assert "last z nearer the target: yes" in text and "gram: not monotone (to target non-increasing: yes, to source " \
+        "non-decreasing: no), first z nearer the source: no" in text
+    assert "| 0 | 1.0 | 40.0 | 10.0 | 20.0 | 3.0 |" in text
+    assert "full schedule" in bench.markdown({**result, "iterations": 200})
+    assert "a longer schedule (the `cpu` preset trains 200)" in bench.markdown({**result, "iterations": 600})
