@@ -122,7 +122,9 @@ if full_run:
 # a *conditional* instance norm driven by $z$, and $F$ back to the source) and two PatchGAN
 # discriminators, then writes the translated source set, each image at its own $z$. It goes into
 # the same folder a whole DLOW run of this seed uses (`runs_dir/dlow_s0/translation`), so the full
-# run of "What to try" reuses it instead of training it again. With `full_run = True` this cell
+# run of "What to try" reuses it instead of training it again (and a translator of another
+# configuration found there, say from before a change of the preset, is replaced, as
+# `load_or_train` replaces a run). With `full_run = True` this cell
 # trains that whole run (stage 2 too: AdaptSegNet's loop on the translated set).
 
 # %%
@@ -132,7 +134,7 @@ if full_run:
 else:
     dlow_run = None
     done = run_stage1("dlow", cfg.translation, cfg.data, seed, Path(cfg.run.out), None,
-                      resolve_device(cfg.run.device), progress=print)
+                      resolve_device(cfg.run.device), overwrite=True, progress=print)
 say(f"stage 1 {'reused' if done['reused'] else 'trained'}: {done['iterations']} iterations, "
     f"{done['seconds']:.0f} s; trainable parameters: {done['parameters']['generators']:,} in the "
     f"generators, {done['parameters']['discriminators']:,} in the discriminators")
