@@ -14,11 +14,13 @@ from pathlib import Path
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.record import FINAL_JSON, finished_line
 from pfrlib.engine.trainer import TrainResult, train_loop
-from pfrlib.engine.two_stage.run import train_translation
-from pfrlib.engine.two_stage.self_training import train_self_training
+from pfrlib.engine.stage_store import entry_name, file_digest, run_stage_key, translator_key
+from pfrlib.engine.two_stage.run import reference_config, train_translation
+from pfrlib.engine.two_stage.self_training import stage1_config, train_self_training
+from pfrlib.engine.two_stage.stage1 import stage1_key
 from pfrlib.engine.watchdog import NonFiniteLossError
 
-__all__ = ["train", "train_to_exit_status"]
+__all__ = ["train", "train_to_exit_status", "stage_entries"]
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -35,6 +37,27 @@ def train(config: TrainConfig) -> TrainResult:
         final = train_self_training(config)
         return TrainResult(out=Path(config.run.out), final=final, config=config)
     return train_loop(config)
+
+
+def stage_entries(config: TrainConfig) -> list[tuple[str, str]]:
+    """The stages of ``config`` a stage store shares, ``[(kind, entry name)]``
+    (:mod:`pfrlib.engine.stage_store`): a self-training run's adapted model (unless ``st_init``);
+    an input-space method's reference (when it trains one) and translator; nothing for the others.
+    The same keys the run uses, so two runs share an entry exactly when this says so."""
+    if config.method_info.self_training:
+        return [] if config.self_training.st_init is not None else [
+            ("adapted", entry_name("adapted", run_stage_key(stage1_config(config))))]
+    if config.method_info.family != "translation":
+        return []
+    tcfg, method, out, ref = config.translation, config.loss.method, [], None
+    if tcfg.needs_reference(method):
+        if tcfg.semantic_reference is None:
+            ref = run_stage_key(reference_config(config))
+            out.append(("reference", entry_name("reference", ref)))
+        else:
+            ref = {"checkpoint_sha256": file_digest(tcfg.semantic_reference)}
+    key = translator_key(stage1_key(method, tcfg, config.data, config.run.seed), ref, config.run.device)
+    return out + [("translator", entry_name("translator", key))]
 
 
 def train_to_exit_status(cfg: TrainConfig) -> int:
