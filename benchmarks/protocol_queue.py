@@ -80,11 +80,14 @@ STAGE2_PROXY = "adaptsegnet"
 
 
 def stage_seconds(kind: str, config: TrainConfig, seconds: Mapping[str, tuple[float, str]]) -> float:
-    """The seconds of one stage of the run ``config`` (a run that links it saves them): the
-    ``adapted`` model is a run of its stage-1 method; the ``reference`` is ``reference_iterations``
-    of ``source_only`` (its seconds per iteration); the ``translator`` is the row's time less
-    stage 2 (:data:`STAGE2_PROXY`) and the reference (never below 0)."""
+    """The seconds of one stage of the run ``config`` (a run that links it saves them), by its role
+    (:func:`pfrlib.engine.run.stage_entries`): the whole ``run``; the ``adapted`` model, a run of
+    its stage-1 method; the ``reference``, ``reference_iterations`` of ``source_only`` (its
+    seconds per iteration); the ``translator``, the row's time less stage 2
+    (:data:`STAGE2_PROXY`) and the reference (never below 0)."""
     iterations = config.optim.iterations
+    if kind == "run":
+        return seconds[config.loss.method][0]
     reference = seconds["source_only"][0] * config.translation.reference_iterations / iterations
     if kind == "adapted":
         st = config.self_training
@@ -148,7 +151,8 @@ def estimate(steps: list[Step], seconds: Mapping[str, tuple[float, str]], done: 
     """Per step: ``{"step", "runs", "done_runs", "linked", "hours"}``, ``hours`` the CPU wall-clock
     hours of the runs not done: the sum of their seconds over ``slots`` runs at a time, less the
     :func:`stage_seconds` of each stage ``linked`` from the store (its entry made by an earlier run
-    of the queue, done ones included: the store is one folder for every sweep).
+    of the queue not done yet: the store is one folder for every sweep, and a finished sweep may
+    have run without one).
 
     Raises:
         ValueError naming a method without a time.
@@ -168,12 +172,12 @@ def estimate(steps: list[Step], seconds: Mapping[str, tuple[float, str]], done: 
                 entries = stage_entries(config) if loaded.stage_store is not None else []
                 runs += 1
                 if rel in done:
-                    done_runs += 1
+                    done_runs += 1  # its stages are not counted as stored: it may have run without a store
                 else:
                     shared = [kind for kind, name in entries if name in made]
                     linked += len(shared)
                     secs += seconds[m][0] - sum(stage_seconds(kind, config, seconds) for kind in shared)
-                made.update(name for _, name in entries)
+                    made.update(name for _, name in entries)
         rows.append({"step": step.name, "runs": runs, "done_runs": done_runs, "linked": linked,
                      "hours": secs / slots / 3600})
     return rows

@@ -10,9 +10,12 @@ each stage, the store entry and whether it came from there (``"linked": true``).
 
 The kinds of stage and their keys (equal keys give the identical stage):
 
-* ``reference``: the frozen source model of CyCADA / TGCF-DA (``OUT/reference``), and
-  ``adapted``: self-training's stage-1 model (``OUT/stage1``); both are plain runs of the run
-  loop, keyed by :func:`run_stage_key` (the run's :meth:`~pfrlib.config.train_config.TrainConfig.identity`);
+* ``run``: a run of the run loop, whatever role it plays: the frozen source model of CyCADA /
+  TGCF-DA (``OUT/reference``), self-training's adapted model (``OUT/stage1``), or a plain run of
+  a method that can be such a stage 1 (:func:`pfrlib.methods.stage1_names`: the claims' ``pfr_adv``
+  run is ``pfr_adv_st``'s stage 1); keyed by :func:`run_stage_key` (the run's
+  :meth:`~pfrlib.config.train_config.TrainConfig.identity`); its entry holds the run's files
+  (:data:`~pfrlib.engine.rundir.RUN_FILES`), not what a launcher keeps beside them;
 * ``translator``: stage 1 of an input-space method (``OUT/translation``, the translator and the
   translated set), keyed by :func:`translator_key` (its ``stage1_key``, the reference's key and the device).
 
@@ -58,7 +61,7 @@ __all__ = ["StageStore", "STAGE_KINDS", "KEY_FILE", "LINKED_SUFFIXES", "run_stag
            "entry_name", "link_tree", "file_digest"]
 
 #: The kinds of stage the store holds (module docstring).
-STAGE_KINDS = ("reference", "translator", "adapted")
+STAGE_KINDS = ("run", "translator")
 #: The key an entry was published under, inside the entry.
 KEY_FILE = "stage_key.json"
 #: Files hard-linked rather than copied: written once, replaced only by rename.
@@ -71,7 +74,7 @@ T = TypeVar("T")
 
 
 def run_stage_key(cfg: TrainConfig) -> dict[str, Any]:
-    """The key of a stage trained by the run loop (``reference``, ``adapted``): the stage's
+    """The key of a stage trained by the run loop (kind ``run``): the stage's
     :meth:`~pfrlib.config.train_config.TrainConfig.identity` (bookkeeping aside, e.g. its ``out``
     and the store itself), its device as a kind (``cuda:1`` trains what ``cuda:0`` does)."""
     identity = cfg.identity()
@@ -104,13 +107,14 @@ def entry_name(kind: str, key: dict[str, Any]) -> str:
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
-def link_tree(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
-    """Recreate the folder ``src`` as ``dst`` (which must not exist): :data:`LINKED_SUFFIXES`
-    hard-linked where possible, everything else copied; hidden entries (locks, temporaries, a
-    run moved aside) and the names in ``skip`` left out."""
-    dst.mkdir(parents=True)
+def link_tree(src: Path, dst: Path, skip: tuple[str, ...] = (), only: Optional[tuple[str, ...]] = None) -> None:
+    """Recreate the folder ``src`` in ``dst`` (whose entries of those names must not exist):
+    :data:`LINKED_SUFFIXES` hard-linked where possible, everything else copied; hidden entries
+    (locks, temporaries, a run moved aside) and the names in ``skip`` left out, and with ``only``
+    every top-level name not in it."""
+    dst.mkdir(parents=True, exist_ok=True)
     for item in sorted(src.iterdir()):
-        if item.name.startswith(".") or item.name in skip:
+        if item.name.startswith(".") or item.name in skip or (only is not None and item.name not in only):
             continue
         target = dst / item.name
         if item.is_dir():
@@ -125,6 +129,13 @@ def link_tree(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
         shutil.copy2(item, target)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 class StageStore:
     """The store in folder ``root`` (made when first needed); see the module docstring."""
 
@@ -137,7 +148,7 @@ class StageStore:
 
     def obtain(self, kind: str, key: dict[str, Any], dest: Path, produce: Callable[[], T], *,
                here: str, complete: Callable[[T], bool] = lambda _: True,
-               adopt: Callable[[Path], None] = lambda _: None,
+               adopt: Callable[[Path], None] = lambda _: None, files: Optional[tuple[str, ...]] = None,
                progress: Callable[[str], None] = lambda s: None) -> tuple[T, dict[str, Any]]:
         """The stage of ``key`` in ``dest``, under the entry's lock: returns ``(produce(),
         {"entry": path, "linked": bool})``.
@@ -149,6 +160,8 @@ class StageStore:
         and ``here == "free"``, ``dest`` is replaced by the entry's files (linked) and
         ``adopt(dest)`` fixes what names the folder (e.g. the run's ``config.json``) before
         ``produce()`` reuses it. Without an entry, a stage that ``complete(record)`` is published.
+        ``files``: the names that make the stage (the rest of ``dest`` is neither published nor
+        replaced: a run folder keeps its launcher's files); None: all of ``dest``.
         """
         if here not in ("finished", "other", "free"):
             raise ValueError(f"here: expected 'finished', 'other' or 'free', got {here!r}")
@@ -161,15 +174,15 @@ class StageStore:
                     raise ValueError(f"stage_store: {entry} holds another stage than its name says (its "
                                      f"{KEY_FILE} differs); remove that entry")
                 if here == "free":
-                    if dest.exists():
-                        shutil.rmtree(dest)
-                    link_tree(entry, dest, skip=(KEY_FILE,))
+                    for old in ([dest] if files is None else [dest / name for name in files]):
+                        _remove(old)
+                    link_tree(entry, dest, skip=(KEY_FILE,), only=files)
                     adopt(dest)
                     linked = True
                     progress(f"stage store: {kind} linked from {entry} into {dest}")
             record = produce()
             if not entry.is_dir() and complete(record):
-                self._publish(dest, entry, key)
+                self._publish(dest, entry, key, files)
                 progress(f"stage store: {kind} published to {entry}")
         return record, {"entry": str(entry), "linked": linked}
 
@@ -190,12 +203,12 @@ class StageStore:
         finally:
             lock.release()
 
-    def _publish(self, src: Path, entry: Path, key: dict[str, Any]) -> None:
+    def _publish(self, src: Path, entry: Path, key: dict[str, Any], files: Optional[tuple[str, ...]] = None) -> None:
         """Copy / link the finished stage ``src`` into a temporary folder, then rename it to
         ``entry`` (the lock is held: a temporary folder of this entry is a dead publisher's)."""
         for stale in self.root.glob(f"{_TMP}{entry.name}-*"):
             shutil.rmtree(stale, ignore_errors=True)
         tmp = self.root / f"{_TMP}{entry.name}-{os.getpid()}"
-        link_tree(src, tmp)
+        link_tree(src, tmp, only=files)
         write_json(tmp / KEY_FILE, key)
         os.rename(tmp, entry)

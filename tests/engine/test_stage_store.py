@@ -22,7 +22,8 @@ import torch
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine import stage_store as store_mod
 from pfrlib.engine.dirlock import FolderLock
-from pfrlib.engine.run import train, train_to_exit_status
+from pfrlib.engine import run as run_mod
+from pfrlib.engine.run import stage_entries, train, train_to_exit_status
 from pfrlib.engine.stage_store import KEY_FILE, StageStore, entry_name, run_stage_key, translator_key
 from pfrlib.engine.two_stage import run as two_stage_run
 from pfrlib.engine.two_stage import stage1 as stage1_mod
@@ -47,6 +48,16 @@ def _translator_entry(cfg: TrainConfig) -> str:
     ref = run_stage_key(reference_config(cfg)) if cfg.translation.needs_reference(cfg.loss.method) else None
     key = stage1_key(cfg.loss.method, cfg.translation, cfg.data, cfg.run.seed)
     return entry_name("translator", translator_key(key, ref, cfg.run.device))
+
+
+def test_stage_entries_name_the_keys_the_runs_use(tmp_path):
+    cfg = tiny(tmp_path, "a")
+    assert stage_entries(cfg) == [("reference", entry_name("run", run_stage_key(reference_config(cfg)))),
+                                  ("translator", _translator_entry(cfg))]
+    st = tiny(tmp_path, "st", method="adaptsegnet_st")
+    plain = tiny(tmp_path, "plain", method="adaptsegnet")  # a plain run that is the adapted model
+    assert stage_entries(st) == [("adapted", stage_entries(plain)[0][1])] and stage_entries(plain)[0][0] == "run"
+    assert stage_entries(tiny(tmp_path, "o", method="oracle")) == []  # trains on target labels: no stage 1
 
 
 # --------------------------------------------------------------------------- keys
@@ -121,14 +132,30 @@ def test_two_runs_with_equal_stage_keys_train_stage_1_once_and_end_as_runs_witho
     assert (translators.n, references.n) == (3, 3) and not again.final["stage_store"]["translator"]["linked"]
 
 
-def test_self_training_runs_share_their_adapted_model(tmp_path, monkeypatch):
-    adapted = _Count(two_stage_run.train_loop)  # the rounds are the self-training trainer's
-    monkeypatch.setattr(two_stage_run, "train_loop", adapted)
+def test_self_training_runs_share_their_adapted_model_with_the_plain_run(tmp_path, monkeypatch):
+    runs = _Count(two_stage_run.train_loop)  # the rounds are the self-training trainer's
+    monkeypatch.setattr(two_stage_run, "train_loop", runs)
+    monkeypatch.setattr(run_mod, "train_loop", runs)
     store = str(tmp_path / "store")
+    plain = train(tiny(tmp_path, "plain", method="adaptsegnet", stage_store=store))  # published as a run
+    assert runs.n == 1 and plain.final["stage_store"]["run"]["linked"] is False
     a = train(tiny(tmp_path, "a", method="adaptsegnet_st", st_lambda=1.0, stage_store=store))
     b = train(tiny(tmp_path, "b", method="adaptsegnet_st", st_lambda=0.5, stage_store=store))
-    assert adapted.n == 1 and not a.final["stage_store"]["adapted"]["linked"] and b.final["stage_store"]["adapted"]["linked"]
-    assert b.final["self_training"]["stage1"] == a.final["self_training"]["stage1"]
+    assert runs.n == 1 and a.final["stage_store"]["adapted"]["linked"] and b.final["stage_store"]["adapted"]["linked"]
+    assert a.final["stage_store"]["adapted"]["entry"] == plain.final["stage_store"]["run"]["entry"]
+    assert a.final["self_training"]["stage1"]["target_miou"] == plain.final["target_miou"]
+    # the plain run again, in another folder that a launcher already writes in: linked, its files kept
+    again_out = tmp_path / "again"
+    again_out.mkdir()
+    (again_out / "log.txt").write_text("the launcher's")
+    again = train(tiny(tmp_path, "again", method="adaptsegnet", stage_store=store))
+    assert runs.n == 1 and again.final["stage_store"]["run"]["linked"]
+    assert again.final["target_miou"] == plain.final["target_miou"] and (again_out / "log.txt").read_text() == "the launcher's"
+    assert json.loads((again_out / "final.json").read_text())["stage_store"]["run"]["linked"]
+    assert TrainConfig.from_json(again_out / "config.json").run.out == str(again_out)
+    with pytest.raises(ValueError, match="torchrun"):
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        train(tiny(tmp_path, "dist", method="adaptsegnet", stage_store=store))
 
 
 # --------------------------------------------------------------------------- publishing and the lock
@@ -150,36 +177,36 @@ def test_a_publish_cut_short_leaves_no_entry(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store_mod, "write_json", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.obtain("adapted", key, tmp_path / "a", lambda: _stage(tmp_path / "a"), here="free")
-    assert not store.entry("adapted", key).exists()
+        store.obtain("run", key, tmp_path / "a", lambda: _stage(tmp_path / "a"), here="free")
+    assert not store.entry("run", key).exists()
     assert [p.name for p in store.root.iterdir() if p.name.startswith(".tmp-")]  # only a temporary folder
     monkeypatch.undo()
-    record, info = store.obtain("adapted", key, tmp_path / "b", lambda: _stage(tmp_path / "b"), here="free")
-    assert not info["linked"] and store.entry("adapted", key).is_dir()
+    record, info = store.obtain("run", key, tmp_path / "b", lambda: _stage(tmp_path / "b"), here="free")
+    assert not info["linked"] and store.entry("run", key).is_dir()
     assert not [p for p in store.root.iterdir() if p.name.startswith(".tmp-")]  # the dead publisher's is gone
     # a stopped stage (complete() false) is not published
     stopped = StageStore(tmp_path / "store2")
-    stopped.obtain("adapted", key, tmp_path / "c", lambda: _stage(tmp_path / "c"), here="free", complete=lambda r: False)
-    assert not stopped.entry("adapted", key).exists()
+    stopped.obtain("run", key, tmp_path / "c", lambda: _stage(tmp_path / "c"), here="free", complete=lambda r: False)
+    assert not stopped.entry("run", key).exists()
 
 
 def test_the_lock_makes_a_second_run_wait_but_not_for_a_dead_holder(tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod, "POLL_SECONDS", 0.02)
     store, key = StageStore(tmp_path / "store"), {"x": 2}
     store.root.mkdir()
-    lock_path = store.root / f".{entry_name('adapted', key)}.lock"
+    lock_path = store.root / f".{entry_name('run', key)}.lock"
     held = FolderLock(lock_path)
     assert held.acquire() is None
     held.write_pid()
     said, done = [], {}
     t = threading.Thread(target=lambda: done.update(r=store.obtain(
-        "adapted", key, tmp_path / "w", lambda: _stage(tmp_path / "w", "waiter"), here="free", progress=said.append)))
+        "run", key, tmp_path / "w", lambda: _stage(tmp_path / "w", "waiter"), here="free", progress=said.append)))
     t.start()
     time.sleep(0.3)
     assert t.is_alive() and not (tmp_path / "w").exists()  # waiting, nothing trained
     assert said and f"waiting for process {os.getpid()}" in said[0]
     _stage(tmp_path / "maker", "maker")  # the holder publishes, then lets go
-    store._publish(tmp_path / "maker", store.entry("adapted", key), key)
+    store._publish(tmp_path / "maker", store.entry("run", key), key)
     held.release()
     t.join(10)
     record, info = done["r"]
@@ -187,15 +214,15 @@ def test_the_lock_makes_a_second_run_wait_but_not_for_a_dead_holder(tmp_path, mo
     assert (tmp_path / "w" / "weights.pt").read_text() == "maker"  # the waiter's folder holds the maker's stage
     # a holder killed (-9) while making the stage: the kernel dropped its lock, the next run goes on
     key2 = {"x": 3}
-    path2 = store.root / f".{entry_name('adapted', key2)}.lock"
+    path2 = store.root / f".{entry_name('run', key2)}.lock"
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
                                "fcntl.flock(f, fcntl.LOCK_EX); f.write('x'); f.flush(); print('held', flush=True); "
                                "time.sleep(60)", str(path2)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait()
-    record, info = store.obtain("adapted", key2, tmp_path / "d", lambda: _stage(tmp_path / "d"), here="free")
-    assert record == {"text": "trained"} and not info["linked"] and store.entry("adapted", key2).is_dir()
+    record, info = store.obtain("run", key2, tmp_path / "d", lambda: _stage(tmp_path / "d"), here="free")
+    assert record == {"text": "trained"} and not info["linked"] and store.entry("run", key2).is_dir()
 
 
 def test_a_bad_store_path_is_refused_before_anything_is_written(tmp_path, capsys):

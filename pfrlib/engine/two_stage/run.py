@@ -45,6 +45,7 @@ from pfrlib.methods.translation.config import TRANSLATION_METHODS, TranslationCo
 from pfrlib.engine.two_stage.domainness import DomainnessTrainer
 from pfrlib.engine.two_stage.mean_teacher import MEAN_TEACHER_FILE, MeanTeacherTrainer
 from pfrlib.engine.trainer import train_loop
+from pfrlib.engine.rundir import CONFIG_FILE, RUN_FILES
 from pfrlib.engine.stage_store import StageStore, file_digest, run_stage_key, translator_key
 from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, run_stage1, stage1_key, stage1_state
 
@@ -112,16 +113,16 @@ def run_stage_state(cfg: TrainConfig) -> str:
     return "finished" if (out / "final.json").is_file() else "free"
 
 
-def stored_run_stage(cfg: TrainConfig, kind: str, progress) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
-    """The run-loop stage ``cfg`` (``kind`` ``reference`` or ``adapted``) by :func:`reuse_or_train`,
-    through the stage store when ``cfg.run.stage_store`` names one (:mod:`pfrlib.engine.stage_store`):
-    ``(its final.json, the store's {"entry", "linked"} or None)``."""
+def stored_run_stage(cfg: TrainConfig, progress) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    """The run-loop stage ``cfg`` (a reference, an adapted model) by :func:`reuse_or_train`,
+    through the stage store when ``cfg.run.stage_store`` names one (:mod:`pfrlib.engine.stage_store`,
+    kind ``run``): ``(its final.json, the store's {"entry", "linked"} or None)``."""
     if cfg.run.stage_store is None:
         return reuse_or_train(cfg, progress), None
-    adopt = lambda dest: cfg.to_json(dest / "config.json")  # noqa: E731  (the linked run, in this folder)
-    return StageStore(cfg.run.stage_store).obtain(kind, run_stage_key(cfg), Path(cfg.run.out),
-                                                  lambda: reuse_or_train(cfg, progress), here=run_stage_state(cfg),
-                                                  adopt=adopt, progress=progress)
+    return StageStore(cfg.run.stage_store).obtain(
+        "run", run_stage_key(cfg), Path(cfg.run.out), lambda: reuse_or_train(cfg, progress),
+        here=run_stage_state(cfg), adopt=lambda dest: cfg.to_json(dest / CONFIG_FILE), files=RUN_FILES,
+        progress=progress)
 
 
 def reuse_or_train(cfg: TrainConfig, progress,
@@ -175,7 +176,7 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
         if path is None:
             progress(f"stage 0: the frozen source model ({tcfg.reference_iterations} iterations of source_only)")
             rcfg = reference_config(cfg)
-            stored["reference"] = stored_run_stage(rcfg, "reference", progress)[1]
+            stored["reference"] = stored_run_stage(rcfg, progress)[1]
             path, reference_key = str(out / REFERENCE_DIR / CHECKPOINT_LAST), run_stage_key(rcfg)
         elif not Path(path).is_file():
             raise FileNotFoundError(f"semantic_reference: checkpoint {path!r} does not exist")

@@ -190,7 +190,7 @@ def train_self_training(cfg: TrainConfig, *,
     else:
         s1 = stage1_config(cfg)
         progress(f"stage 1: {s1.loss.method}, {s1.optim.iterations} iterations")
-        final1, stored["adapted"] = stored_run_stage(s1, "adapted", progress)
+        final1, stored["adapted"] = stored_run_stage(s1, progress)
         teacher = out / STAGE1_DIR / CHECKPOINT_LAST
         record["stage1"] = {"method": s1.loss.method, "iterations": final1["iterations"],
                             "target_miou": final1["target_miou"], "source_miou": final1["source_miou"],
