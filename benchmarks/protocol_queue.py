@@ -5,7 +5,10 @@
 weight), then every other method's tuning (the self-training rows after the method their stage 1
 trains), then the claims runs on the tuning seeds, then on the held-out seeds. This script trains
 nothing: it counts each step's runs from the sweep files and multiplies them by each method's
-measured seconds per run (:func:`seconds_per_run`), two runs at a time (the sweeps' ``jobs: 2``)::
+measured seconds per run (:func:`seconds_per_run`), two runs at a time (the sweeps' ``jobs: 2``),
+less the stages a run links from the stage store instead of training (the sweeps' ``stage_store``:
+a stage whose entry an earlier run of the queue made, :func:`pfrlib.engine.run.stage_entries`,
+costed by :func:`stage_seconds`)::
 
     python benchmarks/protocol_queue.py            # the table, printed
     python benchmarks/protocol_queue.py --docs     # docs/protocol.md's generated block
@@ -26,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pfrlib import methods  # noqa: E402
 from pfrlib.config.train_config import TrainConfig  # noqa: E402
+from pfrlib.engine.run import stage_entries  # noqa: E402
 from pfrlib.io import read_json  # noqa: E402
 from pfrlib.launch.sweep_spec import load_spec  # noqa: E402
 from pfrlib.teaching.reproduce import SERIES_TIMES  # noqa: E402
@@ -67,6 +71,32 @@ def queue(tuning: Path = TUNING) -> list[Step]:
             Step("every other row's tuning", tuple(tuning / f"{m}.yaml" for m in rest + stage1_later)),
             Step("the claims runs, tuning seeds 0-4", (ROOT / "sweeps" / "claims.yaml",)),
             Step("the claims runs, held-out seeds 5-9", (ROOT / "sweeps" / "claims_heldout.yaml",))]
+
+
+#: The method whose time stands for an input-space method's stage 2 (the segmentation network on
+#: the translated set; TGCF-DA's mean teacher has no discriminator, so this is an upper bound):
+#: a translator's seconds are the row's less this and its reference (:func:`stage_seconds`).
+STAGE2_PROXY = "adaptsegnet"
+
+
+def stage_seconds(kind: str, config: TrainConfig, seconds: Mapping[str, tuple[float, str]]) -> float:
+    """The seconds of one stage of the run ``config`` (a run that links it saves them), by its role
+    (:func:`pfrlib.engine.run.stage_entries`): the whole ``run``; the ``adapted`` model, a run of
+    its stage-1 method; the ``reference``, ``reference_iterations`` of ``source_only`` (its
+    seconds per iteration); the ``translator``, the row's time less stage 2
+    (:data:`STAGE2_PROXY`) and the reference (never below 0)."""
+    iterations = config.optim.iterations
+    if kind == "run":
+        return seconds[config.loss.method][0]
+    reference = seconds["source_only"][0] * config.translation.reference_iterations / iterations
+    if kind == "adapted":
+        st = config.self_training
+        stage1 = config.method_info.stage1 or st.st_stage1
+        return seconds[stage1][0] * (st.st_stage1_iterations or iterations) / iterations
+    if kind == "reference":
+        return reference
+    uses_reference = any(k == "reference" for k, _ in stage_entries(config))
+    return max(0.0, seconds[config.loss.method][0] - seconds[STAGE2_PROXY][0] - (reference if uses_reference else 0.0))
 
 
 def runs_per_method(spec_path: Path) -> dict[str, int]:
@@ -118,38 +148,50 @@ def finished_specs(root: Path = ROOT) -> set[str]:
 
 def estimate(steps: list[Step], seconds: Mapping[str, tuple[float, str]], done: set[str] = frozenset(),
              slots: int = SLOTS) -> list[dict]:
-    """Per step: ``{"step", "runs", "done_runs", "hours"}``, ``hours`` the CPU wall-clock hours of the
-    runs not done: the sum of their seconds over ``slots`` runs at a time.
+    """Per step: ``{"step", "runs", "done_runs", "linked", "hours"}``, ``hours`` the CPU wall-clock
+    hours of the runs not done: the sum of their seconds over ``slots`` runs at a time, less the
+    :func:`stage_seconds` of each stage ``linked`` from the store (its entry made by an earlier run
+    of the queue not done yet: the store is one folder for every sweep, and a finished sweep may
+    have run without one).
 
     Raises:
         ValueError naming a method without a time.
     """
-    rows = []
+    rows, made = [], set()
     for step in steps:
-        runs = done_runs = 0
+        runs = done_runs = linked = 0
         secs = 0.0
         for spec in step.specs:
             rel = spec.relative_to(ROOT).as_posix() if spec.is_absolute() and ROOT in spec.parents else str(spec)
-            for m, n in runs_per_method(spec).items():
+            loaded = load_spec(spec)
+            for run in loaded.runs():
+                m = str(run.params["method"])
                 if m not in seconds:
                     raise ValueError(f"{spec}: no measured or proxy time for method {m!r}")
-                runs += n
+                config = loaded.config(run)
+                entries = stage_entries(config) if loaded.stage_store is not None else []
+                runs += 1
                 if rel in done:
-                    done_runs += n
+                    done_runs += 1  # its stages are not counted as stored: it may have run without a store
                 else:
-                    secs += n * seconds[m][0]
-        rows.append({"step": step.name, "runs": runs, "done_runs": done_runs, "hours": secs / slots / 3600})
+                    shared = [kind for kind, name in entries if name in made]
+                    linked += len(shared)
+                    secs += seconds[m][0] - sum(stage_seconds(kind, config, seconds) for kind in shared)
+                    made.update(name for _, name in entries)
+        rows.append({"step": step.name, "runs": runs, "done_runs": done_runs, "linked": linked,
+                     "hours": secs / slots / 3600})
     return rows
 
 
 def markdown(rows: list[dict], seconds: Mapping[str, tuple[float, str]]) -> str:
     """The generated block: each step's runs and hours, the total, and where each time comes from."""
-    lines = [f"| step | runs | already done | hours to run ({SLOTS} runs at a time) |", "|---|---|---|---|"]
+    lines = [f"| step | runs | already done | stages linked from the store | hours to run ({SLOTS} runs at a time) |",
+             "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['step']} | {r['runs']} | {r['done_runs']} | {r['hours']:.1f} |")
+        lines.append(f"| {r['step']} | {r['runs']} | {r['done_runs']} | {r['linked']} | {r['hours']:.1f} |")
     total = sum(r["hours"] for r in rows)
     lines.append(f"| **the whole queue** | {sum(r['runs'] for r in rows)} | {sum(r['done_runs'] for r in rows)} "
-                 f"| **{total:.1f}** |")
+                 f"| {sum(r['linked'] for r in rows)} | **{total:.1f}** |")
     lines += ["", "Seconds per run, and where each comes from: "
               + "; ".join(f"`{m}` {s:.0f} s ({src})" for m, (s, src) in seconds.items()) + "."]
     return "\n".join(lines) + "\n"

@@ -239,3 +239,9 @@ class RunConfig:
     overwrite: bool = field(default=False, metadata=role(BOOKKEEPING))
     #: Write TensorBoard events to ``out/tensorboard`` (:mod:`pfrlib.engine.tensorboard`; rank 0 only).
     tensorboard: bool = field(default=True, metadata=role(BOOKKEEPING))
+    #: A folder of finished stages shared across run folders (:mod:`pfrlib.engine.stage_store`):
+    #: a run trained in stages (a translator and its reference, self-training's adapted model)
+    #: links a stage with the same key from it instead of training it, and publishes the stages
+    #: it trains there. None: every stage is trained (or reused) in the run's own folder only.
+    #: Bookkeeping: the stages are identical either way, so it never changes a run's result.
+    stage_store: Optional[str] = field(default=None, metadata=role(BOOKKEEPING))

@@ -29,17 +29,22 @@ from pfrlib.methods.beyond.self_training import SelfTrainingConfig
 from pfrlib.data.spec import labelled_test_spec
 from pfrlib.io import atomic_write
 from pfrlib.methods.translation.config import TranslationConfig
+from pfrlib.config.device import device_type
 from pfrlib.config.fields import BOOKKEEPING, EXECUTION, coerce, field_choices, field_role, field_types, jsonable, one_of
 from pfrlib.config.presets import PRESET_SECTIONS, PRESETS, method_recipe
 from pfrlib.config.sections import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 from pfrlib.config.validation import validate
 
-__all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "method_classifiers", "fields_with_role",
+__all__ = ["TrainConfig", "SECTIONS", "SECTION_TYPES", "LR_HISTORY_KEY", "DEVICE_AUTO", "method_classifiers", "fields_with_role",
            "bookkeeping_fields", "resume_free_fields", "field_choices_of"]
 
 #: The key of ``config.json`` that records a resume's change of ``lr`` / ``d_lr`` per iteration
 #: range (written by :mod:`pfrlib.engine.rundir`): a record of the run, not a field; ``from_dict`` skips it.
 LR_HISTORY_KEY = "lr_history"
+#: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU), ``(section, field)``:
+#: :meth:`TrainConfig.identity` resolves them.
+DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchmark"), ("run", "tf32"),
+               ("data", "pin_memory"))
 #: Fields added after runs had been written whose default changes what a run of some methods
 #: computes: ``{field: (the value those runs were trained with, the methods it changes)}``. A
 #: ``config.json`` of such a method that has the section but not the field loads with the old
@@ -176,6 +181,19 @@ class TrainConfig:
         defaults = {f"{s}.{f.name}": f.default for s in SECTIONS for f in fields(SECTION_TYPES[s])
                     if field_role(f) == BOOKKEEPING}
         return self.replace(**defaults)
+
+    def identity(self) -> dict[str, Any]:
+        """What decides this run's result, as a plain dict: :meth:`to_dict` without the
+        bookkeeping fields (:meth:`without_bookkeeping`: a copy under another path is the same run),
+        the device-automatic options resolved for the device it runs on (:data:`DEVICE_AUTO`: a
+        saved ``False`` is the same run as ``None`` on a CPU). Two runs with equal identities are
+        the same run (the launcher's reuse, :mod:`pfrlib.engine.stage_store`'s stage keys)."""
+        d = self.without_bookkeeping().to_dict()
+        cuda = device_type(self.run.device) == "cuda"
+        for section, name in DEVICE_AUTO:
+            if d[section].get(name) is None:
+                d[section][name] = cuda
+        return d
 
     def flat(self) -> dict[str, Any]:
         """``{flat field name: value}`` for every leaf field."""

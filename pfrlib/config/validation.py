@@ -17,6 +17,7 @@ from pfrlib.data.synthstreets.dataset import SHIFT_TYPES
 from pfrlib.config.device import check_device_name
 from pfrlib.paper.losses import PFR_STAGES
 from pfrlib.config.fields import field_choices, one_of
+from pfrlib.io import check_writable_folder
 
 __all__ = ["validate", "pfr_stages_problem"]
 
@@ -135,6 +136,11 @@ def validate(cfg, check_paths: bool = True) -> None:
         raise ValueError(f"val_every must be >= 0 (0 = only at the end), got {r.val_every}")
     if r.num_threads is not None and r.num_threads < 1:
         raise ValueError(f"num_threads must be >= 1 or None, got {r.num_threads}")
+    if r.stage_store is not None and check_paths:  # a folder, or one that can be made: said before any stage trains
+        try:
+            check_writable_folder(r.stage_store, "stage_store", "a folder of shared stages (made if missing)")
+        except OSError as err:
+            raise ValueError(str(err)) from None
     check_device_name(r.device)
     if not r.out:
         raise ValueError("out must name an output directory")

@@ -36,7 +36,6 @@ import yaml
 
 from pfrlib.engine.checkpoint import CHECKPOINT_LAST
 from pfrlib.config.train_config import TrainConfig
-from pfrlib.config.device import device_type
 from pfrlib.io import check_positive_int, read_json, write_json
 from pfrlib.engine.record import FINAL_JSON, FinalRecord
 from pfrlib.engine.run import train_to_exit_status
@@ -54,11 +53,6 @@ LAUNCH_LOCK = ".launch.lock"
 HELD = "held"
 #: Lines the launcher prints about runs (``pfrlib.reproduce`` picks them out of a notebook's output).
 RUN_LINE = re.compile(r"^\s*(training \d+ run|reusing |started |resuming |trained |resumed |finished |FAILED |skipped )")
-
-#: Options whose ``None`` means "decide by device" (on for CUDA, off on CPU): a saved
-#: configuration that holds ``False`` for one of them is the same run as ``None`` on a CPU.
-_DEVICE_AUTO = (("run", "bf16"), ("run", "channels_last"), ("run", "cudnn_benchmark"), ("run", "tf32"),
-                ("data", "pin_memory"))
 
 
 @dataclass
@@ -162,22 +156,11 @@ class Outcome:
 
 
 # --------------------------------------------------------------------------- the one rule
-def _comparable(config: TrainConfig) -> dict:
-    """``config.to_dict()`` without the bookkeeping fields (:func:`pfrlib.config.bookkeeping_fields`:
-    how and where a run is driven, e.g. a copy under another relative path is the same run), with
-    the device-automatic options resolved."""
-    d = config.without_bookkeeping().to_dict()
-    cuda = device_type(config.run.device) == "cuda"
-    for section, name in _DEVICE_AUTO:
-        if section in d and d[section].get(name) is None:
-            d[section][name] = cuda
-    return d
-
-
 def same_configuration(config: TrainConfig, out: str | os.PathLike | None = None) -> bool:
     """Whether the run directory ``out`` (default ``config.run.out``) holds a ``config.json``
     equal to ``config``, bookkeeping aside (``resume``, ``overwrite``, ``progress``,
-    ``num_threads`` and the saved ``out`` path: :func:`pfrlib.config.bookkeeping_fields`). False
+    ``num_threads`` and the saved ``out`` path: :func:`pfrlib.config.bookkeeping_fields`) and
+    the device-automatic options resolved (:meth:`TrainConfig.identity`). False
     if there is none or it cannot be read: after a preset changes, an old run is retrained
     instead of silently reused."""
     path = Path(config.run.out if out is None else out) / "config.json"
@@ -185,7 +168,7 @@ def same_configuration(config: TrainConfig, out: str | os.PathLike | None = None
         saved = TrainConfig.from_dict(read_json(path))
     except (OSError, ValueError, TypeError, KeyError):
         return False
-    return _comparable(saved) == _comparable(config)
+    return saved.identity() == config.identity()
 
 
 def plan(job: Job, retrain: bool = False) -> str:

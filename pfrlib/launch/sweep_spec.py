@@ -16,6 +16,13 @@ A sweep is a YAML file::
     metrics: [target_miou, source_miou]   # keys of final.json (train) or metrics.json (notebook)
     figures:                       # optional: plots copied out of runs/<name>/ after aggregation,
       bars.png: figures/ablation_bars.png   # to paths relative to the repository root
+    # stage_store: _stages         # optional: every run's RunConfig.stage_store, runs/_stages/
+
+``stage_store`` is a folder relative to the runs root (``runs/`` for ``python -m pfrlib.sweep``),
+the same for every run, so that several sweeps share it: the stages that runs of the same seed
+have in common (a translator, a reference model, self-training's adapted model) are trained once
+across run folders and sweeps (:mod:`pfrlib.engine.stage_store`). Like ``out``, the sweep sets
+it itself (a bookkeeping field: it changes no run's result, nor which finished runs are reused).
 
 A train run's parameters are :class:`~pfrlib.config.TrainConfig` fields (the options of
 ``python -m pfrlib.train`` without dashes) plus ``preset`` and ``config`` (a ``config.json`` to
@@ -53,7 +60,8 @@ __all__ = ["SweepSpec", "Run", "load_spec", "run_name", "TRAIN_METRICS", "RUNNER
 RUNNERS = ("train", "notebook")
 #: The plots :func:`pfrlib.launch.sweep_report.aggregate` writes (``heatmap.png`` only for two ``group_by`` keys).
 PLOTS = ("bars.png", "heatmap.png", "per_class_iou.png")
-_SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description", "figures"}
+_SPEC_KEYS = {"name", "runner", "notebook", "fixed", "grid", "runs", "group_by", "metrics", "jobs", "threads", "description",
+              "figures", "stage_store"}
 #: Top-level keys of the ``final.json`` a train run writes (a metric may be ``key`` or
 #: ``key.sub.key``, e.g. ``target_val.per_class_iou.road``): :data:`pfrlib.engine.record.METRIC_KEYS`.
 TRAIN_METRICS = METRIC_KEYS
@@ -68,6 +76,8 @@ class Run:
     name: str
     params: dict[str, Any]
     out: Path
+    #: The spec's ``stage_store`` under the runs root, if it names one.
+    stage_store: Optional[Path] = None
 
 
 @dataclass
@@ -90,6 +100,8 @@ class SweepSpec:
     #: ``{plot file in runs/<name>/: destination}``; destinations are relative to the folder that
     #: holds the spec's folder (the repository root for ``sweeps/*.yaml``).
     figures: dict[str, str] = field(default_factory=dict)
+    #: A folder relative to the runs root: every run's ``RunConfig.stage_store`` (module docstring).
+    stage_store: Optional[str] = None
     path: Optional[Path] = None
 
     def folder(self, root: str | os.PathLike = "runs") -> Path:
@@ -111,12 +123,14 @@ class SweepSpec:
             if name in seen:
                 raise ValueError(f"sweep {self.name!r}: two runs share the name {name!r}")
             seen.add(name)
-            runs.append(Run(name=name, params={**self.fixed, **varying}, out=self.folder(root) / name))
+            store = Path(root) / self.stage_store if self.stage_store is not None else None
+            runs.append(Run(name=name, params={**self.fixed, **varying}, out=self.folder(root) / name, stage_store=store))
         return runs
 
     def config(self, run: Run) -> TrainConfig:
         """The :class:`~pfrlib.config.TrainConfig` a train run trains: its ``preset`` (default
-        ``cpu``) or ``config`` file with the run's other parameters applied, in ``run.out``.
+        ``cpu``) or ``config`` file with the run's other parameters applied, in ``run.out`` (and
+        with ``run.stage_store``).
 
         Raises:
             ValueError naming the field and the value it cannot take (a list given to a field that
@@ -127,7 +141,8 @@ class SweepSpec:
         overrides = {k: _override(k, v) for k, v in params.items()}
         try:
             config = TrainConfig.from_json(str(base)) if base is not None else TrainConfig.preset(str(preset))
-            return config.replace(**overrides, out=str(run.out))
+            store = {} if run.stage_store is None else {"stage_store": str(run.stage_store)}
+            return config.replace(**overrides, out=str(run.out), **store)
         except ValueError as err:
             lists = [k for k, v in overrides.items() if isinstance(v, list) and not isinstance(_DEFAULTS.get(k), tuple)
                      and str(err).startswith(f"{k}: ")]
@@ -160,7 +175,8 @@ class SweepSpec:
         """Check every run and metric before anything starts; one ``ValueError`` line on the first problem.
 
         Train runner: every parameter name must be an option of ``python -m pfrlib.train`` (not one
-        the sweep sets itself: ``out``, ``overwrite``, ``progress``, ``num_threads``, ``resume``), and
+        the sweep sets itself: the bookkeeping fields, ``out``, ``overwrite``, ``progress``,
+        ``num_threads``, ``resume``, ``tensorboard``, ``stage_store``), and
         each run's configuration is built exactly as its job will train it (:meth:`config`) and
         validated (``TrainConfig.validate(check_paths=...)``: method, values, dataset roots).
         Notebook runner: parameter names must be assigned in the notebook's ``parameters`` cell,
@@ -179,8 +195,9 @@ class SweepSpec:
         for key in dict.fromkeys(k for r in runs for k in r.params):
             norm = str(key).replace("-", "_")
             if norm in _SWEEP_SET:
+                how = "; give it as the spec's top-level 'stage_store:' instead" if norm == "stage_store" else ""
                 raise ValueError(f"{self.path}: {self._where(key)} is set by the sweep itself for every run "
-                                 f"({', '.join(_SWEEP_SET)}); remove it")
+                                 f"({', '.join(_SWEEP_SET)}); remove it{how}")
             if norm not in allowed:
                 raise self._unknown_key(key, allowed, "the options of python -m pfrlib.train")
         for run in runs:
@@ -272,6 +289,10 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     unknown_plots = sorted(set(spec.figures) - set(PLOTS))
     if unknown_plots:
         raise ValueError(f"{path}: 'figures' names unknown plot(s) {unknown_plots}; the plots are {PLOTS}")
+    if spec.stage_store is not None and (not isinstance(spec.stage_store, str) or not spec.stage_store.strip()
+                                         or Path(spec.stage_store).is_absolute() or ".." in Path(spec.stage_store).parts):
+        raise ValueError(f"{path}: 'stage_store' must be a folder relative to the runs root (e.g. _stages for "
+                         f"runs/_stages), got {spec.stage_store!r}")
     check_positive_int(spec.threads, f"{path}: 'threads'")
     check_positive_int(spec.jobs, f"{path}: 'jobs'", none_ok=True)
     for key in ("metrics", "group_by"):

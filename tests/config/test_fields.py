@@ -8,7 +8,7 @@ from pfrlib.engine.rundir import RESUME_FREE_FIELDS
 
 
 def test_bookkeeping_is_one_definition_read_by_resume_sweep_and_reuse():
-    assert bookkeeping_fields() == ("out", "num_threads", "progress", "resume", "overwrite", "tensorboard")
+    assert bookkeeping_fields() == ("out", "num_threads", "progress", "resume", "overwrite", "tensorboard", "stage_store")
     assert set(fields_with_role(EXECUTION)) == {("data", "num_workers"), ("data", "prefetch_factor"),
                                                   ("data", "pin_memory"), ("data", "synth_in_memory"),
                                                   ("run", "device")}

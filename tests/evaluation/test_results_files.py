@@ -242,7 +242,8 @@ def test_the_claims_sweeps_train_every_row_on_both_seed_sets_at_the_adopted_weig
         assert spec.jobs == 2 and spec.threads == 1
         for run in runs:
             m, s = run.params["method"], run.params["seed"]
-            expected = TrainConfig.preset("cpu", method=m, seed=s, synth_classes=19, keep_best=True, out=str(run.out))
+            expected = TrainConfig.preset("cpu", method=m, seed=s, synth_classes=19, keep_best=True, out=str(run.out),
+                                          stage_store=str(Path("runs") / "_stages"))  # shared stages: bookkeeping
             assert spec.config(run) == expected, run.name
         spec.checked_jobs("runs", check_paths=False)  # every run's configuration validates
 

@@ -142,10 +142,10 @@ def _runs_by_seed(method: str) -> dict[int, list]:
     return by_seed
 
 
-def test_what_the_translation_and_self_training_sweeps_could_share_is_what_their_headers_say():
+def test_what_the_translation_and_self_training_sweeps_share_is_what_their_headers_say():
     """TGCF-DA's tuned weight is a stage-2 field: one stage-1 key per seed (a translator the 5 values
-    could share); CyCADA's and DLOW's are stage-1 fields: one translator per value. The self-training
-    rows' stage 1 is one configuration per seed."""
+    share through the stage store); CyCADA's and DLOW's are stage-1 fields: one translator per value.
+    The self-training rows' stage 1 is one configuration per seed. Every staged sweep sets the store."""
     from pfrlib.engine.two_stage.self_training import stage1_config
     from pfrlib.engine.two_stage.stage1 import stage1_key
 
@@ -161,7 +161,9 @@ def test_what_the_translation_and_self_training_sweeps_could_share_is_what_their
             stage1 = [stage1_config(c).replace(out="x") for c in cfgs]
             assert len(stage1) == 5 and all(s == stage1[0] for s in stage1), method
     head = (SPECS / "tgcf_da.yaml").read_text()
-    assert "25 translators where 5 would do" in head
+    assert "share one translator and one source-only reference through the" in head
+    for method in ("tgcf_da", "cycada", "dlow", "self_training", "pfr_adv_st", "adaptsegnet_st", "pfr_adv"):
+        assert load_spec(SPECS / f"{method}.yaml").stage_store == "_stages", method
 
 
 def test_self_training_at_the_cpu_preset_trains_what_adaptsegnet_st_trains():

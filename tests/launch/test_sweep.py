@@ -179,7 +179,7 @@ def test_configs_built_through_the_config_api_equal_the_command_line_ones(tmp_pa
     from pfrlib.config.command_line import config_from_argv
 
     def argv(run):
-        args = ["--out", str(run.out)]
+        args = ["--out", str(run.out)] + (["--stage-store", str(run.stage_store)] if run.stage_store else [])
         for k, v in run.params.items():
             args += [f"--{k.replace('_', '-')}", *([str(x) for x in v] if isinstance(v, list) else [str(v)])]
         return args
@@ -360,3 +360,24 @@ def test_a_finished_run_with_another_configuration_is_kept_not_overwritten(tmp_p
     assert str(kept) in warning
     assert (kept / "final.json").read_text() == '{"target_miou": 0.99}'
     assert json.loads((run_dir / "final.json").read_text())["target_miou"] == 0.25  # the rerun
+
+
+def test_a_spec_s_stage_store_is_every_run_s_under_the_runs_root(tmp_path):
+    """``stage_store:`` (a folder relative to the runs root) is set by the sweep for every run; given
+    as a run parameter it is refused with the way to give it; a bad value is named."""
+    spec = load_spec(write_spec(tmp_path, name="x", stage_store="_stages", fixed=TINY, grid={"seed": [0, 1]}))
+    root = tmp_path / "runs"
+    jobs = spec.checked_jobs(root)
+    assert {j.config.run.stage_store for j in jobs} == {str(root / "_stages")}
+    shipped = load_spec(ROOT / "sweeps" / "tuning" / "tgcf_da.yaml")
+    assert shipped.config(shipped.runs()[0]).run.stage_store == str(Path("runs") / "_stages")
+    with pytest.raises(ValueError, match="set by the sweep itself.*top-level 'stage_store:'"):
+        load_spec(write_spec(tmp_path, name="x", fixed={**TINY, "stage_store": "s"}, grid={"seed": [0]})).checked_jobs(root)
+    for bad in ("/abs", "../up", ""):
+        with pytest.raises(ValueError, match="'stage_store' must be a folder relative to the runs root"):
+            load_spec(write_spec(tmp_path, name="x", stage_store=bad, grid={"seed": [0]}))
+    (root / "blocked").parent.mkdir(parents=True, exist_ok=True)
+    (root / "blocked").write_text("a file")
+    spec = load_spec(write_spec(tmp_path, name="x", stage_store="blocked", fixed=TINY, grid={"seed": [0]}))
+    with pytest.raises(ValueError, match="stage_store: .*blocked is a file"):
+        spec.checked_jobs(root)

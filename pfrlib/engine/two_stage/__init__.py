@@ -8,5 +8,6 @@ translator's networks and losses are :mod:`pfrlib.methods.translation`.
 Self-training (``self_training``, ``pfr_adv_st``, ``adaptsegnet_st``): an adapted model (given,
 or trained by the run loop), then rounds of class-wise pseudo-labels (``self_training``); its
 thresholds, pseudo-labels and loss are :mod:`pfrlib.methods.beyond.self_training`. Both reuse a
-finished stage with the same configuration (:func:`pfrlib.engine.two_stage.run.reuse_or_train`).
+finished stage with the same configuration (:func:`pfrlib.engine.two_stage.run.reuse_or_train`), in
+the run's folder, and with ``--stage-store`` across run folders (:mod:`pfrlib.engine.stage_store`).
 """

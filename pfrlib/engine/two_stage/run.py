@@ -19,6 +19,11 @@ and its ``Trainer`` in (the run loop imports this module, not the other way roun
 ``OUT/config.json`` is the whole configuration; ``OUT/final.json`` is stage 2's record with
 ``method`` set to the input-space method, ``checkpoint`` pointing into ``segmentation/``, and a
 ``translation`` entry (stage 1's parameters, iterations, seconds, whether it was reused).
+
+With ``--stage-store DIR`` (``RunConfig.stage_store``), stages 0 and 1 are also shared across run
+folders (:mod:`pfrlib.engine.stage_store`): TGCF-DA's runs that differ only in a stage-2 field
+(``STAGE2_FIELDS``, e.g. ``lambda_consistency``) train one translator; ``final.json``'s
+``stage_store`` names each stage's entry and whether it was linked from there.
 """
 
 from __future__ import annotations
@@ -40,9 +45,12 @@ from pfrlib.methods.translation.config import TRANSLATION_METHODS, TranslationCo
 from pfrlib.engine.two_stage.domainness import DomainnessTrainer
 from pfrlib.engine.two_stage.mean_teacher import MEAN_TEACHER_FILE, MeanTeacherTrainer
 from pfrlib.engine.trainer import train_loop
-from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, run_stage1
+from pfrlib.engine.rundir import CONFIG_FILE, RUN_FILES
+from pfrlib.engine.stage_store import StageStore, file_digest, run_stage_key, translator_key
+from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, run_stage1, stage1_key, stage1_state
 
-__all__ = ["train_translation", "stage2_config", "reference_config", "reuse_or_train", "REFERENCE_DIR", "SEGMENTATION_DIR"]
+__all__ = ["train_translation", "stage2_config", "reference_config", "reuse_or_train", "stored_run_stage",
+           "run_stage_state", "REFERENCE_DIR", "SEGMENTATION_DIR"]
 
 REFERENCE_DIR = "reference"
 SEGMENTATION_DIR = "segmentation"
@@ -82,6 +90,41 @@ def _own_trainer(cfg: TrainConfig, stage2: str) -> Optional[tuple[Callable, Opti
     return None
 
 
+def _same_run(saved: Path, cfg: TrainConfig) -> bool:
+    """Whether the ``config.json`` ``saved`` is the run ``cfg`` (bookkeeping and the device aside:
+    a stage trained on another device, or under another path, is reused)."""
+    try:
+        old = TrainConfig.from_json(saved)
+    except (OSError, ValueError):
+        return False
+    return old.without_bookkeeping().replace(device=cfg.run.device) == cfg.without_bookkeeping()
+
+
+def run_stage_state(cfg: TrainConfig) -> str:
+    """What ``cfg.run.out`` holds for the run-loop stage ``cfg``: ``"finished"``, ``"free"``
+    (nothing, this stage unfinished, or anything when ``overwrite``) or ``"other"`` (a run of
+    another configuration, which :func:`reuse_or_train` refuses to replace), as
+    :meth:`pfrlib.engine.stage_store.StageStore.obtain` asks."""
+    out = Path(cfg.run.out)
+    if not ((out / CHECKPOINT_LAST).is_file() or (out / "final.json").is_file()) or cfg.run.overwrite:
+        return "free"
+    if not _same_run(out / "config.json", cfg):
+        return "other"
+    return "finished" if (out / "final.json").is_file() else "free"
+
+
+def stored_run_stage(cfg: TrainConfig, progress) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    """The run-loop stage ``cfg`` (a reference, an adapted model) by :func:`reuse_or_train`,
+    through the stage store when ``cfg.run.stage_store`` names one (:mod:`pfrlib.engine.stage_store`,
+    kind ``run``): ``(its final.json, the store's {"entry", "linked"} or None)``."""
+    if cfg.run.stage_store is None:
+        return reuse_or_train(cfg, progress), None
+    return StageStore(cfg.run.stage_store).obtain(
+        "run", run_stage_key(cfg), Path(cfg.run.out), lambda: reuse_or_train(cfg, progress),
+        here=run_stage_state(cfg), adopt=lambda dest: cfg.to_json(dest / CONFIG_FILE), files=RUN_FILES,
+        progress=progress)
+
+
 def reuse_or_train(cfg: TrainConfig, progress,
                    own: Optional[tuple[Callable, Optional[dict]]] = None) -> dict[str, Any]:
     """A finished run with the same configuration in ``cfg.run.out`` is reused, else trained
@@ -92,12 +135,9 @@ def reuse_or_train(cfg: TrainConfig, progress,
     final, saved, mt_file = out / "final.json", out / "config.json", out / MEAN_TEACHER_FILE
     settings = own[1] if own else None
     mt_same = (json.loads(mt_file.read_text()) == settings) if mt_file.is_file() else settings is None
-    if final.is_file() and saved.is_file() and not cfg.run.overwrite and mt_same:
-        same = TrainConfig.from_json(saved).replace(resume=cfg.run.resume, progress=cfg.run.progress,
-                                                    num_threads=cfg.run.num_threads, device=cfg.run.device)
-        if same == cfg:
-            progress(f"reusing the finished run in {out}")
-            return json.loads(final.read_text())
+    if final.is_file() and not cfg.run.overwrite and mt_same and _same_run(saved, cfg):
+        progress(f"reusing the finished run in {out}")
+        return json.loads(final.read_text())
     cfg = cfg.replace(resume=(out / CHECKPOINT_LAST).is_file() and not final.is_file() and cfg.run.resume)
     record = train_loop(cfg).final if own is None else own[0](cfg).run().final
     if settings is None:
@@ -130,19 +170,31 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "final.json").is_file():  # a finished run keeps its config.json until this one replaces it
         cfg.to_json(out / "config.json")
-    reference = None
+    reference, reference_key, stored = None, None, {}
     if tcfg.needs_reference(method):
         path = tcfg.semantic_reference
         if path is None:
             progress(f"stage 0: the frozen source model ({tcfg.reference_iterations} iterations of source_only)")
-            reuse_or_train(reference_config(cfg), progress)
-            path = str(out / REFERENCE_DIR / CHECKPOINT_LAST)
+            rcfg = reference_config(cfg)
+            stored["reference"] = stored_run_stage(rcfg, progress)[1]
+            path, reference_key = str(out / REFERENCE_DIR / CHECKPOINT_LAST), run_stage_key(rcfg)
         elif not Path(path).is_file():
             raise FileNotFoundError(f"semantic_reference: checkpoint {path!r} does not exist")
+        elif cfg.run.stage_store is not None:
+            reference_key = {"checkpoint_sha256": file_digest(path)}
         reference = _load_reference(cfg, path, device)
     progress(f"stage 1: {method} translator, {tcfg.translation_iterations} iterations")
-    stage1 = run_stage1(method, tcfg, cfg.data, cfg.run.seed, out, reference, device,
-                        overwrite=cfg.run.overwrite, stop_at=stop_at, progress=progress)
+    produce = lambda: run_stage1(method, tcfg, cfg.data, cfg.run.seed, out, reference, device,  # noqa: E731
+                                 overwrite=cfg.run.overwrite, stop_at=stop_at, progress=progress)
+    if cfg.run.stage_store is None:
+        stage1 = produce()
+    else:
+        key = stage1_key(method, tcfg, cfg.data, cfg.run.seed)
+        here = stage1_state(out, key)
+        stage1, stored["translator"] = StageStore(cfg.run.stage_store).obtain(
+            "translator", translator_key(key, reference_key, str(device)), out / TRANSLATION_DIR, produce,
+            here="free" if here == "other" and cfg.run.overwrite else here,
+            complete=lambda r: "stopped_at" not in r, progress=progress)
     if "stopped_at" in stage1:
         return stage1
     stage2 = tcfg.stage2(method)
@@ -153,6 +205,8 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
              "translation": {"iterations": stage1["iterations"], "parameters": stage1["parameters"],
                              "seconds": stage1["seconds"], "reused": stage1["reused"],
                              "directory": TRANSLATION_DIR}}
+    if cfg.run.stage_store is not None:  # each stage's store entry, and whether it was linked from there
+        final["stage_store"] = {k: v for k, v in stored.items() if v is not None}
     cfg.to_json(out / "config.json")  # with its final.json: a failed retrain never pairs a new config with an old result
     write_json(out / "final.json", final)
     return final

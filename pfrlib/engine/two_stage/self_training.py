@@ -8,7 +8,9 @@ round's, ``--st-stage1-iterations`` stage 1's; every ``self_training`` field is 
 1. **the adapted model**: ``st_init`` if given (a ``checkpoint_last.pt`` of this project), else
    stage 1, the registry's ``stage1`` of the method (``pfr_adv`` for ``pfr_adv_st``) or the
    ``st_stage1`` field, trained by the run loop into ``OUT/stage1`` with the run's sections
-   (reused when its configuration is the same, :func:`pfrlib.engine.two_stage.run.reuse_or_train`);
+   (reused when its configuration is the same, :func:`pfrlib.engine.two_stage.run.reuse_or_train`;
+   with ``--stage-store DIR`` also across run folders, :mod:`pfrlib.engine.stage_store`: the runs
+   of a sweep over a field of the rounds, e.g. ``st_lambda``, train one adapted model per seed);
 2. **each round** ``r = 1 .. st_rounds`` into ``OUT/round_r``: the labelling model (the adapted
    model, then the previous round's) is run once over the target training split to count each
    class's confidences (:func:`pfrlib.methods.beyond.self_training.confidence_histogram`), which
@@ -47,7 +49,7 @@ from pfrlib.data.transforms import EvalTransform
 from pfrlib.engine.checkpoint import CHECKPOINT_LAST, load_checkpoint
 from pfrlib.engine.distributed import all_reduce_sum
 from pfrlib.engine.trainer import Trainer
-from pfrlib.engine.two_stage.run import reuse_or_train
+from pfrlib.engine.two_stage.run import reuse_or_train, stored_run_stage
 from pfrlib.io import write_json
 from pfrlib.methods.beyond.self_training import (CONFIDENCE_BINS, SelfTraining, SelfTrainingConfig,
     class_thresholds, confidence_histogram)
@@ -181,17 +183,19 @@ def train_self_training(cfg: TrainConfig, *,
     if not (out / "final.json").is_file():  # a finished run keeps its config.json until this one replaces it
         cfg.to_json(out / "config.json")
     record: dict[str, Any] = {"rounds": st.st_rounds, "start": st.st_start}
+    stored: dict[str, Any] = {}
     if st.st_init is not None:
         teacher = Path(st.st_init)
         record["init"] = str(teacher)
     else:
         s1 = stage1_config(cfg)
         progress(f"stage 1: {s1.loss.method}, {s1.optim.iterations} iterations")
-        final1 = reuse_or_train(s1, progress)
+        final1, stored["adapted"] = stored_run_stage(s1, progress)
         teacher = out / STAGE1_DIR / CHECKPOINT_LAST
         record["stage1"] = {"method": s1.loss.method, "iterations": final1["iterations"],
                             "target_miou": final1["target_miou"], "source_miou": final1["source_miou"],
                             "directory": STAGE1_DIR}
+
     thresholds = []
     final: dict[str, Any] = {}
     for r in range(1, st.st_rounds + 1):
@@ -205,6 +209,8 @@ def train_self_training(cfg: TrainConfig, *,
     last = round_dir(st.st_rounds)
     final = {**final, "method": cfg.loss.method, "checkpoint": f"{last}/{final['checkpoint']}",
              "self_training": record}
+    if cfg.run.stage_store is not None:  # stage 1's store entry, and whether it was linked from there
+        final["stage_store"] = stored
     cfg.to_json(out / "config.json")  # with its final.json: a failed retrain never pairs a new config with an old result
     write_json(out / "final.json", final)
     return final

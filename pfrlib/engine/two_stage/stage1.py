@@ -41,7 +41,7 @@ from pfrlib.io import to_jsonable, write_json
 from pfrlib.methods.translation.config import STAGE2_FIELDS, TranslationConfig
 from pfrlib.methods.translation.translator import Translator, from_unit, to_unit
 
-__all__ = ["stage1_key", "train_translator", "load_translator", "write_translated_set", "run_stage1", "TRANSLATION_DIR",
+__all__ = ["stage1_key", "stage1_state", "train_translator", "load_translator", "write_translated_set", "run_stage1", "TRANSLATION_DIR",
            "SET_DIR", "DOMAINNESS_FILE"]
 
 TRANSLATION_DIR = "translation"
@@ -244,6 +244,18 @@ def write_translated_set(translator: Translator, data_cfg: Any, tcfg: Translatio
     if z_all is not None:
         write_json(root / DOMAINNESS_FILE, {"sampling": tcfg.dlow_z_sampling, "z": [round(float(v), 6) for v in z_all]})
     return root
+
+
+def stage1_state(run_out: str | Path, key: dict[str, Any]) -> str:
+    """What ``run_out/translation`` holds for the stage of ``key``: ``"finished"`` (its set is
+    complete), ``"free"`` (nothing yet, or this stage interrupted) or ``"other"`` (a translator of
+    another configuration), as :meth:`pfrlib.engine.stage_store.StageStore.obtain` asks."""
+    out = Path(run_out) / TRANSLATION_DIR
+    if not (out / "key.json").is_file():
+        return "free"
+    if _with_data_defaults(json.loads((out / "key.json").read_text())) != key:
+        return "other"
+    return "finished" if (out / "done.json").is_file() else "free"
 
 
 def run_stage1(method: str, tcfg: TranslationConfig, data_cfg: Any, seed: int, run_out: Path,
