@@ -105,18 +105,19 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
 
 
 def calibration() -> dict:
-    """What a results file keeps beside the wall times to compare machines: the runs record no
-    calibration of their own, so this is the reference machine's (the step-time benchmark's
-    calibration row, :func:`pfrlib.teaching.timings.reference_calibration`), and says so."""
+    """The reference machine's calibration (the step-time benchmark's calibration row,
+    :func:`pfrlib.teaching.timings.reference_calibration`), which a results file keeps beside the
+    wall times: each run's own, timed in its process, is its row's ``calibration_s``, and the
+    ratio of the two scales its wall time to the reference machine."""
     from pfrlib.teaching.timings import reference_calibration
 
     found = reference_calibration(root=ROOT)
     if found is None:
-        return {"median_s": None, "from": "the runs record no calibration, and no step-time results file holds one"}
+        return {"median_s": None, "from": "no step-time results file holds the reference machine's calibration"}
     seconds, name = found
     return {"median_s": seconds, "from": f"{name}: the calibration row of the reference machine "
-                                         f"(benchmarks/step_time.py --add-calibration), not measured in the runs' "
-                                         f"processes (they record none)"}
+                                         f"(benchmarks/step_time.py --add-calibration); each run's own is in "
+                                         f"calibration_s"}
 
 
 def summarize(results: dict[str, list[dict]], folders: dict[str, list[Path]] | None = None) -> tuple[str, dict]:
