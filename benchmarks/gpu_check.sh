@@ -16,10 +16,15 @@
 #    everything else; extra step_time.py options can be given in STEP_ARGS (e.g. "--compile").
 # 4. benchmarks/data_pipeline.py: images/s per DataLoader worker on this machine's CPUs
 #    (DATA_PIPELINE=0 skips it).
+# 5. benchmarks/memory.py --device cuda --fraction 1 (claim (c)): torch.cuda.max_memory_allocated
+#    per training stage of every Table-1 method at the published sizes, and the translated sets'
+#    bytes on disk, into MEMORY_RESULTS (default benchmarks/results: memory_cuda.json and
+#    memory.md; copy them back into a checkout's benchmarks/results/). About 5 minutes on one
+#    GPU. MEMORY=0 skips it; SIZE=tiny measures two methods at a tiny fraction into a temporary folder.
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
 # DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"), STEP_ARGS,
-# DATA_PIPELINE (1).
+# DATA_PIPELINE (1), MEMORY (1), MEMORY_RESULTS (benchmarks/results).
 # Without PYTHON, the first Python that runs and imports torch is used (else the first that can
 # create a venv): a version manager's shim that cannot run is passed over.
 set -euo pipefail
@@ -33,6 +38,7 @@ STEPS=${STEPS:-20}
 PRECISIONS=${PRECISIONS:-fp32 bf16}
 STEP_ARGS=${STEP_ARGS:-}
 DATA_PIPELINE=${DATA_PIPELINE:-1}
+MEMORY=${MEMORY:-1}
 START=$SECONDS
 
 log() { echo "[gpu_check $((SECONDS - START)) s] $*" >&2; }
@@ -153,10 +159,24 @@ if [ "$DATA_PIPELINE" = "1" ]; then
     "$PY" benchmarks/data_pipeline.py "${DP[@]}" --markdown "$TMP_DIR/data.md" >/dev/null
 fi
 
+# ------------------------------------------------------------------ 5. memory (claim (c))
+if [ "$MEMORY" = "1" ]; then
+    log "memory: every Table-1 method, per stage ($SIZE)"
+    if [ "$SIZE" = tiny ]; then
+        MEMORY_RESULTS=${MEMORY_RESULTS:-$TMP_DIR/memory}
+        MEM=(--fraction 0.05 --methods pfr_adv cycada --steps 1 --threads 1 --footprint-images 1 --footprint-size 32 32)
+    else
+        MEMORY_RESULTS=${MEMORY_RESULTS:-benchmarks/results}
+        MEM=(--fraction 1)
+    fi
+    "$PY" benchmarks/memory.py --device "$DEVICE" "${MEM[@]}" --results "$MEMORY_RESULTS" > "$TMP_DIR/memory.md"
+fi
+
 {
     cat "$TMP_DIR/head.md"
     cat "$TMP_DIR/step.md"
     if [ -f "$TMP_DIR/data.md" ]; then echo; cat "$TMP_DIR/data.md"; fi
+    if [ -f "$TMP_DIR/memory.md" ]; then echo; cat "$TMP_DIR/memory.md"; fi
     echo
     echo "Wall time of gpu_check.sh: $((SECONDS - START)) s."
 } > "$OUT_FILE"

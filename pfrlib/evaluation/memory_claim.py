@@ -25,10 +25,23 @@ from typing import Any, Mapping, Optional, Sequence
 
 from pfrlib.methods import in_words, names
 
-__all__ = ["REFERENCE", "FOOTPRINT_WHERE", "method_totals", "footprints", "claim_c_words", "claim_c_markdown"]
+__all__ = ["REFERENCE", "FOOTPRINT_WHERE", "MEMORY_FILES", "DEFAULT_FRACTION", "MEASURE_COMMANDS", "method_totals", "footprints",
+           "claim_c_words", "claim_c_markdown"]
 
 #: The method claim (c) is about: the paper's full method.
 REFERENCE = "pfr_adv"
+#: The memory benchmark's results file of each device kind, relative to the repository root.
+MEMORY_FILES = {"cpu": "benchmarks/results/memory.json", "cuda": "benchmarks/results/memory_cuda.json"}
+#: The fraction of the published sizes each device kind measures at by default: what a CPU can
+#: run in minutes, and on a GPU the published sizes themselves.
+DEFAULT_FRACTION = {"cpu": 0.25, "cuda": 1.0}
+#: How each file is measured (what a missing file's line says).
+MEASURE_COMMANDS = {
+    "cpu": f"`python benchmarks/memory.py --fraction {DEFAULT_FRACTION['cpu']:g} --threads 1`",
+    "cuda": ("`bash benchmarks/gpu_check.sh` on a GPU machine runs `python benchmarks/memory.py --device cuda "
+             f"--fraction {DEFAULT_FRACTION['cuda']:g}` (`torch.cuda.max_memory_allocated` at the published sizes); copy its "
+             "`memory_cuda.json` into `benchmarks/results/` and run `python benchmarks/memory.py --render`"),
+}
 #: Where a footprint row was measured: at the paper's published size and count (GTA5), or at the
 #: ``cpu`` preset's (the SynthStreets set this project's runs write).
 FOOTPRINT_WHERE = ("published", "cpu")
@@ -81,8 +94,7 @@ def claim_c_words(data: Mapping[str, Any], reference: str = REFERENCE) -> str:
     ref = totals[reference]
     sets = footprints(data)
     key = "above_baseline_mib" if any(r.get("baseline_mib") for r in data["rows"]) else "peak_mib"
-    what = ("peak above the process's memory after imports (the libraries and interpreter, the same for every "
-            "method, left out)" if key == "above_baseline_mib" else "peak")
+    what = "peak memory above imports" if key == "above_baseline_mib" else "peak memory"
     lines, lighter_peak, lighter_params = [], [], []
     for method in (m for m in names("translation") if m in totals):
         t = totals[method]
@@ -103,23 +115,25 @@ def claim_c_words(data: Mapping[str, Any], reference: str = REFERENCE) -> str:
         return "yes, against every one" if all(flags) else (
             "no, against none" if not any(flags) else f"against {sum(flags)} of {len(flags)}")
 
-    head = (f"Is {in_words(reference)} lighter than the image-translation rows? In {what}: "
-            f"{verdict(lighter_peak)}. In parameters trained over all stages: {verdict(lighter_params)}.")
+    head = (f"Is {in_words(reference)} lighter than the image-translation rows? In {what}"
+            + (" (the peak less the process's memory after imports: the interpreter and libraries, the same for "
+               "every method)" if key == "above_baseline_mib" else "") +
+            f": {verdict(lighter_peak)}. In parameters trained over all stages: {verdict(lighter_params)}.")
     if not sets:
         head += " The translated sets' disk footprint is not in this file."
     return head + "\n\n" + "\n".join(lines)
 
 
-def claim_c_markdown(files: Sequence[tuple[str, Optional[Mapping[str, Any]]]], reference: str = REFERENCE,
-                     missing: str = "") -> str:
-    """Claim (c)'s generated block: for each ``(label, memory file's content or None)``, a table
-    (per method: peak over its stages, peak above the memory after imports, parameters trained in
-    all stages, stages, the translated set at the published count) and :func:`claim_c_words`. A
-    file that is None is said to be missing, followed by ``missing`` (how to measure it)."""
+def claim_c_markdown(files: Sequence[tuple[str, Optional[Mapping[str, Any]], str]],
+                     reference: str = REFERENCE) -> str:
+    """Claim (c)'s generated block: for each ``(label, memory file's content or None, how it is
+    measured)``, a table (per method: peak over its stages, peak above the memory after imports,
+    parameters trained in all stages, stages, the translated set at the published count) and
+    :func:`claim_c_words`; a file that is None is said to be missing, with how to measure it."""
     parts = []
-    for label, data in files:
+    for label, data, how in files:
         if data is None:
-            parts.append(f"**{label}: missing.** {missing}".rstrip())
+            parts.append(f"**{label}: missing.** Not measured yet: {how}.")
             continue
         totals, sets = method_totals(data["rows"]), footprints(data)
         fraction = data.get("fraction")
