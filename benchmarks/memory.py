@@ -272,8 +272,8 @@ def measure(methods: list[str], sizes_: dict[str, tuple[int, int]], device: str,
     input-space methods reuses the adaptsegnet row."""
     rows, cache = [], {}
     (sh, sw), (th, tw), crop = sizes_["source"], sizes_["target"], sizes_["translation_crop"]
-    sizes = {"segmentation": f"source {sw}x{sh}, target {tw}x{th}, batch 1",
-             "translation": f"source and target crops {crop[1]}x{crop[0]}, batch 1"}
+    sizes = {"segmentation": f"source {sw}x{sh}, target {tw}x{th} (width x height), batch 1",
+             "translation": f"source and target crops {crop[1]}x{crop[0]} (width x height), batch 1"}
     for method in methods:
         stages = [("segmentation", "segmentation", method)]
         if method in TRANSLATION:
@@ -325,7 +325,7 @@ def render_file(data: dict) -> str:
                   "(`write_translated_set`: PNG images and labels, TGCF-DA also the source images) wrote "
                   f"{footprint[0]['images']} SynthStreets source images through each untrained translator; the bytes per "
                   "source image times the count (PNG bytes depend on the content; raw is the pixels uncompressed).", "",
-                  "| method | translator | image size | written (bytes per source image) | count | set, PNG | set, raw |",
+                  "| method | translator | image (width x height) | written (bytes per source image) | count | set, PNG | set, raw |",
                   "|---|---|---|---|---|---|---|"]
         for f in footprint:
             lines.append(f"| {f['method']} | {f['preset']} preset | {f['size'][1]}x{f['size'][0]} | "

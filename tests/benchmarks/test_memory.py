@@ -70,7 +70,7 @@ def test_a_tiny_run_writes_the_fraction_the_sizes_and_the_footprint(tmp_path):
     assert data["fraction"] == 0.05 and data["sizes"]["source"] == [36, 64] and data["sizes"]["target"] == [32, 51]
     assert "--fraction 0.05" in data["command"]
     assert {r["input_sizes"] for r in data["rows"] if r["stage"] != "translation"} == {
-        "source 64x36, target 51x32, batch 1"}
+        "source 64x36, target 51x32 (width x height), batch 1"}
     assert [(r["method"], r["stage"]) for r in data["rows"]] == [
         ("pfr_adv", "segmentation"), ("cycada", "reference"), ("cycada", "translation"), ("cycada", "segmentation")]
     published, cpu = data["footprint"]
