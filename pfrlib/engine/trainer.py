@@ -360,10 +360,9 @@ class Trainer:
             iterations=self.iteration, world_size=self.dist.world_size, replicas_identical=replicas,
             effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
             source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
-            checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best,
+            checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best, calibration_s=current_calibration(),
             synthstreets=synthstreets_record(cfg.data),  # rank 0 writes metrics.jsonl and final.json
-            method_stats=run_method_stats(self.out, self.baseline) if self.is_main else None,
-            calibration_s=current_calibration()), confusion
+            method_stats=run_method_stats(self.out, self.baseline) if self.is_main else None), confusion
 
 
 # --------------------------------------------------------------------------- API + CLI

@@ -25,8 +25,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from pfrlib.methods import in_words, names
 
-__all__ = ["REFERENCE", "FOOTPRINT_WHERE", "MEMORY_FILES", "DEFAULT_FRACTION", "MEASURE_COMMANDS", "method_totals", "footprints",
-           "claim_c_words", "claim_c_markdown"]
+__all__ = ["REFERENCE", "FOOTPRINT_WHERE", "MEMORY_FILES", "DEFAULT_FRACTION", "MEASURE_COMMANDS", "method_totals",
+           "footprints", "claim_c_words", "claim_c_markdown"]
 
 #: The method claim (c) is about: the paper's full method.
 REFERENCE = "pfr_adv"
