@@ -454,7 +454,7 @@ print("wrote", save_metrics(out_dir, metrics))
 # .venv/bin/python -m pfrlib.train --preset cpu --method cycada --seed 0 --out runs/cycada_s0
 # .venv/bin/python -m pfrlib.train --preset cpu --method tgcf_da --seed 0 --out runs/tgcf_da_s0
 # # the memory benchmark behind section 4 (tens of minutes: the paper architecture, each stage in a fresh process)
-# .venv/bin/python benchmarks/memory.py --fraction 0.25 --threads 1
+# .venv/bin/python benchmarks/memory.py --threads 1   # on a CPU, its default fraction of the published sizes
 # ```
 #
 # **More questions**
