@@ -22,7 +22,9 @@ of jhoffman/cycada_release: ``--resize_or_crop scale_width_and_crop --loadSize 1
 assumed to train on CyCADA's crops). Each is ``round(published * F)``: e.g. 0.25 on a CPU, 1.0 on a
 GPU. Architectures: the ``paper`` presets (DeepLab-v2 ResNet-101 multi-level with its
 discriminators; CycleGAN's 9-block 64-filter generators and 70x70 PatchGANs, CyCADA's and
-TGCF-DA's frozen source model a DeepLab-v2 R101 too); batch 1.
+TGCF-DA's frozen source model a DeepLab-v2 R101 too); batch 1; float32 throughout (the engine's
+bf16 autocast, its default on CUDA, is turned off: the translators train in float32, and the
+comparison is like for like).
 
 How memory is measured: every row runs in a fresh child process. On CPU, ``peak_memory_mib`` is
 the child's resident-set high-water mark, ``VmHWM`` from ``/proc/self/status`` (what the kernel
@@ -129,7 +131,7 @@ def _child(spec: dict) -> dict:
     seg = TrainConfig.preset("paper", source="synth:source", target="synth:target", source_size=None,
                              target_size=None if target is None else tuple(target), eval_size=None,
                              synth_size=(h, w), synth_train_length=4, synth_val_length=1, val_limit=1, num_workers=0,
-                             prefetch_factor=None, progress=False, device=spec["device"])
+                             prefetch_factor=None, progress=False, device=spec["device"], bf16=False)
     with tempfile.TemporaryDirectory() as tmp:
         if spec["stage"] == "segmentation":
             if spec["method"] == "mean_teacher":  # TGCF-DA's stage 2: adaptsegnet without adversary + teacher
