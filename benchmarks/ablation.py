@@ -58,6 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pfrlib import methods  # noqa: E402
+from pfrlib.evaluation.memory_claim import MEMORY_FILES  # noqa: E402
 
 METHODS = methods.names("ladder")
 #: Every runnable Table-1 row: the ladder, the baselines that change only the losses and the
@@ -105,18 +106,19 @@ def _run_all(jobs: list, parallel: int, force: bool) -> list[dict]:
 
 
 def calibration() -> dict:
-    """What a results file keeps beside the wall times to compare machines: the runs record no
-    calibration of their own, so this is the reference machine's (the step-time benchmark's
-    calibration row, :func:`pfrlib.teaching.timings.reference_calibration`), and says so."""
+    """The reference machine's calibration (the step-time benchmark's calibration row,
+    :func:`pfrlib.teaching.timings.reference_calibration`), which a results file keeps beside the
+    wall times: each run's own, timed in its process, is its row's ``calibration_s``, and the
+    ratio of the two scales its wall time to the reference machine."""
     from pfrlib.teaching.timings import reference_calibration
 
     found = reference_calibration(root=ROOT)
     if found is None:
-        return {"median_s": None, "from": "the runs record no calibration, and no step-time results file holds one"}
+        return {"median_s": None, "from": "no step-time results file holds the reference machine's calibration"}
     seconds, name = found
     return {"median_s": seconds, "from": f"{name}: the calibration row of the reference machine "
-                                         f"(benchmarks/step_time.py --add-calibration), not measured in the runs' "
-                                         f"processes (they record none)"}
+                                         f"(benchmarks/step_time.py --add-calibration); each run's own is in "
+                                         f"calibration_s"}
 
 
 def summarize(results: dict[str, list[dict]], folders: dict[str, list[Path]] | None = None) -> tuple[str, dict]:
@@ -261,6 +263,7 @@ DOC_BLOCKS = {
     "step_time_cpu": ("docs/results.md", ("benchmarks/results/step_time_cpu.md",), "pasted"),
     "data_pipeline": ("docs/results.md", ("benchmarks/results/data_pipeline.md",), "pasted"),
     "memory": ("docs/results.md", ("benchmarks/results/memory.md",), "pasted"),
+    "claim_c": ("docs/results.md", tuple(MEMORY_FILES.values()), "claim_c"),
     "dlow_flow": ("docs/results.md", ("benchmarks/results/dlow_flow.md",), "pasted"),
     "reproduce_times": ("docs/teaching.md", ("benchmarks/results/reproduce_times.md",), "pasted"),
     "translation_tuning": ("docs/tuning.md", ("benchmarks/results/translation_tuning.md",), "pasted"),
@@ -325,6 +328,12 @@ def doc_block(marker: str, root: Path = ROOT) -> str:
     _, sources, style = DOC_BLOCKS[marker]
     if style == "pasted":
         return (root / sources[0]).read_text().strip()
+    if style == "claim_c":  # a file not measured yet is said to be missing, with its command
+        from pfrlib.evaluation.memory_claim import MEASURE_COMMANDS, claim_c_markdown
+
+        files = [({"cpu": "On the CPU", "cuda": "On a GPU"}[kind], json.loads((root / path).read_text()) if (root / path).is_file() else None,
+                  MEASURE_COMMANDS[kind]) for kind, path in MEMORY_FILES.items()]
+        return claim_c_markdown(files)
     summaries = [json.loads((root / path).read_text()) for path in sources]
     if style == "front":
         return front_table(*summaries, paper_results(root))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper-scale step-time table on a GPU machine, from a fresh checkout of this repository.
 #
-#   bash benchmarks/gpu_check.sh [OUT.md]                         # on a GPU machine (about 5 minutes)
+#   bash benchmarks/gpu_check.sh [OUT.md]                         # on a GPU machine (about 10 minutes; MEMORY=0: about 5)
 #   DEVICE=cpu SIZE=tiny bash benchmarks/gpu_check.sh /tmp/x.md    # the CPU smoke test (tests/benchmarks/test_gpu_check.py)
 #
 # 1. Environment: if the chosen Python already imports torch and torchvision, it is used as is
@@ -16,10 +16,15 @@
 #    everything else; extra step_time.py options can be given in STEP_ARGS (e.g. "--compile").
 # 4. benchmarks/data_pipeline.py: images/s per DataLoader worker on this machine's CPUs
 #    (DATA_PIPELINE=0 skips it).
+# 5. benchmarks/memory.py --device cuda --fraction 1 (claim (c)): torch.cuda.max_memory_allocated
+#    per training stage of every Table-1 method at the published sizes, and the translated sets'
+#    bytes on disk, into MEMORY_RESULTS (default benchmarks/results: memory_cuda.json and
+#    memory.md; copy them back into a checkout's benchmarks/results/). About 5 minutes on one
+#    GPU. MEMORY=0 skips it; SIZE=tiny measures two methods at a tiny fraction into a temporary folder.
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
 # DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"), STEP_ARGS,
-# DATA_PIPELINE (1).
+# DATA_PIPELINE (1), MEMORY (1), MEMORY_RESULTS (benchmarks/results).
 # Without PYTHON, the first Python that runs and imports torch is used (else the first that can
 # create a venv): a version manager's shim that cannot run is passed over.
 set -euo pipefail
@@ -33,6 +38,7 @@ STEPS=${STEPS:-20}
 PRECISIONS=${PRECISIONS:-fp32 bf16}
 STEP_ARGS=${STEP_ARGS:-}
 DATA_PIPELINE=${DATA_PIPELINE:-1}
+MEMORY=${MEMORY:-1}
 START=$SECONDS
 
 log() { echo "[gpu_check $((SECONDS - START)) s] $*" >&2; }
@@ -153,13 +159,28 @@ if [ "$DATA_PIPELINE" = "1" ]; then
     "$PY" benchmarks/data_pipeline.py "${DP[@]}" --markdown "$TMP_DIR/data.md" >/dev/null
 fi
 
+# ------------------------------------------------------------------ 5. memory (claim (c))
+if [ "$MEMORY" = "1" ]; then
+    log "memory: every Table-1 method, per stage ($SIZE)"
+    if [ "$SIZE" = tiny ]; then
+        MEMORY_RESULTS=${MEMORY_RESULTS:-$TMP_DIR/memory}
+        MEM=(--fraction 0.05 --methods pfr_adv cycada --steps 1 --threads 1 --footprint-images 1 --footprint-size 32 32)
+    else
+        MEMORY_RESULTS=${MEMORY_RESULTS:-benchmarks/results}
+        MEM=(--fraction 1)
+    fi
+    "$PY" benchmarks/memory.py --device "$DEVICE" "${MEM[@]}" --results "$MEMORY_RESULTS" > "$TMP_DIR/memory.md"
+fi
+
 {
     cat "$TMP_DIR/head.md"
     cat "$TMP_DIR/step.md"
     if [ -f "$TMP_DIR/data.md" ]; then echo; cat "$TMP_DIR/data.md"; fi
+    if [ -f "$TMP_DIR/memory.md" ]; then echo; cat "$TMP_DIR/memory.md"; fi
     echo
     echo "Wall time of gpu_check.sh: $((SECONDS - START)) s."
 } > "$OUT_FILE"
 cat "$OUT_FILE"
 log "wrote $OUT_FILE"
-if [ $((SECONDS - START)) -gt 480 ]; then log "warning: took more than 8 minutes"; fi
+LIMIT=$([ "$MEMORY" = "1" ] && echo 900 || echo 480)  # the memory step adds about 5 minutes
+if [ $((SECONDS - START)) -gt "$LIMIT" ]; then log "warning: took more than $((LIMIT / 60)) minutes"; fi

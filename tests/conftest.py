@@ -16,7 +16,12 @@ import pytest
 import torch
 
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.calibration import SKIP_VARIABLE
 from pfrlib.engine.run import train
+
+# The tests time nothing: no run (here or in the processes they start) times the machine
+# calibration it keeps in final.json; tests/engine/test_run.py turns it on where it is tested.
+os.environ.setdefault(SKIP_VARIABLE, "0")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one xdist worker per core. Each worker, and what it starts (training

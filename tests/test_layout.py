@@ -564,7 +564,6 @@ COVERED_ELSEWHERE: dict[str, str] = {
     # engine
     "pfrlib.engine.dirlock": "tests/launch/test_launcher.py: the folder lock, held by another process (also tests/engine/test_rundir.py's second writer)",
     "pfrlib.engine.distributed": "tests/engine/test_trainer.py: DDP and torchrun runs",
-    "pfrlib.engine.run": "tests/engine/test_trainer.py: train(), the run the trainer's tests start",
     "pfrlib.engine.scoring": "tests/evaluation/test_evaluate.py: confusion matrix and mIoU of a known model",
     "pfrlib.engine.setup": "tests/engine/test_trainer.py: the parts of a run, built by every run the trainer's tests start",
     "pfrlib.engine.watchdog": "tests/engine/test_trainer.py: the NaN guard naming the term (FiniteCheck also in tests/paper/test_step.py)",

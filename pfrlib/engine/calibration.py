@@ -7,10 +7,17 @@ that the benchmark times on the reference (:data:`CALIBRATION`: the ``cpu`` pres
 ``source_only``, one thread, the median of a few iterations after a warm-up), and the ratio of
 the two scales every measured rate (:func:`pfrlib.teaching.nbtools.announce`). It costs a second or two
 (on a busy 2-core machine), once per process (:func:`machine_seconds` keeps the result).
+
+Every training run also times it in its own process when it starts (:func:`run_calibration`,
+called by :func:`pfrlib.engine.run.train`), and keeps it in ``final.json`` as ``calibration_s``
+beside its wall time, so that a run's time can be scaled to the reference machine: the RNG
+states are put back afterwards, so the run computes exactly what it would without it.
+:data:`SKIP_VARIABLE` set to ``0`` skips it (the test suite, which times nothing).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -20,10 +27,11 @@ from functools import lru_cache
 import torch
 
 from pfrlib.config.train_config import TrainConfig
+from pfrlib.engine.checkpoint import rng_state, set_rng_state
 from pfrlib.engine.trainer import Trainer
 
 __all__ = ["Calibration", "CALIBRATION", "CALIBRATION_LABEL", "calibration_seconds", "machine_seconds",
-           "calibration_row"]
+           "calibration_row", "SKIP_VARIABLE", "run_calibration"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class Calibration:
 CALIBRATION = Calibration()
 #: The ``label`` of the calibration's row in the step-time benchmark's results file.
 CALIBRATION_LABEL = "calibration"
+#: The environment variable that, set to ``0``, makes :func:`run_calibration` skip the timing.
+SKIP_VARIABLE = "PFR_RUN_CALIBRATION"
 
 
 def calibration_seconds(calibration: Calibration = CALIBRATION) -> float:
@@ -76,3 +86,16 @@ def calibration_row(calibration: Calibration = CALIBRATION, repeat: int = 1) -> 
     machine did: the reference is the machine at its best)."""
     fastest = min(calibration_seconds(calibration) for _ in range(repeat))
     return {"label": CALIBRATION_LABEL, **asdict(calibration), "repeat": repeat, "median_s": fastest}
+
+
+def run_calibration(calibration: Calibration = CALIBRATION) -> float | None:
+    """:func:`calibration_seconds` for a run's ``final.json``, timed now in this process, with every
+    RNG state (torch CPU and CUDA, numpy, python) as it was before: the calibration's own trainer
+    seeds and draws, and the run must not see it. None when :data:`SKIP_VARIABLE` is ``0``."""
+    if os.environ.get(SKIP_VARIABLE, "").strip() == "0":
+        return None
+    state = rng_state()
+    try:
+        return round(calibration_seconds(calibration), 6)
+    finally:
+        set_rng_state(state)

@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -35,7 +37,8 @@ from pfrlib.methods import in_words
 
 __all__ = ["FINAL_JSON", "METRICS_JSONL", "TEST_CONFUSION", "PerImageConfusion", "confusion_file",
            "read_test_confusion", "FinalRecord", "METRIC_KEYS", "finished_line", "PROGRESS_TERMS", "step_record",
-           "is_step_record", "progress_line", "synthstreets_record", "method_stats", "run_method_stats"]
+           "is_step_record", "progress_line", "synthstreets_record", "method_stats", "run_method_stats",
+           "calibration_of_this_run", "current_calibration"]
 
 #: The file name of the record in a run directory.
 FINAL_JSON = "final.json"
@@ -47,6 +50,27 @@ _NOTE = ("mIoU are fractions (0..1) of the final model; 'best_on_val' (if any) w
          "on the target val set and is optimistic.")
 #: The file of a run's per-image test confusion matrices (:class:`PerImageConfusion`), beside ``final.json``.
 TEST_CONFUSION = "test_confusion.npz"
+
+
+#: The machine calibration of the run this process is training (:func:`calibration_of_this_run`).
+_CALIBRATION: ContextVar[Optional[float]] = ContextVar("calibration_s", default=None)
+
+
+@contextmanager
+def calibration_of_this_run(seconds: Optional[float]) -> Iterator[None]:
+    """While it lasts, every :class:`FinalRecord` the trainer writes keeps ``seconds`` as its
+    ``calibration_s`` (:func:`current_calibration`): :func:`pfrlib.engine.run.train` sets it to the
+    calibration it timed when the run started."""
+    token = _CALIBRATION.set(seconds)
+    try:
+        yield
+    finally:
+        _CALIBRATION.reset(token)
+
+
+def current_calibration() -> Optional[float]:
+    """The calibration :func:`calibration_of_this_run` set, or None outside it."""
+    return _CALIBRATION.get()
 
 
 def _about(kind: str) -> dict:
@@ -101,6 +125,12 @@ class FinalRecord:
     #: ``{key: {"mean": over the logged iterations, "last": at the last one}}`` (:func:`method_stats`);
     #: None for a method that declares none.
     method_stats: Optional[dict] = field(default=None, metadata=_about("metric"))
+    #: Seconds per iteration of the machine calibration (:func:`pfrlib.engine.calibration.run_calibration`:
+    #: the notebooks' and the step-time benchmark's few ``cpu``-preset iterations), timed in the
+    #: run's own process when it started, so that ``wall_time_s`` can be scaled to the reference
+    #: machine's calibration; None when skipped, and in runs written before it existed. A resumed
+    #: run keeps the calibration of the process that finished it.
+    calibration_s: Optional[float] = field(default=None, metadata=_about("metric"))
     #: How the run was launched when a launcher backend records it, e.g. ``{"backend": "slurm",
     #: "job_id": "81234_5", "node": "gpu17"}`` (:mod:`pfrlib.launch.slurm`); None otherwise.
     launched: Optional[dict] = field(default=None, metadata=_about("launch"))

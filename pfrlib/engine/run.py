@@ -18,7 +18,8 @@ from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.rundir import CONFIG_FILE, RUN_FILES
 from pfrlib.io import read_json, write_json
-from pfrlib.engine.record import FINAL_JSON, finished_line
+from pfrlib.engine.calibration import run_calibration
+from pfrlib.engine.record import FINAL_JSON, calibration_of_this_run, finished_line
 from pfrlib.engine.trainer import TrainResult, train_loop
 from pfrlib.engine.stage_store import StageStore, entry_name, file_digest, run_stage_key, translator_key
 from pfrlib.engine.two_stage.run import reference_config, run_stage_state, train_translation
@@ -34,11 +35,23 @@ def train(config: TrainConfig) -> TrainResult:
 
     Returns a :class:`~pfrlib.engine.trainer.TrainResult` (``.final`` is the content of
     ``final.json``). ``--resume`` of a run that already finished says so and returns its result
-    without training or writing."""
+    without training or writing.
+
+    Before anything else, rank 0 times the machine calibration in this process
+    (:func:`pfrlib.engine.calibration.run_calibration`, RNG states put back): every record trained
+    meanwhile keeps it as ``calibration_s``; a record trained by another process (a finished run
+    read back, a stage reused or linked from a stage store) keeps its own."""
     config.validate()
     if config.run.stage_store is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("stage_store: a stage store serves runs of one process; under torchrun "
                          "(WORLD_SIZE > 1) leave it out (each run then trains its stages in its own folder)")
+    calibration = run_calibration() if int(os.environ.get("RANK", "0")) == 0 else None
+    with calibration_of_this_run(calibration):
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> TrainResult:
+    """:func:`train`'s dispatch: the method's kind of run."""
     if config.method_info.family == "translation":
         final = train_translation(config)
         return TrainResult(out=Path(config.run.out), final=final, config=config)

@@ -49,8 +49,8 @@ from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
 from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
 from pfrlib.io import to_jsonable
-from pfrlib.engine.record import (PROGRESS_TERMS, FinalRecord, PerImageConfusion, run_method_stats, step_record,
-    synthstreets_record)
+from pfrlib.engine.record import (PROGRESS_TERMS, FinalRecord, PerImageConfusion, current_calibration,
+                                  run_method_stats, step_record, synthstreets_record)
 from pfrlib.engine.setup import (build_networks, build_train_data, check_classes, device_options, TrainData,
     make_streams, rescale_learning_rates, seed_everything)
 from pfrlib.engine.rundir import RunDirectory, RunFinished
@@ -360,7 +360,7 @@ class Trainer:
             iterations=self.iteration, world_size=self.dist.world_size, replicas_identical=replicas,
             effective_weights=self.weights, source_miou=res["source"]["miou"], target_miou=res["target"]["miou"],
             source_val=res["source"], target_val=res["target"], wall_time_s=round(self.elapsed, 2),
-            checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best,
+            checkpoint=CHECKPOINT_LAST, target_test=test, best_on_val=best, calibration_s=current_calibration(),
             synthstreets=synthstreets_record(cfg.data),  # rank 0 writes metrics.jsonl and final.json
             method_stats=run_method_stats(self.out, self.baseline) if self.is_main else None), confusion
 

@@ -24,7 +24,8 @@ and the readers say so (:func:`seed_scores`). Rows built from runs scored on the
 seed (one value per entry of ``seeds``, in its order): ``per_seed_test`` (the last iteration's
 model), ``per_seed_test_val_chosen`` and ``val_chosen_iteration`` (the checkpoint chosen on target
 val, where the runs kept one), ``per_seed_per_class_test``; every row built from runs has
-``per_seed_source``, ``per_seed_per_class_target`` and ``iterations``. Rows collected from run
+``per_seed_source``, ``per_seed_per_class_target``, ``iterations`` and ``calibration_s`` (the
+machine calibration each run timed in its own process, null where it kept none). Rows collected from run
 folders (``folders`` of :func:`summarize_runs`) add the ``benchmark`` the runs were trained on,
 ``runs`` (each seed's run folder, relative to the repository root) and ``test_confusion_sha256``
 (the sha256 of each run's per-image test confusion matrices,
@@ -216,6 +217,7 @@ def _check_optional(entry: Mapping[str, Any], n: int, where: str) -> None:
     for key in _PER_SEED_NUMBERS:
         per_seed(key, _number, "number")
     per_seed("val_chosen_iteration", lambda v: isinstance(v, int), "integer iteration")
+    per_seed("calibration_s", lambda v: v is None or (_number(v) and v > 0), "calibration in seconds (or null)")
     per_seed("runs", lambda v: isinstance(v, str) and v, "run folder")
     per_seed("test_confusion_sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "sha256 (64 hex digits)")
     for key in _PER_SEED_CLASSES:
@@ -325,7 +327,9 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]], low: str =
     and each run's (``per_seed_target``, ``per_seed_source``), with each class's IoU per run
     (``per_seed_per_class_target``) and its mean (``per_class_target``); ``wall_s``: each run's
     ``process_wall_s`` where the caller added it, else its ``wall_time_s`` (``iterations``: each
-    run's iteration count, what ``wall_s`` measured); ``gap_closed``: for every method except
+    run's iteration count, what ``wall_s`` measured; ``calibration_s``: the machine calibration each
+    run timed in its own process, :attr:`pfrlib.engine.record.FinalRecord.calibration_s`, null for
+    a run that kept none); ``gap_closed``: for every method except
     ``low`` and ``high``, when both are present. Where every run of a method holds ``target_test``:
     the same on the test split (``test``, ``per_seed_test``, ``per_class_test``,
     ``per_seed_per_class_test``), and where every run also scored its checkpoint chosen on val,
@@ -353,6 +357,7 @@ def summarize_runs(finals: Mapping[str, Sequence[Mapping[str, Any]]], low: str =
             "seeds": [r["seed"] for r in runs], "per_seed_source": s["runs"],
             "wall_s": [r.get("process_wall_s", r["wall_time_s"]) for r in runs],
             "iterations": [r["iterations"] for r in runs],  # what wall_s measured (pfrlib.teaching.nbtools.announce)
+            "calibration_s": [r.get("calibration_s") for r in runs],  # each run's own machine calibration
             "per_class_target": _mean_per_class(val_classes),
             "per_seed_per_class_target": _per_seed_per_class(val_classes)}
         if m not in (low, high) and t["gap_closed"] == t["gap_closed"]:  # not NaN

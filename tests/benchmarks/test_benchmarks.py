@@ -183,6 +183,9 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
         assert f"| {method} | fp32 |" in text, method
         assert f"| {method} | bf16 |" not in text, method  # PRECISIONS was honoured
     assert "GFLOP / iteration" in text and "syncs / iteration" in text
+    # claim (c)'s memory step, in a folder of its own (the committed files are never written by it)
+    assert "| pfr_adv | segmentation |" in text and "| cycada | translation |" in text
+    assert "0.05 of the published sizes" in text and "**CUDA rows: missing.**" in text
 
 
 # ------------------------------------------------------------------ synth_gap.py, synth_speed.py

@@ -32,11 +32,12 @@ def test_final_record_round_trip_keeps_key_order(tmp_path):
 
 def test_a_final_json_written_before_test_scoring_still_loads(tmp_path):
     old = _record().to_dict()
-    del old["target_test"]
+    del old["target_test"], old["calibration_s"]
     path = tmp_path / "final.json"
     path.write_text(json.dumps(old))
-    assert FinalRecord.read(path).target_test is None
+    assert FinalRecord.read(path).target_test is None and FinalRecord.read(path).calibration_s is None
     assert "target_test" in METRIC_KEYS  # a sweep may report target_test.miou
+    assert "calibration_s" in METRIC_KEYS  # and each run's machine calibration
 
 
 def test_per_image_confusion_round_trips_and_is_found_beside_the_final_checkpoint(tmp_path):

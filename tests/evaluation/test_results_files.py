@@ -85,6 +85,10 @@ def _collected(tmp_path) -> tuple[dict, dict]:
 def test_runs_collected_from_folders_keep_what_the_claims_need(tmp_path):
     finals, folders = _collected(tmp_path)
     calibration = {"median_s": 0.05, "from": "a step-time file"}
+    for run, own in zip(finals["adaptsegnet"], (0.06, 0.07, None)):  # a run from before calibration_s keeps none
+        run.pop("calibration_s", None)
+        if own is not None:
+            run["calibration_s"] = own
     summary = summarize_runs(finals, folders=folders, root=tmp_path, calibration=calibration)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(summary))
@@ -99,6 +103,7 @@ def test_runs_collected_from_folders_keep_what_the_claims_need(tmp_path):
     assert len(per_class) == 19 and per_class["road"] == pytest.approx([100 * r["target_test"]["per_class_iou"]["road"]
                                                                        for r in runs])
     assert row["benchmark"] == BENCHMARK and row["calibration"] == calibration
+    assert row["calibration_s"] == [0.06, 0.07, None]  # each seed's own, beside its wall_s
     assert row["runs"] == ["runs/adaptsegnet_s5", "runs/adaptsegnet_s6", "runs/adaptsegnet_s7"]  # relative to root
     assert row["test_confusion_sha256"] == [file_sha256(tmp_path / r / TEST_CONFUSION) for r in row["runs"]]
     assert row["splits"]["per_seed_test_val_chosen"] == "test" and row["splits"]["target"] == "val"
@@ -151,6 +156,8 @@ _ENTRY = '"target": [1, 0], "per_seed_target": [1], "seeds": [0], "per_class_tar
     ('{"pfr": {%s, "splits": {"per_seed_target": "test"}}}' % _ENTRY, "'splits' must give each key's split"),
     ('{"pfr": {%s, "benchmark": {"synth_classes": 19}}}' % _ENTRY, "'benchmark' must hold"),
     ('{"pfr": {%s, "calibration": {"median_s": 1}}}' % _ENTRY, "'calibration' must be"),
+    ('{"pfr": {%s, "calibration_s": [0]}}' % _ENTRY, r"'calibration_s' must list one calibration in seconds"),
+    ('{"pfr": {%s, "calibration_s": [0.1, 0.2]}}' % _ENTRY, r"'calibration_s' must list one calibration"),
 ])
 def test_a_malformed_optional_key_is_named(tmp_path, content, message):
     path = tmp_path / "bad.json"

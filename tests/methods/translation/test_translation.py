@@ -236,10 +236,9 @@ def test_memory_benchmark_covers_every_table1_row_and_renders():
     assert {methods.get(m).table1_row for m in mem.ALL} >= {"CyCADA", "DLOW", "TGCF-DA", "CLAN", "ROAD", "AdaptSegNet"}
     common = dict(baseline_mib=600.0, frozen_parameters=0, seconds_per_iteration=1.0, device="cpu", threads=1,
                   torch="x", input_sizes="s", measured_as="m")
-    table = mem.render([{"method": "cycada", "stage": "translation", "peak_memory_mib": 900.0,
-                         "parameters": 2_000_000, **common},
-                        {"method": "cycada", "stage": "segmentation", "peak_memory_mib": 1000.0,
-                         "parameters": 3_000_000, **common}], "VmHWM")
+    table = mem.render_file({"memory": "VmHWM", "rows": [
+        {"method": "cycada", "stage": "translation", "peak_memory_mib": 900.0, "parameters": 2_000_000, **common},
+        {"method": "cycada", "stage": "segmentation", "peak_memory_mib": 1000.0, "parameters": 3_000_000, **common}]})
     assert "| cycada | 1000 | 5.0 |" in table  # peak over the stages, parameters of both stages
 
 
