@@ -113,7 +113,7 @@ class TrainConfig:
         method = next((v for k, v in overrides.items() if k.replace("__", ".") in ("method", "loss.method")),
                       cfg.loss.method)
         section = methods.get(method).section if method in methods.names() else None
-        overrides = {**method_recipe(name, SECTION_TYPES.get(section)), **overrides}
+        overrides = {**method_recipe(name, SECTION_TYPES.get(section), method), **overrides}
         return cfg.replace(**overrides) if overrides else cfg
 
     # ----------------------------------------------------------------- overrides

@@ -140,9 +140,11 @@ class SweepSpec:
         preset, base = params.pop("preset", "cpu"), params.pop("config", None)
         overrides = {k: _override(k, v) for k, v in params.items()}
         try:
-            config = TrainConfig.from_json(str(base)) if base is not None else TrainConfig.preset(str(preset))
             store = {} if run.stage_store is None else {"stage_store": str(run.stage_store)}
-            return config.replace(**overrides, out=str(run.out), **store)
+            if base is not None:
+                return TrainConfig.from_json(str(base)).replace(**overrides, out=str(run.out), **store)
+            # through preset(), as the command line does: the method's own recipe, then the overrides
+            return TrainConfig.preset(str(preset), **overrides).replace(out=str(run.out), **store)
         except ValueError as err:
             lists = [k for k, v in overrides.items() if isinstance(v, list) and not isinstance(_DEFAULTS.get(k), tuple)
                      and str(err).startswith(f"{k}: ")]

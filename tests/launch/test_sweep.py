@@ -61,7 +61,7 @@ def test_shipped_specs_load_and_expand():
     ablation = load_spec(ROOT / "sweeps" / "ablation.yaml").runs()
     # the ladder of the committed 9-class results (the sweep pins the benchmark its file holds)
     assert len(ablation) == 15 and ablation[0].params == {"preset": "cpu", "synth_classes": 9, "lambda_adv": 0.004,
-                                                          "method": "source_only", "seed": 0}
+                                                          "lambda_pfr": 0.1, "method": "source_only", "seed": 0}
 
 
 def test_table1_specs_run_every_method_on_tuning_and_held_out_seeds():
