@@ -9,6 +9,7 @@ previous file intact, never a truncated one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
@@ -18,7 +19,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["atomic_write", "write_json", "read_json", "write_block", "to_jsonable", "check_writable_folder",
+__all__ = ["atomic_write", "write_json", "read_json", "write_block", "file_sha256", "to_jsonable", "check_writable_folder",
            "check_positive_int", "format_number", "format_duration", "format_bytes", "one_line", "PRINT_WIDTH", "wrap", "wrap_command"]
 
 
@@ -67,6 +68,16 @@ def write_block(path: str | os.PathLike, name: str, text: str) -> Path:
     body = text if text.endswith("\n") else text + "\n"
     atomic_write(path, lambda f: f.write(f"{head}{begin}\n{body}{end}{rest.split(end, 1)[1]}"), mode="w")
     return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex (read in 1 MiB blocks): what a results file records of
+    a run's test confusion, and what keys a given checkpoint by its contents, not its path."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_writable_folder(path: str | os.PathLike, option: str, expected: str) -> Path:

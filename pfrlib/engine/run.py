@@ -17,11 +17,11 @@ from typing import Any
 from pfrlib import methods
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.engine.rundir import CONFIG_FILE, RUN_FILES
-from pfrlib.io import read_json, write_json
+from pfrlib.io import file_sha256, read_json, write_json
 from pfrlib.engine.calibration import run_calibration
 from pfrlib.engine.record import FINAL_JSON, calibration_of_this_run, finished_line
 from pfrlib.engine.trainer import TrainResult, train_loop
-from pfrlib.engine.stage_store import StageStore, entry_name, file_digest, run_stage_key, translator_key
+from pfrlib.engine.stage_store import StageStore, entry_name, run_stage_key, translator_key
 from pfrlib.engine.two_stage.run import reference_config, run_stage_state, train_translation
 from pfrlib.engine.two_stage.self_training import stage1_config, train_self_training
 from pfrlib.engine.two_stage.stage1 import stage1_key
@@ -105,7 +105,7 @@ def stage_entries(config: TrainConfig) -> list[tuple[str, str]]:
             ref = run_stage_key(reference_config(config))
             out.append(("reference", entry_name("run", ref)))
         else:
-            ref = {"checkpoint_sha256": file_digest(tcfg.semantic_reference)}
+            ref = {"checkpoint_sha256": file_sha256(tcfg.semantic_reference)}
     key = translator_key(stage1_key(method, tcfg, config.data, config.run.seed), ref, config.run.device)
     return out + [("translator", entry_name("translator", key))]
 

@@ -58,7 +58,7 @@ from pfrlib.engine.dirlock import FolderLock
 from pfrlib.io import to_jsonable, write_json
 
 __all__ = ["StageStore", "STAGE_KINDS", "KEY_FILE", "LINKED_SUFFIXES", "run_stage_key", "translator_key",
-           "entry_name", "link_tree", "file_digest"]
+           "entry_name", "link_tree"]
 
 #: The kinds of stage the store holds (module docstring).
 STAGE_KINDS = ("run", "translator")
@@ -82,20 +82,11 @@ def run_stage_key(cfg: TrainConfig) -> dict[str, Any]:
     return {"run": identity}
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (a given checkpoint is keyed by what it holds, not its path)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def translator_key(stage1: dict[str, Any], reference: Optional[dict[str, Any]], device: str) -> dict[str, Any]:
     """The key of an input-space method's stage 1: its ``stage1_key``
     (:func:`pfrlib.engine.two_stage.stage1.stage1_key`), the key of the frozen source model its
     losses read (the trained reference's :func:`run_stage_key`, a given checkpoint's
-    :func:`file_digest`, or None), and the kind of device it trains on."""
+    :func:`pfrlib.io.file_sha256`, or None), and the kind of device it trains on."""
     return {"stage1": to_jsonable(stage1), "reference": reference, "device": device_type(device)}
 
 

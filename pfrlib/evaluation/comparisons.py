@@ -31,10 +31,10 @@ import numpy as np
 
 from pfrlib import methods as _methods
 from pfrlib.engine.record import confusion_file, read_test_confusion
-from pfrlib.evaluation.results_files import ROOT, SPLITS, TEST_SCORES, file_sha256, read_results, seed_scores
+from pfrlib.evaluation.results_files import ROOT, SPLITS, TEST_SCORES, read_results, seed_scores
 from pfrlib.evaluation.statistics import (CONFIDENCE, RESAMPLES, SEED, bootstrap_interval,
     hierarchical_bootstrap_interval, holm, paired_differences, paired_t_p_value, sign_flip_p_value)
-from pfrlib.io import one_line
+from pfrlib.io import file_sha256, one_line
 
 __all__ = ["TESTS", "VERDICTS", "TEST", "ALPHA", "MODELS", "Comparison", "paired_seeds", "verdict", "compare",
            "seed_confusions", "recorded_confusions", "format_p", "comparison_markdown", "main"]

@@ -35,7 +35,6 @@ folders (``folders`` of :func:`summarize_runs`) add the ``benchmark`` the runs w
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -45,14 +44,14 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from pfrlib import methods as _methods
 from pfrlib.engine.record import confusion_file
 from pfrlib.engine.rundir import CONFIG_FILE
-from pfrlib.io import read_json, wrap, wrap_command
+from pfrlib.io import file_sha256, read_json, wrap, wrap_command
 from pfrlib.evaluation.tables import ladder
 from pfrlib.evaluation.tuning import HELD_OUT_SEEDS, TUNING_SEEDS
 
 __all__ = ["ResultsFile", "SPLITS", "TEST_SCORES", "BENCHMARK_KEYS", "TABLE1", "TABLE1_HELDOUT", "TABLE1_FILES",
            "BEYOND_ROWS", "TABLE1_SYNTH19", "TABLE1_SYNTH19_HELDOUT", "BEYOND_SYNTH19", "BEYOND_SYNTH19_HELDOUT",
            "CLAIMS_FILES",
-           "REQUIRED_KEYS", "read_results", "seed_scores", "file_sha256", "seed_set_summaries", "summarize_runs",
+           "REQUIRED_KEYS", "read_results", "seed_scores", "seed_set_summaries", "summarize_runs",
            "results_ladder"]
 
 #: The repository root, which a results file's ``runs`` are relative to.
@@ -261,15 +260,6 @@ def seed_scores(entry: Mapping[str, Any], model: str = "last") -> tuple[list[flo
                              f"--keep-best and --val-every), and the entry holds {sorted(entry)}")
         key = "per_seed_target"
     return [float(v) for v in entry[key]], key, SPLITS[key]
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _mean_per_class(per_class: Sequence[Mapping[str, Optional[float]]]) -> dict[str, Optional[float]]:

@@ -12,7 +12,8 @@ import pytest
 from fake_runs import BENCHMARK, write_run
 from pfrlib.engine.record import TEST_CONFUSION
 from pfrlib.evaluation import comparisons
-from pfrlib.evaluation.results_files import file_sha256, read_results
+from pfrlib.evaluation.results_files import read_results
+from pfrlib.io import file_sha256
 from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ import pytest
 from pfrlib import methods
 from fake_runs import BENCHMARK, write_runs
 from pfrlib.engine.record import TEST_CONFUSION
-from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, file_sha256, read_results,
+from pfrlib.io import file_sha256
+from pfrlib.evaluation.results_files import (SPLITS, TABLE1, TABLE1_FILES, TABLE1_HELDOUT, read_results,
     results_ladder, seed_scores, summarize_runs)
 
 ROOT = Path(__file__).resolve().parents[2]

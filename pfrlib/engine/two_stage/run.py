@@ -40,13 +40,13 @@ from pfrlib import models
 from pfrlib.engine.checkpoint import CHECKPOINT_LAST, load_checkpoint
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.config.device import resolve_device
-from pfrlib.io import write_json
+from pfrlib.io import file_sha256, write_json
 from pfrlib.methods.translation.config import TRANSLATION_METHODS, TranslationConfig
 from pfrlib.engine.two_stage.domainness import DomainnessTrainer
 from pfrlib.engine.two_stage.mean_teacher import MEAN_TEACHER_FILE, MeanTeacherTrainer
 from pfrlib.engine.trainer import train_loop
 from pfrlib.engine.rundir import CONFIG_FILE, RUN_FILES
-from pfrlib.engine.stage_store import StageStore, file_digest, run_stage_key, translator_key
+from pfrlib.engine.stage_store import StageStore, run_stage_key, translator_key
 from pfrlib.engine.two_stage.stage1 import TRANSLATION_DIR, run_stage1, stage1_key, stage1_state
 
 __all__ = ["train_translation", "stage2_config", "reference_config", "reuse_or_train", "stored_run_stage",
@@ -181,7 +181,7 @@ def train_translation(cfg: TrainConfig, *, stop_at: Optional[int] = None,
         elif not Path(path).is_file():
             raise FileNotFoundError(f"semantic_reference: checkpoint {path!r} does not exist")
         elif cfg.run.stage_store is not None:
-            reference_key = {"checkpoint_sha256": file_digest(path)}
+            reference_key = {"checkpoint_sha256": file_sha256(path)}
         reference = _load_reference(cfg, path, device)
     progress(f"stage 1: {method} translator, {tcfg.translation_iterations} iterations")
     produce = lambda: run_stage1(method, tcfg, cfg.data, cfg.run.seed, out, reference, device,  # noqa: E731
