@@ -249,19 +249,22 @@ from pfrlib.data.synthstreets.class_facts import benchmark_class_facts
 from pfrlib.evaluation.label_shift import shift_rows
 
 data_cfg = cfgs[0].data
-facts = benchmark_class_facts(images=100, classes=data_cfg.synth_classes, size=tuple(data_cfg.synth_size),
-                              domain="source", split="train")
+facts = benchmark_class_facts(images=100, classes=data_cfg.synth_classes,
+                              size=tuple(data_cfg.synth_size), domain="source", split="train")
 source_shares = [f["share"] / 100 for f in facts.values()]
-shift = {r.name: r for r in shift_rows({m: [cfg.run.out] for (m, s), cfg in zip(keys, cfgs) if s == seeds[0]},
-                                       source_shares)}
+seed0_runs = {m: [cfg.run.out] for (m, s), cfg in zip(keys, cfgs) if s == seeds[0]}
+shift = {r.name: r for r in shift_rows(seed0_runs, source_shares)}
+so_predicted = shift["source_only"].predicted
 moved = max(range(len(source_shares)),
-            key=lambda c: max(abs(r.predicted[c] - shift["source_only"].predicted[c]) for r in shift.values()))
+            key=lambda c: max(abs(r.predicted[c] - so_predicted[c]) for r in shift.values()))
 class_name = CLASS_NAMES[moved]
+target_share = shift["source_only"].target[moved]
 show_table([{"method": registry.label(m), "TV(predicted, target) (%)": 100 * r.tv_target[0],
              "TV(predicted, source) (%)": 100 * r.tv_source[0],
              f"predicted {class_name} (%)": 100 * r.predicted[moved]} for m, r in shift.items()],
-           digits=1, caption=f"seed {seeds[0]}, target test split; {class_name}: {100 * source_shares[moved]:.1f}% of "
-                             f"source pixels, {100 * shift['source_only'].target[moved]:.1f}% of target pixels")
+           digits=1, caption=f"seed {seeds[0]}, target test split; {class_name}: "
+                             f"{100 * source_shares[moved]:.1f}% of source pixels, "
+                             f"{100 * target_share:.1f}% of target pixels")
 
 # %% [markdown]
 # If the adversarial rows sit nearer the *source's* distribution than source only does while their

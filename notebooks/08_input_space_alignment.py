@@ -373,10 +373,13 @@ show_table([{"method": methods.label(r["method"]), "stage": r["stage"],
 # it trains is the sum over its stages. Per method:
 
 # %%
-summary = method_totals(mem_rows)  # pfrlib.evaluation.memory_claim: what docs/results.md's claim (c) block reads
-show_table([{"method": methods.label(m), "stages": t["stages"], "peak over its stages (MiB)": round(t["peak_mib"]),
+# pfrlib.evaluation.memory_claim: what docs/results.md's claim (c) block reads
+summary = method_totals(mem_rows)
+show_table([{"method": methods.label(m), "stages": t["stages"],
+             "peak over its stages (MiB)": round(t["peak_mib"]),
              "peak above imports (MiB)": round(t["above_baseline_mib"]),
-             "trained parameters, all stages (M)": t["parameters"] / 1e6} for m, t in summary.items()], digits=1)
+             "trained parameters, all stages (M)": t["parameters"] / 1e6}
+            for m, t in summary.items()], digits=1)
 say(claim_c_words(memory))  # the verdict, generated from the file's numbers
 
 # %% [markdown]

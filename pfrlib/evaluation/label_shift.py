@@ -18,7 +18,8 @@ This module measures it from what a run already keeps, its per-image test confus
 * :func:`shift_rows`: per group of runs (a method, or a method on a changed shift), the test
   mIoU and the distance of the predicted class distribution to the target's true one and to the
   source's, each a mean with its 95% t interval over the runs' seeds;
-* :func:`shares_markdown` / :func:`rows_markdown`: the tables ``benchmarks/label_shift.py`` writes.
+* :func:`shares_markdown` / :func:`rows_markdown` / :func:`paired_markdown`: the tables
+  ``benchmarks/label_shift.py`` writes (the last: a method against its baseline, paired by seed).
 
 A run whose predictions move toward the source's distribution (its distance to the source falls,
 to the target rises) is aligning label shift, not appearance.
@@ -38,7 +39,8 @@ from pfrlib.engine.record import read_test_confusion
 from pfrlib.evaluation.statistics import t_interval
 from pfrlib.paper.metrics import miou
 
-__all__ = ["class_shares", "total_variation", "ShiftRow", "shift_rows", "shares_markdown", "rows_markdown"]
+__all__ = ["class_shares", "total_variation", "ShiftRow", "shift_rows", "shares_markdown", "rows_markdown",
+           "paired_markdown"]
 
 
 def class_shares(confusion) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +86,7 @@ class ShiftRow:
     tv_domains: float                           #: TV(target's true, source's true): the label shift itself
     predicted: np.ndarray                       #: mean predicted share per class (K)
     target: np.ndarray                          #: the target test set's true share per class (K)
+    per_seed_miou: tuple[float, ...] = ()       #: test mIoU (%) of each run, in the group's order
 
 
 def _mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
@@ -128,8 +131,34 @@ def shift_rows(groups: Mapping[str, Sequence[str | os.PathLike]], source_shares:
             tv_target=_mean_interval([total_variation(pred, true) for true, pred in shares]),
             tv_source=_mean_interval([total_variation(pred, source) for _, pred in shares]),
             tv_domains=total_variation(target, source),
-            predicted=np.mean([pred for _, pred in shares], axis=0), target=target))
+            predicted=np.mean([pred for _, pred in shares], axis=0), target=target,
+            per_seed_miou=tuple(mious)))
     return rows
+
+
+def paired_markdown(rows: Sequence[ShiftRow], pairs: Sequence[tuple[str, str, str]]) -> str:
+    """For each ``(label, method group, baseline group)``: the paired per-seed difference of test
+    mIoU, method - baseline (the groups' runs in the same seed order), its mean with the 95% t
+    interval, and the seeds on which the method scored higher.
+
+    Raises:
+        ValueError naming a group that is missing or whose seed count differs from its partner's.
+    """
+    by_name = {r.name: r for r in rows}
+    lines = ["| target | method - baseline, test mIoU (points) | seeds won |", "|---|---|---|"]
+    for label, method, baseline in pairs:
+        missing = [g for g in (method, baseline) if g not in by_name]
+        if missing:
+            raise ValueError(f"paired_markdown: no group {missing[0]!r} (groups: {sorted(by_name)})")
+        a, b = by_name[method].per_seed_miou, by_name[baseline].per_seed_miou
+        if len(a) != len(b) or not a:
+            raise ValueError(f"paired_markdown: {method!r} has {len(a)} runs, {baseline!r} {len(b)}; "
+                             f"a paired difference needs the same seeds")
+        d = np.asarray(a) - np.asarray(b)
+        mean, low, high = _mean_interval(d)
+        cell = f"{mean:+.1f}" if np.isnan(low) else f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
+        lines.append(f"| {label} | {cell} | {int((d > 0).sum())} of {len(d)} |")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(triple: tuple[float, float, float], scale: float = 1.0, digits: int = 1) -> str:

@@ -84,3 +84,21 @@ def test_the_script_collects_groups_whose_seeds_all_finished(tmp_path):
     assert set(sets) == {"tuning", "shift"} and all("{seed}" in p for g in sets.values() for p in g.values())
     with pytest.raises(SystemExit):
         mod.main(["--root", str(tmp_path / "missing")])
+
+
+def test_paired_differences_are_per_seed_and_name_a_missing_group(tmp_path):
+    from pfrlib.evaluation.label_shift import ShiftRow, paired_markdown
+
+    def row(name, mious):
+        return ShiftRow(name=name, runs=len(mious), miou=(0.0, 0.0, 0.0), tv_target=(0.0, 0.0, 0.0),
+                        tv_source=(0.0, 0.0, 0.0), tv_domains=0.0, predicted=np.zeros(3), target=np.zeros(3),
+                        per_seed_miou=tuple(mious))
+
+    rows = [row("A", [12.0, 14.0, 13.0]), row("B", [10.0, 11.0, 12.0])]
+    # differences 2, 3, 1: mean 2, sd 1, t(0.975, 2) = 4.3027: half-width 4.3027 / sqrt(3) = 2.484
+    table = paired_markdown(rows, [("t", "A", "B")])
+    assert "| t | +2.0 [-0.5, +4.5] | 3 of 3 |" in table
+    with pytest.raises(ValueError, match="no group 'C'"):
+        paired_markdown(rows, [("t", "C", "B")])
+    with pytest.raises(ValueError, match="'A' has 3 runs, 'B' 2"):
+        paired_markdown([rows[0], row("B", [1.0, 2.0])], [("t", "A", "B")])
