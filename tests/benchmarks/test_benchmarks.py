@@ -173,7 +173,8 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
     env = _env()
     # fp32 only: bf16 convolutions on a CPU take ten times as long; the bf16 path of step_time.py is
     # run on the small model by test_step_time_bf16_under_autocast.
-    env.update(DEVICE="cpu", SIZE="tiny", DATA_PIPELINE="0", PYTHON=sys.executable, PRECISIONS="fp32")
+    env.update(DEVICE="cpu", SIZE="tiny", DATA_PIPELINE="0", PYTHON=sys.executable, PRECISIONS="fp32",
+               MEMORY_RESULTS=str(tmp_path / "memory"))
     proc = subprocess.run(["bash", str(BENCH / "gpu_check.sh"), str(out)], capture_output=True, text=True,
                           env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -186,6 +187,19 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
     # claim (c)'s memory step, in a folder of its own (the committed files are never written by it)
     assert "| pfr_adv | segmentation |" in text and "| cycada | translation |" in text
     assert "0.05 of the published sizes" in text and "**CUDA rows: missing.**" in text
+    # what memory.py wrote: the fraction, the sizes it gives, every stage, the translated set's footprint
+    memory = load_script("benchmarks/memory.py")
+    data = json.loads((tmp_path / "memory" / "memory.json").read_text())
+    assert data["fraction"] == 0.05 and data["sizes"]["source"] == [36, 64] and data["sizes"]["target"] == [32, 51]
+    assert "--fraction 0.05" in data["command"]
+    assert {r["input_sizes"] for r in data["rows"] if r["stage"] != "translation"} == {
+        "source 64x36, target 51x32 (width x height), batch 1"}
+    assert [(r["method"], r["stage"]) for r in data["rows"]] == [
+        ("pfr_adv", "segmentation"), ("cycada", "reference"), ("cycada", "translation"), ("cycada", "segmentation")]
+    published, cpu = data["footprint"]
+    assert (published["where"], published["count"], cpu["where"]) == ("published", memory.GTA5_FRAMES, "cpu")
+    assert published["set_bytes"] == round(published["per_image_bytes"] * memory.GTA5_FRAMES)
+    assert "**CUDA rows: missing.**" in (tmp_path / "memory" / "memory.md").read_text()
 
 
 # ------------------------------------------------------------------ synth_gap.py, synth_speed.py

@@ -62,18 +62,6 @@ def test_the_committed_memory_md_is_generated_from_the_committed_files():
     assert committed == MEMORY.render(ROOT / "benchmarks" / "results"), "run python benchmarks/memory.py --render"
 
 
-@pytest.mark.slow
-def test_a_tiny_run_writes_the_fraction_the_sizes_and_the_footprint(tmp_path):
-    assert MEMORY.main(["--methods", "pfr_adv", "cycada", "--fraction", "0.05", "--steps", "1", "--threads", "1",
-                        "--footprint-images", "1", "--footprint-size", "32", "32", "--results", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "memory.json").read_text())
-    assert data["fraction"] == 0.05 and data["sizes"]["source"] == [36, 64] and data["sizes"]["target"] == [32, 51]
-    assert "--fraction 0.05" in data["command"]
-    assert {r["input_sizes"] for r in data["rows"] if r["stage"] != "translation"} == {
-        "source 64x36, target 51x32 (width x height), batch 1"}
-    assert [(r["method"], r["stage"]) for r in data["rows"]] == [
-        ("pfr_adv", "segmentation"), ("cycada", "reference"), ("cycada", "translation"), ("cycada", "segmentation")]
-    published, cpu = data["footprint"]
-    assert (published["where"], published["count"], cpu["where"]) == ("published", MEMORY.GTA5_FRAMES, "cpu")
-    assert published["set_bytes"] == round(published["per_image_bytes"] * MEMORY.GTA5_FRAMES)
-    assert "**CUDA rows: missing.**" in (tmp_path / "memory.md").read_text()
+# The tiny end-to-end run of memory.py (two methods, every stage, the footprint) is the memory step of
+# benchmarks/gpu_check.sh, checked file by file in
+# tests/benchmarks/test_benchmarks.py::test_gpu_check_tiny_on_cpu (one run serves both).
