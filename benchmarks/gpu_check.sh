@@ -20,7 +20,7 @@
 #    per training stage of every Table-1 method at the published sizes, and the translated sets'
 #    bytes on disk, into MEMORY_RESULTS (default benchmarks/results: memory_cuda.json and
 #    memory.md; copy them back into a checkout's benchmarks/results/). About 5 minutes on one
-#    GPU. MEMORY=0 skips it; SIZE=tiny measures two methods at a tiny fraction into a temporary folder.
+#    GPU. MEMORY=0 skips it; SIZE=tiny measures CyCADA's three stages at a tiny fraction into a temporary folder.
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
 # DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"), STEP_ARGS,
@@ -164,7 +164,7 @@ if [ "$MEMORY" = "1" ]; then
     log "memory: every Table-1 method, per stage ($SIZE)"
     if [ "$SIZE" = tiny ]; then
         MEMORY_RESULTS=${MEMORY_RESULTS:-$TMP_DIR/memory}
-        MEM=(--fraction 0.05 --methods pfr_adv cycada --steps 1 --threads 1 --footprint-images 1 --footprint-size 32 32)
+        MEM=(--fraction 0.05 --methods cycada --steps 1 --threads 1 --footprint-images 1 --footprint-size 32 32)
     else
         MEMORY_RESULTS=${MEMORY_RESULTS:-benchmarks/results}
         MEM=(--fraction 1)

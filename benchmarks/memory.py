@@ -250,7 +250,8 @@ def measure_footprints(methods_: list[str], images: int, device: str, threads: i
     for method in (m for m in methods_ if m in TRANSLATION):
         for where, (preset, size, count, what) in places.items():
             report(f"writing {images} translated images: {method} ({where}, {size[0]}x{size[1]}) ...")
-            got = _run_child({"stage": "footprint", "method": method, "preset": preset, "size": list(size),
+            # bytes on disk do not depend on the process: written here, without a child's start-up
+            got = _footprint({"stage": "footprint", "method": method, "preset": preset, "size": list(size),
                               "images": images, "device": device, "threads": threads})
             rows.append({"method": method, "where": where, "preset": preset, "size": list(size), "images": images,
                          "count": count, "count_is": what, **got, "set_bytes": round(got["per_image_bytes"] * count),

@@ -185,7 +185,7 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
         assert f"| {method} | bf16 |" not in text, method  # PRECISIONS was honoured
     assert "GFLOP / iteration" in text and "syncs / iteration" in text
     # claim (c)'s memory step, in a folder of its own (the committed files are never written by it)
-    assert "| pfr_adv | segmentation |" in text and "| cycada | translation |" in text
+    assert "| cycada | segmentation |" in text and "| cycada | translation |" in text
     assert "0.05 of the published sizes" in text and "**CUDA rows: missing.**" in text
     # what memory.py wrote: the fraction, the sizes it gives, every stage, the translated set's footprint
     memory = load_script("benchmarks/memory.py")
@@ -195,7 +195,7 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path):
     assert {r["input_sizes"] for r in data["rows"] if r["stage"] != "translation"} == {
         "source 64x36, target 51x32 (width x height), batch 1"}
     assert [(r["method"], r["stage"]) for r in data["rows"]] == [
-        ("pfr_adv", "segmentation"), ("cycada", "reference"), ("cycada", "translation"), ("cycada", "segmentation")]
+        ("cycada", "reference"), ("cycada", "translation"), ("cycada", "segmentation")]
     published, cpu = data["footprint"]
     assert (published["where"], published["count"], cpu["where"]) == ("published", memory.GTA5_FRAMES, "cpu")
     assert published["set_bytes"] == round(published["per_image_bytes"] * memory.GTA5_FRAMES)

@@ -62,6 +62,6 @@ def test_the_committed_memory_md_is_generated_from_the_committed_files():
     assert committed == MEMORY.render(ROOT / "benchmarks" / "results"), "run python benchmarks/memory.py --render"
 
 
-# The tiny end-to-end run of memory.py (two methods, every stage, the footprint) is the memory step of
+# The tiny end-to-end run of memory.py (CyCADA's three stages and its footprint) is the memory step of
 # benchmarks/gpu_check.sh, checked file by file in
 # tests/benchmarks/test_benchmarks.py::test_gpu_check_tiny_on_cpu (one run serves both).
