@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from pfrlib import methods  # noqa: E402
 from pfrlib.config.train_config import TrainConfig  # noqa: E402
 from pfrlib.data.synthstreets.class_facts import benchmark_class_facts  # noqa: E402
 from pfrlib.data.synthstreets.dataset import CLASS_IDS, DEFAULT_CLASSES  # noqa: E402
@@ -52,8 +53,6 @@ SEEDS = TUNING_SEEDS
 
 def _tuned(method: str, sweep: str) -> str:
     """The run folders' glob of ``method``'s tuning sweep at the ``cpu`` preset's value of its weight."""
-    from pfrlib import methods
-
     weight = methods.get(method).tuned_weight
     value = TrainConfig.preset("cpu", method=method).flat()[weight]
     return f"{sweep}/{weight}={value:g}_seed={{seed}}"

@@ -128,7 +128,7 @@ def build_dataset(spec: str, split: str, transform: Optional[Callable], data_cfg
         kw["seed"] = data_cfg.synth_seed
         kw["keep_in_memory"] = data_cfg.synth_in_memory
         if rest == "target":
-            kw["shift"] = SHIFT_TYPES[data_cfg.synth_classes].parse(getattr(data_cfg, "synth_shift", "full"))
+            kw["shift"] = SHIFT_TYPES[data_cfg.synth_classes].parse(data_cfg.synth_shift)
         train = (spec_split or split) == "train"
         length = data_cfg.synth_train_length if train else data_cfg.synth_val_length
         if length is not None:

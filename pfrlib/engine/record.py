@@ -246,7 +246,7 @@ def synthstreets_record(data: Any) -> Optional[dict]:
     if not any(spec and parse_spec(spec)[0] == "synth" for spec in specs):
         return None
     return {"classes": int(data.synth_classes), "scene_seed": int(data.synth_seed),
-            "shift": str(getattr(data, "synth_shift", "full"))}
+            "shift": str(data.synth_shift)}
 
 
 def _no_default(f) -> bool:
