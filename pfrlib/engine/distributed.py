@@ -14,7 +14,7 @@ from typing import Iterable
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_from_env", "cleanup", "barrier", "all_reduce_sum", "broadcast_tensors", "broadcast_object",
+__all__ = ["DistInfo", "init_from_env", "joined", "cleanup", "barrier", "all_reduce_sum", "broadcast_tensors", "broadcast_object",
            "same_on_all_ranks", "replicas_identical"]
 
 
@@ -52,6 +52,12 @@ def init_from_env(device_type: str = "cpu") -> DistInfo:
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend=backend)
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank)
+
+
+def joined() -> bool:
+    """Whether this process is already in a process group (one its caller joined: a script that
+    trains several runs in one ``torchrun`` launch keeps the group between them)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def cleanup() -> None:

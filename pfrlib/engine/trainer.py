@@ -47,7 +47,8 @@ from pfrlib.engine.checkpoint import (CHECKPOINT_BEST, CHECKPOINT_LAST, CHECKPOI
 from pfrlib.config.train_config import TrainConfig
 from pfrlib.data.transforms import normalize
 from pfrlib.config.device import device_type, resolve_device
-from pfrlib.engine.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, replicas_identical
+from pfrlib.engine.distributed import (DistInfo, all_reduce_sum, barrier, cleanup, init_from_env, joined,
+                                      replicas_identical)
 from pfrlib.io import to_jsonable
 from pfrlib.engine.record import (PROGRESS_TERMS, FinalRecord, PerImageConfusion, current_calibration,
                                   run_method_stats, step_record, synthstreets_record)
@@ -370,7 +371,8 @@ def train_loop(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> Tra
     """Train one run of the loop of Eq. (6) described by ``config`` (any method but the two-stage
     ones, which :func:`pfrlib.engine.run.train` dispatches).
 
-    Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is joined here and left at the end.
+    Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is joined here and left at the end,
+    unless the caller had joined it (then the caller leaves it: several runs in one launch).
     Returns a :class:`TrainResult` (``.final`` is the content of ``final.json``). ``--resume`` of
     a run that already finished says so and returns its result without training or writing.
     """
@@ -380,8 +382,9 @@ def train_loop(config: TrainConfig, dist_info: Optional[DistInfo] = None) -> Tra
                          f"start it with pfrlib.engine.run.train (python -m pfrlib.train)")
     own_group = False
     if dist_info is None:
+        callers_group = joined()
         dist_info = init_from_env(device_type(config.run.device))
-        own_group = dist_info.enabled
+        own_group = dist_info.enabled and not callers_group
     try:
         return Trainer(config, dist_info=dist_info).run()
     except RunFinished as done:

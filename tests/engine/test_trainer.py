@@ -241,57 +241,52 @@ def test_ddp_two_processes_gloo(tmp_path):
     _check_test_scores(tmp_path / "ddp", final, images=4)  # each rank scored half: put together in image order
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["clan", "fcn_wild", "road", "curriculum"])
-def test_torchrun_trains_table1_baselines_with_the_paper_preset(tmp_path, method):
-    """Every Table-1 baseline under torchrun with ``--preset paper --method M`` (DeepLab-v2
-    multi-level, SGD with AdaptSegNet's listing, the paper-scale baseline defaults) on 2 gloo ranks,
-    at a small size (one block per stage): its discriminators and trainable extras (Curriculum's
-    estimator) are DDP-wrapped, every parameter that requires a gradient gets one (CLAN's weighting
-    from the first iteration), and both ranks end with bitwise-equal weights."""
-    out = tmp_path / f"paper_{method}"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "pfrlib.train", "--preset", "paper", "--method", method,
-           "--source", "synth:source", "--target", "synth:target", "--source-val", "synth:source",
-           "--target-val", "synth:target", "--synth-size", "65", "129", "--source-size", "65", "129",
-           "--target-size", "65", "129", "--eval-size", "65", "129", "--iterations", "2",
-           "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu", "--out", str(out),
-           "--model-kwargs", json.dumps({"layers": [1, 1, 1, 1]}), "--fcn-stat-images", "8",
-           "--curriculum-start", "0", "--clan-preheat", "0", "--no-progress",
-           "--num-workers", "0"]  # the loaders' workers under torchrun: test_torchrun_trains_the_papers_model
-    env = _env()
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    final = json.loads((out / "final.json").read_text())
-    assert final["world_size"] == 2 and final["arch"] == "deeplabv2_r101" and final["method"] == method
-    assert final["iterations"] == 2 and final["replicas_identical"] is True
+PAPER_BASELINES = ["clan", "fcn_wild", "road", "curriculum"]
+
+
+def _paper_argv(method: str, out: Path, *extra: str) -> list[str]:
+    return ["--preset", "paper", "--method", method, "--source", "synth:source", "--target", "synth:target",
+            "--source-val", "synth:source", "--target-val", "synth:target", "--synth-size", "65", "129",
+            "--source-size", "65", "129", "--target-size", "65", "129", "--eval-size", "65", "129",
+            "--iterations", "2", "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu",
+            "--out", str(out), "--no-progress", *extra]
 
 
 @pytest.mark.slow
-def test_torchrun_trains_the_papers_model(tmp_path):
-    """The README's torchrun command on the paper preset: DeepLab-v2 R101 multi-level, 2 gloo ranks.
+def test_torchrun_trains_the_papers_model_and_every_table1_baseline(tmp_path):
+    """The README's torchrun command on the paper preset (DeepLab-v2 R101 multi-level, SGD with
+    AdaptSegNet's listing) on 2 gloo ranks, then every Table-1 baseline with ``--preset paper
+    --method M`` at a small size (one block per stage), all in one launch (tests/engine/torchrun_many.py:
+    one agent and two interpreters for the five runs).
 
-    With AdaptSegNet's 2-branch ASPP heads, branches 3-4 never get a gradient, so they are frozen:
-    otherwise DDP stops at the second iteration ("parameters that were not used in producing
-    loss"). Two iterations show that it does not.
+    The papers' model: with AdaptSegNet's 2-branch ASPP heads, branches 3-4 never get a gradient, so
+    they are frozen; otherwise DDP stops at the second iteration ("parameters that were not used in
+    producing loss"). Two iterations show that it does not. The baselines: their discriminators and
+    trainable extras (Curriculum's estimator) are DDP-wrapped, every parameter that requires a
+    gradient gets one (CLAN's weighting from the first iteration), and both ranks end with
+    bitwise-equal weights.
     """
-    out = tmp_path / "ddp_paper"
+    runs = [_paper_argv("pfr_adv", tmp_path / "ddp_paper")]
+    for method in PAPER_BASELINES:
+        runs.append(_paper_argv(
+            method, tmp_path / f"paper_{method}", "--model-kwargs", json.dumps({"layers": [1, 1, 1, 1]}),
+            "--fcn-stat-images", "8", "--curriculum-start", "0", "--clan-preheat", "0",
+            "--num-workers", "0"))  # the loaders' workers under torchrun: the papers' model above has them
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "pfrlib.train", "--preset", "paper", "--method", "pfr_adv",
-           "--source", "synth:source", "--target", "synth:target", "--source-val", "synth:source",
-           "--target-val", "synth:target", "--synth-size", "65", "129", "--source-size", "65", "129",
-           "--target-size", "65", "129", "--eval-size", "65", "129", "--iterations", "2",
-           "--synth-train-length", "8", "--synth-val-length", "2", "--device", "cpu", "--out", str(out),
-           "--no-progress"]
+           str(Path(__file__).with_name("torchrun_many.py")), json.dumps(runs)]
     env = _env()
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "ddp_paper"
     final = json.loads((out / "final.json").read_text())
     assert final["world_size"] == 2 and final["iterations"] == 2 and final["arch"] == "deeplabv2_r101"
     assert final["replicas_identical"] is True  # both ranks hold bitwise the same weights
     assert (out / "checkpoint_last.pt").exists() and not (out / "checkpoint_pending.pt").exists()
+    for method in PAPER_BASELINES:
+        final = json.loads((tmp_path / f"paper_{method}" / "final.json").read_text())
+        assert final["world_size"] == 2 and final["arch"] == "deeplabv2_r101" and final["method"] == method
+        assert final["iterations"] == 2 and final["replicas_identical"] is True, method
 
 
 def test_a_diverged_run_keeps_a_checkpoint_whose_model_is_finite(tmp_path, capsys):
