@@ -45,21 +45,21 @@ $(STAMP): requirements.txt pyproject.toml
 	  for p in "$${pids[@]}"; do wait $$p || exit 1; done
 	touch $(STAMP)
 
-# Unit + integration tests, then every notebook under nbval in smoke mode, both on every core
-# (pytest-xdist; TEST_WORKERS=0 runs in one process). A notebook's cells stay in one worker, and the
-# notebooks that share runs/smoke/series run one after another (notebooks/conftest.py). The unit
-# tests get one worker more than there are cores (many of them wait on what they start: kernels,
-# Slurm jobs, torchrun's ranks, a grading time limit; the extra worker computes meanwhile) and are
-# handed out by work stealing, so a worker left with a long test's neighbours gives them away.
-# Each pass ends with its 15 slowest tests, so the time budget stays in sight.
+# Unit + integration tests and every notebook under nbval in smoke mode, in one pytest session on
+# every core (pytest-xdist; TEST_WORKERS=0 runs in one process), so neither waits for the other's
+# slowest item. A notebook's cells stay in one worker, the notebooks that share runs/smoke/series run
+# one after another, and each kernel starts with PFR_SMOKE=1 (notebooks/conftest.py, whose scheduler
+# hands out the notebooks first and then one test at a time). There is one worker more than there
+# are cores: many tests wait on what they start (kernels, Slurm jobs, torchrun's ranks, a grading
+# time limit) and the extra worker computes meanwhile. The session ends with its 15 slowest items,
+# so the time budget stays in sight.
 TEST_WORKERS ?= auto
 UNIT_WORKERS = $(if $(filter auto,$(TEST_WORKERS)),$(shell echo $$(( $$(nproc) + 1 ))),$(TEST_WORKERS))
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --durations=15
 test: setup
 	@$(PY) -m compileall -q pfrlib >/dev/null  # bytecode once, for the hundreds of processes the tests start
-	$(PY) -m pytest tests -q -n $(UNIT_WORKERS) --durations=15 $(if $(filter-out 0,$(UNIT_WORKERS)),--dist worksteal)
-	PFR_SMOKE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -q \
-	  -p no:cacheprovider $(PYTEST_PARALLEL)
+	$(PY) -m pytest notebooks tests -q -n $(UNIT_WORKERS) --durations=15 -p no:cacheprovider \
+	  --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg
 
 test-fast: setup
 	$(PY) -m pytest tests -q -m "not slow" $(PYTEST_PARALLEL)
