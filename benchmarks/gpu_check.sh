@@ -23,7 +23,8 @@
 #    GPU. MEMORY=0 skips it; SIZE=tiny measures CyCADA's three stages at a tiny fraction into a temporary folder.
 #
 # The markdown report goes to $1, or $OUT, or gpu_check.md. Environment knobs: PYTHON, VENV,
-# DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"), STEP_ARGS,
+# DEVICE (cuda), SIZE (paper | tiny), STEPS (timed iterations, 20), PRECISIONS ("fp32 bf16"),
+# STEP_METHODS ("adaptsegnet pfr_adv"), STEP_ARGS,
 # DATA_PIPELINE (1), MEMORY (1), MEMORY_RESULTS (benchmarks/results).
 # Without PYTHON, the first Python that runs and imports torch is used (else the first that can
 # create a venv): a version manager's shim that cannot run is passed over.
@@ -36,6 +37,7 @@ DEVICE=${DEVICE:-cuda}
 SIZE=${SIZE:-paper}
 STEPS=${STEPS:-20}
 PRECISIONS=${PRECISIONS:-fp32 bf16}
+STEP_METHODS=${STEP_METHODS:-adaptsegnet pfr_adv}
 STEP_ARGS=${STEP_ARGS:-}
 DATA_PIPELINE=${DATA_PIPELINE:-1}
 MEMORY=${MEMORY:-1}
@@ -146,10 +148,10 @@ case "$SIZE" in
         RUN=(--r101-steps 1 --r101-warmup 0 --profile-steps 1 --eval-images 1 --threads 1) ;;
     *) echo "SIZE must be paper or tiny, got $SIZE" >&2; exit 2 ;;
 esac
-log "step time: R101 multi-level, adaptsegnet + pfr_adv, $PRECISIONS ($SIZE)"
-# shellcheck disable=SC2086  # PRECISIONS and STEP_ARGS are lists
+log "step time: R101 multi-level, $STEP_METHODS, $PRECISIONS ($SIZE)"
+# shellcheck disable=SC2086  # PRECISIONS, STEP_METHODS and STEP_ARGS are lists
 "$PY" benchmarks/step_time.py --device "$DEVICE" --skip-small --precisions $PRECISIONS \
-    --r101-methods adaptsegnet pfr_adv "${SIZES[@]}" "${RUN[@]}" --flops --profile \
+    --r101-methods $STEP_METHODS "${SIZES[@]}" "${RUN[@]}" --flops --profile \
     --markdown "$TMP_DIR/step.md" --json "$TMP_DIR/step.json" $STEP_ARGS >&2
 
 # ------------------------------------------------------------------ 4. data pipeline
