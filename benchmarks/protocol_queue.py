@@ -3,8 +3,9 @@
 ``docs/protocol.md`` ("Running the protocol") runs the sweeps in this order: the ladder's tuning
 (the bounds, AdaptSegNet, then PFR only and PFR + adversarial, which holds AdaptSegNet's adopted
 weight), then every other method's tuning (the self-training rows after the method their stage 1
-trains), then the claims runs on the tuning seeds, then on the held-out seeds. This script trains
-nothing: it counts each step's runs from the sweep files and multiplies them by each method's
+trains), then the claims runs on the tuning seeds, then on the held-out seeds, then the
+per-component grid (``sweeps/components.yaml``: it chooses nothing, so it comes last). This
+script trains nothing: it counts each step's runs from the sweep files and multiplies them by each method's
 measured seconds per run (:func:`seconds_per_run`), two runs at a time (the sweeps' ``jobs: 2``),
 less the stages a run links from the stage store instead of training (the sweeps' ``stage_store``:
 a stage whose entry an earlier run of the queue made, :func:`pfrlib.engine.run.stage_entries`,
@@ -48,9 +49,10 @@ SLOTS = 2
 MEASURED = ("benchmarks/results/table1_heldout.json", "benchmarks/results/table1.json", SERIES_TIMES)
 #: Methods no file times yet, and the measured method whose step each is costed as: MinEnt and FDA
 #: forward the target batch with no discriminator (as PFR only), AdvEnt trains AdaptSegNet's
-#: discriminator on entropy maps. A self-training run is its stage 1 plus one round, each costed
+#: discriminator on entropy maps, histogram matching is source only's step (no target forward)
+#: plus a sort per image channel. A self-training run is its stage 1 plus one round, each costed
 #: as its stage-1 method (a round adds the labelling model's forward without gradients).
-PROXIES: dict[str, str] = {"minent": "pfr", "fda": "pfr", "advent": "adaptsegnet"}
+PROXIES: dict[str, str] = {"minent": "pfr", "fda": "pfr", "advent": "adaptsegnet", "hist_match": "source_only"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ def queue(tuning: Path = TUNING) -> list[Step]:
     return [Step("the ladder's tuning", tuple(first)),
             Step("every other row's tuning", tuple(tuning / f"{m}.yaml" for m in rest + stage1_later)),
             Step("the claims runs, tuning seeds 0-4", (ROOT / "sweeps" / "claims.yaml",)),
-            Step("the claims runs, held-out seeds 5-9", (ROOT / "sweeps" / "claims_heldout.yaml",))]
+            Step("the claims runs, held-out seeds 5-9", (ROOT / "sweeps" / "claims_heldout.yaml",)),
+            Step("the per-component grid, seeds 0-2", (ROOT / "sweeps" / "components.yaml",))]
 
 
 #: The method whose time stands for an input-space method's stage 2 (the segmentation network on

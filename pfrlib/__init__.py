@@ -14,7 +14,7 @@ its own layer and the layers below, checked by ``tests/test_layout.py``):
                 ``metrics``; its ``optim``\\ isation
 ``methods``     the registry of every ``--method``; the Table-1 ``baselines``;
                 the input-space methods' ``translation`` networks and losses;
-                ``beyond`` Table 1 (MinEnt, AdvEnt, FDA)
+                ``beyond`` Table 1 (MinEnt, AdvEnt, FDA, histogram matching)
 ``config``      one dataclass per concern, the ``cpu`` / ``paper`` presets, the
                 command line
 ``engine``      training a run: the loop, its folder, checkpoints, the record,

@@ -278,7 +278,7 @@ class TrainConfig:
         """Reject bad values before any training starts; errors name the field
         (:func:`pfrlib.config.validation.validate`). Returns ``self`` for chaining."""
         validate(self, check_paths)
-        own = dict.fromkeys(m.section for m in methods.methods("baseline") + methods.methods("beyond"))
+        own = dict.fromkeys(m.section for m in methods.methods("baseline") + methods.methods("beyond") if m.section)
         for section in own:  # each section checks itself, whatever the method
             getattr(self, section).validate(check_paths)
         one_of("st_stage1", self.self_training.st_stage1, methods.stage1_names())

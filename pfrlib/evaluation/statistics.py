@@ -10,7 +10,9 @@ files keep it), then
   images within each drawn seed (:func:`hierarchical_bootstrap_interval`; the two-stage scheme of
   Davison & Hinkley 1997, sec. 3.8), each seed's mIoU recomputed from the summed matrix by
   Eq. (7) (:func:`pfrlib.paper.metrics.miou`); per class, the same draws give each class's IoU
-  difference and its interval (:func:`class_bootstrap_intervals`, claim (b));
+  difference and its interval (:func:`class_bootstrap_intervals`, claim (b)); for a statistic of
+  more than two methods (a share of a gap closed), the same draws give its interval
+  (:func:`hierarchical_bootstrap_statistic`);
 * a two-sided **paired test**: Student's paired t-test (:func:`paired_t_p_value`, the protocol's
   choice; the distribution: :mod:`pfrlib.evaluation.student_t`) or the exact sign-flip
   permutation test (:func:`sign_flip_p_value`; Fisher 1935);
@@ -31,7 +33,7 @@ test procedure", *Scand. J. Statist.* 6 (1979) 65-70.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -40,8 +42,8 @@ from pfrlib.evaluation.student_t import t_quantile, t_two_sided_p
 from pfrlib.paper.metrics import iou, miou
 
 __all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "EXACT_SIGN_FLIP_MAX", "paired_differences", "bootstrap_interval",
-           "seed_mious", "hierarchical_bootstrap_interval", "class_bootstrap_intervals", "t_interval",
-           "paired_t_p_value", "sign_flip_p_value", "holm"]
+           "seed_mious", "hierarchical_bootstrap_interval", "hierarchical_bootstrap_statistic",
+           "class_bootstrap_intervals", "t_interval", "paired_t_p_value", "sign_flip_p_value", "holm"]
 
 #: The defaults: a 95% interval, bootstrap resamples (Efron & Tibshirani advise about 1000 or
 #: more for an interval's end points) and the resampling generator's seed.
@@ -188,7 +190,7 @@ def hierarchical_bootstrap_interval(confusion_reference: Any, confusion_method: 
     mean = float((seed_mious(ref, classes) - seed_mious(other, classes)).mean())
     seeds = np.empty(0, dtype=np.int64)
     differences = np.empty(0)
-    for seeds, drawn, sums in _image_resamples(ref, other, resamples, seed):
+    for seeds, drawn, sums in _image_resamples(ref, other, resamples=resamples, seed=seed):
         if differences.size == 0:
             differences = np.empty(seeds.size)  # one per (resample, position), in seeds.ravel()'s order
         differences[drawn] = [100 * (miou(torch.from_numpy(r), classes) - miou(torch.from_numpy(o), classes))
@@ -205,11 +207,12 @@ def _paired_confusions(confusion_reference: Any, confusion_method: Any) -> tuple
     return ref, other
 
 
-def _image_resamples(ref: np.ndarray, other: np.ndarray, resamples: int, seed: int):
+def _image_resamples(ref: np.ndarray, *others: np.ndarray, resamples: int, seed: int):
     """The two-stage draws of :func:`hierarchical_bootstrap_interval`, seed by seed: for each seed s,
-    ``(seeds, drawn, (reference sums, method sums))``: the (resamples, n) seed draws, the flat
-    positions of ``seeds`` that drew s, and for each of them the two methods' (K, K) matrices summed
-    over the same N test images drawn with replacement."""
+    ``(seeds, drawn, (reference sums, method sums, ...))``: the (resamples, n) seed draws, the flat
+    positions of ``seeds`` that drew s, and for each of them every method's (K, K) matrices summed
+    over the same N test images drawn with replacement (the draws do not depend on how many methods
+    there are: two methods get the same draws here as in :func:`hierarchical_bootstrap_statistic`)."""
     n_seeds, n_images, k = ref.shape[:3]
     rng = np.random.default_rng(seed)
     seeds = _seed_draws(rng, n_seeds, resamples)
@@ -219,7 +222,7 @@ def _image_resamples(ref: np.ndarray, other: np.ndarray, resamples: int, seed: i
         weights = rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=drawn.size)
         # float64 products (exact for counts below 2^53) so that the sum runs as a BLAS product
         sums = tuple((weights.astype(float) @ m[s].reshape(n_images, k * k).astype(float)).reshape(-1, k, k)
-                     for m in (ref, other))
+                     for m in (ref, *others))
         yield seeds, drawn, sums
 
 
@@ -257,7 +260,7 @@ def class_bootstrap_intervals(confusion_reference: Any, confusion_method: Any, c
     means = (ious(ref.sum(axis=1)) - ious(other.sum(axis=1))).mean(axis=0)
     seeds = np.empty(0, dtype=np.int64)
     differences = np.empty(0)
-    for seeds, drawn, (r, o) in _image_resamples(ref, other, resamples, seed):
+    for seeds, drawn, (r, o) in _image_resamples(ref, other, resamples=resamples, seed=seed):
         if differences.size == 0:
             differences = np.empty((seeds.size, ids.size))
         differences[drawn] = ious(r) - ious(o)
@@ -268,6 +271,67 @@ def class_bootstrap_intervals(confusion_reference: Any, confusion_method: Any, c
     tail = 100 * (1 - confidence) / 2
     lows, highs = np.nanpercentile(stats, [tail, 100 - tail], axis=0)
     return means, lows, highs
+
+
+def hierarchical_bootstrap_statistic(confusions: Mapping[str, Any],
+                                     statistic: Callable[[Mapping[str, np.ndarray]], Any], confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = SEED,
+                                     classes: Optional[Sequence[int]] = None) -> tuple[float, float, float]:
+    """A statistic of several methods' per-seed mIoU and its percentile bootstrap interval, with
+    :func:`hierarchical_bootstrap_interval`'s draws: n seeds with replacement, then within each
+    drawn seed the N test images with replacement, the same seeds and images for every method (for
+    two methods, the same draws as :func:`hierarchical_bootstrap_interval` of the same ``seed``).
+
+    For a ratio of paired differences (the gap closed of :mod:`pfrlib.evaluation.components`):
+    ``statistic`` gets ``{name: per-seed mIoU (%)}`` and reduces over the last axis, so that it is
+    computed once on the runs as they are (arrays of shape (S,)) and once for all resamples
+    (shape (resamples, S), a row per resample). Resamples whose statistic is not finite (a zero
+    denominator) are left out of the percentiles; if more than half are, the interval is NaN.
+
+    Args:
+        confusions: ``{name: (S, N, K, K) per-image confusion matrices}``, every one of one shape:
+            the same seeds in the same order and N test images (the same images, or test sets of
+            one size whose images are drawn by the same indices).
+        statistic: ``f({name: mIoU %}) -> value(s)``, reducing over the last axis.
+        confidence, resamples, seed: as :func:`bootstrap_interval`.
+        classes: as :func:`seed_mious`.
+
+    Returns:
+        ``(statistic on the runs, low, high)``.
+    """
+    if not confusions:
+        raise ValueError("confusions: expected at least one method's matrices")
+    names = list(confusions)
+    arrays = [_check_confusion(confusions[n], f"confusions[{n!r}]") for n in names]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError("confusions: the statistic's methods need the same seeds, test-set size and classes, got "
+                         + ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays)))
+    confidence, resamples = _check_confidence(confidence), _check_resamples(resamples)
+    k = arrays[0].shape[2]
+    ids = np.arange(k) if classes is None else np.asarray(list(classes), dtype=np.int64)
+    if ids.ndim != 1 or (ids < 0).any() or (ids >= k).any():
+        raise ValueError(f"classes: expected class ids in 0..{k - 1}, got {list(classes)!r}")
+
+    def mious(matrices: np.ndarray) -> np.ndarray:  # (..., K, K) -> (...,) mIoU in %, as miou() averages
+        values = iou(torch.from_numpy(np.asarray(matrices))).numpy()[..., ids]
+        present = ~np.isnan(values)
+        return np.where(present.any(-1), 100 * np.where(present, values, 0).sum(-1) / np.maximum(present.sum(-1), 1),
+                        np.nan)
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero denominator is NaN or inf, said by the caller
+        value = float(statistic({n: mious(a.sum(axis=1)) for n, a in zip(names, arrays)}))
+    seeds = np.empty(0, dtype=np.int64)
+    drawn_mious = {n: np.empty(0) for n in names}
+    for seeds, drawn, sums in _image_resamples(*arrays, resamples=resamples, seed=seed):
+        for n, m in zip(names, sums):
+            if drawn_mious[n].size == 0:
+                drawn_mious[n] = np.empty(seeds.size)
+            drawn_mious[n][drawn] = mious(m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stats = np.asarray(statistic({n: v.reshape(seeds.shape) for n, v in drawn_mious.items()}), dtype=float)
+    finite = stats[np.isfinite(stats)]
+    if finite.size * 2 < stats.size:
+        return value, float("nan"), float("nan")
+    return (value, *_percentile_interval(finite, confidence))
 
 
 # --------------------------------------------------------------------------- tests on the differences

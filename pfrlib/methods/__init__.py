@@ -15,10 +15,11 @@ family            methods     what changes
                               ``clan``, ``fcn_wild``, ``road``, ``curriculum``
 ``"translation"`` 3           image-translation rows of Table 1 (:mod:`pfrlib.methods.translation`):
                               ``cycada``, ``dlow``, ``tgcf_da``
-``"beyond"``      6           methods since the paper, beyond its Table 1 (:mod:`pfrlib.methods.beyond`):
+``"beyond"``      7           methods since the paper, beyond its Table 1 (:mod:`pfrlib.methods.beyond`):
                               ``minent``, ``advent`` (ADVENT), ``fda`` (Fourier domain adaptation),
-                              ``self_training`` (pseudo-labels) and its combinations ``pfr_adv_st``,
-                              ``adaptsegnet_st``
+                              ``hist_match`` (per-channel histogram matching, the zero-parameter
+                              sanity row), ``self_training`` (pseudo-labels) and its combinations
+                              ``pfr_adv_st``, ``adaptsegnet_st``
 ================  ==========  ===================================================================
 
 Usage::
@@ -41,6 +42,7 @@ from pfrlib.methods.baselines.fcn_wild import FCNWild
 from pfrlib.methods.baselines.road import ROAD
 from pfrlib.methods.beyond.advent import AdvEnt
 from pfrlib.methods.beyond.fda import FDA
+from pfrlib.methods.beyond.hist_match import HistMatch
 from pfrlib.methods.beyond.minent import MinEnt
 from pfrlib.methods.beyond.self_training import SelfTraining
 
@@ -74,7 +76,8 @@ class Method:
             ``"pfr"``); the others get weight 0 (:meth:`pfrlib.config.LossConfig.effective_weights`).
             A baseline keeps none: its own terms and weights are in its config ``section``.
         baseline: the :class:`pfrlib.paper.step.Baseline` subclass that adds its terms, or None.
-        section: the ``TrainConfig`` section holding its own options and weights, or None.
+        section: the ``TrainConfig`` section holding its own options and weights, or None (also
+            for a baseline with no option of its own: ``hist_match``).
         table1_row: the row's name in the paper's Table 1 (or ours where it has none), or None.
         paper_row: its row in the shipped copy of the paper's Table 1 (the ``method`` column of
             ``pfrlib/reference/table1.csv``), or None where the paper has no such row.
@@ -228,6 +231,10 @@ register(Method("advent", "AdvEnt: adversarial entropy minimisation (Vu et al., 
 register(Method("fda", "FDA: Fourier domain adaptation, one beta (Yang & Soatto, CVPR 2020)", "beyond",
                 uses_target_images=True, baseline=FDA, section="fda", table1_row="FDA",
                 tuned_weight="fda_lambda_ent"))
+# The sanity row of the per-component grid (sweeps/components.yaml): FDA's pairing with the
+# cheapest pixel-space alignment, no option, no term, nothing to tune (so no tuned_weight).
+register(Method("hist_match", "histogram matching: each source channel to a target image's, zero parameters",
+                "beyond", uses_target_images=True, baseline=HistMatch, table1_row="Histogram matching"))
 
 # Self-training (pfrlib.methods.beyond.self_training; rounds: pfrlib.engine.two_stage.self_training):
 # an adapted model's confident target predictions, thresholded per class, train the next model.

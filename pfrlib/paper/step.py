@@ -132,6 +132,10 @@ class Baseline(nn.Module):
     #: Keys of :attr:`BaselineTerms.logs` that ``final.json`` summarises over the logged iterations
     #: (:attr:`pfrlib.engine.record.FinalRecord.method_stats`; CLAN: its discrepancy map's statistics).
     summary_logs: tuple[str, ...] = ()
+    #: The step forwards the target batch through the network (its terms read that forward). False:
+    #: the target images are only read by :meth:`source_images` (histogram matching), and the step
+    #: is source only's (no target forward, so no normalisation statistics from the target).
+    forwards_target: bool = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -34,6 +34,8 @@ The package, one module per kind of figure (every name is importable from ``pfrl
 * :mod:`.features` - :func:`gram_pair`.
 * :mod:`.beyond` - notebook 09's figures of the methods beyond Table 1: :func:`style_three_ways`
   (Gram matrix, amplitude spectrum, entropy), :func:`fda_grid`, :func:`entropy_grid`.
+* :mod:`.components` - :func:`plot_component_maps`: which shift component each method closes, the
+  per-component grid's two heat maps (``figures/components_heatmap.png``).
 """
 
 from __future__ import annotations

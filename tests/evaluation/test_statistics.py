@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from pfrlib.evaluation.statistics import (bootstrap_interval, class_bootstrap_intervals,
-    hierarchical_bootstrap_interval, holm, paired_differences, paired_t_p_value, seed_mious, sign_flip_p_value,
+    hierarchical_bootstrap_interval, hierarchical_bootstrap_statistic, holm, paired_differences, paired_t_p_value, seed_mious, sign_flip_p_value,
     t_interval)
 from pfrlib.evaluation.student_t import t_quantile, t_two_sided_p
 from pfrlib.paper.metrics import iou, miou
@@ -154,6 +154,26 @@ def test_class_intervals_use_the_same_draws_per_class():
     assert (m, lo, hi) == pytest.approx(hierarchical_bootstrap_interval(one, other, resamples=300, seed=5, classes=[0]))
     with pytest.raises(ValueError, match=r"^classes: expected class ids in 0..2, got \[3\]"):
         class_bootstrap_intervals(a, b, [3])
+
+
+def test_a_statistic_of_several_methods_uses_the_same_draws():
+    """Of two methods, the mean difference is hierarchical_bootstrap_interval, interval and all; of
+    three, a ratio is computed on the runs as they are and its interval holds it."""
+    a, b, c = _confusions(4, 6, 3, seed=3), _confusions(4, 6, 3, seed=4), _confusions(4, 6, 3, seed=5)
+    diff = hierarchical_bootstrap_statistic({"a": a, "b": b}, lambda v: (v["a"] - v["b"]).mean(-1),
+                                            resamples=300, seed=2)
+    assert diff == pytest.approx(hierarchical_bootstrap_interval(a, b, resamples=300, seed=2))
+    c[:, :, 0, 0] += 400  # c scores best on every seed: the ratio's denominator stays away from 0
+    ratio = lambda v: (v["b"] - v["a"]).mean(-1) / (v["c"] - v["a"]).mean(-1)  # noqa: E731
+    value, low, high = hierarchical_bootstrap_statistic({"a": a, "b": b, "c": c}, ratio, resamples=300, seed=2)
+    sa, sb, sc = seed_mious(a), seed_mious(b), seed_mious(c)
+    assert value == pytest.approx((sb - sa).mean() / (sc - sa).mean()) and low <= value <= high
+    # a statistic that is never finite (a zero denominator on every draw) has no interval
+    value, low, high = hierarchical_bootstrap_statistic({"a": a, "b": b}, lambda v: (v["b"] - v["a"]).mean(-1) / 0.0,
+                                                        resamples=50)
+    assert math.isnan(low) and math.isnan(high)
+    with pytest.raises(ValueError, match=r"^confusions: the statistic's methods need the same seeds"):
+        hierarchical_bootstrap_statistic({"a": a, "b": _confusions(3, 6, 3, 0)}, lambda v: v["a"].mean(-1))
 
 
 # --------------------------------------------------------------------------- bad input

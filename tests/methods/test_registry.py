@@ -35,7 +35,8 @@ def test_registry_drives_the_loss_weights_and_the_network():
         w = cfg.effective_weights()
         assert (w["adv"] > 0) == ("adv" in m.eq6_terms) and (w["pfr"] > 0) == ("pfr" in m.eq6_terms)
         assert cfg.model.classifiers == m.classifiers and cfg.method_info is m
-        assert (m.section is None) == (m.baseline is None) or m.family == "translation"  # its stage-1 section
+        assert (m.section is None) == (m.baseline is None) or m.family == "translation"  \
+            or (m.section is None and m.tuned_weight is None)  # its stage-1 section; a baseline with no option
         if m.discriminator == "output" and m.family == "ladder":
             assert "adv" in m.eq6_terms
     assert not methods.get("source_only").uses_target_images and methods.get("oracle").trains_on_target_labels

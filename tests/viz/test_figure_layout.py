@@ -27,10 +27,12 @@ import torch  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 
 from pfrlib.data.labels import CLASS_NAMES  # noqa: E402
-from pfrlib.data.synthstreets.shift import SynthShift  # noqa: E402
+from pfrlib.data.synthstreets.shift import SynthShift, SynthShift19  # noqa: E402
+from pfrlib.evaluation.components import FULL_COLUMN, GAP, Cell, ComponentGrid  # noqa: E402
 from pfrlib.models import build_model  # noqa: E402
 from pfrlib.methods.beyond.fda import log_amplitude, swapped_window  # noqa: E402
 from pfrlib.viz.beyond import entropy_grid, fda_grid, style_three_ways  # noqa: E402
+from pfrlib.viz.components import plot_component_maps  # noqa: E402
 from pfrlib.viz.features import gram_pair, shuffle_invariance, stage_maps, style_gap  # noqa: E402
 from pfrlib.viz.results import (plot_iou_heatmap, plot_ladder, plot_per_class_iou,  # noqa: E402
                                 plot_share_vs_difference, plot_training_curves)
@@ -293,6 +295,24 @@ def _ladder_table():
     return {m: {"mean": float(np.mean(r)), "std": float(np.std(r, ddof=1)), "runs": r} for m, r in LADDER_RUNS.items()}
 
 
+def _component_grid() -> ComponentGrid:
+    """The grid's shape (twelve components, nine methods) with the widest texts a cell can hold:
+    three-digit negative ends, and unfinished cells."""
+    methods = ("source_only", "adaptsegnet", "pfr", "pfr_adv", "dlow", "hist_match", "oracle", "minent", "fda")
+    comps = SynthShift19.components()
+    rng = np.random.default_rng(0)
+    cells = []
+    for kind, columns in (("alone", (FULL_COLUMN, *comps)), ("minus", comps)):
+        for m in methods + ((GAP,) if kind == "alone" else ()):
+            for j, c in enumerate(columns):
+                if j % 5 == 4:
+                    cells.append(Cell(kind, m, c, 4, 12))
+                else:
+                    v = float(rng.uniform(-150, 150))
+                    cells.append(Cell(kind, m, c, 12, 12, v, v - 110.0, v + 95.0))
+    return ComponentGrid(methods, comps, (0, 1, 2), cells, 500, 702)
+
+
 FIGURES = {
     # notebook 03: source only and oracle; 07: the whole ladder, labels in words (cell 17)
     "training curves, two runs": lambda p: _curves(p, ["source_only", "oracle"], ("seg", "val_target_miou"),
@@ -363,6 +383,8 @@ FIGURES = {
         torch.randint(0, 255, (3, 3, 64, 128), dtype=torch.uint8),
         {"Non-adapted (source only)": torch.rand(3, 64, 128), "AdaptSegNet": torch.rand(3, 64, 128)},
         title="Entropy of the prediction on target val #0-2: before and after adaptation (seed 0)"),
+    # benchmarks/components.py: the per-component grid, twelve components and nine methods
+    "component maps": lambda p: plot_component_maps(_component_grid()),
     "SynthStreets samples": lambda p: synthstreets_samples(n=2, seed=0, size=(32, 64)),
     "shift components": lambda p: shift_components(n=1, seed=0, size=(32, 64)),
     "shift components, SynthStreets-19": lambda p: shift_components(n=1, seed=0, size=(64, 128), classes=19),

@@ -48,7 +48,7 @@ def evaluate(checkpoint: Path, cs: Path, out: Path) -> dict:
 
 @pytest.mark.slow
 def test_beyond_methods_run_the_paper_preset_on_shipped_trees_and_evaluate(tmp_path: Path):
-    assert METHODS == ["minent", "advent", "fda"]
+    assert METHODS == ["minent", "advent", "fda", "hist_match"]
     gta = make_gta5(tmp_path / "gta5", frames=(1, 2, 3, 4), odd_label=3)
     cs = make_cityscapes(tmp_path / "cityscapes")
     runs = tmp_path / "runs"
@@ -56,18 +56,23 @@ def test_beyond_methods_run_the_paper_preset_on_shipped_trees_and_evaluate(tmp_p
         warnings.simplefilter("ignore")  # the fixture trees' partial-download warnings: tests/test_paper_dry_run.py
         for method in METHODS:
             cfg = config_from_argv(paper_argv(method, gta, cs, runs / method))
-            assert cfg.model.multi_level == (method != "fda") and cfg.model.aspp_branches == 4
+            if method == "hist_match":  # no recipe of its own: source only's network and schedule
+                plain = config_from_argv(paper_argv("source_only", gta, cs, runs / method))
+                assert (cfg.model, cfg.optim) == (plain.model, plain.optim)
+            else:
+                assert cfg.model.multi_level == (method != "fda") and cfg.model.aspp_branches == 4
             train(cfg)
             final = json.loads((runs / method / "final.json").read_text())
             assert (final["method"], final["preset"], final["arch"], final["iterations"]) == \
                 (method, "paper", "deeplabv2_r101", 2), method
             assert math.isfinite(final["target_miou"]) and math.isfinite(final["source_miou"]), method
             weights = final["effective_weights"]
-            assert {"minent": "minent_aux", "advent": "advent_adv_aux", "fda": "fda_ent"}[method] in weights
+            assert {"minent": "minent_aux", "advent": "advent_adv_aux", "fda": "fda_ent", "hist_match": "seg_aux"}[method] \
+                in weights
             rows = [json.loads(line) for line in (runs / method / "metrics.jsonl").read_text().splitlines()]
             logged = {k for r in rows for k in r}
             assert {"minent": {"minent", "minent_aux"}, "advent": {"advent_adv", "advent_adv_aux", "d", "d_aux"},
-                    "fda": {"fda_ent"}}[method] <= logged, (method, logged)
+                    "fda": {"fda_ent"}, "hist_match": {"seg", "seg_aux"}}[method] <= logged, (method, logged)
 
     for method in METHODS:
         report = evaluate(runs / method / "checkpoint_last.pt", cs, tmp_path / "eval" / method)

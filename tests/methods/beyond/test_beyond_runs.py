@@ -34,8 +34,8 @@ def test_each_trains_logs_its_terms_and_keeps_its_discriminators(tmp_path, metho
     result = train(tiny(tmp_path, method, method=method, multi_level=multi_level))
     assert result.final["method"] == method and 0.0 <= result.final["target_miou"] <= 1.0
     last = json.loads((result.out / "metrics.jsonl").read_text().splitlines()[-1])
-    own = {"minent": ["minent"], "advent": ["advent_adv", "d"], "fda": ["fda_ent"]}[method]
-    if multi_level and method != "fda":
+    own = {"minent": ["minent"], "advent": ["advent_adv", "d"], "fda": ["fda_ent"], "hist_match": []}[method]
+    if multi_level and method in ("minent", "advent"):
         own += {"minent": ["minent_aux"], "advent": ["advent_adv_aux", "d_aux"]}[method]
     assert all(math.isfinite(last[k]) for k in own + ["seg", "total"]), last
     ckpt = torch.load(result.out / "checkpoint_last.pt", map_location="cpu", weights_only=True)
