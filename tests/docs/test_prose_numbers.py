@@ -23,7 +23,7 @@ from collections import Counter
 
 import pytest
 
-from tests.docs.prose_numbers import ROOT, ALLOWED, Allowed, Matcher, Values, allowed, numbers_in, scan, unexplained
+from tests.docs.prose_numbers import ROOT, ALLOWED, Allowed, Found, Matcher, Values, allowed, numbers_in, scan, unexplained
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,13 @@ def test_a_number_planted_in_the_real_readme_is_caught(tmp_path, matcher):
     """The real documents and results, one planted line: the check names it."""
     for name in ("docs", "notebooks", "benchmarks", "pfrlib", "tests"):
         (tmp_path / name).symlink_to(ROOT / name)
+    matcher = Matcher.from_repository(tmp_path)
+    # a value no results file or setting holds (the results grow, so it is looked for, not fixed)
+    planted = next(f"{x / 10:.1f}" for x in range(619, 1000)
+                   if matcher.source(Found("README.md", "line 4", f"{x / 10:.1f}", "mIoU")) is None)
+    line = f"PFR + adversarial reaches {planted} mIoU on SynthStreets."
     lines = (ROOT / "README.md").read_text().splitlines()
-    lines.insert(3, "PFR + adversarial reaches 61.9 mIoU on SynthStreets.")
+    lines.insert(3, line)
     (tmp_path / "README.md").write_text("\n".join(lines) + "\n")
-    _, problems = unexplained(tmp_path, Matcher.from_repository(tmp_path))
-    assert problems == ["README.md, line 4: 61.9   (PFR + adversarial reaches 61.9 mIoU on SynthStreets.)"]
+    _, problems = unexplained(tmp_path, matcher)
+    assert problems == [f"README.md, line 4: {planted}   ({line})"]
