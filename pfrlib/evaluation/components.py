@@ -1,4 +1,4 @@
-"""Which shift each family closes: the per-component grid (issue 32; issue 33's rows for MinEnt and FDA).
+"""Which shift each family closes: the per-component grid (MinEnt and FDA among its rows).
 
 SynthStreets-19's target shift is a sum of named components
 (:meth:`pfrlib.data.synthstreets.shift.SynthShift19.components`: palette ... layout, class prior,

@@ -9,9 +9,9 @@ distribution becomes the target image's) and nothing else. Spatial structure, te
 noise, the layout and the scene (class prior, camera, shape) are untouched, and the three
 channels are matched one at a time, so the joint colour distribution is not matched either.
 
-It stands in the per-component grid (``sweeps/components.yaml``, issue 32, "Which shift each
-family closes") as the floor of the input-space methods: a translation row that closes no more
-of a component's gap than this closes nothing a per-channel colour map could not.
+It stands in the per-component grid (``sweeps/components.yaml``; docs/results.md, "Which
+shift each family closes") as the floor of the input-space methods: a translation row that
+closes no more of a component's gap than this closes nothing a per-channel colour map could not.
 
 **The mapping** (:func:`match_histograms`), per image and channel: a source value ``v`` whose
 cumulative count is ``c = #{source pixels <= v}`` (of ``n``) becomes the reference's value of rank
