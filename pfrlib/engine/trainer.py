@@ -220,7 +220,7 @@ class Trainer:
         if self.baseline is not None and xt is not None:  # a method's restyled source batch (FDA, hist_match)
             xs = self.baseline.source_images(xs.to(self.device, non_blocking=True), xt)
         source = (self._images(xs), ys.to(self.device, non_blocking=True))
-        target = self._images(xt) if xt is not None and getattr(self.baseline, "forwards_target", True) else None
+        target = self._images(xt) if xt is not None and (self.baseline is None or self.baseline.forwards_target) else None
         lr = self.opt.param_groups[0]["lr"]
         ns = network_step(self.net, self.discriminators, self.opt, source, target, self.weights, cfg.loss,
                           self.step_extras(weights))
