@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,10 @@ def test_a_resumed_log_replaces_the_steps_past_its_start(tmp_path):
     for it in range(1, 6):  # logged up to 5, then the run died; its checkpoint is at 3
         first.log_step(it, {"seg": float(it)})
     first.close()
+    # a resumed run is a later process: its event file's name (seconds first, then host, pid and a
+    # per-process counter that sorts as text, ".10" before ".9") sorts after the first's, and
+    # TensorBoard reads the files in name order. Start it in the next second, as such a run would.
+    time.sleep(1 - time.time() % 1 + 0.01)
     second = TensorBoardLog(tmp_path, start=3)
     for it in range(4, 7):
         second.log_step(it, {"seg": 10.0 * it})
