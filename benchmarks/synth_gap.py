@@ -25,6 +25,9 @@ the full shift minus each, the target is rendered with that shift, an oracle is 
 source-only model is the same for every row: the source does not change). 1 + 2 x (number of
 components) oracles per seed: plan the CPU time (``--iterations`` and lengths scale it).
 
+``--merge JSON ...`` puts the ``--json`` files of runs that differ only in their seeds into the
+table one run over all their seeds would write (so seeds can run in parallel, one core each).
+
 ``--tabulate RUN_DIR ...`` reads the ``final.json`` (and ``config.json``) of training runs
 (``python -m pfrlib.train``, e.g. the ``cpu`` preset on SynthStreets-19) and prints their target
 per-class IoU, mean over the runs of each method, with the split the numbers come from and the
@@ -40,6 +43,8 @@ Usage::
     python benchmarks/synth_gap.py                      # 3 seeds, prints the markdown table
     python benchmarks/synth_gap.py --seeds 0 --components --per-class --docs   # docs/datasets.md's component table
     python benchmarks/synth_gap.py --classes 9 --seeds 0 --components
+    python benchmarks/synth_gap.py --seeds 1 --components --per-class --threads 1 --json s1.json   # one per core
+    python benchmarks/synth_gap.py --merge s0.json s1.json s2.json --docs --json J --markdown M   # the 3-seed table
     python benchmarks/synth_gap.py --shares --docs       # docs/datasets.md's shares table
     python benchmarks/synth_gap.py --classes 9 --json benchmarks/results/synth_gap.json \
         --markdown benchmarks/results/synth_gap.md      # the 9-class table of docs/results.md
@@ -245,11 +250,13 @@ def main(argv: list[str] | None = None) -> dict:
                    help="write the --shares, --tabulate or (19 classes) --components table into docs/datasets.md")
     p.add_argument("--tabulate", nargs="+", metavar="RUN_DIR", default=None,
                    help="only print the per-class target IoU of these finished training runs")
+    p.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                   help="only merge the --json files of runs that differ in their seeds into one table")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the report (docs/results.md's table) to this file")
     args = p.parse_args(argv)
-    if args.docs and not (args.shares or args.tabulate or (args.components and args.classes == 19)):
-        p.error("--docs writes the table of --shares, --tabulate or --classes 19 --components: give one of them")
+    if args.docs and not (args.shares or args.tabulate or args.merge or (args.components and args.classes == 19)):
+        p.error("--docs writes the table of --shares, --tabulate, --merge or --classes 19 --components: give one of them")
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.tabulate:
         text = tabulate(args.tabulate)
@@ -260,6 +267,11 @@ def main(argv: list[str] | None = None) -> dict:
             size = json.loads((Path(args.tabulate[0]) / "config.json").read_text())["data"]["synth_size"]
             write_docs(DOCS_SECTIONS["tabulate" if tuple(size) == DEFAULT_SIZE else "tabulate_large"], text)
         return {"table": text}
+    if args.merge:
+        result = merge(args.merge)
+        if args.docs and not (result["components"] and result["args"]["classes"] == 19):
+            p.error("--docs with --merge writes the component table: merge --classes 19 --components runs")
+        return finish(args, result)
     if args.shares:
         return {"table": write_shares(args.shares_images, seeds[0], args.docs)}
     if args.components and args.no_oracle:
@@ -313,45 +325,103 @@ def main(argv: list[str] | None = None) -> dict:
                 row["gap"].append(orc - so)
                 print(f"seed {seed}: {name:24s} source-only {so:.1f}  oracle {orc:.1f}  gap {orc - so:.1f}", flush=True)
 
-    n = len(seeds)
-    classes = ", ".join(str(c) for c in class_ids)
-    name = "SynthStreets" if args.classes == 9 else "SynthStreets-19"
-    report = [f"{name} {size[0]}x{size[1]}, small model, {args.iterations} iterations, batch {args.batch_size}, "
-              f"Adam lr {args.lr:g}, seeds {args.seeds}; mIoU (%) over trainIds {classes}; "
-              f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; "
-              f"{n} seed{'s' if n > 1 else ''}: mean ± sample std", "",
-              f"| run | source-val mIoU | target-{split} mIoU | ms / iteration |", "|---|---|---|---|",
-              f"| source only | {mean_std(rows['src_src'])} | {mean_std(rows['src_tgt'])} | {mean_std(rows['ms_src'])} |"]
+    result = {"args": vars(args), **rows, "components": components,
+              "per_class_iou": {k: [iou(cm).tolist() for cm in v] for k, v in cms.items() if v},
+              "confusions": {k: [cm.tolist() for cm in v] for k, v in cms.items() if v},
+              "class_ids": list(class_ids), "split": split, "threads": torch.get_num_threads()}
+    return finish(args, result)
+
+
+def report(result: dict) -> str:
+    """The markdown report of one result (one run of this script, or several merged by ``--merge``)."""
+    a, rows, components, split = result["args"], result, result["components"], result["split"]
+    seeds, size = a["seeds"], a["size"]
+    n = len(seeds.split(","))
+    classes = ", ".join(str(c) for c in result["class_ids"])
+    name = "SynthStreets" if a["classes"] == 9 else "SynthStreets-19"
+    lines = [f"{name} {size[0]}x{size[1]}, small model, {a['iterations']} iterations, batch {a['batch_size']}, "
+             f"Adam lr {a['lr']:g}, {a['train_length']} training scenes, {a['val_length']} evaluation images, "
+             f"seeds {seeds}; mIoU (%) over trainIds {classes}; torch threads {result['threads']}, "
+             f"{os.cpu_count()} CPUs; {n} seed{'s' if n > 1 else ''}: mean ± sample std", "",
+             f"| run | source-val mIoU | target-{split} mIoU | ms / iteration |", "|---|---|---|---|",
+             f"| source only | {mean_std(rows['src_src'])} | {mean_std(rows['src_tgt'])} | {mean_std(rows['ms_src'])} |"]
     if rows["oracle_tgt"]:
         gaps = [o - s for o, s in zip(rows["oracle_tgt"], rows["src_tgt"])]
-        report += [f"| oracle (target labels) | - | {mean_std(rows['oracle_tgt'])} | {mean_std(rows['ms_oracle'])} |",
-                   f"| gap (oracle - source only) | | **{mean_std(gaps)}** | |"]
-    if args.per_class:
-        report += [""] + per_class_table({k: v for k, v in cms.items() if v}, class_ids, split)
+        lines += [f"| oracle (target labels) | - | {mean_std(rows['oracle_tgt'])} | {mean_std(rows['ms_oracle'])} |",
+                  f"| gap (oracle - source only) | | **{mean_std(gaps)}** | |"]
+    if a["per_class"]:
+        cms = {k: [torch.tensor(cm) for cm in v] for k, v in result["confusions"].items()}
+        lines += [""] + per_class_table(cms, result["class_ids"], split)
     if components:
         full = statistics.mean(components["full shift"]["gap"])
-        report += ["", f"Source-only -> oracle gap on target {split} with the target rendered with each shift "
-                       f"component alone and with all but one (mIoU points; share = gap / full shift's gap):", "",
-                   "| target rendered with | source only | oracle | gap | share of the full gap |",
-                   "|---|---|---|---|---|"]
+        lines += ["", f"Source-only -> oracle gap on target {split} with the target rendered with each shift "
+                      f"component alone and with all but one (mIoU points; share = gap / full shift's gap):", "",
+                  "| target rendered with | source only | oracle | gap | share of the full gap |",
+                  "|---|---|---|---|---|"]
         for cname, r in components.items():
             g = statistics.mean(r["gap"])
-            report.append(f"| {cname} | {mean_std(r['source_only'])} | {mean_std(r['oracle'])} | {mean_std(r['gap'])} "
-                          f"| {100 * g / full:.0f}% |" if full else f"| {cname} | - | - | - | - |")
-    text = "\n".join(report) + "\n"
+            lines.append(f"| {cname} | {mean_std(r['source_only'])} | {mean_std(r['oracle'])} | {mean_std(r['gap'])} "
+                         f"| {100 * g / full:.0f}% |" if full else f"| {cname} | - | - | - | - |")
+    return "\n".join(lines) + "\n"
+
+
+#: The settings that must agree for ``--merge`` to put runs in one table (the seeds are what differs).
+MERGE_KEYS = ("classes", "size", "iterations", "batch_size", "lr", "train_length", "val_length",
+              "components", "per_class", "no_oracle")
+
+
+def merge(paths: list[str]) -> dict:
+    """One result from the ``--json`` files of runs that differ only in their seeds.
+
+    Runs of one setting on different seeds can go to different processes (one core each) and be
+    merged afterwards; the table is the one a single run over all their seeds writes.
+    """
+    results = []
+    for path in paths:
+        try:
+            r = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"--merge: cannot read {path}: {err}") from None
+        if "confusions" not in r or "args" not in r:
+            raise SystemExit(f"--merge: {path} is not a --json file of this script with per-seed confusions")
+        results.append(r)
+    first = results[0]
+    for path, r in zip(paths[1:], results[1:]):
+        for key in MERGE_KEYS:
+            if r["args"].get(key) != first["args"].get(key):
+                raise SystemExit(f"--merge: {path} has --{key.replace('_', '-')} {r['args'].get(key)!r}, "
+                                 f"{paths[0]} has {first['args'].get(key)!r}: merge runs of one setting")
+    seeds = [s for r in results for s in r["args"]["seeds"].split(",")]
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"--merge: seed(s) {sorted({s for s in seeds if seeds.count(s) > 1})} appear in more "
+                         f"than one of {', '.join(paths)}")
+    merged = {"args": dict(first["args"], seeds=",".join(seeds)), "class_ids": first["class_ids"],
+              "split": first["split"], "threads": first["threads"]}
+    for key in ("src_src", "src_tgt", "oracle_tgt", "ms_src", "ms_oracle"):
+        merged[key] = [v for r in results for v in r[key]]
+    for key in ("per_class_iou", "confusions"):
+        merged[key] = {k: [v for r in results for v in r[key].get(k, [])] for k in first[key]}
+    merged["components"] = {name: {k: [v for r in results for v in r["components"][name][k]] for k in row}
+                            for name, row in first["components"].items()}
+    return merged
+
+
+def finish(args: argparse.Namespace, result: dict) -> dict:
+    """Print the report and write what the flags ask for (markdown, docs block, JSON)."""
+    text = report(result)
     print("\n" + text)
     if args.markdown:
         Path(args.markdown).write_text(text)
     if args.docs:
         write_docs(DOCS_SECTIONS["components"], text)
-    result = {"args": vars(args), **rows, "components": components,
-              "per_class_iou": {k: [iou(cm).tolist() for cm in v] for k, v in cms.items() if v}}
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+        Path(args.json).write_text(json.dumps(result, indent=1,
+                                              default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+    rows = result
     ok = (statistics.mean(rows["src_src"]) >= 80
           and (not rows["oracle_tgt"] or statistics.mean(rows["oracle_tgt"]) - statistics.mean(rows["src_tgt"]) >= 40))
     print(f"\nbar (source val >= 80, oracle - source-only on target >= 40): {'met' if ok else 'NOT met'}")
-    return result
+    return {**result, "table": text}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ published ones (``pfrlib/reference/cityscapes_class_shares.csv``) by the rules o
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -296,10 +297,39 @@ def test_synth_gap_components_table_at_tiny_size(tmp_path, one_torch_thread):
     assert len(list((tmp_path / "cache").glob("*.npz"))) >= 2 * len(names)  # each variant rendered its own target
 
 
+def test_synth_gap_merges_runs_of_single_seeds_into_the_table_of_one_run(tmp_path, one_torch_thread):
+    """Seeds run in separate processes and merged give the numbers of one run over all of them."""
+    mod = _synth_gap()
+    common = ["--classes", "19", "--size", "32", "64", "--iterations", "1", "--batch-size", "2",
+              "--train-length", "2", "--val-length", "2", "--components", "--per-class",
+              "--cache-dir", str(tmp_path / "cache")]
+    both = mod.main(common + ["--seeds", "0,1"])
+    for seed in (0, 1):
+        mod.main(common + ["--seeds", str(seed), "--json", str(tmp_path / f"seed{seed}.json")])
+    merged = mod.main(["--merge", str(tmp_path / "seed0.json"), str(tmp_path / "seed1.json"),
+                       "--markdown", str(tmp_path / "merged.md")])
+    assert merged["args"]["seeds"] == "0,1"
+    for key in ("src_src", "src_tgt", "oracle_tgt", "components", "confusions", "per_class_iou"):
+        assert merged[key] == json.loads(json.dumps(both[key], default=lambda o: o.tolist())), key
+    timing = re.compile(r"\| [0-9.]+ ± [0-9.]+ \|$")  # ms / iteration is the one column that differs
+    strip = lambda t: [timing.sub("|", line) for line in t.splitlines()]  # noqa: E731
+    assert strip(merged["table"]) == strip(both["table"])
+    assert (tmp_path / "merged.md").read_text() == merged["table"]
+    with pytest.raises(SystemExit, match="seed.*more than one"):
+        mod.main(["--merge", str(tmp_path / "seed0.json"), str(tmp_path / "seed0.json")])
+    other = [a if a != "2" or common[i - 1] != "--train-length" else "3" for i, a in enumerate(common)]
+    mod.main(other + ["--seeds", "2", "--json", str(tmp_path / "other.json")])
+    with pytest.raises(SystemExit, match="other.json has --train-length 3"):
+        mod.main(["--merge", str(tmp_path / "seed0.json"), str(tmp_path / "other.json")])
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(SystemExit, match="bad.json is not a --json file"):
+        mod.main(["--merge", str(tmp_path / "bad.json")])
+
+
 def test_synth_gap_bad_flags(capsys):
     with pytest.raises(SystemExit):
         _synth_gap().main(["--docs"])
-    assert "--docs writes the table of --shares, --tabulate or --classes 19 --components" in capsys.readouterr().err
+    assert "--docs writes the table of --shares, --tabulate, --merge or --classes 19 --components" in capsys.readouterr().err
 
 
 def test_synth_gap_tabulates_finished_runs(tmp_path):
