@@ -355,14 +355,48 @@ def report(result: dict) -> str:
     if components:
         full = statistics.mean(components["full shift"]["gap"])
         lines += ["", f"Source-only -> oracle gap on target {split} with the target rendered with each shift "
-                      f"component alone and with all but one (mIoU points; share = gap / full shift's gap):", "",
+                      f"component alone and with all but one (mIoU points; share = mean gap / the full shift's "
+                      f"mean gap, with the range of the per-seed shares when there are several seeds):", "",
                   "| target rendered with | source only | oracle | gap | share of the full gap |",
                   "|---|---|---|---|---|"]
         for cname, r in components.items():
-            g = statistics.mean(r["gap"])
+            if not full:
+                lines.append(f"| {cname} | - | - | - | - |")
+                continue
+            per_seed = [100 * g / f for g, f in zip(r["gap"], components["full shift"]["gap"]) if f]
+            spread = f" [{min(per_seed):.0f}, {max(per_seed):.0f}]" if len(per_seed) > 1 else ""
             lines.append(f"| {cname} | {mean_std(r['source_only'])} | {mean_std(r['oracle'])} | {mean_std(r['gap'])} "
-                         f"| {100 * g / full:.0f}% |" if full else f"| {cname} | - | - | - | - |")
+                         f"| {100 * statistics.mean(r['gap']) / full:.0f}%{spread} |")
+        if full:
+            lines += [""] + component_sizes(components)
     return "\n".join(lines) + "\n"
+
+
+#: A component "carries most of the gap" in a sense when its share in that sense is over this.
+MOST = 50.0
+
+
+def component_sizes(components: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Each component's size two ways, largest first, and which components carry most of the gap
+    (over :data:`MOST` percent) in each sense.
+
+    **Alone**: the gap with only this component switched on, as a share of the full shift's gap
+    (what the component can do by itself). **Removed**: the share of the full shift's gap that goes
+    when only this component is set back to the source, 100% minus its all-but row's share (what a
+    method that undid exactly this component would gain). The components interact, so neither
+    column adds up to 100%.
+    """
+    full = statistics.mean(components["full shift"]["gap"])
+    names = [k.removeprefix("only ") for k in components if k.startswith("only ")]
+    alone = {c: 100 * statistics.mean(components[f"only {c}"]["gap"]) / full for c in names}
+    removed = {c: 100 - 100 * statistics.mean(components[f"all but {c}"]["gap"]) / full for c in names}
+    by = lambda d: ", ".join(f"`{c}` {d[c]:.0f}%" for c in sorted(d, key=d.get, reverse=True))  # noqa: E731
+    over = lambda d: ", ".join(f"`{c}`" for c in sorted(d, key=d.get, reverse=True) if d[c] > MOST) or "none"  # noqa: E731
+    return [f"Component sizes, largest first. **Alone** (share of the full gap the component makes by itself): "
+            f"{by(alone)}. **Removed** (share of the full gap that goes when only this component is set back to "
+            f"the source; 100% minus its all-but row's share): {by(removed)}. "
+            f"Components over {MOST:.0f}% of the gap alone: {over(alone)}; over {MOST:.0f}% of it removed: "
+            f"{over(removed)}."]
 
 
 #: The settings that must agree for ``--merge`` to put runs in one table (the seeds are what differs).
@@ -418,9 +452,10 @@ def finish(args: argparse.Namespace, result: dict) -> dict:
         Path(args.json).write_text(json.dumps(result, indent=1,
                                               default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
     rows = result
-    ok = (statistics.mean(rows["src_src"]) >= 80
-          and (not rows["oracle_tgt"] or statistics.mean(rows["oracle_tgt"]) - statistics.mean(rows["src_tgt"]) >= 40))
-    print(f"\nbar (source val >= 80, oracle - source-only on target >= 40): {'met' if ok else 'NOT met'}")
+    if result["args"]["classes"] == 9:  # the 9-class benchmark's bar (SynthStreets-19's is the per-class table's)
+        ok = (statistics.mean(rows["src_src"]) >= 80 and (not rows["oracle_tgt"] or statistics.mean(
+            rows["oracle_tgt"]) - statistics.mean(rows["src_tgt"]) >= 40))
+        print(f"\nbar (source val >= 80, oracle - source-only on target >= 40): {'met' if ok else 'NOT met'}")
     return {**result, "table": text}
 
 

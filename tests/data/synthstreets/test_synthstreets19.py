@@ -326,6 +326,25 @@ def test_synth_gap_merges_runs_of_single_seeds_into_the_table_of_one_run(tmp_pat
         mod.main(["--merge", str(tmp_path / "bad.json")])
 
 
+def test_component_sizes_alone_removed_and_the_verdict_by_hand():
+    """Sizes two ways from a hand-made table: alone = gap / full gap; removed = 100% - all-but's share."""
+    sizes = _synth_gap().component_sizes
+
+    def table(a_alone, a_but, b_alone, b_but):
+        row = lambda gaps: {"source_only": [0.0] * 2, "oracle": gaps, "gap": gaps}  # noqa: E731
+        return {"full shift": row([20.0, 20.0]), "only a": row(a_alone), "all but a": row(a_but),
+                "only b": row(b_alone), "all but b": row(b_but)}
+
+    # a: alone 15 of 20 (75%), without it 8 of 20 left (60% removed); b: alone 5 (25%), without it 18 (10%)
+    text = sizes(table([14.0, 16.0], [8.0, 8.0], [5.0, 5.0], [17.0, 19.0]))[0]
+    assert "**Alone** (share of the full gap the component makes by itself): `a` 75%, `b` 25%." in text
+    assert "`a` 60%, `b` 10%." in text
+    assert text.endswith("Components over 50% of the gap alone: `a`; over 50% of it removed: `a`.")
+    # a makes most of the gap alone but is not needed for it (without a, 14 of 20 remain: 30% removed)
+    text = sizes(table([15.0, 15.0], [14.0, 14.0], [5.0, 5.0], [18.0, 18.0]))[0]
+    assert "`a` 30%, `b` 10%" in text and text.endswith("alone: `a`; over 50% of it removed: none.")
+
+
 def test_synth_gap_bad_flags(capsys):
     with pytest.raises(SystemExit):
         _synth_gap().main(["--docs"])
