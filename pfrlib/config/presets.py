@@ -161,6 +161,7 @@ PRESETS: tuple[str, ...] = tuple(PRESET_SECTIONS)
 #: and by PFR + adversarial; each is tuned on its own.
 CPU_ADOPTED: dict[str, dict[str, Any]] = {
     "pfr_adv": {"lambda_pfr": 0.025},  # x1/4 of the incumbent 0.1, adopted on SynthStreets-19
+    "road": {"road_lambda_adv": 0.0025},  # x1/4 of the incumbent 0.01, adopted on SynthStreets-19
 }
 
 
