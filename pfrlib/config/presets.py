@@ -162,6 +162,7 @@ PRESETS: tuple[str, ...] = tuple(PRESET_SECTIONS)
 CPU_ADOPTED: dict[str, dict[str, Any]] = {
     "pfr_adv": {"lambda_pfr": 0.025},  # x1/4 of the incumbent 0.1, adopted on SynthStreets-19
     "road": {"road_lambda_adv": 0.0025},  # x1/4 of the incumbent 0.01, adopted on SynthStreets-19
+    "curriculum": {"curriculum_lambda": 0.25},  # x1/4 of the incumbent 1, adopted on SynthStreets-19
 }
 
 
